@@ -1,0 +1,1 @@
+"""Presets, icons and styles, found with importlib.resources."""
