@@ -63,7 +63,7 @@ def test_listed_minima_are_the_textbook_ones(name, minima):
     """The registry lists exactly the published global minima (to the published precision)."""
     listed = sorted((m.x, m.y, m.value) for m in SURFACES[name].minima)
     assert len(listed) == len(minima)
-    for (x, y, v), (ex, ey, ev) in zip(listed, sorted(minima)):
+    for (x, y, v), (ex, ey, ev) in zip(listed, sorted(minima), strict=True):
         assert x == pytest.approx(ex, abs=1e-4)
         assert y == pytest.approx(ey, abs=1e-4)
         assert v == pytest.approx(ev, abs=1e-4)
