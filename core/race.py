@@ -1,0 +1,938 @@
+"""The race: real ``torch.optim`` optimizers stepped side by side on a 2-D surface.
+
+This is the engine behind the surface view, ``gdsim trace`` and notebooks. It never implements an
+update rule: every move of every point is one ``optimizer.step()`` of a real torch optimizer on a
+float64 parameter, so what students see is what PyTorch does.
+
+Quick tour
+----------
+::
+
+    from core.race import Race
+    race = Race("rosenbrock")                       # a Surface or a name/expression
+    sgd = race.add("SGD(lr=0.001, momentum=0.9)")   # a spec string or an OptimizerSpec -> Runner
+    adam = race.add("Adam(lr=0.05)", start=(-1.5, 2.5), label="Adam (lr=0.05)")
+    swarm = race.add_swarm("Adam(lr=0.05)", starts)  # starts: (N, 2) array -> Swarm
+    race.step(100)                                   # 100 race steps
+    snap = adam.snapshot()                           # plain values: snap.points (M, 2), ...
+    race.set_hparams(adam, lr=0.01)                  # live, optimizer state kept
+    race.step(anatomy=True); adam.anatomy.update     # what the last step did, and why
+
+Classes and what they return (all outputs are plain floats, tuples, numpy arrays, dataclasses --
+never tensors; arrays handed out are copies the caller may keep):
+
+``Race(surface, start=None, history=DEFAULT_HISTORY)``
+    ``surface`` (a :class:`~core.surfaces.Surface`), ``start`` ((x, y), shared by the single
+    runners), ``runners`` (list of :class:`Runner` / :class:`Swarm` in insertion order), ``t``
+    (race steps taken since the last reset), ``active`` (True while any runner still steps).
+
+    - ``add(spec, start=None, label=None, history=None) -> Runner``: ``spec`` is an
+      ``OptimizerSpec`` or a SPEC string (``"Adam(lr=0.01)"``). ``start=None`` follows the race's
+      start. ``label`` defaults to ``str(spec)`` and follows hyperparameter changes.
+      ``history`` overrides the race's history cap for this runner (``None`` = unbounded).
+    - ``add_swarm(spec, starts, label=None, trail=0) -> Swarm``: many start points, one runner.
+    - ``remove(runner)``, ``get(runner_id)``.
+    - ``step(n=1, anatomy=False) -> int``: ``n`` race steps (one ``optimizer.step()`` per active
+      runner each); returns how many were taken (fewer once every runner has stopped). With
+      ``anatomy=True`` every single runner records the anatomy of the last of those steps.
+    - ``set_hparams(runner, **changes)``: validated; written into the live optimizer's
+      ``param_groups`` by ``core.optimizers.apply_hparams`` (state kept) and into
+      ``runner.spec``. A bad value raises ``GdsimError`` and changes nothing.
+    - ``reset(runner=None)``: one runner, or all (``None``), back to its start with a fresh
+      optimizer. ``set_start(x, y)``: every single runner's start moves there and all runners
+      restart (a swarm restarts from its own starts). ``set_surface(surface, start=None)``: new
+      surface, shared start = ``start`` or the surface's default, every single runner moves to
+      it (a start chosen for one surface means nothing on another), everything restarts.
+    - ``snapshot() -> list[RunnerSnapshot | SwarmSnapshot]``.
+
+``Runner`` (one start point)
+    ``id``, ``label``, ``spec``, ``start``, ``status`` (``"ok"`` | ``"diverged"``), ``steps``
+    (accepted steps), ``diverged_at`` (the step that produced a bad value, or None), ``point``
+    and ``loss`` (the latest accepted point, always finite), ``trail`` (:class:`Trail`),
+    ``anatomy`` (:class:`Anatomy` of the last step if it was recorded, else None),
+    ``watch`` (record the anatomy on every step), ``optimizer_state()`` (the optimizer's state
+    for the parameter now, as plain values), ``snapshot() -> RunnerSnapshot``.
+
+``Swarm`` (many start points, one spec)
+    ``starts`` (N, 2), ``points`` (N, 2) latest accepted points, ``losses`` (N,), ``diverged``
+    (N,) bool, ``diverged_at`` (N,) int (-1 = never), ``steps``, ``status`` (``"diverged"``
+    once every point has), ``batched`` (see below), ``recent()`` (the optional trail),
+    ``snapshot() -> SwarmSnapshot``.
+
+A step, exactly
+---------------
+For an ordinary optimizer a runner keeps the loss of its current point, with its autograd graph,
+from the end of the previous step. One step is then ``zero_grad(); loss.backward();
+optimizer.step(); loss = f(param)`` -- the same four operations as a bare torch loop (forward,
+backward, step), ordered so that the loss of the *new* point is known at the end of the step,
+which the divergence check and the history need. A closure optimizer (``needs_closure``: LBFGS)
+gets ``step(closure)`` with the usual zero_grad/forward/backward closure, then one no-grad
+forward for the new point's loss. Bookkeeping is two scalar reads per step (``tolist()`` and
+``item()``), a few float comparisons and writes into preallocated numpy buffers.
+
+History: bounded, decimated
+---------------------------
+A :class:`Trail` with cap ``C`` (default :data:`DEFAULT_HISTORY`) holds at most ``C`` points
+however long the run. Points are sampled every ``stride`` steps (stride starts at 1) into a
+buffer of ``C - 1`` slots; the latest point is held separately. When the buffer is full, every
+other sample is dropped (keep slots 0, 2, 4, ...: exactly the steps that are multiples of
+``2 * stride``) and the stride doubles. So the start (step 0) is always kept, samples stay evenly
+spaced in steps (``Trail.steps()`` says which), the newest point is always there, and a
+ten-million-step run keeps at most ``C`` points. ``history=None`` keeps every point (for
+``gdsim trace``, which needs all N + 1).
+
+Divergence
+----------
+After each step, a runner whose new point has a non-finite coordinate or ``|x| > X_LIMIT``
+(1e6), or whose loss is non-finite or ``|loss| > LOSS_LIMIT`` (1e12), is marked ``"diverged"``
+at that step (``diverged_at``) and stops; the others go on. The bad point is *not* recorded: the
+trail, ``point`` and ``loss`` end at the last accepted point, and ``steps`` counts accepted
+steps (so the trail holds ``steps + 1`` points when unbounded; ``diverged_at == steps + 1``).
+A start whose loss is already bad is diverged at step 0 (its trail holds just the start).
+Divergence is a result, not an error. ``reset`` brings a runner back.
+
+Anatomy
+-------
+With ``runner.watch = True`` (or ``race.step(anatomy=True)``) a step also records an
+:class:`Anatomy`: the point and loss before and after, the gradient at the point before (copied
+before ``step()`` can touch it; for LBFGS the closure's first evaluation), the update actually
+applied (after - before), the learning rate, the number of closure evaluations, and the
+optimizer's own state for the parameter (``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``,
+``sum``, ``square_avg``, ``acc_delta``, ``step``, ...) with tensors as numpy arrays and
+one-element tensors as floats. Costs a few microseconds, only when asked.
+
+Swarms
+------
+If the optimizer is ``elementwise`` (each element's update depends only on that element), a
+swarm of N start points is ONE ``(N, 2)`` float64 parameter with loss ``f(P).sum()``: the
+gradient of row i is the gradient of f at point i, so every row follows exactly the trajectory
+it would alone, at the cost of one batched step (``batched = True``). Other optimizers (LBFGS,
+custom ones) fall back to N separate parameters and optimizer instances (``batched = False``).
+Per-point divergence: a point that goes bad is frozen at its last accepted position with its
+step recorded in ``diverged_at``; in a batched swarm its row keeps being stepped (elementwise, so
+it cannot affect the other rows) but is never reported again. Swarms keep bounded memory: the
+current points, losses and status, plus an optional ring buffer of the last ``trail`` positions.
+
+Not thread-safe: drive a race from one thread (the GUI steps it on a timer).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.errors import GdsimError
+from core.optimizers import OptimizerSpec, apply_hparams, parse_spec
+from core.surfaces import Surface, get_surface
+
+__all__ = [
+    "DEFAULT_HISTORY",
+    "LOSS_LIMIT",
+    "X_LIMIT",
+    "Anatomy",
+    "Race",
+    "Runner",
+    "RunnerSnapshot",
+    "Swarm",
+    "SwarmSnapshot",
+    "Trail",
+    "plain_state",
+]
+
+#: A coordinate beyond this (in absolute value) means the runner has left for good.
+X_LIMIT = 1e6
+#: A loss beyond this (in absolute value) means divergence (e.g. the saddle, or SGD blowing up).
+LOSS_LIMIT = 1e12
+#: Default cap on the points a runner's history keeps (see "History" in the module docstring).
+DEFAULT_HISTORY = 4096
+#: Largest swarm accepted, and largest trail * points product for a swarm's ring buffer.
+MAX_SWARM = 1_000_000
+MAX_SWARM_TRAIL_POINTS = 4_000_000
+
+OK = "ok"
+DIVERGED = "diverged"
+
+
+# --- history --------------------------------------------------------------------------------------
+
+
+class Trail:
+    """A runner's history of ``(step, x, y, loss)``: bounded by decimation, or unbounded.
+
+    See "History" in the module docstring. ``cap=None`` keeps every point; ``reserve`` presizes
+    an unbounded trail (``gdsim trace`` knows it needs N + 1 points).
+    """
+
+    __slots__ = ("cap", "stride", "_pts", "_loss", "_step", "_n", "_last")
+
+    def __init__(self, cap: int | None = DEFAULT_HISTORY, reserve: int = 0) -> None:
+        if cap is not None and (not isinstance(cap, int) or cap < 3):
+            raise GdsimError(f"history cap must be an integer >= 3 or None, got {cap!r}")
+        self.cap = cap
+        size = cap - 1 if cap is not None else max(16, int(reserve))
+        self._pts = np.empty((size, 2), dtype=np.float64)
+        self._loss = np.empty(size, dtype=np.float64)
+        self._step = np.empty(size, dtype=np.int64)
+        self.clear()
+
+    def clear(self) -> None:
+        self.stride = 1
+        self._n = 0
+        self._last: tuple[int, float, float, float] | None = None
+
+    def append(self, step: int, x: float, y: float, loss: float) -> None:
+        """Record the point reached at ``step`` (steps must come 0, 1, 2, ... after a clear)."""
+        self._last = (step, x, y, loss)
+        if step % self.stride:
+            return
+        n = self._n
+        if n == len(self._step):
+            if self.cap is None:
+                self._grow()
+            else:
+                self._decimate()
+                if step % self.stride:
+                    return
+                n = self._n
+        self._pts[n, 0] = x
+        self._pts[n, 1] = y
+        self._loss[n] = loss
+        self._step[n] = step
+        self._n = n + 1
+
+    def _grow(self) -> None:
+        size = 2 * len(self._step)
+        for name in ("_pts", "_loss", "_step"):
+            old = getattr(self, name)
+            new = np.empty((size, *old.shape[1:]), dtype=old.dtype)
+            new[: self._n] = old[: self._n]
+            setattr(self, name, new)
+
+    def _decimate(self) -> None:
+        n = self._n
+        keep = (n + 1) // 2
+        # slots 0, 2, 4, ... hold steps 0, 2s, 4s, ...; copy them down in place (forward order
+        # is safe: slot 2i is read before slot i <= 2i is written, and i < 2i for i > 0)
+        self._pts[:keep] = self._pts[0:n:2]
+        self._loss[:keep] = self._loss[0:n:2]
+        self._step[:keep] = self._step[0:n:2]
+        self._n = keep
+        self.stride *= 2
+
+    def __len__(self) -> int:
+        """Number of points :meth:`points` returns (<= cap)."""
+        if self._last is None:
+            return 0
+        return self._n + (0 if self._n and self._step[self._n - 1] == self._last[0] else 1)
+
+    @property
+    def last(self) -> tuple[int, float, float, float] | None:
+        """``(step, x, y, loss)`` of the newest point, or None if empty."""
+        return self._last
+
+    def _export(self, column: str) -> np.ndarray:
+        n = self._n
+        tail = self._last is not None and not (n and self._step[n - 1] == self._last[0])
+        if column == "pts":
+            out = np.empty((n + tail, 2), dtype=np.float64)
+            out[:n] = self._pts[:n]
+            if tail:
+                out[n] = self._last[1:3]
+        else:
+            src = self._loss if column == "loss" else self._step
+            out = np.empty(n + tail, dtype=src.dtype)
+            out[:n] = src[:n]
+            if tail:
+                out[n] = self._last[3] if column == "loss" else self._last[0]
+        return out
+
+    def points(self) -> np.ndarray:
+        """``(M, 2)`` kept points, oldest first, the start first and the newest last (a copy)."""
+        return self._export("pts")
+
+    def losses(self) -> np.ndarray:
+        """``(M,)`` losses matching :meth:`points`."""
+        return self._export("loss")
+
+    def steps(self) -> np.ndarray:
+        """``(M,)`` step index of each kept point (0 = the start)."""
+        return self._export("step")
+
+
+# --- plain values out -----------------------------------------------------------------------------
+
+
+def plain_state(value: Any) -> Any:
+    """Optimizer state as plain values: tensors -> numpy copies, one-element tensors -> float."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        if value.numel() == 1 and value.ndim == 0:
+            return float(value)
+        return value.cpu().numpy().copy()
+    if isinstance(value, dict):
+        return {str(k): plain_state(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_state(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """What one step of one runner did (see "Anatomy" in the module docstring)."""
+
+    runner_id: int
+    step: int  # the step described: it moved the runner from step - 1 to step
+    point_before: np.ndarray  # (2,)
+    point_after: np.ndarray  # (2,) may be non-finite if this step diverged
+    loss_before: float
+    loss_after: float
+    gradient: np.ndarray  # (2,) gradient of f at point_before
+    update: np.ndarray  # (2,) point_after - point_before, what the optimizer applied
+    lr: float
+    evaluations: int  # closure evaluations (1 for an optimizer without a closure)
+    state: dict[str, Any]  # the optimizer's state for the parameter after the step
+    diverged: bool
+
+
+@dataclass(frozen=True)
+class RunnerSnapshot:
+    id: int
+    label: str
+    optimizer: str  # class name, e.g. "Adam"
+    spec: str  # e.g. "Adam(lr=0.01)"
+    hparams: dict[str, Any]  # every effective hyperparameter
+    start: tuple[float, float]
+    point: tuple[float, float]  # latest accepted point
+    loss: float
+    steps: int
+    status: str  # "ok" | "diverged"
+    diverged_at: int | None
+    points: np.ndarray  # (M, 2) history (bounded; see Trail)
+    losses: np.ndarray  # (M,)
+    step_index: np.ndarray  # (M,) which step each history point was taken at
+
+
+@dataclass(frozen=True)
+class SwarmSnapshot:
+    id: int
+    label: str
+    optimizer: str
+    spec: str
+    hparams: dict[str, Any]
+    starts: np.ndarray  # (N, 2)
+    points: np.ndarray  # (N, 2) latest accepted point of each
+    losses: np.ndarray  # (N,)
+    diverged: np.ndarray  # (N,) bool
+    diverged_at: np.ndarray  # (N,) int, -1 = not diverged
+    steps: int
+    status: str
+    batched: bool
+    recent: np.ndarray | None  # (T, N, 2) last positions, oldest first, if a trail was asked for
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _as_spec(spec: OptimizerSpec | str) -> OptimizerSpec:
+    if isinstance(spec, OptimizerSpec):
+        return spec
+    if isinstance(spec, str):
+        return parse_spec(spec)
+    raise GdsimError(f"optimizer must be a SPEC like 'Adam(lr=0.01)', got {spec!r}")
+
+
+def _as_surface(surface: Surface | str) -> Surface:
+    return surface if isinstance(surface, Surface) else get_surface(surface)
+
+
+def check_point(point: Sequence[float], what: str = "start") -> tuple[float, float]:
+    """A finite (x, y) within the divergence limits, as floats; GdsimError otherwise."""
+    try:
+        x, y = (float(v) for v in point)
+    except (TypeError, ValueError):
+        raise GdsimError(f"{what} must be two numbers x y, got {point!r}") from None
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise GdsimError(f"{what} must be finite, got ({x}, {y})")
+    if abs(x) > X_LIMIT or abs(y) > X_LIMIT:
+        raise GdsimError(f"{what} ({x:g}, {y:g}) is too far out (|x|, |y| must be <= {X_LIMIT:g})")
+    return x, y
+
+
+def _lr(optimizer: torch.optim.Optimizer) -> float:
+    lr = optimizer.param_groups[0].get("lr", float("nan"))
+    return float(lr)
+
+
+def _ok(x: float, y: float, loss: float) -> bool:
+    # written so that nan fails every comparison
+    return abs(loss) <= LOSS_LIMIT and abs(x) <= X_LIMIT and abs(y) <= X_LIMIT
+
+
+# --- a single runner ------------------------------------------------------------------------------
+
+
+class Runner:
+    """One optimizer from one start point. Create through :meth:`Race.add`."""
+
+    def __init__(
+        self,
+        runner_id: int,
+        spec: OptimizerSpec,
+        surface: Surface,
+        start: tuple[float, float],
+        label: str | None,
+        history: int | None,
+        reserve: int = 0,
+        follows_race_start: bool = True,
+    ) -> None:
+        self.id = runner_id
+        self.spec = spec
+        self._label = label
+        self.start = start
+        self.follows_race_start = follows_race_start
+        self.watch = False
+        self.anatomy: Anatomy | None = None
+        self.trail = Trail(history, reserve=reserve)
+        self._surface = surface
+        self._fn = surface.fn
+        self._closure_calls = 0
+        self._first_grad: list[float] | None = None
+        self.reset()
+
+    @property
+    def label(self) -> str:
+        return self._label if self._label is not None else str(self.spec)
+
+    @label.setter
+    def label(self, value: str | None) -> None:
+        self._label = value
+
+    # -- lifecycle
+
+    def reset(self) -> None:
+        """Back to the start with a fresh optimizer (and a fresh history)."""
+        self._param = torch.nn.Parameter(torch.tensor(self.start, dtype=torch.float64))
+        self._data = self._param.detach()  # shares storage: cheap reads of the current point
+        self._opt = self.spec.build([self._param])
+        self._closure = self._make_closure() if self.spec.info.needs_closure else None
+        self.trail.clear()
+        self.anatomy = None
+        self.steps = 0
+        self.diverged_at: int | None = None
+        self.status = OK
+        self._evaluate_current()
+        x, y = self.start
+        self.trail.append(0, x, y, self.loss)
+        if not _ok(x, y, self.loss):
+            self.status = DIVERGED
+            self.diverged_at = 0
+
+    def _evaluate_current(self) -> None:
+        if self._closure is None:
+            self._loss_t = self._fn(self._param)  # with its graph: the next step backprops it
+            self.loss = self._loss_t.item()
+        else:
+            with torch.no_grad():
+                self.loss = self._fn(self._data).item()
+        self.point = tuple(self._data.tolist())
+
+    def _set_surface(self, surface: Surface) -> None:
+        self._surface = surface
+        self._fn = surface.fn
+
+    def _make_closure(self):
+        param, fn = self._param, self._fn
+
+        def closure() -> torch.Tensor:
+            self._opt.zero_grad()
+            loss = fn(param)
+            loss.backward()
+            if self._closure_calls == 0 and self._first_grad is not None:
+                self._first_grad[:] = param.grad.tolist()
+            self._closure_calls += 1
+            return loss
+
+        return closure
+
+    # -- stepping
+
+    def _step(self, anatomy: bool = False) -> bool:
+        """One ``optimizer.step()``; returns whether the runner is still going."""
+        if anatomy or self.watch:
+            return self._step_with_anatomy()
+        opt = self._opt
+        if self._closure is None:
+            opt.zero_grad()
+            self._loss_t.backward()
+            opt.step()
+            loss_t = self._fn(self._param)
+            loss = loss_t.item()
+        else:
+            opt.step(self._closure)
+            loss_t = None
+            with torch.no_grad():
+                loss = self._fn(self._data).item()
+        x, y = self._data.tolist()
+        k = self.steps + 1
+        if abs(loss) <= LOSS_LIMIT and abs(x) <= X_LIMIT and abs(y) <= X_LIMIT:
+            self._loss_t = loss_t
+            self.steps = k
+            self.point = (x, y)
+            self.loss = loss
+            self.trail.append(k, x, y, loss)
+            return True
+        self._diverge(k)
+        return False
+
+    def _diverge(self, k: int) -> None:
+        self.status = DIVERGED
+        self.diverged_at = k
+        self._loss_t = None
+
+    def _step_with_anatomy(self) -> bool:
+        before, loss_before = self.point, self.loss
+        opt = self._opt
+        self._closure_calls = 0
+        if self._closure is None:
+            opt.zero_grad()
+            self._loss_t.backward()
+            grad = self._param.grad.tolist()  # before step(), which may modify it in place
+            opt.step()
+            evaluations = 1
+        else:
+            self._first_grad = grad = [math.nan, math.nan]
+            try:
+                opt.step(self._closure)
+            finally:
+                self._first_grad = None
+            evaluations = self._closure_calls
+        alive = self._finish_step_slow()
+        after = self._data.tolist()
+        self.anatomy = Anatomy(
+            runner_id=self.id,
+            step=self.steps if alive else self.diverged_at,
+            point_before=np.array(before),
+            point_after=np.array(after),
+            loss_before=loss_before,
+            loss_after=self.loss if alive else self._bad_loss,
+            gradient=np.array(grad),
+            update=np.array(after) - np.array(before),
+            lr=_lr(opt),
+            evaluations=evaluations,
+            state=self.optimizer_state(),
+            diverged=not alive,
+        )
+        return alive
+
+    def _finish_step_slow(self) -> bool:
+        if self._closure is None:
+            loss_t = self._fn(self._param)
+            loss = loss_t.item()
+        else:
+            loss_t = None
+            with torch.no_grad():
+                loss = self._fn(self._data).item()
+        x, y = self._data.tolist()
+        k = self.steps + 1
+        if _ok(x, y, loss):
+            self._loss_t = loss_t
+            self.steps = k
+            self.point = (x, y)
+            self.loss = loss
+            self.trail.append(k, x, y, loss)
+            return True
+        self._bad_loss = loss
+        self._diverge(k)
+        return False
+
+    # -- live changes
+
+    def _set_hparams(self, changes: dict[str, Any]) -> None:
+        new_spec = self.spec.with_changes(**changes)  # validates: GdsimError changes nothing
+        apply_hparams(self._opt, self.spec.info, changes)
+        self.spec = new_spec
+
+    # -- plain values out
+
+    def optimizer_state(self) -> dict[str, Any]:
+        """The optimizer's state for this runner's parameter now, as plain values."""
+        return plain_state(self._opt.state.get(self._param, {}))
+
+    def snapshot(self) -> RunnerSnapshot:
+        return RunnerSnapshot(
+            id=self.id,
+            label=self.label,
+            optimizer=self.spec.name,
+            spec=str(self.spec),
+            hparams=self.spec.hparams(),
+            start=self.start,
+            point=self.point,
+            loss=self.loss,
+            steps=self.steps,
+            status=self.status,
+            diverged_at=self.diverged_at,
+            points=self.trail.points(),
+            losses=self.trail.losses(),
+            step_index=self.trail.steps(),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Runner(id={self.id}, {self.label!r}, steps={self.steps}, status={self.status!r}, "
+            f"point=({self.point[0]:.6g}, {self.point[1]:.6g}), loss={self.loss:.6g})"
+        )
+
+
+# --- a swarm --------------------------------------------------------------------------------------
+
+
+class _Single:
+    """One point of a non-batched swarm: its own parameter and optimizer instance."""
+
+    __slots__ = ("param", "data", "opt", "closure", "loss_t")
+
+    def __init__(self, spec: OptimizerSpec, fn, start: np.ndarray) -> None:
+        self.param = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
+        self.data = self.param.detach()
+        self.opt = spec.build([self.param])
+        self.closure = None
+        self.loss_t = None
+        if spec.info.needs_closure:
+            param, opt = self.param, self.opt
+
+            def closure() -> torch.Tensor:
+                opt.zero_grad()
+                loss = fn(param)
+                loss.backward()
+                return loss
+
+            self.closure = closure
+        else:
+            self.loss_t = fn(self.param)
+
+    def step(self, fn) -> tuple[float, float, float]:
+        if self.closure is None:
+            self.opt.zero_grad()
+            self.loss_t.backward()
+            self.opt.step()
+            self.loss_t = fn(self.param)
+            loss = self.loss_t.item()
+        else:
+            self.opt.step(self.closure)
+            with torch.no_grad():
+                loss = fn(self.data).item()
+        x, y = self.data.tolist()
+        return x, y, loss
+
+
+class Swarm:
+    """Many start points driven by one spec. Create through :meth:`Race.add_swarm`."""
+
+    def __init__(
+        self,
+        runner_id: int,
+        spec: OptimizerSpec,
+        surface: Surface,
+        starts: np.ndarray,
+        label: str | None,
+        trail: int = 0,
+    ) -> None:
+        self.id = runner_id
+        self.spec = spec
+        self._label = label
+        self.starts = starts
+        self.trail = int(trail)
+        self._fn = surface.fn
+        self.reset()
+
+    label = Runner.label
+
+    @property
+    def batched(self) -> bool:
+        return bool(self.spec.info.elementwise and not self.spec.info.needs_closure)
+
+    @property
+    def size(self) -> int:
+        return len(self.starts)
+
+    def reset(self) -> None:
+        n = len(self.starts)
+        self.steps = 0
+        self.status = OK
+        self.diverged = np.zeros(n, dtype=bool)
+        self.diverged_at = np.full(n, -1, dtype=np.int64)
+        self.points = self.starts.copy()
+        self._ring = np.empty((self.trail, n, 2)) if self.trail else None
+        self._ring_n = 0
+        if self.batched:
+            self._param = torch.nn.Parameter(torch.tensor(self.starts, dtype=torch.float64))
+            self._data = self._param.detach()
+            self._opt = self.spec.build([self._param])
+            self._singles: list[_Single] = []
+            self._losses_t = self._fn(self._param)
+            self._total_t = self._losses_t.sum()
+            self.losses = self._losses_t.detach().numpy().copy()
+        else:
+            self._singles = [_Single(self.spec, self._fn, s) for s in self.starts]
+            with torch.no_grad():
+                self.losses = self._fn(torch.tensor(self.starts)).numpy().copy()
+        self._check(self.points, self.losses, 0)
+        self._record()
+
+    def _set_surface(self, surface: Surface) -> None:
+        self._fn = surface.fn
+
+    def _check(self, pts: np.ndarray, losses: np.ndarray, k: int) -> None:
+        """Freeze newly diverged points; copy the others' new values into points/losses."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            good = (np.abs(losses) <= LOSS_LIMIT) & (np.abs(pts) <= X_LIMIT).all(axis=1)
+        new_bad = ~good & ~self.diverged
+        if new_bad.any():
+            self.diverged |= new_bad
+            self.diverged_at[new_bad] = k
+            if self.diverged.all():
+                self.status = DIVERGED
+            live = ~self.diverged
+            np.copyto(self.points, pts, where=live[:, None])
+            np.copyto(self.losses, losses, where=live)
+        elif self.diverged.any():
+            live = ~self.diverged
+            np.copyto(self.points, pts, where=live[:, None])
+            np.copyto(self.losses, losses, where=live)
+        else:
+            self.points[...] = pts
+            self.losses[...] = losses
+
+    def _record(self) -> None:
+        if self._ring is not None:
+            self._ring[self._ring_n % self.trail] = self.points
+            self._ring_n += 1
+
+    def _step(self, anatomy: bool = False) -> bool:
+        k = self.steps + 1
+        if self.batched:
+            opt = self._opt
+            opt.zero_grad()
+            self._total_t.backward()
+            opt.step()
+            self._losses_t = losses_t = self._fn(self._param)
+            self._total_t = losses_t.sum()
+            self._check(self._data.numpy(), losses_t.detach().numpy(), k)
+        else:
+            live = np.flatnonzero(~self.diverged)
+            pts = self.points.copy()
+            losses = self.losses.copy()
+            for i in live:
+                x, y, loss = self._singles[i].step(self._fn)
+                pts[i] = x, y
+                losses[i] = loss
+            self._check(pts, losses, k)
+        self.steps = k
+        self._record()
+        return self.status == OK
+
+    def _set_hparams(self, changes: dict[str, Any]) -> None:
+        new_spec = self.spec.with_changes(**changes)
+        optimizers = [self._opt] if self.batched else [s.opt for s in self._singles]
+        for opt in optimizers:
+            apply_hparams(opt, self.spec.info, changes)
+        self.spec = new_spec
+
+    def recent(self) -> np.ndarray | None:
+        """``(T, N, 2)`` the last T positions of every point, oldest first (None without a trail)."""
+        if self._ring is None:
+            return None
+        t = min(self._ring_n, self.trail)
+        order = [(self._ring_n - t + i) % self.trail for i in range(t)]
+        return self._ring[order].copy()
+
+    def snapshot(self) -> SwarmSnapshot:
+        return SwarmSnapshot(
+            id=self.id,
+            label=self.label,
+            optimizer=self.spec.name,
+            spec=str(self.spec),
+            hparams=self.spec.hparams(),
+            starts=self.starts.copy(),
+            points=self.points.copy(),
+            losses=self.losses.copy(),
+            diverged=self.diverged.copy(),
+            diverged_at=self.diverged_at.copy(),
+            steps=self.steps,
+            status=self.status,
+            batched=self.batched,
+            recent=self.recent(),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Swarm(id={self.id}, {self.label!r}, n={self.size}, steps={self.steps}, "
+            f"diverged={int(self.diverged.sum())}, batched={self.batched})"
+        )
+
+
+# --- the race -------------------------------------------------------------------------------------
+
+
+class Race:
+    """Runners and swarms stepped together on one surface. See the module docstring."""
+
+    def __init__(
+        self,
+        surface: Surface | str,
+        start: Sequence[float] | None = None,
+        history: int | None = DEFAULT_HISTORY,
+    ) -> None:
+        self.surface = _as_surface(surface)
+        self.start = check_point(start if start is not None else self.surface.start)
+        Trail(history)  # validate the cap once, here
+        self.history = history
+        self.runners: list[Runner | Swarm] = []
+        self.t = 0
+        self._next_id = 1
+
+    # -- membership
+
+    def add(
+        self,
+        spec: OptimizerSpec | str,
+        start: Sequence[float] | None = None,
+        label: str | None = None,
+        history: int | None | str = "race",
+        reserve: int = 0,
+    ) -> Runner:
+        """Add a single runner (see the module docstring); it starts at step 0."""
+        spec = _as_spec(spec)
+        own = check_point(start) if start is not None else None
+        runner = Runner(
+            self._take_id(),
+            spec,
+            self.surface,
+            own if own is not None else self.start,
+            label,
+            self.history if history == "race" else history,
+            reserve=reserve,
+            follows_race_start=own is None,
+        )
+        self.runners.append(runner)
+        return runner
+
+    def add_swarm(
+        self,
+        spec: OptimizerSpec | str,
+        starts: Iterable[Sequence[float]] | np.ndarray,
+        label: str | None = None,
+        trail: int = 0,
+    ) -> Swarm:
+        """Add a swarm: one spec, many start points (an ``(N, 2)`` array-like)."""
+        spec = _as_spec(spec)
+        try:
+            pts = np.array(starts, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise GdsimError("swarm starts must be an (N, 2) array of numbers") from None
+        if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) == 0:
+            raise GdsimError(f"swarm starts must be an (N, 2) array, got shape {pts.shape}")
+        if len(pts) > MAX_SWARM:
+            raise GdsimError(f"a swarm has at most {MAX_SWARM:,} points, got {len(pts):,}")
+        if not np.isfinite(pts).all() or np.abs(pts).max() > X_LIMIT:
+            raise GdsimError("swarm starts must be finite and within |x|, |y| <= 1e6")
+        trail = int(trail)
+        if trail < 0 or trail * len(pts) > MAX_SWARM_TRAIL_POINTS:
+            raise GdsimError(
+                f"swarm trail must be >= 0 with trail * points <= {MAX_SWARM_TRAIL_POINTS:,}"
+            )
+        swarm = Swarm(self._take_id(), spec, self.surface, pts, label, trail)
+        self.runners.append(swarm)
+        return swarm
+
+    def _take_id(self) -> int:
+        rid = self._next_id
+        self._next_id += 1
+        return rid
+
+    def get(self, runner: int | Runner | Swarm) -> Runner | Swarm:
+        if isinstance(runner, (Runner, Swarm)):
+            if runner not in self.runners:
+                raise GdsimError(f"runner {runner.id} is not in this race")
+            return runner
+        for r in self.runners:
+            if r.id == runner:
+                return r
+        raise GdsimError(f"no runner with id {runner!r}")
+
+    def remove(self, runner: int | Runner | Swarm) -> None:
+        self.runners.remove(self.get(runner))
+
+    # -- stepping
+
+    @property
+    def active(self) -> bool:
+        return any(r.status == OK for r in self.runners)
+
+    def step(self, n: int = 1, anatomy: bool = False) -> int:
+        """``n`` race steps; each steps every active runner once. Returns the steps taken."""
+        n = int(n)
+        alive = [r for r in self.runners if r.status == OK]
+        taken = 0
+        last = n - 1
+        for i in range(n):
+            if not alive:
+                break
+            want = anatomy and i == last
+            alive = [r for r in alive if r._step(want)]
+            taken += 1
+        self.t += taken
+        return taken
+
+    def anatomy(self, runner: int | Runner) -> Anatomy | None:
+        """The last recorded :class:`Anatomy` of a single runner (None if none was recorded)."""
+        r = self.get(runner)
+        return r.anatomy if isinstance(r, Runner) else None
+
+    # -- live changes
+
+    def set_hparams(self, runner: int | Runner | Swarm, **changes: Any) -> None:
+        self.get(runner)._set_hparams(changes)
+
+    def reset(self, runner: int | Runner | Swarm | None = None) -> None:
+        if runner is None:
+            for r in self.runners:
+                r.reset()
+            self.t = 0
+        else:
+            self.get(runner).reset()
+
+    def set_start(self, x: float, y: float) -> None:
+        """Move the shared start; every single runner restarts from there, swarms restart."""
+        self.start = check_point((x, y))
+        for r in self.runners:
+            if isinstance(r, Runner):
+                r.start = self.start
+                r.follows_race_start = True
+        self.reset()
+
+    def set_surface(self, surface: Surface | str, start: Sequence[float] | None = None) -> None:
+        """Switch surface; the start becomes ``start`` or the surface's default; all restart."""
+        surface = _as_surface(surface)
+        new_start = check_point(start if start is not None else surface.start)
+        self.surface = surface
+        self.start = new_start
+        for r in self.runners:
+            r._set_surface(surface)
+            if isinstance(r, Runner):
+                r.start = new_start
+                r.follows_race_start = True
+        self.reset()
+
+    # -- plain values out
+
+    def snapshot(self) -> list[RunnerSnapshot | SwarmSnapshot]:
+        return [r.snapshot() for r in self.runners]
+
+    def __repr__(self) -> str:
+        return f"Race({self.surface.name!r}, start={self.start}, runners={len(self.runners)})"
