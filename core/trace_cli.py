@@ -1,0 +1,235 @@
+"""``gdsim trace``: race optimizers on a surface headlessly and write the trajectories as JSON.
+
+::
+
+    gdsim trace --surface SURFACE [--start X Y] --steps N [--optimizer SPEC ...] [--out FILE]
+                [--json-indent K]
+
+This is the contract lecturers and notebooks build figures on, so the output is stable and
+strict JSON (``allow_nan=False``: no NaN/Infinity anywhere)::
+
+    {"surface": {"name": ..., "domain": [[xmin, xmax], [ymin, ymax]]},
+     "runs": [{"optimizer": "Adam", "hparams": {...every effective hyperparameter...},
+               "start": [x, y], "points": [[x0, y0], ...], "losses": [f0, ...],
+               "status": "ok" | "diverged", "steps": n}, ...]}
+
+One run per ``--optimizer``, in the order given, all from the same start, each stepped through
+its own ``torch.optim`` instance by :class:`core.race.Race` (unbounded history: every point is
+kept). A run that did not diverge has ``steps == N`` and ``N + 1`` points and losses (the start
+included). A diverged run stops at its last accepted point (see core.race for the limits):
+``points``/``losses`` have ``steps + 1`` entries, where ``steps`` is the number of steps that
+produced an accepted point. Hyperparameter values are JSON numbers, booleans, strings or null;
+tuples become lists (a non-finite default, should a custom optimizer have one, is written as the
+string ``"inf"``/``"-inf"``/``"nan"``).
+
+Defaults: ``--start`` is the surface's default start; without ``--optimizer`` the run compares
+:data:`DEFAULT_OPTIMIZERS`. ``--out`` is written atomically (a temporary file in the same
+directory, then ``os.replace``), so a reader never sees half a file; the directory is checked
+before any stepping, so a bad path fails at once. Every bad input (unknown surface, bad
+expression, bad SPEC, steps outside 1..MAX_STEPS, a non-finite start or one where the surface is
+not finite, an unwritable path) raises ``GdsimError``, which ``core.cli`` prints as one line on
+stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+from typing import Any
+
+from core.errors import GdsimError
+
+HELP = "Race optimizers on a surface without a window; print the trajectories as strict JSON."
+MAX_STEPS = 1_000_000
+MAX_RUNS = 32
+MAX_INDENT = 8
+DEFAULT_OPTIMIZERS = ("SGD(lr=0.01)", "Adam(lr=0.01)")
+
+
+# argparse only takes "-1" and "-0.5" as negative numbers; "--start -1e-3 2" would otherwise be
+# read as an unknown option "-1e-3". (A private attribute: if a Python drops it, this is a no-op.)
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser._negative_number_matcher = _NEGATIVE_NUMBER  # see _NEGATIVE_NUMBER
+    parser.add_argument(
+        "--surface",
+        required=True,
+        metavar="SURFACE",
+        help="a surface name (rosenbrock, himmelblau, bowl, ...) or an expression in x and y",
+    )
+    parser.add_argument(
+        "--start",
+        nargs=2,
+        type=float,
+        metavar=("X", "Y"),
+        help="start point (default: the surface's default start)",
+    )
+    parser.add_argument(
+        "--steps", required=True, type=int, metavar="N", help=f"steps to take (1..{MAX_STEPS:,})"
+    )
+    parser.add_argument(
+        "--optimizer",
+        action="append",
+        metavar="SPEC",
+        help="an optimizer as a call, e.g. 'Adam(lr=0.01)'; repeat to race several "
+        f"(default: {' and '.join(DEFAULT_OPTIMIZERS)})",
+    )
+    parser.add_argument("--out", metavar="FILE", help="write the JSON here instead of stdout")
+    parser.add_argument(
+        "--json-indent",
+        type=int,
+        metavar="K",
+        help=f"pretty-print with K spaces (0..{MAX_INDENT}); default: compact",
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """Hyperparameter values as strict-JSON-safe plain values."""
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    try:
+        return _jsonable(float(value))  # numpy scalars, one-element tensors
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def trace(
+    surface_text: str,
+    steps: int,
+    optimizers: list[str] | tuple[str, ...] = DEFAULT_OPTIMIZERS,
+    start: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """Run the race and return the JSON document as plain Python values (usable from a notebook).
+
+    Raises GdsimError for any bad input.
+    """
+    from core.optimizers import parse_spec
+    from core.race import LOSS_LIMIT, Race, check_point
+    from core.surfaces import get_surface
+
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise GdsimError(f"--steps must be between 1 and {MAX_STEPS:,}, got {steps}")
+    optimizers = list(optimizers)
+    if not optimizers:
+        raise GdsimError("give at least one --optimizer")
+    if len(optimizers) > MAX_RUNS:
+        raise GdsimError(f"at most {MAX_RUNS} --optimizer options, got {len(optimizers)}")
+    surface = get_surface(surface_text)
+    specs = [parse_spec(text) for text in optimizers]
+    x, y = check_point(start if start is not None else surface.start, "--start")
+    f0 = surface.value(x, y)
+    if not (math.isfinite(f0) and abs(f0) <= LOSS_LIMIT):
+        raise GdsimError(
+            f"the surface is not finite at the start ({x:g}, {y:g}): f = {f0}; choose another --start"
+        )
+
+    race = Race(surface, start=(x, y), history=None)
+    runners = [race.add(spec, reserve=steps + 1) for spec in specs]
+    race.step(steps)
+
+    (x0, x1), (y0, y1) = surface.domain
+    runs = []
+    for spec, runner in zip(specs, runners, strict=True):
+        runs.append(
+            {
+                "optimizer": spec.name,
+                "hparams": _jsonable(spec.hparams()),
+                "start": [x, y],
+                "points": runner.trail.points().tolist(),
+                "losses": runner.trail.losses().tolist(),
+                "status": runner.status,
+                "steps": runner.steps,
+            }
+        )
+    return {
+        "surface": {"name": surface.name, "domain": [[x0, x1], [y0, y1]]},
+        "runs": runs,
+    }
+
+
+class _AtomicOut:
+    """A temporary file next to ``path``, moved over it with os.replace on commit."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.tmp: str | None = None
+        if not path:
+            raise GdsimError("--out needs a file name")
+        if os.path.isdir(path):
+            raise GdsimError(f"--out {path} is a directory")
+        real = os.path.realpath(path)  # replace a symlink's target, not the link
+        if os.path.exists(real) and not os.path.isfile(real):
+            # /dev/stdout, a fifo, ...: replacing it would be wrong (and as root, destructive)
+            self.target = real
+            return
+        self.target = real
+        directory = os.path.dirname(real)
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=".gdsim-trace-", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise GdsimError(f"cannot write --out {path}: {exc.strerror or exc}") from None
+        os.close(fd)
+
+    def commit(self, text: str) -> None:
+        try:
+            if self.tmp is None:  # not a regular file: write straight through
+                with open(self.target, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                return
+            with open(self.tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file mode
+            os.replace(self.tmp, self.target)
+        except OSError as exc:
+            self.discard()
+            raise GdsimError(f"cannot write --out {self.path}: {exc.strerror or exc}") from None
+
+    def discard(self) -> None:
+        if self.tmp is None:
+            return
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
+def run(args: argparse.Namespace) -> int:
+    indent = args.json_indent
+    if indent is not None and not 0 <= indent <= MAX_INDENT:
+        raise GdsimError(f"--json-indent must be between 0 and {MAX_INDENT}, got {indent}")
+    if not 1 <= args.steps <= MAX_STEPS:
+        raise GdsimError(f"--steps must be between 1 and {MAX_STEPS:,}, got {args.steps}")
+    out = _AtomicOut(args.out) if args.out not in (None, "-") else None
+    try:
+        doc = trace(
+            args.surface,
+            args.steps,
+            args.optimizer or DEFAULT_OPTIMIZERS,
+            tuple(args.start) if args.start is not None else None,
+        )
+        text = json.dumps(doc, allow_nan=False, indent=indent) + "\n"
+    except BaseException:
+        if out is not None:
+            out.discard()
+        raise
+    if out is not None:
+        out.commit(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return 0

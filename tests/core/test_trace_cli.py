@@ -1,0 +1,256 @@
+"""``gdsim trace``: the headless JSON contract, in-process and through a real subprocess."""
+
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from core.cli import run_subcommand
+from core.surfaces import SURFACES
+from core.trace_cli import DEFAULT_OPTIMIZERS, MAX_STEPS, trace
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _strict_loads(text: str):
+    def refuse(name):
+        raise AssertionError(f"non-strict JSON constant {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _run(capsys, *argv):
+    code = run_subcommand("trace", list(argv))  # never writes to a device: --out is tmp_path
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _check_schema(doc, n_steps):
+    assert set(doc) == {"surface", "runs"}
+    assert set(doc["surface"]) == {"name", "domain"}
+    (x0, x1), (y0, y1) = doc["surface"]["domain"]
+    assert x0 < x1 and y0 < y1
+    for run in doc["runs"]:
+        assert set(run) == {"optimizer", "hparams", "start", "points", "losses", "status", "steps"}
+        assert run["status"] in ("ok", "diverged")
+        assert len(run["points"]) == len(run["losses"]) == run["steps"] + 1
+        assert run["points"][0] == run["start"]
+        assert all(len(p) == 2 for p in run["points"])
+        assert all(math.isfinite(v) for p in run["points"] for v in p)
+        assert all(math.isfinite(v) for v in run["losses"])
+        if run["status"] == "ok":
+            assert run["steps"] == n_steps
+        else:
+            assert run["steps"] < n_steps
+
+
+def test_in_process_schema_and_values(capsys):
+    code, out, err = _run(
+        capsys,
+        "--surface", "Rosenbrock",
+        "--start", "-1.5", "2",
+        "--steps", "25",
+        "--optimizer", "Adam(lr=0.05, betas=(0.8, 0.99))",
+        "--optimizer", "sgd(lr=0.0005, momentum=0.9)",
+    )  # fmt: skip
+    assert code == 0 and err == ""
+    doc = _strict_loads(out)
+    _check_schema(doc, 25)
+    assert doc["surface"] == {"name": "rosenbrock", "domain": [[-2.0, 2.0], [-1.0, 3.0]]}
+    adam, sgd = doc["runs"]
+    assert adam["optimizer"] == "Adam" and sgd["optimizer"] == "SGD"
+    assert adam["hparams"] == {
+        "lr": 0.05,
+        "betas": [0.8, 0.99],
+        "eps": 1e-08,
+        "weight_decay": 0.0,
+        "amsgrad": False,
+        "decoupled_weight_decay": False,
+    }
+    assert sgd["hparams"]["momentum"] == 0.9 and sgd["hparams"]["nesterov"] is False
+    for run in (adam, sgd):
+        assert run["status"] == "ok" and len(run["points"]) == 26
+        assert run["start"] == [-1.5, 2.0]
+    # the trajectory is torch.optim's own
+    p = torch.nn.Parameter(torch.tensor([-1.5, 2.0], dtype=torch.float64))
+    opt = torch.optim.Adam([p], lr=0.05, betas=(0.8, 0.99))
+    for _ in range(25):
+        opt.zero_grad()
+        SURFACES["rosenbrock"].fn(p).backward()
+        opt.step()
+    assert adam["points"][-1] == p.detach().tolist()
+    assert adam["losses"][-1] == SURFACES["rosenbrock"].value(*adam["points"][-1])
+
+
+def test_defaults_start_and_optimizers(capsys):
+    code, out, _ = _run(capsys, "--surface", "himmelblau", "--steps", "3")
+    assert code == 0
+    doc = _strict_loads(out)
+    assert [r["optimizer"] for r in doc["runs"]] == [t.split("(")[0] for t in DEFAULT_OPTIMIZERS]
+    for run in doc["runs"]:
+        assert run["start"] == list(SURFACES["himmelblau"].start)
+
+
+def test_diverging_run_is_strict_json_and_keeps_the_last_finite_point(capsys):
+    code, out, _ = _run(
+        capsys,
+        "--surface", "rosenbrock", "--steps", "40",
+        "--optimizer", "SGD(lr=10)", "--optimizer", "SGD(lr=0.0001)",
+        "--json-indent", "2",
+    )  # fmt: skip
+    assert code == 0
+    assert "NaN" not in out and "Infinity" not in out
+    doc = _strict_loads(out)
+    _check_schema(doc, 40)
+    wild, calm = doc["runs"]
+    assert wild["status"] == "diverged" and calm["status"] == "ok"
+    assert len(calm["points"]) == 41
+
+
+def test_saddle_divergence_mid_run(capsys):
+    # SGD multiplies y by 1.2 a step on x^2 - y^2: from y = 0.02 it passes 1e6 after ~97 steps
+    code, out, _ = _run(
+        capsys, "--surface", "saddle", "--steps", "500", "--optimizer", "SGD(lr=0.1)"
+    )
+    doc = _strict_loads(out)
+    (run,) = doc["runs"]
+    assert code == 0 and run["status"] == "diverged" and 90 < run["steps"] < 110
+    _check_schema(doc, 500)
+
+
+def test_expression_surface(capsys):
+    code, out, _ = _run(
+        capsys, "--surface", "(x - 1)^2 + 2*(y + 0.5)^2", "--start", "0", "0", "--steps", "2",
+        "--optimizer", "SGD(lr=0.1)",
+    )  # fmt: skip
+    doc = _strict_loads(out)
+    assert code == 0 and doc["surface"]["name"] == "(x - 1)^2 + 2*(y + 0.5)^2"
+    assert doc["surface"]["domain"] == [[-3.0, 3.0], [-3.0, 3.0]]
+    # by hand: grad = (2(x-1), 4(y+0.5)); x <- x - 0.1 * grad
+    np.testing.assert_allclose(doc["runs"][0]["points"], [[0, 0], [0.2, -0.2], [0.36, -0.32]])
+
+
+def test_out_file_is_written_atomically(capsys, tmp_path):
+    target = tmp_path / "trace.json"
+    target.write_text("old")
+    code, out, err = _run(
+        capsys, "--surface", "bowl", "--steps", "5", "--out", str(target), "--optimizer", "Adam"
+    )
+    assert code == 0 and out == "" and err == ""
+    doc = _strict_loads(target.read_text())
+    _check_schema(doc, 5)
+    assert os.listdir(tmp_path) == ["trace.json"]  # no temporary file left behind
+
+
+def test_failed_run_leaves_no_temporary_file(capsys, tmp_path):
+    target = tmp_path / "t.json"
+    code, _, err = _run(
+        capsys, "--surface", "bowl", "--steps", "5", "--out", str(target), "--optimizer", "Nope"
+    )
+    assert code == 2 and err.count("\n") == 1
+    assert os.listdir(tmp_path) == []
+
+
+def test_trace_function_for_notebooks():
+    doc = trace("booth", 4, ["SGD(lr=0.01)"], start=(0.0, 0.0))
+    assert doc["runs"][0]["steps"] == 4 and len(doc["runs"][0]["points"]) == 5
+    json.dumps(doc, allow_nan=False)
+
+
+BAD_INPUTS = {
+    "unknown surface": ["--surface", "nosuchsurface(", "--steps", "3"],
+    "unknown name in expression": ["--surface", "x + z", "--steps", "3"],
+    "empty surface": ["--surface", "", "--steps", "3"],
+    "bad spec": ["--surface", "bowl", "--steps", "3", "--optimizer", "Adam(lr=)"],
+    "unknown optimizer": ["--surface", "bowl", "--steps", "3", "--optimizer", "Adamm"],
+    "bad hparam": ["--surface", "bowl", "--steps", "3", "--optimizer", "SGD(lr=-1)"],
+    "unknown hparam": ["--surface", "bowl", "--steps", "3", "--optimizer", "SGD(foo=1)"],
+    "zero steps": ["--surface", "bowl", "--steps", "0"],
+    "negative steps": ["--surface", "bowl", "--steps", "-5"],
+    "too many steps": ["--surface", "bowl", "--steps", str(MAX_STEPS + 1)],
+    "steps not a number": ["--surface", "bowl", "--steps", "ten"],
+    "nan start": ["--surface", "bowl", "--steps", "3", "--start", "nan", "0"],
+    "inf start": ["--surface", "bowl", "--steps", "3", "--start", "1", "inf"],
+    "start out of range": ["--surface", "bowl", "--steps", "3", "--start", "1e300", "0"],
+    "one start coordinate": ["--surface", "bowl", "--steps", "3", "--start", "1"],
+    "start where f is nan": ["--surface", "log(x)", "--steps", "3", "--start", "-1", "0"],
+    "unwritable out": ["--surface", "bowl", "--steps", "3", "--out", "/nonexistent/dir/x.json"],
+    "out is a directory": ["--surface", "bowl", "--steps", "3", "--out", "/"],
+    "bad indent": ["--surface", "bowl", "--steps", "3", "--json-indent", "-1"],
+    "missing surface": ["--steps", "3"],
+    "unknown option": ["--surface", "bowl", "--steps", "3", "--frobnicate"],
+}
+
+
+@pytest.mark.parametrize("argv", list(BAD_INPUTS.values()), ids=list(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_line(capsys, argv):
+    try:
+        code = run_subcommand("trace", argv)
+    except SystemExit as exc:  # argparse's own usage errors (one line, see core.cli._Parser)
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert err.startswith("gdsim trace: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+def test_real_process_exit_codes_and_output_file(tmp_path):
+    """``python -m app trace``: the real entry point, its exit status and its output file."""
+    out_file = tmp_path / "r.json"
+    ok = subprocess.run(
+        [sys.executable, "-m", "app", "trace", "--surface", "six_hump_camel", "--steps", "7",
+         "--out", str(out_file)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == "" and ok.stderr == ""
+    _check_schema(_strict_loads(out_file.read_text()), 7)
+
+
+def test_subprocess_bad_inputs_one_line_each_and_no_qt(tmp_path):
+    """One fresh process (a torch import each costs ~1.5 s here) runs every bad input through
+    ``app.main.main``, then a good trace, then lists any Qt module that got imported."""
+    script = (
+        "import sys\n"
+        "from app.main import main\n"
+        "codes = []\n"
+        "for argv in " + repr(list(BAD_INPUTS.values())) + ":\n"
+        "    try:\n"
+        "        codes.append(main(['trace', *argv]))\n"
+        "    except SystemExit as exc:\n"
+        "        codes.append(exc.code)\n"
+        "print(codes)\n"
+        "print(main(['trace', '--surface', 'bowl', '--steps', '3', '--out', sys.argv[1]]))\n"
+        "print([m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'shiboken'))])\n"
+    )
+    out_file = tmp_path / "t.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(out_file)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    codes, good, qt = proc.stdout.strip().splitlines()
+    assert codes == repr([2] * len(BAD_INPUTS)), proc.stderr
+    assert good == "0" and qt == "[]"
+    lines = proc.stderr.splitlines()
+    assert len(lines) == len(BAD_INPUTS), proc.stderr
+    assert all(line.startswith("gdsim trace: error: ") for line in lines), lines
+    assert "Traceback" not in proc.stderr
+    _check_schema(_strict_loads(out_file.read_text()), 3)
+
+
+def test_out_to_a_symlink_replaces_its_target(capsys, tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    code, _, _ = _run(capsys, "--surface", "bowl", "--steps", "2", "--out", str(link))
+    assert code == 0 and link.is_symlink()
+    _check_schema(_strict_loads(real.read_text()), 2)
