@@ -1,0 +1,115 @@
+"""Device listing and resolution, including CUDA and MPS simulated by monkeypatching."""
+
+import pytest
+import torch
+
+from core.devices import (
+    DeviceInfo,
+    available_devices,
+    device_names,
+    move_optimizer_state,
+    resolve_device,
+)
+from core.errors import GdsimError
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+@pytest.fixture
+def two_cuda_gpus(monkeypatch):
+    """Simulated: torch says two CUDA devices exist (nothing is ever allocated on them)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: f"Fake GPU {i}")
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+def test_cpu_always_listed_first_and_available(no_gpu):
+    devices = available_devices()
+    assert devices[0] == DeviceInfo("cpu", "CPU", True, "")
+    by_name = {d.name: d for d in devices}
+    assert not by_name["cuda"].available and by_name["cuda"].reason
+    assert not by_name["mps"].available and "MPS" in by_name["mps"].reason
+    assert device_names() == ["cpu"]
+
+
+def test_resolve_on_a_cpu_only_machine(no_gpu):
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device(" CPU ") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+
+
+@pytest.mark.parametrize("request_", ["cuda", "cuda:0", "mps"])
+def test_absent_device_is_an_error_naming_what_is_available(no_gpu, request_):
+    with pytest.raises(GdsimError) as info:
+        resolve_device(request_)
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"'{request_}' is not available" in message and "available: cpu" in message
+
+
+@pytest.mark.parametrize("request_", ["gpu", "cuda:x", "cpu:0", "mps:1", "", "cuda:-1"])
+def test_malformed_request_is_an_error(no_gpu, request_):
+    with pytest.raises(GdsimError, match="unknown device .*available here: cpu"):
+        resolve_device(request_)
+
+
+def test_simulated_cuda_is_listed_and_resolved(two_cuda_gpus):
+    names = [d.name for d in available_devices() if d.available]
+    assert names == ["cpu", "cuda", "cuda:0", "cuda:1"]
+    assert "Fake GPU 1" in {d.name: d for d in available_devices()}["cuda:1"].description
+    assert resolve_device("auto") == torch.device("cuda", 0)  # CUDA first
+    assert resolve_device("cuda") == torch.device("cuda", 0)
+    assert resolve_device("CUDA:1") == torch.device("cuda", 1)
+
+
+def test_simulated_cuda_index_out_of_range(two_cuda_gpus):
+    with pytest.raises(GdsimError) as info:
+        resolve_device("cuda:2")
+    message = str(info.value)
+    assert "2 CUDA devices" in message and "cuda:0, cuda:1" in message and "\n" not in message
+
+
+def test_simulated_mps_is_chosen_by_auto_when_no_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert resolve_device("auto") == torch.device("mps")
+    assert resolve_device("mps") == torch.device("mps")
+
+
+def test_a_broken_cuda_driver_counts_as_no_cuda(monkeypatch):
+    def broken():
+        raise RuntimeError("CUDA driver initialization failed")
+
+    monkeypatch.setattr(torch.cuda, "is_available", broken)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(GdsimError, match="not available"):
+        resolve_device("cuda")
+
+
+def test_move_optimizer_state_keeps_every_value():
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(torch.ones(4, 3)).sum().backward()
+        optimizer.step()
+    before = {
+        i: {k: v.clone() for k, v in optimizer.state[p].items()}
+        for i, p in enumerate(model.parameters())
+    }
+    model.to("cpu")
+    move_optimizer_state(optimizer, torch.device("cpu"))
+    for i, p in enumerate(model.parameters()):
+        state = optimizer.state[p]
+        assert set(state) == set(before[i])
+        for key, value in before[i].items():
+            assert torch.equal(state[key], value)
+        assert state["exp_avg"].device == p.device
+    assert optimizer.param_groups[0]["lr"] == 0.1
