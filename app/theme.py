@@ -1,0 +1,346 @@
+"""Lecture-hall theming: one zoom factor and one light/dark choice for the whole window.
+
+Why a single object: a lecturer presses Ctrl+= once and *everything* must grow — Qt widget
+fonts, pyqtgraph axis ticks and labels, legend text and the width of every plotted line — so
+that the back row can read the axes. Qt only scales widget fonts by itself; pyqtgraph items
+and pens have to be told. ``ThemeManager`` keeps the state, applies it to the QApplication
+(font, palette, style sheet from ``resources/styles``) and to every pyqtgraph view in every
+top-level window, then emits ``changed`` so views can re-pen their own data items.
+
+Usage from a view (plot items are created once, re-penned on change)::
+
+    from app.theme import get_theme
+    theme = get_theme()
+    curve = plot.plot(pen=theme.pen(color, 2))
+    theme.bind_pen(curve, color, 2)          # re-applied on every zoom/theme change
+    theme.changed.connect(self._on_theme)    # a bound method of a QObject, never a lambda
+
+Colours for data series come from ``series_color(i)`` (readable on both backgrounds).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QColor, QFont, QPalette, QPen
+from PySide6.QtWidgets import QApplication, QWidget
+
+log = logging.getLogger("gdsim.theme")
+
+THEMES: tuple[str, ...] = ("light", "dark")
+ZOOM_STEPS: tuple[float, ...] = (
+    0.5, 0.67, 0.75, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0,
+)  # fmt: skip
+MIN_ZOOM, MAX_ZOOM = ZOOM_STEPS[0], ZOOM_STEPS[-1]
+
+# Okabe-Ito-like qualitative palette: distinguishable for colour-blind viewers and readable on
+# white and on near-black (pure black and dark blue are left out on purpose).
+SERIES_COLORS: tuple[str, ...] = (
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#009E73",  # green
+    "#D55E00",  # vermillion
+    "#CC79A7",  # purple
+    "#F0E442",  # yellow
+    "#0072B2",  # blue
+    "#999999",  # grey
+    "#8C564B",  # brown
+    "#17BECF",  # cyan
+)
+
+
+@dataclass(frozen=True)
+class Colors:
+    """The handful of colours plots need; widgets get theirs from the QPalette."""
+
+    background: str
+    foreground: str
+    grid_alpha: float
+    contour: tuple[int, int, int, int]  # contour lines over the heat map
+    legend_brush: tuple[int, int, int, int]
+
+
+LIGHT = Colors("#FFFFFF", "#1E1E1E", 0.25, (0, 0, 0, 110), (255, 255, 255, 200))
+DARK = Colors("#1B1D21", "#DADADA", 0.3, (0, 0, 0, 120), (30, 32, 36, 210))
+
+
+def _dark_palette() -> QPalette:
+    """A Fusion dark palette: high contrast text, muted surfaces, a visible highlight."""
+    p = QPalette()
+    window, base, alt, text = (
+        QColor("#26282C"),
+        QColor("#1B1D21"),
+        QColor("#2E3136"),
+        QColor("#E6E6E6"),
+    )
+    disabled = QColor("#7A7D83")
+    highlight = QColor("#3D8BFD")
+    roles = {
+        QPalette.ColorRole.Window: window,
+        QPalette.ColorRole.WindowText: text,
+        QPalette.ColorRole.Base: base,
+        QPalette.ColorRole.AlternateBase: alt,
+        QPalette.ColorRole.ToolTipBase: QColor("#33363B"),
+        QPalette.ColorRole.ToolTipText: text,
+        QPalette.ColorRole.PlaceholderText: disabled,
+        QPalette.ColorRole.Text: text,
+        QPalette.ColorRole.Button: QColor("#33363B"),
+        QPalette.ColorRole.ButtonText: text,
+        QPalette.ColorRole.BrightText: QColor("#FF6B6B"),
+        QPalette.ColorRole.Link: QColor("#6CB2FF"),
+        QPalette.ColorRole.Highlight: highlight,
+        QPalette.ColorRole.HighlightedText: QColor("#FFFFFF"),
+        QPalette.ColorRole.Light: QColor("#45484E"),
+        QPalette.ColorRole.Midlight: QColor("#3A3D42"),
+        QPalette.ColorRole.Mid: QColor("#2A2C30"),
+        QPalette.ColorRole.Dark: QColor("#141518"),
+        QPalette.ColorRole.Shadow: QColor("#000000"),
+    }
+    for role, color in roles.items():
+        p.setColor(role, color)
+    for role in (
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+    ):
+        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Highlight, QColor("#50545A"))
+    return p
+
+
+@functools.lru_cache(maxsize=8)
+def load_style_sheet(name: str) -> str:
+    """The theme's QSS from ``resources/styles/<name>.qss`` ('' if missing: never fatal)."""
+    try:
+        return resources.files("resources").joinpath("styles", f"{name}.qss").read_text("utf-8")
+    except (OSError, ModuleNotFoundError) as exc:  # a broken install must still open
+        log.warning("style sheet %r not found (%s); using the plain palette", name, exc)
+        return ""
+
+
+class ThemeManager(QObject):
+    """Holds the zoom factor and the theme name and pushes them to Qt and pyqtgraph.
+
+    ``changed`` fires after every change has been applied to widgets and plots, so a slot
+    can simply rebuild its pens with ``pen()``.
+    """
+
+    changed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "light"
+        self._scale = 1.0
+        self._base_font: QFont | None = None
+        self._fusion_set = False
+        self._bindings: list[tuple[weakref.ref, Callable[[Any, ThemeManager], None]]] = []
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    @property
+    def colors(self) -> Colors:
+        return DARK if self._name == "dark" else LIGHT
+
+    @property
+    def is_dark(self) -> bool:
+        return self._name == "dark"
+
+    def set_theme(self, name: str) -> None:
+        """Switch to 'light' or 'dark' (ValueError otherwise) and re-apply everything."""
+        if name not in THEMES:
+            raise ValueError(f"unknown theme {name!r}; expected one of {', '.join(THEMES)}")
+        self._name = name
+        self.apply()
+
+    def set_scale(self, scale: float) -> None:
+        """Set the zoom factor, clamped to [MIN_ZOOM, MAX_ZOOM], and re-apply."""
+        self._scale = float(min(MAX_ZOOM, max(MIN_ZOOM, scale)))
+        self.apply()
+
+    def configure(self, name: str, scale: float) -> None:
+        """Set theme and zoom together with a single apply (start-up from saved settings)."""
+        if name not in THEMES:
+            raise ValueError(f"unknown theme {name!r}; expected one of {', '.join(THEMES)}")
+        self._name = name
+        self._scale = float(min(MAX_ZOOM, max(MIN_ZOOM, scale)))
+        self.apply()
+
+    def zoom_in(self) -> None:
+        bigger = [s for s in ZOOM_STEPS if s > self._scale + 1e-6]
+        self.set_scale(bigger[0] if bigger else MAX_ZOOM)
+
+    def zoom_out(self) -> None:
+        smaller = [s for s in ZOOM_STEPS if s < self._scale - 1e-6]
+        self.set_scale(smaller[-1] if smaller else MIN_ZOOM)
+
+    def reset_zoom(self) -> None:
+        self.set_scale(1.0)
+
+    def reset(self) -> None:
+        """Back to light, 100 % (tests use this to leave the application as they found it)."""
+        self._name = "light"
+        self._scale = 1.0
+        self.apply()
+
+    # -- helpers for views ---------------------------------------------------------------
+    def pen(self, color: Any, width: float = 1.0, **kwargs: Any) -> QPen:
+        """A cosmetic pen whose width follows the zoom factor (kwargs go to ``pg.mkPen``)."""
+        return pg.mkPen(color, width=width * self._scale, **kwargs)
+
+    def size(self, base: float) -> float:
+        """Scale a pixel size (marker size, fixed widths) by the zoom factor."""
+        return base * self._scale
+
+    def font(self, relative: float = 1.0, bold: bool = False) -> QFont:
+        """The zoomed application font, ``relative`` times larger (for headings)."""
+        f = QFont(self._base())
+        f.setPointSizeF(self.point_size(relative))
+        f.setBold(bold)
+        return f
+
+    def point_size(self, relative: float = 1.0) -> float:
+        base = self._base().pointSizeF()
+        return max(1.0, (base if base > 0 else 9.0) * self._scale * relative)
+
+    def series_color(self, index: int) -> str:
+        return SERIES_COLORS[index % len(SERIES_COLORS)]
+
+    def bind(self, item: Any, apply: Callable[[Any, ThemeManager], None]) -> None:
+        """Call ``apply(item, theme)`` now and after every change, while ``item`` lives."""
+        apply(item, self)
+        self._bindings.append((weakref.ref(item), apply))
+
+    def bind_pen(self, item: Any, color: Any, width: float = 1.0, **kwargs: Any) -> None:
+        """Keep ``item.setPen(theme.pen(color, width))`` up to date with the zoom factor."""
+        self.bind(item, lambda it, th: it.setPen(th.pen(color, width, **kwargs)))
+
+    # -- applying ------------------------------------------------------------------------
+    def _base(self) -> QFont:
+        if self._base_font is None:
+            app = QApplication.instance()
+            self._base_font = QFont(app.font()) if isinstance(app, QApplication) else QFont()
+        return self._base_font
+
+    def apply(self) -> None:
+        """Push font, palette, style sheet and plot styling to the running application."""
+        app = QApplication.instance()
+        if not isinstance(app, QApplication):
+            return
+        base = self._base()
+        if not self._fusion_set:
+            app.setStyle("Fusion")  # native styles ignore a dark palette on some platforms
+            self._fusion_set = True
+        app.setPalette(_dark_palette() if self.is_dark else app.style().standardPalette())
+        font = QFont(base)
+        font.setPointSizeF(self.point_size())
+        app.setFont(font)
+        # With an application style sheet, Qt does not push a new application font to existing
+        # widgets; re-setting the sheet re-polishes them (~20 ms for a full window), after the
+        # font so that they pick it up. Never put font sizes in the .qss files.
+        app.setStyleSheet(load_style_sheet(self._name))
+        c = self.colors
+        pg.setConfigOption("background", c.background)
+        pg.setConfigOption("foreground", c.foreground)
+        for top in app.topLevelWidgets():
+            self.style_widget_tree(top)
+        self._run_bindings()
+        self.changed.emit()
+
+    def _run_bindings(self) -> None:
+        alive = []
+        for ref, fn in self._bindings:
+            item = ref()
+            if item is None:
+                continue
+            try:
+                fn(item, self)
+            except RuntimeError:  # the C++ object is gone although the wrapper lives
+                continue
+            alive.append((ref, fn))
+        self._bindings = alive
+
+    def style_widget_tree(self, root: QWidget) -> None:
+        """Style every pyqtgraph view under ``root`` (``root`` included)."""
+        views = root.findChildren(pg.GraphicsView)
+        if isinstance(root, pg.GraphicsView):
+            views.append(root)
+        for view in views:
+            self.style_plot(view)
+
+    def style_plot(self, view: pg.GraphicsView) -> None:
+        """Background, axes (pen, tick font, label font), titles and legends of one view."""
+        c = self.colors
+        view.setBackground(c.background)
+        scene = view.scene()
+        if scene is None:
+            return
+        tick_font = self.font()
+        label_pt = self.point_size(1.1)
+        for item in scene.items():
+            if isinstance(item, pg.AxisItem):
+                self._style_axis(item, tick_font, label_pt)
+            elif isinstance(item, pg.LegendItem):
+                item.setLabelTextColor(c.foreground)
+                item.setLabelTextSize(f"{self.point_size():.1f}pt")
+                item.setBrush(pg.mkBrush(c.legend_brush))
+                item.setPen(self.pen(c.foreground, 1))
+            elif isinstance(item, pg.PlotItem):
+                title = item.titleLabel
+                if title.text:
+                    title.setText(
+                        title.text, color=c.foreground, size=f"{self.point_size(1.2):.1f}pt"
+                    )
+
+    def _style_axis(self, axis: pg.AxisItem, tick_font: QFont, label_pt: float) -> None:
+        c = self.colors
+        base = getattr(axis, "_gdsim_base", None)
+        if base is None:  # remember the un-zoomed geometry once, so zooming is reversible
+            base = (axis.fixedWidth, axis.fixedHeight, axis.style.get("tickLength", -5))
+            axis._gdsim_base = base  # type: ignore[attr-defined]
+        fixed_w, fixed_h, tick_len = base
+        axis.setPen(self.pen(c.foreground, 1))
+        axis.setTextPen(c.foreground)
+        vertical = axis.orientation in ("left", "right")
+        axis.setStyle(
+            tickFont=tick_font,
+            tickLength=int(round(tick_len * self._scale)),
+            tickTextOffset=int(round((5 if vertical else 2) * self._scale)),
+        )
+        if fixed_w is not None:
+            axis.setWidth(int(round(fixed_w * self._scale)))
+        if fixed_h is not None:
+            axis.setHeight(int(round(fixed_h * self._scale)))
+        axis.labelStyle = {**axis.labelStyle, "color": c.foreground,
+                           "font-size": f"{label_pt:.1f}pt"}  # fmt: skip
+        axis._updateLabel()  # public setLabel() would reset SI-prefix ranges and visibility
+
+
+_THEME: ThemeManager | None = None
+
+
+def get_theme() -> ThemeManager:
+    """The process-wide theme (created on first use; needs no QApplication until applied)."""
+    global _THEME
+    if _THEME is None:
+        _THEME = ThemeManager()
+    return _THEME
+
+
+def pen(color: Any, width: float = 1.0, **kwargs: Any) -> QPen:
+    """Shortcut for ``get_theme().pen(...)``."""
+    return get_theme().pen(color, width, **kwargs)

@@ -1,0 +1,42 @@
+"""GUI test isolation: no error dialogs, settings in a temp dir, theme reset after each test."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("GDSIM_ERROR_DIALOGS", "0")  # errors are logged/recorded, never shown
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(qapp, tmp_path):
+    """Every test gets its own settings directory and leaves light theme at 100 % behind."""
+    from PySide6.QtCore import QSettings
+
+    import app.settings as settings_mod
+    import app.theme as theme_mod
+
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qs"))
+    settings_mod.set_settings_file(None)
+    yield tmp_path / "qs"
+    settings_mod.set_settings_file(None)
+    if theme_mod._THEME is not None and (
+        theme_mod._THEME.name != "light" or theme_mod._THEME.scale != 1.0
+    ):
+        theme_mod._THEME.reset()
+
+
+@pytest.fixture
+def window(qtbot):
+    """A shown MainWindow at 1280×800, closed (and its views shut down) after the test."""
+    from app.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    yield win
+    win.close()
