@@ -1,0 +1,280 @@
+"""Hyperparameter controls built from registry descriptions (``core.optimizers.HParam``).
+
+Why generic: the optimizer list comes from a registry (and users can register their own), so
+the controls cannot be hand-written per optimizer. Any object with the attributes ``name,
+default, kind, low, high, log, help, choices`` works (duck typing keeps this module free of
+``core`` and testable before the engine exists).
+
+Controls by kind:
+  * "float": ``LogSliderSpin`` when the scale is log (always for "lr") or the range is bounded,
+    else a ``SciDoubleSpinBox``;
+  * "int": QSpinBox; "bool": QCheckBox; "pair": two SciDoubleSpinBoxes; "choice": QComboBox.
+Each control's tooltip is the ``help`` line and each has an accessible name. ``changed(name,
+value)`` fires on *user* edits only, never from ``set_values`` (so selecting another optimizer
+does not push its values back into the engine as "live changes").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QWidget,
+)
+
+from app.widgets.slider_spin import LogSliderSpin, SciDoubleSpinBox
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+PRETTY = {
+    "lr": "Learning rate",
+    "betas": "Betas (β1, β2)",
+    "eps": "Epsilon",
+    "weight_decay": "Weight decay",
+}
+
+
+class HParamLike(Protocol):
+    name: str
+    default: Any
+    kind: str
+    low: float | None
+    high: float | None
+    log: bool
+    help: str
+    choices: tuple
+
+
+def pretty_name(name: str) -> str:
+    """'weight_decay' -> 'Weight decay' (labels a lecturer can read out)."""
+    return PRETTY.get(name, name.replace("_", " ").capitalize())
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def float_range(hp: HParamLike, log: bool) -> tuple[float, float]:
+    """A usable [low, high] for a float control, filling in what the description leaves open.
+
+    A log scale cannot start at 0 (lr is usually "> 0"), so an open or zero low end becomes a
+    value a few decades below the default.
+    """
+    low = float(hp.low) if _finite(hp.low) else None
+    high = float(hp.high) if _finite(hp.high) else None
+    d = float(hp.default) if _finite(hp.default) else None
+    if log:
+        if low is None or low <= 0:
+            ref = d if d and d > 0 else (high if high and high > 0 else 1.0)
+            low = ref * 1e-4
+            if high is not None and high > 0:
+                low = min(low, high * 1e-6)
+        if high is None or high <= low:
+            ref = d if d and d > 0 else low
+            high = max(ref * 1e3, low * 10)
+        return low, high
+    if low is None:
+        low = min(0.0, d if d is not None else 0.0)
+    if high is None or high <= low:
+        ref = d if d is not None else low
+        high = max(low + 1.0, abs(ref) * 10)
+    return low, high
+
+
+class HParamForm(QWidget):
+    """A QFormLayout of controls for a list of hyperparameter descriptions."""
+
+    changed = Signal(str, object)  # (name, new value), user edits only
+
+    def __init__(
+        self,
+        hparams: Iterable[HParamLike] = (),
+        parent: QWidget | None = None,
+        *,
+        lr_slider_name: str = "lrSlider",
+        lr_spin_name: str = "lrSpin",
+        name_prefix: str = "hp_",
+    ) -> None:
+        super().__init__(parent)
+        self._lr_names = (lr_slider_name, lr_spin_name)
+        self._prefix = name_prefix
+        self._setting = False
+        self._specs: dict[str, HParamLike] = {}
+        self._controls: dict[str, QWidget] = {}
+        self._layout = QFormLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.set_hparams(hparams)
+
+    # -- building --------------------------------------------------------------------------
+    def set_hparams(self, hparams: Iterable[HParamLike]) -> None:
+        """Rebuild the form for a new list (e.g. another optimizer was selected)."""
+        while self._layout.rowCount():
+            self._layout.removeRow(0)  # deletes the row's widgets
+        self._specs.clear()
+        self._controls.clear()
+        for hp in hparams:
+            if hp.name in self._specs:
+                raise ValueError(f"duplicate hyperparameter {hp.name!r}")
+            control = self._build(hp)
+            self._specs[hp.name] = hp
+            self._controls[hp.name] = control
+            if hp.kind == "bool":  # the box carries its own text: the whole text is clickable
+                self._layout.addRow(control)
+                continue
+            label = QLabel(pretty_name(hp.name), self)
+            label.setToolTip(hp.help)
+            label.setBuddy(control)
+            label.setObjectName(f"{self._prefix}{hp.name}Label")
+            self._layout.addRow(label, control)
+
+    def _build(self, hp: HParamLike) -> QWidget:
+        kind = hp.kind
+        name = hp.name
+        obj = f"{self._prefix}{name}"
+        if kind == "float":
+            w = self._build_float(hp, obj)
+        elif kind == "int":
+            w = QSpinBox(self)
+            lo = int(hp.low) if _finite(hp.low) else 0
+            hi = int(hp.high) if _finite(hp.high) else INT_MAX
+            w.setRange(max(INT_MIN, lo), min(INT_MAX, hi))
+            if _finite(hp.default):
+                w.setValue(int(hp.default))
+            w.setKeyboardTracking(False)
+            w.valueChanged.connect(lambda v, n=name: self._emit(n, int(v)))
+            w.setObjectName(obj)
+        elif kind == "bool":
+            w = QCheckBox(pretty_name(name), self)
+            w.setChecked(bool(hp.default))
+            w.toggled.connect(lambda v, n=name: self._emit(n, bool(v)))
+            w.setObjectName(obj)
+        elif kind == "pair":
+            w = self._build_pair(hp, obj)
+        elif kind == "choice":
+            w = QComboBox(self)
+            for choice in hp.choices:
+                w.addItem(str(choice), choice)
+            idx = w.findData(hp.default) if hp.default is not None else -1
+            w.setCurrentIndex(max(0, idx))
+            w.currentIndexChanged.connect(lambda _i, n=name, c=w: self._emit(n, c.currentData()))
+            w.setObjectName(obj)
+        else:
+            raise ValueError(f"unknown hyperparameter kind {kind!r} for {name!r}")
+        w.setToolTip(hp.help)
+        w.setAccessibleName(pretty_name(name))
+        w.setAccessibleDescription(hp.help)
+        return w
+
+    def _build_float(self, hp: HParamLike, obj: str) -> QWidget:
+        is_lr = hp.name == "lr"
+        log = bool(hp.log) or is_lr
+        bounded = _finite(hp.low) and _finite(hp.high)
+        default = float(hp.default) if _finite(hp.default) else None
+        if log or bounded:
+            low, high = float_range(hp, log)
+            w = LogSliderSpin(low, high, default, log=log, parent=self)
+            if is_lr:
+                w.setObjectNames(*self._lr_names)
+            else:
+                w.setObjectNames(f"{obj}Slider", f"{obj}Spin")
+            w.setObjectName(obj)
+            w.valueChanged.connect(lambda v, n=hp.name: self._emit(n, float(v)))
+            return w
+        w = SciDoubleSpinBox(self)
+        low, high = float_range(hp, False)
+        w.setRange(low if _finite(hp.low) else -1e12, 1e12)
+        if default is not None:
+            w.setValue(default)
+        w.setObjectName(obj)
+        w.valueChanged.connect(lambda v, n=hp.name: self._emit(n, float(v)))
+        return w
+
+    def _build_pair(self, hp: HParamLike, obj: str) -> QWidget:
+        box = QWidget(self)
+        lay = QHBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        low = float(hp.low) if _finite(hp.low) else -1e12
+        high = float(hp.high) if _finite(hp.high) else 1e12
+        default = hp.default if isinstance(hp.default, Sequence) and len(hp.default) == 2 else None
+        spins = []
+        for i, which in enumerate(("first", "second")):
+            s = SciDoubleSpinBox(box, digits=6)
+            s.setRange(low, high)
+            if default is not None and _finite(default[i]):
+                s.setValue(float(default[i]))
+            s.setObjectName(f"{obj}_{i}")
+            s.setToolTip(hp.help)
+            s.setAccessibleName(f"{pretty_name(hp.name)} ({which})")
+            s.valueChanged.connect(lambda _v, n=hp.name: self._emit(n, self._pair_value(n)))
+            lay.addWidget(s)
+            spins.append(s)
+        box.setObjectName(obj)
+        box.spins = spins  # type: ignore[attr-defined]
+        return box
+
+    # -- values ----------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def control(self, name: str) -> QWidget:
+        """The control for ``name`` (KeyError if absent); a pair's spins are ``.spins``."""
+        return self._controls[name]
+
+    def _pair_value(self, name: str) -> tuple[float, float]:
+        spins = self._controls[name].spins  # type: ignore[attr-defined]
+        return (float(spins[0].value()), float(spins[1].value()))
+
+    def value(self, name: str) -> Any:
+        hp = self._specs[name]
+        w = self._controls[name]
+        if hp.kind == "float":
+            return float(w.value())  # type: ignore[attr-defined]
+        if hp.kind == "int":
+            return int(w.value())  # type: ignore[attr-defined]
+        if hp.kind == "bool":
+            return bool(w.isChecked())  # type: ignore[attr-defined]
+        if hp.kind == "pair":
+            return self._pair_value(name)
+        return w.currentData()  # type: ignore[attr-defined]
+
+    def values(self) -> dict[str, Any]:
+        """Every shown hyperparameter's current value, typed (float, int, bool, tuple, choice)."""
+        return {name: self.value(name) for name in self._specs}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Show these values without emitting ``changed``; unknown names and None are skipped."""
+        self._setting = True
+        try:
+            for name, v in values.items():
+                if name not in self._specs or v is None:
+                    continue
+                hp = self._specs[name]
+                w = self._controls[name]
+                if hp.kind == "float":
+                    w.setValue(float(v))  # type: ignore[attr-defined]
+                elif hp.kind == "int":
+                    w.setValue(int(v))  # type: ignore[attr-defined]
+                elif hp.kind == "bool":
+                    w.setChecked(bool(v))  # type: ignore[attr-defined]
+                elif hp.kind == "pair":
+                    for spin, item in zip(w.spins, v, strict=True):  # type: ignore[attr-defined]
+                        spin.setValue(float(item))
+                else:
+                    idx = w.findData(v)  # type: ignore[attr-defined]
+                    if idx >= 0:
+                        w.setCurrentIndex(idx)  # type: ignore[attr-defined]
+        finally:
+            self._setting = False
+
+    def _emit(self, name: str, value: Any) -> None:
+        if not self._setting:
+            self.changed.emit(name, value)
