@@ -1,16 +1,520 @@
-"""The main window (placeholder until the app issue lands: the views are built there)."""
+"""The main window: two views in tabs, menus, lecture-hall shortcuts, persisted settings.
+
+The window owns nothing about optimization: it hosts ``SurfaceView`` and ``TrainingView``
+(interface in ``app.views``), forwards Space / S / → / R to the *current* view, applies zoom
+and theme through ``app.theme``, and saves/restores everything through ``app.settings``.
+
+Keyboard design: Space, S, → and R are window-wide ``QShortcut``s, so they work whether the
+focus is on a button, a slider or the plot. An application event filter answers Qt's
+``ShortcutOverride`` query for those keys when the focus is in an editable text field, which
+tells Qt "this widget wants the key": it then types there instead of starting the race. This
+is the mechanism Qt itself uses for text widgets, so no key press is ever swallowed twice or
+dispatched to a hidden tab.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QMainWindow, QTabWidget
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QTabWidget,
+    QTextEdit,
+    QWidget,
+)
+
+from app import errors
+from app.settings import (
+    SETTINGS_VERSION,
+    open_settings,
+    read_bool,
+    read_bytes,
+    read_float,
+    read_int,
+    read_str,
+)
+from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
+from app.views.surface_view import SurfaceView
+from app.views.training_view import TrainingView
+
+log = logging.getLogger("gdsim.window")
+
+SHUTDOWN_BUDGET_S = 1.0
+
+# (action, keys, what it does) — the Help ▸ Keyboard shortcuts table is generated from this
+RUN_KEYS: dict[str, tuple[tuple[Qt.Key, ...], str]] = {
+    "run": ((Qt.Key.Key_Space,), "Start / pause"),
+    "step": ((Qt.Key.Key_S, Qt.Key.Key_Right), "One step"),
+    "reset": ((Qt.Key.Key_R,), "Reset to the start"),
+}
+
+
+def is_text_input(widget: QObject | None) -> bool:
+    """True if ``widget`` (or an ancestor in its window) is an *editable* text field.
+
+    Read-only fields do not type, so the run keys keep working there.
+    """
+    w = widget if isinstance(widget, QWidget) else None
+    while w is not None:
+        if isinstance(w, (QLineEdit, QAbstractSpinBox)):
+            return not w.isReadOnly()
+        if isinstance(w, (QPlainTextEdit, QTextEdit)):
+            return not w.isReadOnly()
+        if isinstance(w, QComboBox):
+            return w.isEditable()
+        if w.isWindow():
+            return False
+        w = w.parentWidget()
+    return False
+
+
+class _TextFieldKeyGuard(QObject):
+    """Application event filter: text fields keep the bare run keys (and Esc) for typing."""
+
+    def __init__(self, keys: set[int], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._keys = keys
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if event.type() != QEvent.Type.ShortcutOverride:
+            return False
+        if not isinstance(event, QKeyEvent):
+            return False
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if event.key() in self._keys and mods == Qt.KeyboardModifier.NoModifier:
+            target = obj if isinstance(obj, QWidget) else QApplication.focusWidget()
+            if is_text_input(target):
+                event.accept()  # "the widget wants this key": no shortcut fires, the key types
+                return True
+        return False
+
+
+def _unique(*sequences: QKeySequence | str) -> list[QKeySequence]:
+    """Distinct, non-empty key sequences (duplicates would make Qt call them ambiguous)."""
+    seen: dict[str, QKeySequence] = {}
+    for seq in sequences:
+        ks = QKeySequence(seq)
+        text = ks.toString(QKeySequence.SequenceFormat.PortableText)
+        if text and text not in seen:
+            seen[text] = ks
+    return list(seen.values())
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, parent=None) -> None:
+    """The gdsim window. ``MainWindow()`` needs only a running QApplication.
+
+    ``settings_file`` redirects persistence to one INI file; ``restore=False`` starts from
+    defaults (both for tests and a future "reset preferences").
+    """
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        settings_file: str | os.PathLike | None = None,
+        restore: bool = True,
+    ) -> None:
         super().__init__(parent)
+        self.setObjectName("mainWindow")
         self.setWindowTitle("gdsim — Gradient Descent Simulator")
-        tabs = QTabWidget(objectName="viewTabs")
-        tabs.addTab(QLabel("Surfaces view: coming soon"), "Surfaces")
-        tabs.addTab(QLabel("Training view: coming soon"), "Training")
-        self.setCentralWidget(tabs)
+        self.setMinimumSize(640, 480)
+        self._settings_file = settings_file
+        self._closed = False
+        self.error_reporter = errors.install()
+        self.theme = get_theme()
+
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("viewTabs")
+        self.tabs.setDocumentMode(True)
+        self.surface_view = SurfaceView()
+        self.training_view = TrainingView()
+        self.views: dict[str, QWidget] = {
+            "surfaces": self.surface_view,
+            "training": self.training_view,
+        }
+        self.tabs.addTab(self.surface_view, "Surfaces")
+        self.tabs.setTabToolTip(0, "Race optimizers on a 2-D loss surface")
+        self.tabs.addTab(self.training_view, "Training")
+        self.tabs.setTabToolTip(1, "Train a small network on a 2-D data set, live")
+        self.setCentralWidget(self.tabs)
+
+        self.status_label = QLabel(self)
+        self.status_label.setObjectName("statusLine")
+        self.status_label.setAccessibleName("Status")
+        self.zoom_label = QLabel(self)
+        self.zoom_label.setObjectName("zoomLabel")
+        self.zoom_label.setToolTip("Current zoom (View ▸ Zoom); Ctrl+0 resets")
+        self.statusBar().addWidget(self.status_label, 1)
+        self.statusBar().addPermanentWidget(self.zoom_label)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_run_shortcuts()
+        self._guard = _TextFieldKeyGuard(
+            {k for keys, _ in RUN_KEYS.values() for k in keys} | {int(Qt.Key.Key_Escape)}, self
+        )
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self._guard)
+
+        self._poll = QTimer(self)  # only for views without a statusChanged signal
+        self._poll.setInterval(500)
+        self._poll.timeout.connect(self._refresh_status)
+        for view in self.views.values():
+            sig = getattr(view, "statusChanged", None)
+            if sig is not None:
+                sig.connect(self._on_view_status)
+            else:
+                self._poll.start()
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.theme.changed.connect(self._on_theme_changed)
+
         self.resize(1280, 800)
+        if restore:
+            self.restore_settings()
+        else:
+            self.theme.apply()
+        self._on_tab_changed(self.tabs.currentIndex())
+        self._on_theme_changed()
+
+    # -- construction --------------------------------------------------------------------
+    def _action(
+        self,
+        name: str,
+        text: str,
+        tip: str,
+        slot: Callable,
+        shortcuts: list[QKeySequence] | None = None,
+        checkable: bool = False,
+    ) -> QAction:
+        act = QAction(text, self)
+        act.setObjectName(name)
+        act.setToolTip(tip)
+        act.setStatusTip(tip)
+        act.setCheckable(checkable)
+        if shortcuts:
+            act.setShortcuts(shortcuts)
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        act.triggered.connect(slot)
+        self.addAction(act)  # shortcuts work in full screen, where the menu bar may be hidden
+        return act
+
+    def _build_actions(self) -> None:
+        ks = QKeySequence.StandardKey
+        self.act_quit = self._action(
+            "actionQuit", "&Quit", "Close gdsim (stops any running race or training)",
+            self.close, _unique("Ctrl+Q", ks.Quit),
+        )  # fmt: skip
+        self.act_fullscreen = self._action(
+            "actionFullScreen", "&Full screen", "Fill the screen with the window (Esc leaves)",
+            self.toggle_full_screen, _unique("F11", ks.FullScreen), checkable=True,
+        )  # fmt: skip
+        self.act_zoom_in = self._action(
+            "actionZoomIn", "Zoom &in", "Larger text, axis labels and lines (for the back row)",
+            self.theme.zoom_in, _unique("Ctrl+=", "Ctrl++", ks.ZoomIn),
+        )  # fmt: skip
+        self.act_zoom_out = self._action(
+            "actionZoomOut", "Zoom &out", "Smaller text, axis labels and lines",
+            self.theme.zoom_out, _unique("Ctrl+-", ks.ZoomOut),
+        )  # fmt: skip
+        self.act_zoom_reset = self._action(
+            "actionZoomReset", "&Reset zoom", "Text and lines back to normal size (100 %)",
+            self.theme.reset_zoom, _unique("Ctrl+0"),
+        )  # fmt: skip
+        self.theme_group = QActionGroup(self)
+        self.theme_group.setExclusive(True)
+        self.theme_actions: dict[str, QAction] = {}
+        for name in THEMES:
+            act = self._action(
+                f"actionTheme{name.capitalize()}", f"&{name.capitalize()}",
+                f"Use the {name} colour theme (plots and controls)",
+                lambda _checked=False, n=name: self.set_theme(n), checkable=True,
+            )  # fmt: skip
+            self.theme_group.addAction(act)
+            self.theme_actions[name] = act
+        self.act_panel = self._action(
+            "actionTogglePanel", "Show &control panel",
+            "Show or hide the current view's control panel (more room for the plot)",
+            self.toggle_control_panel, _unique("Ctrl+B"), checkable=True,
+        )  # fmt: skip
+        self.act_shortcuts = self._action(
+            "actionShortcuts", "&Keyboard shortcuts", "List the keyboard shortcuts",
+            self.show_shortcuts, _unique(ks.HelpContents),
+        )  # fmt: skip
+        self.act_about = self._action(
+            "actionAbout", "&About gdsim", "What gdsim is and which versions are running",
+            self.show_about,
+        )  # fmt: skip
+        self._esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self._esc.setContext(Qt.ShortcutContext.WindowShortcut)
+        self._esc.setEnabled(False)  # only while full screen
+        self._esc.activated.connect(self.toggle_full_screen)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.setObjectName("menuFile")
+        file_menu.addAction(self.act_quit)
+        view_menu = bar.addMenu("&View")
+        view_menu.setObjectName("menuView")
+        view_menu.setToolTipsVisible(True)
+        view_menu.addAction(self.act_fullscreen)
+        view_menu.addSeparator()
+        view_menu.addAction(self.act_zoom_in)
+        view_menu.addAction(self.act_zoom_out)
+        view_menu.addAction(self.act_zoom_reset)
+        view_menu.addSeparator()
+        theme_menu = view_menu.addMenu("&Theme")
+        theme_menu.setObjectName("menuTheme")
+        for act in self.theme_actions.values():
+            theme_menu.addAction(act)
+        view_menu.addSeparator()
+        view_menu.addAction(self.act_panel)
+        help_menu = bar.addMenu("&Help")
+        help_menu.setObjectName("menuHelp")
+        help_menu.addAction(self.act_shortcuts)
+        help_menu.addAction(self.act_about)
+
+    def _build_run_shortcuts(self) -> None:
+        self.run_shortcuts: dict[str, list[QShortcut]] = {}
+        for action, (keys, _text) in RUN_KEYS.items():
+            items = []
+            for key in keys:
+                sc = QShortcut(QKeySequence(key), self)
+                sc.setContext(Qt.ShortcutContext.WindowShortcut)
+                sc.setAutoRepeat(action == "step")  # hold S to step; Space must not flicker
+                sc.activated.connect(lambda a=action: self.dispatch(a))
+                items.append(sc)
+            self.run_shortcuts[action] = items
+
+    # -- keyboard dispatch ---------------------------------------------------------------
+    def current_view(self) -> QWidget:
+        return self.tabs.currentWidget()
+
+    def dispatch(self, action: str) -> bool:
+        """Run the current view's target for "run"/"step"/"reset"; False if not offered."""
+        view = self.current_view()
+        getter = getattr(view, "shortcut_targets", None)
+        targets = getter() if callable(getter) else {}
+        fn = (targets or {}).get(action)
+        if fn is None:
+            what = RUN_KEYS[action][1] if action in RUN_KEYS else action
+            self.statusBar().showMessage(f"{what}: not available in this view", 2000)
+            return False
+        fn()
+        return True
+
+    # -- view menu -----------------------------------------------------------------------
+    @Slot()
+    def toggle_full_screen(self) -> None:
+        self.setWindowState(self.windowState() ^ Qt.WindowState.WindowFullScreen)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.WindowStateChange:
+            full = self.isFullScreen()
+            self.act_fullscreen.setChecked(full)
+            self._esc.setEnabled(full)
+
+    def set_theme(self, name: str) -> None:
+        self.theme.set_theme(name)
+
+    @Slot()
+    def toggle_control_panel(self) -> None:
+        panel = self._panel(self.current_view())
+        if panel is not None:
+            panel.toggle()
+        self._sync_panel_action()
+
+    def _panel(self, view: QWidget | None):
+        getter = getattr(view, "control_panel", None)
+        return getter() if callable(getter) else None
+
+    def _sync_panel_action(self) -> None:
+        panel = self._panel(self.current_view())
+        self.act_panel.setEnabled(panel is not None)
+        self.act_panel.setChecked(bool(panel is not None and panel.isExpanded()))
+
+    # -- help ----------------------------------------------------------------------------
+    def _message(self, name: str, title: str, text: str) -> QMessageBox:
+        box = QMessageBox(self)
+        box.setObjectName(name)
+        box.setWindowTitle(title)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal but never blocks the event loop (races keep running)
+        return box
+
+    @Slot()
+    def show_shortcuts(self) -> QMessageBox:
+        native = QKeySequence.SequenceFormat.NativeText
+
+        def keys(act: QAction) -> str:
+            return " or ".join(s.toString(native) for s in act.shortcuts())
+
+        rows = [
+            (" or ".join(QKeySequence(k).toString(native) for k in ks), text)
+            for ks, text in RUN_KEYS.values()
+        ]
+        rows += [
+            (keys(self.act_fullscreen), "Full screen on/off (Esc leaves)"),
+            (keys(self.act_zoom_in), "Zoom in: larger text and lines"),
+            (keys(self.act_zoom_out), "Zoom out"),
+            (keys(self.act_zoom_reset), "Reset zoom"),
+            (keys(self.act_panel), "Show/hide the control panel"),
+            (keys(self.act_quit), "Quit"),
+        ]
+        table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{t}</td></tr>" for k, t in rows)
+        text = (
+            f"<table>{table}</table><p>Space, S, → and R act on the current tab wherever the "
+            "focus is, except inside a text field, where they type.</p>"
+        )
+        return self._message("shortcutsDialog", "Keyboard shortcuts", text)
+
+    @Slot()
+    def show_about(self) -> QMessageBox:
+        import pyqtgraph
+        import PySide6
+
+        text = (
+            "<h3>gdsim — Gradient Descent Simulator</h3>"
+            "<p>Watch torch.optim optimizers race on loss surfaces and a small network learn, "
+            "live. Built for lecture halls and students' laptops.</p>"
+            f"<p>PySide6 {PySide6.__version__} · pyqtgraph {pyqtgraph.__version__}</p>"
+        )
+        return self._message("aboutDialog", "About gdsim", text)
+
+    # -- status --------------------------------------------------------------------------
+    @Slot(int)
+    def _on_tab_changed(self, index: int) -> None:
+        self._refresh_status()
+        self._sync_panel_action()
+
+    @Slot(str)
+    def _on_view_status(self, text: str) -> None:
+        if self.sender() is self.current_view():
+            self.status_label.setText(text)
+
+    @Slot()
+    def _refresh_status(self) -> None:
+        view = self.current_view()
+        getter = getattr(view, "status_text", None)
+        try:
+            self.status_label.setText(getter() if callable(getter) else "")
+        except Exception:
+            log.exception("status_text() failed")
+
+    @Slot()
+    def _on_theme_changed(self) -> None:
+        scale = self.theme.scale
+        self.zoom_label.setText("" if abs(scale - 1) < 1e-6 else f"Zoom {scale * 100:.0f} %")
+        act = self.theme_actions.get(self.theme.name)
+        if act is not None and not act.isChecked():
+            act.setChecked(True)
+        self.act_zoom_in.setEnabled(scale < MAX_ZOOM - 1e-6)
+        self.act_zoom_out.setEnabled(scale > MIN_ZOOM + 1e-6)
+
+    # -- persistence ---------------------------------------------------------------------
+    def _open_settings(self) -> QSettings:
+        return open_settings(self._settings_file)
+
+    def save_settings(self) -> None:
+        """Write window, appearance and each view's settings (errors logged, never raised)."""
+        try:
+            s = self._open_settings()
+            s.setValue("version", SETTINGS_VERSION)
+            s.setValue("window/geometry", self.saveGeometry())
+            s.setValue("window/state", self.saveState())
+            keys = list(self.views)
+            s.setValue("window/tab", keys[self.tabs.currentIndex()])
+            s.setValue("appearance/theme", self.theme.name)
+            s.setValue("appearance/zoom", float(self.theme.scale))
+            for key, view in self.views.items():
+                s.beginGroup(f"views/{key}")
+                try:
+                    panel = self._panel(view)
+                    if panel is not None:
+                        s.setValue("panelExpanded", bool(panel.isExpanded()))
+                    view.save_settings(s)  # type: ignore[attr-defined]
+                except Exception:
+                    log.exception("the %s view could not save its settings", key)
+                finally:
+                    s.endGroup()
+            s.sync()
+            if s.status() != QSettings.Status.NoError:
+                log.warning("could not write settings to %s (%s)", s.fileName(), s.status())
+        except Exception:
+            log.exception("saving settings failed")
+
+    def restore_settings(self) -> None:
+        """Apply saved settings; anything missing, old or corrupt falls back to defaults."""
+        try:
+            s = self._open_settings()
+        except Exception:
+            log.exception("settings could not be opened; using defaults")
+            self.theme.apply()
+            return
+        version = read_int(s, "version", SETTINGS_VERSION, low=0)
+        if version > SETTINGS_VERSION:
+            log.warning("settings were written by a newer gdsim (v%d); using what fits", version)
+        name = read_str(s, "appearance/theme", "light", THEMES)
+        zoom = read_float(s, "appearance/zoom", 1.0, MIN_ZOOM, MAX_ZOOM)
+        self.theme.configure(name, zoom)  # one apply() for both
+        geometry = read_bytes(s, "window/geometry")
+        if geometry is not None and not self.restoreGeometry(geometry):
+            log.warning("ignoring setting window/geometry: not a saved geometry")
+        state = read_bytes(s, "window/state")
+        if state is not None and not self.restoreState(state):
+            log.warning("ignoring setting window/state: not a saved window state")
+        keys = list(self.views)
+        tab = read_str(s, "window/tab", keys[0], keys)
+        self.tabs.setCurrentIndex(keys.index(tab))
+        for key, view in self.views.items():
+            s.beginGroup(f"views/{key}")
+            try:
+                panel = self._panel(view)
+                if panel is not None:
+                    panel.setExpanded(read_bool(s, "panelExpanded", True))
+                view.restore_settings(s)  # type: ignore[attr-defined]
+            except Exception:
+                log.exception("the %s view could not restore its settings; using defaults", key)
+            finally:
+                s.endGroup()
+        self._sync_panel_action()
+
+    # -- closing -------------------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self._closed:
+            self._closed = True
+            self.save_settings()
+            self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop every view (each within its ~1 s budget) and detach from the application."""
+        self._poll.stop()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self._guard)
+        for key, view in self.views.items():
+            t0 = time.perf_counter()
+            try:
+                view.shutdown()  # type: ignore[attr-defined]
+            except Exception:
+                log.exception("the %s view failed to shut down cleanly", key)
+            took = time.perf_counter() - t0
+            if took > SHUTDOWN_BUDGET_S:
+                log.warning("the %s view took %.2f s to shut down (budget 1 s)", key, took)

@@ -1,0 +1,254 @@
+"""The window shell: tabs, menus, run keys vs text fields, zoom, theme, settings."""
+
+from __future__ import annotations
+
+import logging
+
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QApplication,
+    QDoubleSpinBox,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTabWidget,
+)
+
+from app.main_window import MainWindow, is_text_input
+from app.settings import open_settings
+from app.theme import get_theme
+
+
+def _recorder(win: MainWindow, view):
+    calls: list[str] = []
+    targets = {k: (lambda k=k: calls.append(k)) for k in ("run", "step", "reset")}
+    view.shortcut_targets = lambda: targets  # instance attribute: what dispatch() calls
+    return calls
+
+
+def test_tabs_views_and_names(window):
+    tabs = window.findChild(QTabWidget, "viewTabs")
+    assert tabs is window.tabs and tabs.count() == 2
+    assert [tabs.tabText(i) for i in range(2)] == ["Surfaces", "Training"]
+    assert tabs.widget(0).objectName() == "surfacesPage"
+    assert tabs.widget(1).objectName() == "trainingPage"
+    assert window.statusBar().findChild(type(window.status_label), "statusLine").text()
+
+
+def test_menus_and_actions_have_tips(window):
+    titles = [a.text() for a in window.menuBar().actions()]
+    assert titles == ["&File", "&View", "&Help"]
+    names = {
+        "actionQuit", "actionFullScreen", "actionZoomIn", "actionZoomOut", "actionZoomReset",
+        "actionThemeLight", "actionThemeDark", "actionTogglePanel", "actionShortcuts",
+        "actionAbout",
+    }  # fmt: skip
+    found = {a.objectName(): a for a in window.findChildren(QAction) if a.objectName()}
+    assert names <= set(found)
+    for name in names:
+        assert found[name].statusTip() and found[name].toolTip() != found[name].text()
+    shortcuts = {s.toString() for s in found["actionZoomIn"].shortcuts()}
+    assert {"Ctrl+=", "Ctrl++"} <= shortcuts
+    assert "F11" in {s.toString() for s in found["actionFullScreen"].shortcuts()}
+
+
+def test_run_keys_go_to_the_current_view_with_focus_on_a_button(qtbot, window):
+    calls_s = _recorder(window, window.surface_view)
+    calls_t = _recorder(window, window.training_view)
+    button = QPushButton("Some button", window.surface_view)
+    window.surface_view.layout().addWidget(button)
+    button.show()
+    clicked = []
+    button.clicked.connect(lambda: clicked.append(1))
+    button.setFocus()
+    qtbot.waitUntil(button.hasFocus)
+    for key in (Qt.Key.Key_Space, Qt.Key.Key_S, Qt.Key.Key_Right, Qt.Key.Key_R):
+        qtbot.keyClick(button, key)
+    assert calls_s == ["run", "step", "step", "reset"]
+    assert clicked == []  # Space started the race, it did not press the focused button
+    window.tabs.setCurrentIndex(1)
+    window.training_view.setFocus()
+    qtbot.keyClick(window.training_view, Qt.Key.Key_Space)
+    assert calls_t == ["run"] and len(calls_s) == 4
+
+
+def test_text_fields_swallow_the_run_keys(qtbot, window):
+    calls = _recorder(window, window.surface_view)
+    edit = QLineEdit(window.surface_view)
+    spin = QDoubleSpinBox(window.surface_view)
+    window.surface_view.layout().addWidget(edit)
+    window.surface_view.layout().addWidget(spin)
+    edit.show()
+    spin.show()
+    edit.setFocus()
+    qtbot.waitUntil(edit.hasFocus)
+    qtbot.keyClicks(edit, "sr x")
+    qtbot.keyClick(edit, Qt.Key.Key_Right)
+    assert edit.text() == "sr x"
+    assert calls == []
+    spin.setFocus()
+    qtbot.waitUntil(spin.hasFocus)
+    qtbot.keyClick(spin, Qt.Key.Key_Space)
+    qtbot.keyClick(spin, Qt.Key.Key_R)
+    assert calls == []
+    edit.setReadOnly(True)  # a read-only field does not type: the keys work again
+    edit.setFocus()
+    qtbot.keyClick(edit, Qt.Key.Key_S)
+    assert calls == ["step"]
+
+
+def test_is_text_input_classifies_widgets(qtbot):
+    edit, button = QLineEdit(), QPushButton()
+    qtbot.addWidget(edit)
+    qtbot.addWidget(button)
+    assert is_text_input(edit) and not is_text_input(button) and not is_text_input(None)
+
+
+def test_unoffered_action_reports_in_the_status_bar(qtbot, window):
+    window.surface_view.setFocus()
+    qtbot.keyClick(window.surface_view, Qt.Key.Key_Space)  # the placeholder offers nothing
+    assert "not available" in window.statusBar().currentMessage()
+
+
+def test_f11_toggles_full_screen(qtbot, window):
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    qtbot.waitUntil(window.isFullScreen)
+    assert window.act_fullscreen.isChecked()
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.isFullScreen())
+
+
+def test_zoom_scales_app_font_and_plot_axes(qtbot, window):
+    plot = pg.PlotWidget(window.surface_view)
+    plot.setLabel("bottom", "step")
+    window.surface_view.layout().addWidget(plot)
+    get_theme().style_plot(plot)
+    axis = plot.getPlotItem().getAxis("bottom")
+    app_pt = QApplication.font().pointSizeF()
+    tick_pt = axis.style["tickFont"].pointSizeF()
+    pen_w = axis.pen().widthF()
+    qtbot.keyClick(window, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert get_theme().scale == pytest.approx(1.25)
+    assert QApplication.font().pointSizeF() == pytest.approx(app_pt * 1.25)
+    assert window.status_label.font().pointSizeF() == pytest.approx(app_pt * 1.25)
+    assert axis.style["tickFont"].pointSizeF() == pytest.approx(tick_pt * 1.25)
+    assert axis.pen().widthF() == pytest.approx(pen_w * 1.25)
+    assert "font-size" in axis.labelStyle and "125" in window.zoom_label.text()
+    qtbot.keyClick(window, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    assert get_theme().scale == pytest.approx(1.1)
+    qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert get_theme().scale == 1.0
+    assert QApplication.font().pointSizeF() == pytest.approx(app_pt)
+
+
+def test_theme_switch_changes_plot_background_and_palette(qtbot, window):
+    plot = pg.PlotWidget(window.training_view)
+    window.training_view.layout().addWidget(plot)
+    window.theme_actions["dark"].trigger()
+    assert get_theme().name == "dark"
+    assert plot.backgroundBrush().color().lightness() < 60
+    assert QApplication.palette().window().color().lightness() < 80
+    assert window.theme_actions["dark"].isChecked()
+    window.theme_actions["light"].trigger()
+    assert plot.backgroundBrush().color().lightness() > 200
+
+
+def test_control_panel_action_toggles_the_current_views_panel(qtbot, window):
+    panel = window.surface_view.control_panel()
+    assert window.act_panel.isChecked()
+    window.act_panel.trigger()
+    assert not panel.isExpanded() and not window.act_panel.isChecked()
+    window.tabs.setCurrentIndex(1)
+    assert window.act_panel.isChecked()  # the training view's panel is still open
+    window.tabs.setCurrentIndex(0)
+    window.act_panel.trigger()
+    assert panel.isExpanded()
+
+
+def test_help_dialogs_do_not_block(qtbot, window):
+    box = window.show_shortcuts()
+    assert isinstance(box, QMessageBox) and "Space" in box.text()
+    box.close()
+    about = window.show_about()
+    assert "gdsim" in about.text()
+    about.close()
+
+
+def test_settings_persist_across_two_windows(qtbot):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(700, 500)
+    first.tabs.setCurrentIndex(1)
+    first.set_theme("dark")
+    get_theme().set_scale(1.5)
+    first.training_view.control_panel().setExpanded(False)
+    first.close()
+    get_theme().reset()  # make sure the second window really reads it back
+
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.show()
+    assert second.tabs.currentIndex() == 1
+    assert get_theme().name == "dark" and get_theme().scale == 1.5
+    assert second.theme_actions["dark"].isChecked()
+    assert not second.training_view.control_panel().isExpanded()
+    assert second.surface_view.control_panel().isExpanded()
+    assert (second.width(), second.height()) == (700, 500)
+    second.close()
+
+
+def test_corrupt_settings_file_is_survived(qtbot, caplog):
+    path = open_settings().fileName()
+    import os
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(
+            "[appearance]\nzoom=banana\ntheme=purple\n[window]\ngeometry=12\ntab=7\n"
+            "[views]\nsurfaces\\panelExpanded=perhaps\n"
+        )
+    with caplog.at_level(logging.WARNING, logger="gdsim"):
+        win = MainWindow()
+        qtbot.addWidget(win)
+    assert get_theme().scale == 1.0 and get_theme().name == "light"
+    assert win.tabs.currentIndex() == 0
+    assert win.surface_view.control_panel().isExpanded()
+    text = caplog.text
+    for key in ("appearance/zoom", "appearance/theme", "window/geometry", "window/tab",
+                "panelExpanded"):  # fmt: skip
+        assert key in text
+    win.close()
+    # the file is usable again afterwards
+    assert QSettings(path, QSettings.Format.IniFormat).value("appearance/zoom") in ("1.0", 1.0)
+
+
+def test_garbage_bytes_settings_file(qtbot):
+    path = open_settings().fileName()
+    import os
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(bytes(range(256)) * 8 + b"\x00\xff[General]\nzoom=\xff\xfe\n")
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    assert win.tabs.count() == 2
+    win.close()
+
+
+def test_view_shutdown_errors_are_logged_not_raised(qtbot, caplog):
+    win = MainWindow()
+    qtbot.addWidget(win)
+
+    def broken() -> None:
+        raise RuntimeError("worker would not stop")
+
+    win.surface_view.shutdown = broken
+    with caplog.at_level(logging.ERROR, logger="gdsim.window"):
+        win.close()
+    assert "failed to shut down" in caplog.text
