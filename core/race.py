@@ -109,8 +109,10 @@ gradient of row i is the gradient of f at point i, so every row follows exactly 
 it would alone, at the cost of one batched step (``batched = True``). Other optimizers (LBFGS,
 custom ones) fall back to N separate parameters and optimizer instances (``batched = False``).
 Per-point divergence: a point that goes bad is frozen at its last accepted position with its
-step recorded in ``diverged_at``; in a batched swarm its row keeps being stepped (elementwise, so
-it cannot affect the other rows) but is never reported again. Swarms keep bounded memory: the
+step recorded in ``diverged_at``. In a batched swarm its row is still inside the one parameter, so
+``optimizer.step()`` still updates it (elementwise: it cannot affect the other rows); after every
+step the engine writes the frozen position back into that row, so the reported points stay put
+and the per-step check keeps its fast path (four min/max reductions and two copies). Swarms keep bounded memory: the
 current points, losses and status, plus an optional ring buffer of the last ``trail`` positions.
 
 Not thread-safe: drive a race from one thread (the GUI steps it on a timer).
@@ -666,6 +668,8 @@ class Swarm:
         self.status = OK
         self.diverged = np.zeros(n, dtype=bool)
         self.diverged_at = np.full(n, -1, dtype=np.int64)
+        self._dead: torch.Tensor | None = None  # indices of diverged rows (batched swarms)
+        self._dead_pts: torch.Tensor | None = None  # their last accepted points
         self.points = self.starts.copy()
         self._ring = np.empty((self.trail, n, 2)) if self.trail else None
         self._ring_n = 0
@@ -675,38 +679,64 @@ class Swarm:
             self._opt = self.spec.build([self._param])
             self._singles: list[_Single] = []
             self._losses_t = self._fn(self._param)
-            self._total_t = self._losses_t.sum()
+            # d(sum f_i)/dP via backward(ones): the gradient sum() would give, one op cheaper
+            self._ones = torch.ones(n, dtype=torch.float64)
             self.losses = self._losses_t.detach().numpy().copy()
         else:
             self._singles = [_Single(self.spec, self._fn, s) for s in self.starts]
             with torch.no_grad():
                 self.losses = self._fn(torch.tensor(self.starts)).numpy().copy()
-        self._check(self.points, self.losses, 0)
+        self._check(self.points.copy(), self.losses.copy(), 0)
         self._record()
 
     def _set_surface(self, surface: Surface) -> None:
         self._fn = surface.fn
 
     def _check(self, pts: np.ndarray, losses: np.ndarray, k: int) -> None:
-        """Freeze newly diverged points; copy the others' new values into points/losses."""
-        with np.errstate(invalid="ignore", over="ignore"):
-            good = (np.abs(losses) <= LOSS_LIMIT) & (np.abs(pts) <= X_LIMIT).all(axis=1)
-        new_bad = ~good & ~self.diverged
-        if new_bad.any():
-            self.diverged |= new_bad
-            self.diverged_at[new_bad] = k
-            if self.diverged.all():
-                self.status = DIVERGED
-            live = ~self.diverged
-            np.copyto(self.points, pts, where=live[:, None])
-            np.copyto(self.losses, losses, where=live)
-        elif self.diverged.any():
-            live = ~self.diverged
-            np.copyto(self.points, pts, where=live[:, None])
-            np.copyto(self.losses, losses, where=live)
-        else:
-            self.points[...] = pts
-            self.losses[...] = losses
+        """Take the new values into ``points``/``losses``, freezing newly diverged points.
+
+        Fast path (every point finite and in range) is four reductions and two copies: nan
+        propagates through max/min and fails the test, sending us to the per-point path.
+        """
+        with np.errstate(invalid="ignore"):
+            fine = (
+                pts.max() <= X_LIMIT
+                and pts.min() >= -X_LIMIT
+                and losses.max() <= LOSS_LIMIT
+                and losses.min() >= -LOSS_LIMIT
+            )
+        new_bad = None
+        if not fine:
+            with np.errstate(invalid="ignore"):
+                good = np.abs(losses) <= LOSS_LIMIT
+                good &= np.abs(pts[:, 0]) <= X_LIMIT
+                good &= np.abs(pts[:, 1]) <= X_LIMIT
+            new_bad = ~good & ~self.diverged
+            if not new_bad.any():
+                new_bad = None
+        if new_bad is None:
+            np.copyto(self.points, pts)
+            np.copyto(self.losses, losses)
+            return
+        # the last accepted values of the newly diverged points are still in points/losses
+        idx = np.flatnonzero(new_bad)
+        kept_pts, kept_losses = self.points[idx], self.losses[idx]
+        np.copyto(self.points, pts)
+        np.copyto(self.losses, losses)
+        self.points[idx] = kept_pts
+        self.losses[idx] = kept_losses
+        self.diverged[idx] = True
+        self.diverged_at[idx] = k
+        if self.diverged.all():
+            self.status = DIVERGED
+        if self.batched:
+            dead = np.flatnonzero(self.diverged)
+            self._dead = torch.from_numpy(dead)
+            self._dead_pts = torch.from_numpy(self.points[dead].copy())
+            with torch.no_grad():
+                self._data[self._dead] = self._dead_pts
+            # the forward already taken saw the bad values: redo it (once per divergence event)
+            self._losses_t = self._fn(self._param)
 
     def _record(self) -> None:
         if self._ring is not None:
@@ -718,18 +748,25 @@ class Swarm:
         if self.batched:
             opt = self._opt
             opt.zero_grad()
-            self._total_t.backward()
+            self._losses_t.backward(self._ones)
             opt.step()
+            if self._dead is not None:
+                # diverged rows are pinned at their last accepted point after every step, so
+                # their (nan/huge) optimizer state never reaches the reported values and the
+                # check above keeps its fast path; the rows are elementwise-independent
+                with torch.no_grad():
+                    self._data[self._dead] = self._dead_pts
             self._losses_t = losses_t = self._fn(self._param)
-            self._total_t = losses_t.sum()
             self._check(self._data.numpy(), losses_t.detach().numpy(), k)
         else:
             live = np.flatnonzero(~self.diverged)
             pts = self.points.copy()
             losses = self.losses.copy()
+            singles, fn = self._singles, self._fn
             for i in live:
-                x, y, loss = self._singles[i].step(self._fn)
-                pts[i] = x, y
+                x, y, loss = singles[i].step(fn)
+                pts[i, 0] = x
+                pts[i, 1] = y
                 losses[i] = loss
             self._check(pts, losses, k)
         self.steps = k

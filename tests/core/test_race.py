@@ -434,6 +434,33 @@ def test_swarm_per_point_divergence():
     assert not swarm.diverged.any() and swarm.spec.hparams()["lr"] == 1e-4
 
 
+@pytest.mark.parametrize(
+    "spec", ["RAdam(lr=0.05)", "SGD(lr=0.0015, momentum=0.5)", "ASGD(lr=0.0018)"]
+)
+def test_swarm_divergence_keeps_the_rest_equal_to_single_runs(spec):
+    """After some points diverge (and are pinned in the shared parameter), every other point
+    still follows exactly its solo trajectory, and a diverged point reports the same last
+    accepted point as a solo runner that diverged."""
+    surface = SURFACES["rosenbrock"]
+    starts = np.array([[1.0, 1.0], [-2.0, -1.0], [0.9, 0.8], [-1.9, 2.9], [0.0, 0.0]])
+    race = Race(surface)
+    swarm = race.add_swarm(spec, starts)
+    singles = [race.add(spec, start=s) for s in starts]
+    race.step(60)
+    statuses = [r.status for r in singles]
+    assert "diverged" in statuses and "ok" in statuses  # the case this test is about
+    assert swarm.diverged.tolist() == [s == "diverged" for s in statuses]
+    for i, r in enumerate(singles):
+        np.testing.assert_allclose(swarm.points[i], r.point, rtol=1e-12, atol=1e-12)
+        assert swarm.losses[i] == pytest.approx(r.loss, rel=1e-12, abs=1e-12)
+        if r.status == "diverged":
+            assert swarm.diverged_at[i] == r.diverged_at
+    frozen = swarm.points.copy()
+    race.step(5)
+    np.testing.assert_array_equal(swarm.points[swarm.diverged], frozen[swarm.diverged])
+    assert np.isfinite(swarm.points).all() and np.isfinite(swarm.losses).all()
+
+
 def test_swarm_stops_when_every_point_diverged():
     race = Race("saddle")
     swarm = race.add_swarm("SGD(lr=0.5)", [[0.0, 1.0], [0.0, -1.0]])
