@@ -229,12 +229,9 @@ def get_dataset(name: str) -> DatasetInfo:
 
 def parse_dataset_spec(text: str) -> tuple[str, dict[str, Any]]:
     """``"spiral(arms=4, noise=0.1)"`` -> ``("spiral", {"arms": 4, "noise": 0.1})``; names checked."""
-    text = str(text).strip()
-    if "(" not in text:
-        return get_dataset(text).name, {}
     from core.optimizers import parse_call  # the one safe literal-call parser of the project
 
-    name, kwargs = parse_call(text)
+    name, kwargs = parse_call(str(text).strip())
     return get_dataset(name).name, dict(kwargs)
 
 
