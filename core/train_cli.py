@@ -1,0 +1,241 @@
+"""``gdsim train``: the training engine headless, printing progress the way the tutorial does.
+
+Why: the same loop the window animates, runnable on a machine with no display (a lab server, CI,
+a lecturer checking a setting before class), with a machine-readable ``--metrics`` file. Output is
+the tutorial's own progress line, ``Epoch [1/10], Batch [0/25], Loss: 0.6931``, every
+``--log-every`` batches (100, as in the tutorial; at least once per epoch), a validation line per
+epoch and a final summary. Several ``--optimizer`` options race identical networks (same initial
+weights, same batch order); each line is then prefixed with the optimizer.
+
+Exit status: 0 when training ran (even if a race lane diverged), 1 if every lane diverged, 2 with a
+one-line message for bad input (unknown data set/optimizer/scheduler, non-positive numbers, a
+device that is not there, an unwritable metrics path). Never imports Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+from typing import Any
+
+from core.errors import GdsimError
+
+HELP = "train a small network on a 2-D data set, printing the tutorial's progress lines"
+
+_DEFAULT_OPTIMIZER = "Adam(lr=0.01)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from core.training import TrainConfig  # defaults live in one place
+
+    d = TrainConfig.__dataclass_fields__
+    parser.add_argument(
+        "--dataset",
+        default=d["dataset"].default,
+        metavar="NAME",
+        help="moons, circles, spiral, xor, blobs; options as in spiral(arms=4) (default: moons)",
+    )
+    parser.add_argument("--samples", type=int, default=d["samples"].default, metavar="N")
+    parser.add_argument(
+        "--noise", type=float, default=None, metavar="F", help="default: the data set's own"
+    )
+    parser.add_argument(
+        "--val-fraction", type=float, default=d["val_fraction"].default, metavar="F"
+    )
+    parser.add_argument(
+        "--hidden", default="16,16", metavar="SIZES", help="hidden layer sizes (default: 16,16)"
+    )
+    parser.add_argument(
+        "--activation",
+        default=d["activation"].default,
+        metavar="NAME",
+        help="relu, tanh, sigmoid, gelu, leaky_relu, elu, silu (default: relu)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        action="append",
+        metavar="SPEC",
+        help=f"e.g. 'SGD(lr=0.1, momentum=0.9)'; repeat to race several (default: {_DEFAULT_OPTIMIZER})",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="SPEC",
+        help="e.g. 'StepLR(step_size=10)', 'OneCycleLR'",
+    )
+    parser.add_argument("--epochs", type=int, default=d["epochs"].default, metavar="N")
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"].default, metavar="N")
+    parser.add_argument("--device", default="auto", metavar="DEV", help="auto|cpu|cuda|cuda:N|mps")
+    parser.add_argument("--seed", type=int, default=d["seed"].default, metavar="N")
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=d["patience"].default,
+        metavar="N",
+        help="report when validation loss has not improved for N epochs (0: never)",
+    )
+    parser.add_argument("--stop-early", action="store_true", help="stop when the patience runs out")
+    parser.add_argument(
+        "--log-every", type=int, default=100, metavar="N", help="batches between progress lines"
+    )
+    parser.add_argument("--metrics", default=None, metavar="FILE.json", help="write metrics JSON")
+
+
+def _check_metrics_path(path: str) -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise GdsimError(f"--metrics: '{path}' is a directory")
+    if not os.path.isdir(folder):
+        raise GdsimError(f"--metrics: folder '{folder}' does not exist")
+    if not os.access(folder, os.W_OK):
+        raise GdsimError(f"--metrics: cannot write to folder '{folder}'")
+    return path
+
+
+def write_json_atomically(path: str, data: Any) -> None:
+    """Write to a temporary file next to ``path``, then rename: readers never see half a file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".gdsim-", suffix=".json.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _fmt_lr(lr: float) -> str:
+    return f"{lr:.4g}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.training import TrainConfig, TrainingEngine
+
+    if args.log_every < 1:
+        raise GdsimError(f"--log-every must be at least 1, got {args.log_every}")
+    metrics_path = _check_metrics_path(args.metrics) if args.metrics else None
+    config = TrainConfig(
+        dataset=args.dataset,
+        samples=args.samples,
+        noise=args.noise,
+        val_fraction=args.val_fraction,
+        hidden=args.hidden,
+        activation=args.activation,
+        optimizers=tuple(args.optimizer or (_DEFAULT_OPTIMIZER,)),
+        scheduler=args.scheduler,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        device=args.device,
+        seed=args.seed,
+        patience=args.patience if args.patience != 0 else None,
+        stop_early=args.stop_early,
+    )
+    engine = TrainingEngine(config)
+    data = engine.data
+    race = len(engine.lanes) > 1
+    sizes = "-".join(str(s) for s in (2, *config.hidden, data.n_classes))
+    print(
+        f"Training MLP {sizes} ({config.activation}) on {data.name} "
+        f"({len(data.train_idx)} train / {len(data.val_idx)} validation samples), "
+        f"batch size {config.batch_size}, {config.epochs} epochs, device {engine.device}, "
+        f"seed {config.seed}"
+    )
+    for lane in engine.lanes:
+        sched = f", scheduler {config.scheduler}" if config.scheduler else ""
+        print(f"Optimizer: {lane.name}{sched}")
+
+    num_epochs, per_epoch, every = config.epochs, engine.batches_per_epoch, args.log_every
+    interrupted = False
+    try:
+        while engine.state not in ("finished", "diverged"):
+            # Step up to the next batch that gets a progress line (or the epoch end), then print.
+            in_epoch = engine.step_count % per_epoch
+            chunk = min(every - in_epoch % every, per_epoch - in_epoch)
+            engine.step(chunk)
+            _print_update(engine.drain(), num_epochs, per_epoch, every, race)
+    except KeyboardInterrupt:
+        interrupted = True
+    metrics = engine.metrics()
+    if metrics_path:
+        write_json_atomically(metrics_path, metrics)
+    if interrupted:
+        raise KeyboardInterrupt
+    _print_summary(engine, metrics, metrics_path)
+    return 1 if engine.state == "diverged" else 0
+
+
+def _print_update(update: Any, num_epochs: int, per_epoch: int, every: int, race: bool) -> None:
+    names = {lane.lane: lane.name for lane in update.lanes}
+
+    def prefix(lane: int) -> str:
+        return f"[{names[lane]}] " if race else ""
+
+    lines: list[tuple[int, int, str]] = []  # (step, order, text): batch lines, then epoch lines
+    for curve in update.curves:
+        for step, loss in zip(curve.steps.tolist(), curve.losses.tolist(), strict=True):
+            epoch, batch_idx = divmod(step, per_epoch)
+            if batch_idx % every == 0:
+                lines.append(
+                    (
+                        step,
+                        curve.lane,
+                        f"{prefix(curve.lane)}Epoch [{epoch + 1}/{num_epochs}], "
+                        f"Batch [{batch_idx}/{per_epoch}], Loss: {loss:.4f}",
+                    )
+                )
+    for ev in update.events:
+        if ev.kind == "epoch":
+            text = (
+                f"{prefix(ev.lane)}Epoch [{ev.epoch}/{num_epochs}], Validation Loss: "
+                f"{ev.val_loss:.4f}, Validation Accuracy: {ev.val_accuracy:.4f}, "
+                f"Train Loss: {ev.train_loss:.4f}, LR: {_fmt_lr(ev.lr)}"
+            )
+            lines.append((ev.steps - 1, 100 + ev.lane, text))
+        elif ev.kind == "early_stop":
+            what = "stopping" if ev.stopped else "training would stop here"
+            text = (
+                f"{prefix(ev.lane)}Early stopping: validation loss has not improved for "
+                f"{ev.patience} epochs (best {ev.best_val_loss:.4f} at epoch {ev.best_epoch}); "
+                f"{what}"
+            )
+            lines.append((ev.epoch * per_epoch - 1, 200 + ev.lane, text))
+        elif ev.kind == "diverged":
+            where = "validation" if ev.batch < 0 else f"batch {ev.batch}"
+            text = (
+                f"{prefix(ev.lane)}Diverged: loss became {ev.loss} in epoch {ev.epoch}, {where} "
+                "(try a smaller learning rate)"
+            )
+            lines.append((ev.step, 300 + ev.lane, text))
+        elif ev.kind == "error":
+            lines.append((math.inf, 400, f"warning: {ev.message}"))
+    for _, _, text in sorted(lines, key=lambda t: (t[0], t[1])):
+        print(text, flush=False)
+
+
+def _print_summary(engine: Any, metrics: dict, metrics_path: str | None) -> None:
+    rate = metrics["steps_per_second"]
+    rate_text = f"{rate:.0f} steps/s" if rate else "no steps"
+    print(
+        f"Done: {engine.state}, {engine.step_count} batches in {metrics['seconds']:.2f} s "
+        f"of training on {engine.device} ({rate_text})"
+    )
+    for lane in metrics["lanes"]:
+        final = lane["final"]
+        head = f"  {lane['name']}: " if len(metrics["lanes"]) > 1 else "  "
+        if final is None:
+            print(f"{head}{lane['state']} before the first epoch ended")
+            continue
+        acc = final["val_accuracy"]
+        print(
+            f"{head}{lane['state']} after epoch {final['epoch']}: validation accuracy "
+            f"{acc:.4f}, validation loss {final['val_loss']:.4f} "
+            f"(best {final['best_val_loss']:.4f} at epoch {final['best_epoch']})"
+        )
+    if metrics_path:
+        print(f"Metrics written to {metrics_path}")
