@@ -364,6 +364,7 @@ class Error:
 class ResetDone:
     kind: ClassVar[str] = "reset"
     config: dict  # TrainConfig.as_dict()
+    data: GeneratedData  # the new run's points and split (read-only numpy), for a preview plot
 
 
 Event = (
@@ -494,6 +495,7 @@ class TrainingEngine:
     def __init__(self, config: TrainConfig | None = None) -> None:
         self._commands: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._driver = threading.Lock()  # held by whoever is in run()/step()
         self._state = "ready"
         self._single_steps = 0
         self._exit = False
@@ -929,7 +931,7 @@ class TrainingEngine:
                 self._flush()
                 self._build(*command[1:])
                 self._single_steps = 0
-                self._emit(ResetDone(self.config.as_dict()))
+                self._emit(ResetDone(self.config.as_dict(), self.data))
                 self._set_state("ready")
         except GdsimError as exc:
             self._emit(Error(str(exc).splitlines()[0]))
@@ -975,6 +977,16 @@ class TrainingEngine:
         self._publish()
 
     @contextlib.contextmanager
+    def _driving(self) -> Iterator[None]:
+        """Refuse a second driver: two threads stepping one model at once would corrupt it."""
+        if not self._driver.acquire(blocking=False):
+            raise RuntimeError("this engine is already being driven (run/step) by another call")
+        try:
+            yield
+        finally:
+            self._driver.release()
+
+    @contextlib.contextmanager
     def _cpu_threads(self) -> Iterator[None]:
         """Use ``config.threads_for_cpu()`` intra-op threads in this (driving) thread, then restore.
 
@@ -995,7 +1007,7 @@ class TrainingEngine:
     def step(self, n: int = 1) -> int:
         """Train exactly ``n`` batches now in the calling thread (whatever the state; a pause or
         stop arriving meanwhile ends it early). Returns the number of batches done."""
-        with self._cpu_threads():
+        with self._driving(), self._cpu_threads():
             return self._step_n(n)
 
     def _step_n(self, n: int) -> int:
@@ -1020,7 +1032,7 @@ class TrainingEngine:
         Commands are applied before every batch; while paused it sleeps on the command queue
         (no busy waiting). Returns the final state.
         """
-        with self._cpu_threads():
+        with self._driving(), self._cpu_threads():
             return self._run(paused, exit_when_done)
 
     def _run(self, paused: bool, exit_when_done: bool) -> str:

@@ -289,6 +289,17 @@ def test_run_can_keep_serving_after_finishing():
     assert not thread.is_alive()
 
 
+def test_a_second_driver_is_refused():
+    engine = TrainingEngine(small(epochs=10_000))
+    thread, _ = run_in_thread(engine)
+    wait_for(lambda: engine.step_count > 0)
+    with pytest.raises(RuntimeError, match="already being driven"):
+        engine.step()
+    engine.stop()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()
+
+
 def test_cpu_thread_setting_is_restored():
     before = torch.get_num_threads()
     engine = TrainingEngine(small(epochs=1, cpu_threads=1))
@@ -476,6 +487,8 @@ def test_absurd_lr_diverges_stops_and_reset_recovers():
     engine.reset(small(epochs=2, optimizers="SGD(lr=0.1)"))
     engine.process_commands()
     assert engine.state == "ready" and engine.step_count == 0
+    (reset,) = [e for e in engine.drain().events if e.kind == "reset"]
+    assert reset.config["optimizers"] == ["SGD(lr=0.1)"] and reset.data.x.shape == (400, 2)
     assert engine.run() == "finished"
     assert np.isfinite(engine.drain().curves[0].losses).all()
 
