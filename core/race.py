@@ -19,7 +19,9 @@ Quick tour
     race.step(anatomy=True); adam.anatomy.update     # what the last step did, and why
 
 Classes and what they return (all outputs are plain floats, tuples, numpy arrays, dataclasses --
-never tensors; arrays handed out are copies the caller may keep):
+never tensors). ``snapshot()`` and ``Trail`` exports are copies the caller may keep; the live
+attributes (``Swarm.points``, ``Swarm.losses``, ...) are the engine's own buffers, updated in
+place by each step: read them, copy what you keep, never write them.
 
 ``Race(surface, start=None, history=DEFAULT_HISTORY)``
     ``surface`` (a :class:`~core.surfaces.Surface`), ``start`` ((x, y), shared by the single
@@ -115,7 +117,16 @@ step the engine writes the frozen position back into that row, so the reported p
 and the per-step check keeps its fast path (four min/max reductions and two copies). Swarms keep bounded memory: the
 current points, losses and status, plus an optional ring buffer of the last ``trail`` positions.
 
-Not thread-safe: drive a race from one thread (the GUI steps it on a timer).
+Not thread-safe: drive a race from one thread (the GUI steps it on a timer). Stepping works
+inside a caller's ``torch.no_grad()`` too (the engine re-enables grad for its own work).
+
+Threads: on a 2-core machine shared with other work, torch's intra-op parallelism hurts far more
+than it helps at these sizes. MKL-backed ops (sqrt, exp, cos, ...) go parallel from 2048 elements,
+and when the other core is busy the OpenMP barrier waits for a descheduled thread: one
+``sqrt`` over a 10,000-point swarm went from 20 us to 8 ms (p90) here. With
+``torch.set_num_threads(1)`` a 10,000-point Adam swarm ran at ~2,300 steps/s; with the default
+2 threads under load, ~200. The engine does not change this process-wide setting itself; the
+application decides (see ``python -m core.bench --threads 1``).
 """
 
 from __future__ import annotations
@@ -846,16 +857,17 @@ class Race:
         """Add a single runner (see the module docstring); it starts at step 0."""
         spec = _as_spec(spec)
         own = check_point(start) if start is not None else None
-        runner = Runner(
-            self._take_id(),
-            spec,
-            self.surface,
-            own if own is not None else self.start,
-            label,
-            self.history if history == "race" else history,
-            reserve=reserve,
-            follows_race_start=own is None,
-        )
+        with torch.enable_grad():
+            runner = Runner(
+                self._take_id(),
+                spec,
+                self.surface,
+                own if own is not None else self.start,
+                label,
+                self.history if history == "race" else history,
+                reserve=reserve,
+                follows_race_start=own is None,
+            )
         self.runners.append(runner)
         return runner
 
@@ -883,7 +895,8 @@ class Race:
             raise GdsimError(
                 f"swarm trail must be >= 0 with trail * points <= {MAX_SWARM_TRAIL_POINTS:,}"
             )
-        swarm = Swarm(self._take_id(), spec, self.surface, pts, label, trail)
+        with torch.enable_grad():
+            swarm = Swarm(self._take_id(), spec, self.surface, pts, label, trail)
         self.runners.append(swarm)
         return swarm
 
@@ -917,12 +930,13 @@ class Race:
         alive = [r for r in self.runners if r.status == OK]
         taken = 0
         last = n - 1
-        for i in range(n):
-            if not alive:
-                break
-            want = anatomy and i == last
-            alive = [r for r in alive if r._step(want)]
-            taken += 1
+        with torch.enable_grad():
+            for i in range(n):
+                if not alive:
+                    break
+                want = anatomy and i == last
+                alive = [r for r in alive if r._step(want)]
+                taken += 1
         self.t += taken
         return taken
 
@@ -937,12 +951,13 @@ class Race:
         self.get(runner)._set_hparams(changes)
 
     def reset(self, runner: int | Runner | Swarm | None = None) -> None:
-        if runner is None:
-            for r in self.runners:
-                r.reset()
-            self.t = 0
-        else:
-            self.get(runner).reset()
+        with torch.enable_grad():
+            if runner is None:
+                for r in self.runners:
+                    r.reset()
+                self.t = 0
+            else:
+                self.get(runner).reset()
 
     def set_start(self, x: float, y: float) -> None:
         """Move the shared start; every single runner restarts from there, swarms restart."""

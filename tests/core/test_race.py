@@ -483,3 +483,22 @@ def test_race_accepts_expression_surfaces_and_spec_objects():
     race.step(200)
     assert r.point == pytest.approx((1.0, -2.0), abs=1e-9)
     assert isinstance(r, Runner)
+
+
+def test_stepping_inside_a_callers_no_grad_still_works():
+    with torch.no_grad():
+        race = Race("bowl")
+        r = race.add("Adam(lr=0.1)")
+        s = race.add_swarm("SGD(lr=0.1)", [[1.0, 1.0], [2.0, -1.0]])
+        race.step(3)
+        race.reset()
+        race.step(2)
+    assert r.steps == 2 and s.steps == 2 and r.loss < SURFACES["bowl"].value(*race.start)
+
+
+def test_per_runner_history_override():
+    race = Race("bowl", history=8)
+    capped = race.add("SGD(lr=1e-4)")
+    full = race.add("SGD(lr=1e-4)", history=None)
+    race.step(100)
+    assert len(capped.trail) <= 8 and len(full.trail) == 101
