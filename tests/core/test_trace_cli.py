@@ -201,24 +201,19 @@ def test_bad_input_exits_2_with_one_line(capsys, argv):
     assert "Traceback" not in err
 
 
-def test_real_process_exit_codes_and_output_file(tmp_path):
-    """``python -m app trace``: the real entry point, its exit status and its output file."""
-    out_file = tmp_path / "r.json"
-    ok = subprocess.run(
-        [sys.executable, "-m", "app", "trace", "--surface", "six_hump_camel", "--steps", "7",
-         "--out", str(out_file)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert ok.returncode == 0, ok.stderr
-    assert ok.stdout == "" and ok.stderr == ""
-    _check_schema(_strict_loads(out_file.read_text()), 7)
-
-
-def test_subprocess_bad_inputs_one_line_each_and_no_qt(tmp_path):
-    """One fresh process (a torch import each costs ~1.5 s here) runs every bad input through
-    ``app.main.main``, then a good trace, then lists any Qt module that got imported."""
+def test_subprocess_exit_codes_one_line_errors_and_no_qt(tmp_path):
+    """One fresh process (each torch import costs ~1.5 s here) runs ``python -m app trace`` for
+    real (app/__main__.py via runpy, so its exit status is the one a shell would see), then every
+    bad input through ``app.main.main``, then lists any Qt module that got imported."""
     script = (
-        "import sys\n"
+        "import runpy, sys\n"
+        "sys.argv = ['gdsim', 'trace', '--surface', 'six_hump_camel', '--steps', '7',"
+        " '--out', sys.argv[1]]\n"
+        "try:\n"
+        "    runpy.run_module('app', run_name='__main__')\n"
+        "    print('no exit')\n"
+        "except SystemExit as exc:\n"
+        "    print(exc.code)\n"
         "from app.main import main\n"
         "codes = []\n"
         "for argv in " + repr(list(BAD_INPUTS.values())) + ":\n"
@@ -227,7 +222,6 @@ def test_subprocess_bad_inputs_one_line_each_and_no_qt(tmp_path):
         "    except SystemExit as exc:\n"
         "        codes.append(exc.code)\n"
         "print(codes)\n"
-        "print(main(['trace', '--surface', 'bowl', '--steps', '3', '--out', sys.argv[1]]))\n"
         "print([m for m in sys.modules if m.startswith(('PySide6', 'pyqtgraph', 'shiboken'))])\n"
     )
     out_file = tmp_path / "t.json"
@@ -236,14 +230,15 @@ def test_subprocess_bad_inputs_one_line_each_and_no_qt(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    codes, good, qt = proc.stdout.strip().splitlines()
+    good, codes, qt = proc.stdout.strip().splitlines()
+    assert good == "0"
+    _check_schema(_strict_loads(out_file.read_text()), 7)
     assert codes == repr([2] * len(BAD_INPUTS)), proc.stderr
-    assert good == "0" and qt == "[]"
+    assert qt == "[]"
     lines = proc.stderr.splitlines()
     assert len(lines) == len(BAD_INPUTS), proc.stderr
     assert all(line.startswith("gdsim trace: error: ") for line in lines), lines
     assert "Traceback" not in proc.stderr
-    _check_schema(_strict_loads(out_file.read_text()), 3)
 
 
 def test_out_to_a_symlink_replaces_its_target(capsys, tmp_path):
