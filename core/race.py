@@ -401,13 +401,11 @@ class Runner:
         label: str | None,
         history: int | None,
         reserve: int = 0,
-        follows_race_start: bool = True,
     ) -> None:
         self.id = runner_id
         self.spec = spec
         self._label = label
         self.start = start
-        self.follows_race_start = follows_race_start
         self.watch = False
         self.anatomy: Anatomy | None = None
         self.trail = Trail(history, reserve=reserve)
@@ -866,7 +864,6 @@ class Race:
                 label,
                 self.history if history == "race" else history,
                 reserve=reserve,
-                follows_race_start=own is None,
             )
         self.runners.append(runner)
         return runner
@@ -965,7 +962,6 @@ class Race:
         for r in self.runners:
             if isinstance(r, Runner):
                 r.start = self.start
-                r.follows_race_start = True
         self.reset()
 
     def set_surface(self, surface: Surface | str, start: Sequence[float] | None = None) -> None:
@@ -978,7 +974,6 @@ class Race:
             r._set_surface(surface)
             if isinstance(r, Runner):
                 r.start = new_start
-                r.follows_race_start = True
         self.reset()
 
     # -- plain values out
