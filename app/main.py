@@ -32,6 +32,9 @@ def run_window(argv: Sequence[str] = ()) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow
+    from core.runtime import configure_torch
+
+    configure_torch()
 
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("gdsim")

@@ -38,6 +38,9 @@ def _fail(prog: str, message: str, status: int) -> int:
 
 def run_subcommand(name: str, argv: Sequence[str], module_path: str | None = None) -> int:
     """Parse ``argv`` for subcommand ``name`` and run it; bad input exits 2 with one line."""
+    from core.runtime import configure_torch
+
+    configure_torch()
     module = importlib.import_module(module_path or SUBCOMMANDS[name])
     prog = f"gdsim {name}"
     parser = _Parser(prog=prog, description=getattr(module, "HELP", None))

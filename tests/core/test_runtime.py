@@ -1,0 +1,16 @@
+import torch
+
+from core.runtime import configure_torch
+
+
+def test_configure_torch_defaults_to_one_thread_and_env_overrides(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("GDSIM_TORCH_THREADS", raising=False)
+        assert configure_torch() == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("GDSIM_TORCH_THREADS", "2")
+        assert configure_torch() == 2 and torch.get_num_threads() == 2
+        monkeypatch.setenv("GDSIM_TORCH_THREADS", "banana")  # ignored, not a crash
+        assert configure_torch() == 1
+    finally:
+        torch.set_num_threads(before)
