@@ -1,0 +1,250 @@
+"""The one place in the app that owns threads: the training engine on a worker ``QThread``.
+
+Why this shape (Qt for Python's worker-object pattern, plus the engine's own command queue):
+
+* ``TrainingWorker`` is a plain ``QObject`` moved to a ``QThread``. Its ``run`` slot builds the
+  ``TrainingEngine`` *inside* that thread (the model, the optimizer and any CUDA context belong
+  to the thread that trains with them), then calls ``engine.run()``, which blocks until stopped.
+  A busy thread never serves queued slots, so commands do not go through Qt at all: they go
+  through the engine's thread-safe API (``start``, ``pause``, ``request_step``, ``set_hparams``,
+  ``reset``...), applied by the engine between two batches.
+* The GUI never waits on the worker. Commands issued before the engine exists (it is being built
+  in the thread) are kept by ``EngineHandle`` and replayed, in order, the moment it exists.
+  Results come back only through ``engine.drain()``, called by the view's display timer (~30 Hz)
+  on the GUI thread: one short lock, no queued signal per batch.
+* Shutting down sets the stop command, ``quit()``s the thread and ``wait()``s at most
+  ``timeout_ms`` (the engine notices a stop within one batch). ``terminate()`` is never used:
+  if a batch takes longer than the budget, the thread is parked in ``_ORPHANS`` (so its
+  ``QThread`` is not destroyed while running, which would abort the process) and finishes on
+  its own a moment later.
+
+``TrainingController`` is what a view holds: ``launch(config)``, the command methods, ``drain()``,
+``failed``/``finished`` signals (delivered on the GUI thread) and ``shutdown()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+from core.errors import GdsimError
+from core.training import TrainConfig, TrainingEngine, Update
+
+log = logging.getLogger("gdsim.worker")
+
+# QThreads whose worker did not stop within the shutdown budget. Kept referenced for the rest of
+# the process: a QThread destroyed while running aborts it, and dropping the last reference from
+# the thread's own ``finished`` signal would destroy it in that very thread. (Rare and tiny.)
+_ORPHANS: list[QThread] = []
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as the one line a status bar can show."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class EngineHandle:
+    """The engine as the GUI sees it: commands buffered until the engine exists, then forwarded.
+
+    Thread-safe. ``call`` never blocks for longer than a list append or a queue put.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._engine: TrainingEngine | None = None
+        self._pending: list[tuple[str, tuple, dict]] = []
+        self.stopped = False
+
+    @property
+    def engine(self) -> TrainingEngine | None:
+        return self._engine
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> None:
+        """``engine.<method>(*args, **kwargs)`` now, or as soon as the engine exists.
+
+        Once the engine exists, a bad value raises ``GdsimError`` here (the engine validates in
+        the caller's thread); before that, errors of replayed commands go to ``on_error``.
+        """
+        with self._lock:
+            if method == "stop":
+                self.stopped = True
+            engine = self._engine
+            if engine is None:
+                self._pending.append((method, args, kwargs))
+                return
+        getattr(engine, method)(*args, **kwargs)
+
+    def attach(self, engine: TrainingEngine, on_error: Callable[[str], None]) -> None:
+        """Make ``engine`` current and replay the buffered commands into its queue (in order)."""
+        with self._lock:
+            self._engine = engine
+            pending, self._pending = self._pending, []
+            for method, args, kwargs in pending:
+                try:
+                    getattr(engine, method)(*args, **kwargs)
+                except GdsimError as exc:
+                    on_error(one_line(exc))
+
+
+class TrainingWorker(QObject):
+    """Lives in the worker thread: builds the engine there and drives it until stopped.
+
+    ``failed(generation, message)`` if the engine could not be built or crashed; ``done(generation,
+    state)`` always, last (connected directly to ``QThread.quit`` so the thread ends even while the
+    GUI is blocked in ``wait()``). The generation lets the controller ignore a previous worker.
+    """
+
+    failed = Signal(int, str)  # (generation, message)
+    done = Signal(int, str)  # (generation, final state or "failed")
+
+    def __init__(self, config: TrainConfig, handle: EngineHandle, generation: int = 0) -> None:
+        super().__init__()
+        self._config = config
+        self._handle = handle
+        self._generation = generation
+
+    def _fail(self, message: str) -> None:
+        self.failed.emit(self._generation, message)
+
+    @Slot()
+    def run(self) -> None:
+        state = "failed"
+        try:
+            engine = TrainingEngine(self._config)  # model, optimizer, device: made in this thread
+            self._handle.attach(engine, self._fail)
+            if not self._handle.stopped:
+                # paused until the GUI says start/step; keeps serving reset, boundary and device
+                # commands after the run finishes, until stop()
+                state = engine.run(paused=True, exit_when_done=False)
+            else:
+                state = "stopped"
+        except Exception as exc:  # a missing device, out of memory, a bug: report, never crash
+            log.exception("training worker failed")
+            self._fail(one_line(exc))
+        finally:
+            self.done.emit(self._generation, state)
+
+
+class TrainingController(QObject):
+    """Owns the worker thread of one view; every method is called on the GUI thread.
+
+    ``generation`` increases with every ``launch`` (a new engine, so the view knows to rebuild
+    its plots from ``engine.config``/``engine.data``). Commands to a controller without a live
+    worker are ignored (``alive`` tells); ``launch`` first.
+    """
+
+    failed = Signal(str)  # the worker could not build or run the engine (one line)
+    finished = Signal(str)  # the worker thread ended (final engine state, or "failed")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
+        self._handle: EngineHandle | None = None
+        self.generation = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        """True while a worker thread exists and has not been told to stop."""
+        return (
+            self._thread is not None
+            and self._handle is not None
+            and not self._handle.stopped
+            and (self._thread.isRunning() or not self._thread.isFinished())
+        )
+
+    @property
+    def engine(self) -> TrainingEngine | None:
+        """The current engine (None while it is being built). Read-only use from the GUI:
+        ``drain()``, ``config``, ``data``, ``state``; tests may read ``lanes``."""
+        return self._handle.engine if self._handle is not None else None
+
+    def thread(self) -> QThread | None:  # type: ignore[override]
+        """The worker QThread (None before the first launch); tests check it has stopped."""
+        return self._thread
+
+    def launch(self, config: TrainConfig) -> None:
+        """Start a new worker thread with an engine for ``config`` (stops the previous one)."""
+        if self._thread is not None:
+            self.shutdown()
+        handle = EngineHandle()
+        thread = QThread()
+        thread.setObjectName("gdsim-training")
+        self.generation += 1
+        worker = TrainingWorker(config, handle, self.generation)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        worker.failed.connect(self._on_failed)  # queued: delivered on the GUI thread
+        worker.done.connect(self._on_done)
+        thread.finished.connect(worker.deleteLater)
+        self._thread, self._worker, self._handle = thread, worker, handle
+        thread.start()
+
+    def shutdown(self, timeout_ms: int = 900) -> bool:
+        """Stop the worker and wait at most ``timeout_ms`` for its thread. True if it ended.
+
+        Never ``terminate()``: a thread still busy after the budget is parked and ends by itself.
+        """
+        thread, handle = self._thread, self._handle
+        self._thread = self._worker = None
+        if thread is None:
+            return True
+        if handle is not None:
+            handle.call("stop")
+        thread.quit()
+        ended = thread.wait(max(0, int(timeout_ms)))
+        if not ended:
+            log.warning("training worker still busy after %d ms; letting it finish", timeout_ms)
+            thread.setParent(None)
+            _ORPHANS.append(thread)
+        return bool(ended)
+
+    # -- commands (forwarded to the engine's thread-safe API) ----------------------------
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> None:
+        if self._handle is not None and self.alive:
+            self._handle.call(method, *args, **kwargs)
+
+    def start(self) -> None:
+        self._call("start")
+
+    def pause(self) -> None:
+        self._call("pause")
+
+    def request_step(self, n: int = 1) -> None:
+        self._call("request_step", n)
+
+    def set_hparams(self, lane: int | None = None, **changes: Any) -> None:
+        """Live hyperparameter change (GdsimError for a bad value once the engine exists)."""
+        self._call("set_hparams", lane, **changes)
+
+    def set_device(self, device: str) -> None:
+        self._call("set_device", device)
+
+    def request_boundary(self, n: int = 100, lanes: list[int] | None = None) -> None:
+        self._call("request_boundary", n, lanes)
+
+    def reset(self, config: TrainConfig | None = None) -> None:
+        self._call("reset", config)
+
+    def drain(self) -> Update | None:
+        """Everything the engine reported since the last drain (None before it exists)."""
+        engine = self.engine
+        return engine.drain() if engine is not None else None
+
+    # -- worker reports (GUI thread) -----------------------------------------------------
+    @Slot(int, str)
+    def _on_failed(self, generation: int, message: str) -> None:
+        if generation == self.generation:
+            self.failed.emit(message)
+
+    @Slot(int, str)
+    def _on_done(self, generation: int, state: str) -> None:
+        if generation == self.generation:
+            self.finished.emit(state)
