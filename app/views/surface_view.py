@@ -1,48 +1,849 @@
-"""Surfaces view: optimizers racing on a 2-D loss surface (placeholder until the view lands).
+"""Surfaces view: optimizers racing on a 2-D loss surface, live, for a lecture hall.
 
-Implements the interface documented in ``app.views`` so the window, its shortcuts, settings
-and shutdown path can be built and tested before the view itself.
+What the class sees: the surface as a filled contour map (``surfaceView``) with every
+optimizer's path and current point, a small loss-per-step plot, and a control panel: run /
+step / reset and the speed, the surface (a registry entry or a typed expression), and the
+racing optimizers with the selected one's hyperparameters, which apply live.
+
+How it runs: all stepping is ``core.race.Race`` -- real ``torch.optim`` steps on float64
+parameters. A race step costs ~0.1-0.4 ms per runner here, so the race steps on the GUI thread
+from one ``QTimer`` at ~60 Hz: each tick takes as many steps as the speed asks for since the
+last tick, but stops after :data:`STEP_BUDGET_S` (8 ms) so the window never stalls; if the
+machine cannot keep up, the missed steps are dropped (the status line shows the rate actually
+reached). After stepping, the same tick pushes only what changed into plot items created once
+(see ``surface_plots`` and ``surface_layers``: trajectories are painted incrementally). When
+every runner has diverged the run pauses itself and says so. ``app.bench_surface`` measures a
+full tick (steps + redraw + paint).
+
+Objects (tests and screen readers rely on these names): ``runButton``, ``stepButton``,
+``resetButton``, ``speedSlider``/``speedLabel``, ``surfaceCombo``/``surfaceDescription``,
+``expressionEdit``/``expressionError``, ``optimizerList`` with ``addOptimizerCombo``,
+``addOptimizerButton``, ``duplicateOptimizerButton``, ``removeOptimizerButton``, the
+hyperparameter form (``lrSlider``/``lrSpin``, ``hparamError``), ``surfaceLossPlot`` with
+``lossLogCheck``, and ``startLabel``.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import time
+from collections import deque
 from collections.abc import Callable
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QWidget
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
+from app.settings import read_bool, read_float, read_str
+from app.theme import SERIES_COLORS, get_theme
+from app.views.surface_plots import RacePlots
+from app.views.surface_runners import ERROR_COLORS, OptimizerPanel, RunnerEntry
 from app.widgets.collapsible_panel import CollapsiblePanel
+from app.widgets.slider_spin import format_number
+from core.errors import GdsimError
+from core.expression import ExpressionError, expression_help
+from core.optimizers import OptimizerSpec, get_optimizer, parse_spec
+from core.race import Race, check_point
+from core.surfaces import SURFACES, Surface, get_surface, surface_names
+
+log = logging.getLogger("gdsim.surfaces")
+
+DEFAULT_SURFACE = "rosenbrock"
+#: The race a lecture starts with: plain SGD crawls along Rosenbrock's valley, momentum gets
+#: to (1, 1) first, Adam and RMSprop in between (~3000 steps for all to arrive).
+DEFAULT_RACE = (
+    "SGD(lr=0.001)",
+    "SGD(lr=0.001, momentum=0.9)",
+    "Adam(lr=0.02)",
+    "RMSprop(lr=0.005)",
+)
+SPEED_MIN, SPEED_MAX, SPEED_DEFAULT = 1.0, 2000.0, 100.0
+SPEED_POSITIONS = 1000
+TICK_MS = 16
+STEP_BUDGET_S = 0.008
+MAX_CATCH_UP_S = 0.1  # a late tick (window dragged, machine busy) never owes more than this
+STATUS_INTERVAL_S = 0.25
+RATE_WINDOW_S = 1.0
+EXPRESSION_CHECK_MS = 400
+
+
+def _thin(n: int) -> str:
+    """1234567 -> '1 234 567' (narrow no-break spaces read well on a projector)."""
+    return f"{n:,}".replace(",", "\u202f")
+
+
+def speed_to_position(speed: float) -> int:
+    frac = math.log(speed / SPEED_MIN) / math.log(SPEED_MAX / SPEED_MIN)
+    return int(round(min(1.0, max(0.0, frac)) * SPEED_POSITIONS))
+
+
+def position_to_speed(pos: int) -> float:
+    v = SPEED_MIN * (SPEED_MAX / SPEED_MIN) ** (pos / SPEED_POSITIONS)
+    return float(f"{v:.2g}") if v >= 10 else round(v, 1)
+
+
+def surface_title(name: str) -> str:
+    """'six-hump-camel' -> 'Six-Hump-Camel' (the combo's text; the registry key stays data)."""
+    return name.title()
 
 
 class SurfaceView(QWidget):
-    """Placeholder: a label where the plots go and an empty control panel."""
+    """The Surfaces tab (interface documented in ``app.views``)."""
 
     statusChanged = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("surfacesPage")
-        placeholder = QLabel("Surfaces view: coming soon", self)
-        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self._panel = CollapsiblePanel("Controls", self, content=QLabel("No controls yet."))
-        lay = QHBoxLayout(self)
-        lay.addWidget(placeholder, 1)
-        lay.addWidget(self._panel)
+        self.theme = get_theme()
+        self.race = Race(DEFAULT_SURFACE)
+        self.entries: dict[int, RunnerEntry] = {}
+        self.generation = 0  # bumped on every restart (reset, start point, surface)
+        self._surface_key = DEFAULT_SURFACE  # registry name or the expression text
+        self._running = False
+        self._speed = SPEED_DEFAULT
+        self._accum = 0.0
+        self._last_tick: float | None = None
+        self._step_cost = 0.0  # running estimate of one race step's duration, s
+        self._rates: deque[tuple[float, int]] = deque()
+        self._note = ""
+        self._last_status = ""
+        self._last_status_time = 0.0
+        self._syncing_combo = False
 
+        self.plots = RacePlots(self.theme)
+        self.plots.runnerVisibilityToggled.connect(self._on_visibility)
+        self._build_ui()
+
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self._tick)
+        self._expr_timer = QTimer(self)
+        self._expr_timer.setSingleShot(True)
+        self._expr_timer.setInterval(EXPRESSION_CHECK_MS)
+        self._expr_timer.timeout.connect(self._check_expression)
+
+        self.plots.set_log_y(self.log_check.isChecked(), [], self.generation)
+        self._show_surface(self.race.surface)
+        for text in DEFAULT_RACE:
+            self.add_runner(parse_spec(text))
+        self.panel.select(next(iter(self.entries)))
+        self.theme.changed.connect(self._on_theme)
+        self._on_theme()
+        self._refresh_status(force=True)
+
+    # ======================================================================== building
+    def _build_ui(self) -> None:
+        # -- plots: map above, loss below (a splitter, so a lecturer can give the map more)
+        loss_box = QWidget(self)
+        loss_lay = QVBoxLayout(loss_box)
+        loss_lay.setContentsMargins(0, 0, 0, 0)
+        loss_lay.setSpacing(2)
+        head = QHBoxLayout()
+        head.setContentsMargins(4, 0, 4, 0)
+        title = QLabel("Loss per step", loss_box)
+        title.setObjectName("lossTitle")
+        self.log_check = QCheckBox("log y", loss_box)
+        self.log_check.setObjectName("lossLogCheck")
+        self.log_check.setAccessibleName("Logarithmic loss axis")
+        self.log_check.setToolTip(
+            "Show the loss on a log axis (the gap to the known minimum, f − f*, where the surface "
+            "knows it), so convergence rates appear as slopes."
+        )
+        self.log_check.setChecked(True)
+        self.log_check.toggled.connect(self._on_log_toggled)
+        head.addWidget(title)
+        head.addStretch(1)
+        head.addWidget(self.log_check)
+        loss_lay.addLayout(head)
+        loss_lay.addWidget(self.plots.loss, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.setObjectName("surfaceSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(self.plots.map)
+        self.splitter.addWidget(loss_box)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.plots.map.setMinimumHeight(220)
+        self.plots.loss.setMinimumHeight(90)
+
+        controls = QWidget()
+        controls.setObjectName("surfaceControls")
+        c_lay = QVBoxLayout(controls)
+        c_lay.setContentsMargins(6, 4, 6, 6)
+        c_lay.addWidget(self._build_run_group(controls))
+        c_lay.addWidget(self._build_surface_group(controls))
+        self.panel = OptimizerPanel(controls)
+        opt_box = QGroupBox("Optimizers", controls)
+        opt_box.setObjectName("optimizerGroup")
+        opt_lay = QVBoxLayout(opt_box)
+        opt_lay.setContentsMargins(6, 6, 6, 6)
+        opt_lay.addWidget(self.panel)
+        c_lay.addWidget(opt_box)
+        c_lay.addStretch(1)
+        self.panel.addRequested.connect(self._on_add)
+        self.panel.removeRequested.connect(self.remove_runner)
+        self.panel.duplicateRequested.connect(self.duplicate_runner)
+        self.panel.visibilityToggled.connect(self._on_visibility)
+        self.panel.renamed.connect(self.rename_runner)
+        self.panel.hparamChanged.connect(self.set_hparam)
+
+        self.control_panel_widget = CollapsiblePanel("Controls", self, content=controls)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.splitter, 1)
+        lay.addWidget(self.control_panel_widget)
+
+        self.plots.map.pointClicked.connect(self.set_start)
+        self.plots.map.pointDragged.connect(self.set_start)
+
+    def _button(self, name: str, text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
+        b = QPushButton(text, self)
+        b.setObjectName(name)
+        b.setToolTip(tip)
+        b.setAccessibleName(text)
+        b.clicked.connect(slot)
+        return b
+
+    def _build_run_group(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Run", parent)
+        box.setObjectName("runGroup")
+        self.run_button = self._button(
+            "runButton", "Start",
+            "Start or pause the race: every optimizer takes steps at the chosen speed (Space).",
+            self.toggle_run,
+        )  # fmt: skip
+        self.step_button = self._button(
+            "stepButton", "Step",
+            "Advance every optimizer by exactly one optimizer step (S or →).", self.step_once,
+        )  # fmt: skip
+        self.reset_button = self._button(
+            "resetButton", "Reset",
+            "Send every optimizer back to the start point with a fresh optimizer state (R).",
+            self.reset,
+        )  # fmt: skip
+        self.speed_slider = QSlider(Qt.Orientation.Horizontal, box)
+        self.speed_slider.setObjectName("speedSlider")
+        self.speed_slider.setAccessibleName("Speed in steps per second")
+        self.speed_slider.setToolTip(
+            "How many optimizer steps per second the race takes while running (log scale, "
+            f"{SPEED_MIN:g} to {SPEED_MAX:g}); it does not change what each step does."
+        )
+        self.speed_slider.setRange(0, SPEED_POSITIONS)
+        self.speed_slider.setPageStep(SPEED_POSITIONS // 10)
+        self.speed_slider.setValue(speed_to_position(self._speed))
+        self.speed_slider.valueChanged.connect(self._on_speed)
+        self.speed_label = QLabel(box)
+        self.speed_label.setObjectName("speedLabel")
+        self.speed_label.setAccessibleName("Speed")
+        self.speed_label.setToolTip("Steps per second asked for (the status line shows the rate "
+                                    "reached).")  # fmt: skip
+        self.speed_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("2000 steps/s") + 4)
+        self._show_speed()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(6, 6, 6, 6)
+        grid.addWidget(self.run_button, 0, 0)
+        grid.addWidget(self.step_button, 0, 1)
+        grid.addWidget(self.reset_button, 0, 2)
+        speed_row = QHBoxLayout()
+        speed_title = QLabel("Speed", box)
+        speed_title.setBuddy(self.speed_slider)
+        speed_row.addWidget(speed_title)
+        speed_row.addWidget(self.speed_slider, 1)
+        speed_row.addWidget(self.speed_label)
+        grid.addLayout(speed_row, 1, 0, 1, 3)
+        return box
+
+    def _build_surface_group(self, parent: QWidget) -> QGroupBox:
+        box = QGroupBox("Surface", parent)
+        box.setObjectName("surfaceGroup")
+        self.surface_combo = QComboBox(box)
+        self.surface_combo.setObjectName("surfaceCombo")
+        self.surface_combo.setAccessibleName("Built-in surface")
+        self.surface_combo.setToolTip(
+            "The loss surface the optimizers race on; switching restarts every optimizer from "
+            "the surface's default start."
+        )
+        self.surface_combo.setPlaceholderText("Your expression")
+        self.surface_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.surface_combo.setMinimumContentsLength(12)
+        self._fill_surface_combo()
+        self.surface_combo.currentIndexChanged.connect(self._on_surface_combo)
+        self.surface_description = QLabel(box)
+        self.surface_description.setObjectName("surfaceDescription")
+        self.surface_description.setWordWrap(True)
+        self.surface_description.setAccessibleName("Surface description")
+        self.surface_description.setSizePolicy(
+            QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+        )
+
+        self.expression_edit = QLineEdit(box)
+        self.expression_edit.setObjectName("expressionEdit")
+        self.expression_edit.setAccessibleName("Surface expression f(x, y)")
+        self.expression_edit.setPlaceholderText("or type f(x, y), e.g. x**2 + 10*y**2")
+        self.expression_edit.setClearButtonEnabled(True)
+        self.expression_edit.setToolTip(
+            "Type your own loss f(x, y) and press Enter: the optimizers race on it from a fresh "
+            "start.\n\n" + expression_help()
+        )
+        self.expression_edit.returnPressed.connect(self.apply_expression)
+        self.expression_edit.textEdited.connect(self._on_expression_edited)
+        self.expression_error = QLabel(box)
+        self.expression_error.setObjectName("expressionError")
+        self.expression_error.setAccessibleName("Expression error")
+        self.expression_error.setWordWrap(True)
+        self.expression_error.setSizePolicy(
+            QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred
+        )
+        self.expression_error.hide()
+
+        self.start_label = QLabel(box)
+        self.start_label.setObjectName("startLabel")
+        self.start_label.setAccessibleName("Start point")
+        self.start_label.setToolTip("Where every optimizer starts; click or drag on the map to "
+                                    "move it.")  # fmt: skip
+        self.start_label.setWordWrap(True)
+        self.start_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(6, 6, 6, 6)
+        lay.addWidget(self.surface_combo)
+        lay.addWidget(self.surface_description)
+        lay.addWidget(self.expression_edit)
+        lay.addWidget(self.expression_error)
+        lay.addWidget(self.start_label)
+        return box
+
+    def _fill_surface_combo(self) -> None:
+        self._syncing_combo = True
+        try:
+            self.surface_combo.clear()
+            for name in surface_names():
+                self.surface_combo.addItem(surface_title(name), name)
+                self.surface_combo.setItemData(
+                    self.surface_combo.count() - 1,
+                    SURFACES[name].description,
+                    Qt.ItemDataRole.ToolTipRole,
+                )
+        finally:
+            self._syncing_combo = False
+
+    # ============================================================ the view interface
     def status_text(self) -> str:
-        return "Surfaces: nothing running"
+        n = len(self.entries)
+        parts = ["Running" if self._running else "Paused"]
+        parts.append(f"{n} optimizer{'s' if n != 1 else ''}")
+        diverged = sum(e.diverged for e in self.entries.values())
+        if diverged:
+            parts.append(f"{diverged} diverged")
+        parts.append(f"step {_thin(self.race.t)}")
+        if self._running:
+            parts.append(f"{_thin(int(round(self._rate())))} steps/s")
+        if self._note:
+            parts.append(self._note)
+        return " · ".join(parts)
 
     def shortcut_targets(self) -> dict[str, Callable[[], None] | None]:
-        return {"run": None, "step": None, "reset": None}
+        return {"run": self.toggle_run, "step": self.step_once, "reset": self.reset}
 
     def control_panel(self) -> CollapsiblePanel:
-        return self._panel
-
-    def save_settings(self, settings: QSettings) -> None:
-        pass
-
-    def restore_settings(self, settings: QSettings) -> None:
-        pass
+        return self.control_panel_widget
 
     def shutdown(self) -> None:
-        pass
+        self.timer.stop()
+        self._expr_timer.stop()
+        self._running = False
+
+    # ================================================================ running
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @Slot()
+    def toggle_run(self) -> None:
+        if self._running:
+            self.pause()
+        else:
+            self.start()
+
+    def start(self) -> None:
+        if not self.entries:
+            self._set_note("add an optimizer to race")
+            return
+        if not self.race.active:
+            self._set_note("every optimizer has diverged: press Reset (R)")
+            return
+        self._note = ""
+        self._running = True
+        self._last_tick = None
+        self._accum = 0.0
+        self._rates.clear()
+        self.timer.start()
+        self._sync_run_button()
+        self._refresh_status(force=True)
+
+    def pause(self, note: str = "") -> None:
+        self._running = False
+        self.timer.stop()
+        self._note = note
+        self._sync_run_button()
+        self._refresh_status(force=True)
+
+    def _sync_run_button(self) -> None:
+        self.run_button.setText("Pause" if self._running else "Start")
+        self.run_button.setAccessibleName(self.run_button.text())
+
+    @Slot()
+    def step_once(self) -> None:
+        """Exactly one optimizer step for every runner that is still going."""
+        if self._running:
+            self.pause()
+        if self.race.step(1) == 0:
+            self._set_note(
+                "every optimizer has diverged: press Reset (R)"
+                if self.entries
+                else "add an optimizer to race"
+            )
+        else:
+            self._note = ""
+        self._redraw()
+        self._refresh_status(force=True)
+
+    @Slot()
+    def reset(self) -> None:
+        """Every runner back to the start with a fresh optimizer; keeps running if it was."""
+        self.race.reset()
+        self._restarted()
+
+    def _restarted(self) -> None:
+        self.generation += 1
+        self._accum = 0.0
+        self._rates.clear()
+        self._note = ""
+        for entry in self.entries.values():
+            self.panel.update_entry(entry)
+            self.plots.restyle(entry)
+        self.plots.set_start(self.race.start)
+        self._show_start()
+        self._redraw()
+        self._refresh_status(force=True)
+
+    @Slot()
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        if self._running:
+            dt = TICK_MS / 1000 if self._last_tick is None else now - self._last_tick
+            self._last_tick = now
+            self._accum += self._speed * min(dt, MAX_CATCH_UP_S)
+            self._advance(now)
+            if not self.race.active:
+                self._redraw()
+                self.pause("every optimizer has diverged: press Reset (R)")
+                return
+        self._redraw()
+        self._refresh_status()
+
+    def _advance(self, now: float) -> int:
+        """Take the steps the speed asks for, within the tick's time budget."""
+        n = int(self._accum)
+        if n <= 0:
+            return 0
+        deadline = now + STEP_BUDGET_S
+        race = self.race
+        taken = 0
+        cost = self._step_cost  # one race step, s (all runners): don't start one that won't fit
+        t = time.perf_counter()
+        while taken < n and t + cost <= deadline:
+            if race.step(1) == 0:
+                break
+            taken += 1
+            t_next = time.perf_counter()
+            cost = 0.8 * cost + 0.2 * (t_next - t)
+            t = t_next
+        if taken == 0 and n and race.active:  # always make progress, even on a busy machine
+            race.step(1)
+            taken = 1
+            t_next = time.perf_counter()
+            cost = 0.8 * cost + 0.2 * (t_next - t)
+        self._step_cost = cost
+        # steps the budget could not fit are dropped, not owed: no burst after a stall
+        self._accum = self._accum - taken if taken == n else 0.0
+        self._rates.append((time.perf_counter(), race.t))
+        return taken
+
+    def _rate(self) -> float:
+        """Race steps per second over the last second (what the machine actually reached)."""
+        rates = self._rates
+        if not rates:
+            return 0.0
+        now = rates[-1][0]
+        while len(rates) > 2 and now - rates[0][0] > RATE_WINDOW_S:
+            rates.popleft()
+        t0, s0 = rates[0]
+        t1, s1 = rates[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def _redraw(self) -> None:
+        """Show the race's state now (only what changed is pushed into the plots)."""
+        before = {rid: e.diverged for rid, e in self.entries.items()}
+        self.plots.redraw(list(self.entries.values()), self.generation)
+        for rid, entry in self.entries.items():
+            if entry.diverged != before[rid] or entry.diverged:
+                self.panel.update_entry(entry)
+
+    def _set_note(self, note: str) -> None:
+        self._note = note
+        self._refresh_status(force=True)
+
+    def _refresh_status(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self._last_status_time < STATUS_INTERVAL_S:
+            return
+        self._last_status_time = now
+        text = self.status_text()
+        if text != self._last_status:
+            self._last_status = text
+            self.statusChanged.emit(text)
+
+    # ================================================================ speed
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def set_speed(self, speed: float) -> None:
+        self.speed_slider.setValue(speed_to_position(speed))
+        self._speed = float(min(SPEED_MAX, max(SPEED_MIN, speed)))
+        self._show_speed()
+
+    @Slot(int)
+    def _on_speed(self, pos: int) -> None:
+        self._speed = position_to_speed(pos)
+        self._show_speed()
+
+    def _show_speed(self) -> None:
+        v = self._speed
+        self.speed_label.setText(f"{v:.0f} steps/s" if v >= 10 else f"{v:g} steps/s")
+
+    # ================================================================ surface and start
+    def _show_surface(self, surface: Surface) -> None:
+        self.plots.set_surface(surface)
+        self.plots.set_start(self.race.start)
+        self.surface_description.setText(surface.description)
+        self.surface_combo.setToolTip(
+            self.surface_combo.toolTip().split("\n\n")[0] + "\n\n" + surface.description
+        )
+        self._sync_combo()
+        self._show_start()
+
+    def _sync_combo(self) -> None:
+        surface = self.race.surface
+        idx = -1 if surface.is_expression else self.surface_combo.findData(surface.name)
+        if self.surface_combo.currentIndex() != idx:
+            self._syncing_combo = True
+            try:
+                self.surface_combo.setCurrentIndex(idx)
+            finally:
+                self._syncing_combo = False
+
+    def _show_start(self) -> None:
+        x, y = self.race.start
+        self.start_label.setText(
+            f"Start: ({format_number(x, 3)}, {format_number(y, 3)}) — click the map to move it"
+        )
+
+    def set_surface(
+        self, name_or_expression: str, start: tuple[float, float] | None = None
+    ) -> None:
+        """Race on another surface (GdsimError for an unknown name or a bad expression)."""
+        surface = get_surface(name_or_expression)
+        self.race.set_surface(surface, start)
+        self._surface_key = surface.name
+        self._show_surface(surface)
+        self._restarted()
+
+    @Slot(int)
+    def _on_surface_combo(self, index: int) -> None:
+        if self._syncing_combo or index < 0:
+            return
+        name = self.surface_combo.itemData(index)
+        if name and name != self.race.surface.name:
+            self.set_surface(name)
+            self._clear_expression_error()
+
+    @Slot(str)
+    def _on_expression_edited(self, _text: str) -> None:
+        self._expr_timer.start()
+
+    @Slot()
+    def _check_expression(self) -> None:
+        """While typing: say what is wrong (or nothing) without touching the race."""
+        text = self.expression_edit.text().strip()
+        if not text:
+            self._clear_expression_error()
+            return
+        try:
+            get_surface(text)  # a registry name is fine too
+        except GdsimError as exc:
+            self._show_expression_error(exc)
+            return
+        self._clear_expression_error()
+
+    @Slot()
+    def apply_expression(self) -> bool:
+        """Enter in ``expressionEdit``: race on the typed surface, or say why not."""
+        self._expr_timer.stop()
+        text = self.expression_edit.text().strip()
+        if not text:
+            self._clear_expression_error()
+            if self.race.surface.is_expression:  # an emptied field goes back to the list
+                self.set_surface(self.surface_combo.itemData(0) or DEFAULT_SURFACE)
+            return False
+        try:
+            surface = get_surface(text)
+        except GdsimError as exc:
+            self._show_expression_error(exc)
+            return False
+        self._clear_expression_error()
+        self.race.set_surface(surface)
+        self._surface_key = surface.name
+        self._show_surface(surface)
+        self._restarted()
+        return True
+
+    def _show_expression_error(self, exc: GdsimError) -> None:
+        msg = str(exc)
+        column = getattr(exc, "column", None) if isinstance(exc, ExpressionError) else None
+        if column is not None and "column" not in msg:
+            msg = f"{msg} (column {column})"
+        self.expression_error.setText(msg)
+        self.expression_error.setStyleSheet(f"color: {ERROR_COLORS[self.theme.name]};")
+        self.expression_error.show()
+        if column is not None and self.expression_edit.hasFocus():
+            self.expression_edit.setCursorPosition(max(0, column - 1))
+
+    def _clear_expression_error(self) -> None:
+        self.expression_error.clear()
+        self.expression_error.hide()
+
+    @Slot(float, float)
+    def set_start(self, x: float, y: float) -> None:
+        """Move the shared start point; every runner restarts there (keeps running if it was)."""
+        try:
+            self.race.set_start(x, y)
+        except GdsimError as exc:
+            self._set_note(str(exc))
+            return
+        self._restarted()
+
+    # ================================================================ runners
+    def _free_color(self) -> str:
+        used = [e.color for e in self.entries.values()]
+        for color in SERIES_COLORS:
+            if color not in used:
+                return color
+        return SERIES_COLORS[len(used) % len(SERIES_COLORS)]
+
+    def add_runner(
+        self,
+        spec: OptimizerSpec | str,
+        label: str | None = None,
+        visible: bool = True,
+        select: bool = False,
+    ) -> RunnerEntry:
+        """Put an optimizer into the race (from the current start point)."""
+        runner = self.race.add(spec)
+        if label:
+            runner.label = label
+        entry = RunnerEntry(runner, self._free_color(), visible, label or None)
+        self.entries[entry.id] = entry
+        self.plots.add_runner(entry)
+        self.panel.add_entry(entry, select=select)
+        self._redraw()
+        self._refresh_status(force=True)
+        return entry
+
+    @Slot(str)
+    def _on_add(self, name: str) -> None:
+        info = get_optimizer(name)
+        self.add_runner(OptimizerSpec(info), select=True)
+
+    @Slot(int)
+    def remove_runner(self, rid: int) -> None:
+        entry = self.entries.pop(rid, None)
+        if entry is None:
+            return
+        self.race.remove(entry.runner)
+        self.plots.remove_runner(rid)
+        self.panel.remove_entry(rid)
+        self.plots.update_heads(self.entries.values())
+        if self._running and not self.entries:
+            self.pause("add an optimizer to race")
+        self._refresh_status(force=True)
+
+    @Slot(int)
+    def duplicate_runner(self, rid: int) -> RunnerEntry | None:
+        entry = self.entries.get(rid)
+        if entry is None:
+            return None
+        label = f"{entry.custom_label} (copy)" if entry.custom_label else None
+        return self.add_runner(entry.runner.spec, label=label, visible=True, select=True)
+
+    @Slot(int, bool)
+    def _on_visibility(self, rid: int, visible: bool) -> None:
+        self.set_visible(rid, visible)
+
+    def set_visible(self, rid: int, visible: bool) -> None:
+        entry = self.entries.get(rid)
+        if entry is None or entry.visible == visible:
+            return
+        entry.visible = visible
+        self.plots.restyle(entry)
+        self.plots.update_heads(self.entries.values())
+        self.panel.update_entry(entry)
+
+    @Slot(int, str)
+    def rename_runner(self, rid: int, text: str) -> None:
+        entry = self.entries.get(rid)
+        if entry is None:
+            return
+        entry.custom_label = text.strip() or None
+        entry.runner.label = entry.custom_label
+        self.plots.restyle(entry)
+        self.panel.update_entry(entry)
+
+    @Slot(int, str, object)
+    def set_hparam(self, rid: int, name: str, value: object) -> bool:
+        """A live change from the form: into the running optimizer, or refused with the reason."""
+        entry = self.entries.get(rid)
+        if entry is None:
+            return False
+        try:
+            self.race.set_hparams(entry.runner, **{name: value})
+        except GdsimError as exc:
+            self.panel.refresh_form()  # show the values still in force
+            self.panel.show_error(str(exc))
+            return False
+        self.panel.clear_error()
+        self.panel.update_entry(entry)
+        self.plots.restyle(entry)
+        return True
+
+    def clear_runners(self) -> None:
+        for rid in list(self.entries):
+            self.remove_runner(rid)
+
+    # ================================================================ look
+    @Slot()
+    def _on_theme(self) -> None:
+        self.panel.set_theme_name(self.theme.name)
+        for entry in self.entries.values():
+            self.plots.restyle(entry)
+        self.plots.update_heads(self.entries.values())
+        if self.expression_error.isVisible():
+            self.expression_error.setStyleSheet(f"color: {ERROR_COLORS[self.theme.name]};")
+
+    @Slot(bool)
+    def _on_log_toggled(self, on: bool) -> None:
+        self.plots.set_log_y(on, self.entries.values(), self.generation)
+
+    # ================================================================ settings
+    def save_settings(self, settings: QSettings) -> None:
+        s = settings
+        s.setValue("surface", self._surface_key)
+        s.setValue("startX", float(self.race.start[0]))
+        s.setValue("startY", float(self.race.start[1]))
+        s.setValue("speed", float(self._speed))
+        s.setValue("lossLogY", bool(self.log_check.isChecked()))
+        s.remove("runners")
+        s.beginWriteArray("runners", len(self.entries))
+        for i, entry in enumerate(self.entries.values()):
+            s.setArrayIndex(i)
+            s.setValue("spec", str(entry.runner.spec))
+            s.setValue("label", entry.custom_label or "")
+            s.setValue("visible", bool(entry.visible))
+        s.endArray()
+
+    def restore_settings(self, settings: QSettings) -> None:
+        """Apply saved settings; anything unreadable is skipped with a warning."""
+        s = settings
+        was_running = self._running
+        if was_running:
+            self.pause()
+        key = read_str(s, "surface", self._surface_key)
+        start = None
+        sx = read_float(s, "startX", math.nan)
+        sy = read_float(s, "startY", math.nan)
+        if math.isfinite(sx) and math.isfinite(sy):
+            try:
+                start = check_point((sx, sy))
+            except GdsimError as exc:
+                log.warning("ignoring saved start point: %s", exc)
+        try:
+            surface = get_surface(key)
+        except GdsimError as exc:
+            log.warning("ignoring saved surface %r: %s", key, exc)
+            surface = None
+            start = None
+        if surface is not None:
+            self.race.set_surface(surface, start)
+            self._surface_key = surface.name
+            self._show_surface(surface)
+            if surface.is_expression:
+                self.expression_edit.setText(surface.name)
+
+        runners = self._read_runners(s)
+        if runners:
+            self.clear_runners()
+            for spec, label, visible in runners:
+                self.add_runner(spec, label=label or None, visible=visible)
+            self.panel.select(next(iter(self.entries)))
+
+        self.set_speed(read_float(s, "speed", self._speed, SPEED_MIN, SPEED_MAX))
+        self.log_check.setChecked(read_bool(s, "lossLogY", self.log_check.isChecked()))
+        self.panel.refresh_form()
+        self._restarted()
+
+    @staticmethod
+    def _read_runners(s: QSettings) -> list[tuple[OptimizerSpec, str, bool]]:
+        out = []
+        try:
+            n = s.beginReadArray("runners")
+        except Exception as exc:  # a corrupt array header: PySide cannot read it
+            log.warning("ignoring saved optimizers: %s", exc)
+            return out
+        try:
+            for i in range(n):
+                s.setArrayIndex(i)
+                text = read_str(s, "spec", "")
+                try:
+                    spec = parse_spec(text)
+                except GdsimError as exc:
+                    log.warning("ignoring saved optimizer %r: %s", text, exc)
+                    continue
+                out.append((spec, read_str(s, "label", ""), read_bool(s, "visible", True)))
+        finally:
+            s.endArray()
+        return out
+
+    # ================================================================ read-back (tests)
+    def trajectory(self, rid: int):
+        """``(x, y)`` of the path the map shows for a runner."""
+        return self.plots.trajectory(rid)

@@ -1,0 +1,401 @@
+"""The two plots of the surface view: the contour map with the race on it, and loss per step.
+
+Everything here is created once and updated with ``setData``; nothing is rebuilt per frame.
+
+* Map (``surfaceView``, the shell's ``ContourMap``): heat map + contours + colour bar + minima
+  stars + start marker, then the trajectories (:class:`~app.views.surface_layers.TrajectoryLayer`,
+  incremental), one scatter item for every runner's current point (a filled dot, or a large
+  cross at the last finite point once a runner has diverged), and a legend whose entries say
+  "— diverged at step N". Clicking a legend entry hides/shows that runner (pyqtgraph's legend
+  behaviour, kept in sync with the list's check boxes).
+* Loss plot (``surfaceLossPlot``): loss against step per runner, drawn incrementally too. On a
+  log axis it shows the gap to the minimum, f − f* (what converges to zero, at a rate the class
+  can read off as a slope), with f* the surface's known minimum, else the lowest value on the
+  map's grid. Its range stays put until the data leave it, then jumps to a rounded range:
+  moving the axes every frame would re-render the axes, the grid and every curve.
+
+The heat map and contour items get Qt's device-coordinate cache: they only change when the
+surface or the view range does, and without the cache every frame would re-scale a 500×500
+image and re-stroke thousands of contour segments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
+from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtWidgets import QGraphicsItem
+
+from app.theme import ThemeManager, get_theme
+from app.views.surface_layers import TrajectoryLayer
+from app.views.surface_runners import RunnerEntry
+from app.widgets.contour_map import ContourMap
+from core.surfaces import Surface
+
+GRID_POINTS = 400
+LINE_WIDTH = 3.0  # trajectory line, px at 100 % zoom
+HALO = 1.5  # dark outline each side of a trajectory, px
+HEAD_SIZE = 13.0
+CROSS_SIZE = 22.0
+LOSS_WIDTH = 2.0
+
+
+class LegendSample(pg.ItemSample):
+    """A legend sample drawn at the zoomed size: the runner's line with its marker (a dot, or a
+    cross once it diverged). Clicking it toggles the runner, as pyqtgraph's samples do."""
+
+    def __init__(self, item: pg.PlotDataItem) -> None:
+        super().__init__(item)
+        self.color = "#000000"
+        self.symbol = "o"
+        self.scale = 1.0
+
+    def set_style(self, color: str, symbol: str, scale: float) -> None:
+        self.color, self.symbol, self.scale = color, symbol, float(scale)
+        size = 24.0 * self.scale
+        self.setFixedWidth(size)
+        self.setFixedHeight(size)
+        self.prepareGeometryChange()
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        size = 24.0 * self.scale
+        return QRectF(0, 0, size, size)
+
+    def paint(self, p, *args) -> None:
+        s = self.scale
+        p.setRenderHint(p.RenderHint.Antialiasing)
+        if not self.item.isVisible():
+            p.drawPixmap(1, 1, invisible_eye().pixmap(int(18 * s), int(18 * s)))
+            return
+        p.setPen(pg.mkPen(self.color, width=LINE_WIDTH * s))
+        p.drawLine(QPointF(1 * s, 12 * s), QPointF(23 * s, 12 * s))
+        p.translate(12 * s, 12 * s)
+        size = (14 if self.symbol == "x" else 10) * s
+        drawSymbol(p, self.symbol, size, pg.mkPen("#000000", width=s), pg.mkBrush(self.color))
+
+
+def invisible_eye():
+    from pyqtgraph.icons import invisibleEye
+
+    return invisibleEye.qicon
+
+
+class RacePlots(QObject):
+    """Owns the map, the loss plot and every plot item of the race."""
+
+    runnerVisibilityToggled = Signal(int, bool)  # from a click on a legend entry
+
+    def __init__(self, theme: ThemeManager | None = None) -> None:
+        super().__init__()
+        self.theme = th = theme or get_theme()
+        # -- map
+        self.map = ContourMap(theme=th)
+        self.map.setObjectName("surfaceView")
+        self.map.setAccessibleName("Loss surface with the optimizers' trajectories")
+        self.map.setToolTip(
+            "The loss surface (dark = low) with each optimizer's path; click or drag to move the "
+            "start point, every optimizer restarts there. Wheel zooms, Shift+drag pans, "
+            "right-click ▸ View All."
+        )
+        for item in (self.map.image, self.map.contours):
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        vb = self.map.getPlotItem().getViewBox()
+        self.layer = TrajectoryLayer(vb)
+        self.layer.setZValue(5)  # above the contours, below the minima stars and start marker
+        self.map.addItem(self.layer, ignoreBounds=True)
+        self.heads = pg.ScatterPlotItem(pxMode=True)
+        self.heads.setZValue(30)
+        self.map.addItem(self.heads, ignoreBounds=True)
+        self.legend = pg.LegendItem(offset=(-12, 12), sampleType=LegendSample, verSpacing=-2)
+        self.legend.setParentItem(vb)
+        self.legend.setZValue(40)
+        self.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+        # -- loss plot
+        self.loss = pg.PlotWidget()
+        self.loss.setObjectName("surfaceLossPlot")
+        self.loss.setAccessibleName("Loss against step for every optimizer")
+        self.loss.setToolTip("Loss against step for every optimizer (same colours as the map).")
+        lp = self.loss.getPlotItem()
+        lp.setLabel("bottom", "step")
+        lp.setLabel("left", "loss")
+        lp.showGrid(x=True, y=True, alpha=0.25)
+        lp.hideButtons()
+        lp.setMenuEnabled(True)
+        lp.disableAutoRange()  # see _fit_loss_range: ranges move in big jumps, not every frame
+        self._loss_range: tuple[float, float, float, float] | None = None
+        for axis in self._axes():
+            # axes (and the loss plot's grid, which its axes draw) only change when a range
+            # does; replaying their QPicture of text each frame cost ~4 ms per axis
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._log_y = False
+        self._ref = 0.0  # f* (or the grid's minimum) for the log axis
+        self._ref_known = False
+        self.loss_layer = TrajectoryLayer(lp.getViewBox(), width=LOSS_WIDTH, halo=0.0)
+        self.loss_layer.setZValue(5)
+        self.loss.addItem(self.loss_layer, ignoreBounds=True)
+
+        self._proxies: dict[int, pg.PlotDataItem] = {}
+        self._samples: dict[int, LegendSample] = {}
+        self._drawn: dict[int, tuple[int, int, str]] = {}  # rid -> (generation, steps, status)
+        self._extent: dict[int, tuple[float, float, float]] = {}  # rid -> (step, y min, y max)
+        self._order: list[int] = []
+        th.bind(self.layer, _style_layer)
+        th.bind(self.loss_layer, _style_loss_layer)
+        th.style_plot(self.loss)
+
+    def _axes(self) -> list[pg.AxisItem]:
+        out = []
+        for view in (self.map, self.loss):
+            out += [it for it in view.scene().items() if isinstance(it, pg.AxisItem)]
+        return out
+
+    # -- surface -------------------------------------------------------------------------
+    def set_surface(self, surface: Surface, grid: int = GRID_POINTS) -> None:
+        xs, ys, z = surface.grid(grid)
+        self.map.set_field(xs, ys, z, log_scale=surface.log_scale)
+        self.map.set_minima([(m.x, m.y) for m in surface.minima])
+        fstar = min((m.value for m in surface.minima), default=None)
+        self._ref_known = fstar is not None
+        finite = z[np.isfinite(z)]
+        self._ref = fstar if fstar is not None else (float(finite.min()) if finite.size else 0.0)
+        self._label_loss_axis()
+        self.layer.invalidate()
+
+    def set_start(self, point: tuple[float, float]) -> None:
+        self.map.set_start(point)
+
+    # -- runners -------------------------------------------------------------------------
+    def add_runner(self, entry: RunnerEntry) -> None:
+        rid = entry.id
+        self._order.append(rid)
+        self.layer.set_track(rid, entry.color, entry.visible)
+        proxy = pg.PlotDataItem()
+        proxy.visibleChanged.connect(self._on_proxy_visibility)
+        self._proxies[rid] = proxy
+        self.loss_layer.set_track(rid, _loss_color(entry.color, self.theme), entry.visible)
+        sample = LegendSample(proxy)
+        self._samples[rid] = sample
+        self.legend.addItem(sample, entry.legend_text())
+        for it in self.legend.items[-1]:  # repainted over a changing map every frame otherwise
+            it.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.restyle(entry)
+        self._drawn.pop(rid, None)
+
+    def remove_runner(self, rid: int) -> None:
+        if rid in self._order:
+            self._order.remove(rid)
+        self.layer.remove_track(rid)
+        proxy = self._proxies.pop(rid, None)
+        self._samples.pop(rid, None)
+        if proxy is not None:
+            self.legend.removeItem(proxy)
+        self._extent.pop(rid, None)
+        self.loss_layer.remove_track(rid)
+        self._drawn.pop(rid, None)
+
+    def clear_runners(self) -> None:
+        for rid in list(self._order):
+            self.remove_runner(rid)
+
+    def restyle(self, entry: RunnerEntry) -> None:
+        """Colour, visibility and legend text of one runner (not its data)."""
+        th = self.theme
+        rid = entry.id
+        self.layer.set_track(rid, entry.color, entry.visible)
+        proxy = self._proxies[rid]
+        self._samples[rid].set_style(entry.color, "x" if entry.diverged else "o", th.scale)
+        if proxy.isVisible() != entry.visible:
+            proxy.blockSignals(True)
+            proxy.setVisible(entry.visible)
+            proxy.blockSignals(False)
+        label = self._label(rid)
+        if label is not None and label.text != entry.legend_text():
+            label.setText(entry.legend_text())
+            self.legend.updateSize()
+        self.loss_layer.set_track(rid, _loss_color(entry.color, th), entry.visible)
+        self.legend.update()
+
+    # -- data ----------------------------------------------------------------------------
+    def redraw(self, entries: Iterable[RunnerEntry], generation: int) -> None:
+        """Push what changed since the last call into the items (cheap when nothing did)."""
+        entries = list(entries)
+        changed = False
+        for entry in entries:
+            r = entry.runner
+            state = (generation, r.steps, r.status)
+            old = self._drawn.get(entry.id)
+            if old == state:
+                continue
+            if old is not None and old[0] != generation:
+                self.layer.invalidate()
+                self.loss_layer.invalidate()
+            if old is None or old[2] != r.status:
+                self.restyle(entry)
+            self._drawn[entry.id] = state
+            changed = True
+            trail = r.trail
+            steps = trail.steps()
+            self.layer.set_data(entry.id, trail.points(), steps)
+            self._set_loss(entry.id, steps, trail.losses())
+        if changed:
+            self.update_heads(entries)
+            self._fit_loss_range(entries)
+
+    def force_redraw(self, entries: Iterable[RunnerEntry], generation: int) -> None:
+        self._drawn.clear()
+        self.layer.invalidate()
+        self.loss_layer.invalidate()
+        self.redraw(entries, generation)
+
+    def update_heads(self, entries: Iterable[RunnerEntry]) -> None:
+        th = self.theme
+        spots = []
+        for entry in entries:
+            if not entry.visible:
+                continue
+            x, y = entry.runner.point
+            if entry.diverged:
+                spots.append(
+                    {
+                        "pos": (x, y),
+                        "symbol": "x",
+                        "size": th.size(CROSS_SIZE),
+                        "brush": pg.mkBrush(entry.color),
+                        "pen": th.pen("#000000", 1.5),
+                    }
+                )
+            else:
+                spots.append(
+                    {
+                        "pos": (x, y),
+                        "symbol": "o",
+                        "size": th.size(HEAD_SIZE),
+                        "brush": pg.mkBrush(entry.color),
+                        "pen": th.pen("#000000", 1.5),
+                    }
+                )
+        self.heads.setData(spots)
+
+    def loss_values(self, losses: np.ndarray) -> np.ndarray:
+        """What the loss plot's y axis shows for these losses (log10 of the gap on a log axis)."""
+        if not self._log_y:
+            return losses
+        floor = 1e-16 * max(1.0, abs(self._ref))
+        return np.log10(np.maximum(losses - self._ref, floor))
+
+    def _set_loss(self, rid: int, steps: np.ndarray, losses: np.ndarray) -> None:
+        y = self.loss_values(losses)
+        pts = np.empty((len(steps), 2))
+        pts[:, 0] = steps
+        pts[:, 1] = y
+        self.loss_layer.set_data(rid, pts, steps)
+        if len(y):
+            self._extent[rid] = (float(steps[-1]), float(y.min()), float(y.max()))
+        else:
+            self._extent.pop(rid, None)
+
+    def _fit_loss_range(self, entries: Iterable[RunnerEntry]) -> None:
+        """Keep the loss plot's range still until the data leave it (or shrink a lot), then
+        jump to a rounded range: moving axes every frame would redraw the axes and grid."""
+        ext = [self._extent[e.id] for e in entries if e.visible and e.id in self._extent]
+        if not ext:
+            return
+        xmax = max(10.0, max(e[0] for e in ext))
+        lo = min(e[1] for e in ext)
+        hi = max(e[2] for e in ext)
+        cur = self._loss_range
+        if self._log_y:  # a decade of headroom below: losses fall, and fall on a log axis
+            y0, y1 = math.floor(lo) - 1.1, math.ceil(hi) + 0.1
+        else:
+            pad = 0.08 * (hi - lo) if hi > lo else max(1.0, abs(hi)) * 0.1
+            y0, y1 = lo - pad, hi + pad
+        x1 = _nice_ceiling(xmax * 2.0)
+        if cur is not None:
+            if cur[1] >= xmax and cur[1] <= 8 * x1:
+                x1 = cur[1]  # still fits, and not absurdly loose (a reset shrinks it)
+            if cur[2] <= lo and hi <= cur[3] and (cur[3] - cur[2]) <= 4 * (y1 - y0):
+                y0, y1 = cur[2], cur[3]
+            if (x1, y0, y1) == cur[1:]:
+                return
+        self._loss_range = (0.0, x1, y0, y1)
+        self.loss.getPlotItem().getViewBox().setRange(xRange=(0, x1), yRange=(y0, y1), padding=0)
+
+    def trajectory(self, rid: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, y)`` the map plots for a runner."""
+        return self.layer.track_data(rid)
+
+    def loss_data(self, rid: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(step, y)`` the loss plot shows for a runner (y in axis units: log10 on a log axis)."""
+        return self.loss_layer.track_data(rid)
+
+    def _label(self, rid: int):
+        sample = self._samples.get(rid)
+        for smp, label in self.legend.items:
+            if smp is sample:
+                return label
+        return None
+
+    def legend_texts(self) -> list[str]:
+        return [label.text for _sample, label in self.legend.items]
+
+    def head_spots(self) -> list[tuple[float, float, str]]:
+        """(x, y, symbol) of every drawn current-point marker."""
+        return [(s.pos().x(), s.pos().y(), s.symbol()) for s in self.heads.points()]
+
+    # -- options -------------------------------------------------------------------------
+    def set_log_y(self, on: bool, entries: Iterable[RunnerEntry], generation: int) -> None:
+        self._log_y = bool(on)
+        self.loss.getPlotItem().getAxis("left").setLogMode(False, self._log_y)
+        self._label_loss_axis()
+        self._loss_range = None
+        self._extent.clear()
+        self.force_redraw(entries, generation)
+
+    def _label_loss_axis(self) -> None:
+        lp = self.loss.getPlotItem()
+        if self._log_y:
+            lp.setLabel("left", "f − f*  (log)" if self._ref_known else "f − min f  (log)")
+        else:
+            lp.setLabel("left", "loss")
+        self.theme.style_plot(self.loss)
+
+    def _on_proxy_visibility(self) -> None:
+        proxy = self.sender()
+        for rid, p in self._proxies.items():
+            if p is proxy:
+                self.runnerVisibilityToggled.emit(rid, p.isVisible())
+                return
+
+
+def _nice_ceiling(x: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k that is >= x."""
+    k = math.floor(math.log10(x))
+    for m in (1, 2, 5, 10):
+        if m * 10**k >= x:
+            return float(m * 10**k)
+    return float(10 ** (k + 1))
+
+
+def _style_layer(layer: TrajectoryLayer, th: ThemeManager) -> None:
+    layer.set_style(th.size(LINE_WIDTH), th.size(HALO))
+
+
+def _style_loss_layer(layer: TrajectoryLayer, th: ThemeManager) -> None:
+    layer.set_style(th.size(LOSS_WIDTH), 0.0)
+
+
+def _loss_color(color: str, th: ThemeManager) -> str:
+    """The runner's colour, darkened where it would vanish on a light background (yellow)."""
+    if th.is_dark:
+        return color
+    c = pg.mkColor(color)
+    luminance = 0.2126 * c.redF() + 0.7152 * c.greenF() + 0.0722 * c.blueF()
+    if luminance > 0.7:
+        return c.darker(160).name()
+    return color

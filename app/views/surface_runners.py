@@ -1,0 +1,397 @@
+"""The racing optimizers as the user manages them: the list, add/duplicate/remove, and the
+selected optimizer's hyperparameters.
+
+Why a separate widget: the list and the form are plain Qt and know nothing of plotting or
+stepping. They show :class:`RunnerEntry` objects and turn the user's edits into signals; the
+surface view applies them to the race (``Race.add``/``remove``/``set_hparams``) and reports
+back. Everything here is built from ``core.optimizers``' registry alone, so an optimizer added
+there (or registered by a user) appears in the Add menu and gets its controls with no edit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.widgets.hparam_form import HParamForm
+from app.widgets.slider_spin import format_number
+from core.optimizers import OptimizerInfo, OptimizerSpec, get_optimizer, optimizer_names
+from core.race import Runner
+
+ROLE_ID = Qt.ItemDataRole.UserRole + 1
+ERROR_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return format_number(value)
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_fmt(v) for v in value) + ")"
+    return str(value)
+
+
+def auto_label(spec: OptimizerSpec) -> str:
+    """What a lecturer reads out: 'SGD (lr=0.001, momentum=0.9)' -- the learning rate always,
+    then whatever differs from the defaults."""
+    hp = spec.hparams()
+    parts = []
+    if "lr" in hp:
+        parts.append(f"lr={_fmt(hp['lr'])}")
+    parts += [f"{k}={_fmt(v)}" for k, v in spec.kwargs.items() if k != "lr"]
+    return f"{spec.name} ({', '.join(parts)})" if parts else spec.name
+
+
+@dataclass
+class RunnerEntry:
+    """A runner of the race plus what only the UI knows about it."""
+
+    runner: Runner
+    color: str
+    visible: bool = True
+    custom_label: str | None = None
+
+    @property
+    def id(self) -> int:
+        return self.runner.id
+
+    @property
+    def diverged(self) -> bool:
+        return self.runner.status == "diverged"
+
+    @property
+    def label(self) -> str:
+        return self.custom_label or auto_label(self.runner.spec)
+
+    def legend_text(self) -> str:
+        if self.diverged:
+            return f"{self.label} — diverged at step {self.runner.diverged_at}"
+        return self.label
+
+
+def swatch(color: str, size: int, crossed: bool = False) -> QIcon:
+    """A colour square for the list (crossed out once the runner has diverged)."""
+    pm = QPixmap(size, size)
+    pm.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pm)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    p.setPen(QPen(QColor("#000000"), 1))
+    p.setBrush(QColor(color))
+    p.drawRoundedRect(1, 1, size - 2, size - 2, 3, 3)
+    if crossed:
+        p.setPen(QPen(QColor("#000000"), max(2, size // 6)))
+        p.drawLine(3, 3, size - 3, size - 3)
+        p.drawLine(3, size - 3, size - 3, 3)
+    p.end()
+    return QIcon(pm)
+
+
+class OptimizerPanel(QWidget):
+    """``optimizerList`` with Add/Duplicate/Remove, and the selected runner's controls.
+
+    Signals carry runner ids; the view owns the race and calls back ``add_entry``,
+    ``update_entry``, ``remove_entry``, ``show_error``.
+    """
+
+    addRequested = Signal(str)  # optimizer name
+    removeRequested = Signal(int)
+    duplicateRequested = Signal(int)
+    visibilityToggled = Signal(int, bool)
+    renamed = Signal(int, str)  # "" = back to the automatic label
+    hparamChanged = Signal(int, str, object)
+    currentChanged = Signal(int)  # -1 = none selected
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._entries: dict[int, RunnerEntry] = {}
+        self._updating = False
+        self._form_info: OptimizerInfo | None = None
+        self._theme_name = "light"
+
+        self.list = QListWidget(self)
+        self.list.setObjectName("optimizerList")
+        self.list.setAccessibleName("Racing optimizers")
+        self.list.setToolTip(
+            "The optimizers racing on the surface: tick to show or hide one, double-click (or F2) "
+            "to rename it, select one to tune its hyperparameters live."
+        )
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.SelectedClicked
+        )
+        self.list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.list.itemChanged.connect(self._on_item_changed)
+        self.list.currentItemChanged.connect(self._on_current_changed)
+
+        self.add_combo = QComboBox(self)
+        self.add_combo.setObjectName("addOptimizerCombo")
+        self.add_combo.setAccessibleName("Optimizer to add")
+        self.add_combo.setToolTip("Which torch.optim optimizer the Add button puts into the race.")
+        self.refresh_registry()
+        self.add_button = QPushButton("Add", self)
+        self.add_button.setObjectName("addOptimizerButton")
+        self.add_button.setAccessibleName("Add optimizer")
+        self.add_button.setToolTip(
+            "Add the chosen optimizer to the race, with its default hyperparameters, starting "
+            "from the current start point."
+        )
+        self.add_button.clicked.connect(self._on_add)
+        self.duplicate_button = QPushButton("Duplicate", self)
+        self.duplicate_button.setObjectName("duplicateOptimizerButton")
+        self.duplicate_button.setAccessibleName("Duplicate optimizer")
+        self.duplicate_button.setToolTip(
+            "Add a copy of the selected optimizer (same hyperparameters), e.g. to race Adam "
+            "at two learning rates."
+        )
+        self.duplicate_button.clicked.connect(self._on_duplicate)
+        self.remove_button = QPushButton("Remove", self)
+        self.remove_button.setObjectName("removeOptimizerButton")
+        self.remove_button.setAccessibleName("Remove optimizer")
+        self.remove_button.setToolTip("Take the selected optimizer out of the race.")
+        self.remove_button.clicked.connect(self._on_remove)
+
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.list, 0, 0, 1, 2)
+        grid.addWidget(self.add_combo, 1, 0)
+        grid.addWidget(self.add_button, 1, 1)
+        grid.addWidget(self.duplicate_button, 2, 0)
+        grid.addWidget(self.remove_button, 2, 1)
+        grid.setColumnStretch(0, 1)
+
+        # -- the selected runner's hyperparameters
+        self.hparam_box = QGroupBox("Hyperparameters", self)
+        self.hparam_box.setObjectName("hparamGroup")
+        self.description = QLabel(self.hparam_box)
+        self.description.setObjectName("optimizerDescription")
+        self.description.setWordWrap(True)
+        self.description.setAccessibleName("Optimizer description")
+        self.form = HParamForm(parent=self.hparam_box)
+        self.form.setObjectName("hparamForm")
+        self.form.changed.connect(self._on_form_changed)
+        self.error = QLabel(self.hparam_box)
+        self.error.setObjectName("hparamError")
+        self.error.setAccessibleName("Hyperparameter error")
+        self.error.setWordWrap(True)
+        self.error.hide()
+        box_lay = QVBoxLayout(self.hparam_box)
+        box_lay.addWidget(self.description)
+        box_lay.addWidget(self.form)
+        box_lay.addWidget(self.error)
+        self.hparam_box.hide()
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(grid)
+        lay.addWidget(self.hparam_box)
+        self._sync_buttons()
+
+    # -- registry ------------------------------------------------------------------------
+    def refresh_registry(self) -> None:
+        """(Re)fill the Add menu from ``optimizer_names()`` (e.g. after register_optimizer)."""
+        keep = self.add_combo.currentText()
+        self.add_combo.clear()
+        for name in optimizer_names():
+            self.add_combo.addItem(name, name)
+            idx = self.add_combo.count() - 1
+            self.add_combo.setItemData(
+                idx, get_optimizer(name).description, Qt.ItemDataRole.ToolTipRole
+            )
+        if keep:
+            self.add_combo.setCurrentText(keep)
+
+    # -- entries -------------------------------------------------------------------------
+    def _icon_size(self) -> int:
+        return max(12, self.fontMetrics().height() - 2)
+
+    def add_entry(self, entry: RunnerEntry, select: bool = False) -> None:
+        self._entries[entry.id] = entry
+        item = QListWidgetItem()
+        item.setData(ROLE_ID, entry.id)
+        item.setFlags(
+            Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsUserCheckable
+            | Qt.ItemFlag.ItemIsEditable
+        )
+        self._updating = True
+        try:
+            self.list.addItem(item)
+        finally:
+            self._updating = False
+        self.update_entry(entry)
+        if select:
+            self.list.setCurrentItem(item)
+        self._sync_buttons()
+
+    def _item(self, rid: int) -> QListWidgetItem | None:
+        for i in range(self.list.count()):
+            item = self.list.item(i)
+            if item.data(ROLE_ID) == rid:
+                return item
+        return None
+
+    def update_entry(self, entry: RunnerEntry) -> None:
+        """Show the entry's label, colour, visibility and status."""
+        item = self._item(entry.id)
+        if item is None:
+            return
+        self._updating = True
+        try:
+            if item.text() != entry.label:
+                item.setText(entry.label)
+            state = Qt.CheckState.Checked if entry.visible else Qt.CheckState.Unchecked
+            if item.checkState() != state:
+                item.setCheckState(state)
+            item.setIcon(swatch(entry.color, self._icon_size(), entry.diverged))
+            tip = f"{entry.runner.spec} — " + (
+                f"diverged at step {entry.runner.diverged_at} (Reset brings it back)"
+                if entry.diverged
+                else "tick to show, double-click to rename"
+            )
+            item.setToolTip(tip)
+            font = item.font()
+            font.setItalic(entry.diverged)
+            item.setFont(font)
+        finally:
+            self._updating = False
+        if entry.id == self.current_id():
+            self.hparam_box.setTitle(f"Hyperparameters: {entry.label}")
+
+    def remove_entry(self, rid: int) -> None:
+        self._entries.pop(rid, None)
+        item = self._item(rid)
+        if item is not None:
+            self.list.takeItem(self.list.row(item))
+        self._sync_buttons()
+        if self.list.currentItem() is None:
+            self._show_form(None)
+
+    def clear_entries(self) -> None:
+        self._updating = True
+        try:
+            self.list.clear()
+        finally:
+            self._updating = False
+        self._entries.clear()
+        self._show_form(None)
+        self._sync_buttons()
+
+    def current_id(self) -> int:
+        item = self.list.currentItem()
+        return int(item.data(ROLE_ID)) if item is not None else -1
+
+    def select(self, rid: int) -> None:
+        item = self._item(rid)
+        if item is not None:
+            self.list.setCurrentItem(item)
+
+    def ids(self) -> list[int]:
+        return [int(self.list.item(i).data(ROLE_ID)) for i in range(self.list.count())]
+
+    def set_theme_name(self, name: str) -> None:
+        self._theme_name = name
+        self.error.setStyleSheet(f"color: {ERROR_COLORS.get(name, '#C62828')};")
+        for entry in self._entries.values():
+            self.update_entry(entry)
+
+    # -- the form ------------------------------------------------------------------------
+    def refresh_form(self) -> None:
+        """Show the current runner's values again (after a change the core refused, or an
+        external change such as restoring settings)."""
+        self._show_form(self._entries.get(self.current_id()))
+
+    def _show_form(self, entry: RunnerEntry | None) -> None:
+        self.error.hide()
+        if entry is None:
+            self.hparam_box.hide()
+            self._form_info = None
+            return
+        info = entry.runner.spec.info
+        if info is not self._form_info:
+            self.form.set_hparams(info.hparams)
+            self._form_info = info
+        self.form.set_values(entry.runner.spec.hparams())
+        self.hparam_box.setTitle(f"Hyperparameters: {entry.label}")
+        self.description.setText(info.description)
+        self.hparam_box.show()
+
+    def show_error(self, text: str) -> None:
+        self.error.setText(text)
+        self.error.setStyleSheet(f"color: {ERROR_COLORS.get(self._theme_name, '#C62828')};")
+        self.error.show()
+
+    def clear_error(self) -> None:
+        self.error.clear()
+        self.error.hide()
+
+    # -- slots ---------------------------------------------------------------------------
+    def _sync_buttons(self) -> None:
+        has = self.list.currentItem() is not None
+        self.duplicate_button.setEnabled(has)
+        self.remove_button.setEnabled(has)
+
+    @Slot()
+    def _on_add(self) -> None:
+        name = self.add_combo.currentData()
+        if name:
+            self.addRequested.emit(str(name))
+
+    @Slot()
+    def _on_duplicate(self) -> None:
+        rid = self.current_id()
+        if rid >= 0:
+            self.duplicateRequested.emit(rid)
+
+    @Slot()
+    def _on_remove(self) -> None:
+        rid = self.current_id()
+        if rid >= 0:
+            self.removeRequested.emit(rid)
+
+    @Slot(QListWidgetItem)
+    def _on_item_changed(self, item: QListWidgetItem) -> None:
+        if self._updating:
+            return
+        rid = int(item.data(ROLE_ID))
+        entry = self._entries.get(rid)
+        if entry is None:
+            return
+        visible = item.checkState() == Qt.CheckState.Checked
+        if visible != entry.visible:
+            self.visibilityToggled.emit(rid, visible)
+        text = item.text().strip()
+        if text != entry.label:
+            self.renamed.emit(rid, text)
+
+    @Slot(QListWidgetItem, QListWidgetItem)
+    def _on_current_changed(self, current: QListWidgetItem | None, _prev) -> None:
+        self._sync_buttons()
+        rid = int(current.data(ROLE_ID)) if current is not None else -1
+        self._show_form(self._entries.get(rid))
+        self.currentChanged.emit(rid)
+
+    @Slot(str, object)
+    def _on_form_changed(self, name: str, value: object) -> None:
+        rid = self.current_id()
+        if rid >= 0:
+            self.hparamChanged.emit(rid, name, value)
