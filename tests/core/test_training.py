@@ -607,3 +607,20 @@ def test_metrics_schema():
         assert isinstance(metrics["epochs"][0][key], float)
     assert metrics["device"] == "cpu" and metrics["state"] == "finished"
     assert metrics["final"]["epoch"] == 2 and metrics["dataset"]["train"] == 320
+
+
+def test_losses_kept_on_the_device_are_converted_in_groups_and_nan_is_caught():
+    """The GPU path (detached loss tensors, one stack per flush), exercised with CPU tensors."""
+    engine = TrainingEngine(small(epochs=3))
+    engine.step(2)
+    engine.drain()
+    lane = engine.lanes[0]
+    lane.pending = [torch.tensor(0.25), torch.tensor(0.5), torch.tensor(float("nan"))]
+    lane.pending_lrs = [0.01] * 3
+    engine._flush()
+    update = engine.drain()
+    assert update.curves[0].losses[:2].tolist() == [0.25, 0.5]
+    assert update.curves[0].steps.tolist() == [2, 3, 4]
+    (event,) = [e for e in update.events if isinstance(e, Diverged)]
+    assert event.step == 4 and event.epoch == 1 and event.batch == 4
+    assert update.state == "diverged" and update.lanes[0].state == "diverged"
