@@ -16,8 +16,8 @@ What is measured, per batch size (32 and 128), on the same data, model and initi
   bare_default_collate  the bare loop with a default ``DataLoader(batch_size=..., shuffle=True)``
                         (per-sample collate), to show what the BatchSampler saves;
   bare_worker_default_threads  (``--threads-demo`` only) the bare loop on a worker thread with
-                        torch's default thread count: why the engine uses 1 intra-op thread for
-                        small networks (it is several times slower, so not run by default).
+                        torch's default thread count: why the engine uses 1 intra-op thread
+                        (it is several times slower, so not run by default).
 Trials are short (~200 steps) and interleaved after a warm-up, the order reversed every trial,
 so drift in the machine's load hits every variant alike; each figure is the median over trials
 with the min-max spread, and the engine/bare ratio is also given per trial (paired). Two clocks: wall time (steps/s, the headline) and the training thread's own CPU time
@@ -76,10 +76,9 @@ def bare_loop(
     config: TrainConfig, default_collate: bool = False, engine_threads: bool = True
 ) -> Timing:
     """The tutorial's loop (+ validation per epoch) on the engine's data and model."""
-    threads = config.threads_for_cpu() if engine_threads else None
     previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    if engine_threads:
+        torch.set_num_threads(config.threads_for_cpu())
     try:
         return _bare_loop(config, default_collate)
     finally:
@@ -239,6 +238,12 @@ def event_costs(repeats: int = 200) -> dict[str, float]:
         engine._flush()
         times.append(time.perf_counter() - t)
     costs["flush_us_40_losses"] = statistics.median(times) * 1e6
+    times = []
+    for _ in range(max(5, repeats // 10)):
+        t = time.perf_counter()
+        engine.boundary(100)
+        times.append(time.perf_counter() - t)
+    costs["boundary_ms_100x100"] = statistics.median(times) * 1e3
     return costs
 
 
@@ -293,7 +298,8 @@ def format_table(result: dict[str, Any]) -> str:
     c = result["event_costs"]
     lines.append(
         f"drain(): {c['drain_us_60_points']:.0f} us with 60 points pending; "
-        f"flush of 40 losses: {c['flush_us_40_losses']:.0f} us"
+        f"flush of 40 losses: {c['flush_us_40_losses']:.0f} us; "
+        f"decision-boundary grid 100x100: {c['boundary_ms_100x100']:.1f} ms"
     )
     return "\n".join(lines)
 

@@ -38,12 +38,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="moons, circles, spiral, xor, blobs; options as in spiral(arms=4) (default: moons)",
     )
-    parser.add_argument("--samples", type=int, default=d["samples"].default, metavar="N")
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=d["samples"].default,
+        metavar="N",
+        help="(default: %(default)s)",
+    )
     parser.add_argument(
         "--noise", type=float, default=None, metavar="F", help="default: the data set's own"
     )
     parser.add_argument(
-        "--val-fraction", type=float, default=d["val_fraction"].default, metavar="F"
+        "--val-fraction",
+        type=float,
+        default=d["val_fraction"].default,
+        metavar="F",
+        help="share of samples held out for validation (default: %(default)s)",
     )
     parser.add_argument(
         "--hidden", default="16,16", metavar="SIZES", help="hidden layer sizes (default: 16,16)"
@@ -66,20 +76,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SPEC",
         help="e.g. 'StepLR(step_size=10)', 'OneCycleLR'",
     )
-    parser.add_argument("--epochs", type=int, default=d["epochs"].default, metavar="N")
-    parser.add_argument("--batch-size", type=int, default=d["batch_size"].default, metavar="N")
-    parser.add_argument("--device", default="auto", metavar="DEV", help="auto|cpu|cuda|cuda:N|mps")
-    parser.add_argument("--seed", type=int, default=d["seed"].default, metavar="N")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=d["epochs"].default,
+        metavar="N",
+        help="(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=d["batch_size"].default,
+        metavar="N",
+        help="(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--device", default="auto", metavar="DEV", help="auto|cpu|cuda|cuda:N|mps (default: auto)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=d["seed"].default, metavar="N", help="(default: %(default)s)"
+    )
     parser.add_argument(
         "--patience",
         type=int,
         default=d["patience"].default,
         metavar="N",
-        help="report when validation loss has not improved for N epochs (0: never)",
+        help="report when validation loss has not improved for N epochs (0: never; default: %(default)s)",
     )
     parser.add_argument("--stop-early", action="store_true", help="stop when the patience runs out")
     parser.add_argument(
-        "--log-every", type=int, default=100, metavar="N", help="batches between progress lines"
+        "--log-every",
+        type=int,
+        default=100,
+        metavar="N",
+        help="batches between progress lines, as the tutorial's batch_idx %% 100 (default: 100)",
     )
     parser.add_argument("--metrics", default=None, metavar="FILE.json", help="write metrics JSON")
 

@@ -29,7 +29,12 @@ effect within one step; bad values raise ``GdsimError`` in the caller's thread r
   batches), ``stop()``, ``set_hparams(lane=None, **changes)`` (e.g. lr=0.1 — written into
   ``param_groups`` via ``apply_hparams``; optimizer state kept), ``set_device(name)``,
   ``request_boundary(n=100, lanes=None)``, ``reset(config=None)`` (rebuild from the seed).
-Reading (ANY thread): ``drain() -> Update`` everything since the last drain; ``state``.
+Reading (ANY thread): ``drain() -> Update`` everything since the last drain (plus a status
+snapshot: state, device, steps/s, per-lane ``LaneStatus``); ``state``; ``config``; ``data`` (the
+immutable ``GeneratedData``, for a preview plot). ``lanes`` (models, optimizers) belong to the
+driver: read them only from the driving thread or when nothing drives.
+A second concurrent ``run()``/``step()`` raises RuntimeError. Commands queued while nothing drives
+wait for the next ``step()``/``run()``/``process_commands()``.
 
 States: "ready" (built, not started) -> "running" <-> "paused" -> "finished" | "diverged" |
 "stopped". "stopped" only ends ``run()``; ``run()``/``step()`` continue from there. "finished" and
@@ -66,6 +71,11 @@ Rules decided here (the issue left them open)
   dropped, counted in ``Update.dropped_events``); only the newest boundary grid per lane is kept.
   The per-epoch history behind ``metrics()`` is one small record per lane per epoch, bounded by
   ``config.epochs``.
+* CPU threads: ``TrainConfig.threads_for_cpu()`` (1 unless ``cpu_threads`` says otherwise) is set
+  in the driving thread for the duration of ``run()``/``step()``/``boundary()`` and restored
+  after. Measured here: torch's default 2 OpenMP threads make small ops called from a non-main
+  thread (the window's worker) 10-20x slower, i.e. training 2-5x slower, and on a busy machine
+  even main-thread work (a 100x100 boundary grid: 64 ms vs 0.9 ms); 1 thread is never that slow.
 * steps/s counts engine steps (one batch for every lane) per second of active stepping time, so
   pauses do not dilute it; validation time is included.
 * Reproducible: a seed fixes the data, the split, the initial weights (built on the CPU with a
@@ -217,7 +227,7 @@ class TrainConfig:
     seed: int = 0
     patience: int | None = 10
     stop_early: bool = False
-    cpu_threads: int | None = None  # torch intra-op threads while training on the CPU; None: auto
+    cpu_threads: int | None = None  # torch intra-op threads on the CPU; None: 1 (see below)
 
     def __post_init__(self) -> None:
         fix = object.__setattr__
@@ -242,20 +252,17 @@ class TrainConfig:
         parse_dataset_spec(self.dataset)
         fix(self, "dataset_options", dict(self.dataset_options))
 
-    def threads_for_cpu(self) -> int | None:
-        """Intra-op threads to train with on the CPU (None: leave torch's setting alone).
+    def threads_for_cpu(self) -> int:
+        """Intra-op threads to train with on the CPU: ``cpu_threads``, or 1 by default.
 
-        Auto: 1 thread for small networks (batch size x widest layer <= 65536). Measured on the
-        2-core dev box: with torch's default of 2 OpenMP threads, small ops called from a
-        non-main thread (the window's worker) cost 10-20x more (a 32x16 Linear 4 us -> 90 us),
-        halving training speed; with 1 thread they cost the same as on the main thread. Large
-        networks keep the default so big matrix products still use every core.
+        Measured on the shared 2-core dev box with torch's default of 2 OpenMP threads: small ops
+        called from a non-main thread (the window's worker) cost 10-20x more (a 32x16 Linear 4 us
+        -> 90 us), halving training speed or worse, and a 100x100 decision-boundary grid took
+        64 ms instead of 0.9 ms while other processes kept the cores busy (OpenMP's barriers wait
+        for a descheduled thread). One thread is never that slow; at worst a very large network
+        on an idle machine runs up to ~2x slower, which ``cpu_threads`` can undo.
         """
-        if self.cpu_threads is not None:
-            return self.cpu_threads
-        if self.batch_size * max((2, *self.hidden)) <= 1 << 16:
-            return 1
-        return None
+        return 1 if self.cpu_threads is None else self.cpu_threads
 
     def optimizer_specs(self) -> list[OptimizerSpec]:
         return [parse_spec(o) for o in self.optimizers]
@@ -334,6 +341,7 @@ class StateChanged:
     kind: ClassVar[str] = "state"
     state: str
     previous: str
+    step: int  # engine steps done when the state changed
     reason: str = ""
 
 
@@ -758,7 +766,7 @@ class TrainingEngine:
         previous = self._state
         if state != previous:
             self._state = state
-            self._emit(StateChanged(state, previous, reason))
+            self._emit(StateChanged(state, previous, self.step_count, reason))
             self._publish()
 
     def _publish(self) -> None:
@@ -1060,8 +1068,8 @@ class TrainingEngine:
                     self._flush()
                 continue
             if state == "paused" and self._single_steps > 0:
-                self._single_steps -= 1
                 self._step_once()
+                self._single_steps -= 1
                 self._flush()
                 continue
             if self._exit or state == "stopped" or (state in DONE_STATES and exit_when_done):
@@ -1082,6 +1090,10 @@ class TrainingEngine:
 
         Call from the driving thread (or when nothing is driving); ``request_boundary`` is the
         any-thread version."""
+        with self._cpu_threads():
+            return self._boundary(n, lanes)
+
+    def _boundary(self, n: int, lanes: Sequence[int] | None) -> list[Boundary]:
         (x0, x1), (y0, y1) = self.data.bounds
         xs = np.linspace(x0, x1, n, dtype=np.float32)
         ys = np.linspace(y0, y1, n, dtype=np.float32)

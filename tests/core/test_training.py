@@ -249,12 +249,19 @@ def test_step_requested_while_running_pauses_first():
     engine = TrainingEngine(small(epochs=10_000))
     thread, _ = run_in_thread(engine)
     wait_for(lambda: engine.step_count > 3)
+    engine.drain()
     engine.request_step(2)
-    wait_for(lambda: engine.state == "paused")
-    wait_for(lambda: engine._single_steps == 0)
-    before = engine.step_count
+    events = []
+
+    def paused_event():
+        events.extend(e for e in engine.drain().events if e.kind == "state")
+        return any(e.state == "paused" for e in events)
+
+    wait_for(paused_event)
+    paused_at = next(e.step for e in events if e.state == "paused")
+    wait_for(lambda: engine.step_count == paused_at + 2)
     time.sleep(0.05)
-    assert engine.step_count == before
+    assert engine.step_count == paused_at + 2 and engine.state == "paused"
     engine.stop()
     thread.join(TIMEOUT)
     assert not thread.is_alive()
