@@ -1,0 +1,629 @@
+"""The Surfaces view as a user drives it: real buttons, fields, sliders, list items and clicks on
+the map; assertions on what is on screen (plotted points, legend, labels, button texts)."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QScrollBar,
+    QSlider,
+    QStyle,
+    QStyleOptionButton,
+    QWidget,
+)
+
+from app.main_window import MainWindow
+from app.settings import open_settings
+from app.theme import get_theme
+from app.views.surface_plots import LINE_WIDTH
+from app.views.surface_view import DEFAULT_RACE, SPEED_MAX, SurfaceView
+from core.race import Runner
+
+NAMES = (
+    "surfaceView", "surfaceLossPlot", "lossLogCheck", "surfaceCombo", "surfaceDescription",
+    "expressionEdit", "expressionError", "optimizerList", "addOptimizerCombo",
+    "addOptimizerButton", "duplicateOptimizerButton", "removeOptimizerButton", "lrSlider",
+    "lrSpin", "hparamError", "runButton", "stepButton", "resetButton", "speedSlider",
+    "speedLabel", "startLabel",
+)  # fmt: skip
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def sv(window: MainWindow) -> SurfaceView:
+    return window.surface_view
+
+
+def w(window: MainWindow, cls: type[QWidget], name: str):
+    found = window.findChild(cls, name)
+    assert found is not None, f"no {cls.__name__} named {name!r}"
+    return found
+
+
+def click(qtbot, window, name: str) -> None:
+    qtbot.mouseClick(w(window, QPushButton, name), Qt.MouseButton.LeftButton)
+
+
+def lengths(view: SurfaceView) -> dict[int, int]:
+    return {rid: len(view.trajectory(rid)[0]) for rid in view.entries}
+
+
+def runner(view: SurfaceView, index: int) -> Runner:
+    return list(view.entries.values())[index].runner
+
+
+def lst(window) -> QListWidget:
+    return w(window, QListWidget, "optimizerList")
+
+
+def click_item(qtbot, window, row: int, double: bool = False) -> None:
+    widget = lst(window)
+    item = widget.item(row)
+    widget.scrollToItem(item)
+    pos = widget.visualItemRect(item).center()
+    qtbot.mouseClick(widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    if double:
+        qtbot.mouseDClick(widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def click_check(qtbot, window, row: int) -> None:
+    """Click the check box of a list row (Fusion draws it at the left edge)."""
+    widget = lst(window)
+    item = widget.item(row)
+    rect = widget.visualItemRect(item)
+    pos = rect.topLeft()
+    pos.setX(rect.left() + 4 + 7)
+    pos.setY(rect.center().y())
+    qtbot.mouseClick(widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+
+def type_into(qtbot, field: QWidget, text: str, enter: bool = True) -> None:
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(field, Qt.Key.Key_Delete)
+    qtbot.keyClicks(field, text)
+    if enter:
+        qtbot.keyClick(field, Qt.Key.Key_Return)
+
+
+# -- construction, names, help ---------------------------------------------------------------
+def test_default_race_names_tooltips_and_accessible_names(window):
+    view = sv(window)
+    for name in NAMES:
+        assert window.findChild(QWidget, name) is not None, name
+    assert [str(e.runner.spec) for e in view.entries.values()] == [
+        str(runner(view, i).spec) for i in range(len(DEFAULT_RACE))
+    ]
+    assert view.race.surface.name == "rosenbrock" and len(view.entries) == 4
+    # every control a user can operate says what it does and has a name for screen readers
+    controls = [
+        c
+        for c in view.findChildren(QWidget)
+        if isinstance(
+            c,
+            (QAbstractButton, QAbstractSlider, QComboBox, QLineEdit, QAbstractSpinBox, QListWidget),
+        )  # fmt: skip
+        and not isinstance(c, QScrollBar)
+        # Qt's own parts: a spin box's line edit, a line edit's clear button
+        and not isinstance(c.parentWidget(), (QAbstractSpinBox, QLineEdit))
+    ]
+    assert len(controls) > 15
+    for c in controls:
+        label = f"{type(c).__name__} {c.objectName()!r}"
+        assert c.toolTip().strip(), f"{label} has no tooltip"
+        assert c.accessibleName().strip(), f"{label} has no accessible name"
+        assert c.objectName(), f"{label} has no objectName"
+    # the surface list comes from the registry, each with its description as tooltip
+    combo = w(window, QComboBox, "surfaceCombo")
+    from core.surfaces import SURFACES
+
+    assert [combo.itemData(i) for i in range(combo.count())] == list(SURFACES)
+    assert combo.itemData(0, Qt.ItemDataRole.ToolTipRole) == SURFACES[combo.itemData(0)].description
+    assert w(window, QLabel, "surfaceDescription").text() == SURFACES["rosenbrock"].description
+    # a known minimum is marked on the map
+    mx, my = view.plots.map.minima.getData()
+    assert (list(mx), list(my)) == ([1.0], [1.0])
+    # the legend names every runner
+    assert view.plots.legend_texts() == [e.label for e in view.entries.values()]
+
+
+# -- run, step, reset --------------------------------------------------------------------------
+def test_step_button_advances_every_trajectory_by_exactly_one_point(qtbot, window):
+    view = sv(window)
+    assert set(lengths(view).values()) == {1}  # just the start
+    for k in range(1, 4):
+        click(qtbot, window, "stepButton")
+        assert set(lengths(view).values()) == {k + 1}
+        assert all(r.runner.steps == k for r in view.entries.values())
+        for rid in view.entries:
+            steps, _ = view.plots.loss_data(rid)
+            assert list(steps) == list(range(k + 1))
+    # the plotted points are the optimizer's real positions
+    for entry in view.entries.values():
+        x, y = view.trajectory(entry.id)
+        assert (x[-1], y[-1]) == entry.runner.point
+        assert (x[0], y[0]) == view.race.start
+    assert "step 3" in window.status_label.text()
+    assert w(window, QPushButton, "runButton").text() == "Start"
+
+
+def test_run_pause_toggles_text_and_advances(qtbot, window):
+    view = sv(window)
+    run = w(window, QPushButton, "runButton")
+    qtbot.mouseClick(run, Qt.MouseButton.LeftButton)
+    assert run.text() == "Pause" and view.running
+    qtbot.waitUntil(lambda: min(lengths(view).values()) > 5, timeout=5000)
+    qtbot.waitUntil(lambda: "Running · 4 optimizers · step" in window.status_label.text())
+    assert "steps/s" in window.status_label.text()
+    qtbot.mouseClick(run, Qt.MouseButton.LeftButton)
+    assert run.text() == "Start" and not view.running
+    frozen = lengths(view)
+    t = view.race.t
+    qtbot.wait(100)
+    assert lengths(view) == frozen and view.race.t == t
+    assert window.status_label.text().startswith("Paused")
+    # every runner moved along together
+    assert len(set(frozen.values())) == 1
+
+
+def test_reset_rewinds_to_the_start(qtbot, window):
+    view = sv(window)
+    for _ in range(5):
+        click(qtbot, window, "stepButton")
+    assert set(lengths(view).values()) == {6}
+    click(qtbot, window, "resetButton")
+    assert set(lengths(view).values()) == {1}
+    assert view.race.t == 0
+    for entry in view.entries.values():
+        assert entry.runner.point == view.race.start
+        steps, _ = view.plots.loss_data(entry.id)
+        assert list(steps) == [0]
+    click(qtbot, window, "stepButton")
+    assert set(lengths(view).values()) == {2}
+
+
+def test_speed_slider_sets_steps_per_second(qtbot, window):
+    view = sv(window)
+    slider = w(window, QSlider, "speedSlider")
+    label = w(window, QLabel, "speedLabel")
+    slider.setFocus()
+    qtbot.keyClick(slider, Qt.Key.Key_End)
+    assert view.speed == SPEED_MAX and label.text() == "2000 steps/s"
+    qtbot.keyClick(slider, Qt.Key.Key_Home)
+    assert view.speed == 1.0 and label.text() == "1 steps/s"
+    qtbot.keyClick(slider, Qt.Key.Key_PageUp)
+    assert 1.0 < view.speed < 10.0 and label.text().endswith("steps/s")
+
+
+# -- surfaces ---------------------------------------------------------------------------------
+def test_bad_expression_shows_the_column_and_keeps_the_surface(qtbot, window):
+    view = sv(window)
+    click(qtbot, window, "stepButton")
+    before = lengths(view)
+    field = w(window, QLineEdit, "expressionEdit")
+    error = w(window, QLabel, "expressionError")
+    image = view.plots.map.display_array().copy()
+    type_into(qtbot, field, "x**2 + )")
+    assert error.isVisible()
+    assert "column 8" in error.text()
+    assert view.race.surface.name == "rosenbrock"
+    assert np.array_equal(view.plots.map.display_array(), image, equal_nan=True)
+    assert lengths(view) == before  # the race was not touched
+    assert "red" in error.styleSheet() or "#" in error.styleSheet()
+    # an unknown name says so too
+    type_into(qtbot, field, "x + z")
+    assert "z" in error.text() and view.race.surface.name == "rosenbrock"
+
+
+def test_good_expression_replaces_the_surface_and_clears_the_error(qtbot, window):
+    view = sv(window)
+    field = w(window, QLineEdit, "expressionEdit")
+    error = w(window, QLabel, "expressionError")
+    type_into(qtbot, field, "x + (")
+    assert error.isVisible()
+    image = view.plots.map.display_array().copy()
+    type_into(qtbot, field, "x**2 + 10*y**2")
+    assert not error.isVisible() and error.text() == ""
+    assert field.text() == "x**2 + 10*y**2"  # the run keys (s, r, space) typed into the field
+    surface = view.race.surface
+    assert surface.is_expression and surface.name == "x**2 + 10*y**2"
+    shown = view.plots.map.display_array()
+    assert shown.shape != image.shape or not np.array_equal(shown, image, equal_nan=True)
+    assert w(window, QComboBox, "surfaceCombo").currentIndex() == -1
+    assert set(lengths(view).values()) == {1} and view.race.start == surface.start
+    click(qtbot, window, "stepButton")
+    assert set(lengths(view).values()) == {2}
+    # back to a built-in surface through the combo
+    combo = w(window, QComboBox, "surfaceCombo")
+    combo.setCurrentIndex(combo.findData("himmelblau"))
+    assert view.race.surface.name == "himmelblau"
+    assert len(view.plots.map.minima.getData()[0]) == 4
+
+
+def test_non_finite_surface_values_still_draw_and_race(qtbot, window):
+    view = sv(window)
+    type_into(qtbot, w(window, QLineEdit, "expressionEdit"), "log(x) + y**2")
+    assert not w(window, QLabel, "expressionError").isVisible()
+    shown = view.plots.map.display_array()
+    assert np.isnan(shown).any() and np.isfinite(shown).any()  # x <= 0 is blank, the rest drawn
+    for _ in range(3):
+        click(qtbot, window, "stepButton")
+    assert all(e.runner.steps == 3 for e in view.entries.values())
+    window.grab()  # painting a half-undefined field must not raise
+
+
+def test_typing_a_registry_name_selects_it(qtbot, window):
+    view = sv(window)
+    type_into(qtbot, w(window, QLineEdit, "expressionEdit"), "Six hump camel")
+    assert view.race.surface.name == "six-hump-camel"
+    assert w(window, QComboBox, "surfaceCombo").currentData() == "six-hump-camel"
+
+
+# -- the optimizer list ---------------------------------------------------------------------
+def test_lr_slider_and_spin_agree_and_apply_live_without_reset(qtbot, window):
+    view = sv(window)
+    click_item(qtbot, window, 2)  # Adam (lr=0.02)
+    adam = runner(view, 2)
+    assert adam.spec.name == "Adam"
+    for _ in range(4):
+        click(qtbot, window, "stepButton")
+    slider = w(window, QSlider, "lrSlider")
+    spin = w(window, QDoubleSpinBox, "lrSpin")
+    assert spin.value() == pytest.approx(0.02)
+    before = spin.value()
+    slider.setFocus()
+    qtbot.keyClick(slider, Qt.Key.Key_PageUp)
+    new = spin.value()
+    assert new > before
+    form = slider.parentWidget()
+    assert slider.value() == form._to_pos(new)  # the two controls agree
+    assert adam._opt.param_groups[0]["lr"] == pytest.approx(new)  # the live optimizer has it
+    assert adam.steps == 4 and len(view.trajectory(adam.id)[0]) == 5  # not reset
+    click(qtbot, window, "stepButton")
+    assert adam.steps == 5 and len(view.trajectory(adam.id)[0]) == 6
+    # typing an exact value moves the slider and reaches the optimizer
+    type_into(qtbot, spin, "0.05")
+    assert spin.value() == pytest.approx(0.05)
+    assert slider.value() == form._to_pos(0.05)
+    assert adam._opt.param_groups[0]["lr"] == pytest.approx(0.05)
+    assert "Adam (lr=0.05)" in view.plots.legend_texts()
+    assert lst(window).item(2).text() == "Adam (lr=0.05)"
+    assert adam.steps == 5  # still the same run
+
+
+def test_a_value_the_core_refuses_shows_why_and_changes_nothing(qtbot, window):
+    view = sv(window)
+    click_item(qtbot, window, 0)  # SGD (lr=0.001), momentum 0
+    sgd = runner(view, 0)
+    spec = str(sgd.spec)
+    nesterov = w(window, QCheckBox, "hp_nesterov")
+    box = QStyleOptionButton()
+    nesterov.initStyleOption(box)
+    indicator = nesterov.style().subElementRect(
+        QStyle.SubElement.SE_CheckBoxIndicator, box, nesterov
+    )
+    qtbot.mouseClick(nesterov, Qt.MouseButton.LeftButton, pos=indicator.center())
+    error = w(window, QLabel, "hparamError")
+    assert error.isVisible() and "nesterov" in error.text().lower()
+    assert not nesterov.isChecked()  # the form shows what is still in force
+    assert str(sgd.spec) == spec and sgd._opt.param_groups[0]["nesterov"] is False
+    # a good change afterwards clears the message
+    type_into(qtbot, w(window, QDoubleSpinBox, "lrSpin"), "0.002")
+    assert not error.isVisible()
+    assert sgd._opt.param_groups[0]["lr"] == pytest.approx(0.002)
+
+
+def test_add_duplicate_remove_optimizers(qtbot, window):
+    view = sv(window)
+    widget = lst(window)
+    combo = w(window, QComboBox, "addOptimizerCombo")
+    from core.optimizers import optimizer_names
+
+    assert [combo.itemText(i) for i in range(combo.count())] == optimizer_names()
+    combo.setCurrentIndex(combo.findText("Adagrad"))
+    click(qtbot, window, "addOptimizerButton")
+    assert widget.count() == 5 and widget.currentRow() == 4
+    added = runner(view, 4)
+    assert added.spec.name == "Adagrad" and added in view.race.runners
+    assert "Adagrad (lr=0.01)" in view.plots.legend_texts()
+    assert w(window, QDoubleSpinBox, "lrSpin").value() == pytest.approx(0.01)  # its form shows
+    colors = [e.color for e in view.entries.values()]
+    assert len(set(colors)) == 5
+
+    # duplicate Adam, then give the copy another learning rate: Adam at two rates
+    click_item(qtbot, window, 2)
+    click(qtbot, window, "duplicateOptimizerButton")
+    assert widget.count() == 6 and widget.currentRow() == 5
+    copy = runner(view, 5)
+    assert copy.spec == runner(view, 2).spec and copy is not runner(view, 2)
+    type_into(qtbot, w(window, QDoubleSpinBox, "lrSpin"), "0.1")
+    legend = view.plots.legend_texts()
+    assert "Adam (lr=0.02)" in legend and "Adam (lr=0.1)" in legend
+    click(qtbot, window, "stepButton")
+    assert copy.steps == 1 and runner(view, 2).steps == 1
+
+    # remove the first SGD
+    first = runner(view, 0)
+    click_item(qtbot, window, 0)
+    click(qtbot, window, "removeOptimizerButton")
+    assert widget.count() == 5 and first not in view.race.runners
+    assert first.id not in view.entries and len(view.plots.legend_texts()) == 5
+    assert not view.plots.layer.has_track(first.id)
+    click(qtbot, window, "stepButton")
+    assert all(e.runner.steps == 2 for e in view.entries.values())
+    assert len(view.plots.head_spots()) == 5
+
+
+def test_hide_show_and_rename_in_the_list(qtbot, window):
+    view = sv(window)
+    widget = lst(window)
+    rid = runner(view, 1).id
+    assert len(view.plots.head_spots()) == 4
+    click_check(qtbot, window, 1)
+    assert widget.item(1).checkState() == Qt.CheckState.Unchecked
+    assert not view.entries[rid].visible and not view.plots.layer.is_visible(rid)
+    assert len(view.plots.head_spots()) == 3
+    assert not view.plots._proxies[rid].isVisible()  # greyed out in the legend
+    click(qtbot, window, "stepButton")  # a hidden runner still races
+    assert runner(view, 1).steps == 1
+    click_check(qtbot, window, 1)
+    assert view.entries[rid].visible and len(view.plots.head_spots()) == 4
+
+    # rename: double-click the item, type, Enter (S and R in the name are typed, not run)
+    click_item(qtbot, window, 3, double=True)
+    qtbot.waitUntil(lambda: isinstance(QApplication.focusWidget(), QLineEdit))
+    editor = QApplication.focusWidget()
+    assert editor.parentWidget() is widget.viewport()
+    qtbot.keyClick(editor, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(editor, "Slow RMS")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on the next event loop
+    qtbot.waitUntil(lambda: widget.item(3).text() == "Slow RMS")
+    entry = list(view.entries.values())[3]
+    assert entry.label == "Slow RMS" and widget.item(3).text() == "Slow RMS"
+    assert "Slow RMS" in view.plots.legend_texts()
+    assert view.race.t == 1 and not view.running
+    # renamed runners keep their name when their lr changes; emptying the name goes back
+    view.rename_runner(entry.id, "")
+    assert entry.label == "RMSprop (lr=0.005)"
+
+
+def test_legend_click_hides_the_runner_too(qtbot, window):
+    view = sv(window)
+    rid = runner(view, 0).id
+    sample = view.plots._samples[rid]
+    cmap = view.plots.map
+    pos = cmap.mapFromScene(sample.mapToScene(sample.boundingRect().center()))
+    start = view.race.start
+    qtbot.mouseClick(cmap.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert not view.entries[rid].visible and not view.plots.layer.is_visible(rid)
+    assert lst(window).item(0).checkState() == Qt.CheckState.Unchecked
+    assert view.race.start == start  # the click went to the legend, not to the map
+    qtbot.mouseClick(cmap.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert view.entries[rid].visible
+
+
+# -- the map --------------------------------------------------------------------------------
+def test_click_on_the_map_sets_the_start_for_every_runner(qtbot, window):
+    view = sv(window)
+    for _ in range(3):
+        click(qtbot, window, "stepButton")
+    cmap = view.plots.map
+    pos = cmap.data_to_widget(0.5, 2.0).toPoint()
+    qtbot.mouseClick(cmap.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    sx, sy = view.race.start
+    assert abs(sx - 0.5) < 0.05 and abs(sy - 2.0) < 0.05
+    for entry in view.entries.values():
+        x, y = view.trajectory(entry.id)
+        assert len(x) == 1 and (x[0], y[0]) == (sx, sy)
+    mx, my = cmap.start_marker.getData()
+    assert (mx[0], my[0]) == (sx, sy)
+    assert "(0.5" in w(window, QLabel, "startLabel").text()
+    click(qtbot, window, "stepButton")
+    assert set(lengths(view).values()) == {2}
+    # dragging moves it too, and a running race keeps running from there
+    click(qtbot, window, "runButton")
+    a = cmap.data_to_widget(-1.0, 0.0).toPoint()
+    b = cmap.data_to_widget(0.0, -0.5).toPoint()
+    qtbot.mousePress(cmap.viewport(), Qt.MouseButton.LeftButton, pos=a)
+    qtbot.mouseMove(cmap.viewport(), pos=b)
+    qtbot.mouseRelease(cmap.viewport(), Qt.MouseButton.LeftButton, pos=b)
+    assert view.running
+    assert abs(view.race.start[0]) < 0.1 and abs(view.race.start[1] + 0.5) < 0.1
+
+
+# -- divergence ------------------------------------------------------------------------------
+def test_a_diverging_runner_is_marked_while_the_others_go_on(qtbot, window):
+    view = sv(window)
+    combo = w(window, QComboBox, "addOptimizerCombo")
+    combo.setCurrentIndex(combo.findText("SGD"))
+    click(qtbot, window, "addOptimizerButton")
+    type_into(qtbot, w(window, QDoubleSpinBox, "lrSpin"), "10")
+    bad = runner(view, 4)
+    assert bad.spec.hparams()["lr"] == 10
+    for _ in range(3):
+        click(qtbot, window, "stepButton")
+    assert bad.status == "diverged"
+    text = f"SGD (lr=10) — diverged at step {bad.diverged_at}"
+    assert text in view.plots.legend_texts()
+    symbols = [s for *_xy, s in view.plots.head_spots()]
+    assert symbols.count("x") == 1 and symbols.count("o") == 4
+    x, y = view.trajectory(bad.id)
+    assert np.isfinite(x).all() and (x[-1], y[-1]) == bad.point  # its last finite point
+    assert "diverged" in lst(window).item(4).toolTip()
+    others = [e.runner for e in view.entries.values() if e.runner is not bad]
+    assert all(r.steps == 3 for r in others)
+    click(qtbot, window, "runButton")
+    qtbot.waitUntil(lambda: min(r.steps for r in others) > 10, timeout=5000)
+    assert view.running and "1 diverged" in window.status_label.text()
+    click(qtbot, window, "runButton")
+
+
+def test_the_run_pauses_itself_when_every_runner_has_diverged(qtbot, window):
+    view = sv(window)
+    view.clear_runners()
+    view.add_runner("SGD(lr=10)")
+    view.add_runner("Adam(lr=1000)")
+    click(qtbot, window, "runButton")
+    qtbot.waitUntil(lambda: not view.running, timeout=5000)
+    run = w(window, QPushButton, "runButton")
+    assert run.text() == "Start"
+    assert "every optimizer has diverged" in window.status_label.text()
+    assert len(view.plots.legend_texts()) == 2
+    assert all("diverged at step" in t for t in view.plots.legend_texts())
+    qtbot.mouseClick(run, Qt.MouseButton.LeftButton)  # nothing left to run: says so, no crash
+    assert not view.running
+    click(qtbot, window, "resetButton")
+    assert all(e.runner.status == "ok" for e in view.entries.values())
+
+
+# -- keyboard -------------------------------------------------------------------------------
+def test_space_s_right_and_r_work_from_a_button_and_type_in_the_expression(qtbot, window):
+    view = sv(window)
+    step = w(window, QPushButton, "stepButton")
+    step.setFocus()
+    qtbot.waitUntil(step.hasFocus)
+    qtbot.keyClick(step, Qt.Key.Key_S)
+    assert set(lengths(view).values()) == {2}
+    qtbot.keyClick(step, Qt.Key.Key_Right)
+    assert set(lengths(view).values()) == {3}
+    qtbot.keyClick(step, Qt.Key.Key_R)
+    assert set(lengths(view).values()) == {1}
+    qtbot.keyClick(step, Qt.Key.Key_Space)
+    assert view.running and w(window, QPushButton, "runButton").text() == "Pause"
+    qtbot.waitUntil(lambda: view.race.t > 2, timeout=5000)
+    qtbot.keyClick(step, Qt.Key.Key_Space)
+    assert not view.running
+    t = view.race.t
+    # in the expression field the same keys are text
+    field = w(window, QLineEdit, "expressionEdit")
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    qtbot.keyClicks(field, "s r ")
+    qtbot.keyClick(field, Qt.Key.Key_Right)
+    assert field.text() == "s r "
+    assert view.race.t == t and not view.running
+
+
+# -- look -------------------------------------------------------------------------------------
+def test_zoom_thickens_lines_and_dark_theme_keeps_things_readable(qtbot, window):
+    view = sv(window)
+    th = get_theme()
+    th.set_scale(2.0)
+    assert view.plots.layer._width == pytest.approx(2 * LINE_WIDTH)
+    sample = view.plots._samples[runner(view, 0).id]
+    assert sample.scale == 2.0
+    th.set_theme("dark")
+    click(qtbot, window, "stepButton")
+    image = view.plots.map.grab().toImage()
+    assert not image.isNull()
+    type_into(qtbot, w(window, QLineEdit, "expressionEdit"), "x +")
+    assert "#FF6B6B" in w(window, QLabel, "expressionError").styleSheet()
+
+
+# -- settings -------------------------------------------------------------------------------
+def test_settings_round_trip(qtbot):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    view = first.surface_view
+    combo = w(first, QComboBox, "surfaceCombo")
+    combo.setCurrentIndex(combo.findData("himmelblau"))
+    view.set_start(1.0, -2.0)
+    view.add_runner("Adam(lr=0.3, betas=(0.8, 0.99))", label="Bold Adam")
+    view.set_visible(runner(view, 1).id, False)
+    view.set_speed(500)
+    w(first, QCheckBox, "lossLogCheck").setChecked(False)
+    specs = [str(e.runner.spec) for e in view.entries.values()]
+    first.close()
+
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.show()
+    v2 = second.surface_view
+    assert v2.race.surface.name == "himmelblau"
+    assert w(second, QComboBox, "surfaceCombo").currentData() == "himmelblau"
+    assert v2.race.start == (1.0, -2.0)
+    assert [str(e.runner.spec) for e in v2.entries.values()] == specs
+    assert [e.custom_label for e in v2.entries.values()][-1] == "Bold Adam"
+    assert [e.visible for e in v2.entries.values()] == [True, False, True, True, True]
+    assert "Bold Adam" in v2.plots.legend_texts()
+    assert v2.speed == pytest.approx(500, rel=0.02)
+    assert not w(second, QCheckBox, "lossLogCheck").isChecked()
+    second.close()
+
+
+def test_an_expression_surface_round_trips(qtbot):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    type_into(qtbot, w(first, QLineEdit, "expressionEdit"), "x**2 + 3*y**2")
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.surface_view.race.surface.name == "x**2 + 3*y**2"
+    assert w(second, QLineEdit, "expressionEdit").text() == "x**2 + 3*y**2"
+    second.close()
+
+
+def test_corrupt_view_settings_are_ignored_with_a_warning(qtbot, caplog):
+    s = open_settings()
+    s.beginGroup("views/surfaces")
+    s.setValue("surface", "x + (")
+    s.setValue("speed", "banana")
+    s.setValue("startX", "nan")
+    s.beginWriteArray("runners", 3)
+    for i, spec in enumerate(("Adam(lr=-1)", "NotAnOptimizer()", "RMSprop(lr=0.02)")):
+        s.setArrayIndex(i)
+        s.setValue("spec", spec)
+        s.setValue("visible", "perhaps")
+    s.endArray()
+    s.endGroup()
+    s.sync()
+    with caplog.at_level(logging.WARNING, logger="gdsim"):
+        win = MainWindow()
+        qtbot.addWidget(win)
+    view = win.surface_view
+    assert view.race.surface.name == "rosenbrock"
+    assert [str(e.runner.spec) for e in view.entries.values()] == ["RMSprop(lr=0.02)"]
+    assert view.entries[runner(view, 0).id].visible  # "perhaps" -> the default
+    assert math.isclose(view.speed, 100.0)
+    for words in ("x + (", "Adam(lr=-1)", "NotAnOptimizer", "speed", "visible"):
+        assert words in caplog.text
+    win.close()
+
+
+def test_an_empty_race_says_so(qtbot, window):
+    view = sv(window)
+    for _ in range(4):
+        click_item(qtbot, window, 0)
+        click(qtbot, window, "removeOptimizerButton")
+    assert not view.entries and lst(window).count() == 0
+    assert not w(window, QPushButton, "removeOptimizerButton").isEnabled()
+    click(qtbot, window, "runButton")
+    assert not view.running and "add an optimizer" in window.status_label.text()
+    click(qtbot, window, "stepButton")
+    assert view.race.t == 0
+
+
+def test_shutdown_stops_the_timer(qtbot, window):
+    view = sv(window)
+    click(qtbot, window, "runButton")
+    assert view.timer.isActive()
+    view.shutdown()
+    assert not view.timer.isActive() and not view.running
