@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         settings_file: str | os.PathLike | None = None,
         restore: bool = True,
     ) -> None:
+        errors.protect_singletons()  # before the first widget: PySide6 6.12 + CPython 3.11
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowTitle("gdsim — Gradient Descent Simulator")
