@@ -75,12 +75,10 @@ DARK = Colors("#1B1D21", "#DADADA", 0.3, (0, 0, 0, 120), (30, 32, 36, 210))
 def _dark_palette() -> QPalette:
     """A Fusion dark palette: high contrast text, muted surfaces, a visible highlight."""
     p = QPalette()
-    window, base, alt, text = (
-        QColor("#26282C"),
-        QColor("#1B1D21"),
-        QColor("#2E3136"),
-        QColor("#E6E6E6"),
-    )
+    # input fields a shade *lighter* than the window, so Fusion's dark outlines stay visible
+    window, base, alt = QColor("#232529"), QColor("#2D3035"), QColor("#34373C")
+    text = QColor("#E6E6E6")
+
     disabled = QColor("#7A7D83")
     highlight = QColor("#3D8BFD")
     roles = {
@@ -92,13 +90,13 @@ def _dark_palette() -> QPalette:
         QPalette.ColorRole.ToolTipText: text,
         QPalette.ColorRole.PlaceholderText: disabled,
         QPalette.ColorRole.Text: text,
-        QPalette.ColorRole.Button: QColor("#33363B"),
+        QPalette.ColorRole.Button: QColor("#383C42"),
         QPalette.ColorRole.ButtonText: text,
         QPalette.ColorRole.BrightText: QColor("#FF6B6B"),
         QPalette.ColorRole.Link: QColor("#6CB2FF"),
         QPalette.ColorRole.Highlight: highlight,
         QPalette.ColorRole.HighlightedText: QColor("#FFFFFF"),
-        QPalette.ColorRole.Light: QColor("#45484E"),
+        QPalette.ColorRole.Light: QColor("#4E525A"),
         QPalette.ColorRole.Midlight: QColor("#3A3D42"),
         QPalette.ColorRole.Mid: QColor("#2A2C30"),
         QPalette.ColorRole.Dark: QColor("#141518"),
@@ -252,7 +250,7 @@ class ThemeManager(QObject):
         # With an application style sheet, Qt does not push a new application font to existing
         # widgets; re-setting the sheet re-polishes them (~20 ms for a full window), after the
         # font so that they pick it up. Never put font sizes in the .qss files.
-        app.setStyleSheet(load_style_sheet(self._name))
+        app.setStyleSheet(load_style_sheet(self._name) + self._zoom_rules())
         c = self.colors
         pg.setConfigOption("background", c.background)
         pg.setConfigOption("foreground", c.foreground)
@@ -260,6 +258,16 @@ class ThemeManager(QObject):
             self.style_widget_tree(top)
         self._run_bindings()
         self.changed.emit()
+
+    def _zoom_rules(self) -> str:
+        """QSS for the few things Fusion sizes in pixels rather than from the font."""
+        if abs(self._scale - 1.0) < 1e-6:
+            return ""
+        px = int(round(14 * self._scale))
+        return (
+            "\n/* zoom */\n"
+            f"QCheckBox::indicator, QRadioButton::indicator {{ width: {px}px; height: {px}px; }}\n"
+        )
 
     def _run_bindings(self) -> None:
         alive = []
@@ -297,6 +305,8 @@ class ThemeManager(QObject):
             elif isinstance(item, pg.LegendItem):
                 item.setLabelTextColor(c.foreground)
                 item.setLabelTextSize(f"{self.point_size():.1f}pt")
+                for _sample, label in item.items:  # setAttr() alone does not re-render
+                    label.setText(label.text)
                 item.setBrush(pg.mkBrush(c.legend_brush))
                 item.setPen(self.pen(c.foreground, 1))
             elif isinstance(item, pg.PlotItem):

@@ -8,7 +8,7 @@ long form still fits a short laptop screen.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -125,6 +125,7 @@ class CollapsiblePanel(QFrame):
         if old is not None:
             old.deleteLater()
         self._scroll.setWidget(widget)
+        widget.installEventFilter(self)  # re-measure when its layout changes (zoom, new rows)
         self._update_width()
 
     def content(self) -> QWidget | None:
@@ -158,6 +159,8 @@ class CollapsiblePanel(QFrame):
 
     def _apply(self) -> None:
         e = self._expanded
+        # collapsed, the header is just the button: thin margins keep the strip thin
+        self._header.setContentsMargins(*((6, 4, 4, 4) if e else (2, 4, 2, 4)))
         self._scroll.setVisible(e)
         self._title_label.setVisible(e)
         self._strip.setVisible(not e)
@@ -181,10 +184,17 @@ class CollapsiblePanel(QFrame):
                 self._scroll.setMinimumWidth(content.minimumSizeHint().width() + bar + 4)
             self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
         else:
-            width = max(self._toggle.sizeHint().width(), self._strip_label.sizeHint().width()) + 6
-            self.setFixedWidth(width)
+            frame = 2 * self.frameWidth()
+            inner = max(self._toggle.sizeHint().width(), self._strip_label.sizeHint().width())
+            self.setFixedWidth(inner + frame + 4)
 
-    def changeEvent(self, event) -> None:  # noqa: N802
-        super().changeEvent(event)
-        if event.type() == event.Type.FontChange:  # zoom: the strip and content need resizing
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        if obj is self._scroll.widget() and event.type() == QEvent.Type.LayoutRequest:
             self._update_width()
+        return False
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # zoom: the strip and content need resizing
+            # children get their FontChange after ours: measure once they have
+            QTimer.singleShot(0, self, self._update_width)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QHBoxLayout, QSlider, QWidget
 
@@ -47,6 +47,22 @@ class SciDoubleSpinBox(QDoubleSpinBox):
         self.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
         self.setKeyboardTracking(False)
         self.setAccelerated(True)
+
+    def _widen(self, hint: QSize, template: str) -> QSize:
+        """Room for ``template`` whatever min/max are (the stock hint measures only those)."""
+        fm = self.fontMetrics()
+        shown = max(
+            fm.horizontalAdvance(self.textFromValue(self.minimum())),
+            fm.horizontalAdvance(self.textFromValue(self.maximum())),
+        )
+        extra = fm.horizontalAdvance(template) - shown
+        return QSize(hint.width() + max(0, extra), hint.height())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        return self._widen(super().sizeHint(), "0.000316")
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return self._widen(super().minimumSizeHint(), "0.0003")
 
     def textFromValue(self, value: float) -> str:  # noqa: N802 (Qt override)
         return format_number(value, self._digits)
@@ -105,7 +121,7 @@ class LogSliderSpin(QWidget):
         self.slider.setSingleStep(max(1, self._steps // 100))
         self.slider.setPageStep(max(1, self._steps // 10))
         self.spin = SciDoubleSpinBox(self, digits=digits)
-        self.spin.setMinimumWidth(self.spin.fontMetrics().horizontalAdvance("0.00000000") + 24)
+        self._fit_slider()
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.slider, 3)
@@ -117,6 +133,15 @@ class LogSliderSpin(QWidget):
         self.slider.valueChanged.connect(self._on_slider)
         self.spin.valueChanged.connect(self._on_spin)
         self.setFocusProxy(self.spin)
+
+    def _fit_slider(self) -> None:
+        # a slider squeezed to a few pixels cannot be dragged: keep ~5 text lines of travel
+        self.slider.setMinimumWidth(5 * self.fontMetrics().height())
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # zoom: keep the slider usable
+            self._fit_slider()
 
     # -- range and mapping -------------------------------------------------------------
     @property

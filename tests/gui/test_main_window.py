@@ -108,8 +108,9 @@ def test_is_text_input_classifies_widgets(qtbot):
 
 
 def test_unoffered_action_reports_in_the_status_bar(qtbot, window):
+    window.surface_view.shortcut_targets = lambda: {"run": None}
     window.surface_view.setFocus()
-    qtbot.keyClick(window.surface_view, Qt.Key.Key_Space)  # the placeholder offers nothing
+    qtbot.keyClick(window.surface_view, Qt.Key.Key_Space)
     assert "not available" in window.statusBar().currentMessage()
 
 

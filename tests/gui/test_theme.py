@@ -1,0 +1,94 @@
+"""Theme: zoom reaches bound pens and widget sizes; bindings die with their items."""
+
+from __future__ import annotations
+
+import gc
+
+import pyqtgraph as pg
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from app.theme import MAX_ZOOM, MIN_ZOOM, get_theme, load_style_sheet
+from app.widgets import CollapsiblePanel, HParamForm
+
+
+def test_bound_pens_follow_zoom_and_dead_items_are_dropped(qtbot):
+    th = get_theme()
+    th.apply()
+    curve = pg.PlotDataItem([0, 1], [1, 0])
+    th.bind_pen(curve, "#E69F00", 2)
+    assert curve.opts["pen"].widthF() == pytest.approx(2.0)
+    th.set_scale(2.0)
+    assert curve.opts["pen"].widthF() == pytest.approx(4.0)
+    assert th.pen("r", 1.5).widthF() == pytest.approx(3.0)
+    assert th.size(10) == 20
+    n = len(th._bindings)
+    del curve
+    gc.collect()
+    th.reset_zoom()
+    assert len(th._bindings) == n - 1
+
+
+def test_zoom_is_clamped_and_stepped():
+    th = get_theme()
+    th.set_scale(100)
+    assert th.scale == MAX_ZOOM
+    th.zoom_in()
+    assert th.scale == MAX_ZOOM
+    th.set_scale(0)
+    assert th.scale == MIN_ZOOM
+    th.zoom_in()
+    assert MIN_ZOOM < th.scale <= 1.0
+    with pytest.raises(ValueError):
+        th.set_theme("neon")
+
+
+def test_style_sheets_ship_and_set_no_font_sizes():
+    for name in ("light", "dark"):
+        sheet = load_style_sheet(name)
+        assert "QFrame#controlPanel" in sheet
+        assert "font-size" not in sheet  # would freeze widget fonts against zoom
+
+
+def test_panel_grows_with_zoom_so_controls_stay_usable(qtbot):
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class HP:
+        name: str = "lr"
+        default: float = 0.001
+        kind: str = "float"
+        low: float = 1e-5
+        high: float = 1.0
+        log: bool = True
+        help: str = "Step size."
+        choices: tuple = ()
+
+    th = get_theme()
+    th.apply()
+    form = HParamForm([HP()])
+    panel = CollapsiblePanel("Controls", content=form)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.wait(10)
+    before = panel.minimumSizeHint().width()
+    slider_before = form.control("lr").slider.minimumWidth()
+    th.set_scale(2.0)
+    qtbot.waitUntil(lambda: panel.minimumSizeHint().width() > before * 1.4)
+    assert form.control("lr").slider.minimumWidth() > slider_before * 1.5
+    assert QApplication.font().pointSizeF() == pytest.approx(th.point_size())
+
+
+def test_dark_theme_restyles_existing_axes(qtbot):
+    th = get_theme()
+    plot = pg.PlotWidget()
+    qtbot.addWidget(plot)
+    plot.setLabel("left", "loss")
+    plot.addLegend()
+    plot.plot([0, 1], [0, 1], name="Adam")
+    plot.show()
+    th.set_theme("dark")
+    axis = plot.getPlotItem().getAxis("left")
+    assert axis.textPen().color().lightness() > 150
+    label = plot.getPlotItem().legend.items[0][1]
+    assert "color:#dadada" in label.item.toHtml().lower()  # re-rendered, not just re-configured
