@@ -65,9 +65,15 @@ def _finite(v: Any) -> bool:
 def float_range(hp: HParamLike, log: bool) -> tuple[float, float]:
     """A usable [low, high] for a float control, filling in what the description leaves open.
 
-    A log scale cannot start at 0 (lr is usually "> 0"), so an open or zero low end becomes a
-    value a few decades below the default.
+    An optional ``ui_range`` attribute (``core.optimizers.HParam`` has one) wins when it suits
+    the scale. Otherwise: a log scale cannot start at 0 (lr is usually "> 0"), so an open or
+    zero low end becomes a value a few decades below the default.
     """
+    ui = getattr(hp, "ui_range", None)  # the registry's suggestion for sliders, if it has one
+    if isinstance(ui, (tuple, list)) and len(ui) == 2 and all(_finite(v) for v in ui):
+        lo_ui, hi_ui = float(ui[0]), float(ui[1])
+        if lo_ui < hi_ui and (lo_ui > 0 or not log):
+            return lo_ui, hi_ui
     low = float(hp.low) if _finite(hp.low) else None
     high = float(hp.high) if _finite(hp.high) else None
     d = float(hp.default) if _finite(hp.default) else None

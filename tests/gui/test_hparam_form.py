@@ -133,3 +133,27 @@ def test_float_range_fills_open_ends():
     lo, hi = float_range(HP("lr", 0.001, "float", 0.0, 10.0, True), log=True)
     assert 0 < lo <= 1e-5 and hi == 10.0
     assert float_range(HP("m", 0.9, "float", 0.0, 1.0), log=False) == (0.0, 1.0)
+
+
+def test_ui_range_from_the_registry_wins_when_it_fits():
+    @dataclass(frozen=True)
+    class WithUi(HP):
+        ui_range: tuple | None = None
+
+    assert float_range(WithUi("lr", 0.01, "float", 0.0, None, True, ui_range=(1e-5, 10.0)),
+                       log=True) == (1e-5, 10.0)  # fmt: skip
+    # a range starting at 0 cannot be a log scale: fall back to the derived one
+    lo, hi = float_range(WithUi("lr", 0.01, "float", 0.0, None, True, ui_range=(0.0, 1.0)), True)
+    assert lo > 0
+
+
+def test_builds_from_the_real_registry():
+    """Every registered optimizer's hyperparameters become controls (the contract's HParam)."""
+    optimizers = pytest.importorskip("core.optimizers")
+    for name in optimizers.optimizer_names():
+        info = optimizers.get_optimizer(name)
+        form = HParamForm(info.hparams)
+        values = form.values()
+        assert list(values) == [hp.name for hp in info.hparams]
+        assert form.findChild(QSlider, "lrSlider") is not None or "lr" not in values
+        form.deleteLater()
