@@ -36,13 +36,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 from typing import Any
 
 from core.errors import GdsimError
+from core.files import check_writable, write_text_atomic
 
 HELP = "Race optimizers on a surface without a window; print the trajectories as strict JSON."
 MAX_STEPS = 1_000_000
@@ -160,75 +159,24 @@ def trace(
     }
 
 
-class _AtomicOut:
-    """A temporary file next to ``path``, moved over it with os.replace on commit."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.tmp: str | None = None
-        if not path:
-            raise GdsimError("--out needs a file name")
-        if os.path.isdir(path):
-            raise GdsimError(f"--out {path} is a directory")
-        real = os.path.realpath(path)  # replace a symlink's target, not the link
-        if os.path.exists(real) and not os.path.isfile(real):
-            # /dev/stdout, a fifo, ...: replacing it would be wrong (and as root, destructive)
-            self.target = real
-            return
-        self.target = real
-        directory = os.path.dirname(real)
-        try:
-            fd, self.tmp = tempfile.mkstemp(prefix=".gdsim-trace-", suffix=".tmp", dir=directory)
-        except OSError as exc:
-            raise GdsimError(f"cannot write --out {path}: {exc.strerror or exc}") from None
-        os.close(fd)
-
-    def commit(self, text: str) -> None:
-        try:
-            if self.tmp is None:  # not a regular file: write straight through
-                with open(self.target, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                return
-            with open(self.tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file mode
-            os.replace(self.tmp, self.target)
-        except OSError as exc:
-            self.discard()
-            raise GdsimError(f"cannot write --out {self.path}: {exc.strerror or exc}") from None
-
-    def discard(self) -> None:
-        if self.tmp is None:
-            return
-        try:
-            os.unlink(self.tmp)
-        except OSError:
-            pass
-
-
 def run(args: argparse.Namespace) -> int:
     indent = args.json_indent
     if indent is not None and not 0 <= indent <= MAX_INDENT:
         raise GdsimError(f"--json-indent must be between 0 and {MAX_INDENT}, got {indent}")
     if not 1 <= args.steps <= MAX_STEPS:
         raise GdsimError(f"--steps must be between 1 and {MAX_STEPS:,}, got {args.steps}")
-    out = _AtomicOut(args.out) if args.out not in (None, "-") else None
-    try:
-        doc = trace(
-            args.surface,
-            args.steps,
-            args.optimizer or DEFAULT_OPTIMIZERS,
-            tuple(args.start) if args.start is not None else None,
-        )
-        text = json.dumps(doc, allow_nan=False, indent=indent) + "\n"
-    except BaseException:
-        if out is not None:
-            out.discard()
-        raise
+    out = args.out if args.out not in (None, "-") else None
     if out is not None:
-        out.commit(text)
+        check_writable(out, "--out")  # before stepping, not after
+    doc = trace(
+        args.surface,
+        args.steps,
+        args.optimizer or DEFAULT_OPTIMIZERS,
+        tuple(args.start) if args.start is not None else None,
+    )
+    text = json.dumps(doc, allow_nan=False, indent=indent) + "\n"
+    if out is not None:
+        write_text_atomic(out, text, "--out")
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import tempfile
 from typing import Any
 
 from core.errors import GdsimError
+from core.files import check_writable, write_text_atomic
 
 HELP = "train a small network on a 2-D data set, printing the tutorial's progress lines"
 
@@ -114,32 +113,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", default=None, metavar="FILE.json", help="write metrics JSON")
 
 
-def _check_metrics_path(path: str) -> str:
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise GdsimError(f"--metrics: '{path}' is a directory")
-    if not os.path.isdir(folder):
-        raise GdsimError(f"--metrics: folder '{folder}' does not exist")
-    if not os.access(folder, os.W_OK):
-        raise GdsimError(f"--metrics: cannot write to folder '{folder}'")
-    return path
-
-
-def write_json_atomically(path: str, data: Any) -> None:
-    """Write to a temporary file next to ``path``, then rename: readers never see half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".gdsim-", suffix=".json.tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _fmt_lr(lr: float) -> str:
     return f"{lr:.4g}"
 
@@ -149,7 +122,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.log_every < 1:
         raise GdsimError(f"--log-every must be at least 1, got {args.log_every}")
-    metrics_path = _check_metrics_path(args.metrics) if args.metrics else None
+    metrics_path = args.metrics or None
+    if metrics_path:
+        check_writable(metrics_path, "--metrics")
     config = TrainConfig(
         dataset=args.dataset,
         samples=args.samples,
@@ -193,7 +168,9 @@ def run(args: argparse.Namespace) -> int:
         interrupted = True
     metrics = engine.metrics()
     if metrics_path:
-        write_json_atomically(metrics_path, metrics)
+        write_text_atomic(
+            metrics_path, json.dumps(metrics, indent=2, allow_nan=False) + "\n", "--metrics"
+        )
     if interrupted:
         raise KeyboardInterrupt
     _print_summary(engine, metrics, metrics_path)
