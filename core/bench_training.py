@@ -46,10 +46,11 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
+from core.devices import resolve_device
 from core.training import TrainConfig, TrainingEngine, build_mlp
 
 
-def _config(batch_size: int, epochs: int) -> TrainConfig:
+def _config(batch_size: int, epochs: int, device: str = "cpu") -> TrainConfig:
     return TrainConfig(
         dataset="moons",
         samples=1000,
@@ -57,7 +58,7 @@ def _config(batch_size: int, epochs: int) -> TrainConfig:
         optimizers=("Adam(lr=0.01)",),
         epochs=epochs,
         batch_size=batch_size,
-        device="cpu",
+        device=device,
         seed=0,
         patience=None,
     )
@@ -100,7 +101,7 @@ def _bare_loop(config: TrainConfig, default_collate: bool) -> Timing:
             batch_size=None,
             sampler=BatchSampler(RandomSampler(train_set, generator=gen), config.batch_size, False),
         )
-    device = torch.device("cpu")
+    device = resolve_device(config.device)
     model = build_mlp(config.hidden, config.activation, data.n_classes, config.seed).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     loss_fn = nn.CrossEntropyLoss()
@@ -122,7 +123,7 @@ def _bare_loop(config: TrainConfig, default_collate: bool) -> Timing:
             with torch.no_grad():
                 scores = model(x_val.to(device))
                 _val_loss = loss_fn(scores, y_val.to(device)).item()
-                _val_acc = (scores.argmax(dim=1) == y_val).float().mean().item()
+                _val_acc = (scores.argmax(dim=1) == y_val.to(device)).float().mean().item()
         return num_epochs * len(train_loader)
 
     return _timed(tutorial_loop)
@@ -174,14 +175,16 @@ def _summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def compare(batch_size: int, epochs: int, trials: int, threads_demo: bool = False) -> dict:
+def compare(
+    batch_size: int, epochs: int, trials: int, threads_demo: bool = False, device: str = "cpu"
+) -> dict:
     """Interleaved trials of every variant for one batch size.
 
     Returns ``{"batch_size", "epochs", "variants": {name: {"steps_per_s": summary,
     "steps_per_cpu_s": summary}}, "engine_ratio": {"wall": summary, "cpu": summary}}`` where a
     summary is ``{"median", "min", "max", "trials"}`` and the ratios are paired per trial.
     """
-    config = _config(batch_size, epochs)
+    config = _config(batch_size, epochs, device)
     variants: dict[str, Callable[[], Timing]] = {
         "bare": lambda: bare_loop(config),
         "engine": lambda: engine_loop(config),
