@@ -9,6 +9,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
+# Subcommands that need Qt (they measure or draw the window offscreen); the Qt-free ones live in
+# core.cli.SUBCOMMANDS. Both are dispatched by name before anything imports Qt.
+APP_SUBCOMMANDS: dict[str, str] = {
+    "bench": "app.bench",
+}
+
 USAGE = """usage: gdsim [SUBCOMMAND ...]
 
 With no arguments, opens the window.
@@ -23,7 +29,7 @@ Run 'gdsim SUBCOMMAND --help' for a subcommand's options.
 def _usage() -> str:
     from core.cli import SUBCOMMANDS
 
-    lines = "\n".join(f"  {name}" for name in sorted(SUBCOMMANDS))
+    lines = "\n".join(f"  {name}" for name in sorted({**SUBCOMMANDS, **APP_SUBCOMMANDS}))
     return USAGE.format(lines=lines)
 
 
@@ -31,11 +37,13 @@ def run_window(argv: Sequence[str] = ()) -> int:
     """Get or create the QApplication, show the main window, run the event loop."""
     from PySide6.QtWidgets import QApplication
 
+    from app.errors import protect_singletons
     from app.main_window import MainWindow
     from core.runtime import configure_torch
 
     configure_torch()
 
+    protect_singletons()  # before any Qt call: PySide6 6.12 leaks refs to None (see app.errors)
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("gdsim")
     app.setOrganizationName("gdsim")
@@ -55,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if argv[0] in SUBCOMMANDS:
         return run_subcommand(argv[0], argv[1:])
+    if argv[0] in APP_SUBCOMMANDS:
+        return run_subcommand(argv[0], argv[1:], APP_SUBCOMMANDS[argv[0]])
     print(f"gdsim: error: unknown subcommand '{argv[0]}' (try 'gdsim --help')", file=sys.stderr)
     return 2
 
