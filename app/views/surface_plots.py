@@ -28,7 +28,7 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6.QtCore import QObject, QPointF, QRectF, Signal
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtWidgets import QGraphicsItem, QSizePolicy
 
 from app.theme import ThemeManager, get_theme
 from app.views.surface_layers import TrajectoryLayer
@@ -56,25 +56,23 @@ class LegendSample(pg.ItemSample):
 
     def set_style(self, color: str, symbol: str, scale: float) -> None:
         self.color, self.symbol, self.scale = color, symbol, float(scale)
-        size = 24.0 * self.scale
-        self.setFixedWidth(size)
-        self.setFixedHeight(size)
         self.prepareGeometryChange()
+        self.setFixedWidth(24.0 * self.scale)
+        self.setFixedHeight(18.0 * self.scale)
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802
-        size = 24.0 * self.scale
-        return QRectF(0, 0, size, size)
+        return QRectF(0, 0, 24.0 * self.scale, 18.0 * self.scale)
 
     def paint(self, p, *args) -> None:
         s = self.scale
         p.setRenderHint(p.RenderHint.Antialiasing)
         if not self.item.isVisible():
-            p.drawPixmap(1, 1, invisible_eye().pixmap(int(18 * s), int(18 * s)))
+            p.drawPixmap(3, 1, invisible_eye().pixmap(int(16 * s), int(16 * s)))
             return
         p.setPen(pg.mkPen(self.color, width=LINE_WIDTH * s))
-        p.drawLine(QPointF(1 * s, 12 * s), QPointF(23 * s, 12 * s))
-        p.translate(12 * s, 12 * s)
+        p.drawLine(QPointF(1 * s, 9 * s), QPointF(23 * s, 9 * s))
+        p.translate(12 * s, 9 * s)
         size = (14 if self.symbol == "x" else 10) * s
         drawSymbol(p, self.symbol, size, pg.mkPen("#000000", width=s), pg.mkBrush(self.color))
 
@@ -111,10 +109,23 @@ class RacePlots(QObject):
         self.heads = pg.ScatterPlotItem(pxMode=True)
         self.heads.setZValue(30)
         self.map.addItem(self.heads, ignoreBounds=True)
-        self.legend = pg.LegendItem(offset=(-12, 12), sampleType=LegendSample, verSpacing=-2)
-        self.legend.setParentItem(vb)
-        self.legend.setZValue(40)
+        # the legend sits above the map, in the plot's (unused) title row, in as many columns
+        # as fit: inside the map, eight entries would hide a third of the surface
+        pi = self.map.getPlotItem()
+        self.legend = pg.LegendItem(
+            offset=None, sampleType=LegendSample, verSpacing=-4, horSpacing=4, frame=False
+        )
+        pi.layout.removeItem(pi.titleLabel)
+        pi.titleLabel.setVisible(False)
+        pi.layout.addItem(self.legend, 0, 1, 1, 5)  # above the map and the colour bar
+        # never let the legend widen the plot: it gets what is there, _fit_legend fills it
+        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.legend.setMinimumWidth(0)
+        pi.layout.setRowMinimumHeight(0, 0)
+        pi.layout.setRowMaximumHeight(0, 1e6)
         self.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._legend_n = 0
+        vb.sigResized.connect(self._fit_legend)
 
         # -- loss plot
         self.loss = pg.PlotWidget()
@@ -182,8 +193,9 @@ class RacePlots(QObject):
         sample = LegendSample(proxy)
         self._samples[rid] = sample
         self.legend.addItem(sample, entry.legend_text())
-        for it in self.legend.items[-1]:  # repainted over a changing map every frame otherwise
+        for it in self.legend.items[-1]:  # repainted with every frame of the map otherwise
             it.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._fit_legend()
         self.restyle(entry)
         self._drawn.pop(rid, None)
 
@@ -195,6 +207,7 @@ class RacePlots(QObject):
         self._samples.pop(rid, None)
         if proxy is not None:
             self.legend.removeItem(proxy)
+            self._fit_legend()
         self._extent.pop(rid, None)
         self.loss_layer.remove_track(rid)
         self._drawn.pop(rid, None)
@@ -217,7 +230,7 @@ class RacePlots(QObject):
         label = self._label(rid)
         if label is not None and label.text != entry.legend_text():
             label.setText(entry.legend_text())
-            self.legend.updateSize()
+            self._fit_legend()
         self.loss_layer.set_track(rid, _loss_color(entry.color, th), entry.visible)
         self.legend.update()
 
@@ -334,6 +347,27 @@ class RacePlots(QObject):
         """``(step, y)`` the loss plot shows for a runner (y in axis units: log10 on a log axis)."""
         return self.loss_layer.track_data(rid)
 
+    def _fit_legend(self, *_args) -> None:
+        """As many legend columns as the map's width allows (entries fill rows left to right,
+        as pyqtgraph lays them out; each column is as wide as its widest entry)."""
+        items = self.legend.items
+        if items:
+            sample_w = items[0][0].boundingRect().width() + 4 + 10  # spacing and a gap
+            widths = [label.item.boundingRect().width() + sample_w for _s, label in items]
+            pi = self.map.getPlotItem()
+            avail = pi.width() - pi.getAxis("left").width() - 8
+            cols = 1
+            for c in range(len(widths), 1, -1):
+                total = sum(max(widths[i::c]) for i in range(c))
+                if total <= avail:
+                    cols = c
+                    break
+            if cols != self.legend.columnCount or len(items) != self._legend_n:
+                self._legend_n = len(items)
+                self.legend.columnCount = -1  # force pyqtgraph to lay the entries out again
+                self.legend.setColumnCount(cols)
+        self.legend.updateGeometry()
+
     def _label(self, rid: int):
         sample = self._samples.get(rid)
         for smp, label in self.legend.items:
@@ -360,7 +394,7 @@ class RacePlots(QObject):
     def _label_loss_axis(self) -> None:
         lp = self.loss.getPlotItem()
         if self._log_y:
-            lp.setLabel("left", "f − f*  (log)" if self._ref_known else "f − min f  (log)")
+            lp.setLabel("left", "f − f*" if self._ref_known else "f − min f")
         else:
             lp.setLabel("left", "loss")
         self.theme.style_plot(self.loss)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -55,7 +55,9 @@ def auto_label(spec: OptimizerSpec) -> str:
     parts = []
     if "lr" in hp:
         parts.append(f"lr={_fmt(hp['lr'])}")
-    parts += [f"{k}={_fmt(v)}" for k, v in spec.kwargs.items() if k != "lr"]
+    for k, v in spec.kwargs.items():
+        if k != "lr":
+            parts.append(k if v is True else f"{k}={_fmt(v)}")  # "nesterov", not "nesterov=True"
     return f"{spec.name} ({', '.join(parts)})" if parts else spec.name
 
 
@@ -138,7 +140,10 @@ class OptimizerPanel(QWidget):
             | QAbstractItemView.EditTrigger.EditKeyPressed
             | QAbstractItemView.EditTrigger.SelectedClicked
         )
-        self.list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)  # full name in the tooltip
+        self.list.setUniformItemSizes(True)
         self.list.itemChanged.connect(self._on_item_changed)
         self.list.currentItemChanged.connect(self._on_current_changed)
 
@@ -189,7 +194,7 @@ class OptimizerPanel(QWidget):
         self.form.setObjectName("hparamForm")
         self.form.changed.connect(self._on_form_changed)
         self.error = QLabel(self.hparam_box)
-        self.error.setObjectName("hparamError")
+        self.error.setObjectName("surfaceHparamError")
         self.error.setAccessibleName("Hyperparameter error")
         self.error.setWordWrap(True)
         self.error.hide()
@@ -361,7 +366,28 @@ class OptimizerPanel(QWidget):
         self.error.hide()
 
     # -- slots ---------------------------------------------------------------------------
+    def _fit_list_height(self) -> None:
+        """As tall as its rows (3 to 10 of them): no empty box, no scrolling for a lecture's
+        race."""
+        rows = min(10, max(3, self.list.count()))
+        row_h = self.list.sizeHintForRow(0) if self.list.count() else -1
+        if row_h <= 0:
+            row_h = self.fontMetrics().height() + 4
+        self.list.setFixedHeight(rows * row_h + 2 * self.list.frameWidth() + 2)
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange:  # zoom: re-measure once the children have it
+            QTimer.singleShot(0, self, self._after_font_change)
+
+    def _after_font_change(self) -> None:
+        for entry in self._entries.values():
+            self.update_entry(entry)
+        self.list.doItemsLayout()
+        self._fit_list_height()
+
     def _sync_buttons(self) -> None:
+        self._fit_list_height()
         has = self.list.currentItem() is not None
         self.duplicate_button.setEnabled(has)
         self.remove_button.setEnabled(has)

@@ -19,8 +19,8 @@ Objects (tests and screen readers rely on these names): ``runButton``, ``stepBut
 ``resetButton``, ``speedSlider``/``speedLabel``, ``surfaceCombo``/``surfaceDescription``,
 ``expressionEdit``/``expressionError``, ``optimizerList`` with ``addOptimizerCombo``,
 ``addOptimizerButton``, ``duplicateOptimizerButton``, ``removeOptimizerButton``, the
-hyperparameter form (``lrSlider``/``lrSpin``, ``hparamError``), ``surfaceLossPlot`` with
-``lossLogCheck``, and ``startLabel``.
+hyperparameter form (``lrSlider``/``lrSpin``, ``surfaceHparamError``), ``surfaceLossPlot`` with
+``surfaceLossLogCheck``, and ``startLabel``.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class SurfaceView(QWidget):
         title = QLabel("Loss per step", loss_box)
         title.setObjectName("lossTitle")
         self.log_check = QCheckBox("log y", loss_box)
-        self.log_check.setObjectName("lossLogCheck")
+        self.log_check.setObjectName("surfaceLossLogCheck")
         self.log_check.setAccessibleName("Logarithmic loss axis")
         self.log_check.setToolTip(
             "Show the loss on a log axis (the gap to the known minimum, f − f*, where the surface "

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
+    QScrollArea,
     QScrollBar,
     QSlider,
     QStyle,
@@ -36,10 +37,10 @@ from app.views.surface_view import DEFAULT_RACE, SPEED_MAX, SurfaceView
 from core.race import Runner
 
 NAMES = (
-    "surfaceView", "surfaceLossPlot", "lossLogCheck", "surfaceCombo", "surfaceDescription",
+    "surfaceView", "surfaceLossPlot", "surfaceLossLogCheck", "surfaceCombo", "surfaceDescription",
     "expressionEdit", "expressionError", "optimizerList", "addOptimizerCombo",
     "addOptimizerButton", "duplicateOptimizerButton", "removeOptimizerButton", "lrSlider",
-    "lrSpin", "hparamError", "runButton", "stepButton", "resetButton", "speedSlider",
+    "lrSpin", "surfaceHparamError", "runButton", "stepButton", "resetButton", "speedSlider",
     "speedLabel", "startLabel",
 )  # fmt: skip
 
@@ -50,13 +51,27 @@ def sv(window: MainWindow) -> SurfaceView:
 
 
 def w(window: MainWindow, cls: type[QWidget], name: str):
-    found = window.findChild(cls, name)
-    assert found is not None, f"no {cls.__name__} named {name!r}"
-    return found
+    """The surfaces page's control of that name (exactly one: names are unique there)."""
+    found = window.surface_view.findChildren(cls, name)
+    assert len(found) == 1, f"{len(found)} {cls.__name__}s named {name!r}"
+    return found[0]
+
+
+def reveal(widget: QWidget) -> None:
+    """Scroll the control panel so that ``widget`` is on screen, as a user would (a click is
+    delivered to whatever is visible at that spot of the window)."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    if parent is not None:
+        parent.ensureWidgetVisible(widget)
+    QApplication.processEvents()
 
 
 def click(qtbot, window, name: str) -> None:
-    qtbot.mouseClick(w(window, QPushButton, name), Qt.MouseButton.LeftButton)
+    button = w(window, QPushButton, name)
+    reveal(button)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def lengths(view: SurfaceView) -> dict[int, int]:
@@ -73,6 +88,7 @@ def lst(window) -> QListWidget:
 
 def click_item(qtbot, window, row: int, double: bool = False) -> None:
     widget = lst(window)
+    reveal(widget)
     item = widget.item(row)
     widget.scrollToItem(item)
     pos = widget.visualItemRect(item).center()
@@ -84,6 +100,7 @@ def click_item(qtbot, window, row: int, double: bool = False) -> None:
 def click_check(qtbot, window, row: int) -> None:
     """Click the check box of a list row (Fusion draws it at the left edge)."""
     widget = lst(window)
+    reveal(widget)
     item = widget.item(row)
     rect = widget.visualItemRect(item)
     pos = rect.topLeft()
@@ -106,7 +123,7 @@ def type_into(qtbot, field: QWidget, text: str, enter: bool = True) -> None:
 def test_default_race_names_tooltips_and_accessible_names(window):
     view = sv(window)
     for name in NAMES:
-        assert window.findChild(QWidget, name) is not None, name
+        assert len(view.findChildren(QWidget, name)) == 1, name
     assert [str(e.runner.spec) for e in view.entries.values()] == [
         str(runner(view, i).spec) for i in range(len(DEFAULT_RACE))
     ]
@@ -313,13 +330,14 @@ def test_a_value_the_core_refuses_shows_why_and_changes_nothing(qtbot, window):
     sgd = runner(view, 0)
     spec = str(sgd.spec)
     nesterov = w(window, QCheckBox, "hp_nesterov")
+    reveal(nesterov)
     box = QStyleOptionButton()
     nesterov.initStyleOption(box)
     indicator = nesterov.style().subElementRect(
         QStyle.SubElement.SE_CheckBoxIndicator, box, nesterov
     )
     qtbot.mouseClick(nesterov, Qt.MouseButton.LeftButton, pos=indicator.center())
-    error = w(window, QLabel, "hparamError")
+    error = w(window, QLabel, "surfaceHparamError")
     assert error.isVisible() and "nesterov" in error.text().lower()
     assert not nesterov.isChecked()  # the form shows what is still in force
     assert str(sgd.spec) == spec and sgd._opt.param_groups[0]["nesterov"] is False
@@ -548,7 +566,7 @@ def test_settings_round_trip(qtbot):
     view.add_runner("Adam(lr=0.3, betas=(0.8, 0.99))", label="Bold Adam")
     view.set_visible(runner(view, 1).id, False)
     view.set_speed(500)
-    w(first, QCheckBox, "lossLogCheck").setChecked(False)
+    w(first, QCheckBox, "surfaceLossLogCheck").setChecked(False)
     specs = [str(e.runner.spec) for e in view.entries.values()]
     first.close()
 
@@ -564,7 +582,7 @@ def test_settings_round_trip(qtbot):
     assert [e.visible for e in v2.entries.values()] == [True, False, True, True, True]
     assert "Bold Adam" in v2.plots.legend_texts()
     assert v2.speed == pytest.approx(500, rel=0.02)
-    assert not w(second, QCheckBox, "lossLogCheck").isChecked()
+    assert not w(second, QCheckBox, "surfaceLossLogCheck").isChecked()
     second.close()
 
 
