@@ -7,7 +7,8 @@ window (``processEvents``). The window is the real ``MainWindow`` on the Surface
 given size, offscreen, with the view's own timer stopped so that every tick is one we time.
 The speed is set to the maximum so stepping always uses its whole budget: the worst case.
 
-Run: ``python -m app.bench_surface [n_optimizers] [frames]``.
+Run: ``python -m app.bench_surface [n_optimizers] [frames]`` (one torch thread, as ``gdsim``
+runs; ``gdsim bench`` reports the median as "frame time, 8 optimizers racing").
 """
 
 from __future__ import annotations
@@ -122,6 +123,9 @@ def measure_frame_time(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.runtime import configure_torch
+
+    configure_torch()  # as the app itself runs (one torch thread)
     args = list(sys.argv[1:] if argv is None else argv)
     n = int(args[0]) if args else 8
     frames = int(args[1]) if len(args) > 1 else 300
