@@ -273,7 +273,8 @@ class HParamForm(QWidget):
                     w.setChecked(bool(v))  # type: ignore[attr-defined]
                 elif hp.kind == "pair":
                     for spin, item in zip(w.spins, v, strict=True):  # type: ignore[attr-defined]
-                        spin.setValue(float(item))
+                        if item is not None:  # an optional element (Adafactor's eps1)
+                            spin.setValue(float(item))
                 else:
                     idx = w.findData(v)  # type: ignore[attr-defined]
                     if idx >= 0:
