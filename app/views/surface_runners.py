@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.hparam_form import HParamForm
-from app.widgets.slider_spin import LogSliderSpin, format_number
+from app.widgets.slider_spin import format_number
 from core.optimizers import OptimizerInfo, OptimizerSpec, get_optimizer, optimizer_names
 from core.race import Runner
 
@@ -333,28 +333,12 @@ class OptimizerPanel(QWidget):
             return
         info = entry.runner.spec.info
         if info is not self._form_info:
-            self.form.set_hparams(info.hparams)
-            self._use_registry_ranges(info)
+            self.form.set_hparams(info.hparams)  # slider ranges: the registry's ui_range
             self._form_info = info
         self.form.set_values(entry.runner.spec.hparams())
         self.hparam_box.setTitle(f"Hyperparameters: {entry.label}")
         self.description.setText(info.description)
         self.hparam_box.show()
-
-    def _use_registry_ranges(self, info: OptimizerInfo) -> None:
-        """Give sliders the registry's suggested range (``HParam.slider_range()``, e.g. lr from
-        1e-5 to 100, so a lecturer can show SGD blowing up at lr=10); the form alone derives
-        its range from the valid bounds and would stop lr at 1."""
-        for hp in info.hparams:
-            if hp.kind != "float":
-                continue
-            control = self.form.control(hp.name)
-            if not isinstance(control, LogSliderSpin):
-                continue
-            lo, hi = hp.slider_range()
-            if not (lo < hi) or (control.is_log and lo <= 0):
-                continue
-            control.setRange(float(lo), float(hi))
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)

@@ -645,3 +645,43 @@ def test_shutdown_stops_the_timer(qtbot, window):
     assert view.timer.isActive()
     view.shutdown()
     assert not view.timer.isActive() and not view.running
+
+
+def test_every_registry_optimizer_can_be_added_tuned_and_stepped(qtbot, window):
+    """The Add menu and the form come from the registry alone: each entry races and gets its
+    controls (floats, ints, bools, pairs, choices) without a line of per-optimizer UI code."""
+    from core.optimizers import optimizer_names
+
+    view = sv(window)
+    view.clear_runners()
+    combo = w(window, QComboBox, "addOptimizerCombo")
+    form = view.panel.form
+    for name in optimizer_names():
+        combo.setCurrentIndex(combo.findText(name))
+        click(qtbot, window, "addOptimizerButton")
+        entry = list(view.entries.values())[-1]
+        assert entry.runner.spec.name == name
+        info = entry.runner.spec.info
+        assert form.names() == [hp.name for hp in info.hparams]
+        assert w(window, QSlider, "lrSlider") is not None
+    click(qtbot, window, "stepButton")
+    assert all(e.runner.steps == 1 or e.diverged for e in view.entries.values())
+    assert len(view.plots.legend_texts()) == len(optimizer_names())
+
+
+def test_log_y_shows_the_gap_to_the_minimum(qtbot, window):
+    view = sv(window)
+    check = w(window, QCheckBox, "surfaceLossLogCheck")
+    assert check.isChecked()  # convergence is a slope on a log axis
+    for _ in range(2):
+        click(qtbot, window, "stepButton")
+    entry = next(iter(view.entries.values()))
+    losses = entry.runner.trail.losses()
+    _, y = view.plots.loss_data(entry.id)
+    assert np.allclose(y, np.log10(losses - 0.0))  # Rosenbrock's f* = 0
+    reveal(check)
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton)
+    assert not check.isChecked()
+    _, y = view.plots.loss_data(entry.id)
+    assert np.allclose(y, losses)
+    assert view.plots.loss.getPlotItem().getAxis("left").labelText == "loss"
