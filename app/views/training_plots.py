@@ -1,0 +1,603 @@
+"""The Training view's plots: loss, accuracy and the decision boundary, all created once.
+
+Why built like this:
+* Every plot item is created when a run starts (``reset``) and afterwards only fed with
+  ``setData``/``setImage`` from the view's ~30 Hz display timer, however fast training runs.
+  ``redraw()`` touches only items whose data changed since the last frame.
+* Curves are ``CurveBuffer``s (min/max decimation): an hour of training at thousands of batches a
+  second keeps a few thousand points per curve and still shows every spike.
+* The x axis is in *epochs* (a batch counts as 1/batches-per-epoch), so per-batch training loss,
+  per-epoch validation loss, accuracy and the markers share one axis, and the accuracy plot is
+  x-linked to the loss plot.
+* Raw per-batch loss is noisy by nature (each batch is a different sample of the data); it is
+  drawn faint, with a bias-corrected exponential moving average (what TensorBoard calls
+  smoothing) drawn bold on top, so the class sees both the noise and the trend.
+* The decision boundary is the argmax class of the network on a grid, tinted by its confidence
+  (pale near the boundary, saturated far from it), under the data points coloured by class.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QRectF, Qt, Slot
+from PySide6.QtGui import QColor
+
+from app.theme import ThemeManager, get_theme
+from app.widgets.curve_buffer import CurveBuffer
+from app.widgets.slider_spin import format_number
+from core.errors import GdsimError
+from core.optimizers import parse_spec
+
+# Class colours for data points and the boundary image (Okabe-Ito order, colour-blind safe).
+CLASS_COLORS: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # green
+    "#CC79A7",  # purple
+    "#D55E00",  # vermillion
+    "#56B4E9",  # sky blue
+    "#F0E442",  # yellow
+    "#999999",  # grey
+    "#8C564B",  # brown
+    "#17BECF",  # cyan
+)
+EMA = 0.9  # smoothing of the per-batch loss (weight of the past)
+# CurveBuffer capacities: bounded memory and setData/paint cost. The loss plot is at most ~1500
+# pixels wide, and min/max pairs per bucket keep every spike at that resolution.
+RAW_POINTS = 1600
+SMOOTH_POINTS = 1000
+EPOCH_POINTS = 2000
+MAX_MARKERS = 60  # oldest markers are removed beyond this
+MARKER_MERGE_S = 1.0  # lr changes closer than this (wall clock) update one marker: a slider drag
+FULL_X_EPOCHS = 300  # runs up to this long show their whole length on the x axis from the start
+MAX_SCATTER = 3000  # data points drawn over the boundary (a deterministic subset beyond)
+LOSS_FLOOR = 1e-12  # a log axis cannot show 0
+
+
+def class_color(k: int) -> str:
+    return CLASS_COLORS[k % len(CLASS_COLORS)]
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return format_number(value, 3)
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_fmt(v) for v in value) + ")"
+    return str(value)
+
+
+def lane_short(name: str) -> str:
+    """An engine lane name ('Adam(lr=0.01) #2') as a lecturer says it: 'Adam #2'."""
+    base, sep, tag = name.partition(" #")
+    return base.split("(")[0] + (f" #{tag}" if sep else "")
+
+
+def lane_label(name: str, lr: float | None = None) -> str:
+    """'RMSprop()' -> 'RMSprop (lr=0.01)': the learning rate always (also when it is the
+    default, which the canonical SPEC leaves out), then the other settings given."""
+    base, _sep, _tag = name.partition(" #")
+    try:
+        spec = parse_spec(base)
+    except GdsimError:
+        return name
+    if lr is None:
+        lr = spec.hparams().get("lr")
+    parts = [] if lr is None else [f"lr={_fmt(float(lr))}"]
+    parts += [f"{k}={_fmt(v)}" for k, v in spec.kwargs.items() if k != "lr"]
+    return f"{lane_short(name)} ({', '.join(parts)})" if parts else lane_short(name)
+
+
+def ema_debiased(values: np.ndarray, state: tuple[float, int]) -> tuple[np.ndarray, tuple]:
+    """Bias-corrected EMA of ``values`` continuing from ``state`` = (raw average, count).
+
+    Without the correction an EMA started at 0 creeps up from 0 for the first ~1/(1-EMA)
+    batches, which would read as "the loss rose at the start".
+    """
+    s, n = state
+    out = np.empty(values.size)
+    for i, v in enumerate(values.tolist()):
+        s = EMA * s + (1.0 - EMA) * v
+        n += 1
+        out[i] = s / (1.0 - EMA**n)
+    return out, (s, n)
+
+
+@dataclass
+class LaneItems:
+    """The plot items and buffers of one race lane (one optimizer)."""
+
+    index: int
+    name: str
+    color: str
+    raw: CurveBuffer = field(default_factory=lambda: CurveBuffer(RAW_POINTS))
+    smooth: CurveBuffer = field(default_factory=lambda: CurveBuffer(SMOOTH_POINTS))
+    val: CurveBuffer = field(default_factory=lambda: CurveBuffer(EPOCH_POINTS))
+    val_acc: CurveBuffer = field(default_factory=lambda: CurveBuffer(EPOCH_POINTS))
+    train_acc: CurveBuffer = field(default_factory=lambda: CurveBuffer(EPOCH_POINTS))
+    ema: tuple[float, int] = (0.0, 0)
+    lr: float | None = None  # after a live change (None: the SPEC's)
+    drawn: dict = field(default_factory=dict)  # item name -> buffer version last drawn
+    items: dict = field(default_factory=dict)  # item name -> PlotDataItem
+    diverged: bool = False
+
+
+class TrainingPlots(QObject):
+    """Owns ``lossPlot``, ``accuracyPlot`` and ``boundaryPlot`` and everything drawn on them."""
+
+    def __init__(self, theme: ThemeManager | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.theme = theme or get_theme()
+        self.loss_plot = pg.PlotWidget()
+        self.loss_plot.setObjectName("lossPlot")
+        self.loss_plot.setAccessibleName("Loss curves")
+        self.loss_plot.setToolTip(
+            "Training loss per batch (faint), smoothed (bold) and validation loss per epoch "
+            "(dots); dashed lines mark learning-rate changes and where validation stopped "
+            "improving · wheel: zoom · right-click: View All"
+        )
+        self.acc_plot = pg.PlotWidget()
+        self.acc_plot.setObjectName("accuracyPlot")
+        self.acc_plot.setAccessibleName("Accuracy curves")
+        self.acc_plot.setToolTip(
+            "Share of points classified correctly after each epoch: validation (solid, the "
+            "honest number) and training (dashed)"
+        )
+        self.boundary_plot = pg.PlotWidget()
+        self.boundary_plot.setObjectName("boundaryPlot")
+        self.boundary_plot.setAccessibleName("Decision boundary")
+        self.boundary_plot.setToolTip(
+            "The class the network predicts at each point of the plane (paler = less sure), "
+            "with the data: filled dots are training points, rings are validation points"
+        )
+
+        lp = self.loss_plot.getPlotItem()
+        lp.setLabel("bottom", "epoch")
+        lp.setLabel("left", "loss (cross-entropy)")
+        lp.setLogMode(y=True)
+        lp.getAxis("left").enableAutoSIPrefix(False)  # "×0.001" next to a log axis misleads
+        self.legend = lp.addLegend(offset=(-6, 6), colCount=3)  # one row: little height
+        self.legend.setObjectName("lossLegend")
+        ap = self.acc_plot.getPlotItem()
+        ap.setLabel("bottom", "epoch")
+        ap.setLabel("left", "accuracy")
+        ap.setYRange(0.0, 1.0, padding=0.02)
+        ap.setLimits(yMin=-0.05, yMax=1.05)
+        ap.setXLink(lp)
+        self.acc_legend = ap.addLegend(offset=(-6, -6), colCount=2)
+        bp = self.boundary_plot.getPlotItem()
+        bp.setAspectLocked(True)
+        bp.setLabel("bottom", "x₁")
+        bp.setLabel("left", "x₂")
+        bp.setTitle("Decision boundary")
+        bp.setMenuEnabled(False)
+        bp.getViewBox().setDefaultPadding(0.02)
+
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setZValue(-10)
+        bp.addItem(self.image)
+        self.train_points = pg.ScatterPlotItem(pxMode=True)
+        self.val_points = pg.ScatterPlotItem(pxMode=True)
+        bp.addItem(self.train_points)
+        bp.addItem(self.val_points)
+
+        self.lanes: list[LaneItems] = []
+        self.markers: list[pg.InfiniteLine] = []
+        self._marker_kinds: list[str] = []
+        self._last_lr_marker: tuple[float, pg.InfiniteLine, float] | None = None
+        self.batches_per_epoch = 1
+        self.boundary_step = -1  # step of the boundary shown (-1: none yet)
+        self.boundary_lane = 0
+        self._data = None
+        self._n_classes = 2
+        self._log_y = True
+        self._raw_visible = True
+        self.epochs = 1
+        self._x_hi = 1.0
+        self._y_span: tuple[float, float] | None = None  # data min/max (finite, > 0)
+        self._y_view: tuple[float, float] | None = None  # range shown, in view units
+        self._manual = False  # the user zoomed or panned: stop managing the ranges
+        self._acc_low = 0.5
+        self._acc_view_low = math.nan
+        lp.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
+        ap.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
+        self.theme.changed.connect(self._on_theme)
+
+    # -- widgets ---------------------------------------------------------------------------
+    def widgets(self) -> tuple[pg.PlotWidget, pg.PlotWidget, pg.PlotWidget]:
+        return self.loss_plot, self.acc_plot, self.boundary_plot
+
+    # -- a new run -------------------------------------------------------------------------
+    def reset(self, lane_names: list[str], batches_per_epoch: int, data, epochs: int = 1) -> None:
+        """Forget the previous run: one set of items per lane, markers gone, new data drawn."""
+        lp, ap = self.loss_plot.getPlotItem(), self.acc_plot.getPlotItem()
+        for lane in self.lanes:
+            for name, item in lane.items.items():
+                (ap if name in ("val_acc", "train_acc") else lp).removeItem(item)
+        self.legend.clear()
+        self.acc_legend.clear()
+        for m in self.markers:
+            lp.removeItem(m)
+        self.markers, self._marker_kinds, self._last_lr_marker = [], [], None
+        self.batches_per_epoch = max(1, int(batches_per_epoch))
+        race = len(lane_names) > 1
+        self.legend.setColumnCount(2 if race else 3)
+        self.acc_legend.setVisible(not race)
+        self.lanes = []
+        for i, name in enumerate(lane_names):
+            lane = LaneItems(i, name, self.theme.series_color(i))
+            lane.items = {
+                "raw": pg.PlotDataItem(connect="finite"),
+                "smooth": pg.PlotDataItem(connect="finite"),
+                "val": pg.PlotDataItem(symbol="o", connect="finite"),
+                "val_acc": pg.PlotDataItem(symbol="o", connect="finite"),
+                "train_acc": pg.PlotDataItem(connect="finite"),
+            }
+            lane.items["raw"].setVisible(self._raw_visible)
+            for key, item in lane.items.items():
+                item.setObjectName(f"{key}Curve{i}")
+                if key in ("raw", "smooth", "val"):
+                    lp.addItem(item)
+                else:
+                    ap.addItem(item)
+            if race:  # the accuracy plot shares the loss plot's colours: one legend is enough
+                self.legend.addItem(lane.items["smooth"], lane_label(name))
+            else:
+                self.legend.addItem(lane.items["raw"], "per batch")
+                self.legend.addItem(lane.items["smooth"], "smoothed")
+                self.legend.addItem(lane.items["val"], "validation")
+                self.acc_legend.addItem(lane.items["val_acc"], "validation")
+                self.acc_legend.addItem(lane.items["train_acc"], "training")
+            self.lanes.append(lane)
+        self._style_lanes()
+        self.set_data(data)
+        self.boundary_step = -1
+        self.image.clear()
+        self.epochs = max(1, int(epochs))
+        self._manual = False
+        self._y_span = self._y_view = None
+        n_classes = int(getattr(data, "n_classes", 2))
+        self._acc_low = 1.0 / max(2, n_classes)  # chance level: the y axis starts near it
+        self._acc_view_low = math.nan
+        lp.disableAutoRange()
+        ap.disableAutoRange()
+        self._x_hi = float(self.epochs if self.epochs <= FULL_X_EPOCHS else min(self.epochs, 8))
+        self._apply_x()
+        lp.setYRange(-1.0, 0.0) if self._log_y else lp.setYRange(0.0, 1.0)
+
+    def set_data(self, data) -> None:
+        """Draw a data set's points (training filled, validation hollow) and frame the plot."""
+        self._data = data
+        self._n_classes = int(data.n_classes)
+        self._style_points()
+        # auto-range fits the points (and later the grid) whatever the widget's aspect ratio
+        self.boundary_plot.getPlotItem().enableAutoRange()
+
+    def _style_points(self) -> None:
+        data = self._data
+        if data is None:
+            return
+        th = self.theme
+        edge = pg.mkPen(th.colors.foreground, width=th.size(0.8))
+        for item, idx, hollow in (
+            (self.train_points, data.train_idx, False),
+            (self.val_points, data.val_idx, True),
+        ):
+            if idx.size > MAX_SCATTER // (2 if hollow else 1):  # keep drawing cheap
+                keep = max(1, MAX_SCATTER // (2 if hollow else 1))
+                idx = idx[np.linspace(0, idx.size - 1, keep).astype(np.int64)]
+            pts = data.x[idx]
+            classes = data.y[idx]
+            brushes = [
+                pg.mkBrush(th.colors.background if hollow else class_color(int(k)))
+                for k in range(self._n_classes)
+            ]
+            pens = [
+                pg.mkPen(class_color(int(k)), width=th.size(1.6)) if hollow else edge
+                for k in range(self._n_classes)
+            ]
+            item.setData(
+                x=pts[:, 0],
+                y=pts[:, 1],
+                size=th.size(6.5 if not hollow else 6.0),
+                brush=[brushes[int(k)] for k in classes],
+                pen=[pens[int(k)] for k in classes],
+            )
+
+    # -- feeding ---------------------------------------------------------------------------
+    def add_losses(self, lane: int, steps: np.ndarray, losses: np.ndarray) -> None:
+        """Per-batch losses of one lane (steps are 0-based global batch indices)."""
+        if lane >= len(self.lanes) or steps.size == 0:
+            return
+        item = self.lanes[lane]
+        x = (steps.astype(np.float64) + 1.0) / self.batches_per_epoch
+        y = np.where(np.isfinite(losses), np.maximum(losses, LOSS_FLOOR), np.nan)
+        item.raw.extend(x, y)
+        smooth, item.ema = ema_debiased(losses, item.ema)
+        smooth = np.where(np.isfinite(smooth), np.maximum(smooth, LOSS_FLOOR), np.nan)
+        item.smooth.extend(x, smooth)
+        # the y range follows the trend (smoothed and validation), not the per-batch extremes:
+        # single lucky batches near 0 would otherwise squash the curve into a corner
+        self._extend_y_span(smooth)
+
+    def add_epoch(self, lane: int, epoch: int, val_loss: float, val_acc: float, train_acc: float):
+        if lane >= len(self.lanes):
+            return
+        item = self.lanes[lane]
+        v = max(val_loss, LOSS_FLOOR) if math.isfinite(val_loss) else math.nan
+        x = np.array([float(epoch)])
+        # extend(), not append(): append() holds up to 64 samples back and shows only their
+        # min/max, which would hide most of a per-epoch curve
+        item.val.extend(x, np.array([v]))
+        self._extend_y_span(np.array([v]))
+        low = min(val_acc, train_acc) if math.isfinite(min(val_acc, train_acc)) else 1.0
+        self._acc_low = min(self._acc_low, low)
+        item.val_acc.extend(x, np.array([val_acc], dtype=np.float64))
+        item.train_acc.extend(x, np.array([train_acc], dtype=np.float64))
+
+    def _extend_y_span(self, values: np.ndarray) -> None:
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            lo, hi = float(finite.min()), float(finite.max())
+            span = self._y_span
+            self._y_span = (lo, hi) if span is None else (min(span[0], lo), max(span[1], hi))
+
+    def set_diverged(self, lane: int) -> None:
+        """Mark a lane as diverged in the legend (its curves stop where it blew up)."""
+        if lane >= len(self.lanes):
+            return
+        item = self.lanes[lane]
+        item.diverged = True
+        self._relabel(item)
+
+    def set_lane_lr(self, lane: int, lr: float) -> None:
+        """A live lr change: the race legend names each lane by its current learning rate."""
+        if lane < len(self.lanes):
+            self.lanes[lane].lr = float(lr)
+            self._relabel(self.lanes[lane])
+
+    def _relabel(self, item: LaneItems) -> None:
+        if len(self.lanes) > 1:
+            label = lane_label(item.name, item.lr)
+            label = f"{label} — diverged" if item.diverged else label
+        else:
+            label = "smoothed — diverged" if item.diverged else "smoothed"
+        for sample, text in self.legend.items:
+            if sample.item is item.items["smooth"]:
+                text.setText(label)
+
+    def legend_texts(self) -> list[str]:
+        return [text.text for _sample, text in self.legend.items]
+
+    # -- markers ---------------------------------------------------------------------------
+    def add_lr_marker(self, step: int, old_lr: float | None, new_lr: float, lane_name: str) -> None:
+        """A dashed vertical line where the learning rate changed (a drag makes one marker)."""
+        x = step / self.batches_per_epoch
+        now = time.monotonic()
+        prefix = f"{lane_name}: " if len(self.lanes) > 1 else ""
+        last = self._last_lr_marker
+        if last is not None and now - last[0] < MARKER_MERGE_S and last[1] in self.markers:
+            line = last[1]
+            first = last[2]
+            line.label.setFormat(
+                f"{prefix}lr {format_number(first, 3)} → {format_number(new_lr, 3)}"
+            )
+            self._last_lr_marker = (now, line, first)
+            return
+        first = old_lr if old_lr is not None else new_lr
+        text = f"{prefix}lr {format_number(first, 3)} → {format_number(new_lr, 3)}"
+        line = self._add_marker(x, text, "lr")
+        self._last_lr_marker = (now, line, first)
+
+    def add_early_stop_marker(
+        self, best_epoch: int, epoch: int, patience: int, lane_name: str = ""
+    ) -> None:
+        """Where validation stopped improving: at its best epoch, with how long it has stalled."""
+        prefix = f"{lane_name}: " if lane_name and len(self.lanes) > 1 else ""
+        text = f"{prefix}val best @ epoch {best_epoch} (no gain for {patience})"
+        self._add_marker(float(best_epoch), text, "early")
+
+    def _add_marker(self, x: float, text: str, kind: str) -> pg.InfiniteLine:
+        lp = self.loss_plot.getPlotItem()
+        line = pg.InfiniteLine(
+            pos=x,
+            angle=90,
+            movable=False,
+            label=text,
+            labelOpts={
+                "position": 0.04 if kind == "lr" else 0.14,  # low: the legend is at the top
+                "anchors": [(0, 1), (0, 1)],
+            },
+        )
+        line.setObjectName(f"{kind}Marker")
+        self._style_marker(line, kind)
+        lp.addItem(line)
+        self.markers.append(line)
+        self._marker_kinds.append(kind)
+        while len(self.markers) > MAX_MARKERS:
+            lp.removeItem(self.markers.pop(0))
+            self._marker_kinds.pop(0)
+        return line
+
+    def marker_positions(self, kind: str | None = None) -> list[float]:
+        return [
+            float(m.value())
+            for m, k in zip(self.markers, self._marker_kinds, strict=True)
+            if kind is None or k == kind
+        ]
+
+    # -- decision boundary -----------------------------------------------------------------
+    def set_boundary(self, xs: np.ndarray, ys: np.ndarray, probs: np.ndarray, step: int) -> None:
+        """Colour each grid cell by its predicted class, paler where the network is unsure."""
+        k = probs.shape[-1]
+        colors = np.array([QColor(class_color(c)).getRgb()[:3] for c in range(k)], np.float32)
+        bg = np.array(QColor(self.theme.colors.background).getRgb()[:3], np.float32)
+        bad = ~np.isfinite(probs).all(axis=-1)  # a diverged network predicts nan
+        probs = np.where(bad[..., None], 1.0 / k, probs)
+        cls = probs.argmax(axis=-1)
+        top = probs.max(axis=-1)
+        conf = np.clip((top - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)  # 0 at chance, 1 when sure
+        # dim regions in the dark theme, or the points (same hues) would vanish into them
+        lo, span = (0.12, 0.3) if self.theme.is_dark else (0.12, 0.43)
+        strength = (lo + span * conf)[..., None]
+        rgb = bg + (colors[cls] - bg) * strength
+        rgb[bad] = bg + (np.array([128.0, 128.0, 128.0], np.float32) - bg) * 0.35  # grey
+        self.image.setImage(np.ascontiguousarray(rgb.astype(np.uint8)), levels=(0, 255))
+        dx = (xs[-1] - xs[0]) / max(1, xs.size - 1)
+        dy = (ys[-1] - ys[0]) / max(1, ys.size - 1)
+        self.image.setRect(
+            QRectF(
+                float(xs[0] - dx / 2),
+                float(ys[0] - dy / 2),
+                float(dx * xs.size),
+                float(dy * ys.size),
+            )
+        )
+        self.boundary_step = int(step)
+
+    def set_boundary_title(self, text: str) -> None:
+        self.boundary_plot.getPlotItem().setTitle(
+            text, color=self.theme.colors.foreground, size=f"{self.theme.point_size(1.0):.1f}pt"
+        )
+
+    # -- drawing ---------------------------------------------------------------------------
+    def set_raw_visible(self, on: bool) -> None:
+        """Show or hide the per-batch (raw) loss curves (a race is easier to read without)."""
+        self._raw_visible = bool(on)
+        for lane in self.lanes:
+            lane.items["raw"].setVisible(self._raw_visible)
+
+    def set_log_y(self, on: bool) -> None:
+        if bool(on) == self._log_y:
+            return
+        self._log_y = bool(on)
+        self.loss_plot.getPlotItem().setLogMode(y=self._log_y)
+        self._y_view = None
+        self._manage_ranges()
+
+    # -- ranges ----------------------------------------------------------------------------
+    # pyqtgraph's auto-range would change the ranges on every frame while a curve grows, and
+    # every range change regenerates the axes and repaints both linked plots (measured: half
+    # the GUI thread's time). Ranges change here only when the data leaves them, with room to
+    # grow: x doubles (up to the run's length), y expands by a margin and shrinks only when the
+    # data uses less than a third of it.
+
+    @Slot(object)
+    def _on_manual_range(self, *_args) -> None:
+        self._manual = True
+
+    def _apply_x(self) -> None:
+        self.loss_plot.getPlotItem().setXRange(0.0, self._x_hi, padding=0.02)
+
+    def _manage_ranges(self) -> None:
+        lp = self.loss_plot.getPlotItem()
+        if self._manual or any(lp.getViewBox().autoRangeEnabled()):
+            return
+        x_now = max((lane.raw.last[0] for lane in self.lanes if lane.raw.last), default=0.0)
+        if x_now > self._x_hi and self._x_hi < self.epochs:
+            while self._x_hi < x_now:
+                self._x_hi = min(float(self.epochs), self._x_hi * 2)
+            self._apply_x()
+        low = max(0.0, self._acc_low - 0.05)
+        if not low >= self._acc_view_low - 1e-9:  # only ever widens (also when nan)
+            self._acc_view_low = low
+            self.acc_plot.getPlotItem().setYRange(low, 1.0, padding=0.02)
+        if self._y_span is None:
+            return
+        lo, hi = self._y_span
+        if self._log_y:
+            lo, hi = math.log10(max(lo, LOSS_FLOOR)), math.log10(max(hi, LOSS_FLOOR))
+        span = max(hi - lo, 0.05 if self._log_y else 1e-3)
+        view = self._y_view
+        if view is None or lo < view[0] or hi > view[1] or span < (view[1] - view[0]) / 3:
+            # room above the curves for the legend, below for the marker labels
+            view = (lo - 0.3 * span, hi + 0.3 * span)
+            if not self._log_y:
+                view = (max(0.0, view[0]), view[1])
+            self._y_view = view
+            lp.setYRange(*view, padding=0)
+
+    def redraw(self) -> int:
+        """``setData`` on every curve whose buffer changed since the last frame; returns how many."""
+        self._manage_ranges()
+        n = 0
+        for lane in self.lanes:
+            for key in ("raw", "smooth", "val", "val_acc", "train_acc"):
+                buf = getattr(lane, key)
+                if lane.drawn.get(key) == buf.version:
+                    continue
+                lane.drawn[key] = buf.version
+                if len(buf) == 0:
+                    lane.items[key].setData([], [])
+                else:
+                    x, y = buf.data()
+                    lane.items[key].setData(x, y)
+                n += 1
+        return n
+
+    def curve_points(self, lane: int, key: str = "raw") -> int:
+        """Samples a curve has received (tests: the curve grows, reset empties it)."""
+        if lane >= len(self.lanes):
+            return 0
+        return len(getattr(self.lanes[lane], key))
+
+    # -- theme -----------------------------------------------------------------------------
+    @Slot()
+    def _on_theme(self) -> None:
+        self._style_lanes()
+        self._style_points()
+        for m, k in zip(self.markers, self._marker_kinds, strict=True):
+            self._style_marker(m, k)
+        title = self.boundary_plot.getPlotItem().titleLabel.text
+        if title:
+            self.set_boundary_title(title)
+
+    def _style_lanes(self) -> None:
+        th = self.theme
+        race = len(self.lanes) > 1
+        for lane in self.lanes:
+            c = QColor(lane.color)
+            # the faint raw curve is the colour pre-mixed with the background, not a
+            # transparent pen: blending thousands of segments costs the GUI thread (and the GIL)
+            faint = _mix(c, QColor(th.colors.background), 0.18 if race else 0.3)
+            it = lane.items
+            it["raw"].setPen(th.pen(faint, 1))
+            it["smooth"].setPen(th.pen(c, 2.5))
+            val_color = c if race else QColor(th.colors.foreground)
+            it["val"].setPen(th.pen(val_color, 1.5, style=Qt.PenStyle.DashLine))
+            it["val"].setSymbolPen(th.pen(val_color, 1.5))
+            it["val"].setSymbolBrush(pg.mkBrush(th.colors.background))
+            it["val"].setSymbolSize(th.size(4 if race else 7))
+            it["val_acc"].setPen(th.pen(c, 2))
+            it["val_acc"].setSymbolPen(th.pen(c, 1))
+            it["val_acc"].setSymbolBrush(pg.mkBrush(c))
+            it["val_acc"].setSymbolSize(th.size(3 if race else 5))
+            it["train_acc"].setPen(th.pen(c, 1.2, style=Qt.PenStyle.DashLine))
+
+    def _style_marker(self, line: pg.InfiniteLine, kind: str) -> None:
+        th = self.theme
+        color = th.colors.foreground if kind == "lr" else "#C62828"
+        if kind == "early" and th.is_dark:
+            color = "#FF6B6B"
+        line.setPen(th.pen(color, 1.2, style=Qt.PenStyle.DashLine))
+        if line.label is not None:
+            line.label.setColor(color)
+            back = QColor(th.colors.background)
+            back.setAlpha(210)
+            line.label.fill = pg.mkBrush(back)  # readable over the curves
+            line.label.textItem.setFont(th.font(0.85))
+            line.label.update()
+
+
+def _mix(color: QColor, background: QColor, amount: float) -> QColor:
+    """``amount`` of ``color`` over ``background``, as an opaque colour."""
+    return QColor(
+        *(
+            int(round(amount * a + (1 - amount) * b))
+            for a, b in zip(color.getRgb()[:3], background.getRgb()[:3], strict=True)
+        )
+    )
