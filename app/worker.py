@@ -24,8 +24,10 @@ Why this shape (Qt for Python's worker-object pattern, plus the engine's own com
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +42,19 @@ log = logging.getLogger("gdsim.worker")
 # the process: a QThread destroyed while running aborts it, and dropping the last reference from
 # the thread's own ``finished`` signal would destroy it in that very thread. (Rare and tiny.)
 _ORPHANS: list[QThread] = []
+# Every controller, so that a worker whose view was never shut down (a window deleted without
+# closing) is still stopped before the interpreter exits, instead of Qt aborting on a running
+# QThread being destroyed.
+_CONTROLLERS: weakref.WeakSet[TrainingController] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_workers() -> None:
+    for controller in list(_CONTROLLERS):
+        try:
+            controller.shutdown(900)
+        except RuntimeError:  # its Qt objects are already gone
+            pass
 
 
 def one_line(exc: BaseException) -> str:
@@ -147,6 +162,7 @@ class TrainingController(QObject):
         self._worker: TrainingWorker | None = None
         self._handle: EngineHandle | None = None
         self.generation = 0
+        _CONTROLLERS.add(self)
 
     # -- lifecycle -----------------------------------------------------------------------
     @property

@@ -1,0 +1,455 @@
+"""The Training view through its real controls: buttons clicked, sliders moved, fields typed.
+
+Every wait is ``qtbot.waitUntil`` with a timeout (training runs on a worker thread); nothing
+asserts timing. Runs are tiny (200 points, batches of 16: 10 batches an epoch).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import pytest
+import torch
+from PySide6.QtCore import Qt, QThread
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QListWidget,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+)
+
+from app.main_window import MainWindow
+from core.training import TrainConfig, TrainingEngine
+
+WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
+OFFSCREEN_NOISE = r"This plugin does not support"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_torch():
+    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
+    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
+
+
+def find(win, cls, name):
+    w = win.findChild(cls, name)
+    assert w is not None, f"no {cls.__name__} named {name!r}"
+    return w
+
+
+def click(qtbot, button: QPushButton) -> None:
+    assert button.isEnabled(), f"{button.objectName()} is disabled"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def type_into(qtbot, field, text: str) -> None:
+    """Select all, type, press Enter: what a user does in a spin box or line edit."""
+    edit = field.lineEdit() if isinstance(field, (QAbstractSpinBox, QComboBox)) else field
+    edit.setFocus()
+    edit.selectAll()
+    qtbot.keyClicks(edit, text)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+
+
+def settle(qtbot, view) -> None:
+    """Wait until the worker exists and no reset is on its way."""
+    qtbot.waitUntil(
+        lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
+    )
+
+
+@pytest.fixture
+def tv(qtbot, window):
+    """The Training tab of a shown window, set (through its fields) to a tiny, long run."""
+    window.tabs.setCurrentIndex(1)
+    view = window.training_view
+    type_into(qtbot, find(window, QSpinBox, "samplesSpin"), "200")
+    type_into(qtbot, find(window, QSpinBox, "batchSpin"), "16")
+    type_into(qtbot, find(window, QSpinBox, "epochsSpin"), "500")
+    type_into(qtbot, find(window, QLineEdit, "hiddenEdit"), "8,8")
+    settle(qtbot, view)
+    assert view.controller.engine.config.samples == 200
+    assert view._bpe == 10
+    return window, view
+
+
+def points(view, lane: int = 0) -> int:
+    return view.plots.curve_points(lane)
+
+
+def test_controls_have_names_tooltips_and_accessible_names(tv):
+    win, view = tv
+    names = [
+        "datasetCombo", "noiseSpin", "samplesSpin", "seedSpin", "hiddenEdit", "activationCombo",
+        "optimizerCombo", "schedulerCombo", "batchSpin", "epochsSpin", "patienceSpin",
+        "deviceCombo", "trainLrSlider", "trainLrSpin", "trainRunButton", "trainStepButton",
+        "trainResetButton", "raceList", "addRaceButton", "raceAddCombo", "lossLogCheck",
+        "stopEarlyCheck", "epochProgress", "lossPlot", "accuracyPlot", "boundaryPlot",
+        "datasetPreview",
+    ]  # fmt: skip
+    for name in names:
+        w = view.findChild(object, name)
+        assert w is not None, name
+        assert w.toolTip(), f"{name} has no tooltip"
+        assert w.accessibleName(), f"{name} has no accessible name"
+    for hp in (
+        "trainHp_betas_0",
+        "trainHp_weight_decay",
+        "trainHp_epsSlider",
+    ):  # built from the registry
+        assert view.findChild(object, hp) is not None
+
+
+def test_start_pause_step_reset(qtbot, tv):
+    win, view = tv
+    run = find(win, QPushButton, "trainRunButton")
+    progress = find(win, QProgressBar, "epochProgress")
+    assert run.text() == "Start" and points(view) == 0
+
+    click(qtbot, run)
+    qtbot.waitUntil(lambda: points(view) > 25 and progress.value() > 25, timeout=WAIT)
+    assert run.text() == "Pause"
+    assert progress.format().startswith("Epoch ") and "batch" in progress.format()
+    assert "Training · epoch" in win.status_label.text()
+
+    click(qtbot, run)  # pause
+    qtbot.waitUntil(lambda: view.controller.engine.state == "paused", timeout=WAIT)
+    qtbot.waitUntil(lambda: run.text() == "Resume", timeout=WAIT)
+    qtbot.wait(150)  # let anything in flight arrive
+    paused_at = points(view)
+    assert paused_at == view._steps
+    qtbot.wait(200)
+    assert points(view) == paused_at, "the curve grew while paused"
+
+    step = find(win, QPushButton, "trainStepButton")
+    click(qtbot, step)
+    qtbot.waitUntil(lambda: points(view) == paused_at + 1, timeout=WAIT)
+    qtbot.waitUntil(lambda: progress.value() == paused_at + 1, timeout=WAIT)
+    qtbot.wait(150)
+    assert points(view) == paused_at + 1, "Step trained more than one batch"
+    epoch, batch = divmod(paused_at + 1 - 1, 10)
+    assert progress.format() == f"Epoch {epoch + 1}/500 · batch {batch + 1}/10"
+
+    click(qtbot, find(win, QPushButton, "trainResetButton"))
+    qtbot.waitUntil(lambda: not view._awaiting_reset and view._steps == 0, timeout=WAIT)
+    assert points(view) == 0 and progress.value() == 0
+    assert run.text() == "Start"
+    click(qtbot, run)  # and it trains again after the reset
+    qtbot.waitUntil(lambda: points(view) > 5, timeout=WAIT)
+
+
+def test_keys_space_s_r_drive_the_training_tab(qtbot, tv):
+    win, view = tv
+    view.run_button.setFocus()
+    qtbot.keyClick(view.run_button, Qt.Key.Key_S)
+    qtbot.waitUntil(lambda: points(view) == 1, timeout=WAIT)
+    qtbot.keyClick(view.run_button, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: points(view) == 2, timeout=WAIT)
+    qtbot.keyClick(view.run_button, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: points(view) > 10, timeout=WAIT)
+    qtbot.keyClick(view.run_button, Qt.Key.Key_R)
+    qtbot.waitUntil(lambda: not view._awaiting_reset and points(view) == 0, timeout=WAIT)
+
+
+def test_live_lr_change_reaches_the_optimizer_without_a_restart(qtbot, tv):
+    win, view = tv
+    slider = find(win, QSlider, "trainLrSlider")
+    spin = find(win, QAbstractSpinBox, "trainLrSpin")
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: points(view) > 30, timeout=WAIT)
+    click(qtbot, find(win, QPushButton, "trainRunButton"))  # pause, to look closely
+    engine = view.controller.engine
+    qtbot.waitUntil(lambda: engine.state == "paused", timeout=WAIT)
+    qtbot.wait(100)
+    steps = engine.step_count
+    adam_steps = next(iter(engine.lanes[0].optimizer.state.values()))["step"].item()
+    old = engine.lanes[0].optimizer.param_groups[0]["lr"]
+
+    for _ in range(2):  # the user presses PageUp on the slider: a bigger learning rate
+        qtbot.keyClick(slider, Qt.Key.Key_PageUp)
+    new = spin.value()
+    assert new > old * 2
+    qtbot.waitUntil(
+        lambda: engine.lanes[0].optimizer.param_groups[0]["lr"] == pytest.approx(new),
+        timeout=WAIT,
+    )
+    assert engine.step_count == steps, "changing lr must not retrain or restart"
+    # optimizer state kept (no rebuild): Adam's step counter continues
+    assert next(iter(engine.lanes[0].optimizer.state.values()))["step"].item() == adam_steps
+    qtbot.waitUntil(lambda: bool(view.plots.marker_positions("lr")), timeout=WAIT)
+    assert view.plots.marker_positions("lr") == [pytest.approx(steps / view._bpe)]
+
+    click(qtbot, find(win, QPushButton, "trainStepButton"))  # the next batch uses it
+    qtbot.waitUntil(lambda: engine.step_count == steps + 1, timeout=WAIT)
+    assert engine.lanes[0].optimizer.param_groups[0]["lr"] == pytest.approx(new)
+
+
+def test_dataset_change_updates_the_preview_and_the_run(qtbot, tv):
+    win, view = tv
+    combo = find(win, QComboBox, "datasetCombo")
+    preview = view.controls.preview
+    assert preview.data.name == "moons"
+    before = preview.data.x.copy()
+    combo.setCurrentIndex(combo.findData("circles"))
+    assert preview.data.name == "circles"
+    assert preview.data.x.shape == before.shape and (preview.data.x != before).any()
+    # nothing trained yet: the run itself was reset to the new data
+    qtbot.waitUntil(lambda: not view._awaiting_reset, timeout=WAIT)
+    assert view.controller.engine.data.name == "circles"
+    xs, _ys = view.plots.train_points.getData()
+    assert len(xs) == len(view.controller.engine.data.train_idx)
+    # data-set options come from the registry (spiral has arms)
+    combo.setCurrentIndex(combo.findData("spiral"))
+    arms = find(win, QSpinBox, "datasetOption_arms")
+    type_into(qtbot, arms, "4")
+    assert preview.data.n_classes == 4
+
+
+def test_structural_change_mid_run_waits_for_reset(qtbot, tv):
+    win, view = tv
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: points(view) > 10, timeout=WAIT)
+    type_into(qtbot, find(win, QLineEdit, "hiddenEdit"), "4")
+    reset = find(win, QPushButton, "trainResetButton")
+    assert "Reset" in reset.text() and reset.text() != "Reset"  # marked as pending
+    assert "Reset" in view.message_text()
+    assert view.controller.engine.config.hidden == (8, 8)  # the running run is untouched
+    click(qtbot, reset)
+    qtbot.waitUntil(
+        lambda: not view._awaiting_reset and view.controller.engine.config.hidden == (4,),
+        timeout=WAIT,
+    )
+    assert reset.text() == "Reset"
+
+
+def test_bad_hidden_layers_show_a_message_and_start_refuses(qtbot, tv):
+    win, view = tv
+    edit = find(win, QLineEdit, "hiddenEdit")
+    type_into(qtbot, edit, "16,x")
+    error = view.controls.hidden_error
+    assert error.isVisible() and "whole numbers" in error.text()
+    click(qtbot, find(win, QPushButton, "trainResetButton"))
+    assert "whole numbers" in view.message_text()
+    type_into(qtbot, edit, "16")
+    assert not error.isVisible()
+
+
+def test_device_combo_lists_cpu_and_simulated_cuda(qtbot, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: f"Fake GPU {i}")
+    win = MainWindow()
+    qtbot.addWidget(win)
+    combo = find(win, QComboBox, "deviceCombo")
+    names = [combo.itemData(i) for i in range(combo.count())]
+    assert names[0] == "cpu" and {"cuda", "cuda:0", "cuda:1"} <= set(names)
+    model = combo.model()
+    assert model.item(names.index("cuda:1")).isEnabled()
+    assert not model.item(names.index("mps")).isEnabled()  # shown, disabled, reason as tip
+    assert combo.itemData(names.index("mps"), Qt.ItemDataRole.ToolTipRole)
+    win.close()
+
+
+def test_without_cuda_the_entry_is_disabled_and_cannot_start(qtbot, tv, monkeypatch):
+    win, view = tv
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    combo = find(win, QComboBox, "deviceCombo")
+    view.controls.refresh_devices()
+    row = combo.findData("cuda")
+    assert row > 0 and not combo.model().item(row).isEnabled()
+    reason = combo.itemData(row, Qt.ItemDataRole.ToolTipRole)
+    assert "CUDA" in reason or "cuda" in reason
+    combo.setCurrentIndex(row)  # e.g. restored from a GPU machine's settings
+    assert "not available" in view.message_text()
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    assert "Cannot train" in view.message_text() and "not available" in view.message_text()
+    qtbot.wait(100)
+    assert view.controller.engine.step_count == 0 and view._state != "running"
+    combo.setCurrentIndex(combo.findData("cpu"))  # back to a device that works: trains
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: points(view) > 3, timeout=WAIT)
+
+
+def test_absurd_lr_diverges_visibly_and_reset_recovers(qtbot, tv):
+    win, view = tv
+    type_into(qtbot, find(win, QLineEdit, "hiddenEdit"), "16,16")
+    combo = find(win, QComboBox, "optimizerCombo")
+    combo.setCurrentIndex(combo.findData("SGD"))
+    settle(qtbot, view)
+    type_into(qtbot, find(win, QAbstractSpinBox, "trainHp_momentumSpin"), "0.9")
+    type_into(qtbot, find(win, QAbstractSpinBox, "trainLrSpin"), "1000")
+    group = view.controller.engine.lanes[0].optimizer.param_groups[0]
+    qtbot.waitUntil(lambda: (group["lr"], group["momentum"]) == (1000, 0.9), timeout=WAIT)
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: view._state == "diverged", timeout=WAIT)
+    assert "diverged" in view.message_text() and "Lower the learning rate" in view.message_text()
+    assert any("diverged" in t for t in view.plots.legend_texts())
+    qtbot.waitUntil(lambda: "diverged" in win.status_label.text(), timeout=WAIT)
+    assert not find(win, QPushButton, "trainStepButton").isEnabled()
+    assert find(win, QPushButton, "trainRunButton").text() == "Restart"
+
+    type_into(qtbot, find(win, QAbstractSpinBox, "trainLrSpin"), "0.05")
+    click(qtbot, find(win, QPushButton, "trainResetButton"))
+    qtbot.waitUntil(lambda: not view._awaiting_reset and view._state == "ready", timeout=WAIT)
+    assert view.message_text() == "" and points(view) == 0
+    assert not any("diverged" in t for t in view.plots.legend_texts())
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: points(view) > 30, timeout=WAIT)
+    assert view._state == "running"
+
+
+def test_race_mode_draws_one_curve_per_optimizer(qtbot, tv):
+    win, view = tv
+    add_combo = find(win, QComboBox, "raceAddCombo")
+    add_combo.setCurrentIndex(add_combo.findData("SGD"))
+    click(qtbot, find(win, QPushButton, "addRaceButton"))
+    add_combo.setCurrentIndex(add_combo.findData("RMSprop"))
+    click(qtbot, find(win, QPushButton, "addRaceButton"))
+    assert find(win, QListWidget, "raceList").count() == 3
+    settle(qtbot, view)
+    assert len(view.controller.engine.config.optimizers) == 3
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: all(points(view, i) > 20 for i in range(3)), timeout=WAIT)
+    texts = view.plots.legend_texts()
+    assert len(texts) == 3 and texts[1].startswith("SGD") and texts[2].startswith("RMSprop")
+    colors = {lane.color for lane in view.plots.lanes}
+    assert len(colors) == 3
+    lane_combo = find(win, QComboBox, "boundaryLaneCombo")
+    assert lane_combo.isVisible() and lane_combo.count() == 3
+    # live lr goes to the selected lane only
+    find(win, QListWidget, "raceList").setCurrentRow(1)
+    type_into(qtbot, find(win, QAbstractSpinBox, "trainLrSpin"), "0.2")
+    engine = view.controller.engine
+    qtbot.waitUntil(lambda: view._lane_lrs[1] == pytest.approx(0.2), timeout=WAIT)
+    assert view._lane_lrs[0] == pytest.approx(0.01) and engine.config.optimizers[1]
+
+
+def test_decision_boundary_and_early_stop_marker_appear(qtbot, tv):
+    win, view = tv
+    type_into(qtbot, find(win, QSpinBox, "patienceSpin"), "1")
+    settle(qtbot, view)
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: view.plots.boundary_step > 0, timeout=WAIT)
+    assert view.plots.image.image is not None and view.plots.image.image.shape[:2] == (80, 80)
+    qtbot.waitUntil(lambda: bool(view.plots.marker_positions("early")), timeout=WAIT)
+    assert "has not improved" in view.message_text()
+
+
+def test_theme_and_zoom_changes_restyle_without_errors(qtbot, tv):
+    win, view = tv
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: points(view) > 10, timeout=WAIT)
+    win.set_theme("dark")
+    win.theme.zoom_in()
+    qtbot.waitUntil(lambda: points(view) > 40, timeout=WAIT)
+    pen = view.plots.lanes[0].items["smooth"].opts["pen"]
+    assert pen.widthF() == pytest.approx(2.5 * win.theme.scale)
+
+
+def _running_qthreads() -> list[QThread]:
+    import shiboken6
+
+    main = QApplication.instance().thread()
+    return [
+        o
+        for o in gc.get_objects()
+        if issubclass(type(o), QThread)  # type(): isinstance would poke lazy torch modules
+        and shiboken6.isValid(o)
+        and o is not main
+        and o.isRunning()
+    ]
+
+
+@pytest.mark.qt_log_level_fail("WARNING")
+@pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
+def test_closing_mid_training_stops_the_worker_quickly(qtbot):
+    import time
+
+    py_before = {t.ident for t in threading.enumerate()}
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    win.tabs.setCurrentIndex(1)
+    view = win.training_view
+    type_into(qtbot, find(win, QSpinBox, "epochsSpin"), "100000")
+    settle(qtbot, view)
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: points(view) > 20, timeout=WAIT)
+    thread = view.controller.thread()
+    assert thread.isRunning()
+    t0 = time.perf_counter()
+    win.close()
+    took = time.perf_counter() - t0
+    assert thread.isFinished() and not thread.isRunning()
+    assert took < 5  # generous; the budget is 1 s (benchmarks, not tests, measure time)
+    gc.collect()
+    leaked = [t for t in threading.enumerate() if t.ident not in py_before and t.is_alive()]
+    assert leaked == []
+    assert _running_qthreads() == []
+
+
+def test_settings_round_trip(qtbot):
+    first = MainWindow()
+    qtbot.addWidget(first)
+    c = first.training_view.controls
+    c.dataset_combo.setCurrentIndex(c.dataset_combo.findData("spiral"))
+    c.option_spins["arms"].setValue(5)
+    type_into(qtbot, c.hidden_edit, "32,16")
+    c.activation_combo.setCurrentIndex(c.activation_combo.findData("tanh"))
+    c.race_add_combo.setCurrentIndex(c.race_add_combo.findData("SGD"))
+    c.add_race_button.click()
+    first.training_view.lr_control.setValue(0.003)  # lane 1 (SGD) is selected
+    c.scheduler_combo.setCurrentIndex(c.scheduler_combo.findData("StepLR"))
+    c.batch_spin.setValue(64)
+    c.patience_spin.setValue(0)
+    c.log_check.setChecked(False)
+    first.close()
+
+    second = MainWindow()
+    qtbot.addWidget(second)
+    c2 = second.training_view.controls
+    config = c2.config()
+    assert config.dataset == "spiral" and config.dataset_options == {"arms": 5}
+    assert config.hidden == (32, 16) and config.activation == "tanh"
+    assert config.optimizers == ("Adam(lr=0.01)", "SGD(lr=0.003)")
+    assert config.scheduler == "StepLR" and config.batch_size == 64 and config.patience is None
+    assert not c2.log_check.isChecked()
+    assert second.training_view.lr_control.value() == pytest.approx(0.01)  # lane 0 selected
+    second.close()
+
+
+def test_corrupt_view_settings_are_ignored_with_a_warning(qtbot, caplog):
+    import logging
+
+    from app.settings import open_settings
+
+    s = open_settings()
+    s.beginGroup("views/training")
+    for key, value in {
+        "dataset": "no-such-set",
+        "samples": "many",
+        "hidden": "16,banana",
+        "optimizers": ["Adam(lr=-1)", "SGD(lr=0.1)"],
+        "device": "tpu",
+        "epochs": -3,
+        "splitter": "xx",
+    }.items():
+        s.setValue(key, value)
+    s.endGroup()
+    s.sync()
+    with caplog.at_level(logging.WARNING, logger="gdsim"):
+        win = MainWindow()
+        qtbot.addWidget(win)
+    config = win.training_view.controls.config()
+    assert config.dataset == "moons" and config.samples == 1000 and config.hidden == (16, 16)
+    assert config.optimizers == ("SGD(lr=0.1)",) and config.device == "cpu"
+    assert config.epochs == 30
+    for key in ("dataset", "samples", "hidden", "Adam(lr=-1)", "device", "epochs"):
+        assert key in caplog.text
+    win.close()
