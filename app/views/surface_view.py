@@ -124,6 +124,7 @@ class SurfaceView(QWidget):
         self._last_status = ""
         self._last_status_time = 0.0
         self._syncing_combo = False
+        self._closed = False
 
         self.plots = RacePlots(self.theme)
         self.plots.runnerVisibilityToggled.connect(self._on_visibility)
@@ -371,6 +372,19 @@ class SurfaceView(QWidget):
         self.timer.stop()
         self._expr_timer.stop()
         self._running = False
+        self._closed = True
+
+    # A hidden tab does not step: the race would take the GUI thread's time from the training
+    # view the class is now looking at. It stays "running" and goes on when shown again.
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().hideEvent(event)
+        self.timer.stop()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._running and not self._closed:
+            self._last_tick = None
+            self.timer.start()
 
     # ================================================================ running
     @property

@@ -685,3 +685,17 @@ def test_log_y_shows_the_gap_to_the_minimum(qtbot, window):
     _, y = view.plots.loss_data(entry.id)
     assert np.allclose(y, losses)
     assert view.plots.loss.getPlotItem().getAxis("left").labelText == "loss"
+
+
+def test_a_hidden_tab_does_not_step_and_resumes_when_shown(qtbot, window):
+    view = sv(window)
+    click(qtbot, window, "runButton")
+    qtbot.waitUntil(lambda: view.race.t > 0, timeout=5000)
+    window.tabs.setCurrentIndex(1)  # the class looks at training now
+    assert not view.timer.isActive() and view.running
+    t = view.race.t
+    qtbot.wait(100)
+    assert view.race.t == t
+    window.tabs.setCurrentIndex(0)
+    assert view.timer.isActive()
+    qtbot.waitUntil(lambda: view.race.t > t, timeout=5000)
