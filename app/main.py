@@ -6,7 +6,9 @@ with no display and never load PySide6.
 
 from __future__ import annotations
 
+import importlib
 import sys
+import threading
 from collections.abc import Sequence
 
 # Subcommands that need Qt (they measure or draw the window offscreen); the Qt-free ones live in
@@ -49,7 +51,27 @@ def run_window(argv: Sequence[str] = ()) -> int:
     app.setOrganizationName("gdsim")
     window = MainWindow()
     window.show()
+    # torch.optim imports torch._dynamo on first use (~1.6 s here); runners build their optimizer
+    # lazily, so do that import off the GUI thread once the window is up.
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(300, lambda: preload_in_background(("torch._dynamo",)))
     return app.exec()
+
+
+def preload_in_background(modules: Sequence[str]) -> threading.Thread:
+    """Import ``modules`` on a daemon thread (a failure is logged by whoever imports them next)."""
+
+    def work() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the real import later reports it properly
+                return
+
+    thread = threading.Thread(target=work, name="gdsim-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -429,7 +429,7 @@ class Runner:
         """Back to the start with a fresh optimizer (and a fresh history)."""
         self._param = torch.nn.Parameter(torch.tensor(self.start, dtype=torch.float64))
         self._data = self._param.detach()  # shares storage: cheap reads of the current point
-        self._opt = self.spec.build([self._param])
+        self._built_opt: torch.optim.Optimizer | None = None  # built on first use: see _opt
         self._closure = self._make_closure() if self.spec.info.needs_closure else None
         self.trail.clear()
         self.anatomy = None
@@ -451,6 +451,19 @@ class Runner:
             with torch.no_grad():
                 self.loss = self._fn(self._data).item()
         self.point = tuple(self._data.tolist())
+
+    @property
+    def _opt(self) -> torch.optim.Optimizer:
+        """The runner's torch optimizer, built on first use.
+
+        Why lazily: torch's first optimizer in a process imports ``torch._dynamo`` (~1.6 s here),
+        so a window that builds its default race eagerly paints that much later. Built on the
+        first step (or state/hyperparameter access), it costs the same, but after the window is
+        up, and the app can preload ``torch._dynamo`` off the GUI thread meanwhile.
+        """
+        if self._built_opt is None:
+            self._built_opt = self.spec.build([self._param])
+        return self._built_opt
 
     def _set_surface(self, surface: Surface) -> None:
         self._surface = surface
@@ -565,14 +578,17 @@ class Runner:
 
     def _set_hparams(self, changes: dict[str, Any]) -> None:
         new_spec = self.spec.with_changes(**changes)  # validates: GdsimError changes nothing
-        apply_hparams(self._opt, self.spec.info, changes)
+        if self._built_opt is not None:  # else the optimizer is built from new_spec when used
+            apply_hparams(self._built_opt, self.spec.info, changes)
         self.spec = new_spec
 
     # -- plain values out
 
     def optimizer_state(self) -> dict[str, Any]:
         """The optimizer's state for this runner's parameter now, as plain values."""
-        return plain_state(self._opt.state.get(self._param, {}))
+        if self._built_opt is None:
+            return {}
+        return plain_state(self._built_opt.state.get(self._param, {}))
 
     def snapshot(self) -> RunnerSnapshot:
         return RunnerSnapshot(
