@@ -128,7 +128,8 @@ VIEWS = ("surfaces", "training")
 
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d{1,4})?)$")
 _IMPORT_PATH = re.compile(r"^\s*[A-Za-z_][\w.]*\s*:")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # tab and newline are allowed where noted
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, \n, \r: see _LINE_BREAK
+_LINE_BREAK = re.compile("[\n\r\x85\u2028\u2029]")  # what str.splitlines() breaks on, too
 
 
 # --------------------------------------------------------------------------------------------
@@ -347,9 +348,13 @@ class _Reader:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise GdsimError(f"{path} contains an invalid character (a lone surrogate)") from None
-        bad = _CONTROL.search(value) or (None if multiline else re.search(r"[\n\r]", value))
+        bad = _CONTROL.search(value) or (None if multiline else _LINE_BREAK.search(value))
         if bad:
-            what = "a line break" if bad.group() in "\n\r" else f"control character {bad.group()!r}"
+            what = (
+                "a line break"
+                if _LINE_BREAK.match(bad.group())
+                else f"control character {bad.group()!r}"
+            )
             raise GdsimError(f"{path} contains {what}")
         if not empty and not value.strip():
             raise GdsimError(f"{path} is empty")
