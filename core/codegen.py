@@ -1,0 +1,1035 @@
+"""The code behind the picture: standalone PyTorch scripts that reproduce what gdsim computes.
+
+Why: gdsim should make students able to do it themselves. So for a surface race or a training run
+this module writes the plain PyTorch program -- in the tutorial's style, with the canonical loop
+(``model.train()``, a ``DataLoader``, ``.to(device)``, forward, ``loss_fn``, ``zero_grad``,
+``backward``, ``step``) and comments a student can follow -- that gives the *same numbers* as
+gdsim from the same seed. The script needs only torch (never gdsim), so it can be copied into a
+notebook or mailed to a class.
+
+Public API
+----------
+``race_script(surface, runners, steps) -> str``
+    The race: ``surface`` is a :class:`~core.surfaces.Surface` or a name/expression; ``runners``
+    are :class:`~core.race.Runner` objects (their spec, start and label are used), SPEC strings or
+    :class:`~core.optimizers.OptimizerSpec` objects (start: the surface's default), or
+    ``(spec, start)`` / ``(spec, start, label)`` tuples. Each runner is stepped exactly as
+    :mod:`core.race` does it (float64 point, ``zero_grad``/``backward``/``step``/forward at the new
+    point, LBFGS through a closure, the same divergence limits), so points and losses agree with
+    ``gdsim trace`` to the last bit on the same machine. A runner reproduces its *current* settings
+    from its start (live hyperparameter changes made mid-race are not replayed). Swarms are not
+    exported; a comment in the script says so.
+``training_script(config) -> str``
+    The training run of a :class:`~core.training.TrainConfig`: the data set regenerated point for
+    point, the fixed split, the MLP with gdsim's seeded initialisation, a seeded ``RandomSampler``
+    (the same batches), each optimizer (race lanes one after another, identical start), the
+    scheduler stepped when gdsim steps it, the validation pass, early stopping, and the tutorial's
+    progress line ``Epoch [1/10], Batch [0/25], Loss: 0.6931``. Per-epoch losses agree with the
+    engine to float32 rounding (the engine evaluates validation and training points in one pass).
+``expression_source(text) -> str``
+    The torch expression for a user formula, generated from the parsed program of
+    :func:`core.expression.compile_expression` -- never from the text itself.
+``SURFACE_CODE`` / ``DATASET_CODE``
+    The torch (resp. plain Python) source of every registry surface / data set generator, keyed by
+    registry name; a test checks each against the registry numerically.
+
+A script prints its progress, and given a file name (``python race.py out.json``) also writes its
+results as JSON, which is how the tests compare it with gdsim.
+
+Data sets and numpy: gdsim draws its points with ``numpy.random.default_rng``. To need only torch,
+a script carries :mod:`core.codegen_random` (numpy's SeedSequence + PCG64 + uniform, normal and
+permutation in plain Python; uniform and permutation are bit-identical, normal within ~1e-15, below
+float32's resolution). It is a clearly marked block a student can skip.
+
+Safety: nothing a user typed becomes code except through a generator that emits only fixed tokens
+(numbers are ``repr(float)``, names come from registries). Hyperparameter values pass
+:func:`_literal`, which accepts only plain literals. User text (labels, the formula) appears only
+in ``#`` comments and string literals, after :func:`comment_text` removes every non-printable
+character (so a newline cannot end a comment early) -- never in a docstring.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import inspect
+import json
+import math
+import operator
+import re
+import textwrap
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+
+from core.errors import GdsimError
+from core.optimizers import OptimizerSpec, parse_spec
+from core.race import Runner, Swarm, check_point
+from core.surfaces import Surface, get_surface
+
+__all__ = [
+    "DATASET_CODE",
+    "MAX_STEPS",
+    "SURFACE_CODE",
+    "comment_text",
+    "expression_source",
+    "race_script",
+    "training_script",
+]
+
+MAX_STEPS = 1_000_000
+MAX_COMMENT = 160  # longest user text put into a comment line
+
+# --------------------------------------------------------------------------------------------
+# Safe pieces of code
+# --------------------------------------------------------------------------------------------
+
+
+def comment_text(text: str, limit: int = MAX_COMMENT) -> str:
+    """User text made safe for a ``#`` comment or a string literal: one printable line.
+
+    Every non-printable character (newlines, carriage returns, form feeds, U+2028, surrogates...)
+    becomes a space, so the text cannot end a comment line and start code.
+    """
+    cleaned = "".join(c if c.isprintable() else " " for c in str(text))
+    cleaned = " ".join(cleaned.split())
+    if len(cleaned) > limit:
+        cleaned = cleaned[: limit - 3] + "..."
+    return cleaned
+
+
+def _string(text: str, limit: int = MAX_COMMENT) -> str:
+    """A Python string literal (double-quoted) of sanitised user text. A JSON string of printable
+    text is a valid Python literal with the same value."""
+    return json.dumps(comment_text(text, limit), ensure_ascii=False)
+
+
+def _float(value: float) -> str:
+    value = float(value)
+    if math.isnan(value):
+        return 'float("nan")'
+    if math.isinf(value):
+        return "math.inf" if value > 0 else "-math.inf"
+    return repr(value)
+
+
+def _literal(value: Any) -> str:
+    """Source for a plain value (a hyperparameter, a scheduler argument). Anything that is not a
+    number, bool, None, string or a tuple/list of those is refused: no object can become code."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(int(value))
+    if isinstance(value, float):
+        return _float(value)
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, tuple):
+        inner = ", ".join(_literal(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    raise GdsimError(f"cannot write {type(value).__name__} value {value!r} into a script")
+
+
+def _call_args(items: Iterable[tuple[str, Any]]) -> str:
+    return ", ".join(f"{name}={_literal(value)}" for name, value in items)
+
+
+def _comment(text: str, limit: int = MAX_COMMENT, width: int = 96) -> str:
+    """Sanitised text as ``#`` comment lines of at most ``width`` characters."""
+    lines = textwrap.wrap(comment_text(text, limit), width - 2, break_long_words=True)
+    return "\n".join(f"# {line}" for line in lines) or "#"
+
+
+def _indent(code: str, spaces: int) -> str:
+    return textwrap.indent(code, " " * spaces)
+
+
+# --------------------------------------------------------------------------------------------
+# Surfaces
+# --------------------------------------------------------------------------------------------
+
+# The body of f(xy) after ``x, y = xy[..., 0], xy[..., 1]``: the same torch operations, in the same
+# order, as the registry function in core.surfaces (so the numbers are bit-identical).
+SURFACE_CODE: dict[str, str] = {
+    "rosenbrock": "return (1.0 - x) ** 2 + 100.0 * (y - x * x) ** 2",
+    "beale": """\
+y2 = y * y
+return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y2) ** 2 + (2.625 - x + x * (y2 * y)) ** 2""",
+    "himmelblau": "return (x * x + y - 11.0) ** 2 + (x + y * y - 7.0) ** 2",
+    "booth": "return (x + 2.0 * y - 7.0) ** 2 + (2.0 * x + y - 5.0) ** 2",
+    "rastrigin": """\
+two_pi = 2.0 * math.pi
+return 20.0 + x * x - 10.0 * torch.cos(two_pi * x) + y * y - 10.0 * torch.cos(two_pi * y)""",
+    "ackley": """\
+two_pi = 2.0 * math.pi
+r2 = 0.5 * (x * x + y * y)
+# sqrt has an infinite slope at 0: the `where` pair gives the gradient 0 at exactly (0, 0)
+pos = r2 > 0
+r = torch.where(pos, torch.sqrt(torch.where(pos, r2, 1.0)), 0.0)
+waves = torch.exp(0.5 * (torch.cos(two_pi * x) + torch.cos(two_pi * y)))
+return -20.0 * torch.exp(-0.2 * r) - waves + (math.e + 20.0)""",
+    "goldstein-price": """\
+xx, yy, xy_ = x * x, y * y, x * y
+a = 1.0 + (x + y + 1.0) ** 2 * (19.0 - 14.0 * x + 3.0 * xx - 14.0 * y + 6.0 * xy_ + 3.0 * yy)
+b = 30.0 + (2.0 * x - 3.0 * y) ** 2 * (
+    18.0 - 32.0 * x + 12.0 * xx + 48.0 * y - 36.0 * xy_ + 27.0 * yy
+)
+return a * b""",
+    "six-hump-camel": """\
+xx, yy = x * x, y * y
+return (4.0 - 2.1 * xx + xx * xx / 3.0) * xx + x * y + (-4.0 + 4.0 * yy) * yy""",
+    "styblinski-tang": """\
+xx, yy = x * x, y * y
+return 0.5 * (xx * xx - 16.0 * xx + 5.0 * x + yy * yy - 16.0 * yy + 5.0 * y)""",
+    "bowl": "return x * x + y * y",
+    "ravine": "return x * x + 20.0 * (y * y)",
+    "saddle": "return x * x - y * y",
+    "plateau": """\
+# a plain where the slope is ~1e-5, a cliff at radius 1.5, a smooth pit at the origin
+r2 = x * x + y * y
+r = torch.sqrt(r2 + 0.1**2)
+s = torch.sigmoid(8.0 * (r - 1.5))
+return s + (1.0 - s) * (0.5 * r2 / (r2 + 1.5**2))""",
+}
+
+# Precedence levels of the generated Python expression (higher binds tighter).
+_ADD, _MUL, _UNARY, _POW, _ATOM = 1, 2, 3, 4, 5
+_BINARY = {
+    operator.add: ("+", _ADD),
+    operator.sub: ("-", _ADD),
+    operator.mul: ("*", _MUL),
+    operator.truediv: ("/", _MUL),
+    operator.pow: ("**", _POW),
+}
+
+
+def _function_names() -> dict[Any, str]:
+    """torch callable -> its source name, for every function a formula may call."""
+    from core.expression import FUNCTIONS
+
+    names: dict[Any, str] = {}
+    for key, func in FUNCTIONS.items():
+        name = getattr(func.fn, "__name__", "")
+        if getattr(torch, name, None) is func.fn:
+            names[func.fn] = f"torch.{name}"
+        elif getattr(torch.nn.functional, name, None) is func.fn:
+            names[func.fn] = f"torch.nn.functional.{name}"
+        else:
+            raise GdsimError(f"formula function {key!r} has no torch name to export")
+    return names
+
+
+def expression_source(text: str) -> str:
+    """The body of ``f(xy)`` (after ``x, y = ...``) for a user formula, as torch code.
+
+    Generated from the compiled program (the parser's output), never from the text: the only
+    tokens are ``x``, ``y``, number literals, operators and torch function names. Mirrors the
+    evaluation in ``CompiledExpression.__call__`` exactly: Python floats stay floats until they
+    meet a tensor; two numbers combined become a tensor first (``x.new_tensor(2.0) ** 3.0``, so
+    ``9^9^9`` is inf as in gdsim, not an OverflowError); function arguments are tensors.
+    """
+    from core.expression import _BIN, _CALL, _NEG, _PUSH_NUM, _PUSH_VAR, compile_expression
+
+    compiled = compile_expression(text)
+    functions = _function_names()
+    stack: list[tuple[str, int, bool]] = []  # (code, precedence, is a Python float)
+
+    def wrap(item: tuple[str, int, bool], at_least: int) -> str:
+        code, prec, _ = item
+        return code if prec >= at_least else f"({code})"
+
+    def tensor(item: tuple[str, int, bool]) -> tuple[str, int, bool]:
+        code, _, is_float = item
+        return (f"x.new_tensor({code})", _ATOM, False) if is_float else item
+
+    for op, arg, nargs in compiled._program:  # the parsed program, see core.expression
+        if op == _PUSH_NUM:
+            value = float(arg)
+            code = {math.pi: "math.pi", math.e: "math.e"}.get(value, _float(value))
+            stack.append((code, _ATOM if not code.startswith("-") else _UNARY, True))
+        elif op == _PUSH_VAR:
+            stack.append(("xy"[int(arg)], _ATOM, False))
+        elif op == _NEG:
+            item = stack.pop()
+            inner = wrap(item, _UNARY)
+            if inner.startswith("-"):
+                inner = f"({inner})"
+            stack.append((f"-{inner}", _UNARY, item[2]))
+        elif op == _BIN:
+            right, left = stack.pop(), stack.pop()
+            if left[2] and right[2]:
+                left = tensor(left)
+            symbol, prec = _BINARY[arg]
+            if prec == _POW:  # right-associative; the left side must be an atom: (-2) ** x
+                code = f"{wrap(left, _ATOM)} ** {wrap(right, _UNARY)}"
+            else:
+                code = f"{wrap(left, prec)} {symbol} {wrap(right, prec + 1)}"
+            stack.append((code, prec, False))
+        elif op == _CALL:
+            args = [tensor(a)[0] for a in stack[len(stack) - nargs :]]
+            del stack[len(stack) - nargs :]
+            stack.append((f"{functions[arg]}({', '.join(args)})", _ATOM, False))
+        else:  # pragma: no cover - a new opcode in core.expression
+            raise GdsimError("this formula uses an operation the exporter does not know")
+    (result,) = stack
+    code = tensor(result)[0]
+    if not compiled.variables:
+        return (
+            "# a constant: keep it connected to x (with zero gradient) so backward() works\n"
+            f"return torch.where(torch.zeros((), dtype=torch.bool), x, {code})"
+        )
+    return f"return {code}"
+
+
+def _surface_function(surface: Surface) -> str:
+    if surface.is_expression:
+        body = expression_source(surface.name)
+        about = _comment(f"The loss surface you typed: f(x, y) = {surface.name}", 400)
+    else:
+        body = SURFACE_CODE.get(surface.name)
+        if body is None:
+            raise GdsimError(f"surface {surface.name!r} has no exportable code")
+        about = f"# The loss surface: {surface.name}\n{_comment(surface.description)}"
+    return "\n".join(
+        [
+            about,
+            "# xy holds points in its last dimension: xy[..., 0] is x, xy[..., 1] is y.",
+            "def f(xy):",
+            "    x, y = xy[..., 0], xy[..., 1]",
+            _indent(body, 4),
+        ]
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Optimizers
+# --------------------------------------------------------------------------------------------
+
+
+def _optimizer_class(spec: OptimizerSpec) -> tuple[str, list[str]]:
+    """Source of the optimizer class, and any import it needs (a registered third-party class)."""
+    cls = spec.info.cls
+    if getattr(torch.optim, cls.__name__, None) is cls:
+        return f"torch.optim.{cls.__name__}", []
+    path = spec.info.import_path
+    if not path:
+        raise GdsimError(f"optimizer {spec.name} cannot be imported by a script")
+    module, _, attr = path.partition(":")  # validated by register_optimizer: dotted identifiers
+    return f"{module}.{attr}", [f"import {module}  # provides {attr}"]
+
+
+def _optimizer_kwargs(spec: OptimizerSpec) -> list[tuple[str, Any]]:
+    """lr, then every hyperparameter whose value is not the torch class's own default."""
+    try:
+        signature = inspect.signature(spec.info.cls.__init__).parameters
+    except (TypeError, ValueError):
+        signature = {}
+    out = []
+    for name, value in spec.hparams().items():
+        param = signature.get(name)
+        default = None if param is None else param.default
+        if name == "lr" or param is None or default is inspect.Parameter.empty:
+            out.append((name, value))
+        elif not _same(value, default):
+            out.append((name, value))
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as a hyperparameter: 0 and 0.0 are the same value, True and 1 are not."""
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def _optimizer_call(spec: OptimizerSpec, params: str) -> tuple[str, list[str]]:
+    cls, imports = _optimizer_class(spec)
+    args = _call_args(_optimizer_kwargs(spec))
+    return f"{cls}({params}{', ' if args else ''}{args})", imports
+
+
+def _as_spec(spec: OptimizerSpec | str) -> OptimizerSpec:
+    if isinstance(spec, OptimizerSpec):
+        return spec
+    if isinstance(spec, str):
+        return parse_spec(spec)
+    raise GdsimError(f"optimizer must be a SPEC like 'Adam(lr=0.01)', got {spec!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# The race
+# --------------------------------------------------------------------------------------------
+
+_RACE_HEAD = '''\
+"""Optimizers racing on a 2-D surface: the code behind gdsim's picture.
+
+Exported by gdsim. It needs nothing but PyTorch and gives the same numbers as gdsim.
+Run it:   python race.py               (prints each optimizer's progress)
+          python race.py results.json  (also saves every point and loss as JSON)
+
+The "model" here is one point (x, y): a parameter holding two numbers. The "loss" is the height
+of the surface at that point. Each step is the training loop you know: zero the old gradient,
+backward (compute the gradient), let the optimizer step, then compute the loss at the new point.
+Everything is float64, as in gdsim: near a minimum the interesting part happens at scales
+float32 cannot see.
+"""
+
+import json
+<<MATH>>import sys
+
+import torch
+<<IMPORTS>>
+
+<<SURFACE>>
+
+
+num_steps = <<STEPS>>
+print_every = <<PRINT_EVERY>>
+
+# gdsim stops a runner whose point goes this far out, or whose loss gets this big: it diverged.
+X_LIMIT = 1e6
+LOSS_LIMIT = 1e12
+
+
+def race(name, point, optimizer<<CLOSURE_ARG>>):
+    """Let one optimizer move `point` downhill for num_steps steps; return its path."""
+<<START>>
+    points, losses = [point.tolist()], [loss.item()]
+    x, y = points[0]
+    if not (abs(losses[0]) <= LOSS_LIMIT and abs(x) <= X_LIMIT and abs(y) <= X_LIMIT):
+        print(f"{name}: the loss at the start is {losses[0]}: nothing to do")
+        return {"name": name, "points": points, "losses": losses, "status": "diverged"}
+    for step in range(1, num_steps + 1):
+<<STEP>>
+
+        x, y = point.tolist()
+        if not (abs(loss.item()) <= LOSS_LIMIT and abs(x) <= X_LIMIT and abs(y) <= X_LIMIT):
+            print(f"{name}: diverged at step {step} (loss {loss.item()}); try a smaller lr")
+            return {"name": name, "points": points, "losses": losses, "status": "diverged"}
+        points.append([x, y])
+        losses.append(loss.item())
+        if step % print_every == 0:
+            print(
+                f"[{name}] Step [{step}/{num_steps}], Loss: {loss.item():.4f}, "
+                f"Point: ({x:.4f}, {y:.4f})"
+            )
+    return {"name": name, "points": points, "losses": losses, "status": "ok"}
+
+
+results = []
+'''
+
+_RACE_START_PLAIN = "    loss = f(point)  # forward pass: the loss at the start"
+_RACE_START_CLOSURE = """\
+    if use_closure:
+        with torch.no_grad():
+            loss = f(point)  # the loss at the start (the closure computes its own)
+    else:
+        loss = f(point)  # forward pass: the loss at the start (kept for the first backward)"""
+
+_RACE_STEP_PLAIN = """\
+optimizer.zero_grad()  # 1. clear the gradient of the previous step
+loss.backward()  # 2. backward pass: the gradient of f at the current point
+optimizer.step()  # 3. the optimizer moves the point
+loss = f(point)  # 4. forward pass: the loss at the new point"""
+
+_RACE_STEP_CLOSURE = """\
+if use_closure:
+    # LBFGS evaluates the loss and gradient itself, maybe several times per step,
+    # so it gets a function (a "closure") that does zero_grad, forward and backward
+    def closure():
+        optimizer.zero_grad()
+        loss = f(point)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    with torch.no_grad():
+        loss = f(point)  # the loss at the new point
+else:
+""" + _indent(_RACE_STEP_PLAIN, 4)
+
+_RACE_TAIL = """
+
+if len(sys.argv) > 1:  # python race.py results.json
+    with open(sys.argv[1], "w", encoding="utf-8") as fh:
+        json.dump({"surface": <<SURFACE_NAME>>, "runs": results}, fh, indent=1)
+    print(f"Saved the results to {sys.argv[1]}")
+"""
+
+
+def _runner_parts(item: Any, surface: Surface) -> tuple[OptimizerSpec, tuple[float, float], str]:
+    """(spec, start, label) of whatever the caller passed as a runner (see race_script)."""
+    if isinstance(item, Runner):
+        return item.spec, check_point(item.start), item.label
+    if isinstance(item, (OptimizerSpec, str)):
+        spec = _as_spec(item)
+        return spec, check_point(surface.start), str(spec)
+    if isinstance(item, (tuple, list)) and len(item) in (2, 3):
+        spec = _as_spec(item[0])
+        start = surface.start if item[1] is None else item[1]
+        label = str(item[2]) if len(item) == 3 and item[2] is not None else str(spec)
+        return spec, check_point(start), label
+    raise GdsimError(f"a runner must be a Runner, a SPEC or (SPEC, start), got {item!r}")
+
+
+def race_script(
+    surface: Surface | str,
+    runners: Sequence[Any],
+    steps: int,
+) -> str:
+    """A standalone script racing ``runners`` on ``surface`` for ``steps`` steps (see module doc)."""
+    if not isinstance(surface, Surface):
+        surface = get_surface(surface)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise GdsimError(f"steps must be between 1 and {MAX_STEPS:,}, got {steps!r}")
+    parts, skipped = [], []
+    for item in runners:
+        if isinstance(item, Swarm):
+            skipped.append(item)
+        else:
+            parts.append(_runner_parts(item, surface))
+    if not parts and not skipped:
+        raise GdsimError("give at least one optimizer to race")
+    any_closure = any(spec.info.needs_closure for spec, _, _ in parts)
+
+    imports: list[str] = []
+    blocks = []
+    for spec, (x, y), label in parts:
+        call, extra = _optimizer_call(spec, "[point]")
+        imports += [i for i in extra if i not in imports]
+        closure = ", use_closure=True" if spec.info.needs_closure else ""
+        blocks.append(
+            "\n".join(
+                [
+                    _comment(f"{label}, starting at ({_float(x)}, {_float(y)})"),
+                    f"point = torch.nn.Parameter(torch.tensor([{_float(x)}, {_float(y)}], "
+                    "dtype=torch.float64))",
+                    f"optimizer = {call}",
+                    f"results.append(race({_string(label)}, point, optimizer{closure}))",
+                ]
+            )
+        )
+    for swarm in skipped:
+        blocks.append(
+            _comment(
+                f"(not included: the swarm {swarm.label} of {swarm.size} start points; a script"
+                " runs one point per optimizer)",
+                400,
+            )
+        )
+
+    step_code = _RACE_STEP_CLOSURE if any_closure else _RACE_STEP_PLAIN
+    surface_code = _surface_function(surface)
+    script = (
+        _RACE_HEAD.replace("<<IMPORTS>>", "\n".join(imports))
+        .replace("<<MATH>>", "import math\n" if "math." in surface_code else "")
+        .replace("<<SURFACE>>", surface_code)
+        .replace("<<STEPS>>", str(steps))
+        .replace("<<PRINT_EVERY>>", str(max(1, steps // 10)))
+        .replace("<<CLOSURE_ARG>>", ", use_closure=False" if any_closure else "")
+        .replace("<<START>>", _RACE_START_CLOSURE if any_closure else _RACE_START_PLAIN)
+        .replace("<<STEP>>", _indent(step_code, 8))
+    )
+    script += "\n" + "\n\n".join(blocks) + "\n"
+    script += _RACE_TAIL.replace("<<SURFACE_NAME>>", _string(surface.name, 2000))
+    return _tidy(script)
+
+
+def _tidy(script: str) -> str:
+    """No trailing spaces, at most two blank lines in a row, one final newline."""
+    lines = [line.rstrip() for line in script.splitlines()]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{4,}", "\n\n\n", text)
+    return text.strip("\n") + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Data sets
+# --------------------------------------------------------------------------------------------
+
+_PER_CLASS = '''\
+def per_class(n, k):
+    """Split n points over k classes as evenly as possible (the first classes get the extra)."""
+    return [n // k + (1 if c < n % k else 0) for c in range(k)]'''
+
+_LINSPACE = '''\
+def linspace(start, stop, n, endpoint=True):
+    """n evenly spaced numbers, computed exactly as numpy.linspace does."""
+    if n == 1:
+        return [start]
+    step = (stop - start) / (n - 1 if endpoint else n)
+    values = [i * step + start for i in range(n)]
+    if endpoint:
+        values[-1] = stop
+    return values'''
+
+_ADD_NOISE = """\
+    # Gaussian jitter: `noise` is its standard deviation, drawn for x and y of each point in turn
+    jitter = rng.normal(0.0, noise, 2 * len(points))
+    points = [[px + jitter[2 * i], py + jitter[2 * i + 1]] for i, (px, py) in enumerate(points)]
+    return points, labels"""
+
+# Plain-Python copies of core.datasets' generators (same float64 operations, same random draws).
+# name -> (source of make_<name>(rng, n, noise, ...), uses linspace, extra option names)
+DATASET_CODE: dict[str, tuple[str, bool, tuple[str, ...]]] = {
+    "moons": (
+        '''\
+def make_moons(rng, n, noise):
+    """Two interleaving half circles, centred on the origin."""
+    n0, n1 = per_class(n, 2)
+    points, labels = [], []
+    for t in linspace(0.0, math.pi, n0):  # the upper moon, class 0
+        points.append([math.cos(t) - 0.5, math.sin(t) - 0.25])
+        labels.append(0)
+    for t in linspace(0.0, math.pi, n1):  # the lower moon, class 1
+        points.append([1.0 - math.cos(t) - 0.5, 0.5 - math.sin(t) - 0.25])
+        labels.append(1)
+'''
+        + _ADD_NOISE,
+        True,
+        (),
+    ),
+    "circles": (
+        '''\
+def make_circles(rng, n, noise):
+    """A ring of radius 1 (class 0) around a circle of radius 0.5 (class 1)."""
+    n0, n1 = per_class(n, 2)
+    points, labels = [], []
+    for t in linspace(0.0, 2 * math.pi, n0, endpoint=False):
+        points.append([math.cos(t), math.sin(t)])
+        labels.append(0)
+    for t in linspace(0.0, 2 * math.pi, n1, endpoint=False):
+        points.append([0.5 * math.cos(t), 0.5 * math.sin(t)])
+        labels.append(1)
+'''
+        + _ADD_NOISE,
+        True,
+        (),
+    ),
+    "spiral": (
+        '''\
+def make_spiral(rng, n, noise, arms):
+    """Interleaved spiral arms, one class per arm, three quarters of a turn each."""
+    points, labels = [], []
+    for k, m in enumerate(per_class(n, arms)):
+        for r in linspace(0.1, 1.0, m):
+            theta = 2 * math.pi * k / arms + 1.5 * math.pi * r
+            points.append([1.5 * (r * math.cos(theta)), 1.5 * (r * math.sin(theta))])
+            labels.append(k)
+'''
+        + _ADD_NOISE,
+        True,
+        ("arms",),
+    ),
+    "xor": (
+        '''\
+def make_xor(rng, n, noise):
+    """Points in the four quadrants; opposite quadrants share a class."""
+    points, labels = [], []
+    for (sx, sy), m in zip(((1, 1), (-1, -1), (1, -1), (-1, 1)), per_class(n, 4)):
+        u = rng.uniform(0.0, 1.0, 2 * m)  # uniform in the unit square, then flipped
+        for i in range(m):
+            points.append([u[2 * i] * sx, u[2 * i + 1] * sy])
+            labels.append(1 if sx * sy < 0 else 0)
+'''
+        + _ADD_NOISE,
+        False,
+        (),
+    ),
+    "blobs": (
+        '''\
+def make_blobs(rng, n, noise, centers):
+    """Gaussian clusters on a circle of radius 1.2, one class each."""
+    points, labels = [], []
+    for c, m in enumerate(per_class(n, centers)):
+        angle = 2 * math.pi * c / centers + math.pi / 4
+        cx, cy = math.cos(angle) * 1.2, math.sin(angle) * 1.2
+        jitter = rng.normal(0.0, noise, 2 * m)
+        for i in range(m):
+            points.append([cx + jitter[2 * i], cy + jitter[2 * i + 1]])
+            labels.append(c)
+    return points, labels''',
+        False,
+        ("centers",),
+    ),
+}
+
+
+def _random_source() -> str:
+    """core.codegen_random's text from its marker line on: the plain-Python numpy generator."""
+    text = (
+        importlib.resources.files("core").joinpath("codegen_random.py").read_text(encoding="utf-8")
+    )
+    marker = "# --- numpy's random numbers"
+    return text[text.index(marker) :].rstrip("\n")
+
+
+# --------------------------------------------------------------------------------------------
+# The training run
+# --------------------------------------------------------------------------------------------
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+_TRAIN_HEAD = '''\
+"""Training a small neural network on a 2-D data set: the code behind gdsim's picture.
+
+Exported by gdsim. It needs nothing but PyTorch and gives the same losses as gdsim.
+Run it:   python train.py               (prints the tutorial's progress lines)
+          python train.py results.json  (also saves the per-epoch losses as JSON)
+
+<<ABOUT>>
+"""
+
+import json
+import math
+import sys
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+<<IMPORTS>>
+
+seed = <<SEED>>
+num_epochs = <<EPOCHS>>
+batch_size = <<BATCH>>
+<<DEVICE>>
+
+
+<<RANDOM>>
+
+
+# --- The data set ---------------------------------------------------------------------------
+<<DATA_ABOUT>>
+
+
+<<HELPERS>>
+
+
+<<MAKE_DATA>>
+
+
+points, labels = <<DATA_CALL>>
+x_all = torch.tensor(points, dtype=torch.float32)
+y_all = torch.tensor(labels, dtype=torch.int64)
+
+# A fixed split: a random permutation (its own random stream) picks <<N_VAL>> points for validation
+order = NumpyRandom([seed, 1]).permutation(<<SAMPLES>>)
+val_idx, train_idx = sorted(order[:<<N_VAL>>]), sorted(order[<<N_VAL>>:])
+train_set = TensorDataset(x_all[train_idx], y_all[train_idx])
+x_val, y_val = x_all[val_idx].to(device), y_all[val_idx].to(device)
+
+
+# --- The model ------------------------------------------------------------------------------
+def make_model():
+    """A small MLP: one score per class (CrossEntropyLoss applies the softmax)."""
+    model = nn.Sequential(
+<<LAYERS>>
+    )
+    # PyTorch's default initialisation, drawn from a seeded generator: the same start every time
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in model:
+            if isinstance(layer, nn.Linear):
+                nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=gen)
+                bound = 1.0 / math.sqrt(layer.in_features)
+                nn.init.uniform_(layer.bias, -bound, bound, generator=gen)
+    return model
+
+
+loss_fn = nn.CrossEntropyLoss()
+
+
+# --- The training loop ----------------------------------------------------------------------
+def train(name, model, optimizer<<TRAIN_ARGS>>):
+    """The tutorial's training loop, plus a validation pass after every epoch."""
+    # Shuffled batches, a new order every epoch; the seeded generator gives gdsim's order
+    sampler = RandomSampler(train_set, generator=torch.Generator().manual_seed(seed))
+    train_loader = DataLoader(train_set, batch_size=batch_size, sampler=sampler)
+    prefix = <<PREFIX>>
+    history, batch_losses = [], []
+
+    def finish(state):
+        return {"name": name, "state": state, "epochs": history, "batch_losses": batch_losses}
+
+<<EARLY_INIT>>
+    model.train()  # Set the model to training mode
+    for epoch in range(num_epochs):
+        model.train()  # (again: the validation pass below switches to eval mode)
+        epoch_losses = []
+        for batch_idx, (data, targets) in enumerate(train_loader):
+            lr = optimizer.param_groups[0]["lr"]
+            # 1. Move data to the target device (e.g., GPU)
+            data = data.to(device)
+            targets = targets.to(device)
+
+<<STEP>>
+<<BATCH_SCHEDULER>>
+            batch_losses.append(loss.item())
+            epoch_losses.append(loss.item())
+            if not math.isfinite(loss.item()):
+                print(f"{prefix}Diverged: loss became {loss.item()} in epoch {epoch + 1}")
+                return finish("diverged")
+
+            # Print progress
+            if batch_idx % 100 == 0:
+                print(
+                    f"{prefix}Epoch [{epoch + 1}/{num_epochs}], "
+                    f"Batch [{batch_idx}/{len(train_loader)}], Loss: {loss.item():.4f}"
+                )
+
+        # Validation after each epoch: no gradients needed, eval mode
+        model.eval()
+        with torch.no_grad():
+            scores = model(x_val)
+            val_loss = loss_fn(scores, y_val).item()
+            val_accuracy = (scores.argmax(dim=1) == y_val).float().mean().item()
+        if not math.isfinite(val_loss):
+            print(f"{prefix}Diverged: validation loss became {val_loss} in epoch {epoch + 1}")
+            return finish("diverged")
+        train_loss = sum(epoch_losses) / len(epoch_losses)
+        print(
+            f"{prefix}Epoch [{epoch + 1}/{num_epochs}], Validation Loss: {val_loss:.4f}, "
+            f"Validation Accuracy: {val_accuracy:.4f}, Train Loss: {train_loss:.4f}, LR: {lr:.4g}"
+        )
+        history.append(
+            {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
+             "val_accuracy": val_accuracy, "lr": lr}
+        )
+<<EPOCH_SCHEDULER>>
+<<EARLY_STOP>>
+    return finish("finished")
+
+
+results = []
+'''
+
+_TRAIN_STEP_PLAIN = """\
+# 2. Forward Pass: Get model predictions
+scores = model(data)
+loss = loss_fn(scores, targets)
+
+# 3. Backward Pass: Compute gradients
+# First, zero out gradients from the previous step
+optimizer.zero_grad()
+loss.backward()
+
+# 4. Update Parameters: Tell the optimizer to take a step
+optimizer.step()"""
+
+_TRAIN_STEP_CLOSURE = """\
+if use_closure:
+    # LBFGS evaluates the loss (and gradients) itself, possibly several times,
+    # through a function (a "closure") doing the forward and backward pass
+    def closure():
+        optimizer.zero_grad()
+        loss = loss_fn(model(data), targets)
+        loss.backward()
+        return loss
+
+    loss = optimizer.step(closure)  # the loss of its first evaluation
+else:
+""" + _indent(_TRAIN_STEP_PLAIN, 4)
+
+_EARLY_INIT = """\
+    # Early stopping: watch whether the validation loss still improves (by more than 1e-4)
+    best_val, best_epoch, since_best, warned = math.inf, 0, 0, False"""
+
+_EARLY_STOP = """\
+        if val_loss < best_val - 1e-4:
+            best_val, best_epoch, since_best = val_loss, epoch + 1, 0
+        else:
+            since_best += 1
+        if since_best >= patience and not warned:
+            warned = True
+            print(
+                f"{prefix}Early stopping: validation loss has not improved for {patience} "
+                f"epochs (best {best_val:.4f} at epoch {best_epoch})<<WHAT>>"
+            )<<STOP>>"""
+
+_TRAIN_TAIL = """
+
+if len(sys.argv) > 1:  # python train.py results.json
+    with open(sys.argv[1], "w", encoding="utf-8") as fh:
+        json.dump({"runs": results}, fh, indent=1)
+    print(f"Saved the results to {sys.argv[1]}")
+"""
+
+
+def _device_line(request: str) -> str:
+    text = str(request).strip().lower().replace(" ", "")
+    if not _DEVICE.match(text):
+        raise GdsimError(f"unknown device {comment_text(request, 40)!r} (use auto, cpu, cuda, mps)")
+    if text == "auto":
+        return """\
+# Use a GPU if there is one, as gdsim's device "auto" does
+if torch.cuda.is_available():
+    device = torch.device("cuda")
+elif torch.backends.mps.is_available():
+    device = torch.device("mps")  # an Apple GPU
+else:
+    device = torch.device("cpu")"""
+    return f"device = torch.device({json.dumps(text)})"
+
+
+def training_script(config: Any) -> str:
+    """A standalone script training like ``TrainingEngine(config)`` does (see the module doc)."""
+    from core.schedulers import SchedulerSpec
+    from core.training import TrainConfig, get_activation
+
+    if not isinstance(config, TrainConfig):
+        raise GdsimError(f"training_script needs a TrainConfig, got {type(config).__name__}")
+    data = config.make_data()  # validates every data set option (GdsimError)
+    params = data.params
+    name = data.name
+    source, uses_linspace, option_names = DATASET_CODE[name]
+    n_train, n_val = len(data.train_idx), len(data.val_idx)
+    steps_per_epoch = -(-n_train // config.batch_size)
+    specs = config.optimizer_specs()
+    sched: SchedulerSpec | None = config.scheduler_spec()
+    any_closure = any(s.info.needs_closure for s in specs)
+    act = get_activation(config.activation)
+    act_code = f"nn.{act.__name__}()"
+    if getattr(torch.nn, act.__name__, None) is not act:
+        raise GdsimError(f"activation {config.activation!r} cannot be exported")
+
+    widths = (2, *config.hidden, data.n_classes)
+    layer_lines = []
+    for i, (a, b) in enumerate(zip(widths, widths[1:], strict=False)):
+        last = i == len(widths) - 2
+        layer_lines.append(f"        nn.Linear({a}, {b}),{'' if last else ' ' + act_code + ','}")
+
+    options = ", ".join(f"{o}={int(params[o])}" for o in option_names)
+    data_call = (
+        f"make_{name}(NumpyRandom([seed, 0]), n={params['samples']}, "
+        f"noise={_float(params['noise'])}{', ' + options if options else ''})"
+    )
+    helpers = _PER_CLASS + ("\n\n\n" + _LINSPACE if uses_linspace else "")
+    noise_text = f"noise {params['noise']:g}"
+    extra = "".join(f", {o} {params[o]}" for o in option_names)
+    data_about = (
+        f"{name}: {_dataset_description(name)}; {params['samples']} points, {noise_text}{extra}, "
+        f"{n_val} held out for validation."
+    )
+
+    # the step, the scheduler, early stopping
+    step = _indent(_TRAIN_STEP_CLOSURE if any_closure else _TRAIN_STEP_PLAIN, 12)
+    batch_sched = epoch_sched = ""
+    train_args = ", use_closure=False" if any_closure else ""
+    if sched is not None:
+        train_args = ", scheduler" + train_args
+        interval = sched.info.interval
+        if interval == "batch":
+            if sched.info.name == "OneCycleLR":
+                batch_sched = (
+                    "            # OneCycleLR sets the lr after every batch (and holds it at the"
+                    " end of its cycle)\n"
+                    "            if scheduler.last_epoch < scheduler.total_steps:\n"
+                    "                scheduler.step()"
+                )
+            else:
+                batch_sched = f"            scheduler.step()  # {sched.info.name} sets the lr after every batch"
+        elif interval == "plateau":
+            epoch_sched = (
+                "        scheduler.step(val_loss)  # lowers the lr when val_loss stops improving"
+            )
+        else:
+            epoch_sched = (
+                f"        scheduler.step()  # {sched.info.name}: the lr for the next epoch"
+            )
+    early_init = early_stop = ""
+    if config.patience is not None:
+        early_init = _EARLY_INIT
+        stop = config.stop_early
+        early_stop = _EARLY_STOP.replace(
+            "<<WHAT>>", "; stopping" if stop else "; training would stop here"
+        ).replace(
+            "<<STOP>>",
+            '\n            return finish("stopped early")' if stop else "",
+        )
+        early_init = early_init + f"\n    patience = {config.patience}"
+
+    race = len(specs) > 1
+    imports: list[str] = []
+    blocks = []
+    names: list[str] = []
+    for spec in specs:
+        label = str(spec)
+        if label in names:
+            label = f"{label} #{names.count(label) + 1}"
+        names.append(str(spec))
+        call, extra_imports = _optimizer_call(spec, "model.parameters()")
+        imports += [i for i in extra_imports if i not in imports]
+        lines = [
+            _comment(label),
+            "model = make_model().to(device)",
+            f"optimizer = {call}",
+        ]
+        args = ""
+        if sched is not None:
+            kwargs = _scheduler_kwargs(sched, spec, config.epochs, steps_per_epoch)
+            lines.append(
+                f"scheduler = torch.optim.lr_scheduler.{sched.info.name}(optimizer, "
+                f"{_call_args(kwargs.items())})"
+            )
+            args += ", scheduler"
+        if any_closure:
+            args += f", use_closure={spec.info.needs_closure}"
+        lines.append(f"results.append(train({_string(label)}, model, optimizer{args}))")
+        blocks.append("\n".join(lines))
+
+    sizes = "-".join(str(w) for w in widths)
+    about_lines = [
+        f"Data: {name}, {params['samples']} points ({noise_text}{extra}), {n_val} for validation.",
+        f"Model: an MLP {sizes} with {act.__name__}; CrossEntropyLoss.",
+        f"Training: {config.epochs} epochs, batch size {config.batch_size}, seed {config.seed}.",
+    ]
+    about = "\n".join(about_lines)
+    script = (
+        _TRAIN_HEAD.replace("<<ABOUT>>", about)
+        .replace("<<IMPORTS>>", "\n".join(imports))
+        .replace("<<SEED>>", str(params["seed"]))
+        .replace("<<EPOCHS>>", str(config.epochs))
+        .replace("<<BATCH>>", str(config.batch_size))
+        .replace("<<DEVICE>>", _device_line(config.device))
+        .replace("<<RANDOM>>", _random_source())
+        .replace("<<DATA_ABOUT>>", _comment(data_about, 300))
+        .replace("<<HELPERS>>", helpers)
+        .replace("<<MAKE_DATA>>", source)
+        .replace("<<DATA_CALL>>", data_call)
+        .replace("<<N_VAL>>", str(n_val))
+        .replace("<<SAMPLES>>", str(params["samples"]))
+        .replace("<<LAYERS>>", "\n".join(layer_lines))
+        .replace("<<TRAIN_ARGS>>", train_args)
+        .replace("<<PREFIX>>", 'f"[{name}] "' if race else '""')
+        .replace("<<EARLY_INIT>>", early_init)
+        .replace("<<STEP>>", step)
+        .replace("<<BATCH_SCHEDULER>>", batch_sched)
+        .replace("<<EPOCH_SCHEDULER>>", epoch_sched)
+        .replace("<<EARLY_STOP>>", early_stop)
+    )
+    script += "\n" + "\n\n".join(blocks) + "\n" + _TRAIN_TAIL
+    return _tidy(script)
+
+
+def _dataset_description(name: str) -> str:
+    from core.datasets import get_dataset
+
+    return get_dataset(name).description
+
+
+def _scheduler_kwargs(
+    sched: Any, spec: OptimizerSpec, epochs: int, steps_per_epoch: int
+) -> dict[str, Any]:
+    """Every argument gdsim passes to the scheduler, validated by building it once (as the
+    engine does) on a throwaway parameter."""
+    dummy = torch.nn.Parameter(torch.zeros(1))
+    optimizer = spec.build([dummy])
+    schedule = sched.build(optimizer, epochs, steps_per_epoch)
+    return dict(schedule.kwargs)

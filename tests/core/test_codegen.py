@@ -1,0 +1,435 @@
+"""core.codegen: exported scripts need only torch and reproduce gdsim's own numbers.
+
+The key test runs every exported script in ONE isolated subprocess (``python -I`` from a temporary
+folder, with an import hook that makes any ``core``/``app`` import fail) and compares what the
+scripts write with what gdsim computes in this process from the same inputs: race points and
+losses to 1e-10 (float64), training losses per epoch and per batch to 1e-5 (float32), and the data
+set itself point for point.
+"""
+
+import ast
+import io
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tokenize
+
+import numpy as np
+import pytest
+
+from core.codegen import (
+    DATASET_CODE,
+    SURFACE_CODE,
+    comment_text,
+    expression_source,
+    race_script,
+    training_script,
+)
+from core.codegen_random import NumpyRandom
+from core.datasets import DATASETS
+from core.errors import GdsimError
+from core.expression import FUNCTIONS
+from core.race import Race
+from core.surfaces import SURFACES, get_surface
+from core.training import TrainConfig, TrainingEngine
+
+ALLOWED_IMPORTS = {"json", "math", "sys", "torch", "torch.utils.data"}
+
+# --- what the subprocess runs -------------------------------------------------------------------
+
+# name -> (surface, [(spec, start or None)], steps)
+RACES = {
+    **{
+        f"surface-{name}": (
+            name,
+            [("SGD(lr=0.001, momentum=0.9)", None), ("Adam(lr=0.05)", None)],
+            25,
+        )
+        for name in SURFACES
+    },
+    "optimizers": (
+        "rosenbrock",
+        [
+            ("SGD(lr=0.0005, momentum=0.9, nesterov=True)", (-1.5, 2.0)),
+            ("Adam(lr=0.05, betas=(0.8, 0.99), amsgrad=True)", (-1.5, 2.0)),
+            ("LBFGS(lr=0.5)", (-1.5, 2.0)),
+            ("LBFGS(lr=1, line_search_fn='strong_wolfe', history_size=5)", (0.5, -0.5)),
+            ("RMSprop(lr=0.01, momentum=0.5, centered=True)", (-1.5, 2.0)),
+            ("Adagrad(lr=0.3)", (-1.5, 2.0)),
+            ("AdamW(lr=0.02, weight_decay=0.1)", (-1.5, 2.0)),
+            ("NAdam(lr=0.02)", (-1.5, 2.0)),
+            ("Rprop", (-1.5, 2.0)),
+        ],
+        60,
+    ),
+    "diverging": ("saddle", [("SGD(lr=0.1)", None), ("Adam(lr=0.1)", None)], 150),
+    "expr-smooth": ("sin(x)*cos(y) + 0.1*(x^2 + y^2)", [("SGD(lr=0.1, momentum=0.5)", None)], 30),
+    "expr-functions": (
+        "log(1 + (x - 1)^2 + 2*(y + 0.5)^2) + softplus(x - y) + hypot(x, 0.5) + atan2(y, 2)"
+        " + max(x, y)^2 / 10 - min(x, -y) * tanh(y) + sigmoid(x) + sqrt(abs(y) + 1)"
+        " + exp(-x^2) + cosh(y/3) + relu(x - 1) + arctan(y) + log10(2 + x^2) + log2(3 + y^2)",
+        [("Adam(lr=0.05)", (0.3, -0.7)), ("LBFGS(lr=0.2)", (0.3, -0.7))],
+        20,
+    ),
+    "expr-constants": (
+        "-x^2^1 + --y^2 + (-2)^2*x^2 + 2*pi*e/10*y + 2^3^-1 - 2^-1*x + 1e999*0*x^2 + X*Y/3",
+        [("SGD(lr=0.01)", (1.0, -1.0))],
+        20,
+    ),
+    "expr-constant": ("3 + 2^3", [("SGD(lr=0.1)", (0.5, 0.5))], 3),
+    "expr-infinite-start": ("x^2 + 9^9^9", [("SGD(lr=0.1)", (0.5, 0.5))], 3),
+}
+
+# name -> TrainConfig keyword arguments (small: every run takes well under a second)
+TRAININGS = {
+    "moons-sgd-steplr": dict(
+        dataset="moons",
+        samples=300,
+        hidden=(8, 8),
+        optimizers=("SGD(lr=0.1, momentum=0.9)",),
+        scheduler="StepLR(step_size=2, gamma=0.5)",
+        epochs=4,
+    ),
+    "spiral-adam-onecycle": dict(
+        dataset="spiral(arms=4)",
+        samples=240,
+        noise=0.05,
+        hidden=(16,),
+        activation="tanh",
+        optimizers=("Adam(lr=0.02)",),
+        scheduler="OneCycleLR",
+        epochs=3,
+        batch_size=16,
+    ),
+    "xor-race-lbfgs-plateau": dict(
+        dataset="xor",
+        samples=200,
+        optimizers=("RMSprop(lr=0.01)", "LBFGS(lr=0.5)", "RMSprop(lr=0.01)"),
+        scheduler="ReduceLROnPlateau(patience=0, factor=0.5)",
+        epochs=3,
+        batch_size=50,
+        seed=3,
+    ),
+    "blobs-adamw-cosine-early-stop": dict(
+        dataset="blobs",
+        dataset_options={"centers": 5},
+        samples=250,
+        noise=0.8,
+        hidden=(12, 12),
+        activation="gelu",
+        optimizers=("AdamW(lr=0.3)",),
+        scheduler="CosineAnnealingLR",
+        epochs=8,
+        patience=1,
+        stop_early=True,
+        seed=7,
+    ),
+    "circles-diverging": dict(
+        dataset="circles",
+        samples=150,
+        val_fraction=0.3,
+        activation="leaky_relu",
+        optimizers=("SGD(lr=1e30)", "Adagrad(lr=0.1)"),
+        epochs=2,
+        batch_size=20,
+        seed=2**40 + 5,
+    ),
+}
+
+DRIVER = r"""
+import contextlib, io, json, runpy, sys
+
+import torch
+
+torch.set_num_threads(1)  # as gdsim trains on the CPU; 2 threads are slower on this small work
+
+class NoGdsim:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("core", "app", "gdsim"):
+            raise ImportError("an exported script imported " + name)
+        return None
+
+sys.meta_path.insert(0, NoGdsim())
+jobs = json.load(open(sys.argv[1]))
+report = {}
+for job in jobs:
+    sys.argv = [job["script"], job["out"]]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        env = runpy.run_path(job["script"], run_name="__main__")
+    entry = {"stdout": printed.getvalue(), "modules": sorted(sys.modules)}
+    if "x_all" in env:
+        entry["data"] = {
+            "x": env["x_all"].tolist(), "y": env["y_all"].tolist(),
+            "train_idx": list(env["train_idx"]), "val_idx": list(env["val_idx"]),
+        }
+    report[job["name"]] = entry
+print(json.dumps(report))
+"""
+
+
+def _runner_specs(surface, runners):
+    surface = get_surface(surface)
+    return surface, [
+        (spec, start if start is not None else surface.start) for spec, start in runners
+    ]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Write every script, run them all in one isolated subprocess, return what each produced."""
+    folder = tmp_path_factory.mktemp("exported")
+    jobs = []
+    for name, (surface, runners, steps) in RACES.items():
+        surf, pairs = _runner_specs(surface, runners)
+        path = folder / f"race_{name}.py"
+        path.write_text(race_script(surf, pairs, steps), encoding="utf-8")
+        jobs.append({"name": name, "script": str(path), "out": str(folder / f"{name}.json")})
+    for name, kwargs in TRAININGS.items():
+        path = folder / f"train_{name}.py"
+        path.write_text(training_script(TrainConfig(device="cpu", **kwargs)), encoding="utf-8")
+        jobs.append({"name": name, "script": str(path), "out": str(folder / f"{name}.json")})
+    (folder / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
+    (folder / "driver.py").write_text(DRIVER, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    proc = subprocess.run(
+        [sys.executable, "-I", str(folder / "driver.py"), str(folder / "jobs.json")],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.splitlines()[-1])
+    for job in jobs:
+        report[job["name"]]["results"] = json.loads(pathlib.Path(job["out"]).read_text())
+    return report
+
+
+# --- the key test: same numbers as gdsim ----------------------------------------------------------
+
+
+def test_scripts_ran_without_gdsim(exported):
+    for name, entry in exported.items():
+        assert not [m for m in entry["modules"] if m.split(".")[0] in ("core", "app")], name
+
+
+@pytest.mark.parametrize("name", list(RACES))
+def test_race_script_reproduces_the_race(exported, name):
+    surface, runners, steps = RACES[name]
+    surf, pairs = _runner_specs(surface, runners)
+    race = Race(surf, history=None)
+    mine = [race.add(spec, start=start) for spec, start in pairs]
+    race.step(steps)
+    runs = exported[name]["results"]["runs"]
+    assert len(runs) == len(mine)
+    for run, runner in zip(runs, mine, strict=True):
+        assert run["name"] == runner.label
+        assert run["status"] == runner.status
+        assert len(run["points"]) == len(run["losses"]) == runner.steps + 1
+        np.testing.assert_allclose(run["points"], runner.trail.points(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(run["losses"], runner.trail.losses(), rtol=1e-10, atol=1e-10)
+
+
+def test_races_cover_what_they_claim(exported):
+    """The race cases are not vacuous: a divergence mid-run, one at the start, moving runners."""
+    saddle = exported["diverging"]["results"]["runs"]
+    assert [r["status"] for r in saddle] == ["diverged", "ok"]  # SGD runs off, Adam walks
+    assert 10 < len(saddle[0]["points"]) < 150 and len(saddle[1]["points"]) == 151
+    (bad,) = exported["expr-infinite-start"]["results"]["runs"]
+    assert bad["status"] == "diverged" and len(bad["points"]) == 1
+    (flat,) = exported["expr-constant"]["results"]["runs"]
+    assert flat["status"] == "ok" and flat["losses"] == [11.0] * 4
+    for run in exported["optimizers"]["results"]["runs"]:
+        assert run["status"] == "ok" and run["points"][-1] != run["points"][0]
+    lines = exported["optimizers"]["stdout"].splitlines()
+    assert "[LBFGS(lr=0.5)] Step [60/60], Loss: " in "\n".join(lines)
+
+
+def _engine_numbers(config):
+    engine = TrainingEngine(config)
+    engine.step(config.epochs * engine.batches_per_epoch)
+    update = engine.drain()
+    metrics = engine.metrics()
+    return engine, metrics, {c.lane: c.losses for c in update.curves}
+
+
+@pytest.mark.parametrize("name", list(TRAININGS))
+def test_training_script_reproduces_the_run(exported, name):
+    config = TrainConfig(device="cpu", **TRAININGS[name])
+    engine, metrics, curves = _engine_numbers(config)
+    entry = exported[name]
+    data = entry["data"]
+    assert np.array_equal(np.array(data["x"], dtype=np.float32), engine.data.x)
+    assert data["y"] == engine.data.y.tolist()
+    assert data["train_idx"] == engine.data.train_idx.tolist()
+    assert data["val_idx"] == engine.data.val_idx.tolist()
+    runs = entry["results"]["runs"]
+    assert len(runs) == len(metrics["lanes"])
+    for i, (run, lane) in enumerate(zip(runs, metrics["lanes"], strict=True)):
+        assert run["name"] == lane["name"] and run["state"] == lane["state"]
+        assert [e["epoch"] for e in run["epochs"]] == [e["epoch"] for e in lane["epochs"]]
+        for got, want in zip(run["epochs"], lane["epochs"], strict=True):
+            assert got["train_loss"] == pytest.approx(want["train_loss"], abs=1e-5)
+            assert got["val_loss"] == pytest.approx(want["val_loss"], abs=1e-5)
+            assert got["lr"] == pytest.approx(want["lr"], rel=1e-12)
+        want_losses = curves[i]
+        got_losses = np.array(run["batch_losses"], dtype=np.float64)
+        assert len(got_losses) == len(want_losses)
+        np.testing.assert_allclose(got_losses, want_losses, rtol=1e-5, atol=1e-5, equal_nan=True)
+
+
+def test_trainings_cover_what_they_claim(exported):
+    states = {
+        n: [r["state"] for r in e["results"]["runs"]] for n, e in exported.items() if n in TRAININGS
+    }
+    assert states["blobs-adamw-cosine-early-stop"] == ["stopped early"]
+    assert states["circles-diverging"] == ["diverged", "finished"]
+    assert states["xor-race-lbfgs-plateau"] == ["finished"] * 3
+    lrs = [e["lr"] for e in exported["moons-sgd-steplr"]["results"]["runs"][0]["epochs"]]
+    assert lrs == [0.1, 0.1, 0.05, 0.05]
+    out = exported["moons-sgd-steplr"]["stdout"]
+    assert "Epoch [1/4], Batch [0/8], Loss: " in out  # the tutorial's progress line
+    assert "Epoch [4/4], Validation Loss: " in out
+    race_out = exported["xor-race-lbfgs-plateau"]["stdout"]
+    assert "[LBFGS(lr=0.5)] Epoch [3/3], Batch [0/4], Loss: " in race_out
+    assert "[RMSprop() #2] Epoch [1/3]" in race_out
+
+
+# --- what the scripts contain ---------------------------------------------------------------------
+
+
+def _imports(script):
+    names = set()
+    for node in ast.walk(ast.parse(script)):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module)
+    return names
+
+
+def test_scripts_import_only_torch_and_the_standard_library():
+    race = race_script("ackley", ["LBFGS", ("Adam", (1.0, 2.0), "mine")], 10)
+    train = training_script(TrainConfig(optimizers=("LBFGS", "SGD"), scheduler="OneCycleLR"))
+    assert _imports(race) <= ALLOWED_IMPORTS
+    assert _imports(train) <= ALLOWED_IMPORTS | {"torch.nn"}
+    for script in (race, train):
+        assert "gdsim import" not in script and "import core" not in script
+
+
+def test_every_registry_entry_has_code():
+    assert set(SURFACE_CODE) == set(SURFACES)
+    assert set(DATASET_CODE) == set(DATASETS)
+    for name in FUNCTIONS:  # every function a formula may call can be exported
+        assert "torch." in expression_source(f"{name}({', '.join(['x'] * FUNCTIONS[name].arity)})")
+
+
+@pytest.mark.parametrize(
+    ("text", "body"),
+    [
+        ("-x^2", "-x ** 2.0"),
+        ("(-2)^x", "(-2.0) ** x"),
+        ("x^y^2", "x ** y ** 2.0"),
+        ("(x^y)^2", "(x ** y) ** 2.0"),
+        ("x^-y", "x ** -y"),
+        ("- -x", "-(-x)"),
+        ("-(x + y)", "-(x + y)"),
+        ("x - (y - 1)", "x - (y - 1.0)"),
+        ("x / (y * 2)", "x / (y * 2.0)"),
+        ("2*pi*x", "x.new_tensor(2.0) * math.pi * x"),
+        ("sin(1) * X", "torch.sin(x.new_tensor(1.0)) * x"),
+        ("softplus(x)", "torch.nn.functional.softplus(x)"),
+        ("1e999 * y", "math.inf * y"),
+    ],
+)
+def test_expression_source_keeps_the_parsed_structure(text, body):
+    assert expression_source(text) == f"return {body}"
+
+
+def test_constant_expression_stays_connected():
+    code = expression_source("2^3")
+    assert "x.new_tensor(2.0) ** 3.0" in code and "torch.where" in code
+
+
+def test_user_text_cannot_escape_a_comment_or_string():
+    label = "evil\nimport os\r\x85os.system('rm')\u2028\"; import sys #\\"
+    script = race_script("bowl", [("SGD", (1.0, 1.0), label)], 3)
+    tree = ast.parse(script)
+    assert _imports(script) <= ALLOWED_IMPORTS
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    assert not any(getattr(c.func, "attr", "") == "system" for c in calls)
+    race_calls = [c for c in calls if getattr(c.func, "id", "") == "race"]
+    assert race_calls[0].args[0].value == comment_text(label)
+    lines_with_os = [line for line in script.splitlines() if "os.system" in line]
+    assert all(line.lstrip().startswith("#") or "race(" in line for line in lines_with_os)
+    assert comment_text("a\nb\u2028c\x00d") == "a b c d"
+    # a formula's text only ever reaches a comment; its code comes from the parser
+    text = "x^2 + y^2"
+    script = race_script(text, ["SGD"], 2)
+    assert "return x ** 2.0 + y ** 2.0" in script
+    code_tokens = [
+        tok.string
+        for tok in tokenize.generate_tokens(io.StringIO(script).readline)
+        if tok.type not in (tokenize.COMMENT, tokenize.STRING)
+    ]
+    assert text in script and text not in " ".join(code_tokens)
+
+
+def test_custom_optimizer_is_imported_by_its_registered_path():
+    from core.optimizers import register_optimizer
+
+    register_optimizer("tests.core._custom_optim:SignMomentum")
+    script = race_script("bowl", ["SignMomentum(lr=0.1)"], 2)
+    assert "import tests.core._custom_optim" in script
+    assert "tests.core._custom_optim.SignMomentum([point], lr=0.1)" in script
+    ast.parse(script)
+
+
+def test_swarms_are_named_not_silently_dropped():
+    race = Race("himmelblau")
+    runner = race.add("Adam(lr=0.1)")
+    race.add_swarm("SGD(lr=0.01)", [[0.0, 0.0], [1.0, 1.0]], label="grid")
+    script = race_script(race.surface, race.runners, 5)
+    assert "the swarm grid of 2 start points" in script
+    assert script.count("results.append(race(") == 1 and runner.label in script
+
+
+def test_auto_device_and_options_are_valid_python():
+    script = training_script(TrainConfig(device="auto", dataset="spiral(arms=5)", hidden="none"))
+    ast.parse(script)
+    assert "torch.cuda.is_available()" in script and "arms=5" in script
+    assert "nn.Linear(2, 5)" in script
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: race_script("bowl", ["SGD"], 0),
+        lambda: race_script("bowl", [], 5),
+        lambda: race_script("bowl", [object()], 5),
+        lambda: race_script("no_such(", ["SGD"], 5),
+        lambda: training_script({"dataset": "moons"}),
+    ],
+)
+def test_bad_input_is_a_gdsim_error(call):
+    with pytest.raises(GdsimError):
+        call()
+
+
+# --- numpy's generator in plain Python --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [[0, 0], [0, 1], [7, 1], [2**40 + 5, 0], [2**63 - 1, 1]])
+def test_numpy_random_copy_matches_numpy(seed):
+    ref, mine = np.random.default_rng(seed), NumpyRandom(seed)
+    assert np.array_equal(ref.uniform(0.0, 1.0, 500), mine.uniform(0.0, 1.0, 500))
+    normal_ref, normal_mine = ref.normal(0.0, 0.3, 20000), np.array(mine.normal(0.0, 0.3, 20000))
+    np.testing.assert_allclose(normal_mine, normal_ref, rtol=1e-14, atol=1e-15)
+    assert np.array_equal(normal_mine.astype(np.float32), normal_ref.astype(np.float32))
+    assert np.array_equal(ref.uniform(-2.0, 3.0, 7), mine.uniform(-2.0, 3.0, 7))  # still in step
+    for n in (1, 2, 3, 1000):
+        assert ref.permutation(n).tolist() == mine.permutation(n)
