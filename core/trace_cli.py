@@ -3,7 +3,7 @@
 ::
 
     gdsim trace --surface SURFACE [--start X Y] --steps N [--optimizer SPEC ...] [--out FILE]
-                [--json-indent K]
+                [--json-indent K] [--export-script FILE]
 
 This is the contract lecturers and notebooks build figures on, so the output is stable and
 strict JSON (``allow_nan=False``: no NaN/Infinity anywhere)::
@@ -29,6 +29,10 @@ before any stepping, so a bad path fails at once. Every bad input (unknown surfa
 expression, bad SPEC, steps outside 1..MAX_STEPS, a non-finite start or one where the surface is
 not finite, an unwritable path) raises ``GdsimError``, which ``core.cli`` prints as one line on
 stderr with exit status 2.
+
+``--export-script FILE`` also writes (atomically, path checked before stepping) the standalone
+PyTorch script of this race (``core.codegen.race_script``): it needs only torch and gives the
+same points and losses. The JSON is still printed (or written to ``--out``) as usual.
 """
 
 from __future__ import annotations
@@ -86,6 +90,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         metavar="K",
         help=f"pretty-print with K spaces (0..{MAX_INDENT}); default: compact",
+    )
+    parser.add_argument(
+        "--export-script",
+        metavar="FILE",
+        help="also write a standalone PyTorch script (needs only torch) that reproduces this race; "
+        "the JSON is printed as usual",
     )
 
 
@@ -168,12 +178,21 @@ def run(args: argparse.Namespace) -> int:
     out = args.out if args.out not in (None, "-") else None
     if out is not None:
         check_writable(out, "--out")  # before stepping, not after
+    if args.export_script is not None:
+        check_writable(args.export_script, "--export-script")
     doc = trace(
         args.surface,
         args.steps,
         args.optimizer or DEFAULT_OPTIMIZERS,
         tuple(args.start) if args.start is not None else None,
     )
+    if args.export_script is not None:
+        from core.codegen import race_script
+
+        start = tuple(doc["runs"][0]["start"])
+        runners = [(spec, start) for spec in args.optimizer or DEFAULT_OPTIMIZERS]
+        script = race_script(args.surface, runners, args.steps)
+        write_text_atomic(args.export_script, script, "--export-script")
     text = json.dumps(doc, allow_nan=False, indent=indent) + "\n"
     if out is not None:
         write_text_atomic(out, text, "--out")

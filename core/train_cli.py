@@ -7,6 +7,10 @@ the tutorial's own progress line, ``Epoch [1/10], Batch [0/25], Loss: 0.6931``, 
 epoch and a final summary. Several ``--optimizer`` options race identical networks (same initial
 weights, same batch order); each line is then prefixed with the optimizer.
 
+``--export-script FILE`` writes (atomically, before training starts) the standalone PyTorch
+script of this run (``core.codegen.training_script``): it needs only torch and gives the same
+losses. Training then runs and prints as usual.
+
 Exit status: 0 when training ran (even if a race lane diverged), 1 if every lane diverged, 2 with a
 one-line message for bad input (unknown data set/optimizer/scheduler, non-positive numbers, a
 device that is not there, an unwritable metrics path). Never imports Qt.
@@ -111,6 +115,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="batches between progress lines, as the tutorial's batch_idx %% 100 (default: 100)",
     )
     parser.add_argument("--metrics", default=None, metavar="FILE.json", help="write metrics JSON")
+    parser.add_argument(
+        "--export-script",
+        default=None,
+        metavar="FILE",
+        help="also write a standalone PyTorch script (needs only torch) that reproduces this run, "
+        "before training starts",
+    )
 
 
 def _fmt_lr(lr: float) -> str:
@@ -125,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
     metrics_path = args.metrics or None
     if metrics_path:
         check_writable(metrics_path, "--metrics")
+    script_path = args.export_script
+    if script_path is not None:
+        check_writable(script_path, "--export-script")
     config = TrainConfig(
         dataset=args.dataset,
         samples=args.samples,
@@ -142,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
         stop_early=args.stop_early,
     )
     engine = TrainingEngine(config)
+    if script_path is not None:
+        from core.codegen import training_script
+
+        write_text_atomic(script_path, training_script(config), "--export-script")
     data = engine.data
     race = len(engine.lanes) > 1
     sizes = "-".join(str(s) for s in (2, *config.hidden, data.n_classes))
@@ -174,6 +192,8 @@ def run(args: argparse.Namespace) -> int:
     if interrupted:
         raise KeyboardInterrupt
     _print_summary(engine, metrics, metrics_path)
+    if script_path is not None:
+        print(f"Script written to {script_path}")
     return 1 if engine.state == "diverged" else 0
 
 

@@ -19,6 +19,7 @@ import tokenize
 import numpy as np
 import pytest
 
+from core.cli import run_subcommand
 from core.codegen import (
     DATASET_CODE,
     SURFACE_CODE,
@@ -433,3 +434,44 @@ def test_numpy_random_copy_matches_numpy(seed):
     assert np.array_equal(ref.uniform(-2.0, 3.0, 7), mine.uniform(-2.0, 3.0, 7))  # still in step
     for n in (1, 2, 3, 1000):
         assert ref.permutation(n).tolist() == mine.permutation(n)
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+
+def test_trace_export_script(capsys, tmp_path):
+    target = tmp_path / "race.py"
+    argv = ["--surface", "himmelblau", "--start", "1", "-1", "--steps", "7",
+            "--optimizer", "Adam(lr=0.1)", "--optimizer", "LBFGS", "--export-script", str(target)]  # fmt: skip
+    assert run_subcommand("trace", argv) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and json.loads(out)["runs"][0]["steps"] == 7  # still prints the JSON
+    expected = race_script("himmelblau", [("Adam(lr=0.1)", (1.0, -1.0)), ("LBFGS", (1.0, -1.0))], 7)
+    assert target.read_text(encoding="utf-8") == expected
+
+
+def test_train_export_script(capsys, tmp_path):
+    target = tmp_path / "train.py"
+    argv = ["--samples", "100", "--epochs", "1", "--optimizer", "SGD(lr=0.1)",
+            "--scheduler", "ExponentialLR", "--device", "cpu", "--export-script", str(target)]  # fmt: skip
+    assert run_subcommand("train", argv) == 0
+    out, err = capsys.readouterr()
+    assert "Epoch [1/1], Batch [0/3], Loss: " in out and f"Script written to {target}" in out
+    config = TrainConfig(
+        samples=100, epochs=1, optimizers=("SGD(lr=0.1)",), scheduler="ExponentialLR", device="cpu"
+    )
+    assert target.read_text(encoding="utf-8") == training_script(config)
+
+
+@pytest.mark.parametrize("command", ["trace", "train"])
+def test_bad_export_path_is_one_line_exit_2_before_any_work(capsys, tmp_path, command):
+    bad = str(tmp_path / "missing" / "script.py")
+    argv = (
+        ["--surface", "bowl", "--steps", "3", "--export-script", bad]
+        if command == "trace"
+        else ["--epochs", "1", "--samples", "50", "--export-script", bad]
+    )
+    assert run_subcommand(command, argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and "--export-script" in err
