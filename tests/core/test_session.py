@@ -168,6 +168,20 @@ def test_unknown_keys_are_ignored_with_warnings_and_do_not_change_equality():
     assert len(warnings) == 21 and warnings[-1] == "... and 480 more unknown keys ignored"
 
 
+def test_loading_touches_nothing_else():
+    import core.optimizers
+    import core.surfaces
+
+    torch_rng, numpy_rng = torch.get_rng_state(), np.random.get_state()
+    registries = (dict(core.optimizers.OPTIMIZERS), dict(core.surfaces.SURFACES))
+    for p in list_presets():
+        load_preset(p.name)
+    loads_session(json.dumps(with_surfaces(surface="sin(x) * y")))
+    assert torch.equal(torch.get_rng_state(), torch_rng)
+    assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_rng, strict=True))
+    assert registries == (dict(core.optimizers.OPTIMIZERS), dict(core.surfaces.SURFACES))
+
+
 def test_a_newer_major_version_is_refused_and_says_so():
     assert refused(doc(version=2)) == (
         "made by a newer gdsim (version 2); this gdsim reads version 1"
