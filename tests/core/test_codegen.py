@@ -380,10 +380,12 @@ def test_user_text_cannot_escape_a_comment_or_string():
     assert text in script and text not in " ".join(code_tokens)
 
 
-def test_custom_optimizer_is_imported_by_its_registered_path():
-    from core.optimizers import register_optimizer
+def test_custom_optimizer_is_imported_by_its_registered_path(monkeypatch):
+    import core.optimizers
 
-    register_optimizer("tests.core._custom_optim:SignMomentum")
+    # a private copy of the registry, so other tests never see this registration
+    monkeypatch.setattr(core.optimizers, "OPTIMIZERS", dict(core.optimizers.OPTIMIZERS))
+    core.optimizers.register_optimizer("tests.core._custom_optim:SignMomentum")
     script = race_script("bowl", ["SignMomentum(lr=0.1)"], 2)
     assert "import tests.core._custom_optim" in script
     assert "tests.core._custom_optim.SignMomentum([point], lr=0.1)" in script
