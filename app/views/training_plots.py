@@ -26,6 +26,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
 
 from app.theme import ThemeManager, get_theme
 from app.widgets.curve_buffer import CurveBuffer
@@ -50,11 +51,14 @@ EMA = 0.9  # smoothing of the per-batch loss (weight of the past)
 # CurveBuffer capacities: bounded memory and setData/paint cost. The loss plot is at most ~1500
 # pixels wide, and min/max pairs per bucket keep every spike at that resolution.
 RAW_POINTS = 1600
-SMOOTH_POINTS = 1000
+SMOOTH_POINTS = 600  # a smooth curve needs few points
 EPOCH_POINTS = 2000
 MAX_MARKERS = 60  # oldest markers are removed beyond this
 MARKER_MERGE_S = 1.0  # lr changes closer than this (wall clock) update one marker: a slider drag
 FULL_X_EPOCHS = 300  # runs up to this long show their whole length on the x axis from the start
+EPOCH_EVERY = 6  # display frames between redraws of a lane's per-epoch curves (~5 Hz)
+RAW_EVERY = 4  # ... of a lane's per-batch band (~8 Hz; the smoothed curve is every frame)
+MAX_SYMBOLS = 60  # per-epoch curves lose their markers beyond this many points
 MAX_SCATTER = 3000  # data points drawn over the boundary (a deterministic subset beyond)
 LOSS_FLOOR = 1e-12  # a log axis cannot show 0
 
@@ -144,8 +148,8 @@ class TrainingPlots(QObject):
         self.acc_plot.setObjectName("accuracyPlot")
         self.acc_plot.setAccessibleName("Accuracy curves")
         self.acc_plot.setToolTip(
-            "Share of points classified correctly after each epoch: validation (solid, the "
-            "honest number) and training (dashed)"
+            "Share of points classified correctly after each epoch: validation (bold, the "
+            "honest number) and training (faint)"
         )
         self.boundary_plot = pg.PlotWidget()
         self.boundary_plot.setObjectName("boundaryPlot")
@@ -161,6 +165,8 @@ class TrainingPlots(QObject):
         lp.setLogMode(y=True)
         lp.getAxis("left").enableAutoSIPrefix(False)  # "×0.001" next to a log axis misleads
         self.legend = lp.addLegend(offset=(-6, 6), colCount=3)  # one row: little height
+        # static items are blitted from a pixmap instead of repainted by Python every frame
+        self.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.legend.setObjectName("lossLegend")
         ap = self.acc_plot.getPlotItem()
         ap.setLabel("bottom", "epoch")
@@ -169,6 +175,7 @@ class TrainingPlots(QObject):
         ap.setLimits(yMin=-0.05, yMax=1.05)
         ap.setXLink(lp)
         self.acc_legend = ap.addLegend(offset=(-6, -6), colCount=2)
+        self.acc_legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         bp = self.boundary_plot.getPlotItem()
         bp.setAspectLocked(True)
         bp.setLabel("bottom", "x₁")
@@ -196,6 +203,8 @@ class TrainingPlots(QObject):
         self._n_classes = 2
         self._log_y = True
         self._raw_visible = True
+        self.focus_lane = 0
+        self._frame = 0
         self.epochs = 1
         self._x_hi = 1.0
         self._y_span: tuple[float, float] | None = None  # data min/max (finite, > 0)
@@ -230,14 +239,20 @@ class TrainingPlots(QObject):
         self.lanes = []
         for i, name in enumerate(lane_names):
             lane = LaneItems(i, name, self.theme.series_color(i))
+            # the per-batch curves are bare PlotCurveItems (a third of PlotDataItem's setData
+            # cost, paid 30 times a second); they get log10 values from us in log mode
             lane.items = {
-                "raw": pg.PlotDataItem(connect="finite"),
-                "smooth": pg.PlotDataItem(connect="finite"),
+                "raw": pg.PlotCurveItem(connect="finite"),
+                "smooth": pg.PlotCurveItem(connect="finite"),
                 "val": pg.PlotDataItem(symbol="o", connect="finite"),
                 "val_acc": pg.PlotDataItem(symbol="o", connect="finite"),
                 "train_acc": pg.PlotDataItem(connect="finite"),
             }
-            lane.items["raw"].setVisible(self._raw_visible)
+            # The per-batch band covers most of the plot's pixels; rasterising it 30 times a
+            # second was the GUI thread's largest cost (and, through the GIL, training's). Cached
+            # as a pixmap it is re-rendered only when its data changes (RAW_EVERY) and blitted
+            # otherwise; the smoothed curve on top still moves at the full display rate.
+            lane.items["raw"].setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             for key, item in lane.items.items():
                 item.setObjectName(f"{key}Curve{i}")
                 if key in ("raw", "smooth", "val"):
@@ -254,6 +269,7 @@ class TrainingPlots(QObject):
                 self.acc_legend.addItem(lane.items["train_acc"], "training")
             self.lanes.append(lane)
         self._style_lanes()
+        self._show_raw()
         self.set_data(data)
         self.boundary_step = -1
         self.image.clear()
@@ -414,6 +430,8 @@ class TrainingPlots(QObject):
             },
         )
         line.setObjectName(f"{kind}Marker")
+        line.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        line.label.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._style_marker(line, kind)
         lp.addItem(line)
         self.markers.append(line)
@@ -466,16 +484,30 @@ class TrainingPlots(QObject):
 
     # -- drawing ---------------------------------------------------------------------------
     def set_raw_visible(self, on: bool) -> None:
-        """Show or hide the per-batch (raw) loss curves (a race is easier to read without)."""
+        """Show or hide the per-batch (raw) loss band."""
         self._raw_visible = bool(on)
+        self._show_raw()
+
+    def set_focus_lane(self, lane: int) -> None:
+        """In a race, only the selected optimizer shows its per-batch band: eight overlapping
+        bands are unreadable (and each costs a full-plot blit every frame)."""
+        self.focus_lane = int(lane)
+        self._show_raw()
+
+    def _show_raw(self) -> None:
+        race = len(self.lanes) > 1
         for lane in self.lanes:
-            lane.items["raw"].setVisible(self._raw_visible)
+            on = self._raw_visible and (not race or lane.index == self.focus_lane)
+            lane.items["raw"].setVisible(on)
 
     def set_log_y(self, on: bool) -> None:
         if bool(on) == self._log_y:
             return
         self._log_y = bool(on)
         self.loss_plot.getPlotItem().setLogMode(y=self._log_y)
+        for lane in self.lanes:  # the per-batch curves take the new transform at the next frame
+            lane.drawn.pop("raw", None)
+            lane.drawn.pop("smooth", None)
         self._y_view = None
         self._manage_ranges()
 
@@ -522,22 +554,51 @@ class TrainingPlots(QObject):
             lp.setYRange(*view, padding=0)
 
     def redraw(self) -> int:
-        """``setData`` on every curve whose buffer changed since the last frame; returns how many."""
+        """``setData`` on every curve whose buffer changed; returns how many were updated.
+
+        Called once per display frame (~30 Hz). Smoothed curves every frame; the per-batch band
+        every ``RAW_EVERY`` frames and the per-epoch curves (validation, accuracy) every
+        ``EPOCH_EVERY`` frames, lanes taking turns so a race spreads that work over the frames
+        instead of piling it into one (which showed as 20 ms frames with 8 lanes).
+        """
         self._manage_ranges()
+        frame = self._frame
+        self._frame += 1
         n = 0
         for lane in self.lanes:
             for key in ("raw", "smooth", "val", "val_acc", "train_acc"):
                 buf = getattr(lane, key)
                 if lane.drawn.get(key) == buf.version:
                     continue
+                if key == "raw" and (frame + lane.index) % RAW_EVERY:
+                    continue
+                if key not in ("raw", "smooth") and (frame + lane.index) % EPOCH_EVERY:
+                    continue
                 lane.drawn[key] = buf.version
+                item = lane.items[key]
                 if len(buf) == 0:
-                    lane.items[key].setData([], [])
+                    item.setData([], [])
+                    n += 1
+                    continue
+                x, y = buf.data()
+                if key in ("raw", "smooth"):
+                    if self._log_y:
+                        with np.errstate(divide="ignore", invalid="ignore"):
+                            y = np.log10(y)
+                    item.setData(x, y)
                 else:
-                    x, y = buf.data()
-                    lane.items[key].setData(x, y)
+                    # markers cost a Python paint per curve per frame: only a few, and not in a race
+                    symbols = x.size <= MAX_SYMBOLS and len(self.lanes) == 1
+                    if symbols != (item.opts["symbol"] is not None):
+                        item.setSymbol("o" if symbols else None)
+                    item.setData(x, y)
                 n += 1
         return n
+
+    def flush(self) -> None:
+        """Draw everything pending now (before a screenshot, or when training stops)."""
+        for _ in range(max(RAW_EVERY, EPOCH_EVERY)):
+            self.redraw()
 
     def curve_points(self, lane: int, key: str = "raw") -> int:
         """Samples a curve has received (tests: the curve grows, reset empties it)."""
@@ -563,20 +624,22 @@ class TrainingPlots(QObject):
             c = QColor(lane.color)
             # the faint raw curve is the colour pre-mixed with the background, not a
             # transparent pen: blending thousands of segments costs the GUI thread (and the GIL)
-            faint = _mix(c, QColor(th.colors.background), 0.18 if race else 0.3)
+            faint = _mix(c, QColor(th.colors.background), 0.3)
             it = lane.items
             it["raw"].setPen(th.pen(faint, 1))
-            it["smooth"].setPen(th.pen(c, 2.5))
-            val_color = c if race else QColor(th.colors.foreground)
-            it["val"].setPen(th.pen(val_color, 1.5, style=Qt.PenStyle.DashLine))
+            it["smooth"].setPen(th.pen(c, 2 if race else 2.5))
+            # solid pens: dashes are stroked segment by segment, slow for long curves
+            val_color = _mix(c, QColor(th.colors.foreground), 0.55) if race else None
+            val_color = val_color or QColor(th.colors.foreground)
+            it["val"].setPen(th.pen(val_color, 1.2 if race else 1.5))
             it["val"].setSymbolPen(th.pen(val_color, 1.5))
             it["val"].setSymbolBrush(pg.mkBrush(th.colors.background))
             it["val"].setSymbolSize(th.size(4 if race else 7))
-            it["val_acc"].setPen(th.pen(c, 2))
+            it["val_acc"].setPen(th.pen(c, 1.5 if race else 2))
             it["val_acc"].setSymbolPen(th.pen(c, 1))
             it["val_acc"].setSymbolBrush(pg.mkBrush(c))
             it["val_acc"].setSymbolSize(th.size(3 if race else 5))
-            it["train_acc"].setPen(th.pen(c, 1.2, style=Qt.PenStyle.DashLine))
+            it["train_acc"].setPen(th.pen(_mix(c, QColor(th.colors.background), 0.45), 1.2))
 
     def _style_marker(self, line: pg.InfiniteLine, kind: str) -> None:
         th = self.theme

@@ -69,6 +69,7 @@ TICK_MS = 33  # the display timer: ~30 Hz whatever the training speed
 BOUNDARY_EVERY_S = 0.25  # decision-boundary requests while training (a few per second)
 BOUNDARY_GRID = 80  # grid cells per side
 STATUS_EVERY_S = 0.25
+PROGRESS_EVERY_S = 0.1
 LR_SEND_MS = 60  # a slider drag sends at most ~16 lr changes a second
 DONE = ("finished", "diverged")
 STATE_WORDS = {
@@ -124,6 +125,7 @@ class TrainingView(QWidget):
         self._status = ""
         self._status_t = -1e9
         self._status_state = ""
+        self._progress_t = -1e9
         self._shown_once = False
         self._closed = False  # after shutdown(): never start a worker again
         self._splitters_restored = False
@@ -132,6 +134,7 @@ class TrainingView(QWidget):
         self._intent: tuple[str, float] | None = None  # (state a click asked for, deadline)
         self.ticks = 0  # display-timer ticks handled
         self.tick_times: deque[float] = deque(maxlen=4000)  # seconds per tick (benchmarks)
+        self.tick_log: list[tuple[float, float]] | None = None  # (start, seconds), benchmarks
 
         self._build_ui()
         self._connect()
@@ -495,9 +498,10 @@ class TrainingView(QWidget):
         self._boundary_lane = min(self.controls.current_lane(), len(names) - 1)
         self.boundary_lane_combo.setCurrentIndex(self._boundary_lane)
         self.boundary_lane_combo.blockSignals(False)
+        self.plots.set_focus_lane(self._boundary_lane)
         self._show_lane_row(len(names) > 1)
         self.plots.set_boundary_title("Decision boundary · untrained")
-        self._update_progress()
+        self._update_progress(force=True)
 
     def _show_config_preview(self) -> None:
         """Before any engine exists: show the data the first run will use."""
@@ -663,6 +667,7 @@ class TrainingView(QWidget):
     def _on_boundary_lane(self, index: int) -> None:
         if index >= 0:
             self._boundary_lane = index
+            self.plots.set_focus_lane(index)
             self._boundary_req_step = -1
             self._boundary_req_t = -1e9
 
@@ -699,7 +704,10 @@ class TrainingView(QWidget):
         if self.isVisible():
             self.plots.redraw()
         self._emit_status()
-        self.tick_times.append(time.perf_counter() - t0)
+        took = time.perf_counter() - t0
+        self.tick_times.append(took)
+        if self.tick_log is not None:
+            self.tick_log.append((t0, took))
 
     def _apply(self, upd: Update) -> None:
         events = upd.events
@@ -759,7 +767,7 @@ class TrainingView(QWidget):
                     self._set_state("paused")
         if self._state != previous:
             self._sync_buttons()
-        self._update_progress()
+        self._update_progress(force=self._state != previous)
         self._maybe_request_boundary(upd)
 
     def _apply_event(self, e) -> None:
@@ -817,7 +825,11 @@ class TrainingView(QWidget):
         epoch = (self._steps - 1) // self._bpe + 1
         return min(epoch, max(1, self._epochs)), self._steps - (epoch - 1) * self._bpe
 
-    def _update_progress(self) -> None:
+    def _update_progress(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._progress_t < PROGRESS_EVERY_S and self._steps > 0:
+            return  # its repaint also repaints the styled parents behind it: 10 Hz is plenty
+        self._progress_t = now
         total = max(1, self._epochs * self._bpe)
         if self.progress.maximum() != total:
             self.progress.setRange(0, total)
