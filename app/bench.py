@@ -1,0 +1,448 @@
+"""``gdsim bench``: every performance figure against its baseline, in one process and one run.
+
+Why one command: users choose between CPU and GPU, lecturers want smooth animation on a weak
+laptop, and we want to know when a change makes gdsim slower. Each figure is measured next to its
+baseline in the same run (medians of repeated trials after warm-up, spread reported), so the
+ratios mean something on a noisy shared machine where absolute numbers do not.
+
+The figures (targets from the issues):
+
+1. race step: engine per-runner step vs a bare ``torch.optim`` loop, per registry optimizer
+   (ratio <= 1.2);
+2. swarm: steps/s at 1, 100, 10,000, 100,000 points vs a bare batched loop (>= 0.8 of bare at
+   10,000 points);
+3. surface grid: ms for a 500x500 grid of every built-in surface (< 15 ms);
+4. training: engine steps/s vs a bare copy of the tutorial loop, batch 32 and 128 (>= 0.9), on
+   the CPU and on ``--device`` when that is a GPU;
+5. window (offscreen): GUI timer-tick p50/p99 while training runs flat out (p99 <= 25 ms),
+   training steps/s with the window live vs the bare engine (>= 0.75), median frame time with 8
+   optimizers racing (<= 16 ms);
+6. start-up: seconds from process start to the first painted window vs a process that only
+   imports torch, PySide6 and pyqtgraph (<= 1.3x).
+
+The measuring itself lives next to what it measures (``core.bench``, ``core.bench_training``,
+``app.bench_surface``, ``app.bench_training_view``); this module runs them, turns their results
+into rows of (figure, value, baseline, ratio, target, met) and prints/writes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from core.errors import GdsimError
+
+HELP = "measure gdsim's performance figures against their baselines (a table, and JSON)"
+
+
+@dataclass
+class Row:
+    """One figure: ``ratio`` compares value to baseline the way its target is written."""
+
+    figure: str
+    value: float
+    unit: str
+    baseline: float | None
+    ratio: float | None
+    target: str
+    met: bool | None
+    spread: str = ""
+
+
+def _at_most(limit: float) -> Callable[[float], bool]:
+    return lambda x: x <= limit
+
+
+def _at_least(limit: float) -> Callable[[float], bool]:
+    return lambda x: x >= limit
+
+
+# --------------------------------------------------------------------------------------- engine
+
+
+def race_rows(p: dict) -> tuple[list[Row], Any]:
+    from core.bench import TARGET_RATIO, bench_race_step
+
+    raw = bench_race_step(steps=p["race_steps"], trials=p["trials"])
+    rows = [
+        Row(
+            f"race step {r['optimizer']}",
+            r["race_us"],
+            "µs",
+            r["bare_us"],
+            r["ratio"],
+            f"ratio <= {TARGET_RATIO}",
+            r["ratio"] <= TARGET_RATIO,
+            f"{r['ratio_min']:.2f}-{r['ratio_max']:.2f}",
+        )
+        for r in raw
+    ]
+    return rows, raw
+
+
+def swarm_rows(p: dict) -> tuple[list[Row], Any]:
+    from core.bench import bench_swarm
+
+    raw = bench_swarm(seconds=p["swarm_seconds"], trials=p["trials"])
+    rows = []
+    for r in raw:
+        # core.bench's ratio is race time / bare time; the target is written as speed vs bare.
+        ratio = r["race_steps_per_s"] / r["bare_steps_per_s"]
+        gated = r["points"] == 10_000
+        rows.append(
+            Row(
+                f"swarm {r['points']:,} points",
+                r["race_steps_per_s"],
+                "steps/s",
+                r["bare_steps_per_s"],
+                ratio,
+                "ratio >= 0.8" if gated else "(reported)",
+                ratio >= 0.8 if gated else None,
+                f"{1 / r['ratio_max']:.2f}-{1 / r['ratio_min']:.2f}",
+            )
+        )
+    return rows, raw
+
+
+def grid_rows(p: dict) -> tuple[list[Row], Any]:
+    from core.bench import TARGET_GRID_MS, bench_grid
+
+    raw = bench_grid(repeats=p["trials"])
+    rows = [
+        Row(
+            f"grid 500x500 {r['surface']}",
+            r["ms"],
+            "ms",
+            None,
+            None,
+            f"< {TARGET_GRID_MS:g} ms",
+            r["ms"] < TARGET_GRID_MS,
+            f"{r['ms_min']:.1f}-{r['ms_max']:.1f}",
+        )
+        for r in raw
+    ]
+    return rows, raw
+
+
+def training_rows(p: dict) -> tuple[list[Row], Any]:
+    from core.bench_training import compare
+
+    devices = ["cpu"] if p["device"] == "cpu" else ["cpu", p["device"]]
+    rows, raw = [], []
+    for dev in devices:
+        for batch, epochs in ((32, 8), (128, 28)):
+            epochs = max(1, round(epochs * p["epochs_scale"]))
+            r = compare(batch, epochs, trials=p["trials"], device=dev)
+            raw.append(r)
+            bare = r["variants"]["bare"]["steps_per_s"]["median"]
+            engine = r["variants"]["engine"]["steps_per_s"]["median"]
+            ratio = r["engine_ratio"]["wall"]
+            rows.append(
+                Row(
+                    f"training {dev} batch {batch}",
+                    engine,
+                    "steps/s",
+                    bare,
+                    ratio["median"],
+                    "ratio >= 0.9",
+                    ratio["median"] >= 0.9,
+                    f"{ratio['min']:.2f}-{ratio['max']:.2f}",
+                )
+            )
+    return rows, raw
+
+
+# --------------------------------------------------------------------------------------- window
+
+
+def window_rows(p: dict) -> tuple[list[Row], Any]:
+    from app.bench_surface import measure_frame_time
+    from app.bench_training_view import throughput, tick_latency
+
+    ticks = tick_latency(seconds=p["live_seconds"])
+    live = throughput(seconds=p["slice_seconds"], trials=p["live_trials"])
+    frames = measure_frame_time(8, frames=p["frames"], warmup=max(2, p["frames"] // 10))
+    q1, q3 = live["ratio_iqr"]
+    spread = f"IQR {q1:.2f}-{q3:.2f}"
+    rows = [
+        Row(
+            "GUI tick p50 while training",
+            ticks["interval_p50_ms"],
+            "ms",
+            16.0,
+            ticks["interval_p50_ms"] / 16.0,
+            "(reported; 16 ms timer)",
+            None,
+        ),
+        Row(
+            "GUI tick p99 while training",
+            ticks["interval_p99_ms"],
+            "ms",
+            16.0,
+            ticks["interval_p99_ms"] / 16.0,
+            "<= 25 ms",
+            ticks["interval_p99_ms"] <= 25.0,
+            f"max {ticks['interval_max_ms']}",
+        ),
+        Row(
+            "training, window live vs bare",
+            live["window_steps_per_s"],
+            "steps/s",
+            live["bare_steps_per_s"],
+            live["ratio"],
+            "ratio >= 0.75",
+            live["ratio"] >= 0.75,
+            spread,
+        ),
+        Row(
+            "frame, 8 optimizers racing",
+            frames["median_ms"],
+            "ms",
+            None,
+            None,
+            "<= 16 ms",
+            frames["median_ms"] <= 16.0,
+            f"p99 {frames['p99_ms']:.1f}",
+        ),
+    ]
+    return rows, {"tick_latency": ticks, "throughput": live, "frames": frames}
+
+
+_CHILD_ENV = {"QT_QPA_PLATFORM": "offscreen", "GDSIM_ERROR_DIALOGS": "0"}
+
+_IMPORTS_ONLY = "import torch, PySide6.QtWidgets, pyqtgraph\nprint('READY', flush=True)\n"
+
+_FIRST_PAINT = """
+import sys
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication
+from app.main_window import MainWindow
+from core.runtime import configure_torch
+configure_torch()
+app = QApplication(sys.argv[:1])
+class FirstPaint(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint:
+            print('READY', flush=True)
+            QTimer.singleShot(0, app.quit)
+            app.removeEventFilter(self)
+        return False
+watcher = FirstPaint()
+app.installEventFilter(watcher)
+window = MainWindow(restore=False)
+window.show()
+QTimer.singleShot(30_000, app.quit)
+app.exec()
+"""
+
+
+def _seconds_to_ready(code: str) -> float:
+    """Wall seconds from spawning a fresh Python to its 'READY' line (teardown not counted)."""
+    env = {**os.environ, **_CHILD_ENV}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if line.strip() == "READY":
+                return time.perf_counter() - t0
+        raise GdsimError("start-up benchmark: the child process never reported ready")
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def startup_rows(p: dict) -> tuple[list[Row], Any]:
+    trials = p["startup_trials"]
+    _seconds_to_ready(_IMPORTS_ONLY)  # warm the OS file cache for both
+    imports, window = [], []
+    for _ in range(trials):  # interleaved, so drift in load hits both alike
+        imports.append(_seconds_to_ready(_IMPORTS_ONLY))
+        window.append(_seconds_to_ready(_FIRST_PAINT))
+    ratios = [w / i for w, i in zip(window, imports, strict=True)]
+    ratio = statistics.median(ratios)
+    row = Row(
+        "start-up to first paint",
+        statistics.median(window),
+        "s",
+        statistics.median(imports),
+        ratio,
+        "ratio <= 1.3",
+        ratio <= 1.3,
+        f"{min(ratios):.2f}-{max(ratios):.2f}",
+    )
+    return [row], {"window_s": window, "imports_s": imports}
+
+
+# ------------------------------------------------------------------------------------ the run
+
+SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
+    "race_step": race_rows,
+    "swarm": swarm_rows,
+    "grid": grid_rows,
+    "training": training_rows,
+    "window": window_rows,
+    "startup": startup_rows,
+}
+
+
+def machine() -> dict[str, Any]:
+    import platform
+
+    import torch
+
+    try:
+        load = list(os.getloadavg())
+    except OSError:
+        load = None
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": load,
+        "platform": platform.platform(),
+        "cuda": torch.cuda.is_available(),
+    }
+
+
+#: How long each section measures. "quick" is the --quick run (< 60 s on a 2-core box); "smoke"
+#: only proves every figure is produced (the test suite uses it; its numbers mean nothing).
+PROFILES: dict[str, dict[str, Any]] = {
+    "full": dict(
+        trials=9,
+        race_steps=400,
+        swarm_seconds=0.4,
+        epochs_scale=1.0,
+        live_seconds=8.0,
+        live_trials=10,
+        slice_seconds=0.75,
+        frames=300,
+        startup_trials=5,
+    ),
+    "quick": dict(
+        trials=3,
+        race_steps=150,
+        swarm_seconds=0.1,
+        epochs_scale=0.3,
+        live_seconds=2.5,
+        live_trials=4,
+        slice_seconds=0.5,
+        frames=60,
+        startup_trials=2,
+    ),
+    "smoke": dict(
+        trials=1,
+        race_steps=5,
+        swarm_seconds=0.01,
+        epochs_scale=0.05,
+        live_seconds=0.5,
+        live_trials=1,
+        slice_seconds=0.2,
+        frames=3,
+        startup_trials=1,
+    ),
+}
+
+
+def run_bench(
+    profile: str = "full", device: str = "auto", sections: list[str] | None = None
+) -> dict:
+    """Every section (or the named ones); a section that fails is reported, the rest still run."""
+    from core.devices import resolve_device
+
+    resolved = str(resolve_device(device))  # GdsimError for a device that is not there
+    p = {**PROFILES[profile], "device": resolved}
+    result: dict[str, Any] = {"machine": machine(), "profile": profile, "device": resolved}
+    rows: list[Row] = []
+    details: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    t0 = time.perf_counter()
+    for name in sections or list(SECTIONS):
+        fn = SECTIONS[name]
+        try:
+            section_rows, raw = fn(p)
+        except GdsimError:
+            raise
+        except Exception as exc:  # a broken figure must not hide the others
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        rows.extend(section_rows)
+        details[name] = raw
+    result["rows"] = [asdict(r) for r in rows]
+    result["details"] = details
+    result["errors"] = errors
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def format_table(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"gdsim bench ({result['profile']}) on {m['cores']} cores, torch "
+        f"{m['torch']} ({m['torch_threads']} thread(s)), Python {m['python']}, load "
+        f"{m['load_average_at_start']}, device {result['device']}",
+        "",
+        f"{'figure':<36}{'value':>12} {'unit':<8}{'baseline':>11}{'ratio':>8}  "
+        f"{'target':<24}{'met':<5}spread",
+    ]
+
+    def num(x: float | None) -> str:
+        if x is None:
+            return "-"
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}" if abs(x) < 10 else f"{x:.1f}"
+
+    for r in result["rows"]:
+        met = {True: "yes", False: "NO", None: ""}[r["met"]]
+        lines.append(
+            f"{r['figure']:<36}{num(r['value']):>12} {r['unit']:<8}{num(r['baseline']):>11}"
+            f"{num(r['ratio']):>8}  {r['target']:<24}{met:<5}{r['spread']}"
+        )
+    for name, err in result["errors"].items():
+        lines.append(f"{name}: FAILED ({err})")
+    missed = [r["figure"] for r in result["rows"] if r["met"] is False]
+    lines += [
+        "",
+        f"{len(missed)} figure(s) missed their target"
+        + (": " + ", ".join(missed) if missed else ""),
+        f"took {result['seconds']:.0f} s",
+    ]
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter trials (< 60 s)")
+    parser.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps for training")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON here")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(SECTIONS),
+        help="run just this section (repeatable)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """The subcommand: print the table, write JSON; exit 1 if a section could not run."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("GDSIM_ERROR_DIALOGS", "0")
+    result = run_bench("quick" if args.quick else "full", args.device, args.only)
+    print(format_table(result))
+    if args.json:
+        from core.files import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(result, indent=2, allow_nan=False) + "\n", "--json")
+    return 1 if result["errors"] else 0
