@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Slot
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QGraphicsItem
+from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
 from app.theme import ThemeManager, get_theme
 from app.widgets.curve_buffer import CurveBuffer
@@ -51,7 +51,8 @@ EMA = 0.9  # smoothing of the per-batch loss (weight of the past)
 # CurveBuffer capacities: bounded memory and setData/paint cost. The loss plot is at most ~1500
 # pixels wide, and min/max pairs per bucket keep every spike at that resolution.
 RAW_POINTS = 1600
-SMOOTH_POINTS = 600  # a smooth curve needs few points
+BAND_BINS = 500  # the per-batch band's resolution (min/max per bin)
+SMOOTH_POINTS = 800  # a smooth curve needs few points
 EPOCH_POINTS = 2000
 MAX_MARKERS = 60  # oldest markers are removed beyond this
 MARKER_MERGE_S = 1.0  # lr changes closer than this (wall clock) update one marker: a slider drag
@@ -61,6 +62,107 @@ RAW_EVERY = 4  # ... of a lane's per-batch band (~8 Hz; the smoothed curve is ev
 MAX_SYMBOLS = 60  # per-epoch curves lose their markers beyond this many points
 MAX_SCATTER = 3000  # data points drawn over the boundary (a deterministic subset beyond)
 LOSS_FLOOR = 1e-12  # a log axis cannot show 0
+
+
+class StrideBuffer:
+    """Bounded (x, y) history that keeps every ``stride``-th sample; the stride doubles (and
+    every other stored sample goes) when full. For curves that are already smooth (the EMA):
+    ``CurveBuffer``'s min/max pairs would draw them as a zigzag ribbon. The newest sample is
+    always part of ``data()``."""
+
+    def __init__(self, capacity: int = 1000) -> None:
+        self.capacity = int(capacity)
+        self._x = np.empty(self.capacity)
+        self._y = np.empty(self.capacity)
+        self._n = 0
+        self._stride = 1
+        self._count = 0
+        self._last: tuple[float, float] | None = None
+        self.version = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def last(self) -> tuple[float, float] | None:
+        return self._last
+
+    def extend(self, xs: np.ndarray, ys: np.ndarray) -> None:
+        xs = np.asarray(xs, dtype=np.float64)
+        ys = np.asarray(ys, dtype=np.float64)
+        if xs.size == 0:
+            return
+        idx = np.arange(self._count, self._count + xs.size)
+        self._count += xs.size
+        self._last = (float(xs[-1]), float(ys[-1]))
+        self.version += 1
+        keep = idx % self._stride == 0
+        xs, ys, idx = xs[keep], ys[keep], idx[keep]
+        while xs.size:
+            room = self.capacity - self._n
+            if room == 0:  # halve the stored history, double the stride
+                half = (self._n + 1) // 2
+                self._x[:half] = self._x[: self._n : 2]
+                self._y[:half] = self._y[: self._n : 2]
+                self._n = half
+                self._stride *= 2
+                keep = idx % self._stride == 0
+                xs, ys, idx = xs[keep], ys[keep], idx[keep]
+                continue
+            take = min(room, xs.size)
+            self._x[self._n : self._n + take] = xs[:take]
+            self._y[self._n : self._n + take] = ys[:take]
+            self._n += take
+            xs, ys, idx = xs[take:], ys[take:], idx[take:]
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self._x[: self._n], self._y[: self._n]
+        if self._last is not None and (self._n == 0 or x[-1] != self._last[0]):
+            x = np.append(x, self._last[0])
+            y = np.append(y, self._last[1])
+        return x.copy(), y.copy()
+
+
+class NoiseBand(QGraphicsPathItem):
+    """The per-batch loss as a filled band between its running minimum and maximum.
+
+    Why not a zigzag line through every batch: with thousands of batches the strokes overdraw
+    the same pixels many times, and rasterising them 30 times a second was the GUI thread's
+    largest cost (through the GIL it slowed training by a third). The band is one polygon of
+    at most ``2 * BAND_BINS`` vertices, painted by Qt in C++ (no Python per frame), and shows
+    the same thing: how noisy single batches are, spikes included (min/max per bin).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setPen(QPen(Qt.PenStyle.NoPen))
+        self._count = 0
+
+    def setData(self, x, y) -> None:  # noqa: N802 (the curve interface the plots use)
+        self.set_samples(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+
+    def set_samples(self, x: np.ndarray, y: np.ndarray) -> None:
+        ok = np.isfinite(x) & np.isfinite(y)
+        x, y = x[ok], y[ok]
+        self._count = int(x.size)
+        if x.size < 2:
+            self.setPath(pg.QtGui.QPainterPath())
+            return
+        k = max(1, math.ceil(x.size / BAND_BINS))
+        starts = np.arange(0, x.size, k)
+        counts = np.diff(np.append(starts, x.size))
+        hi = np.maximum.reduceat(y, starts)
+        lo = np.minimum.reduceat(y, starts)
+        xm = np.add.reduceat(x, starts) / counts
+        xm[0], xm[-1] = x[0], x[-1]
+        path = pg.arrayToQPath(
+            np.concatenate([xm, xm[::-1]]), np.concatenate([hi, lo[::-1]]), connect="all"
+        )
+        path.closeSubpath()
+        self.setPath(path)
+
+    def sample_count(self) -> int:
+        return self._count
 
 
 def class_color(k: int) -> str:
@@ -119,12 +221,13 @@ class LaneItems:
     name: str
     color: str
     raw: CurveBuffer = field(default_factory=lambda: CurveBuffer(RAW_POINTS))
-    smooth: CurveBuffer = field(default_factory=lambda: CurveBuffer(SMOOTH_POINTS))
+    smooth: StrideBuffer = field(default_factory=lambda: StrideBuffer(SMOOTH_POINTS))
     val: CurveBuffer = field(default_factory=lambda: CurveBuffer(EPOCH_POINTS))
     val_acc: CurveBuffer = field(default_factory=lambda: CurveBuffer(EPOCH_POINTS))
     train_acc: CurveBuffer = field(default_factory=lambda: CurveBuffer(EPOCH_POINTS))
     ema: tuple[float, int] = (0.0, 0)
     lr: float | None = None  # after a live change (None: the SPEC's)
+    band_key: object = None  # the legend's sample for the per-batch band
     drawn: dict = field(default_factory=dict)  # item name -> buffer version last drawn
     items: dict = field(default_factory=dict)  # item name -> PlotDataItem
     diverged: bool = False
@@ -242,19 +345,16 @@ class TrainingPlots(QObject):
             # the per-batch curves are bare PlotCurveItems (a third of PlotDataItem's setData
             # cost, paid 30 times a second); they get log10 values from us in log mode
             lane.items = {
-                "raw": pg.PlotCurveItem(connect="finite"),
+                "raw": NoiseBand(),
                 "smooth": pg.PlotCurveItem(connect="finite"),
                 "val": pg.PlotDataItem(symbol="o", connect="finite"),
                 "val_acc": pg.PlotDataItem(symbol="o", connect="finite"),
                 "train_acc": pg.PlotDataItem(connect="finite"),
             }
-            # The per-batch band covers most of the plot's pixels; rasterising it 30 times a
-            # second was the GUI thread's largest cost (and, through the GIL, training's). Cached
-            # as a pixmap it is re-rendered only when its data changes (RAW_EVERY) and blitted
-            # otherwise; the smoothed curve on top still moves at the full display rate.
-            lane.items["raw"].setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            lane.band_key = pg.PlotCurveItem()  # legend sample for the band (not plotted)
             for key, item in lane.items.items():
-                item.setObjectName(f"{key}Curve{i}")
+                if hasattr(item, "setObjectName"):  # the band is a plain QGraphicsItem
+                    item.setObjectName(f"{key}Curve{i}")
                 if key in ("raw", "smooth", "val"):
                     lp.addItem(item)
                 else:
@@ -262,7 +362,7 @@ class TrainingPlots(QObject):
             if race:  # the accuracy plot shares the loss plot's colours: one legend is enough
                 self.legend.addItem(lane.items["smooth"], lane_label(name))
             else:
-                self.legend.addItem(lane.items["raw"], "per batch")
+                self.legend.addItem(lane.band_key, "per batch")
                 self.legend.addItem(lane.items["smooth"], "smoothed")
                 self.legend.addItem(lane.items["val"], "validation")
                 self.acc_legend.addItem(lane.items["val_acc"], "validation")
@@ -419,19 +519,17 @@ class TrainingPlots(QObject):
 
     def _add_marker(self, x: float, text: str, kind: str) -> pg.InfiniteLine:
         lp = self.loss_plot.getPlotItem()
+        # labels low (the legend is at the top), stepped so neighbours do not overprint
+        nth = self._marker_kinds.count(kind)
+        position = (0.04 if kind == "lr" else 0.26) + 0.07 * (nth % 3)
         line = pg.InfiniteLine(
             pos=x,
             angle=90,
             movable=False,
             label=text,
-            labelOpts={
-                "position": 0.04 if kind == "lr" else 0.14,  # low: the legend is at the top
-                "anchors": [(0, 1), (0, 1)],
-            },
+            labelOpts={"position": position, "anchors": [(0, 1), (0, 1)]},
         )
         line.setObjectName(f"{kind}Marker")
-        line.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        line.label.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._style_marker(line, kind)
         lp.addItem(line)
         self.markers.append(line)
@@ -581,7 +679,12 @@ class TrainingPlots(QObject):
                     n += 1
                     continue
                 x, y = buf.data()
-                if key in ("raw", "smooth"):
+                if key == "raw":
+                    if self._log_y:
+                        with np.errstate(divide="ignore", invalid="ignore"):
+                            y = np.log10(y)
+                    item.set_samples(x, y)
+                elif key == "smooth":
                     if self._log_y:
                         with np.errstate(divide="ignore", invalid="ignore"):
                             y = np.log10(y)
@@ -626,7 +729,8 @@ class TrainingPlots(QObject):
             # transparent pen: blending thousands of segments costs the GUI thread (and the GIL)
             faint = _mix(c, QColor(th.colors.background), 0.3)
             it = lane.items
-            it["raw"].setPen(th.pen(faint, 1))
+            it["raw"].setBrush(QBrush(faint))
+            lane.band_key.setPen(th.pen(faint, 8))
             it["smooth"].setPen(th.pen(c, 2 if race else 2.5))
             # solid pens: dashes are stroked segment by segment, slow for long curves
             val_color = _mix(c, QColor(th.colors.foreground), 0.55) if race else None

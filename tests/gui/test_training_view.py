@@ -453,3 +453,43 @@ def test_corrupt_view_settings_are_ignored_with_a_warning(qtbot, caplog):
     for key in ("dataset", "samples", "hidden", "Adam(lr=-1)", "device", "epochs"):
         assert key in caplog.text
     win.close()
+
+
+def test_curves_stay_bounded_and_keep_their_shape(qapp):
+    """An hour at thousands of batches a second: bounded storage, spikes and the newest point
+    kept (the loss curve's history must not lose its shape)."""
+    import numpy as np
+
+    from app.views.training_plots import (
+        RAW_POINTS,
+        SMOOTH_POINTS,
+        NoiseBand,
+        StrideBuffer,
+        TrainingPlots,
+    )
+    from core.datasets import make_dataset
+
+    plots = TrainingPlots()
+    plots.reset(["Adam(lr=0.01)"], 25, make_dataset("moons", samples=100), epochs=1_000_000)
+    n = 2_000_000
+    steps = np.arange(n)
+    losses = np.full(n, 0.5)
+    losses[1_234_567] = 40.0  # one spike somewhere in the middle
+    for chunk in range(0, n, 100_000):
+        plots.add_losses(0, steps[chunk : chunk + 100_000], losses[chunk : chunk + 100_000])
+    lane = plots.lanes[0]
+    x, y = lane.raw.data()
+    assert x.size <= RAW_POINTS + 4 and y.max() == 40.0
+    xs, ys = lane.smooth.data()
+    assert xs.size <= SMOOTH_POINTS + 1 and xs[-1] == n / 25
+    plots.redraw()
+    band = lane.items["raw"]
+    assert isinstance(band, NoiseBand) and band.sample_count() == x.size
+    top = band.path().boundingRect()
+    assert top.top() == pytest.approx(np.log10(0.5)) and top.bottom() == pytest.approx(np.log10(40))
+
+    sb = StrideBuffer(10)
+    for i in range(0, 1000, 7):
+        sb.extend(np.arange(i, i + 7), np.arange(i, i + 7) * 2.0)
+    sx, sy = sb.data()
+    assert len(sb) == 1001 and sx.size <= 11 and sx[-1] == 1000 and np.all(np.diff(sx) > 0)
