@@ -51,7 +51,7 @@ EMA = 0.9  # smoothing of the per-batch loss (weight of the past)
 # CurveBuffer capacities: bounded memory and setData/paint cost. The loss plot is at most ~1500
 # pixels wide, and min/max pairs per bucket keep every spike at that resolution.
 RAW_POINTS = 1600
-BAND_BINS = 500  # the per-batch band's resolution (min/max per bin)
+BAND_BINS = 200  # the per-batch band's resolution (min/max per bin; ~2 px each)
 SMOOTH_POINTS = 800  # a smooth curve needs few points
 EPOCH_POINTS = 2000
 MAX_MARKERS = 60  # oldest markers are removed beyond this
@@ -136,6 +136,9 @@ class NoiseBand(QGraphicsPathItem):
     def __init__(self) -> None:
         super().__init__()
         self.setPen(QPen(Qt.PenStyle.NoPen))
+        # filling a polygon with a thousand jagged vertices costs ~5 ms a frame in software
+        # rendering: render it into a pixmap when it changes (~8 Hz), blit it otherwise
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._count = 0
 
     def setData(self, x, y) -> None:  # noqa: N802 (the curve interface the plots use)
