@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QPointF, QSettings, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QPointF, QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -587,13 +587,22 @@ class TrainingControls(QWidget):
                 item.setToolTip(spec.info.description)
                 self.race_list.addItem(item)
             self.race_list.setCurrentRow(self._current)
-            rows = max(1, len(self.specs))
-            h = self.race_list.sizeHintForRow(0) if self.specs else 18
-            self.race_list.setFixedHeight(min(rows, 4) * h + 2 * self.race_list.frameWidth() + 2)
+            self._fit_list_height()
             self.remove_race_button.setEnabled(len(self.specs) > 1)
             self.add_race_button.setEnabled(len(self.specs) < MAX_LANES)
         finally:
             self._quiet -= 1
+
+    def _fit_list_height(self) -> None:
+        """Show up to four entries without scrolling (recomputed when zoom changes the font)."""
+        rows = max(1, len(self.specs))
+        h = self.race_list.sizeHintForRow(0) if self.race_list.count() else 18
+        self.race_list.setFixedHeight(min(rows, 4) * h + 2 * self.race_list.frameWidth() + 2)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # zoom: rows got taller, swatches bigger
+            QTimer.singleShot(0, self, self._refresh_list)
 
     def current_lane(self) -> int:
         return self._current

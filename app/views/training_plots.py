@@ -26,7 +26,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QBrush, QColor, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QLabel
 
 from app.theme import ThemeManager, get_theme
 from app.widgets.curve_buffer import CurveBuffer
@@ -286,7 +286,13 @@ class TrainingPlots(QObject):
         bp.setAspectLocked(True)
         bp.setLabel("bottom", "x₁")
         bp.setLabel("left", "x₂")
-        bp.setTitle("Decision boundary")
+        # the title is a QLabel above the plot, not a pyqtgraph title: a title inside the scene
+        # cannot shrink, and at 1024 px with zoom it pushed the plot out of its widget
+        self.boundary_title = QLabel("Decision boundary")
+        self.boundary_title.setObjectName("boundaryTitle")
+        self.boundary_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.boundary_title.setMinimumWidth(1)
+        self.boundary_title.setWordWrap(True)
         bp.setMenuEnabled(False)
         bp.getViewBox().setDefaultPadding(0.02)
 
@@ -319,6 +325,8 @@ class TrainingPlots(QObject):
         self._acc_low = 0.5
         self._acc_view_low = math.nan
         lp.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
+        lp.getViewBox().sigResized.connect(self._fit_legend)
+        bp.getViewBox().sigResized.connect(self._fit_boundary)
         ap.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
         self.theme.changed.connect(self._on_theme)
 
@@ -340,7 +348,6 @@ class TrainingPlots(QObject):
         self.markers, self._marker_kinds, self._last_lr_marker = [], [], None
         self.batches_per_epoch = max(1, int(batches_per_epoch))
         race = len(lane_names) > 1
-        self.legend.setColumnCount(2 if race else 3)
         self.acc_legend.setVisible(not race)
         self.lanes = []
         for i, name in enumerate(lane_names):
@@ -373,6 +380,7 @@ class TrainingPlots(QObject):
             self.lanes.append(lane)
         self._style_lanes()
         self._show_raw()
+        self._fit_legend()
         self.set_data(data)
         self.boundary_step = -1
         self.image.clear()
@@ -395,6 +403,7 @@ class TrainingPlots(QObject):
         self._style_points()
         # auto-range fits the points (and later the grid) whatever the widget's aspect ratio
         self.boundary_plot.getPlotItem().enableAutoRange()
+        self._fit_boundary()
 
     def _style_points(self) -> None:
         data = self._data
@@ -579,9 +588,8 @@ class TrainingPlots(QObject):
         self.boundary_step = int(step)
 
     def set_boundary_title(self, text: str) -> None:
-        self.boundary_plot.getPlotItem().setTitle(
-            text, color=self.theme.colors.foreground, size=f"{self.theme.point_size(1.0):.1f}pt"
-        )
+        if self.boundary_title.text() != text:
+            self.boundary_title.setText(text)
 
     # -- drawing ---------------------------------------------------------------------------
     def set_raw_visible(self, on: bool) -> None:
@@ -622,6 +630,28 @@ class TrainingPlots(QObject):
     @Slot(object)
     def _on_manual_range(self, *_args) -> None:
         self._manual = True
+
+    @Slot(object)
+    def _fit_legend(self, *_args) -> None:
+        """Fewer legend columns when the plot gets narrow (1024 px with zoom): never wider
+        than the plot."""
+        width = self.loss_plot.getPlotItem().getViewBox().width()
+        wanted = 2 if len(self.lanes) > 1 else 3
+        for cols in range(wanted, 0, -1):
+            self.legend.setColumnCount(cols)
+            if self.legend.width() <= 0.9 * width:
+                break
+        self.acc_legend.setColumnCount(2)
+        if self.acc_legend.width() > 0.9 * self.acc_plot.getPlotItem().getViewBox().width():
+            self.acc_legend.setColumnCount(1)
+
+    @Slot(object)
+    def _fit_boundary(self, *_args) -> None:
+        """Refit the data when the plot is resized (pyqtgraph's auto-range does not, with a
+        locked aspect ratio)."""
+        vb = self.boundary_plot.getPlotItem().getViewBox()
+        if any(vb.autoRangeEnabled()):
+            vb.autoRange(padding=0.02)
 
     def _apply_x(self) -> None:
         self.loss_plot.getPlotItem().setXRange(0.0, self._x_hi, padding=0.02)
@@ -717,11 +747,9 @@ class TrainingPlots(QObject):
     def _on_theme(self) -> None:
         self._style_lanes()
         self._style_points()
+        self._fit_legend()
         for m, k in zip(self.markers, self._marker_kinds, strict=True):
             self._style_marker(m, k)
-        title = self.boundary_plot.getPlotItem().titleLabel.text
-        if title:
-            self.set_boundary_title(title)
 
     def _style_lanes(self) -> None:
         th = self.theme

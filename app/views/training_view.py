@@ -227,6 +227,7 @@ class TrainingView(QWidget):
         bl = QVBoxLayout(boundary_box)
         bl.setContentsMargins(0, 0, 0, 0)
         bl.setSpacing(2)
+        bl.addWidget(self.plots.boundary_title)
         bl.addWidget(boundary_plot, 1)
         lane_row = QHBoxLayout()
         lane_row.addWidget(self.boundary_lane_label)
