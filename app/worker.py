@@ -41,7 +41,7 @@ log = logging.getLogger("gdsim.worker")
 # QThreads whose worker did not stop within the shutdown budget. Kept referenced for the rest of
 # the process: a QThread destroyed while running aborts it, and dropping the last reference from
 # the thread's own ``finished`` signal would destroy it in that very thread. (Rare and tiny.)
-_ORPHANS: list[QThread] = []
+_ORPHANS: list[tuple[QThread, QObject | None]] = []
 # Every controller, so that a worker whose view was never shut down (a window deleted without
 # closing) is still stopped before the interpreter exits, instead of Qt aborting on a running
 # QThread being destroyed.
@@ -208,7 +208,10 @@ class TrainingController(QObject):
 
         Never ``terminate()``: a thread still busy after the budget is parked and ends by itself.
         """
-        thread, handle = self._thread, self._handle
+        # Keep the worker's Python wrapper alive until its thread has ended: dropping the last
+        # reference deletes the C++ QObject right here, on the GUI thread, while the worker thread
+        # may still be inside run() on it -- a use-after-free that segfaulted ~1 GUI suite in 7.
+        thread, worker, handle = self._thread, self._worker, self._handle
         self._thread = self._worker = None
         if thread is None:
             return True
@@ -219,7 +222,7 @@ class TrainingController(QObject):
         if not ended:
             log.warning("training worker still busy after %d ms; letting it finish", timeout_ms)
             thread.setParent(None)
-            _ORPHANS.append(thread)
+            _ORPHANS.append((thread, worker))
         return bool(ended)
 
     # -- commands (forwarded to the engine's thread-safe API) ----------------------------

@@ -156,3 +156,17 @@ def test_handle_replays_in_order_and_reports_bad_replays():
     handle.call("start")
     assert calls == ["start", ("lr", 0.1), "start"]
     assert errors == ["lr must be > 0, got -1"]
+
+
+def test_rapid_relaunches_never_free_a_running_worker(qtbot, controller):
+    """Relaunching while the previous worker is still starting used to delete the worker QObject
+    on the GUI thread under the running thread (a segfault in about 1 GUI run in 7)."""
+    threads = []
+    for seed in range(15):
+        controller.launch(tiny(seed=seed))
+        threads.append(controller.thread())
+    assert all(t.isFinished() for t in threads[:-1])
+    seen: dict = {}
+    controller.request_step(1)
+    qtbot.waitUntil(lambda: collect(controller, seen) and seen["steps"] == 1, timeout=WAIT)
+    assert controller.generation >= 15
