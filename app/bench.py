@@ -300,23 +300,11 @@ SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
 
 
 def machine() -> dict[str, Any]:
-    import platform
-
     import torch
 
-    try:
-        load = list(os.getloadavg())
-    except OSError:
-        load = None
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_at_start": load,
-        "platform": platform.platform(),
-        "cuda": torch.cuda.is_available(),
-    }
+    from core.bench import machine as core_machine
+
+    return {**core_machine(), "cuda": torch.cuda.is_available()}
 
 
 #: How long each section measures. "quick" is the --quick run (< 60 s on a 2-core box); "smoke"
@@ -392,9 +380,9 @@ def run_bench(
 def format_table(result: dict) -> str:
     m = result["machine"]
     lines = [
-        f"gdsim bench ({result['profile']}) on {m['cores']} cores, torch "
+        f"gdsim bench ({result['profile']}) on {m['cpus']} cores, torch "
         f"{m['torch']} ({m['torch_threads']} thread(s)), Python {m['python']}, load "
-        f"{m['load_average_at_start']}, device {result['device']}",
+        f"{m['load_average']}, device {result['device']}",
         "",
         f"{'figure':<36}{'value':>12} {'unit':<8}{'baseline':>11}{'ratio':>8}  "
         f"{'target':<24}{'met':<5}spread",

@@ -63,7 +63,7 @@ from typing import Any
 import torch
 
 from core.errors import GdsimError
-from core.optimizers import OptimizerSpec, parse_spec
+from core.optimizers import OptimizerSpec, as_spec
 from core.race import Runner, Swarm, check_point
 from core.surfaces import Surface, get_surface
 
@@ -354,14 +354,6 @@ def _optimizer_call(spec: OptimizerSpec, params: str) -> tuple[str, list[str]]:
     return f"{cls}({params}{', ' if args else ''}{args})", imports
 
 
-def _as_spec(spec: OptimizerSpec | str) -> OptimizerSpec:
-    if isinstance(spec, OptimizerSpec):
-        return spec
-    if isinstance(spec, str):
-        return parse_spec(spec)
-    raise GdsimError(f"optimizer must be a SPEC like 'Adam(lr=0.01)', got {spec!r}")
-
-
 # --------------------------------------------------------------------------------------------
 # The race
 # --------------------------------------------------------------------------------------------
@@ -469,10 +461,10 @@ def _runner_parts(item: Any, surface: Surface) -> tuple[OptimizerSpec, tuple[flo
     if isinstance(item, Runner):
         return item.spec, check_point(item.start), item.label
     if isinstance(item, (OptimizerSpec, str)):
-        spec = _as_spec(item)
+        spec = as_spec(item)
         return spec, check_point(surface.start), str(spec)
     if isinstance(item, (tuple, list)) and len(item) in (2, 3):
-        spec = _as_spec(item[0])
+        spec = as_spec(item[0])
         start = surface.start if item[1] is None else item[1]
         label = str(item[2]) if len(item) == 3 and item[2] is not None else str(spec)
         return spec, check_point(start), label

@@ -1435,3 +1435,12 @@ def register_optimizer(import_path: str) -> OptimizerInfo:
     )
     OPTIMIZERS[key] = info
     return info
+
+
+def as_spec(spec: OptimizerSpec | str) -> OptimizerSpec:
+    """Accept an OptimizerSpec or its SPEC text (``"Adam(lr=0.01)"``); GdsimError otherwise."""
+    if isinstance(spec, OptimizerSpec):
+        return spec
+    if isinstance(spec, str):
+        return parse_spec(spec)
+    raise GdsimError(f"optimizer must be a SPEC like 'Adam(lr=0.01)', got {spec!r}")

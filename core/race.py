@@ -140,7 +140,7 @@ import numpy as np
 import torch
 
 from core.errors import GdsimError
-from core.optimizers import OptimizerSpec, apply_hparams, parse_spec
+from core.optimizers import OptimizerSpec, apply_hparams, as_spec
 from core.surfaces import Surface, get_surface
 
 __all__ = [
@@ -349,14 +349,6 @@ class SwarmSnapshot:
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def _as_spec(spec: OptimizerSpec | str) -> OptimizerSpec:
-    if isinstance(spec, OptimizerSpec):
-        return spec
-    if isinstance(spec, str):
-        return parse_spec(spec)
-    raise GdsimError(f"optimizer must be a SPEC like 'Adam(lr=0.01)', got {spec!r}")
 
 
 def _as_surface(surface: Surface | str) -> Surface:
@@ -869,7 +861,7 @@ class Race:
         reserve: int = 0,
     ) -> Runner:
         """Add a single runner (see the module docstring); it starts at step 0."""
-        spec = _as_spec(spec)
+        spec = as_spec(spec)
         own = check_point(start) if start is not None else None
         with torch.enable_grad():
             runner = Runner(
@@ -892,7 +884,7 @@ class Race:
         trail: int = 0,
     ) -> Swarm:
         """Add a swarm: one spec, many start points (an ``(N, 2)`` array-like)."""
-        spec = _as_spec(spec)
+        spec = as_spec(spec)
         try:
             pts = np.array(starts, dtype=np.float64)
         except (TypeError, ValueError):

@@ -58,6 +58,7 @@ from core.errors import GdsimError
 from core.expression import ExpressionError, expression_help
 from core.optimizers import OptimizerSpec, get_optimizer, parse_spec
 from core.race import Race, check_point
+from core.session import SPEED_DEFAULT, SPEED_MAX, SPEED_MIN  # steps/s, shared with sessions
 from core.surfaces import SURFACES, Surface, get_surface, surface_names
 
 log = logging.getLogger("gdsim.surfaces")
@@ -71,7 +72,6 @@ DEFAULT_RACE = (
     "Adam(lr=0.02)",
     "RMSprop(lr=0.005)",
 )
-SPEED_MIN, SPEED_MAX, SPEED_DEFAULT = 1.0, 2000.0, 100.0
 SPEED_POSITIONS = 1000
 TICK_MS = 16
 STEP_BUDGET_S = 0.008
