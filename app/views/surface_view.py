@@ -105,6 +105,11 @@ class SurfaceView(QWidget):
     """The Surfaces tab (interface documented in ``app.views``)."""
 
     statusChanged = Signal(str)
+    #: After every redraw (each timer tick, single step, reset): tools that draw over the race
+    #: (step anatomy, basins) refresh from ``self.race`` here instead of polling.
+    redrawn = Signal()
+    #: The race went back to step 0 (reset, new start point, new surface or expression).
+    restarted = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -198,6 +203,7 @@ class SurfaceView(QWidget):
         opt_lay.addWidget(self.panel)
         c_lay.addWidget(opt_box)
         c_lay.addStretch(1)
+        self._controls_layout = c_lay
         self.panel.addRequested.connect(self._on_add)
         self.panel.removeRequested.connect(self.remove_runner)
         self.panel.duplicateRequested.connect(self.duplicate_runner)
@@ -213,6 +219,11 @@ class SurfaceView(QWidget):
 
         self.plots.map.pointClicked.connect(self.set_start)
         self.plots.map.pointDragged.connect(self.set_start)
+
+    def add_tool(self, widget: QWidget) -> None:
+        """Put a teaching tool's panel (a group box) at the bottom of the control panel."""
+        lay = self._controls_layout
+        lay.insertWidget(lay.count() - 1, widget)  # above the stretch
 
     def _button(self, name: str, text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
         b = QPushButton(text, self)
@@ -459,6 +470,7 @@ class SurfaceView(QWidget):
         self._show_start()
         self._redraw()
         self._refresh_status(force=True)
+        self.restarted.emit()
 
     @Slot()
     def _tick(self) -> None:
@@ -522,6 +534,7 @@ class SurfaceView(QWidget):
         for rid, entry in self.entries.items():
             if entry.diverged != before[rid] or entry.diverged:
                 self.panel.update_entry(entry)
+        self.redrawn.emit()
 
     def _set_note(self, note: str) -> None:
         self._note = note

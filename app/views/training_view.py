@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -248,6 +249,8 @@ class TrainingView(QWidget):
         self.splitter.setStretchFactor(1, 2)
         self.splitter.setChildrenCollapsible(False)
         self.right_splitter = right
+        self._boundary_box = boundary_box
+        self.plot_tabs: QTabWidget | None = None  # made by add_plot_page()
         for w in (loss_plot, acc_plot, boundary_plot):
             w.setMinimumSize(160, 120)
             w.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -265,6 +268,22 @@ class TrainingView(QWidget):
         lay.addLayout(area, 1)
         lay.addWidget(self._panel)
         self._show_lane_row(False)
+
+    def add_tool(self, widget: QWidget) -> None:
+        """Put a teaching tool's controls (a group box) at the bottom of the control panel."""
+        lay = self.controls.layout()
+        lay.insertWidget(lay.count() - 1, widget)  # above the stretch
+
+    def add_plot_page(self, widget: QWidget, title: str) -> None:
+        """Show ``widget`` as a page beside the decision boundary (tabs appear on first use)."""
+        if self.plot_tabs is None:
+            tabs = QTabWidget(self)
+            tabs.setObjectName("trainingPlotTabs")
+            tabs.setDocumentMode(True)
+            self.right_splitter.replaceWidget(0, tabs)
+            tabs.addTab(self._boundary_box, "Decision boundary")
+            self.plot_tabs = tabs
+        self.plot_tabs.addTab(widget, title)
 
     def _connect(self) -> None:
         self.run_button.clicked.connect(self.toggle_run)
