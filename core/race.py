@@ -103,6 +103,18 @@ optimizer's own state for the parameter (``momentum_buffer``, ``exp_avg``, ``exp
 ``sum``, ``square_avg``, ``acc_delta``, ``step``, ...) with tensors as numpy arrays and
 one-element tensors as floats. Costs a few microseconds, only when asked.
 
+Narrated step
+-------------
+``race.narrate(runner)`` is a generator of :class:`Phase` values that performs ONE step of that
+runner the way the tutorial writes it, one line per ``next()``: ``optimizer.zero_grad()`` (the
+gradient is gone), ``loss = f(p)`` (the loss value), ``loss.backward()`` (the gradient, read from
+``p.grad``), ``optimizer.step()`` (the update and the optimizer's state after it). The last phase
+also steps every other active runner once, so the race stays in step (``race.t`` + 1), and records
+the runner's :class:`Anatomy`. An optimizer that needs a closure (LBFGS) shows the three phases
+of its closure's first evaluation, then one ``optimizer.step(closure)`` phase that says how many
+evaluations it made. Close the generator early (or just drop it) and nothing has moved: the
+phases before ``step`` only compute. Do not step the race while a narration is open.
+
 Swarms
 ------
 If the optimizer is ``elementwise`` (each element's update depends only on that element), a
@@ -148,6 +160,7 @@ __all__ = [
     "LOSS_LIMIT",
     "X_LIMIT",
     "Anatomy",
+    "Phase",
     "Race",
     "Runner",
     "RunnerSnapshot",
@@ -310,6 +323,29 @@ class Anatomy:
     evaluations: int  # closure evaluations (1 for an optimizer without a closure)
     state: dict[str, Any]  # the optimizer's state for the parameter after the step
     diverged: bool
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One line of a narrated step (see "Narrated step" in the module docstring)."""
+
+    name: str  # "zero_grad" | "forward" | "backward" | "step"
+    code: str  # the PyTorch line this phase ran
+    text: str  # what happened, with the numbers, for a lecturer to read out
+    point: tuple[float, float]  # the parameter after this phase
+    loss: float | None  # known from "forward" on
+    grad: tuple[float, float] | None  # p.grad after this phase (None after zero_grad)
+    update: tuple[float, float] | None = None  # "step" only: what the optimizer applied
+    state: dict[str, Any] | None = None  # "step" only: the optimizer's state afterwards
+    diverged: bool = False  # "step" only: the step went out of bounds (the runner stops)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _pair(v: Sequence[float]) -> str:
+    return f"({_fmt(v[0])}, {_fmt(v[1])})"
 
 
 @dataclass(frozen=True)
@@ -565,6 +601,78 @@ class Runner:
         self._bad_loss = loss
         self._diverge(k)
         return False
+
+    def _narrate(self) -> Iterable[Phase]:
+        """The phases of one step (see "Narrated step"); the caller steps the others."""
+        opt, param, fn = self._opt, self._param, self._fn
+        before, loss_before = self.point, self.loss
+        opt.zero_grad()
+        yield Phase(
+            "zero_grad",
+            "optimizer.zero_grad()",
+            "Clear the gradient left from the last step (PyTorch adds gradients up otherwise).",
+            before,
+            None,
+            None,
+        )
+        loss_t = fn(param)
+        loss = loss_t.item()
+        yield Phase(
+            "forward",
+            "loss = f(p)",
+            f"Forward: the loss at p = {_pair(before)} is {_fmt(loss)}.",
+            before,
+            loss,
+            None,
+        )
+        loss_t.backward()
+        grad = tuple(param.grad.tolist())
+        yield Phase(
+            "backward",
+            "loss.backward()",
+            f"Backward: autograd fills p.grad with the gradient {_pair(grad)}; "
+            "the steepest way down is its opposite.",
+            before,
+            loss,
+            grad,
+        )
+        self._closure_calls = 0
+        if self._closure is None:
+            self._loss_t = loss_t
+            opt.step()
+            code, evals = "optimizer.step()", ""
+        else:
+            opt.step(self._closure)
+            code = "optimizer.step(closure)"
+            evals = f" after {self._closure_calls} evaluations of the closure"
+        alive = self._finish_step_slow()
+        after = tuple(self._data.tolist())
+        update = (after[0] - before[0], after[1] - before[1])
+        state = self.optimizer_state()
+        self.anatomy = Anatomy(
+            runner_id=self.id,
+            step=self.steps if alive else self.diverged_at,
+            point_before=np.array(before),
+            point_after=np.array(after),
+            loss_before=loss_before,
+            loss_after=self.loss if alive else self._bad_loss,
+            gradient=np.array(grad),
+            update=np.array(update),
+            lr=_lr(opt),
+            evaluations=max(1, self._closure_calls),
+            state=state,
+            diverged=not alive,
+        )
+        if alive:
+            text = (
+                f"Step: {self.spec.name} moves p by {_pair(update)}{evals} to {_pair(after)}; "
+                f"the loss there is {_fmt(self.loss)}."
+            )
+        else:
+            text = f"Step: {self.spec.name}{evals} left the safe range: the runner has diverged."
+        yield Phase(
+            "step", code, text, self.point, self.loss, grad, update, state, diverged=not alive
+        )
 
     # -- live changes
 
@@ -944,6 +1052,29 @@ class Race:
                 taken += 1
         self.t += taken
         return taken
+
+    def narrate(self, runner: int | Runner) -> Iterable[Phase]:
+        """One race step told phase by phase for ``runner`` (see "Narrated step")."""
+        r = self.get(runner)
+        if not isinstance(r, Runner):
+            raise GdsimError("a swarm cannot be narrated; pick a single runner")
+        if r.status != OK:
+            raise GdsimError(f"{r.label} has diverged: reset it to step again")
+        return self._narrate(r)
+
+    def _narrate(self, runner: Runner) -> Iterable[Phase]:
+        phases = iter(runner._narrate())
+        while True:
+            with torch.enable_grad():  # per phase: never left on in the caller between phases
+                phase = next(phases, None)
+                if phase is None:
+                    return
+                if phase.name == "step":
+                    for r in self.runners:
+                        if r is not runner and r.status == OK:
+                            r._step(False)
+                    self.t += 1
+            yield phase
 
     def anatomy(self, runner: int | Runner) -> Anatomy | None:
         """The last recorded :class:`Anatomy` of a single runner (None if none was recorded)."""
