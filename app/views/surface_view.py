@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSlider,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -184,6 +185,8 @@ class SurfaceView(QWidget):
         self.splitter.setChildrenCollapsible(False)
         self.splitter.addWidget(self.plots.map)
         self.splitter.addWidget(loss_box)
+        self._loss_box = loss_box
+        self.plot_tabs: QTabWidget | None = None  # made by add_plot_page()
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.plots.map.setMinimumHeight(220)
@@ -224,6 +227,17 @@ class SurfaceView(QWidget):
         """Put a teaching tool's panel (a group box) at the bottom of the control panel."""
         lay = self._controls_layout
         lay.insertWidget(lay.count() - 1, widget)  # above the stretch
+
+    def add_plot_page(self, widget: QWidget, title: str) -> None:
+        """Show ``widget`` as a page beside the loss plot (tabs appear on first use)."""
+        if self.plot_tabs is None:
+            tabs = QTabWidget(self)
+            tabs.setObjectName("surfacePlotTabs")
+            tabs.setDocumentMode(True)
+            self.splitter.replaceWidget(1, tabs)
+            tabs.addTab(self._loss_box, "Loss per step")
+            self.plot_tabs = tabs
+        self.plot_tabs.addTab(widget, title)
 
     def _button(self, name: str, text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
         b = QPushButton(text, self)

@@ -1,0 +1,31 @@
+"""The hooks teaching tools plug into: pages beside the plots, panels in the controls."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QGroupBox, QLabel, QTabWidget
+
+
+def test_surface_view_takes_tool_panels_and_plot_pages(window, qtbot) -> None:
+    view = window.findChild(QTabWidget, "viewTabs").widget(0)
+    assert view.objectName() == "surfacesPage" and view.plot_tabs is None
+    tool = QGroupBox("A tool")
+    view.add_tool(tool)
+    page = QLabel("a page")
+    view.add_plot_page(page, "Extra")
+    tabs = view.plot_tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Loss per step", "Extra"]
+    assert view.splitter.widget(1) is tabs and tool.parent() is not None
+    with qtbot.waitSignal(view.restarted):
+        view.reset()
+    with qtbot.waitSignal(view.redrawn):
+        view.step_once()
+
+
+def test_training_view_takes_tool_panels_and_plot_pages(window) -> None:
+    view = window.findChild(QTabWidget, "viewTabs").widget(1)
+    assert view.objectName() == "trainingPage"
+    view.add_tool(QGroupBox("A tool"))
+    view.add_plot_page(QLabel("a page"), "Extra")
+    tabs = view.plot_tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Decision boundary", "Extra"]
+    assert view.right_splitter.widget(0) is tabs
