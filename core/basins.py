@@ -1,0 +1,430 @@
+"""Basins of attraction: start one optimizer from every point of a grid, see where each ends.
+
+Where you start decides where you end. On Himmelblau's surface plain gradient descent reaches
+each of the four minima from a region of its own, and the borders between those regions are
+not where a student guesses; with momentum or a large learning rate the regions shred into
+stripes, and past some learning rate whole regions diverge. This module computes that map.
+
+How: one :class:`core.race.Swarm` holds every grid point as one row of an ``(N, 2)`` float64
+parameter, stepped by the real ``torch.optim`` optimizer (the race engine's batched swarm: each
+row follows exactly the path it would follow alone, because the optimizer is elementwise). A
+100 x 100 grid costs one batched step of 10,000 points (~0.2 ms for Adam here), not 10,000
+separate optimizers.
+
+Incremental, so a GUI can run it in time-budgeted slices and show progress::
+
+    run = BasinsRun("himmelblau", "Adam(lr=0.05)", n=100, steps=1000)
+    while not run.done:
+        run.advance(50, budget_s=0.01)      # -> progress in [0, 1]
+    res = run.result()                      # BasinsResult (plain numpy + dataclasses)
+    res.labels                              # (n, n) int: index into res.legend
+    [(c.name, c.fraction) for c in res.legend]
+
+Classification of each start, in this order:
+
+1. ``"undefined"``: f is not finite at the start itself (e.g. ``log(x)`` for x < 0).
+2. ``"diverged"``: the swarm's per-point divergence flag (see ``core.race``, "Divergence").
+3. a known minimum (:attr:`Surface.minima`) whose location is within ``tol`` of the end point
+   (``tol`` defaults to :data:`TOL_FRACTION` of the domain's larger side, so it scales with the
+   surface); the nearest one wins. A point still oscillating around a known minimum counts as
+   having reached it: it is in that basin.
+4. ``"still moving"``: not settled, i.e. one of its last :data:`SETTLE_STEPS` steps moved it more
+   than ``move_tol`` (default :data:`MOVE_FRACTION` of the larger side).
+5. otherwise it settled somewhere the surface does not list (a local minimum, a flat plateau, any
+   minimum of a typed expression): the settled end points are clustered greedily -- lowest loss
+   first, every settled point within ``tol`` of that founder joins it -- into ``"other minimum
+   k"`` classes (k = 1 is the lowest value), located at the founder. After
+   :data:`MAX_OTHER_CLASSES` clusters the rest are lumped into ``"settled elsewhere"`` so a
+   surface full of local minima (Rastrigin) stays bounded in time and in legend length.
+
+The run stops early once every point has diverged, settled, or kept circling a known minimum
+(within ``tol`` at :data:`CAPTURE_CHECKS` consecutive checks, :data:`CHECK_EVERY` steps apart:
+Adam keeps making small jumps around a minimum long after it has arrived).
+
+Non-elementwise optimizers (LBFGS, Adafactor) are refused: the engine cannot batch them (their
+update of one row depends on other rows), so a swarm falls back to one optimizer per point,
+~100 us per point per step -- 10,000 points x 1,000 steps would take over 15 minutes. A map
+that slow would not be a teaching tool; the error says which optimizers work.
+
+Deterministic: no randomness anywhere; the same inputs give the same labels.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import GdsimError
+from core.optimizers import OptimizerSpec, as_spec, get_optimizer, optimizer_names
+from core.race import Race, Swarm
+from core.surfaces import Domain, Surface, get_surface
+
+__all__ = [
+    "DEFAULT_N",
+    "DEFAULT_STEPS",
+    "MAX_N",
+    "MAX_OTHER_CLASSES",
+    "MAX_STEPS",
+    "MIN_N",
+    "BasinClass",
+    "BasinsResult",
+    "BasinsRun",
+    "batchable",
+    "compute_basins",
+]
+
+DEFAULT_N = 100
+MIN_N, MAX_N = 10, 300
+DEFAULT_STEPS = 1000
+MAX_STEPS = 100_000
+#: Default end-point tolerance, as a fraction of the domain's larger side (0.2 on Himmelblau).
+TOL_FRACTION = 0.02
+#: Default "still moving" threshold for one step, as a fraction of the domain's larger side.
+MOVE_FRACTION = 1e-7
+#: A point has settled once this many consecutive steps each moved it less than ``move_tol``
+#: (one slow step is not enough: momentum slows to a halt at every turning point).
+SETTLE_STEPS = 20
+#: The "has everything arrived?" test runs every CHECK_EVERY steps; a point that is not calm but
+#: was within ``tol`` of a known minimum at CAPTURE_CHECKS consecutive tests has arrived too.
+CHECK_EVERY = 10
+CAPTURE_CHECKS = 5
+#: At most this many "other minimum k" clusters; further settled points are "settled elsewhere".
+MAX_OTHER_CLASSES = 48
+
+MINIMUM = "minimum"  # a known minimum of the surface
+OTHER = "other"  # a cluster of settled end points the surface does not list
+ELSEWHERE = "elsewhere"  # settled, beyond MAX_OTHER_CLASSES clusters
+DIVERGED = "diverged"
+MOVING = "moving"
+UNDEFINED = "undefined"
+
+
+@dataclass(frozen=True)
+class BasinClass:
+    """One entry of the legend: a place the optimizer ends (or a way it fails to)."""
+
+    index: int  # the value in BasinsResult.labels
+    kind: str  # "minimum" | "other" | "elsewhere" | "diverged" | "moving" | "undefined"
+    name: str  # what a legend shows, e.g. "minimum (3, 2)", "other minimum 1", "diverged"
+    location: tuple[float, float] | None  # None for diverged / still moving / undefined
+    value: float | None  # f at the location
+    count: int  # grid starts in this class
+    fraction: float  # count / all starts
+    minimum_index: int | None = None  # index into Surface.minima (kind "minimum")
+    other_index: int | None = None  # k - 1 for "other minimum k" (kind "other")
+
+
+@dataclass(frozen=True)
+class BasinsResult:
+    """Where every start of the grid ended. Plain values; the caller may keep them."""
+
+    surface: str  # the surface's name (or expression text)
+    spec: str  # e.g. "Adam(lr=0.05)"
+    xs: np.ndarray  # (n_x,) grid x coordinates
+    ys: np.ndarray  # (n_y,)
+    labels: np.ndarray  # (n_y, n_x) int: labels[j, i] is the class of start (xs[i], ys[j])
+    legend: tuple[BasinClass, ...]  # legend[k].index == k
+    steps: int  # optimizer steps taken
+    max_steps: int
+    finished: bool  # every point settled or diverged before max_steps
+    end_points: np.ndarray  # (n_y, n_x, 2) last accepted point of each start
+    end_losses: np.ndarray  # (n_y, n_x)
+    tol: float
+    move_tol: float
+
+    def counts(self) -> dict[str, int]:
+        """``{class name: count}`` (handy in tests and notebooks)."""
+        return {c.name: c.count for c in self.legend}
+
+    def class_at(self, x: float, y: float) -> BasinClass:
+        """The class of the grid start nearest to (x, y)."""
+        i = int(np.abs(self.xs - x).argmin())
+        j = int(np.abs(self.ys - y).argmin())
+        return self.legend[int(self.labels[j, i])]
+
+
+def batchable(spec: OptimizerSpec) -> bool:
+    """True if a swarm of this optimizer runs as one batched parameter (see ``core.race``)."""
+    return bool(spec.info.elementwise and not spec.info.needs_closure)
+
+
+def _fmt(v: float) -> str:
+    """A coordinate for a legend: 3 significant digits, and round-off (-7.8e-26) shown as 0."""
+    return "0" if abs(v) < 5e-4 else f"{v:.3g}"
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise GdsimError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    if not low <= int(value) <= high:
+        raise GdsimError(f"{name} must be from {low} to {high}, got {value}")
+    return int(value)
+
+
+def _check_positive(name: str, value: object) -> float:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise GdsimError(f"{name} must be a positive number, got {value!r}") from None
+    if isinstance(value, bool) or not (math.isfinite(v) and v > 0):
+        raise GdsimError(f"{name} must be a positive number, got {value!r}")
+    return v
+
+
+def _check_domain(domain: object) -> Domain:
+    try:
+        (x0, x1), (y0, y1) = domain  # type: ignore[misc]
+        x0, x1, y0, y1 = float(x0), float(x1), float(y0), float(y1)
+    except (TypeError, ValueError):
+        raise GdsimError(f"domain must be ((xmin, xmax), (ymin, ymax)), got {domain!r}") from None
+    if not all(math.isfinite(v) and abs(v) <= 1e6 for v in (x0, x1, y0, y1)):
+        raise GdsimError("domain must be finite and within |x|, |y| <= 1e6")
+    if not (x0 < x1 and y0 < y1):
+        raise GdsimError(f"domain must have xmin < xmax and ymin < ymax, got {domain!r}")
+    return (x0, x1), (y0, y1)
+
+
+class BasinsRun:
+    """One basins computation, advanced in slices (see the module docstring).
+
+    ``surface``: a Surface, a registry name or an expression. ``spec``: an OptimizerSpec or a
+    SPEC string. ``n``: grid points per side (:data:`MIN_N`..:data:`MAX_N`). ``steps``: the most
+    optimizer steps to take. ``tol``/``move_tol``: absolute distances (None = scaled with the
+    domain). ``domain``: the grid's extent (None = the surface's). Bad input raises GdsimError
+    before any work.
+    """
+
+    def __init__(
+        self,
+        surface: Surface | str,
+        spec: OptimizerSpec | str,
+        n: int = DEFAULT_N,
+        steps: int = DEFAULT_STEPS,
+        tol: float | None = None,
+        move_tol: float | None = None,
+        domain: Domain | None = None,
+    ) -> None:
+        self.surface = surface if isinstance(surface, Surface) else get_surface(surface)
+        self.spec = as_spec(spec)
+        if not batchable(self.spec):
+            ok = ", ".join(
+                name for name in optimizer_names() if batchable(OptimizerSpec(get_optimizer(name)))
+            )
+            raise GdsimError(
+                f"basins need an optimizer that updates each point on its own; "
+                f"{self.spec.name} cannot be batched over a grid (use {ok})"
+            )
+        self.n = _check_int("grid size", n, MIN_N, MAX_N)
+        self.max_steps = _check_int("steps", steps, 1, MAX_STEPS)
+        self.domain = _check_domain(domain if domain is not None else self.surface.domain)
+        (x0, x1), (y0, y1) = self.domain
+        side = max(x1 - x0, y1 - y0)
+        self.tol = TOL_FRACTION * side if tol is None else _check_positive("tolerance", tol)
+        self.move_tol = (
+            MOVE_FRACTION * side
+            if move_tol is None
+            else _check_positive("move tolerance", move_tol)
+        )
+        self.xs = np.linspace(x0, x1, self.n)
+        self.ys = np.linspace(y0, y1, self.n)
+        gx, gy = np.meshgrid(self.xs, self.ys)  # row j = ys[j], as labels are laid out
+        starts = np.stack([gx.ravel(), gy.ravel()], axis=1)
+        self._race = Race(self.surface)
+        self.swarm: Swarm = self._race.add_swarm(self.spec, starts, label="basins")
+        self._undefined = self.swarm.diverged.copy()  # bad at the start itself
+        count = len(starts)
+        self._prev = np.empty((count, 2))
+        self._calm = np.zeros(count, dtype=np.int32)  # consecutive steps below move_tol
+        self._near = np.zeros(count, dtype=np.int32)  # consecutive checks near a known minimum
+        self._minima = (
+            np.array([(m.x, m.y) for m in self.surface.minima]) if self.surface.minima else None
+        )
+        self._settled = False  # every live point calm, or circling a known minimum
+        self._step_cost = 0.0  # running estimate of one step, s (for budgeted slices)
+
+    # -- progress --------------------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        return self.swarm.steps
+
+    @property
+    def done(self) -> bool:
+        return (
+            self.swarm.steps >= self.max_steps or self._settled or bool(self.swarm.diverged.all())
+        )
+
+    @property
+    def progress(self) -> float:
+        """0 at the start, 1 when done (fraction of ``steps`` taken until then)."""
+        return 1.0 if self.done else self.swarm.steps / self.max_steps
+
+    def advance(self, max_steps: int = 100, budget_s: float | None = None) -> float:
+        """Take up to ``max_steps`` steps (fewer once done or once ``budget_s`` seconds would be
+        exceeded; at least one step if not done). Returns :attr:`progress`."""
+        swarm = self.swarm
+        limit = min(int(max_steps), self.max_steps - swarm.steps)
+        deadline = None if budget_s is None else time.perf_counter() + float(budget_s)
+        taken = 0
+        t = time.perf_counter()
+        while taken < limit and not self.done:
+            if taken and deadline is not None and t + self._step_cost > deadline:
+                break
+            np.copyto(self._prev, swarm.points)
+            if self._race.step(1) == 0:
+                break
+            taken += 1
+            self._update_calm()
+            t_next = time.perf_counter()
+            dt = t_next - t
+            self._step_cost = dt if self._step_cost == 0 else 0.8 * self._step_cost + 0.2 * dt
+            t = t_next
+        return self.progress
+
+    def _update_calm(self) -> None:
+        swarm = self.swarm
+        d = swarm.points - self._prev
+        d *= d
+        small = d[:, 0] + d[:, 1] < self.move_tol * self.move_tol
+        calm = self._calm
+        calm += 1
+        calm[~small] = 0
+        if swarm.steps % CHECK_EVERY and swarm.steps < self.max_steps:
+            return
+        # who is still going: live points that are not calm; those that keep circling a known
+        # minimum (Adam's late spikes) count as arrived once seen near it CAPTURE_CHECKS times
+        going = np.flatnonzero((calm < SETTLE_STEPS) & ~swarm.diverged)
+        self._near[calm >= SETTLE_STEPS] = 0
+        if going.size and self._minima is not None:
+            p = swarm.points[going]
+            m = self._minima
+            d2 = (p[:, None, 0] - m[None, :, 0]) ** 2 + (p[:, None, 1] - m[None, :, 1]) ** 2
+            near = d2.min(axis=1) <= self.tol * self.tol
+            self._near[going] = np.where(near, self._near[going] + 1, 0)
+            going = going[self._near[going] < CAPTURE_CHECKS]
+        self._settled = going.size == 0
+
+    def run(self) -> BasinsResult:
+        """Advance to the end and return the result (for scripts and tests)."""
+        while not self.done:
+            self.advance(self.max_steps)
+        return self.result()
+
+    # -- result ----------------------------------------------------------------------------
+    def result(self) -> BasinsResult:
+        """Classify every start by where it is now (the final map once :attr:`done`)."""
+        swarm = self.swarm
+        pts = swarm.points.copy()
+        losses = swarm.losses.copy()
+        count = len(pts)
+        labels = np.full(count, -1, dtype=np.int64)
+        classes: list[dict] = []
+
+        def add(kind: str, name: str, members: np.ndarray, **extra) -> None:
+            idx = len(classes)
+            labels[members] = idx
+            classes.append({"kind": kind, "name": name, "count": int(members.sum()), **extra})
+
+        undefined = self._undefined
+        diverged = swarm.diverged & ~undefined
+        free = ~swarm.diverged
+
+        # known minima: nearest within tol; every known minimum is listed (0 % says something)
+        minima = self.surface.minima
+        if minima:
+            mins = np.array([(m.x, m.y) for m in minima])
+            dist = np.hypot(pts[:, None, 0] - mins[None, :, 0], pts[:, None, 1] - mins[None, :, 1])
+            nearest = dist.argmin(axis=1)
+            near = free & (dist[np.arange(count), nearest] <= self.tol)
+            for k, m in enumerate(minima):
+                add(
+                    MINIMUM,
+                    f"minimum ({_fmt(m.x)}, {_fmt(m.y)})",
+                    near & (nearest == k),
+                    location=(m.x, m.y),
+                    value=m.value,
+                    minimum_index=k,
+                )
+            free &= ~near
+
+        settled = self._calm >= SETTLE_STEPS
+        moving = free & ~settled
+        rest = np.flatnonzero(free & settled)
+        rest = rest[np.argsort(losses[rest], kind="stable")]  # lowest loss founds first
+        k = 0
+        while rest.size and k < MAX_OTHER_CLASSES:
+            founder = rest[0]
+            d = np.hypot(pts[rest, 0] - pts[founder, 0], pts[rest, 1] - pts[founder, 1])
+            join = d <= self.tol
+            members = np.zeros(count, dtype=bool)
+            members[rest[join]] = True
+            x, y = (float(v) for v in pts[founder])
+            k += 1
+            add(
+                OTHER,
+                f"other minimum {k} ({_fmt(x)}, {_fmt(y)})",
+                members,
+                location=(x, y),
+                value=float(losses[founder]),
+                other_index=k - 1,
+            )
+            rest = rest[~join]
+        if rest.size:
+            members = np.zeros(count, dtype=bool)
+            members[rest] = True
+            add(ELSEWHERE, "settled elsewhere", members, location=None, value=None)
+        for kind, name, members in (
+            (MOVING, "still moving", moving),
+            (DIVERGED, "diverged", diverged),
+            (UNDEFINED, "undefined at start", undefined),
+        ):
+            if members.any():
+                add(kind, name, members, location=None, value=None)
+        assert (labels >= 0).all()
+
+        legend = tuple(
+            BasinClass(
+                index=i,
+                kind=c["kind"],
+                name=c["name"],
+                location=c.get("location"),
+                value=c.get("value"),
+                count=c["count"],
+                fraction=c["count"] / count,
+                minimum_index=c.get("minimum_index"),
+                other_index=c.get("other_index"),
+            )
+            for i, c in enumerate(classes)
+        )
+        shape = (self.n, self.n)
+        return BasinsResult(
+            surface=self.surface.name,
+            spec=str(self.spec),
+            xs=self.xs.copy(),
+            ys=self.ys.copy(),
+            labels=labels.reshape(shape),
+            legend=legend,
+            steps=swarm.steps,
+            max_steps=self.max_steps,
+            finished=self._settled or bool(swarm.diverged.all()),
+            end_points=pts.reshape(*shape, 2),
+            end_losses=losses.reshape(shape),
+            tol=self.tol,
+            move_tol=self.move_tol,
+        )
+
+
+def compute_basins(
+    surface: Surface | str,
+    spec: OptimizerSpec | str,
+    n: int = DEFAULT_N,
+    steps: int = DEFAULT_STEPS,
+    tol: float | None = None,
+    move_tol: float | None = None,
+    domain: Sequence[Sequence[float]] | None = None,
+) -> BasinsResult:
+    """The whole computation in one call (blocks: not for a GUI thread)."""
+    return BasinsRun(surface, spec, n, steps, tol, move_tol, domain).run()  # type: ignore[arg-type]
