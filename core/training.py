@@ -22,13 +22,15 @@ Driving (ONE thread at a time — a worker thread, a notebook, a test):
   ``step(n=1) -> int``   exactly n batches now (fewer if the run ends or a pause/stop arrives),
       whatever the state; applies queued commands first; flushes events at the end.
   ``process_commands()`` apply queued commands now.  ``boundary(n, lanes)`` the grid directly.
+  ``weights_snapshot(lane)`` -> ``WeightsSnapshot`` (flat weights, their trajectory, config).
   ``metrics() -> dict``  JSON-ready summary (what ``gdsim train --metrics`` writes).
 Commands (ANY thread; queued, applied by the driver before its next batch, so pause and stop take
 effect within one step; bad values raise ``GdsimError`` in the caller's thread right away):
   ``start()``/``resume()``, ``pause()``, ``request_step(n=1)`` (pauses if running, then exactly n
   batches), ``stop()``, ``set_hparams(lane=None, **changes)`` (e.g. lr=0.1 — written into
   ``param_groups`` via ``apply_hparams``; optimizer state kept), ``set_device(name)``,
-  ``request_boundary(n=100, lanes=None)``, ``reset(config=None)`` (rebuild from the seed).
+  ``request_boundary(n=100, lanes=None)``, ``reset(config=None)`` (rebuild from the seed),
+  ``request_weights(lane=0) -> Future[WeightsSnapshot]`` (served between two batches).
 Reading (ANY thread): ``drain() -> Update`` everything since the last drain (plus a status
 snapshot: state, device, steps/s, per-lane ``LaneStatus``); ``state``; ``config``; ``data`` (the
 immutable ``GeneratedData``, for a preview plot). ``lanes`` (models, optimizers) belong to the
@@ -70,7 +72,9 @@ Rules decided here (the issue left them open)
   resolution (``Curve.dropped`` counts them); at most ``MAX_EVENTS`` events are kept (oldest
   dropped, counted in ``Update.dropped_events``); only the newest boundary grid per lane is kept.
   The per-epoch history behind ``metrics()`` is one small record per lane per epoch, bounded by
-  ``config.epochs``.
+  ``config.epochs``. Each lane's weight trajectory (flattened parameters at the start and every
+  epoch end, for the loss-landscape tool) keeps at most ``MAX_TRAJECTORY`` evenly spaced
+  snapshots and about ``TRAJECTORY_BYTES`` (see ``WeightTrajectory``).
 * CPU threads: ``TrainConfig.threads_for_cpu()`` (1 unless ``cpu_threads`` says otherwise) is set
   in the driving thread for the duration of ``run()``/``step()``/``boundary()`` and restored
   after. Measured here: torch's default 2 OpenMP threads make small ops called from a non-main
@@ -86,6 +90,7 @@ Rules decided here (the issue left them open)
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import copy
 import math
@@ -114,6 +119,8 @@ MAX_EVENTS = 5_000  # between two drains
 MAX_HIDDEN_LAYERS = 8
 MAX_LAYER_WIDTH = 1024
 IMPROVEMENT = 1e-4  # a validation loss this much below the best counts as an improvement
+MAX_TRAJECTORY = 200  # weight snapshots kept per lane (start + epoch ends, thinned when full)
+TRAJECTORY_BYTES = 128 * 2**20  # ... and at most about this much memory per lane
 
 # --------------------------------------------------------------------------------------------
 # The model
@@ -442,6 +449,83 @@ class Update:
     dropped_events: int = 0
 
 
+def flat_weights(model: nn.Module) -> np.ndarray:
+    """Every parameter of ``model`` in ``model.parameters()`` order, as one float32 numpy vector
+    on the CPU (a copy). ``torch.nn.utils.vector_to_parameters`` puts it back into a model built
+    the same way (``build_mlp`` with the run's config)."""
+    with torch.no_grad():
+        vec = torch.nn.utils.parameters_to_vector([p.detach() for p in model.parameters()])
+        return vec.to("cpu", torch.float32).numpy().copy()
+
+
+class WeightTrajectory:
+    """A lane's weights at the start and at every epoch end, bounded in count and memory.
+
+    Why: the loss-landscape tool projects the path the weights took onto a plane (Li et al.,
+    2018) and finds that plane by PCA of the path. Snapshots are kept at every ``stride``-th
+    record; when ``limit`` is reached every other one goes and the stride doubles, so the kept
+    points stay evenly spaced in epochs whatever the run's length. The first and the latest
+    record are always part of ``points()``.
+    """
+
+    def __init__(self, n_params: int, limit: int = MAX_TRAJECTORY) -> None:
+        by_memory = TRAJECTORY_BYTES // max(1, 4 * int(n_params))
+        self.limit = max(3, min(int(limit), int(by_memory)))
+        self._kept: list[tuple[int, int, np.ndarray]] = []
+        self._latest: tuple[int, int, np.ndarray] | None = None
+        self._stride = 1
+        self._count = 0
+
+    def add(self, step: int, epoch: int, weights: np.ndarray) -> None:
+        record = (int(step), int(epoch), weights)
+        self._latest = record
+        if self._count % self._stride == 0:
+            self._kept.append(record)
+            if len(self._kept) >= self.limit:  # leave room for the latest
+                self._kept = self._kept[::2]  # the first stays
+                self._stride *= 2
+        self._count += 1
+
+    def __len__(self) -> int:
+        return len(self._records())
+
+    def _records(self) -> list[tuple[int, int, np.ndarray]]:
+        kept = list(self._kept)
+        if self._latest is not None and (not kept or kept[-1] is not self._latest):
+            kept.append(self._latest)
+        return kept
+
+    def points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(steps (k,) int64, epochs (k,) int64, weights (k, P) float32), oldest first."""
+        records = self._records()
+        if not records:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+        steps = np.array([r[0] for r in records], dtype=np.int64)
+        epochs = np.array([r[1] for r in records], dtype=np.int64)
+        return steps, epochs, np.stack([r[2] for r in records])
+
+
+@dataclass(frozen=True)
+class WeightsSnapshot:
+    """A copy of one lane's network as numbers: enough to rebuild it away from the engine.
+
+    Rebuild with ``build_mlp(config.hidden, config.activation, data.n_classes, config.seed)``
+    and ``vector_to_parameters(torch.from_numpy(weights), model.parameters())``.
+    """
+
+    lane: int
+    lane_name: str
+    lane_state: str
+    config: TrainConfig
+    data: GeneratedData  # immutable: the training points the loss is measured on
+    weights: np.ndarray  # (P,) float32, now (possibly mid-epoch)
+    steps: int  # batches this lane has trained
+    epoch: int  # completed epochs
+    trajectory: np.ndarray  # (k, P) float32: at the start and at (kept) epoch ends
+    trajectory_steps: np.ndarray  # (k,) int64
+    trajectory_epochs: np.ndarray  # (k,) int64
+
+
 TRAINING, FINISHED, DIVERGED, STOPPED_EARLY = "training", "finished", "diverged", "stopped early"
 DONE_STATES = ("finished", "diverged")
 _EPOCH_END = object()  # what the loop yields after an epoch's validation pass
@@ -492,6 +576,9 @@ class _Lane:
         self.early_signalled = False
         self.history: list[EpochEnd] = []
         self.loop: Iterator[Any] | None = None
+        start = flat_weights(model)
+        self.trajectory = WeightTrajectory(start.size)
+        self.trajectory.add(0, 0, start)
 
     @property
     def lr(self) -> float:
@@ -681,6 +768,7 @@ class TrainingEngine:
         lane.epoch_losses = []
         lane.last_val = (val_loss, val_accuracy)
         lane.history.append(record)
+        lane.trajectory.add(lane.steps, lane.epoch, flat_weights(lane.model))
         events: list[Event] = [record]
         patience = self.config.patience
         if patience is not None and lane.since_best >= patience and not lane.early_signalled:
@@ -891,6 +979,20 @@ class TrainingEngine:
         n = _positive_int("grid size", n, 1000)
         self._commands.put(("boundary", n, None if lanes is None else tuple(lanes)))
 
+    def request_weights(self, lane: int = 0) -> concurrent.futures.Future:
+        """A future of a ``WeightsSnapshot`` of ``lane``, taken by the driver between two batches.
+
+        Any thread. A Future rather than a drain() event: the answer goes straight to whoever
+        asked (e.g. a background task that then computes a loss landscape), without the view's
+        display loop having to forward it. A bad lane number raises GdsimError here; a lane gone
+        by the time the driver serves it (a reset to fewer lanes) sets GdsimError on the future.
+        Nothing completes it while nobody drives: wait with a timeout.
+        """
+        self._lanes_for(lane)
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._commands.put(("weights", lane, future))
+        return future
+
     def reset(self, config: TrainConfig | None = None) -> None:
         """Start over from the seed (optionally with new settings). The data set is generated
         here (so a bad option raises GdsimError in the caller); torch objects are built by the
@@ -945,6 +1047,13 @@ class TrainingEngine:
                 for b in self.boundary(command[1], command[2]):
                     with self._lock:
                         self._boundaries[b.lane] = b
+            elif kind == "weights":
+                future = command[2]
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(self.weights_snapshot(command[1]))
+                    except GdsimError as exc:
+                        future.set_exception(exc)
             elif kind == "reset":
                 self._flush()
                 self._build(*command[1:])
@@ -1113,6 +1222,27 @@ class TrainingEngine:
                 )
             )
         return out
+
+    def weights_snapshot(self, lane: int = 0) -> WeightsSnapshot:
+        """A copy of ``lane``'s weights, weight trajectory and the run's config.
+
+        Call from the driving thread (or when nothing is driving); ``request_weights`` is the
+        any-thread version."""
+        target = self._lanes_for(lane)[0]
+        steps, epochs, trajectory = target.trajectory.points()
+        return WeightsSnapshot(
+            lane=target.index,
+            lane_name=target.name,
+            lane_state=target.state,
+            config=self.config,
+            data=self.data,
+            weights=flat_weights(target.model),
+            steps=target.steps,
+            epoch=target.epoch,
+            trajectory=trajectory,
+            trajectory_steps=steps,
+            trajectory_epochs=epochs,
+        )
 
     def metrics(self) -> dict[str, Any]:
         """A JSON-ready summary: config, device, per-epoch records per lane, final values."""
