@@ -1,0 +1,198 @@
+"""The anatomy picture is read from real torch state: the per-coordinate step size it reports,
+applied to what the optimizer scaled, gives back the update torch applied."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core.anatomy import (
+    GRADIENT,
+    KEEP_HIGH,
+    STEP,
+    TARGET,
+    factor_text,
+    fit_factor,
+    fmt,
+    gradient_picture,
+    nice_floor,
+    picture,
+    step_size,
+)
+from core.race import Race
+
+
+def run(spec: str, steps: int = 5, surface: str = "rosenbrock"):
+    race = Race(surface)
+    r = race.add(spec)
+    race.step(steps - 1)
+    race.step(1, anatomy=True)
+    a = r.anatomy
+    assert a is not None and not a.diverged
+    return r, a
+
+
+def pic(r, a):
+    return picture(
+        r.spec.name,
+        r.spec.hparams(),
+        point=a.point_before,
+        gradient=a.gradient,
+        update=a.update,
+        state=a.state,
+        lr=a.lr,
+        loss_before=a.loss_before,
+        loss_after=a.loss_after,
+        step=a.step,
+    )
+
+
+def bc1(r, a) -> float:
+    beta1 = r.spec.hparams()["betas"][0]
+    return 1.0 - beta1 ** a.state["step"]
+
+
+@pytest.mark.parametrize(
+    "spec", ["Adam(lr=0.02)", "AdamW(lr=0.02, weight_decay=0)", "Adam(lr=0.02, amsgrad=True)"]
+)
+def test_adam_step_size_times_first_moment_is_the_update(spec: str) -> None:
+    r, a = run(spec)
+    size, formula = step_size(r.spec.name, a.state, r.spec.hparams(), a.lr)
+    assert formula == "lr/(√v̂+ε)"
+    m_hat = a.state["exp_avg"] / bc1(r, a)
+    np.testing.assert_allclose(a.update, -size * m_hat, rtol=1e-9)
+
+
+def test_radam_step_size_before_and_after_rectification() -> None:
+    r, a = run("RAdam(lr=1e-4)", steps=3)
+    size, formula = step_size("RAdam", a.state, r.spec.hparams(), a.lr)
+    assert "not yet reliable" in formula
+    np.testing.assert_allclose(a.update, -size * a.state["exp_avg"] / bc1(r, a), rtol=1e-9)
+    r, a = run("RAdam(lr=1e-4)", steps=12)
+    size, formula = step_size("RAdam", a.state, r.spec.hparams(), a.lr)
+    assert formula == "lr·r/(√v̂+ε)"
+    np.testing.assert_allclose(a.update, -size * a.state["exp_avg"] / bc1(r, a), rtol=1e-6)
+
+
+def test_adamax_step_size() -> None:
+    r, a = run("Adamax(lr=0.05)")
+    size, _ = step_size("Adamax", a.state, r.spec.hparams(), a.lr)
+    np.testing.assert_allclose(a.update, -size * a.state["exp_avg"] / bc1(r, a), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "RMSprop(lr=0.01)",
+        "RMSprop(lr=0.01, centered=True)",
+        "Adagrad(lr=0.1)",
+        "Adagrad(lr=0.1, lr_decay=0.5)",
+        "Adadelta(lr=1.0)",
+    ],
+)
+def test_gradient_scaling_optimizers(spec: str) -> None:
+    r, a = run(spec)
+    size, formula = step_size(r.spec.name, a.state, r.spec.hparams(), a.lr, a.update)
+    assert formula
+    np.testing.assert_allclose(a.update, -size * a.gradient, rtol=1e-7)
+
+
+def test_rprop_step_sizes_are_its_state() -> None:
+    r, a = run("Rprop(lr=0.01)", steps=1)
+    size, _ = step_size("Rprop", a.state, r.spec.hparams(), a.lr)
+    np.testing.assert_allclose(a.update, -np.sign(a.gradient) * size, rtol=1e-12)
+    p = pic(r, a)
+    assert [e.family for e in p.extents] == [STEP]
+
+
+def test_plain_optimizers_have_no_step_size() -> None:
+    for spec in ("SGD(lr=0.001)", "SGD(lr=0.001, momentum=0.9)", "LBFGS(lr=0.5)", "ASGD"):
+        r, a = run(spec, steps=2)
+        assert step_size(r.spec.name, a.state, r.spec.hparams(), a.lr) == (None, "")
+
+
+def test_sgd_pictures() -> None:
+    r, a = run("SGD(lr=0.001)")
+    p = pic(r, a)
+    assert p.keys() == ("gradient", "update")
+    # plain SGD: the update is -lr * gradient, i.e. lr times the drawn downhill arrow
+    grad_arrow, upd_arrow = p.arrows
+    np.testing.assert_allclose(upd_arrow.vector, a.lr * grad_arrow.vector, rtol=1e-12)
+    assert (grad_arrow.family, upd_arrow.family) == (GRADIENT, STEP)
+    r, a = run("SGD(lr=0.001, momentum=0.9)")
+    p = pic(r, a)
+    assert p.keys() == ("gradient", "update", "momentum")
+    np.testing.assert_allclose(p.arrows[2].vector, -a.state["momentum_buffer"])
+    np.testing.assert_allclose(a.update, a.lr * p.arrows[2].vector, rtol=1e-12)  # -lr * buf
+
+
+def test_adam_picture_lists_its_state() -> None:
+    r, a = run("Adam(lr=0.02)")
+    p = pic(r, a)
+    assert p.keys() == ("gradient", "update", "first_moment", "rms")
+    rms = p.extents[0]
+    t = a.state["step"]
+    np.testing.assert_allclose(rms.half, np.sqrt(a.state["exp_avg_sq"] / (1 - 0.999**t)))
+    names = [name for name, _ in p.lines]
+    assert "m = exp_avg" in names and "v = exp_avg_sq" in names
+    assert any(name.startswith("step size") for name in names)
+    np.testing.assert_allclose(p.origin, a.point_before)
+
+
+@pytest.mark.parametrize(
+    ("spec", "keys"),
+    [
+        ("RMSprop(lr=0.01, centered=True, momentum=0.5)", ("mean_gradient", "rms")),
+        ("Adagrad(lr=0.1)", ("rms",)),
+        ("Adadelta", ("rms",)),
+        ("Adamax", ("first_moment", "max")),
+        ("NAdam", ("first_moment", "rms")),
+    ],
+)
+def test_each_optimizer_draws_only_what_its_state_has(spec: str, keys: tuple) -> None:
+    r, a = run(spec)
+    p = pic(r, a)
+    assert p.keys() == ("gradient", "update", *keys)
+    for arrow in p.arrows:
+        assert np.all(np.isfinite(arrow.vector))
+    for ext in p.extents:
+        assert np.all(ext.half >= 0)
+
+
+def test_gradient_picture() -> None:
+    p = gradient_picture((1.0, 2.0), (3.0, -4.0), 5.0)
+    assert p.keys() == ("gradient",)
+    np.testing.assert_allclose(p.arrows[0].vector, [-3.0, 4.0])
+    assert dict(p.lines)["f"] == "5"
+
+
+def test_nice_floor_and_text() -> None:
+    assert nice_floor(0.0037) == pytest.approx(0.002)
+    assert nice_floor(7.0) == 5.0
+    assert nice_floor(1.0) == 1.0
+    assert nice_floor(19.99) == 10.0
+    assert factor_text(1.0) == "true size" and factor_text(0.002) == "× 0.002"
+    assert fmt(-0.5) == "−0.5"
+
+
+def test_fit_factor_targets_the_longest_arrow_and_is_sticky() -> None:
+    view = (4.0, 4.0)
+    f = fit_factor([np.array([150.0, 50.0]), np.array([10.0, 0.0])], [], view)
+    longest = math.hypot(150 * f / 4, 50 * f / 4)
+    assert TARGET / 2.5 < longest <= TARGET * 1.0001
+    # still fits: kept, even if a fresh choice would differ
+    assert fit_factor([np.array([120.0, 40.0])], [], view, current=f) == f
+    # far too long now: re-chosen
+    g = fit_factor([np.array([1500.0, 500.0])], [], view, current=f)
+    assert g < f and math.hypot(1500 * g / 4, 500 * g / 4) <= KEEP_HIGH
+    # a big extent limits the factor
+    h = fit_factor([np.array([1.0, 0.0])], [np.array([100.0, 1.0])], view)
+    assert h * 100 / 4 <= 0.45
+    # steps are never drawn shorter than they are
+    assert fit_factor([np.array([10.0, 0.0])], [], view, minimum=1.0) == 1.0
+    assert fit_factor([np.array([0.001, 0.0])], [], view, minimum=1.0) > 100
+    # nothing finite: keep what there is
+    assert fit_factor([np.array([math.nan, 0.0])], [], view, current=3.0) == 3.0
+    assert fit_factor([], [], (0.0, 1.0), current=None) is None
