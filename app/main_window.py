@@ -32,10 +32,12 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QTabWidget,
     QTextEdit,
+    QVBoxLayout,
     QWidget,
 )
 
 from app import errors
+from app.session_actions import CodePanel, SessionActions
 from app.settings import (
     SETTINGS_VERSION,
     open_settings,
@@ -48,6 +50,7 @@ from app.settings import (
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
 from app.views.surface_view import SurfaceView
 from app.views.training_view import TrainingView
+from core.session import Session
 
 log = logging.getLogger("gdsim.window")
 
@@ -149,7 +152,16 @@ class MainWindow(QMainWindow):
         self.tabs.setTabToolTip(0, "Race optimizers on a 2-D loss surface")
         self.tabs.addTab(self.training_view, "Training")
         self.tabs.setTabToolTip(1, "Train a small network on a 2-D data set, live")
-        self.setCentralWidget(self.tabs)
+        self.sessions = SessionActions(self)  # File ▸ sessions, presets; the banner
+        central = QWidget(self)
+        col = QVBoxLayout(central)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        col.addWidget(self.sessions.banner)
+        col.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+        self.code_panel = CodePanel(self)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.code_panel)
 
         self.status_label = QLabel(self)
         self.status_label.setObjectName("statusLine")
@@ -267,6 +279,9 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.setObjectName("menuFile")
+        file_menu.setToolTipsVisible(True)
+        self.sessions.fill_file_menu(file_menu)
+        file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         view_menu = bar.addMenu("&View")
         view_menu.setObjectName("menuView")
@@ -283,6 +298,13 @@ class MainWindow(QMainWindow):
             theme_menu.addAction(act)
         view_menu.addSeparator()
         view_menu.addAction(self.act_panel)
+        act_code = self.code_panel.toggleViewAction()
+        act_code.setObjectName("actShowCode")
+        act_code.setText("Show &code")
+        act_code.setToolTip("The PyTorch code for what is on screen, ready to copy or export")
+        act_code.setShortcut(QKeySequence("Ctrl+K"))
+        self.addAction(act_code)
+        view_menu.addAction(act_code)
         help_menu = bar.addMenu("&Help")
         help_menu.setObjectName("menuHelp")
         help_menu.addAction(self.act_shortcuts)
@@ -402,6 +424,8 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
         self._refresh_status()
+        if self.code_panel.isVisible():
+            self.code_panel.refresh()
         self._sync_panel_action()
 
     @Slot(str)
@@ -504,9 +528,19 @@ class MainWindow(QMainWindow):
             self.shutdown()
         super().closeEvent(event)
 
+    # -- sessions ------------------------------------------------------------------------
+    def current_session(self) -> Session:
+        """What is on screen as a session (GdsimError if the training settings are invalid)."""
+        return self.sessions.current_session()
+
+    def apply_session(self, session: Session) -> None:
+        """Show a validated session (File ▸ Open, a preset, ``gdsim --preset``)."""
+        self.sessions.apply_session(session)
+
     def shutdown(self) -> None:
         """Stop every view (each within its ~1 s budget) and detach from the application."""
         self._poll.stop()
+        self.code_panel.shutdown()
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self._guard)

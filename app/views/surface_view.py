@@ -59,7 +59,15 @@ from core.errors import GdsimError
 from core.expression import ExpressionError, expression_help
 from core.optimizers import OptimizerSpec, get_optimizer, parse_spec
 from core.race import Race, check_point
-from core.session import SPEED_DEFAULT, SPEED_MAX, SPEED_MIN  # steps/s, shared with sessions
+from core.session import (  # the speed range (steps/s) is shared with session files
+    MAX_STEPS,
+    SPEED_DEFAULT,
+    SPEED_MAX,
+    SPEED_MIN,
+    RunnerState,
+    SurfacesState,
+    spec_text,
+)
 from core.surfaces import SURFACES, Surface, get_surface, surface_names
 
 log = logging.getLogger("gdsim.surfaces")
@@ -80,6 +88,7 @@ MAX_CATCH_UP_S = 0.1  # a late tick (window dragged, machine busy) never owes mo
 STATUS_INTERVAL_S = 0.25
 RATE_WINDOW_S = 1.0
 EXPRESSION_CHECK_MS = 400
+REPLAY_SLICE_S = 0.03  # a loaded session's steps are replayed this long per event-loop turn
 
 
 def _thin(n: int) -> str:
@@ -131,6 +140,7 @@ class SurfaceView(QWidget):
         self._last_status_time = 0.0
         self._syncing_combo = False
         self._closed = False
+        self._replay_left = 0  # steps a loaded session still asks for (see apply_state)
 
         self.plots = RacePlots(self.theme)
         self.plots.runnerVisibilityToggled.connect(self._on_visibility)
@@ -144,6 +154,9 @@ class SurfaceView(QWidget):
         self._expr_timer.setSingleShot(True)
         self._expr_timer.setInterval(EXPRESSION_CHECK_MS)
         self._expr_timer.timeout.connect(self._check_expression)
+        self._replay_timer = QTimer(self)
+        self._replay_timer.setInterval(0)
+        self._replay_timer.timeout.connect(self._replay_slice)
 
         self.plots.set_log_y(self.log_check.isChecked(), [], self.generation)
         self._show_surface(self.race.surface)
@@ -395,6 +408,7 @@ class SurfaceView(QWidget):
 
     def shutdown(self) -> None:
         self.timer.stop()
+        self._replay_timer.stop()
         self._expr_timer.stop()
         self._running = False
         self._closed = True
@@ -473,6 +487,7 @@ class SurfaceView(QWidget):
         self._restarted()
 
     def _restarted(self) -> None:
+        self._replay_left = 0
         self.generation += 1
         self._accum = 0.0
         self._rates.clear()
@@ -708,9 +723,10 @@ class SurfaceView(QWidget):
         label: str | None = None,
         visible: bool = True,
         select: bool = False,
+        start: tuple[float, float] | None = None,
     ) -> RunnerEntry:
-        """Put an optimizer into the race (from the current start point)."""
-        runner = self.race.add(spec)
+        """Put an optimizer into the race (from the shared start point unless ``start``)."""
+        runner = self.race.add(spec, start=start)
         if label:
             runner.label = label
         entry = RunnerEntry(runner, self._free_color(), visible, label or None)
@@ -861,6 +877,80 @@ class SurfaceView(QWidget):
         self.log_check.setChecked(read_bool(s, "lossLogY", self.log_check.isChecked()))
         self.panel.refresh_form()
         self._restarted()
+
+    # ================================================================ sessions
+    def session_state(self) -> SurfacesState:
+        """What is on screen, for a session file (steps beyond MAX_STEPS are not replayed)."""
+        shared = self.race.start
+        runners = tuple(
+            RunnerState(
+                spec=spec_text(e.runner.spec),
+                label=e.custom_label,
+                visible=e.visible,
+                start=None if e.runner.start == shared else e.runner.start,
+            )
+            for e in self.entries.values()
+        )
+        return SurfacesState(
+            surface=self._surface_key,
+            start=shared,
+            runners=runners,
+            speed=self._speed,
+            steps=min(self.race.t, MAX_STEPS),
+        )
+
+    def apply_state(self, state: SurfacesState, wait: bool = False) -> None:
+        """Show a session's race: surface, start, runners, speed, then replay its steps.
+
+        The state comes validated (``core.session``), so nothing here can refuse it. The steps
+        are replayed in slices of :data:`REPLAY_SLICE_S` on a zero-interval timer, so a session
+        of 20,000 steps never freezes the window; ``wait=True`` replays them at once (for
+        headless rendering).
+        """
+        self.pause()
+        surface = get_surface(state.surface)
+        self.race.set_surface(surface, state.start)
+        self._surface_key = surface.name
+        self._show_surface(surface)
+        self.expression_edit.setText(surface.name if surface.is_expression else "")
+        self._clear_expression_error()
+        self.clear_runners()
+        for r in state.runners:
+            self.add_runner(r.spec, label=r.label, visible=r.visible, start=r.start)
+        if self.entries:
+            self.panel.select(next(iter(self.entries)))
+        self.set_speed(state.speed)
+        self._restarted()
+        self._replay_left = state.steps
+        if wait:
+            self.race.step(self._replay_left)
+            self._replay_left = 0
+            self._redraw()
+            self._refresh_status(force=True)
+        elif self._replay_left:
+            self._replay_timer.start()
+
+    @property
+    def replaying(self) -> bool:
+        return self._replay_left > 0
+
+    @Slot()
+    def _replay_slice(self) -> None:
+        if self._replay_left <= 0 or self._closed:
+            self._replay_timer.stop()
+            return
+        deadline = time.perf_counter() + REPLAY_SLICE_S
+        while self._replay_left > 0 and time.perf_counter() < deadline:
+            if self.race.step(1) == 0:
+                self._replay_left = 0
+                break
+            self._replay_left -= 1
+        self._note = f"replaying the session: {self._replay_left:,} steps to go"
+        if self._replay_left <= 0:
+            self._replay_timer.stop()
+            self._note = ""
+        self._redraw()
+        self._refresh_status(force=True)
 
     @staticmethod
     def _read_runners(s: QSettings) -> list[tuple[OptimizerSpec, str, bool]]:

@@ -730,6 +730,53 @@ class TrainingControls(QWidget):
             stop_early=self.stop_early_check.isChecked(),
         )
 
+    def set_config(self, config: TrainConfig) -> str:
+        """Show a (validated) configuration from a session; returns a note for the user ("" if
+        everything fitted). A scheduler with arguments gets its own combo entry; a device this
+        machine lacks falls back to the CPU and says so (the session still names it)."""
+        note = ""
+        self._quiet += 1
+        try:
+            self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(config.dataset))
+            self._rebuild_options(config.dataset)
+            for name, value in config.dataset_options.items():
+                if name in self.option_spins:
+                    self.option_spins[name].setValue(int(value))
+            self.noise_spin.setValue(float(config.noise))
+            self.samples_spin.setValue(int(config.samples))
+            self.seed_spin.setValue(int(config.seed))
+            hidden = ",".join(str(n) for n in config.hidden)
+            self.hidden_edit.setText(hidden)
+            self._hidden_applied = hidden
+            self.activation_combo.setCurrentIndex(self.activation_combo.findData(config.activation))
+            self.specs = [parse_spec(text) for text in config.optimizers][:MAX_LANES]
+            self._current = 0
+            sched = config.scheduler
+            index = 0 if sched is None else self.scheduler_combo.findData(sched)
+            if index < 0:  # a scheduler with arguments: offer exactly that one
+                self.scheduler_combo.addItem(sched, sched)
+                index = self.scheduler_combo.count() - 1
+            self.scheduler_combo.setCurrentIndex(index)
+            self.batch_spin.setValue(int(config.batch_size))
+            self.epochs_spin.setValue(int(config.epochs))
+            self.patience_spin.setValue(0 if config.patience is None else int(config.patience))
+            self.stop_early_check.setChecked(bool(config.stop_early))
+            here = [d.name for d in available_devices() if d.available]
+            device = config.device.strip().lower()
+            if device == "auto":  # the best device this machine has
+                device = next((name for name in here if name != "cpu"), "cpu")
+            if device not in here:
+                note = f"This session asks for device {device!r}, which this machine lacks: CPU."
+                device = "cpu"
+            self.set_device(device)
+        finally:
+            self._quiet -= 1
+        self._refresh_list()
+        self._show_lane(0)
+        self._check_hidden(self.hidden_edit.text())
+        self.refresh_preview()
+        return note
+
     def log_y(self) -> bool:
         return self.log_check.isChecked()
 

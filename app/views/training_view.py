@@ -414,6 +414,18 @@ class TrainingView(QWidget):
         self.controller.request_step(1)
         self._set_state("paused")
 
+    def apply_config(self, config: TrainConfig) -> None:
+        """Show a session's training setup and start over with it (paused at step 0)."""
+        if self._state == "running":
+            self.controller.pause()
+            self._set_state("paused")
+        note = self.controls.set_config(config)
+        self.controls.lanesChanged.emit()
+        self.controls.laneSelected.emit(0)
+        self.reset_run()
+        if note:
+            self._show_message(note)
+
     @Slot()
     def reset_run(self, then: str | None = None) -> None:
         """Start over from the seed with the current settings."""

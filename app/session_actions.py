@@ -1,0 +1,386 @@
+"""Sessions in the window: File ▸ Open/Save session, lecture presets, and the code panel.
+
+Why a module of its own: the window only hosts views; what a *session* is (``core.session``)
+and what code reproduces the screen (``core.codegen``) belong to core, and the glue that turns
+them into menus, a banner and a dock lives here, so ``main_window`` stays about windows.
+
+* **Open** validates the whole file first (``core.session.load_session``); a malformed, hostile,
+  truncated or future-version file is refused with a message and the screen is left exactly as
+  it was. **Save** writes through ``core.session.save_session`` (validated, then written to a
+  temporary file and renamed), so a full disk or a read-only folder never truncates a file.
+* Loading anything (a file or a preset) first keeps what was on screen; File ▸ "Back to the
+  previous session" brings it back, so a click on a preset never loses a lecturer's setup.
+* The banner above the views shows the loaded scenario's title and explanation, for the
+  lecture hall; it closes with its × button.
+* The code panel (View ▸ Show code, a dock) shows the standalone PyTorch script for the
+  current view, refreshed while visible; "Export script…" writes it as a ``.py`` file.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QFont, QFontDatabase, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.codegen import race_script, training_script
+from core.errors import GdsimError
+from core.files import write_text_atomic
+from core.session import Session, list_presets, load_preset, load_session, save_session
+
+if TYPE_CHECKING:
+    from app.main_window import MainWindow
+
+log = logging.getLogger("gdsim.sessions")
+
+SESSION_FILTER = "gdsim sessions (*.json);;All files (*)"
+SCRIPT_FILTER = "Python scripts (*.py);;All files (*)"
+CODE_REFRESH_MS = 1000
+#: Steps the exported race script runs when the race on screen has not started yet.
+DEFAULT_SCRIPT_STEPS = 1000
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class SessionBanner(QFrame):
+    """Title and explanation of the loaded scenario, above the views."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sessionBanner")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel(self)
+        self.title.setObjectName("sessionTitle")
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        self.text = QLabel(self)
+        self.text.setObjectName("sessionExplanation")
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton(self)
+        close.setObjectName("closeBannerButton")
+        close.setText("×")
+        close.setToolTip("Hide the explanation")
+        close.setAccessibleName("Hide the explanation")
+        close.clicked.connect(self.hide)
+        col = QVBoxLayout()
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(2)
+        col.addWidget(self.title)
+        col.addWidget(self.text)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 4, 4, 4)
+        lay.addLayout(col, 1)
+        lay.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_session(self, session: Session) -> None:
+        if not (session.title or session.explanation):
+            self.hide()
+            return
+        self.title.setText(session.title)
+        self.title.setVisible(bool(session.title))
+        self.text.setText(session.explanation)
+        self.text.setVisible(bool(session.explanation))
+        self.show()
+
+
+class CodePanel(QDockWidget):
+    """The runnable PyTorch code for what the current view shows (View ▸ Show code)."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__("Code", window)
+        self.setObjectName("codeDock")
+        self.window_ = window
+        body = QWidget(self)
+        self.text = QPlainTextEdit(body)
+        self.text.setObjectName("codeText")
+        self.text.setReadOnly(True)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setAccessibleName("PyTorch code for the current view")
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        self.text.setFont(mono)
+        self.copy_button = QPushButton("Copy", body)
+        self.copy_button.setObjectName("copyCodeButton")
+        self.copy_button.setToolTip("Copy the whole script to the clipboard")
+        self.copy_button.clicked.connect(self.copy)
+        self.export_button = QPushButton("Export script…", body)
+        self.export_button.setObjectName("exportScriptButton")
+        self.export_button.setToolTip(
+            "Save the script as a .py file that needs only torch and reproduces this run"
+        )
+        self.export_button.clicked.connect(lambda _checked=False: window.sessions.export_script())
+        self.note = QLabel(body)
+        self.note.setObjectName("codeNote")
+        self.note.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.copy_button)
+        row.addWidget(self.export_button)
+        row.addStretch(1)
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(row)
+        lay.addWidget(self.note)
+        lay.addWidget(self.text, 1)
+        self.setWidget(body)
+        self._timer = QTimer(self)
+        self._timer.setInterval(CODE_REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+        self.visibilityChanged.connect(self._on_visibility)
+        self.hide()
+
+    @Slot(bool)
+    def _on_visibility(self, visible: bool) -> None:
+        if visible:
+            self.refresh()
+            self._timer.start()
+        else:
+            self._timer.stop()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Regenerate the script (cheap) and show it if it changed (keeps the scroll position)."""
+        try:
+            code = self.window_.sessions.script()
+            note = ""
+        except GdsimError as exc:
+            code, note = None, f"No code for this view yet: {_one_line(exc)}"
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
+        if code is not None and code != self.text.toPlainText():
+            bar = self.text.verticalScrollBar()
+            pos = bar.value()
+            self.text.setPlainText(code)
+            bar.setValue(pos)
+
+    @Slot()
+    def copy(self) -> None:
+        self.refresh()
+        QApplication.clipboard().setText(self.text.toPlainText())
+        self.window_.statusBar().showMessage("Script copied to the clipboard", 2500)
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+
+
+class SessionActions(QObject):
+    """File-menu actions for sessions, presets and the exported script."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.previous: Session | None = None
+        self.last_dir = str(Path.home())
+        self.banner = SessionBanner(window)
+        w = window
+        self.act_open = w._action(
+            "actOpenSession", "&Open session…", "Open a saved gdsim session (.json)",
+            lambda _checked=False: self.open_session(), [QKeySequence("Ctrl+O")],
+        )  # fmt: skip
+        self.act_save = w._action(
+            "actSaveSession", "&Save session…",
+            "Save what is on screen (surface, optimizers, training setup) as a small JSON file",
+            lambda _checked=False: self.save_session(), [QKeySequence("Ctrl+Shift+S"), QKeySequence("Ctrl+S")],
+        )  # fmt: skip
+        self.act_revert = w._action(
+            "actRevertSession", "&Back to the previous session",
+            "Undo the last Open or preset: bring back what was on screen before it",
+            self.revert,
+        )  # fmt: skip
+        self.act_revert.setEnabled(False)
+        self.act_export_script = w._action(
+            "actExportScript", "Export &script…",
+            "Save the PyTorch script that reproduces the current view (needs only torch)",
+            lambda _checked=False: self.export_script(),
+        )  # fmt: skip
+        self.preset_menu = QMenu("&Lecture presets", window)
+        self.preset_menu.setObjectName("menuPresets")
+        self.preset_menu.setToolTipsVisible(True)
+        self.preset_actions: dict[str, QAction] = {}
+        try:
+            presets = list_presets()
+        except GdsimError as exc:  # a broken install: the menu says so instead of crashing
+            log.error("presets unavailable: %s", exc)
+            presets = []
+            self.preset_menu.addAction("(presets unavailable)").setEnabled(False)
+        for info in presets:
+            act = QAction(info.title or info.name, self.preset_menu)
+            act.setObjectName(f"actPreset_{info.name}")
+            act.setToolTip(info.explanation)
+            act.setStatusTip(info.explanation[:200])
+            act.triggered.connect(lambda _c=False, n=info.name: self.load_preset(n))
+            self.preset_menu.addAction(act)
+            self.preset_actions[info.name] = act
+
+    def fill_file_menu(self, menu: QMenu) -> None:
+        menu.addAction(self.act_open)
+        menu.addAction(self.act_save)
+        menu.addMenu(self.preset_menu)
+        menu.addAction(self.act_revert)
+        menu.addSeparator()
+        menu.addAction(self.act_export_script)
+
+    # -- the session on screen -------------------------------------------------------------
+    def current_session(self) -> Session:
+        """What is on screen (GdsimError if the training settings are not valid right now)."""
+        w = self.window
+        view = "training" if w.current_view() is w.training_view else "surfaces"
+        shown = self.banner.isVisible()
+        return Session(
+            title=self.banner.title.text() if shown else "",
+            explanation=self.banner.text.text() if shown else "",
+            view=view,
+            surfaces=w.surface_view.session_state(),
+            training=w.training_view.controls.config(),
+        )
+
+    def apply_session(self, session: Session, keep_previous: bool = True) -> None:
+        """Show ``session`` (already validated). The screen before it can be brought back."""
+        w = self.window
+        if keep_previous:
+            try:
+                self.previous = self.current_session()
+                self.act_revert.setEnabled(True)
+            except GdsimError as exc:  # unfinished training settings: nothing to keep there
+                log.info("previous session not kept: %s", exc)
+        if session.surfaces is not None:
+            w.surface_view.apply_state(session.surfaces)
+        if session.training is not None:
+            w.training_view.apply_config(session.training)
+        w.tabs.setCurrentWidget(w.views.get(session.view, w.surface_view))
+        self.banner.show_session(session)
+        for text in session.warnings[:3]:
+            w.statusBar().showMessage(f"Note: {text}", 5000)
+
+    # -- actions ---------------------------------------------------------------------------
+    def _error(self, title: str, text: str) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self.window)
+        box.setObjectName("sessionErrorBox")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # never blocks: a race or training keeps running behind it
+        self.window.statusBar().showMessage(text, 8000)
+        return box
+
+    @Slot()
+    def open_session(self, path: str | None = None) -> bool:
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self.window, "Open gdsim session", self.last_dir, SESSION_FILTER
+            )
+            if not path:
+                return False
+        try:
+            session = load_session(path)
+        except GdsimError as exc:
+            self._error("Cannot open session", f"{Path(path).name}: {_one_line(exc)}")
+            return False
+        self.last_dir = str(Path(path).parent)
+        self.apply_session(session)
+        self.window.statusBar().showMessage(f"Opened {Path(path).name}", 4000)
+        return True
+
+    @Slot()
+    def save_session(self, path: str | None = None) -> bool:
+        try:
+            session = self.current_session()
+        except GdsimError as exc:
+            self._error("Cannot save session", f"Fix the training settings first: {exc}")
+            return False
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(
+                self.window, "Save gdsim session", self.last_dir, SESSION_FILTER
+            )
+            if not path:
+                return False
+            if not Path(path).suffix:
+                path += ".json"
+        try:
+            save_session(session, path)
+        except GdsimError as exc:
+            self._error("Cannot save session", _one_line(exc))
+            return False
+        self.last_dir = str(Path(path).parent)
+        self.window.statusBar().showMessage(f"Saved {Path(path).name}", 4000)
+        return True
+
+    def load_preset(self, name: str) -> bool:
+        try:
+            session = load_preset(name)
+        except GdsimError as exc:
+            self._error("Cannot load preset", _one_line(exc))
+            return False
+        self.apply_session(session)
+        return True
+
+    @Slot()
+    def revert(self) -> None:
+        if self.previous is None:
+            return
+        previous, self.previous = self.previous, None
+        self.act_revert.setEnabled(False)
+        self.apply_session(previous, keep_previous=False)
+        if not (previous.title or previous.explanation):
+            self.banner.hide()
+
+    # -- code ------------------------------------------------------------------------------
+    def script(self) -> str:
+        """The standalone script for the current view (GdsimError if there is none)."""
+        w = self.window
+        if w.current_view() is w.training_view:
+            return training_script(w.training_view.controls.config())
+        view = w.surface_view
+        runners = [e.runner for e in view.entries.values()]
+        if not runners:
+            raise GdsimError("add an optimizer to the race")
+        steps = view.race.t if view.race.t > 0 else DEFAULT_SCRIPT_STEPS
+        return race_script(view.race.surface, runners, steps)
+
+    @Slot()
+    def export_script(self, path: str | None = None) -> bool:
+        try:
+            code = self.script()
+        except GdsimError as exc:
+            self._error("Cannot export script", _one_line(exc))
+            return False
+        if path is None:
+            which = (
+                "training" if self.window.current_view() is self.window.training_view else "race"
+            )
+            path, _ = QFileDialog.getSaveFileName(
+                self.window, "Export PyTorch script", str(Path(self.last_dir) / f"{which}.py"),
+                SCRIPT_FILTER,
+            )  # fmt: skip
+            if not path:
+                return False
+            if not Path(path).suffix:
+                path += ".py"
+        try:
+            write_text_atomic(path, code, what="script")
+        except GdsimError as exc:
+            self._error("Cannot export script", _one_line(exc))
+            return False
+        self.window.statusBar().showMessage(f"Wrote {Path(path).name}: python {path}", 6000)
+        return True
