@@ -149,12 +149,17 @@ class CodePanel(QDockWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(CODE_REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
+        self._sized = False
         self.visibilityChanged.connect(self._on_visibility)
         self.hide()
 
     @Slot(bool)
     def _on_visibility(self, visible: bool) -> None:
         if visible:
+            if not self._sized:  # wide enough for the loop's lines, the first time only
+                self._sized = True
+                width = self.text.fontMetrics().horizontalAdvance("x" * 72)
+                self.window_.resizeDocks([self], [width], Qt.Orientation.Horizontal)
             self.refresh()
             self._timer.start()
         else:
