@@ -1,0 +1,245 @@
+"""The learning-rate finder through its real controls: buttons clicked, fields typed.
+
+The range test runs on a worker thread; every wait is ``qtbot.waitUntil``/``waitSignal`` with a
+generous timeout and nothing asserts timing. Runs are short (30 steps) unless a test needs one
+that is still going when it cancels or closes the window.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from PySide6.QtCore import Qt, QtMsgType
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+)
+
+from app.theme import get_theme
+from app.views.training_lrfinder import MARKER_COLORS, install
+from app.widgets.slider_spin import format_number
+from core.training import TrainConfig, TrainingEngine
+
+WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
+OFFSCREEN_NOISE = "This plugin does not support"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_torch():
+    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
+    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
+
+
+def find(win, cls, name):
+    w = win.findChild(cls, name)
+    assert w is not None, f"no {cls.__name__} named {name!r}"
+    return w
+
+
+def click(qtbot, button: QPushButton) -> None:
+    assert button.isEnabled(), f"{button.objectName()} is disabled"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def type_into(qtbot, field, text: str) -> None:
+    """Select all, type, press Enter: what a user does in a spin box."""
+    edit = field.lineEdit() if isinstance(field, (QAbstractSpinBox, QComboBox)) else field
+    edit.setFocus()
+    edit.selectAll()
+    qtbot.keyClicks(edit, text)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+
+
+@pytest.fixture
+def lrf(qtbot, window, monkeypatch):
+    """The Training tab with the finder installed, wired to the view's shutdown the way the
+    lead wires it (``view.shutdown()`` calls ``tool.shutdown()``)."""
+    window.tabs.setCurrentIndex(1)
+    view = window.training_view
+    tool = install(view)
+    view_shutdown = view.shutdown
+
+    def shutdown() -> None:
+        tool.shutdown()
+        view_shutdown()
+
+    monkeypatch.setattr(view, "shutdown", shutdown)
+    type_into(qtbot, find(window, QSpinBox, "lrFinderSteps"), "30")
+    yield window, view, tool
+    tool.shutdown()
+    assert tool.task.thread_count() == 0
+
+
+def drawn(tool) -> int:
+    """Points of the batch-loss curve on screen."""
+    xs = tool.raw_curve.getData()[0]
+    return 0 if xs is None else len(xs)
+
+
+def run_finder(qtbot, win, tool) -> None:
+    with qtbot.waitSignal(tool.task.succeeded, timeout=WAIT):
+        click(qtbot, find(win, QPushButton, "findLrButton"))
+
+
+def test_controls_have_names_tooltips_and_accessible_names(lrf):
+    win, view, tool = lrf
+    names = ["findLrButton", "useLrButton", "lrFinderCancel"]
+    widgets = [find(win, QPushButton, n) for n in names]
+    widgets += [find(win, QAbstractSpinBox, n) for n in ("lrFinderMin", "lrFinderMax")]
+    widgets += [find(win, QSpinBox, "lrFinderSteps"), find(win, QProgressBar, "lrFinderProgress")]
+    for w in widgets:
+        assert w.toolTip() and w.accessibleName(), w.objectName()
+    tabs = view.plot_tabs
+    assert "LR finder" in [tabs.tabText(i) for i in range(tabs.count())]
+    assert not find(win, QPushButton, "useLrButton").isEnabled()  # nothing to use yet
+    assert not find(win, QPushButton, "lrFinderCancel").isEnabled()
+
+
+def test_find_draws_the_curves_and_marks_the_suggestion(qtbot, lrf):
+    win, view, tool = lrf
+    run_finder(qtbot, win, tool)
+    r = tool.result
+    assert r is not None and r.suggestion is not None and r.rule == "steepest"
+    assert view.plot_tabs.currentWidget() is tool.page  # the page came to the front
+    xs, ys = tool.raw_curve.getData()
+    assert len(xs) == len(r.lrs) > 10
+    assert min(xs) == pytest.approx(-6.0)  # log10 of lr_min: the lr axis is logarithmic
+    sx, _sy = tool.smooth_curve.getData()
+    assert len(sx) >= len(r.lrs) - 1
+    assert tool.marker.isVisible()
+    assert tool.marker.value() == pytest.approx(math.log10(r.suggestion))
+    shown = format_number(float(f"{r.suggestion:.3g}"), 3)
+    assert f"lr {shown}" in tool.marker.label.toPlainText()
+    text = find(win, QLabel, "lrFinderResult").text()
+    assert f"Suggested learning rate: {shown}" in text and "steepest descent" in text
+    assert find(win, QLabel, "lrFinderStatus").text().startswith("Done:")
+    bar = find(win, QProgressBar, "lrFinderProgress")
+    assert bar.value() == bar.maximum()
+    assert find(win, QPushButton, "useLrButton").isEnabled()
+
+
+def test_use_sets_the_lr_control_and_the_training_optimizer(qtbot, lrf):
+    win, view, tool = lrf
+    qtbot.waitUntil(lambda: view.controller.engine is not None, timeout=WAIT)
+    run_finder(qtbot, win, tool)
+    value = float(f"{tool.result.suggestion:.3g}")
+    click(qtbot, find(win, QPushButton, "useLrButton"))
+    assert view.lr_control.value() == pytest.approx(value)
+    assert view.lr_control.spin.text() == format_number(value)
+    assert view.controls.lane_lr(0) == pytest.approx(value)  # the race entry's SPEC follows
+    engine = view.controller.engine  # and the (paused) run gets it live, like a typed value
+    qtbot.waitUntil(
+        lambda: engine.lanes[0].optimizer.param_groups[0]["lr"] == pytest.approx(value),
+        timeout=WAIT,
+    )
+    assert "Learning rate set to" in find(win, QLabel, "lrFinderStatus").text()
+
+
+def test_use_goes_to_the_race_entry_the_test_ran_for(qtbot, lrf):
+    win, view, tool = lrf
+    click(qtbot, find(win, QPushButton, "addRaceButton"))  # a second entry, now selected
+    assert view.controls.current_lane() == 1
+    other = view.controls.lane_lr(0)
+    run_finder(qtbot, win, tool)
+    assert tool.result.lane == 1
+    view.controls.select_lane(0)  # the user looks at the first entry meanwhile
+    click(qtbot, find(win, QPushButton, "useLrButton"))
+    value = float(f"{tool.result.suggestion:.3g}")
+    assert view.controls.current_lane() == 1
+    assert view.controls.lane_lr(1) == pytest.approx(value)
+    assert view.controls.lane_lr(0) == pytest.approx(other)
+
+
+def test_finder_runs_beside_training_without_touching_it(qtbot, lrf):
+    win, view, tool = lrf
+    qtbot.waitUntil(lambda: view.controller.engine is not None, timeout=WAIT)
+    engine = view.controller.engine
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: engine.step_count > 5, timeout=WAIT)
+    run_finder(qtbot, win, tool)
+    before = engine.step_count
+    qtbot.waitUntil(lambda: engine.step_count > before, timeout=WAIT)  # still training
+    assert engine.state == "running"
+    assert engine.lanes[0].optimizer.param_groups[0]["lr"] == pytest.approx(0.01)
+    assert tool.result.suggestion is not None
+
+
+def test_cancel_keeps_the_partial_curve_and_ends_the_thread(qtbot, lrf):
+    win, view, tool = lrf
+    type_into(qtbot, find(win, QSpinBox, "lrFinderSteps"), "10000")
+    type_into(qtbot, find(win, QAbstractSpinBox, "lrFinderMax"), "0.001")  # never blows up
+    click(qtbot, find(win, QPushButton, "findLrButton"))
+    cancel = find(win, QPushButton, "lrFinderCancel")
+    assert cancel.isEnabled() and not find(win, QPushButton, "findLrButton").isEnabled()
+    qtbot.waitUntil(lambda: drawn(tool) > 3, timeout=WAIT)
+    with qtbot.waitSignal(tool.task.cancelled, timeout=WAIT):
+        click(qtbot, cancel)
+    shown = drawn(tool)
+    assert 3 < shown < 10000
+    assert "Cancelled after" in find(win, QLabel, "lrFinderStatus").text()
+    assert not find(win, QPushButton, "useLrButton").isEnabled()
+    assert find(win, QPushButton, "findLrButton").isEnabled() and not cancel.isEnabled()
+    assert not tool.marker.isVisible()
+    qtbot.waitUntil(lambda: tool.task.thread_count() == 0, timeout=WAIT)
+    qtbot.wait(100)  # the cancelled worker's late points are not drawn
+    assert drawn(tool) == shown
+
+
+def test_bad_range_and_lbfgs_are_refused_in_the_status_line(qtbot, lrf):
+    win, view, tool = lrf
+    status = find(win, QLabel, "lrFinderStatus")
+    type_into(qtbot, find(win, QAbstractSpinBox, "lrFinderMin"), "1")
+    type_into(qtbot, find(win, QAbstractSpinBox, "lrFinderMax"), "0.1")
+    click(qtbot, find(win, QPushButton, "findLrButton"))
+    assert "lr_min must be below lr_max" in status.text() and "\n" not in status.text()
+    assert status.property("error") is True
+    assert not tool.running and tool.result is None
+    assert drawn(tool) == 0
+    type_into(qtbot, find(win, QAbstractSpinBox, "lrFinderMin"), "1e-6")
+    combo = find(win, QComboBox, "optimizerCombo")
+    combo.setCurrentIndex(combo.findData("LBFGS"))
+    click(qtbot, find(win, QPushButton, "findLrButton"))
+    assert "does not support LBFGS" in status.text()
+    assert not tool.running
+
+
+def test_theme_change_repens_the_marker(qtbot, lrf):
+    win, view, tool = lrf
+    run_finder(qtbot, win, tool)
+    assert tool.marker.pen.color().name().lower() == MARKER_COLORS["light"].lower()
+    get_theme().set_theme("dark")  # (the fixture puts light back)
+    assert tool.marker.pen.color().name().lower() == MARKER_COLORS["dark"].lower()
+
+
+def test_closing_the_window_mid_run_stops_the_thread_cleanly(qtbot, lrf, qtlog):
+    win, view, tool = lrf
+    type_into(qtbot, find(win, QSpinBox, "lrFinderSteps"), "10000")
+    type_into(qtbot, find(win, QAbstractSpinBox, "lrFinderMax"), "0.001")
+    click(qtbot, find(win, QPushButton, "findLrButton"))
+    qtbot.waitUntil(lambda: drawn(tool) > 0, timeout=WAIT)
+    assert tool.running
+    win.close()
+    assert tool.task.thread_count() == 0
+    assert not tool.running
+    assert not find(win, QPushButton, "findLrButton").isEnabled()
+    assert tool.find() is False  # never starts again after shutdown
+    warnings = [
+        r.message
+        for r in qtlog.records
+        if r.type in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg)
+        and OFFSCREEN_NOISE not in r.message
+    ]
+    assert warnings == []
+
+
+def test_settings_changed_after_a_run_mark_the_result_stale(qtbot, lrf):
+    win, view, tool = lrf
+    run_finder(qtbot, win, tool)
+    type_into(qtbot, find(win, QLineEdit, "hiddenEdit"), "8")
+    assert "run it again" in find(win, QLabel, "lrFinderResult").text()
