@@ -107,7 +107,8 @@ class LRFinderTool(QObject):
         self.task = BackgroundTask(self, name="gdsim-lrfinder")
         self.result: LRFinderResult | None = None  # the last finished run
         self._sink: list[LRPoint] = []  # points of the current run (appended by the worker)
-        self._drawn = -1  # points of the sink drawn so far
+        self._drawn = 0  # points of the sink drawn so far
+        self._live: tuple[list[float], list[float], list[float]] = ([], [], [])  # lr, loss, ema
         self._request: tuple[str, int, int] | None = None  # (optimizer, lane, steps) running
         self._stale = False  # settings changed since the shown result
         self._status_error = False
@@ -312,6 +313,7 @@ class LRFinderTool(QObject):
         if not self.task.start(_job, config, lane, lr_min, lr_max, steps, sink):
             return False  # shut down
         self._sink, self._drawn = sink, 0
+        self._live = ([], [], [])
         self._request = (str(spec), lane, steps)
         self.result = None
         self._stale = False
@@ -418,14 +420,16 @@ class LRFinderTool(QObject):
 
     @Slot()
     def _draw_live(self) -> None:
-        points = self._sink[: len(self._sink)]
-        if len(points) == self._drawn:
+        """Append the points measured since the last frame (only new ones are converted)."""
+        new = self._sink[self._drawn : len(self._sink)]
+        if not new:
             return
-        self._drawn = len(points)
-        lrs = np.fromiter((p.lr for p in points), np.float64, len(points))
-        losses = np.fromiter((p.loss for p in points), np.float64, len(points))
-        smoothed = np.fromiter((p.smoothed for p in points), np.float64, len(points))
-        self._set_curves(lrs, losses, smoothed)
+        self._drawn += len(new)
+        for p in new:
+            self._live[0].append(p.lr)
+            self._live[1].append(p.loss)
+            self._live[2].append(p.smoothed)
+        self._set_curves(*(np.asarray(v, dtype=np.float64) for v in self._live))
 
     def _set_curves(self, lrs: np.ndarray, losses: np.ndarray, smoothed: np.ndarray) -> None:
         ok = np.isfinite(losses)

@@ -243,3 +243,23 @@ def test_settings_changed_after_a_run_mark_the_result_stale(qtbot, lrf):
     run_finder(qtbot, win, tool)
     type_into(qtbot, find(win, QLineEdit, "hiddenEdit"), "8")
     assert "run it again" in find(win, QLabel, "lrFinderResult").text()
+
+
+def test_a_failing_run_is_one_line_in_the_status_and_nothing_else_changes(qtbot, lrf, monkeypatch):
+    import app.views.training_lrfinder as mod
+    from core.errors import GdsimError
+
+    def broken(*_args, **_kwargs):
+        raise GdsimError("cuda:3 is not available (available: cpu)")
+
+    win, view, tool = lrf
+    monkeypatch.setattr(mod, "find_lr", broken)
+    lr_before = view.lr_control.value()
+    with qtbot.waitSignal(tool.task.failed, timeout=WAIT):
+        click(qtbot, find(win, QPushButton, "findLrButton"))
+    status = find(win, QLabel, "lrFinderStatus")
+    assert status.text() == "The range test could not run: cuda:3 is not available (available: cpu)"
+    assert status.property("error") is True
+    assert not find(win, QPushButton, "useLrButton").isEnabled()
+    assert find(win, QPushButton, "findLrButton").isEnabled()
+    assert view.lr_control.value() == lr_before
