@@ -17,21 +17,26 @@ Quick tour
     snap = adam.snapshot()                           # plain values: snap.points (M, 2), ...
     race.set_hparams(adam, lr=0.01)                  # live, optimizer state kept
     race.step(anatomy=True); adam.anatomy.update     # what the last step did, and why
+    race.set_schedule(adam, "StepLR(step_size=100)") # lr x 0.1 every 100 steps; adam restarts
+    race.set_noise(0.5, seed=1)                      # mini-batch-like gradient noise, seeded
 
 Classes and what they return (all outputs are plain floats, tuples, numpy arrays, dataclasses --
 never tensors). ``snapshot()`` and ``Trail`` exports are copies the caller may keep; the live
 attributes (``Swarm.points``, ``Swarm.losses``, ...) are the engine's own buffers, updated in
 place by each step: read them, copy what you keep, never write them.
 
-``Race(surface, start=None, history=DEFAULT_HISTORY)``
+``Race(surface, start=None, history=DEFAULT_HISTORY, horizon=1000, noise=0.0, seed=0)``
     ``surface`` (a :class:`~core.surfaces.Surface`), ``start`` ((x, y), shared by the single
     runners), ``runners`` (list of :class:`Runner` / :class:`Swarm` in insertion order), ``t``
-    (race steps taken since the last reset), ``active`` (True while any runner still steps).
+    (race steps taken since the last reset), ``active`` (True while any runner still steps),
+    ``horizon``, ``noise`` (σ) and ``seed`` (see "Schedules" and "Noise").
 
-    - ``add(spec, start=None, label=None, history=None) -> Runner``: ``spec`` is an
-      ``OptimizerSpec`` or a SPEC string (``"Adam(lr=0.01)"``). ``start=None`` follows the race's
-      start. ``label`` defaults to ``str(spec)`` and follows hyperparameter changes.
+    - ``add(spec, start=None, label=None, history=None, scheduler=None) -> Runner``: ``spec`` is
+      an ``OptimizerSpec`` or a SPEC string (``"Adam(lr=0.01)"``). ``start=None`` follows the
+      race's start. ``label`` defaults to ``str(spec)`` and follows hyperparameter changes.
       ``history`` overrides the race's history cap for this runner (``None`` = unbounded).
+      ``scheduler``: a ``core.schedulers.SchedulerSpec`` or its SPEC text
+      (``"StepLR(step_size=100)"``), or None.
     - ``add_swarm(spec, starts, label=None, trail=0) -> Swarm``: many start points, one runner.
     - ``remove(runner)``, ``get(runner_id)``.
     - ``step(n=1, anatomy=False) -> int``: ``n`` race steps (one ``optimizer.step()`` per active
@@ -39,7 +44,10 @@ place by each step: read them, copy what you keep, never write them.
       ``anatomy=True`` every single runner records the anatomy of the last of those steps.
     - ``set_hparams(runner, **changes)``: validated; written into the live optimizer's
       ``param_groups`` by ``core.optimizers.apply_hparams`` (state kept) and into
-      ``runner.spec``. A bad value raises ``GdsimError`` and changes nothing.
+      ``runner.spec``. A bad value raises ``GdsimError`` and changes nothing. A scheduled
+      runner's lr change rescales its schedule (see "Schedules").
+    - ``set_schedule(runner, scheduler_or_None)``: that runner restarts with the schedule.
+      ``set_noise(sigma, seed=None)``: race-wide, live. ``set_horizon(steps)``: all restart.
     - ``reset(runner=None)``: one runner, or all (``None``), back to its start with a fresh
       optimizer. ``set_start(x, y)``: every single runner's start moves there and all runners
       restart (a swarm restarts from its own starts). ``set_surface(surface, start=None)``: new
@@ -53,7 +61,10 @@ place by each step: read them, copy what you keep, never write them.
     and ``loss`` (the latest accepted point, always finite), ``trail`` (:class:`Trail`),
     ``anatomy`` (:class:`Anatomy` of the last step if it was recorded, else None),
     ``watch`` (record the anatomy on every step), ``optimizer_state()`` (the optimizer's state
-    for the parameter now, as plain values), ``snapshot() -> RunnerSnapshot``.
+    for the parameter now, as plain values), ``snapshot() -> RunnerSnapshot``; ``scheduler``
+    (its ``SchedulerSpec`` or None), ``schedule`` (the built ``core.schedulers.Schedule``),
+    ``lr`` (in force now), ``lr_history`` (:class:`LrHistory`), ``lr_series() -> (steps, lr)``,
+    ``noise`` (σ) and ``noise_stream`` (its generator's seed).
 
 ``Swarm`` (many start points, one spec)
     ``starts`` (N, 2), ``points`` (N, 2) latest accepted points, ``losses`` (N,), ``diverged``
@@ -70,7 +81,38 @@ backward, step), ordered so that the loss of the *new* point is known at the end
 which the divergence check and the history need. A closure optimizer (``needs_closure``: LBFGS)
 gets ``step(closure)`` with the usual zero_grad/forward/backward closure, then one no-grad
 forward for the new point's loss. Bookkeeping is two scalar reads per step (``tolist()`` and
-``item()``), a few float comparisons and writes into preallocated numpy buffers.
+``item()``), a few float comparisons and writes into preallocated numpy buffers. With gradient
+noise, the noise is added to ``p.grad`` between ``backward()`` and ``step()`` (inside the
+closure for LBFGS, at every evaluation); with a schedule, ``scheduler.step()`` follows an
+accepted ``optimizer.step()`` (torch's canonical order; a diverging step does not step it).
+
+Schedules
+---------
+A single runner may have a learning-rate scheduler from the ``core.schedulers`` registry (the
+same SPECs as ``gdsim train --scheduler``). A surface has no batches or epochs: one race step is
+both, so every scheduler steps once after each accepted ``optimizer.step()``
+(``Schedule.after_step``; ReduceLROnPlateau with the new point's loss, its patience counted in
+steps; OneCycleLR holds its final lr after its cycle). Arguments left out get the registry's
+run-derived defaults for a run of ``horizon`` steps (``Race(horizon=DEFAULT_HORIZON)``, 1000):
+StepLR drops every 333 steps, CosineAnnealingLR and OneCycleLR span 1000 steps. Write the
+arguments out (``StepLR(step_size=50)``) for other timings. The lr in force after step ``k``
+(the one step ``k + 1`` uses) is recorded as ``lr_history`` entry ``k``, bounded and decimated
+like the trail, so ``lr_series()`` lines up with the trail's steps. A live lr change follows the
+training engine's rule (``core.schedulers``: the whole schedule is scaled by new / old, the lr
+in force is exactly the new value). ``reset`` rebuilds optimizer and schedule from the spec: the
+schedule restarts at step 0. Swarms take no schedule.
+
+Noise
+-----
+``race.set_noise(sigma, seed)`` adds Gaussian noise of standard deviation ``sigma`` (absolute,
+per coordinate) to every single runner's gradient, every step: ``p.grad += sigma * N(0, I)``,
+what a mini-batch does to the gradient (an unbiased but noisy estimate), with the true surface
+underneath. Runner ``i`` of the race (its position in ``race.runners``) draws from its own
+``torch.Generator`` seeded with ``noise_stream(seed, i) = 1000 * seed + i`` when its noise
+stream starts (at reset), so a run is reproducible and a reset replays the same noise as long
+as the race's membership is the same; another seed gives other draws. ``sigma`` applies live; a
+new seed restarts the streams. ``sigma == 0`` draws nothing: bit-identical to no noise, and it
+costs one attribute test per step. Swarms get no noise (basins belong to the optimizer).
 
 History: bounded, decimated
 ---------------------------
@@ -101,7 +143,9 @@ before ``step()`` can touch it; for LBFGS the closure's first evaluation), the u
 applied (after - before), the learning rate, the number of closure evaluations, and the
 optimizer's own state for the parameter (``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``,
 ``sum``, ``square_avg``, ``acc_delta``, ``step``, ...) with tensors as numpy arrays and
-one-element tensors as floats. Costs a few microseconds, only when asked.
+one-element tensors as floats. Costs a few microseconds, only when asked. With noise,
+``gradient`` is what the optimizer saw (noise included) and ``noise`` the part that was noise;
+``lr`` is the lr the step used (a schedule may change it right after).
 
 Narrated step
 -------------
@@ -110,7 +154,9 @@ runner the way the tutorial writes it, one line per ``next()``: ``optimizer.zero
 gradient is gone), ``loss = f(p)`` (the loss value), ``loss.backward()`` (the gradient, read from
 ``p.grad``), ``optimizer.step()`` (the update and the optimizer's state after it). The last phase
 also steps every other active runner once, so the race stays in step (``race.t`` + 1), and records
-the runner's :class:`Anatomy`. An optimizer that needs a closure (LBFGS) shows the three phases
+the runner's :class:`Anatomy`. With noise, the backward phase adds it (the same draw a plain step
+makes) and reports the noisy gradient, saying so; with a schedule, the step phase runs
+``scheduler.step()`` too and says which lr the step used and which the next one gets. An optimizer that needs a closure (LBFGS) shows the three phases
 of its closure's first evaluation, then one ``optimizer.step(closure)`` phase that says how many
 evaluations it made. Close the generator early (or just drop it) and nothing has moved: the
 phases before ``step`` only compute. Do not step the race while a narration is open.
@@ -153,13 +199,19 @@ import torch
 
 from core.errors import GdsimError
 from core.optimizers import OptimizerSpec, apply_hparams, as_spec
+from core.schedulers import RunShape, Schedule, SchedulerSpec, parse_scheduler
 from core.surfaces import Surface, get_surface
 
 __all__ = [
     "DEFAULT_HISTORY",
+    "DEFAULT_HORIZON",
     "LOSS_LIMIT",
+    "MAX_HORIZON",
+    "MAX_NOISE",
+    "MAX_SEED",
     "X_LIMIT",
     "Anatomy",
+    "LrHistory",
     "Phase",
     "Race",
     "Runner",
@@ -167,6 +219,12 @@ __all__ = [
     "Swarm",
     "SwarmSnapshot",
     "Trail",
+    "as_scheduler",
+    "check_horizon",
+    "check_noise",
+    "check_schedule",
+    "check_seed",
+    "noise_stream",
     "plain_state",
 ]
 
@@ -179,6 +237,13 @@ DEFAULT_HISTORY = 4096
 #: Largest swarm accepted, and largest trail * points product for a swarm's ring buffer.
 MAX_SWARM = 1_000_000
 MAX_SWARM_TRAIL_POINTS = 4_000_000
+#: Race steps a learning-rate schedule's run-derived defaults assume (see "Schedules").
+DEFAULT_HORIZON = 1000
+MAX_HORIZON = 1_000_000
+#: Largest gradient-noise standard deviation accepted (gradients here are ~1 to ~1e4).
+MAX_NOISE = 1e4
+#: Largest noise seed: runner i draws from ``torch.Generator().manual_seed(1000 * seed + i)``.
+MAX_SEED = 999_999
 
 OK = "ok"
 DIVERGED = "diverged"
@@ -290,6 +355,94 @@ class Trail:
         return self._export("step")
 
 
+class LrHistory:
+    """A runner's learning rate per step, bounded and decimated exactly like its :class:`Trail`.
+
+    ``append(k, lr)`` records the lr in force at step ``k`` (the one the step from ``k`` to
+    ``k + 1`` uses). With the same cap as the trail it keeps the same steps, so the two line up.
+    """
+
+    __slots__ = ("cap", "stride", "_lr", "_step", "_n", "_last")
+
+    def __init__(self, cap: int | None = DEFAULT_HISTORY, reserve: int = 0) -> None:
+        if cap is not None and (not isinstance(cap, int) or cap < 3):
+            raise GdsimError(f"history cap must be an integer >= 3 or None, got {cap!r}")
+        self.cap = cap
+        size = cap - 1 if cap is not None else max(16, int(reserve))
+        self._lr = np.empty(size, dtype=np.float64)
+        self._step = np.empty(size, dtype=np.int64)
+        self.clear()
+
+    def clear(self) -> None:
+        self.stride = 1
+        self._n = 0
+        self._last: tuple[int, float] | None = None
+
+    def append(self, step: int, lr: float) -> None:
+        self._last = (step, lr)
+        if step % self.stride:
+            return
+        n = self._n
+        if n == len(self._step):
+            if self.cap is None:
+                size = 2 * n
+                for name in ("_lr", "_step"):
+                    old = getattr(self, name)
+                    new = np.empty(size, dtype=old.dtype)
+                    new[:n] = old[:n]
+                    setattr(self, name, new)
+            else:  # keep every other sample, as Trail._decimate does
+                keep = (n + 1) // 2
+                self._lr[:keep] = self._lr[0:n:2]
+                self._step[:keep] = self._step[0:n:2]
+                self._n = n = keep
+                self.stride *= 2
+                if step % self.stride:
+                    return
+        self._lr[n] = lr
+        self._step[n] = step
+        self._n = n + 1
+
+    def set_last(self, lr: float) -> None:
+        """The lr in force now changed (a live change): overwrite the newest value."""
+        if self._last is None:
+            return
+        step = self._last[0]
+        self._last = (step, lr)
+        if self._n and self._step[self._n - 1] == step:
+            self._lr[self._n - 1] = lr
+
+    @property
+    def last(self) -> tuple[int, float] | None:
+        """``(step, lr)`` of the newest value, or None if empty."""
+        return self._last
+
+    def _tail(self) -> bool:
+        n = self._n
+        return self._last is not None and not (n and self._step[n - 1] == self._last[0])
+
+    def __len__(self) -> int:
+        return self._n + self._tail()
+
+    def steps(self) -> np.ndarray:
+        """``(M,)`` the steps kept, oldest first, step 0 first and the newest last (a copy)."""
+        tail = self._tail()
+        out = np.empty(self._n + tail, dtype=np.int64)
+        out[: self._n] = self._step[: self._n]
+        if tail:
+            out[-1] = self._last[0]
+        return out
+
+    def values(self) -> np.ndarray:
+        """``(M,)`` the lr at each of :meth:`steps`."""
+        tail = self._tail()
+        out = np.empty(self._n + tail, dtype=np.float64)
+        out[: self._n] = self._lr[: self._n]
+        if tail:
+            out[-1] = self._last[1]
+        return out
+
+
 # --- plain values out -----------------------------------------------------------------------------
 
 
@@ -317,12 +470,13 @@ class Anatomy:
     point_after: np.ndarray  # (2,) may be non-finite if this step diverged
     loss_before: float
     loss_after: float
-    gradient: np.ndarray  # (2,) gradient of f at point_before
+    gradient: np.ndarray  # (2,) p.grad the optimizer saw at point_before (noise included)
     update: np.ndarray  # (2,) point_after - point_before, what the optimizer applied
-    lr: float
+    lr: float  # the lr this step used (a schedule may change it right after)
     evaluations: int  # closure evaluations (1 for an optimizer without a closure)
     state: dict[str, Any]  # the optimizer's state for the parameter after the step
     diverged: bool
+    noise: np.ndarray | None = None  # (2,) the gradient noise in `gradient` (None: no noise)
 
 
 @dataclass(frozen=True)
@@ -364,6 +518,8 @@ class RunnerSnapshot:
     points: np.ndarray  # (M, 2) history (bounded; see Trail)
     losses: np.ndarray  # (M,)
     step_index: np.ndarray  # (M,) which step each history point was taken at
+    scheduler: str | None = None  # the schedule's SPEC, e.g. "StepLR(step_size=100)"
+    lr: float = math.nan  # the lr in force now
 
 
 @dataclass(frozen=True)
@@ -409,6 +565,66 @@ def _lr(optimizer: torch.optim.Optimizer) -> float:
     return float(lr)
 
 
+def as_scheduler(scheduler: SchedulerSpec | str | None) -> SchedulerSpec | None:
+    """A SchedulerSpec from a spec, SPEC text (``"StepLR(step_size=100)"``) or None/"none"."""
+    if scheduler is None or isinstance(scheduler, SchedulerSpec):
+        return scheduler
+    if isinstance(scheduler, str):
+        if scheduler.strip().lower() in ("", "none"):
+            return None
+        return parse_scheduler(scheduler)
+    raise GdsimError(f"a scheduler must be a SPEC like 'StepLR(step_size=100)', got {scheduler!r}")
+
+
+def check_schedule(
+    spec: OptimizerSpec, scheduler: SchedulerSpec, horizon: int = DEFAULT_HORIZON
+) -> dict[str, Any]:
+    """The arguments the race passes to ``scheduler`` for a runner of ``spec``, or GdsimError.
+
+    Builds no optimizer (see ``SchedulerSpec.check``): cheap enough for a session reader.
+    """
+    lr = float(spec.hparams().get("lr", math.nan))
+    return scheduler.check(RunShape(check_horizon(horizon), 1, lr), spec.hparams())
+
+
+def check_noise(sigma: Any) -> float:
+    """A gradient-noise standard deviation: a finite number in [0, MAX_NOISE]."""
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float)):
+        raise GdsimError(f"gradient noise σ must be a number, got {sigma!r}")
+    sigma = float(sigma)
+    if not math.isfinite(sigma) or not 0.0 <= sigma <= MAX_NOISE:
+        raise GdsimError(f"gradient noise σ must be between 0 and {MAX_NOISE:g}, got {sigma:g}")
+    return sigma
+
+
+def check_seed(seed: Any) -> int:
+    """A noise seed: a whole number in [0, MAX_SEED]."""
+    if isinstance(seed, float) and seed.is_integer():
+        seed = int(seed)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise GdsimError(f"noise seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return seed
+
+
+def check_horizon(horizon: Any) -> int:
+    """A schedule horizon: whole race steps in [1, MAX_HORIZON]."""
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or not 1 <= horizon <= MAX_HORIZON:
+        raise GdsimError(
+            f"schedule horizon must be a whole number of steps from 1 to {MAX_HORIZON:,},"
+            f" got {horizon!r}"
+        )
+    return horizon
+
+
+def noise_stream(seed: int, index: int) -> int:
+    """The ``torch.Generator`` seed of the runner at ``index`` in a race with noise ``seed``.
+
+    ``1000 * seed + index % 1000``: readable in an exported script, distinct for every runner of
+    a race, and below 2**32 (torch seeds its CPU generator with 32 bits).
+    """
+    return 1000 * int(seed) + int(index) % 1000
+
+
 def _ok(x: float, y: float, loss: float) -> bool:
     # written so that nan fails every comparison
     return abs(loss) <= LOSS_LIMIT and abs(x) <= X_LIMIT and abs(y) <= X_LIMIT
@@ -429,6 +645,10 @@ class Runner:
         label: str | None,
         history: int | None,
         reserve: int = 0,
+        scheduler: SchedulerSpec | None = None,
+        horizon: int = DEFAULT_HORIZON,
+        noise: float = 0.0,
+        stream: int = 0,
     ) -> None:
         self.id = runner_id
         self.spec = spec
@@ -437,10 +657,17 @@ class Runner:
         self.watch = False
         self.anatomy: Anatomy | None = None
         self.trail = Trail(history, reserve=reserve)
+        self.lr_history = LrHistory(history, reserve=reserve)
+        self.scheduler = scheduler
+        self.schedule: Schedule | None = None
+        self.horizon = horizon
+        self.noise = noise
+        self.noise_stream = stream
         self._surface = surface
         self._fn = surface.fn
         self._closure_calls = 0
         self._first_grad: list[float] | None = None
+        self._first_clean: list[float] | None = None
         self.reset()
 
     @property
@@ -454,12 +681,15 @@ class Runner:
     # -- lifecycle
 
     def reset(self) -> None:
-        """Back to the start with a fresh optimizer (and a fresh history)."""
+        """Back to the start with a fresh optimizer, schedule, noise stream and history."""
         self._param = torch.nn.Parameter(torch.tensor(self.start, dtype=torch.float64))
         self._data = self._param.detach()  # shares storage: cheap reads of the current point
         self._built_opt: torch.optim.Optimizer | None = None  # built on first use: see _opt
+        self.schedule = None
+        self._gen: torch.Generator | None = None  # made (seeded) at the first noise draw
         self._closure = self._make_closure() if self.spec.info.needs_closure else None
         self.trail.clear()
+        self.lr_history.clear()
         self.anatomy = None
         self.steps = 0
         self.diverged_at: int | None = None
@@ -470,6 +700,8 @@ class Runner:
         if not _ok(x, y, self.loss):
             self.status = DIVERGED
             self.diverged_at = 0
+        if self.scheduler is not None:
+            self._opt  # noqa: B018 -- the schedule sets the lr of step 0 (lr_history[0])
 
     def _evaluate_current(self) -> None:
         if self._closure is None:
@@ -482,16 +714,38 @@ class Runner:
 
     @property
     def _opt(self) -> torch.optim.Optimizer:
-        """The runner's torch optimizer, built on first use.
+        """The runner's torch optimizer (and its schedule), built on first use.
 
         Why lazily: torch's first optimizer in a process imports ``torch._dynamo`` (~1.6 s here),
         so a window that builds its default race eagerly paints that much later. Built on the
         first step (or state/hyperparameter access), it costs the same, but after the window is
-        up, and the app can preload ``torch._dynamo`` off the GUI thread meanwhile.
+        up, and the app can preload ``torch._dynamo`` off the GUI thread meanwhile. A scheduled
+        runner builds both at reset: the schedule decides the lr of step 0.
         """
         if self._built_opt is None:
-            self._built_opt = self.spec.build([self._param])
+            opt = self.spec.build([self._param])
+            if self.scheduler is not None:
+                self.schedule = self.scheduler.build(opt, self.horizon, 1)
+                self.lr_history.clear()
+                self.lr_history.append(self.steps, _lr(opt))
+            self._built_opt = opt
         return self._built_opt
+
+    @property
+    def lr(self) -> float:
+        """The learning rate in force now (what the next step uses)."""
+        if self._built_opt is None and self.scheduler is None:
+            return float(self.spec.hparams().get("lr", math.nan))
+        return _lr(self._opt)
+
+    def lr_series(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(steps, lr)`` for an lr-against-step plot: the recorded history of a scheduled
+        runner (bounded like the trail), else the lr in force from step 0 to now."""
+        if self.scheduler is not None:
+            self._opt  # noqa: B018
+            return self.lr_history.steps(), self.lr_history.values()
+        lr = self.lr
+        return np.array([0, self.steps], dtype=np.int64), np.array([lr, lr])
 
     def _set_surface(self, surface: Surface) -> None:
         self._surface = surface
@@ -504,12 +758,30 @@ class Runner:
             self._opt.zero_grad()
             loss = fn(param)
             loss.backward()
-            if self._closure_calls == 0 and self._first_grad is not None:
+            first = self._closure_calls == 0 and self._first_grad is not None
+            if first and self.noise:
+                self._first_clean[:] = param.grad.tolist()
+            if self.noise:
+                self._add_noise()
+            if first:
                 self._first_grad[:] = param.grad.tolist()
             self._closure_calls += 1
             return loss
 
         return closure
+
+    def _add_noise(self) -> None:
+        """p.grad += σ · N(0, I), drawn from this runner's own seeded generator."""
+        g = self._gen
+        if g is None:
+            g = self._gen = torch.Generator()
+            g.manual_seed(self.noise_stream)
+        self._param.grad.add_(torch.randn(2, generator=g, dtype=torch.float64), alpha=self.noise)
+
+    def _after_step(self, k: int, loss: float) -> None:
+        """Step k was accepted: the schedule moves on (torch's order: after optimizer.step())."""
+        self.schedule.after_step(loss)
+        self.lr_history.append(k, _lr(self._built_opt))
 
     # -- stepping
 
@@ -521,6 +793,8 @@ class Runner:
         if self._closure is None:
             opt.zero_grad()
             self._loss_t.backward()
+            if self.noise:
+                self._add_noise()
             opt.step()
             loss_t = self._fn(self._param)
             loss = loss_t.item()
@@ -537,6 +811,8 @@ class Runner:
             self.point = (x, y)
             self.loss = loss
             self.trail.append(k, x, y, loss)
+            if self.schedule is not None:
+                self._after_step(k, loss)
             return True
         self._diverge(k)
         return False
@@ -549,19 +825,29 @@ class Runner:
     def _step_with_anatomy(self) -> bool:
         before, loss_before = self.point, self.loss
         opt = self._opt
+        lr = _lr(opt)
         self._closure_calls = 0
+        noise = None
         if self._closure is None:
             opt.zero_grad()
             self._loss_t.backward()
+            if self.noise:
+                clean = self._param.grad.tolist()
+                self._add_noise()
             grad = self._param.grad.tolist()  # before step(), which may modify it in place
+            if self.noise:
+                noise = np.array(grad) - np.array(clean)
             opt.step()
             evaluations = 1
         else:
             self._first_grad = grad = [math.nan, math.nan]
+            self._first_clean = clean = [math.nan, math.nan]
             try:
                 opt.step(self._closure)
             finally:
-                self._first_grad = None
+                self._first_grad = self._first_clean = None
+            if self.noise:
+                noise = np.array(grad) - np.array(clean)
             evaluations = self._closure_calls
         alive = self._finish_step_slow()
         after = self._data.tolist()
@@ -574,10 +860,11 @@ class Runner:
             loss_after=self.loss if alive else self._bad_loss,
             gradient=np.array(grad),
             update=np.array(after) - np.array(before),
-            lr=_lr(opt),
+            lr=lr,
             evaluations=evaluations,
             state=self.optimizer_state(),
             diverged=not alive,
+            noise=noise,
         )
         return alive
 
@@ -597,6 +884,8 @@ class Runner:
             self.point = (x, y)
             self.loss = loss
             self.trail.append(k, x, y, loss)
+            if self.schedule is not None:
+                self._after_step(k, loss)
             return True
         self._bad_loss = loss
         self._diverge(k)
@@ -606,6 +895,7 @@ class Runner:
         """The phases of one step (see "Narrated step"); the caller steps the others."""
         opt, param, fn = self._opt, self._param, self._fn
         before, loss_before = self.point, self.loss
+        lr = _lr(opt)
         opt.zero_grad()
         yield Phase(
             "zero_grad",
@@ -626,16 +916,31 @@ class Runner:
             None,
         )
         loss_t.backward()
-        grad = tuple(param.grad.tolist())
-        yield Phase(
-            "backward",
-            "loss.backward()",
-            f"Backward: autograd fills p.grad with the gradient {_pair(grad)}; "
-            "the steepest way down is its opposite.",
-            before,
-            loss,
-            grad,
+        clean = tuple(param.grad.tolist())
+        noise = None
+        code = "loss.backward()"
+        text = (
+            f"Backward: autograd fills p.grad with the gradient {_pair(clean)}; "
+            "the steepest way down is its opposite."
         )
+        if self.noise and self._closure is None:
+            self._add_noise()  # the same draw the plain step makes: narrating changes nothing
+            grad = tuple(param.grad.tolist())
+            noise = np.array(grad) - np.array(clean)
+            code = f"loss.backward(); p.grad += {self.noise:g} * torch.randn(2)"
+            text = (
+                f"Backward: autograd computes the gradient {_pair(clean)}, then gradient noise "
+                f"(σ = {_fmt(self.noise)}, standing in for a mini-batch) adds {_pair(noise)}: "
+                f"p.grad = {_pair(grad)}. The optimizer only ever sees this noisy gradient."
+            )
+        else:
+            grad = clean
+            if self.noise:
+                text += (
+                    f" (The closure adds gradient noise, σ = {_fmt(self.noise)}, each time "
+                    "the optimizer evaluates it.)"
+                )
+        yield Phase("backward", code, text, before, loss, grad)
         self._closure_calls = 0
         if self._closure is None:
             self._loss_t = loss_t
@@ -658,16 +963,25 @@ class Runner:
             loss_after=self.loss if alive else self._bad_loss,
             gradient=np.array(grad),
             update=np.array(update),
-            lr=_lr(opt),
+            lr=lr,
             evaluations=max(1, self._closure_calls),
             state=state,
             diverged=not alive,
+            noise=noise,
         )
         if alive:
             text = (
                 f"Step: {self.spec.name} moves p by {_pair(update)}{evals} to {_pair(after)}; "
                 f"the loss there is {_fmt(self.loss)}."
             )
+            if self.schedule is not None:
+                code += "; scheduler.step()"
+                new_lr = _lr(opt)
+                change = "keeps it at" if new_lr == lr else "sets it to"
+                text += (
+                    f" This step used lr = {_fmt(lr)}; then {self.scheduler.name} {change} "
+                    f"{_fmt(new_lr)} for the next step."
+                )
         else:
             text = f"Step: {self.spec.name}{evals} left the safe range: the runner has diverged."
         yield Phase(
@@ -678,8 +992,19 @@ class Runner:
 
     def _set_hparams(self, changes: dict[str, Any]) -> None:
         new_spec = self.spec.with_changes(**changes)  # validates: GdsimError changes nothing
-        if self._built_opt is not None:  # else the optimizer is built from new_spec when used
-            apply_hparams(self._built_opt, self.spec.info, changes)
+        if self.scheduler is not None:  # e.g. OneCycleLR's default max_lr is the lr: lr > 0
+            check_schedule(new_spec, self.scheduler, self.horizon)
+        opt = self._built_opt
+        if opt is not None:  # else the optimizer is built from new_spec when used
+            old = _lr(opt)
+            apply_hparams(opt, self.spec.info, changes)
+            if "lr" in changes and self.schedule is not None:
+                # as in training (core.schedulers): the whole schedule is scaled by new / old
+                new = _lr(opt)
+                base = self.schedule.scheduler.base_lrs[0] if old <= 0 else old
+                if base > 0:
+                    self.schedule.rescale(0, new / base)
+                self.lr_history.set_last(new)
         self.spec = new_spec
 
     # -- plain values out
@@ -706,6 +1031,8 @@ class Runner:
             points=self.trail.points(),
             losses=self.trail.losses(),
             step_index=self.trail.steps(),
+            scheduler=None if self.scheduler is None else str(self.scheduler),
+            lr=self.lr,
         )
 
     def __repr__(self) -> str:
@@ -949,11 +1276,17 @@ class Race:
         surface: Surface | str,
         start: Sequence[float] | None = None,
         history: int | None = DEFAULT_HISTORY,
+        horizon: int = DEFAULT_HORIZON,
+        noise: float = 0.0,
+        seed: int = 0,
     ) -> None:
         self.surface = _as_surface(surface)
         self.start = check_point(start if start is not None else self.surface.start)
         Trail(history)  # validate the cap once, here
         self.history = history
+        self.horizon = check_horizon(horizon)
+        self.noise = check_noise(noise)
+        self.seed = check_seed(seed)
         self.runners: list[Runner | Swarm] = []
         self.t = 0
         self._next_id = 1
@@ -967,10 +1300,14 @@ class Race:
         label: str | None = None,
         history: int | None | str = "race",
         reserve: int = 0,
+        scheduler: SchedulerSpec | str | None = None,
     ) -> Runner:
         """Add a single runner (see the module docstring); it starts at step 0."""
         spec = as_spec(spec)
         own = check_point(start) if start is not None else None
+        sched = as_scheduler(scheduler)
+        if sched is not None:
+            check_schedule(spec, sched, self.horizon)
         with torch.enable_grad():
             runner = Runner(
                 self._take_id(),
@@ -980,6 +1317,10 @@ class Race:
                 label,
                 self.history if history == "race" else history,
                 reserve=reserve,
+                scheduler=sched,
+                horizon=self.horizon,
+                noise=self.noise,
+                stream=noise_stream(self.seed, len(self.runners)),
             )
         self.runners.append(runner)
         return runner
@@ -1086,14 +1427,69 @@ class Race:
     def set_hparams(self, runner: int | Runner | Swarm, **changes: Any) -> None:
         self.get(runner)._set_hparams(changes)
 
+    def set_schedule(self, runner: int | Runner, scheduler: SchedulerSpec | str | None) -> None:
+        """Give a single runner a learning-rate schedule (None: none); the runner restarts.
+
+        Validated first (GdsimError changes nothing). Why a restart: a schedule is a plan over
+        steps from 0, and an lr plot against step only reads right if the run started with it.
+        """
+        r = self.get(runner)
+        if not isinstance(r, Runner):
+            raise GdsimError("a swarm takes no learning-rate schedule; pick a single runner")
+        sched = as_scheduler(scheduler)
+        if sched is not None:
+            check_schedule(r.spec, sched, self.horizon)
+        old, r.scheduler = r.scheduler, sched
+        try:
+            self.reset(r)
+        except GdsimError:  # torch refused what the check let through: put the old one back
+            r.scheduler = old
+            self.reset(r)
+            raise
+
+    def set_noise(self, sigma: float, seed: int | None = None) -> None:
+        """Gradient noise σ for every single runner, live from the next step (see "Noise").
+
+        A new ``seed`` restarts every runner's noise stream now (from that seed); restart the
+        race too if the run should be reproducible from its start.
+        """
+        sigma = check_noise(sigma)
+        seed = self.seed if seed is None else check_seed(seed)
+        self.noise = sigma
+        reseed = seed != self.seed
+        self.seed = seed
+        for i, r in enumerate(self.runners):
+            if isinstance(r, Runner):
+                r.noise = sigma
+                if reseed:
+                    r.noise_stream = noise_stream(seed, i)
+                    r._gen = None
+
+    def set_horizon(self, horizon: int) -> None:
+        """The run length schedules' defaults assume (see "Schedules"); the race restarts."""
+        horizon = check_horizon(horizon)
+        for r in self.runners:
+            if isinstance(r, Runner) and r.scheduler is not None:
+                check_schedule(r.spec, r.scheduler, horizon)
+        self.horizon = horizon
+        for r in self.runners:
+            if isinstance(r, Runner):
+                r.horizon = horizon
+        self.reset()
+
     def reset(self, runner: int | Runner | Swarm | None = None) -> None:
         with torch.enable_grad():
             if runner is None:
-                for r in self.runners:
+                for i, r in enumerate(self.runners):
+                    if isinstance(r, Runner):
+                        r.noise_stream = noise_stream(self.seed, i)
                     r.reset()
                 self.t = 0
             else:
-                self.get(runner).reset()
+                r = self.get(runner)
+                if isinstance(r, Runner):
+                    r.noise_stream = noise_stream(self.seed, self.runners.index(r))
+                r.reset()
 
     def set_start(self, x: float, y: float) -> None:
         """Move the shared start; every single runner restarts from there, swarms restart."""

@@ -22,6 +22,14 @@ When each steps (``SchedulerInfo.interval``)
     CosineAnnealingLR, CosineAnnealingWarmRestarts, LinearLR).
     ``"plateau"``: after each validation pass, with the validation loss (ReduceLROnPlateau).
 
+On a 2-D surface (``core.race``) there are neither batches nor epochs: one race step is both.
+    ``Schedule.after_step(loss)`` steps every scheduler once after each ``optimizer.step()``
+    (ReduceLROnPlateau with the new loss), and the run shape is ``RunShape(horizon, 1, lr)``:
+    "epochs" in the defaults above read as race steps (StepLR drops every ``horizon // 3`` steps).
+    ``SchedulerSpec.check(shape, optimizer_defaults)`` says whether ``build`` would accept the
+    spec for such an optimizer without building one (building the first optimizer of a process
+    imports ``torch._dynamo``, ~1.6 s: a session file must not cost that just to be validated).
+
 A user's live learning-rate change vs the schedule (``Schedule.rescale``)
     A schedule must not silently undo a change the user just made. The rule: setting lr to ``new``
     while the lr in force is ``old`` multiplies the whole schedule by ``new / old`` — the
@@ -33,7 +41,7 @@ A user's live learning-rate change vs the schedule (``Schedule.rescale``)
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -412,6 +420,17 @@ class SchedulerSpec:
             values[a.name] = _check(self.info, a, values[a.name])
         return {**values, **self.info.fixed}
 
+    def check(self, shape: RunShape, optimizer_defaults: Iterable[str]) -> dict[str, Any]:
+        """The arguments :meth:`build` would pass for an optimizer whose ``defaults`` has these
+        names, or GdsimError with the message ``build`` gives. Builds nothing (see module doc)."""
+        kwargs = self.resolved(shape)
+        names = set(optimizer_defaults)
+        if kwargs.get("cycle_momentum") and not ("momentum" in names or "betas" in names):
+            raise GdsimError(
+                f"{self.name} cycle_momentum=True needs an optimizer with momentum or betas"
+            )
+        return kwargs
+
     def build(
         self, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int
     ) -> Schedule:
@@ -475,6 +494,18 @@ class Schedule:
             self.scheduler.step()
         elif self.spec.info.interval == "plateau":
             self.scheduler.step(val_loss)
+
+    def after_step(self, loss: float) -> None:
+        """A surface race step (a batch and an epoch at once): step the scheduler once.
+
+        ReduceLROnPlateau gets ``loss`` (the loss at the new point); OneCycleLR holds its final
+        lr once its cycle is over, as in training.
+        """
+        interval = self.spec.info.interval
+        if interval == "plateau":
+            self.scheduler.step(loss)
+        elif self._limit is None or self.scheduler.last_epoch < self._limit:
+            self.scheduler.step()
 
     def rescale(self, group_index: int, ratio: float) -> None:
         """Scale the schedule of one param group by ``ratio`` (the user changed lr; see module doc)."""
