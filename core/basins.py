@@ -28,8 +28,9 @@ Classification of each start, in this order:
    (``tol`` defaults to :data:`TOL_FRACTION` of the domain's larger side, so it scales with the
    surface); the nearest one wins. A point still oscillating around a known minimum counts as
    having reached it: it is in that basin.
-4. ``"still moving"``: not settled, i.e. one of its last :data:`SETTLE_STEPS` steps moved it more
-   than ``move_tol`` (default :data:`MOVE_FRACTION` of the larger side).
+4. ``"still moving"``: not settled, i.e. in its last ~:data:`SETTLE_CHECKS` x
+   :data:`CHECK_EVERY` steps it moved more than ``move_tol`` (default :data:`MOVE_FRACTION` of
+   the larger side) per step (see :data:`CHECK_EVERY` for exactly how).
 5. otherwise it settled somewhere the surface does not list (a local minimum, a flat plateau, any
    minimum of a typed expression): the settled end points are clustered greedily -- lowest loss
    first, every settled point within ``tol`` of that founder joins it -- into ``"other minimum
@@ -53,7 +54,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,13 +86,17 @@ MAX_STEPS = 100_000
 TOL_FRACTION = 0.02
 #: Default "still moving" threshold for one step, as a fraction of the domain's larger side.
 MOVE_FRACTION = 1e-7
-#: A point has settled once this many consecutive steps each moved it less than ``move_tol``
-#: (one slow step is not enough: momentum slows to a halt at every turning point).
-SETTLE_STEPS = 20
-#: The "has everything arrived?" test runs every CHECK_EVERY steps; a point that is not calm but
-#: was within ``tol`` of a known minimum at CAPTURE_CHECKS consecutive tests has arrived too.
+#: Motion is checked every CHECK_EVERY steps (checking every step cost ~30 % of the stepping).
+#: A point is calm at a check if its last step moved it less than ``move_tol`` and it moved less
+#: than ``CHECK_EVERY * move_tol`` since the previous check (one slow step is not enough:
+#: momentum slows to a halt at every turning point). Calm at SETTLE_CHECKS checks in a row =
+#: settled. A point that is not calm but was within ``tol`` of a known minimum at
+#: CAPTURE_CHECKS checks in a row has arrived too (for stopping early).
 CHECK_EVERY = 10
+SETTLE_CHECKS = 2
 CAPTURE_CHECKS = 5
+#: Points per piece of work in :meth:`BasinsRun.classify` (~1 ms each here).
+CLASSIFY_BLOCK = 16384
 #: At most this many "other minimum k" clusters; further settled points are "settled elsewhere".
 MAX_OTHER_CLASSES = 48
 
@@ -237,8 +242,10 @@ class BasinsRun:
         self.swarm: Swarm = self._race.add_swarm(self.spec, starts, label="basins")
         self._undefined = self.swarm.diverged.copy()  # bad at the start itself
         count = len(starts)
-        self._prev = np.empty((count, 2))
-        self._calm = np.zeros(count, dtype=np.int32)  # consecutive steps below move_tol
+        self._prev = np.empty((count, 2))  # points one step before a check
+        self._anchor = starts.copy()  # points at the previous check
+        self._anchor_step = 0
+        self._calm = np.zeros(count, dtype=np.int32)  # consecutive calm checks
         self._near = np.zeros(count, dtype=np.int32)  # consecutive checks near a known minimum
         self._minima = (
             np.array([(m.x, m.y) for m in self.surface.minima]) if self.surface.minima else None
@@ -253,9 +260,8 @@ class BasinsRun:
 
     @property
     def done(self) -> bool:
-        return (
-            self.swarm.steps >= self.max_steps or self._settled or bool(self.swarm.diverged.all())
-        )
+        swarm = self.swarm
+        return swarm.steps >= self.max_steps or self._settled or swarm.status == "diverged"
 
     @property
     def progress(self) -> float:
@@ -273,33 +279,44 @@ class BasinsRun:
         while taken < limit and not self.done:
             if taken and deadline is not None and t + self._step_cost > deadline:
                 break
-            np.copyto(self._prev, swarm.points)
+            k = swarm.steps + 1
+            check = k % CHECK_EVERY == 0 or k == self.max_steps
+            if check:
+                np.copyto(self._prev, swarm.points)
             if self._race.step(1) == 0:
                 break
             taken += 1
-            self._update_calm()
+            if check:
+                self._check()
             t_next = time.perf_counter()
             dt = t_next - t
             self._step_cost = dt if self._step_cost == 0 else 0.8 * self._step_cost + 0.2 * dt
             t = t_next
         return self.progress
 
-    def _update_calm(self) -> None:
+    def _check(self) -> None:
+        """Who has settled, and has everyone arrived? (See :data:`CHECK_EVERY`.)"""
         swarm = self.swarm
-        d = swarm.points - self._prev
+        pts = swarm.points
+        d = pts - self._prev
         d *= d
         small = d[:, 0] + d[:, 1] < self.move_tol * self.move_tol
+        d = pts - self._anchor
+        d *= d
+        window = self.move_tol * (swarm.steps - self._anchor_step)
+        small &= d[:, 0] + d[:, 1] < window * window
+        np.copyto(self._anchor, pts)
+        self._anchor_step = swarm.steps
         calm = self._calm
         calm += 1
         calm[~small] = 0
-        if swarm.steps % CHECK_EVERY and swarm.steps < self.max_steps:
-            return
-        # who is still going: live points that are not calm; those that keep circling a known
-        # minimum (Adam's late spikes) count as arrived once seen near it CAPTURE_CHECKS times
-        going = np.flatnonzero((calm < SETTLE_STEPS) & ~swarm.diverged)
-        self._near[calm >= SETTLE_STEPS] = 0
+        settled = calm >= SETTLE_CHECKS
+        # who is still going: live points that have not settled; those that keep circling a
+        # known minimum (Adam's late spikes) count as arrived once seen near it repeatedly
+        going = np.flatnonzero(~settled & ~swarm.diverged)
+        self._near[settled] = 0
         if going.size and self._minima is not None:
-            p = swarm.points[going]
+            p = pts[going]
             m = self._minima
             d2 = (p[:, None, 0] - m[None, :, 0]) ** 2 + (p[:, None, 1] - m[None, :, 1]) ** 2
             near = d2.min(axis=1) <= self.tol * self.tol
@@ -316,72 +333,93 @@ class BasinsRun:
     # -- result ----------------------------------------------------------------------------
     def result(self) -> BasinsResult:
         """Classify every start by where it is now (the final map once :attr:`done`)."""
+        for out in self.classify():
+            if out is not None:
+                return out
+        raise AssertionError("classify() ended without a result")  # pragma: no cover
+
+    def classify(self) -> Iterator[BasinsResult | None]:
+        """:meth:`result` in pieces: yields None after each piece of work (a block of
+        :data:`CLASSIFY_BLOCK` points or one cluster, a few ms each), then the result.
+
+        For a GUI: classifying a 300 x 300 grid with many local minima takes ~0.1 s in one go.
+        The state is copied first, so the run may go on stepping meanwhile.
+        """
         swarm = self.swarm
         pts = swarm.points.copy()
         losses = swarm.losses.copy()
+        diverged_now = swarm.diverged.copy()
+        settled = self._calm >= SETTLE_CHECKS
+        steps, finished = swarm.steps, self._settled or bool(diverged_now.all())
         count = len(pts)
         labels = np.full(count, -1, dtype=np.int64)
         classes: list[dict] = []
 
         def add(kind: str, name: str, members: np.ndarray, **extra) -> None:
-            idx = len(classes)
-            labels[members] = idx
-            classes.append({"kind": kind, "name": name, "count": int(members.sum()), **extra})
+            """members: indices of the starts in the class."""
+            labels[members] = len(classes)
+            classes.append({"kind": kind, "name": name, "count": int(members.size), **extra})
 
         undefined = self._undefined
-        diverged = swarm.diverged & ~undefined
-        free = ~swarm.diverged
+        diverged = diverged_now & ~undefined
+        free = ~diverged_now
+        tol2 = self.tol * self.tol
 
         # known minima: nearest within tol; every known minimum is listed (0 % says something)
         minima = self.surface.minima
         if minima:
             mins = np.array([(m.x, m.y) for m in minima])
-            dist = np.hypot(pts[:, None, 0] - mins[None, :, 0], pts[:, None, 1] - mins[None, :, 1])
-            nearest = dist.argmin(axis=1)
-            near = free & (dist[np.arange(count), nearest] <= self.tol)
+            nearest = np.full(count, -1, dtype=np.int64)
+            for lo in range(0, count, CLASSIFY_BLOCK):
+                hi = min(count, lo + CLASSIFY_BLOCK)
+                p = pts[lo:hi]
+                d2 = (p[:, None, 0] - mins[None, :, 0]) ** 2 + (
+                    p[:, None, 1] - mins[None, :, 1]
+                ) ** 2
+                k = d2.argmin(axis=1)
+                ok = free[lo:hi] & (d2[np.arange(hi - lo), k] <= tol2)
+                nearest[lo:hi] = np.where(ok, k, -1)
+                yield None
             for k, m in enumerate(minima):
                 add(
                     MINIMUM,
                     f"minimum ({_fmt(m.x)}, {_fmt(m.y)})",
-                    near & (nearest == k),
+                    np.flatnonzero(nearest == k),
                     location=(m.x, m.y),
                     value=m.value,
                     minimum_index=k,
                 )
-            free &= ~near
+            free &= nearest < 0
 
-        settled = self._calm >= SETTLE_STEPS
-        moving = free & ~settled
+        moving = np.flatnonzero(free & ~settled)
         rest = np.flatnonzero(free & settled)
         rest = rest[np.argsort(losses[rest], kind="stable")]  # lowest loss founds first
+        yield None
         k = 0
         while rest.size and k < MAX_OTHER_CLASSES:
             founder = rest[0]
-            d = np.hypot(pts[rest, 0] - pts[founder, 0], pts[rest, 1] - pts[founder, 1])
-            join = d <= self.tol
-            members = np.zeros(count, dtype=bool)
-            members[rest[join]] = True
-            x, y = (float(v) for v in pts[founder])
+            fx, fy = pts[founder]
+            join = (pts[rest, 0] - fx) ** 2 + (pts[rest, 1] - fy) ** 2 <= tol2
+            x, y = float(fx), float(fy)
             k += 1
             add(
                 OTHER,
                 f"other minimum {k} ({_fmt(x)}, {_fmt(y)})",
-                members,
+                rest[join],
                 location=(x, y),
                 value=float(losses[founder]),
                 other_index=k - 1,
             )
             rest = rest[~join]
+            yield None
         if rest.size:
-            members = np.zeros(count, dtype=bool)
-            members[rest] = True
-            add(ELSEWHERE, "settled elsewhere", members, location=None, value=None)
+            add(ELSEWHERE, "settled elsewhere", rest, location=None, value=None)
         for kind, name, members in (
             (MOVING, "still moving", moving),
-            (DIVERGED, "diverged", diverged),
-            (UNDEFINED, "undefined at start", undefined),
+            (DIVERGED, "diverged", np.flatnonzero(diverged)),
+            (UNDEFINED, "undefined at start", np.flatnonzero(undefined)),
         ):
-            if members.any():
+            if members.size:
                 add(kind, name, members, location=None, value=None)
         assert (labels >= 0).all()
 
@@ -400,16 +438,16 @@ class BasinsRun:
             for i, c in enumerate(classes)
         )
         shape = (self.n, self.n)
-        return BasinsResult(
+        yield BasinsResult(
             surface=self.surface.name,
             spec=str(self.spec),
             xs=self.xs.copy(),
             ys=self.ys.copy(),
             labels=labels.reshape(shape),
             legend=legend,
-            steps=swarm.steps,
+            steps=steps,
             max_steps=self.max_steps,
-            finished=self._settled or bool(swarm.diverged.all()),
+            finished=finished,
             end_points=pts.reshape(*shape, 2),
             end_losses=losses.reshape(shape),
             tol=self.tol,

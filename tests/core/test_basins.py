@@ -179,3 +179,14 @@ def test_bad_input_is_refused_in_one_line(kwargs, needle):
 def test_refusal_names_optimizers_that_work():
     with pytest.raises(GdsimError, match="use SGD, Adam"):
         BasinsRun("himmelblau", "LBFGS", n=10)
+
+
+def test_classify_in_pieces_gives_the_same_result(monkeypatch):
+    monkeypatch.setattr(basins, "CLASSIFY_BLOCK", 64)  # a 20 x 20 grid in several blocks
+    run = BasinsRun("six-hump-camel", "Adam(lr=0.02)", n=20, steps=300)
+    run.run()
+    pieces = list(run.classify())
+    assert len(pieces) > 7 and all(p is None for p in pieces[:-1])
+    last = pieces[-1]
+    whole = run.result()
+    assert np.array_equal(last.labels, whole.labels) and last.legend == whole.legend
