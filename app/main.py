@@ -15,11 +15,15 @@ from collections.abc import Sequence
 # core.cli.SUBCOMMANDS. Both are dispatched by name before anything imports Qt.
 APP_SUBCOMMANDS: dict[str, str] = {
     "bench": "app.bench",
+    "render": "app.render",
 }
 
-USAGE = """usage: gdsim [SUBCOMMAND ...]
+USAGE = """usage: gdsim [--preset NAME | --session FILE] [--screenshot PNG [--steps N] [--scale S]]
+       gdsim SUBCOMMAND ...
 
-With no arguments, opens the window.
+With no arguments, opens the window (as you left it). --preset/--session open it showing a
+lecture preset or a saved session. --screenshot opens it offscreen instead, runs the current
+view for N steps (race steps or training batches), saves the whole window as a PNG and exits.
 
 subcommands:
 {lines}
@@ -35,8 +39,11 @@ def _usage() -> str:
     return USAGE.format(lines=lines)
 
 
-def run_window(argv: Sequence[str] = ()) -> int:
-    """Get or create the QApplication, show the main window, run the event loop."""
+def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
+    """Get or create the QApplication, show the main window, run the event loop.
+
+    ``session`` (a validated ``core.session.Session``) is shown instead of the saved state.
+    """
     from PySide6.QtWidgets import QApplication
 
     from app.errors import protect_singletons
@@ -50,6 +57,8 @@ def run_window(argv: Sequence[str] = ()) -> int:
     app.setApplicationName("gdsim")
     app.setOrganizationName("gdsim")
     window = MainWindow()
+    if session is not None:
+        window.apply_session(session)  # type: ignore[arg-type]
     window.show()
     # torch.optim imports torch._dynamo on first use (~1.6 s here); runners build their optimizer
     # lazily, so do that import off the GUI thread once the window is up.
@@ -74,6 +83,51 @@ def preload_in_background(modules: Sequence[str]) -> threading.Thread:
     return thread
 
 
+def _window_parser():
+    from core.cli import _Parser
+
+    parser = _Parser(prog="gdsim", add_help=False)
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--preset", metavar="NAME")
+    src.add_argument("--session", metavar="FILE")
+    parser.add_argument("--screenshot", metavar="PNG")
+    parser.add_argument("--steps", type=int, metavar="N")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--theme", choices=("light", "dark"))
+    return parser
+
+
+def window_options(argv: Sequence[str]) -> int:
+    """``gdsim --preset NAME``, ``gdsim --session FILE``, ``gdsim --screenshot PNG ...``.
+
+    Bad input (an unknown preset, a broken session, a bad path) is one line and exit 2, as for
+    the subcommands, and is found before any window is built.
+    """
+    from core.cli import _fail
+    from core.errors import GdsimError
+
+    args = _window_parser().parse_args(list(argv))  # usage errors: one line, exit 2
+    try:
+        session = None
+        if args.preset is not None or args.session is not None:
+            from app.render import read_source
+
+            session, _name = read_source(args.preset, args.session)
+        if args.screenshot is None:
+            if args.steps is not None or args.scale != 1.0 or args.theme is not None:
+                raise GdsimError("--steps, --scale and --theme go with --screenshot")
+            return run_window((), session)
+        from app.render import screenshot
+        from core.runtime import configure_torch
+
+        configure_torch()
+        w, h = screenshot(args.screenshot, session, args.steps, args.scale, args.theme)
+    except GdsimError as exc:
+        return _fail("gdsim", str(exc), 2)
+    print(f"wrote {args.screenshot}: the window, {w}x{h} px")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
@@ -81,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
+    if argv[0].startswith("-"):
+        return window_options(argv)
     from core.cli import SUBCOMMANDS, run_subcommand
 
     if argv[0] in SUBCOMMANDS:
