@@ -11,7 +11,7 @@ Units, and why there are two scales
 -----------------------------------
 The quantities come in two units. *Gradient units* (∂f/∂p): the gradient, SGD's momentum buffer,
 Adam's first moment ``exp_avg``, RMSprop's ``grad_avg``, and the root of the second moments
-(``√v̂``, ``√sum``, Adamax's ``exp_inf``), drawn as an ellipse (a box for a running max) around
+(``√v``, ``√sum``, Adamax's ``exp_inf``), drawn as an ellipse (a box for a running max) around
 the point. *Step units* (a move of p, map coordinates): the update, Rprop's per-coordinate step
 sizes. An adaptive optimizer decouples the two: on Rosenbrock Adam's gradient is ~150 while its
 step is ~lr = 0.02, so with one factor for both the update would be a few thousandths of a pixel.
@@ -26,8 +26,8 @@ momentum buffer as −buf (SGD steps by −lr·buf), the first moment as −m.
 Per-coordinate step size
 ------------------------
 :func:`step_size` gives, for the step just taken, what each coordinate's (first-moment or
-gradient) value was multiplied by, with the formula as text: Adam/AdamW/NAdam ``lr/(√v̂+ε)``
-with ``v̂ = exp_avg_sq/(1−β2^t)`` (``max_exp_avg_sq`` with amsgrad), RAdam the same times its
+gradient) value was multiplied by, with the formula as text: Adam/AdamW/NAdam ``lr/(√(v/(1−β2^t))+ε)``
+with ``v = exp_avg_sq`` (``max_exp_avg_sq`` with amsgrad), RAdam the same times its
 rectification (plain ``lr`` while the variance estimate is unreliable), Adamax ``lr/u``,
 RMSprop ``lr/(√v+ε)`` (centred: the running variance), Adagrad ``clr/(√sum+ε)``, Adadelta
 ``lr·√(E[Δp²]+ε)/√(E[g²]+ε)`` (with E[Δp²] as it was before the step), Rprop its own
@@ -56,6 +56,7 @@ __all__ = [
     "fmt_pair",
     "gradient_picture",
     "nice_floor",
+    "nice_near",
     "picture",
     "step_size",
 ]
@@ -68,7 +69,7 @@ TARGET = 0.22
 #: A factor is kept while the longest arrow stays within these fractions (no flicker while
 #: running); an extent (ellipse/box half-width) may reach EXTENT_MAX before the factor shrinks.
 KEEP_LOW, KEEP_HIGH = 0.08, 0.40
-EXTENT_MAX = 0.45
+EXTENT_MAX = 0.5
 
 ADAM_LIKE = ("Adam", "AdamW", "NAdam", "RAdam")
 
@@ -174,8 +175,8 @@ def step_size(
             rect = math.sqrt(
                 (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
             )
-            return lr * rect * math.sqrt(bc2) / (np.sqrt(v) + eps), "lr·r/(√v̂+ε)"
-        return lr / (np.sqrt(v / bc2) + eps), "lr/(√v̂+ε)"
+            return lr * rect * math.sqrt(bc2) / (np.sqrt(v) + eps), "lr·r·√(1−β2^t)/(√v+ε)"
+        return lr / (np.sqrt(v / bc2) + eps), "lr/(√(v/(1−β2^t))+ε)"
     if optimizer == "Adamax":
         u = _as2(state.get("exp_inf"))
         if u is None:
@@ -262,15 +263,15 @@ def _rms_extent(optimizer: str, state: dict[str, Any], hparams: dict[str, Any]) 
         if optimizer in ADAM_LIKE and t >= 1:
             beta2 = float(hparams.get("betas", (0.9, 0.999))[1])
             v = v / (1.0 - beta2**t)
-            label = "√v̂: RMS of ∇f → step size lr/(√v̂+ε)"
+            label = "RMS of ∇f, √(v/(1−β2^t)): step size = lr / it"
         else:
-            label = "√v: RMS of ∇f (per-coordinate step size)"
+            label = "RMS of ∇f, √v: the step divides by it"
         return Extent("rms", label, np.sqrt(np.maximum(v, 0.0)), GRADIENT, "ellipse")
     if "exp_inf" in state:
         u = _as2(state["exp_inf"])
         if u is None:
             return None
-        return Extent("max", "u: running max |∇f| → step size lr/u", np.abs(u), GRADIENT, "box")
+        return Extent("max", "max |∇f| (exp_inf): step size = lr / it", np.abs(u), GRADIENT, "box")
     if optimizer == "RMSprop" or ("square_avg" in state and "acc_delta" not in state):
         v = _as2(state.get("square_avg"))
         if v is None:
@@ -278,21 +279,21 @@ def _rms_extent(optimizer: str, state: dict[str, Any], hparams: dict[str, Any]) 
         g_avg = _as2(state.get("grad_avg"))
         if g_avg is not None:
             v = np.maximum(v - g_avg * g_avg, 0.0)
-            label = "√(v−ḡ²): std of ∇f → step size lr/(√(v−ḡ²)+ε)"
+            label = "std of ∇f, √(v−ḡ²): step size = lr / it"
         else:
-            label = "√v: RMS of ∇f → step size lr/(√v+ε)"
+            label = "RMS of ∇f, √v: step size = lr / it"
         return Extent("rms", label, np.sqrt(np.maximum(v, 0.0)), GRADIENT, "ellipse")
     if "acc_delta" in state:  # Adadelta
         v = _as2(state.get("square_avg"))
         if v is None:
             return None
-        label = "√E[g²]: RMS of ∇f → step size lr·√(E[Δp²]+ε)/√(E[g²]+ε)"
+        label = "RMS of ∇f, √E[g²]: the step divides by it"
         return Extent("rms", label, np.sqrt(np.maximum(v, 0.0)), GRADIENT, "ellipse")
     if "sum" in state:  # Adagrad
         s = _as2(state["sum"])
         if s is None:
             return None
-        label = "√Σg²: root of all squared ∇f → step size clr/(√sum+ε)"
+        label = "√sum: root of all past ∇f²: step size = lr / it"
         return Extent("rms", label, np.sqrt(np.maximum(s, 0.0)), GRADIENT, "ellipse")
     return None
 
@@ -319,12 +320,12 @@ def picture(
     grad = np.asarray(gradient, dtype=np.float64)
     upd = np.asarray(update, dtype=np.float64)
     arrows = [
-        Arrow("gradient", "−∇f: gradient, downhill", -grad, GRADIENT),
+        Arrow("gradient", "−∇f: downhill (gradient)", -grad, GRADIENT),
         Arrow("update", "update: the step taken", upd.copy(), STEP),
     ]
     buf = _as2(state.get("momentum_buffer"))
     if buf is not None and optimizer != "RMSprop":  # RMSprop's buffer holds normalised steps
-        arrows.append(Arrow("momentum", "−buf: momentum buffer (step −lr·buf)", -buf, GRADIENT))
+        arrows.append(Arrow("momentum", "−buf: momentum buffer", -buf, GRADIENT))
     m = _as2(state.get("exp_avg"))
     if m is not None:
         arrows.append(Arrow("first_moment", "−m: first moment (exp_avg)", -m, GRADIENT))
@@ -338,18 +339,21 @@ def picture(
     if optimizer == "Rprop":
         s = _as2(state.get("step_size"))
         if s is not None:
-            extents.append(Extent("rprop_steps", "Rprop's step sizes (box)", s.copy(), STEP, "box"))
+            extents.append(
+                Extent("rprop_steps", "Rprop's step size per axis", s.copy(), STEP, "box")
+            )
     size, formula = step_size(optimizer, state, hparams, lr, upd)
     lines = [
         ("step", f"{step} · lr {fmt(lr)}"),
-        ("p", f"{fmt_pair(origin)} → {fmt_pair(origin + upd)}"),
+        ("p", fmt_pair(origin)),
         ("f", f"{fmt(loss_before)} → {fmt(loss_after)}"),
         ("∇f", fmt_pair(grad)),
         ("update", fmt_pair(upd)),
     ]
     lines += _state_lines(state)
     if size is not None:
-        lines.append((f"step size {formula}", fmt_pair(size)))
+        lines.append(("step size", fmt_pair(size)))
+        lines.append(("", f"= {formula}"))
     return Picture(origin, tuple(arrows), tuple(extents), size, formula, tuple(lines))
 
 
@@ -359,7 +363,7 @@ def gradient_picture(point: Sequence[float], gradient: Sequence[float], loss: fl
     grad = np.asarray(gradient, dtype=np.float64)
     return Picture(
         origin,
-        (Arrow("gradient", "−∇f: gradient, downhill", -grad, GRADIENT),),
+        (Arrow("gradient", "−∇f: downhill (gradient)", -grad, GRADIENT),),
         (),
         None,
         "",
@@ -378,6 +382,13 @@ def nice_floor(x: float) -> float:
         if v <= x * (1 + 1e-12):
             return v
     return 10.0 ** (k - 1) * 5  # pragma: no cover (log10 rounding)
+
+
+def nice_near(x: float) -> float:
+    """The 1, 2, 5 × 10^k nearest to x on a log scale (x > 0): within a factor of 1.6."""
+    k = math.floor(math.log10(x))
+    candidates = [m * 10.0**j for j in (k - 1, k, k + 1) for m in (1, 2, 5)]
+    return min(candidates, key=lambda c: abs(math.log(c / x)))
 
 
 def _fraction(v: np.ndarray, view: tuple[float, float]) -> float:
@@ -413,10 +424,9 @@ def fit_factor(
         if fits and e * current <= EXTENT_MAX:
             if minimum is None or current >= minimum:
                 return current
-    want = TARGET / a if a > 0 else math.inf
-    if e > 0:
-        want = min(want, EXTENT_MAX * 0.8 / e)
-    factor = nice_floor(want)
+    factor = nice_near(TARGET / a) if a > 0 else math.inf
+    if e > 0 and factor * e > EXTENT_MAX * 0.8:
+        factor = nice_floor(EXTENT_MAX * 0.8 / e)
     if minimum is not None:
         factor = max(factor, minimum)
     return factor
