@@ -20,10 +20,13 @@ The format (version 1)::
         "start": [-2.5, 1.0],                  # shared start; null/absent = the surface's default
         "runners": [
           {"spec": "SGD(lr=0.045)", "label": null, "visible": true,
-           "start": null}                      # own start; null/absent = the shared start
+           "start": null,                      # own start; null/absent = the shared start
+           "scheduler": "StepLR(step_size=100)"}   # lr schedule SPEC; null/absent = none
         ],
         "speed": 10.0,                         # race steps per second, 1..2000
-        "steps": 0                             # steps to pre-run when loaded, 0..MAX_STEPS
+        "steps": 0,                            # steps to pre-run when loaded, 0..MAX_STEPS
+        "noise": {"sigma": 0.5, "seed": 0},    # gradient noise; absent = none (sigma 0, seed 0)
+        "horizon": 1000                        # steps schedules' defaults assume; absent = 1000
       },
       "training": {                            # the Training view: TrainConfig's fields
         "dataset": "moons", "dataset_options": {}, "samples": 1000, "noise": 0.2,
@@ -42,6 +45,14 @@ Rules:
 * The section named by ``view`` must be present; the other one may be absent (``None``): a preset
   about training says nothing about the Surfaces view, and the window leaves that view as it is.
 * A runner's ``label`` is ``null`` for the automatic label; ``visible`` is a display flag only.
+* Schedules and noise (``core.race``, "Schedules" and "Noise") are optional keys of version 1: a
+  file without them means no schedule and no noise, and a session without them is written
+  without them (``scheduler`` only for a scheduled runner, ``noise`` only when sigma > 0 or the
+  seed is not 0, ``horizon`` only when it is not 1000). ``scheduler`` is a
+  ``core.schedulers`` SPEC (registry names only, validated against the runner's optimizer
+  without building one); ``sigma`` is in [0, MAX_NOISE], ``seed`` in [0, MAX_SEED]. The noise
+  of runner ``i`` is seeded by its position in ``runners``, so the same file replays the same
+  noise.
   ``device`` is checked for form (auto, cpu, cuda, cuda:N, mps), not for presence: a session made
   on a GPU machine still opens on a laptop; the engine says so when it is asked to run there.
   ``cpu_threads`` is a machine setting and is not stored.
@@ -80,7 +91,17 @@ from typing import Any
 from core.errors import GdsimError
 from core.files import write_text_atomic
 from core.optimizers import OptimizerSpec, parse_spec
-from core.race import DEFAULT_HISTORY, Race, check_point
+from core.race import (
+    DEFAULT_HISTORY,
+    DEFAULT_HORIZON,
+    Race,
+    check_horizon,
+    check_noise,
+    check_point,
+    check_schedule,
+    check_seed,
+)
+from core.schedulers import parse_scheduler
 from core.surfaces import get_surface
 from core.training import MAX_HIDDEN_LAYERS, TrainConfig
 
@@ -139,20 +160,25 @@ _LINE_BREAK = re.compile("[\n\r\x85\u2028\u2029]")  # what str.splitlines() brea
 
 @dataclass(frozen=True)
 class RunnerState:
-    """One runner of the race: an optimizer SPEC (canonical text), its label and start."""
+    """One runner of the race: an optimizer SPEC (canonical text), its label, start and lr
+    schedule (a ``core.schedulers`` SPEC, canonical text, or None)."""
 
     spec: str
     label: str | None = None  # None: the automatic label
     visible: bool = True
     start: tuple[float, float] | None = None  # None: the race's shared start
+    scheduler: str | None = None  # None: no schedule
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "spec": self.spec,
             "label": self.label,
             "visible": self.visible,
             "start": None if self.start is None else [float(v) for v in self.start],
         }
+        if self.scheduler is not None:
+            out["scheduler"] = self.scheduler
+        return out
 
 
 @dataclass(frozen=True)
@@ -164,23 +190,38 @@ class SurfacesState:
     runners: tuple[RunnerState, ...] = ()
     speed: float = SPEED_DEFAULT
     steps: int = 0  # race steps to pre-run when the session is loaded
+    noise: float = 0.0  # gradient noise sigma (core.race "Noise"); 0: none
+    seed: int = 0  # the noise seed
+    horizon: int = DEFAULT_HORIZON  # steps the schedules' run-derived defaults assume
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "surface": self.surface,
             "start": None if self.start is None else [float(v) for v in self.start],
             "runners": [r.to_json() for r in self.runners],
             "speed": float(self.speed),
             "steps": int(self.steps),
         }
+        if self.noise or self.seed:
+            out["noise"] = {"sigma": float(self.noise), "seed": int(self.seed)}
+        if self.horizon != DEFAULT_HORIZON:
+            out["horizon"] = int(self.horizon)
+        return out
 
     def build_race(self, history: int | None = DEFAULT_HISTORY, run: bool = True) -> Race:
         """The race this state describes: every runner added in order (label ``None`` gets the
-        engine's default), then ``steps`` steps taken if ``run``. Invisible runners are added
-        too; hiding them is the view's business."""
-        race = Race(self.surface, start=self.start, history=history)
+        engine's default) with its schedule, the noise, then ``steps`` steps taken if ``run``.
+        Invisible runners are added too; hiding them is the view's business."""
+        race = Race(
+            self.surface,
+            start=self.start,
+            history=history,
+            horizon=self.horizon,
+            noise=self.noise,
+            seed=self.seed,
+        )
         for r in self.runners:
-            race.add(r.spec, start=r.start, label=r.label)
+            race.add(r.spec, start=r.start, label=r.label, scheduler=r.scheduler)
         if run and self.steps:
             race.step(self.steps)
         return race
@@ -440,7 +481,9 @@ class _Reader:
 
     def surfaces(self, value: Any) -> SurfacesState:
         p = "surfaces"
-        d = self.obj(value, p, ("surface", "start", "runners", "speed", "steps"))
+        d = self.obj(
+            value, p, ("surface", "start", "runners", "speed", "steps", "noise", "horizon")
+        )
         if "surface" not in d:
             raise GdsimError(f"{p}.surface is missing (a name like rosenbrock or an expression)")
         text = self.text(d["surface"], f"{p}.surface", 2000, empty=False)
@@ -453,7 +496,13 @@ class _Reader:
             raise GdsimError(
                 f"{p}.runners: {len(runners_json)} runners; at most {MAX_RUNNERS} are allowed"
             )
-        runners = tuple(self.runner(r, f"{p}.runners[{i}]") for i, r in enumerate(runners_json))
+        horizon = DEFAULT_HORIZON
+        if "horizon" in d:
+            horizon = self.integer(d["horizon"], f"{p}.horizon")
+            _engine(f"{p}.horizon", check_horizon, horizon)
+        runners = tuple(
+            self.runner(r, f"{p}.runners[{i}]", horizon) for i, r in enumerate(runners_json)
+        )
         speed = self.number(d.get("speed", SPEED_DEFAULT), f"{p}.speed")
         if not SPEED_MIN <= speed <= SPEED_MAX:
             raise GdsimError(
@@ -462,10 +511,21 @@ class _Reader:
         steps = self.integer(d.get("steps", 0), f"{p}.steps")
         if not 0 <= steps <= MAX_STEPS:
             raise GdsimError(f"{p}.steps must be between 0 and {MAX_STEPS}, got {steps}")
-        return SurfacesState(surface, start, runners, speed, steps)
+        sigma, seed = 0.0, 0
+        if d.get("noise") is not None:
+            n = self.obj(d["noise"], f"{p}.noise", ("sigma", "seed"))
+            if "sigma" not in n:
+                raise GdsimError(f"{p}.noise.sigma is missing (the gradient noise, e.g. 0.5)")
+            sigma = _engine(
+                f"{p}.noise.sigma", check_noise, self.number(n["sigma"], f"{p}.noise.sigma")
+            )
+            seed = _engine(
+                f"{p}.noise.seed", check_seed, self.integer(n.get("seed", 0), f"{p}.noise.seed")
+            )
+        return SurfacesState(surface, start, runners, speed, steps, sigma, seed, horizon)
 
-    def runner(self, value: Any, path: str) -> RunnerState:
-        d = self.obj(value, path, ("spec", "label", "visible", "start"))
+    def runner(self, value: Any, path: str, horizon: int = DEFAULT_HORIZON) -> RunnerState:
+        d = self.obj(value, path, ("spec", "label", "visible", "start", "scheduler"))
         if "spec" not in d:
             raise GdsimError(f"{path}.spec is missing (an optimizer SPEC like Adam(lr=0.01))")
         spec = self.spec(d["spec"], f"{path}.spec")
@@ -474,7 +534,15 @@ class _Reader:
             label = self.text(label, f"{path}.label", MAX_LABEL).strip() or None
         visible = self.boolean(d.get("visible", True), f"{path}.visible")
         start = self.point(d.get("start"), f"{path}.start")
-        return RunnerState(spec, label, visible, start)
+        scheduler = None
+        if d.get("scheduler") is not None:
+            where = f"{path}.scheduler"
+            text = self.text(d["scheduler"], where, 2000)
+            if text.strip().lower() not in ("", "none"):
+                sched = _engine(where, parse_scheduler, text)
+                _engine(where, check_schedule, parse_spec(spec), sched, horizon)
+                scheduler = str(sched)
+        return RunnerState(spec, label, visible, start, scheduler)
 
     def training(self, value: Any) -> TrainConfig:
         p = "training"

@@ -20,7 +20,7 @@ import core.files
 import core.session as session_mod
 from core.errors import GdsimError
 from core.optimizers import parse_spec
-from core.race import Runner
+from core.race import MAX_HORIZON, MAX_NOISE, MAX_SEED, Race, Runner
 from core.session import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -150,6 +150,46 @@ def test_build_race_uses_every_runner_start_label_and_pre_runs_steps():
     assert a.start == (1.0, 2.0) and b.start == (0.5, 0.5) and c.start == (1.0, 2.0)
     assert b.label == "mine" and a.label == "SGD(lr=0.1)"
     assert s.surfaces.build_race(run=False).t == 0
+
+
+def test_schedules_and_noise_load_canonical_and_build_the_same_race():
+    d = with_surfaces(noise={"sigma": 0.3, "seed": 12}, horizon=60, steps=25)
+    d["surfaces"]["runners"][0]["scheduler"] = " steplr( gamma=0.5 ) "
+    d["surfaces"]["runners"][1]["scheduler"] = None
+    d["surfaces"]["runners"][2]["scheduler"] = "none"
+    s = loads_session(json.dumps(d))
+    st_ = s.surfaces
+    assert (st_.noise, st_.seed, st_.horizon) == (0.3, 12, 60)
+    assert [r.scheduler for r in st_.runners] == ["StepLR(gamma=0.5)", None, None]
+    race = st_.build_race(history=None)
+    a, b, c = race.runners
+    assert (race.noise, race.seed, race.horizon) == (0.3, 12, 60)
+    assert a.schedule.kwargs == {"step_size": 20, "gamma": 0.5} and b.scheduler is None
+    # the same race built by hand: same noise streams, same schedule, same numbers
+    ref = Race("bowl", start=(1.0, 2.0), history=None, horizon=60, noise=0.3, seed=12)
+    ra = ref.add("SGD(lr=0.1)", scheduler="StepLR(gamma=0.5)")
+    rb = ref.add("Adam(lr=0.01)", start=(0.5, 0.5))
+    ref.add("RMSprop(lr=0.01)")
+    ref.step(25)
+    assert np.array_equal(a.trail.points(), ra.trail.points())
+    assert np.array_equal(b.trail.points(), rb.trail.points())
+    assert np.array_equal(a.lr_series()[1], ra.lr_series()[1])
+    # written back: the new keys only where they say something
+    out = s.to_json()["surfaces"]
+    assert out["noise"] == {"sigma": 0.3, "seed": 12} and out["horizon"] == 60
+    assert out["runners"][0]["scheduler"] == "StepLR(gamma=0.5)"
+    assert "scheduler" not in out["runners"][1]
+    assert loads_session(dumps_session(s)) == s
+
+
+def test_sessions_without_schedules_or_noise_are_written_as_before():
+    s = loads_session(json.dumps(doc()))
+    out = s.to_json()["surfaces"]
+    assert "noise" not in out and "horizon" not in out
+    assert all(set(r) == {"spec", "label", "visible", "start"} for r in out["runners"])
+    seeded = loads_session(json.dumps(with_surfaces(noise={"sigma": 0, "seed": 4})))
+    assert seeded.surfaces.to_json()["noise"] == {"sigma": 0.0, "seed": 4}
+    assert loads_session(json.dumps(with_surfaces(noise=None))).surfaces.noise == 0.0
 
 
 def test_unknown_keys_are_ignored_with_warnings_and_do_not_change_equality():
@@ -300,6 +340,38 @@ BAD_DOCUMENTS = [
     (with_training(device="tpu"), "training.device: unknown device 'tpu'"),
     (with_training(stop_early=1), "training.stop_early must be true or false, got a number"),
     (doc(training=[]), "training must be an object, got a list"),
+    # schedules and noise (optional keys of version 1)
+    (
+        with_runner(0, scheduler="WarmupLR"),
+        "surfaces.runners[0].scheduler: unknown scheduler 'WarmupLR'",
+    ),
+    (
+        with_runner(0, scheduler="StepLR(step_size=0)"),
+        "surfaces.runners[0].scheduler: StepLR step_size must be in [1, 1e+09], got 0",
+    ),
+    (
+        with_runner(0, scheduler="StepLR(gamma=__import__('os'))"),
+        "surfaces.runners[0].scheduler: gamma at column",
+    ),
+    (
+        with_runner(2, spec="Adagrad(lr=0.1)", scheduler="OneCycleLR(cycle_momentum=True)"),
+        "surfaces.runners[2].scheduler: OneCycleLR cycle_momentum=True needs an optimizer",
+    ),
+    (with_runner(0, scheduler=3), "surfaces.runners[0].scheduler must be text, got a number"),
+    (with_runner(0, scheduler="a\nb"), "surfaces.runners[0].scheduler contains a line break"),
+    (with_surfaces(noise=0.5), "surfaces.noise must be an object, got a number"),
+    (with_surfaces(noise={"seed": 1}), "surfaces.noise.sigma is missing"),
+    (
+        with_surfaces(noise={"sigma": -1}),
+        "surfaces.noise.sigma: gradient noise σ must be between 0 and 10000, got -1",
+    ),
+    (with_surfaces(noise={"sigma": 1e9}), "surfaces.noise.sigma: gradient noise σ must be"),
+    (with_surfaces(noise={"sigma": "1"}), "surfaces.noise.sigma must be a number, got text"),
+    (with_surfaces(noise={"sigma": 1, "seed": -3}), "surfaces.noise.seed: noise seed must be"),
+    (with_surfaces(noise={"sigma": 1, "seed": 10**7}), "surfaces.noise.seed: noise seed must"),
+    (with_surfaces(noise={"sigma": 1, "seed": 2.5}), "surfaces.noise.seed must be a whole number"),
+    (with_surfaces(horizon=0), "surfaces.horizon: schedule horizon must be a whole number"),
+    (with_surfaces(horizon=True), "surfaces.horizon must be a whole number, got true/false"),
 ]
 
 
@@ -827,12 +899,23 @@ SPECS = [
 safe_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)
 
 
+SCHEDULER_TEXTS = [
+    None,
+    "StepLR(step_size=5, gamma=0.5)",
+    "OneCycleLR()",
+    "MultiStepLR(milestones=[3, 9])",
+    "CyclicLR(mode='triangular2')",
+    "ReduceLROnPlateau(patience=2)",
+]
+
+
 @st.composite
 def runner_states(draw):
     spec = parse_spec(draw(st.sampled_from(SPECS))).with_changes(lr=draw(st.floats(1e-5, 10.0)))
     label = draw(st.none() | safe_text.map(str.strip).filter(bool))
     start = draw(st.none() | st.tuples(st.floats(-10, 10), st.floats(-10, 10)))
-    return RunnerState(spec_text(spec), label, draw(st.booleans()), start)
+    scheduler = draw(st.sampled_from(SCHEDULER_TEXTS))
+    return RunnerState(spec_text(spec), label, draw(st.booleans()), start, scheduler)
 
 
 surfaces_states = st.builds(
@@ -842,6 +925,9 @@ surfaces_states = st.builds(
     runners=st.lists(runner_states(), max_size=MAX_RUNNERS).map(tuple),
     speed=st.floats(1.0, 2000.0),
     steps=st.integers(0, MAX_STEPS),
+    noise=st.just(0.0) | st.floats(0.0, MAX_NOISE),
+    seed=st.integers(0, MAX_SEED),
+    horizon=st.integers(1, MAX_HORIZON),
 )
 
 train_configs = st.builds(
@@ -886,3 +972,24 @@ def test_save_then_load_round_trips_any_session(session):
         path = os.path.join(folder, "s.json")
         save_session(session, path)
         assert load_session(path) == session
+
+
+def test_schedules_and_noise_big_steps_bounce_small_steps_crawl_the_schedule_gets_both():
+    race = load_preset("schedules-and-noise").surfaces.build_race(history=None)
+    assert race.noise == 3.0
+    race.step(1000)
+    big, small, scheduled = (r.trail.losses() for r in race.runners)
+
+    def arrival(losses):
+        return int(np.argmax(losses < 0.1))
+
+    assert arrival(big) < 100 and arrival(scheduled) < 100 < 300 < arrival(small)
+    assert small[250:350].mean() > 0.2 > 0.05 > scheduled[250:350].mean()
+    assert scheduled[-100:].mean() < big[-100:].mean() / 10  # "dozens of times lower"
+    assert scheduled[-100:].mean() < small[-100:].mean()
+    lrs = race.runners[2].lr_series()[1]
+    assert lrs[199] == 0.02 and lrs[200] == pytest.approx(0.006) and lrs[-1] < 1e-4
+    quiet = load_preset("schedules-and-noise").surfaces
+    quiet = dataclasses.replace(quiet, noise=0.0).build_race(history=None)
+    quiet.step(300)
+    assert quiet.runners[0].loss < 1e-6  # without noise, big steps alone glide in
