@@ -143,14 +143,21 @@ class MainWindow(QMainWindow):
         self.tabs.setObjectName("viewTabs")
         self.tabs.setDocumentMode(True)
         self.surface_view = SurfaceView()
-        self.training_view = TrainingView()
-        self.views: dict[str, QWidget] = {
+        # The Training view is built when first shown (or asked for): it costs ~0.2 s of
+        # start-up here, and a lecture that only races on surfaces never needs it.
+        self._views: dict[str, QWidget | None] = {"surfaces": self.surface_view, "training": None}
+        self._restore_views = restore  # a view built later restores its own settings then
+        self._training_page = QWidget()
+        self._training_page.setObjectName("trainingTab")
+        page_lay = QVBoxLayout(self._training_page)
+        page_lay.setContentsMargins(0, 0, 0, 0)
+        self._pages: dict[str, QWidget] = {
             "surfaces": self.surface_view,
-            "training": self.training_view,
+            "training": self._training_page,
         }
         self.tabs.addTab(self.surface_view, "Surfaces")
         self.tabs.setTabToolTip(0, "Race optimizers on a 2-D loss surface")
-        self.tabs.addTab(self.training_view, "Training")
+        self.tabs.addTab(self._training_page, "Training")
         self.tabs.setTabToolTip(1, "Train a small network on a 2-D data set, live")
         self.sessions = SessionActions(self)  # File ▸ sessions, presets; the banner
         central = QWidget(self)
@@ -185,12 +192,7 @@ class MainWindow(QMainWindow):
         self._poll = QTimer(self)  # only for views without a statusChanged signal
         self._poll.setInterval(500)
         self._poll.timeout.connect(self._refresh_status)
-        for view in self.views.values():
-            sig = getattr(view, "statusChanged", None)
-            if sig is not None:
-                sig.connect(self._on_view_status)
-            else:
-                self._poll.start()
+        self._connect_view(self.surface_view)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.theme.changed.connect(self._on_theme_changed)
 
@@ -322,9 +324,63 @@ class MainWindow(QMainWindow):
                 items.append(sc)
             self.run_shortcuts[action] = items
 
+    # -- the views ------------------------------------------------------------------------
+    def _connect_view(self, view: QWidget) -> None:
+        sig = getattr(view, "statusChanged", None)
+        if sig is not None:
+            sig.connect(self._on_view_status)
+        else:
+            self._poll.start()
+
+    def view(self, key: str) -> QWidget:
+        """The view called ``key`` ("surfaces" or "training"), built on first use."""
+        view = self._views[key]
+        if view is None:
+            view = self._build_training_view()
+        return view
+
+    def _build_training_view(self) -> QWidget:
+        t0 = time.perf_counter()
+        view = TrainingView()
+        self._views["training"] = view
+        self._training_page.layout().addWidget(view)
+        view.show()  # a child added to a shown page stays hidden until shown
+        self._connect_view(view)
+        if self._restore_views:
+            try:
+                s = self._open_settings()
+                self._restore_view(s, "training", view)
+            except Exception:
+                log.exception("the training view could not restore its settings")
+        log.debug("training view built in %.3f s", time.perf_counter() - t0)
+        return view
+
+    @property
+    def training_view(self) -> TrainingView:
+        return self.view("training")  # type: ignore[return-value]
+
+    @property
+    def views(self) -> dict[str, QWidget]:
+        """Every view, by key (builds the ones not built yet)."""
+        return {key: self.view(key) for key in self._views}
+
+    def _built_views(self) -> dict[str, QWidget]:
+        return {key: view for key, view in self._views.items() if view is not None}
+
+    def current_key(self) -> str:
+        """Which view's tab is current ("surfaces" or "training"), without building it."""
+        page = self.tabs.currentWidget()
+        return next((key for key, p in self._pages.items() if p is page), "surfaces")
+
+    def show_view(self, key: str) -> QWidget:
+        """Make ``key``'s tab current; returns the view."""
+        view = self.view(key)
+        self.tabs.setCurrentWidget(self._pages[key])
+        return view
+
     # -- keyboard dispatch ---------------------------------------------------------------
     def current_view(self) -> QWidget:
-        return self.tabs.currentWidget()
+        return self.view(self.current_key())
 
     def dispatch(self, action: str) -> bool:
         """Run the current view's target for "run"/"step"/"reset"; False if not offered."""
@@ -423,6 +479,7 @@ class MainWindow(QMainWindow):
     # -- status --------------------------------------------------------------------------
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
+        self.current_view()  # a view is built before its tab is first painted
         self._refresh_status()
         if self.code_panel.isVisible():
             self.code_panel.refresh()
@@ -463,11 +520,10 @@ class MainWindow(QMainWindow):
             s.setValue("version", SETTINGS_VERSION)
             s.setValue("window/geometry", self.saveGeometry())
             s.setValue("window/state", self.saveState())
-            keys = list(self.views)
-            s.setValue("window/tab", keys[self.tabs.currentIndex()])
+            s.setValue("window/tab", self.current_key())
             s.setValue("appearance/theme", self.theme.name)
             s.setValue("appearance/zoom", float(self.theme.scale))
-            for key, view in self.views.items():
+            for key, view in self._built_views().items():  # unbuilt: their settings stay
                 s.beginGroup(f"views/{key}")
                 try:
                     panel = self._panel(view)
@@ -504,21 +560,24 @@ class MainWindow(QMainWindow):
         state = read_bytes(s, "window/state")
         if state is not None and not self.restoreState(state):
             log.warning("ignoring setting window/state: not a saved window state")
-        keys = list(self.views)
+        keys = list(self._views)
         tab = read_str(s, "window/tab", keys[0], keys)
-        self.tabs.setCurrentIndex(keys.index(tab))
-        for key, view in self.views.items():
-            s.beginGroup(f"views/{key}")
-            try:
-                panel = self._panel(view)
-                if panel is not None:
-                    panel.setExpanded(read_bool(s, "panelExpanded", True))
-                view.restore_settings(s)  # type: ignore[attr-defined]
-            except Exception:
-                log.exception("the %s view could not restore its settings; using defaults", key)
-            finally:
-                s.endGroup()
+        for key, view in self._built_views().items():
+            self._restore_view(s, key, view)
+        self.tabs.setCurrentWidget(self._pages[tab])  # builds (and restores) that view
         self._sync_panel_action()
+
+    def _restore_view(self, s: QSettings, key: str, view: QWidget) -> None:
+        s.beginGroup(f"views/{key}")
+        try:
+            panel = self._panel(view)
+            if panel is not None:
+                panel.setExpanded(read_bool(s, "panelExpanded", True))
+            view.restore_settings(s)  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("the %s view could not restore its settings; using defaults", key)
+        finally:
+            s.endGroup()
 
     # -- closing -------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
@@ -544,7 +603,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self._guard)
-        for key, view in self.views.items():
+        for key, view in self._built_views().items():
             t0 = time.perf_counter()
             try:
                 view.shutdown()  # type: ignore[attr-defined]

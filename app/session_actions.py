@@ -252,7 +252,7 @@ class SessionActions(QObject):
     def current_session(self) -> Session:
         """What is on screen (GdsimError if the training settings are not valid right now)."""
         w = self.window
-        view = "training" if w.current_view() is w.training_view else "surfaces"
+        view = w.current_key()
         shown = self.banner.isVisible()
         return Session(
             title=self.banner.title.text() if shown else "",
@@ -275,7 +275,7 @@ class SessionActions(QObject):
             w.surface_view.apply_state(session.surfaces)
         if session.training is not None:
             w.training_view.apply_config(session.training)
-        w.tabs.setCurrentWidget(w.views.get(session.view, w.surface_view))
+        w.show_view(session.view)
         self.banner.show_session(session)
         for text in session.warnings[:3]:
             w.statusBar().showMessage(f"Note: {text}", 5000)
@@ -354,7 +354,7 @@ class SessionActions(QObject):
     def script(self) -> str:
         """The standalone script for the current view (GdsimError if there is none)."""
         w = self.window
-        if w.current_view() is w.training_view:
+        if w.current_key() == "training":
             return training_script(w.training_view.controls.config())
         view = w.surface_view
         runners = [e.runner for e in view.entries.values()]
@@ -371,9 +371,7 @@ class SessionActions(QObject):
             self._error("Cannot export script", _one_line(exc))
             return False
         if path is None:
-            which = (
-                "training" if self.window.current_view() is self.window.training_view else "race"
-            )
+            which = "training" if self.window.current_key() == "training" else "race"
             path, _ = QFileDialog.getSaveFileName(
                 self.window, "Export PyTorch script", str(Path(self.last_dir) / f"{which}.py"),
                 SCRIPT_FILTER,

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QTabWidget,
+    QWidget,
 )
 
 from app.main_window import MainWindow, is_text_input
@@ -29,12 +30,19 @@ def _recorder(win: MainWindow, view):
     return calls
 
 
-def test_tabs_views_and_names(window):
+def test_tabs_views_and_names(window, qtbot):
     tabs = window.findChild(QTabWidget, "viewTabs")
     assert tabs is window.tabs and tabs.count() == 2
     assert [tabs.tabText(i) for i in range(2)] == ["Surfaces", "Training"]
     assert tabs.widget(0).objectName() == "surfacesPage"
-    assert tabs.widget(1).objectName() == "trainingPage"
+    # the Training view is built when its tab is first shown (start-up time)
+    assert window.findChild(QWidget, "trainingPage") is None
+    assert tabs.widget(1).objectName() == "trainingTab"
+    qtbot.mouseClick(
+        tabs.tabBar(), Qt.MouseButton.LeftButton, pos=tabs.tabBar().tabRect(1).center()
+    )
+    view = window.findChild(QWidget, "trainingPage")
+    assert view is not None and view.isVisible() and view is window.training_view
     assert window.statusBar().findChild(type(window.status_label), "statusLine").text()
 
 

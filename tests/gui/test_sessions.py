@@ -75,7 +75,7 @@ def test_every_preset_loads_from_the_menu_with_its_explanation(window, qtbot, na
     session = load_preset(name)
     _act(window, f"actPreset_{name}").trigger()
     view = window.surface_view if session.view == "surfaces" else window.training_view
-    assert window.tabs.currentWidget() is view
+    assert window.current_view() is view and window.current_key() == session.view
     banner = window.sessions.banner
     assert banner.isVisible() and banner.title.text() == session.title
     assert window.findChild(QLabel, "sessionExplanation").text() == session.explanation
@@ -132,6 +132,6 @@ def test_code_panel_shows_the_script_and_exports_it(window, qtbot, tmp_path, mon
     runner = next(iter(sv.entries.values())).runner
     first = runs[0] if isinstance(runs, list) else next(iter(runs.values()))
     assert first is not None and str(runner.point[0])[:8] in json.dumps(runs)
-    window.tabs.setCurrentWidget(window.training_view)
+    window.show_view("training")
     qtbot.waitUntil(lambda: "loss.backward()" in text.toPlainText(), timeout=5000)
     assert "DataLoader" in text.toPlainText()

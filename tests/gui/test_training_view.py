@@ -246,6 +246,7 @@ def test_device_combo_lists_cpu_and_simulated_cuda(qtbot, monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: f"Fake GPU {i}")
     win = MainWindow()
     qtbot.addWidget(win)
+    win.show_view("training")
     combo = find(win, QComboBox, "deviceCombo")
     names = [combo.itemData(i) for i in range(combo.count())]
     assert names[0] == "cpu" and {"cuda", "cuda:0", "cuda:1"} <= set(names)

@@ -22,7 +22,7 @@ def test_surface_view_takes_tool_panels_and_plot_pages(window, qtbot) -> None:
 
 
 def test_training_view_takes_tool_panels_and_plot_pages(window) -> None:
-    view = window.findChild(QTabWidget, "viewTabs").widget(1)
+    view = window.training_view
     assert view.objectName() == "trainingPage"
     view.add_tool(QGroupBox("A tool"))
     view.add_plot_page(QLabel("a page"), "Extra")
