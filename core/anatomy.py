@@ -263,15 +263,15 @@ def _rms_extent(optimizer: str, state: dict[str, Any], hparams: dict[str, Any]) 
         if optimizer in ADAM_LIKE and t >= 1:
             beta2 = float(hparams.get("betas", (0.9, 0.999))[1])
             v = v / (1.0 - beta2**t)
-            label = "RMS of ∇f, √(v/(1−β2^t)): step size = lr / it"
+            label = "√(v/(1−β2^t)): RMS of ∇f (step size = lr/RMS)"
         else:
-            label = "RMS of ∇f, √v: the step divides by it"
+            label = "√v: RMS of ∇f (the step divides by it)"
         return Extent("rms", label, np.sqrt(np.maximum(v, 0.0)), GRADIENT, "ellipse")
     if "exp_inf" in state:
         u = _as2(state["exp_inf"])
         if u is None:
             return None
-        return Extent("max", "max |∇f| (exp_inf): step size = lr / it", np.abs(u), GRADIENT, "box")
+        return Extent("max", "u = exp_inf: max |∇f| (step size = lr/u)", np.abs(u), GRADIENT, "box")
     if optimizer == "RMSprop" or ("square_avg" in state and "acc_delta" not in state):
         v = _as2(state.get("square_avg"))
         if v is None:
@@ -279,21 +279,21 @@ def _rms_extent(optimizer: str, state: dict[str, Any], hparams: dict[str, Any]) 
         g_avg = _as2(state.get("grad_avg"))
         if g_avg is not None:
             v = np.maximum(v - g_avg * g_avg, 0.0)
-            label = "std of ∇f, √(v−ḡ²): step size = lr / it"
+            label = "√(v−ḡ²): std of ∇f (step size = lr/std)"
         else:
-            label = "RMS of ∇f, √v: step size = lr / it"
+            label = "√v: RMS of ∇f (step size = lr/RMS)"
         return Extent("rms", label, np.sqrt(np.maximum(v, 0.0)), GRADIENT, "ellipse")
     if "acc_delta" in state:  # Adadelta
         v = _as2(state.get("square_avg"))
         if v is None:
             return None
-        label = "RMS of ∇f, √E[g²]: the step divides by it"
+        label = "√E[g²]: RMS of ∇f (the step divides by it)"
         return Extent("rms", label, np.sqrt(np.maximum(v, 0.0)), GRADIENT, "ellipse")
     if "sum" in state:  # Adagrad
         s = _as2(state["sum"])
         if s is None:
             return None
-        label = "√sum: root of all past ∇f²: step size = lr / it"
+        label = "√sum: root of all past ∇f² (step size = lr/√sum)"
         return Extent("rms", label, np.sqrt(np.maximum(s, 0.0)), GRADIENT, "ellipse")
     return None
 

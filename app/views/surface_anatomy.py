@@ -61,6 +61,8 @@ from core.anatomy import (
     Picture,
     factor_text,
     fit_factor,
+    fmt,
+    fmt_pair,
     gradient_picture,
     picture,
 )
@@ -96,9 +98,10 @@ EXTENT_WIDTH = 1.6
 EXTENT_HALO = (0, 0, 0, 130)  # lighter than an arrow's: the extent is background
 ELLIPSE_POINTS = 73
 INFO_INTERVAL_S = 0.1  # the numbers are re-typeset at most ~10 times a second while running
-# trajectories are at z 5 and the runners' dots at 30 (surface_plots); every halo is under every
-# coloured line, every line under every head
-Z_EXTENT, Z_HALO, Z_ARROW, Z_HEAD = 22, 34, 35, 38
+# trajectories are at z 5 and the runners' dots at 30 (surface_plots): arrows go between them, so
+# every runner's dot (the selected one's too, where its arrows start) stays visible. Every halo
+# is under every coloured line, every line under every head.
+Z_EXTENT, Z_HALO, Z_ARROW, Z_HEAD = 22, 25, 26, 28
 ELIDE = Qt.TextElideMode.ElideRight
 
 
@@ -181,7 +184,11 @@ class _Arrow:
         self.halo = pg.PlotCurveItem(antialias=True)
         self.line = pg.PlotCurveItem(antialias=True)
         self.head = pg.ArrowItem(pxMode=True, tailLen=None, tipAngle=36, headLen=self.head_len)
-        layers = ((self.halo, Z_HALO), (self.line, Z_ARROW + layer), (self.head, Z_HEAD + layer))
+        layers = (
+            (self.halo, Z_HALO),
+            (self.line, Z_ARROW + 0.5 * layer),
+            (self.head, Z_HEAD + 0.5 * layer),
+        )
         for item, z in layers:
             item.setZValue(z)
             plot.addItem(item, ignoreBounds=True)
@@ -513,6 +520,22 @@ class NumbersTable(QWidget):
         p.end()
 
 
+def _anatomy_picture(runner, a) -> Picture:
+    """The picture of a recorded step (``a``: the runner's :class:`core.race.Anatomy`)."""
+    return picture(
+        runner.spec.name,
+        runner.spec.hparams(),
+        point=a.point_before,
+        gradient=a.gradient,
+        update=a.update,
+        state=a.state,
+        lr=a.lr,
+        loss_before=a.loss_before,
+        loss_after=a.loss_after,
+        step=a.step,
+    )
+
+
 class AnatomyTool(QObject):
     """The "Step anatomy" group box and its overlay (see the module docstring)."""
 
@@ -708,18 +731,7 @@ class AnatomyTool(QObject):
         if anatomy is self._drawn and not force:
             return
         self._drawn = anatomy
-        pic = picture(
-            runner.spec.name,
-            runner.spec.hparams(),
-            point=anatomy.point_before,
-            gradient=anatomy.gradient,
-            update=anatomy.update,
-            state=anatomy.state,
-            lr=anatomy.lr,
-            loss_before=anatomy.loss_before,
-            loss_after=anatomy.loss_after,
-            step=anatomy.step,
-        )
+        pic = _anatomy_picture(runner, anatomy)
         self.overlay.show(pic)
         self._set_info(entry.label, pic.lines, force=force or not self.view.running)
 
@@ -795,33 +807,27 @@ class AnatomyTool(QObject):
         self._set_line(idx)
         self._message(phase.text, phase.diverged)
         self._drawn = None
+        entry = self.view.entries.get(self._narr_rid)
+        pic = None
         if phase.name == "backward" and phase.grad is not None:
             self.overlay.reset_scale()
-            self.overlay.show(gradient_picture(phase.point, phase.grad, phase.loss))
-        elif phase.name == "step" and not phase.diverged:
-            entry = self.view.entries.get(self._narr_rid)
-            a = entry.runner.anatomy if entry is not None else None
-            if a is None:
-                self.overlay.clear()
-                return
-            self.overlay.show(
-                picture(
-                    entry.runner.spec.name,
-                    entry.runner.spec.hparams(),
-                    point=a.point_before,
-                    gradient=a.gradient,
-                    update=a.update,
-                    state=a.state,
-                    lr=a.lr,
-                    loss_before=a.loss_before,
-                    loss_after=a.loss_after,
-                    step=a.step,
-                )
-            )
-            if self.check.isChecked():
-                self._set_info(entry.label, self.overlay.picture.lines, force=True)
-        else:
-            self.overlay.clear()
+            pic = gradient_picture(phase.point, phase.grad, phase.loss)
+        elif phase.name == "step" and not phase.diverged and entry is not None:
+            if entry.runner.anatomy is not None:
+                pic = _anatomy_picture(entry.runner, entry.runner.anatomy)
+        self.overlay.show(pic)
+        if self.check.isChecked() and entry is not None:
+            # the numbers known so far, in the panel too
+            point = ("p", fmt_pair(phase.point))
+            if pic is not None:
+                rows = pic.lines
+            elif phase.name == "zero_grad":
+                rows = (point, ("p.grad", "None (cleared)"))
+            elif phase.name == "forward":
+                rows = (point, ("f", fmt(phase.loss)))
+            else:
+                rows = (point, ("", "diverged: nothing to draw"))
+            self._set_info(f"{entry.label} · {phase.code}", rows, force=True)
 
     def _close_narration(self) -> None:
         gen, self._narration = self._narration, None

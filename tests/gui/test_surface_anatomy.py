@@ -329,3 +329,20 @@ def test_shutdown_stops_watching(qtbot, window):
     tool.shutdown()
     assert not tool.narrating
     assert not any(e.runner.watch for e in view.entries.values())
+
+
+def test_narration_shows_its_numbers_in_the_panel_when_anatomy_is_on(qtbot, window):
+    view, tool = setup(qtbot, window)
+    select(qtbot, window, "Adam")
+    turn_on(qtbot, window)
+    info = w(window, NumbersTable, "anatomyInfo")
+    narrate(qtbot, window)
+    assert "None" in info.text() and "optimizer.zero_grad()" in info.text()
+    narrate(qtbot, window)
+    narrate(qtbot, window)
+    assert "loss.backward()" in info.text() and "∇f" in info.text()
+    assert "exp_avg" not in info.text()  # not known before the step
+    narrate(qtbot, window)
+    assert "exp_avg" in info.text() and "step size" in info.text()
+    click(qtbot, window, "stepButton")  # back to the live anatomy of the race's steps
+    assert tool.current_line() == -1 and "optimizer." not in info.text().splitlines()[0]
