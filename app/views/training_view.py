@@ -189,6 +189,14 @@ class TrainingView(QWidget):
             "The race entry the learning rate applies to (select it in the list)"
         )
 
+        self.lr_now = QLabel("", self)  # the scheduled lr in force (the control shows the base)
+        self.lr_now.setObjectName("trainLrNow")
+        self.lr_now.setToolTip(
+            "The learning rate the scheduler has set for the current batch; the control beside "
+            "it is the base rate the schedule scales"
+        )
+        self.lr_now.setVisible(False)
+
         bar = QHBoxLayout()
         bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(self.run_button)
@@ -198,6 +206,7 @@ class TrainingView(QWidget):
         bar.addWidget(self.lr_label)
         bar.addWidget(self.lr_lane)
         bar.addWidget(self.lr_control, 1)
+        bar.addWidget(self.lr_now)
 
         self.progress = QProgressBar(self)
         self.progress.setObjectName("epochProgress")
@@ -679,6 +688,16 @@ class TrainingView(QWidget):
         if lane < self.boundary_lane_combo.count():
             self.boundary_lane_combo.setCurrentIndex(lane)
 
+    def _show_lr_now(self) -> None:
+        """With a scheduler, say which lr is in force now (the control holds the base lr)."""
+        lane = self.controls.current_lane()
+        lr = self._lane_lrs[lane] if lane < len(self._lane_lrs) else math.nan
+        scheduled = self.controls.scheduler_combo.currentData() is not None
+        text = f"now {lr:.3g}" if scheduled and lr is not None and math.isfinite(lr) else ""
+        if text != self.lr_now.text():
+            self.lr_now.setText(text)
+            self.lr_now.setVisible(bool(text))
+
     @Slot()
     def _show_lr_lane(self) -> None:
         specs = self.controls.specs
@@ -788,6 +807,7 @@ class TrainingView(QWidget):
         self._rate, self._device = upd.steps_per_second, upd.device
         self._lane_states = [lane.state for lane in upd.lanes]
         self._lane_lrs = [lane.lr for lane in upd.lanes]
+        self._show_lr_now()
         if resets:  # Start/Step pressed while the reset was on its way
             after, self._after_reset = self._after_reset, []
             for command in after:

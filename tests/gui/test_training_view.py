@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QLabel,
     QLineEdit,
     QListWidget,
     QProgressBar,
@@ -188,6 +189,25 @@ def test_live_lr_change_reaches_the_optimizer_without_a_restart(qtbot, tv):
     click(qtbot, find(win, QPushButton, "trainStepButton"))  # the next batch uses it
     qtbot.waitUntil(lambda: engine.step_count == steps + 1, timeout=WAIT)
     assert engine.lanes[0].optimizer.param_groups[0]["lr"] == pytest.approx(new)
+
+
+def test_with_a_scheduler_the_lr_in_force_is_shown_beside_the_base(qtbot, tv):
+    win, view = tv
+    now = find(win, QLabel, "trainLrNow")
+    assert not now.isVisible()  # no scheduler: the control says it all
+    combo = find(win, QComboBox, "schedulerCombo")
+    combo.setCurrentIndex(combo.findData("ExponentialLR"))
+    settle(qtbot, view)
+    base = find(win, QAbstractSpinBox, "trainLrSpin").value()
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    engine = view.controller.engine
+    qtbot.waitUntil(lambda: engine.lanes[0].epoch >= 3, timeout=WAIT)
+    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: engine.state == "paused", timeout=WAIT)
+    in_force = engine.lanes[0].optimizer.param_groups[0]["lr"]
+    qtbot.waitUntil(lambda: now.text() == f"now {in_force:.3g}", timeout=WAIT)
+    assert now.isVisible() and in_force < base
+    assert find(win, QAbstractSpinBox, "trainLrSpin").value() == base  # the base is unchanged
 
 
 def test_dataset_change_updates_the_preview_and_the_run(qtbot, tv):
