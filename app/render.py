@@ -212,12 +212,18 @@ def run_training(window: Any, steps: int) -> None:
     _pump(app)
 
 
+def view_of(window: Any, key: str) -> Any:
+    """The window's ``key`` view, building only that one (the window builds views lazily)."""
+    view = getattr(window, "view", None)
+    return view(key) if callable(view) else window.views[key]
+
+
 def show_view(window: Any, key: str) -> Any:
     """Make the ``key`` view's tab current and return the view (whatever page holds it)."""
     show = getattr(window, "show_view", None)
     if callable(show):
         return show(key)
-    view = window.views[key]
+    view = view_of(window, key)
     tabs = window.tabs
     for i in range(tabs.count()):
         page = tabs.widget(i)
@@ -237,7 +243,7 @@ def current_key(window: Any) -> str:
 
 
 def _part_widget(window: Any, view: str, part: str) -> Any:
-    v = window.views[view]
+    v = view_of(window, view)
     if part == "window":
         return window
     if part == "view":
