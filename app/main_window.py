@@ -14,6 +14,7 @@ dispatched to a hidden tab.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import time
@@ -55,6 +56,13 @@ from core.session import Session
 log = logging.getLogger("gdsim.window")
 
 SHUTDOWN_BUDGET_S = 1.0
+
+#: Teaching tools plugged into each view, in panel order: a module of ``app.views`` with an
+#: ``install(view) -> tool`` (the tool has ``shutdown()``). Adding a tool is one entry here.
+VIEW_TOOLS: dict[str, tuple[str, ...]] = {
+    "surfaces": (),
+    "training": (),
+}
 
 # (action, keys, what it does) — the Help ▸ Keyboard shortcuts table is generated from this
 RUN_KEYS: dict[str, tuple[tuple[Qt.Key, ...], str]] = {
@@ -193,6 +201,7 @@ class MainWindow(QMainWindow):
         self._poll.setInterval(500)
         self._poll.timeout.connect(self._refresh_status)
         self._connect_view(self.surface_view)
+        self._install_tools("surfaces", self.surface_view)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.theme.changed.connect(self._on_theme_changed)
 
@@ -332,6 +341,25 @@ class MainWindow(QMainWindow):
         else:
             self._poll.start()
 
+    def _install_tools(self, key: str, view: QWidget) -> None:
+        """Plug the view's teaching tools in (see VIEW_TOOLS); a broken tool is logged and
+        left out rather than taking the window down."""
+        tools: dict[str, object] = {}
+        for name in VIEW_TOOLS.get(key, ()):
+            try:
+                module = importlib.import_module(f"app.views.{name}")
+                tools[name] = module.install(view)
+            except Exception:
+                log.exception("the %s tool could not be installed", name)
+        view.tools = tools  # type: ignore[attr-defined]
+
+    def _shutdown_tools(self, view: QWidget) -> None:
+        for name, tool in getattr(view, "tools", {}).items():
+            try:
+                tool.shutdown()  # type: ignore[attr-defined]
+            except Exception:
+                log.exception("the %s tool failed to shut down cleanly", name)
+
     def view(self, key: str) -> QWidget:
         """The view called ``key`` ("surfaces" or "training"), built on first use."""
         view = self._views[key]
@@ -346,6 +374,7 @@ class MainWindow(QMainWindow):
         self._training_page.layout().addWidget(view)
         view.show()  # a child added to a shown page stays hidden until shown
         self._connect_view(view)
+        self._install_tools("training", view)
         if self._restore_views:
             try:
                 s = self._open_settings()
@@ -605,6 +634,7 @@ class MainWindow(QMainWindow):
             app.removeEventFilter(self._guard)
         for key, view in self._built_views().items():
             t0 = time.perf_counter()
+            self._shutdown_tools(view)
             try:
                 view.shutdown()  # type: ignore[attr-defined]
             except Exception:
