@@ -37,7 +37,10 @@ Rules:
   exception as ``"TypeError: first line"`` (a bug, named so it can be reported).
 * Threads: a new ``QThread`` per run, with the worker-object pattern. Python references to the
   worker ``QObject`` and its ``QThread`` are kept until the thread has *finished* (dropping the
-  worker early deleted it under the running thread: a segfault we had, see ``app.worker``).
+  worker early deleted it under the running thread: a segfault we had, see ``app.worker``) *and*
+  the worker's last queued signal has been delivered; they are let go later, in ``start()`` or
+  ``shutdown()``, never inside a slot those objects triggered (deleting a sender whose queued
+  signals are still pending, then asking for ``sender()``, crashed the GUI thread).
   ``shutdown()`` cancels, quits and waits (≤ ``timeout_ms``) for every thread this task ever
   started; ``terminate()`` is never used: a thread still busy after the budget is parked in
   ``_ORPHANS`` and ends by itself.
@@ -160,8 +163,9 @@ class BackgroundTask(QObject):
         self._next_id = 0
         self._current: int | None = None  # id of the run whose signals we still deliver
         self._flag: threading.Event | None = None
-        # run id -> (thread, worker): every thread not yet finished, current or let go
+        # run id -> (thread, worker) of every run not yet purged (see _purge), current or let go
         self._threads: dict[int, tuple[QThread, _Worker]] = {}
+        self._delivered: set[int] = set()  # runs whose last signal (done) has arrived here
         self._closed = False
         _TASKS.add(self)
 
@@ -186,6 +190,7 @@ class BackgroundTask(QObject):
             return False
         if self._current is not None:
             self.cancel()
+        self._purge()
         self._next_id += 1
         run_id = self._next_id
         flag = threading.Event()
@@ -197,7 +202,6 @@ class BackgroundTask(QObject):
         worker.ended.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         worker.progress.connect(self._on_progress)  # queued: delivered on the GUI thread
         worker.done.connect(self._on_done)
-        thread.finished.connect(self._reap)
         self._threads[run_id] = (thread, worker)
         self._current, self._flag = run_id, flag
         thread.start()
@@ -227,15 +231,23 @@ class BackgroundTask(QObject):
         for run_id, (thread, worker) in list(self._threads.items()):
             thread.quit()
             left_ms = max(0, int((deadline - time.monotonic()) * 1000))
-            if thread.wait(left_ms):
-                self._threads.pop(run_id, None)
-            else:
+            if not thread.wait(left_ms):
                 all_ended = False
                 log.warning("background task still busy after %d ms; letting it finish", timeout_ms)
-                thread.setParent(None)
                 _ORPHANS.append((thread, worker))
                 self._threads.pop(run_id, None)
+        # Runs whose last signal is still queued stay referenced until this object goes (Qt drops
+        # a receiver's queued events with it); the others can go now.
+        self._purge()
         return all_ended
+
+    def _purge(self) -> None:
+        """Let go of runs whose thread has finished and whose last signal has been delivered:
+        nothing can refer to their worker or thread any more."""
+        for run_id, (thread, _worker) in list(self._threads.items()):
+            if run_id in self._delivered and thread.isFinished():
+                del self._threads[run_id]
+                self._delivered.discard(run_id)
 
     # -- worker reports (GUI thread) -------------------------------------------------------
     @Slot(int, float, str)
@@ -245,6 +257,7 @@ class BackgroundTask(QObject):
 
     @Slot(int, str, object)
     def _on_done(self, run_id: int, kind: str, payload: object) -> None:
+        self._delivered.add(run_id)
         if run_id != self._current:
             return  # cancelled (already reported) or replaced
         self._current, self._flag = None, None
@@ -254,12 +267,3 @@ class BackgroundTask(QObject):
             self.cancelled.emit()
         else:
             self.failed.emit(str(payload))
-
-    @Slot()
-    def _reap(self) -> None:
-        """Drop finished threads (and their workers). ``finished`` is emitted by the thread just
-        before it ends, so the sender is waited for (briefly) before Python may delete it."""
-        sender = self.sender()
-        for run_id, (thread, _worker) in list(self._threads.items()):
-            if thread.isFinished() or (thread is sender and thread.wait(1000)):
-                self._threads.pop(run_id, None)

@@ -175,3 +175,21 @@ def test_many_rapid_start_cancel_cycles_leave_no_thread_and_one_ending_each(qtbo
     assert len(endings) == 41  # exactly one ending per start
     assert endings[-1] == ("ok", (True, 5))
     assert all(e == ("cancelled",) for e in endings[:-1])
+
+
+def test_shutdown_while_the_last_signals_are_still_queued_is_safe(qtbot):
+    """A run ends, the task is shut down before the GUI thread saw its last signals, then the
+    event loop runs and the task is deleted: nothing may touch the freed worker or thread (an
+    earlier version crashed here, the pending signals' sender having been deleted)."""
+    for _ in range(5):
+        task = BackgroundTask()
+        rec = Recorder(task)
+        task.start(count_to, 2)
+        deadline = time.monotonic() + 5
+        while task.thread_count() and time.monotonic() < deadline:
+            time.sleep(0.002)  # no event processing: done() stays queued
+        assert task.shutdown(1000)
+        qtbot.wait(20)
+        task.deleteLater()
+        qtbot.wait(20)
+        assert rec.endings() == []  # shut down before the result was delivered: dropped
