@@ -1,0 +1,444 @@
+"""The network's own loss landscape, as a page beside the decision boundary.
+
+What the lecturer gets: one click on "Compute landscape" draws the real training loss of the
+network on a plane through its current weights — along two filter-normalised random directions
+or the top two PCA directions of the path the weights took (Li et al., 2018; see
+``core.landscape``) — as a filled contour map, with that path projected onto it (a ring where
+training started, a star where the weights are now). It works while training runs (the weights
+are copied between two batches and the slice is computed on the copy) and after it paused or
+finished.
+
+Why built like this:
+* The engine owns the network; the GUI must not read its tensors while the worker trains. So the
+  tool asks the engine for a ``WeightsSnapshot`` (``request_weights`` returns a future the driver
+  completes between two batches) and a ``BackgroundTask`` (``app.tasks``) waits for it and
+  computes the slice on its own thread: the window never freezes, progress is a bar, Cancel is
+  immediate, and a second click simply replaces the computation in progress.
+* Plot items (heat map, contours, path, markers) are created once and updated with setData /
+  setImage; the colours follow the theme (``theme.changed`` restyles them).
+* Every failure — nothing trained yet, PCA with fewer than three snapshots, a diverged run — is
+  one line in the page's message label; nothing raises into Qt.
+
+``install(view)`` builds it into a ``TrainingView`` and returns the ``LandscapeTool``; the view's
+``shutdown()`` must call ``tool.shutdown()`` (it cancels the computation and waits ≤ 0.9 s).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.tasks import BackgroundTask
+from app.theme import ThemeManager, get_theme
+from app.views.training_controls import ERROR_COLORS
+from app.widgets.contour_map import ContourMap
+from core.errors import GdsimError
+from core.landscape import DEFAULT_RANDOM_SPAN, LandscapeSlice, compute_landscape
+from core.training import WeightsSnapshot
+
+log = logging.getLogger("gdsim.landscape")
+
+DEFAULT_GRID = 41
+GRID_RANGE = (5, 101)
+SPAN_MAX = 50.0
+SNAPSHOT_TIMEOUT_S = 10.0  # the engine answers between two batches; this only guards a dead one
+DIRECTION_CHOICES = (
+    ("random", "Random (filter-normalised)"),
+    ("pca", "PCA of the trajectory"),
+)
+MAP_TOOLTIP = (
+    "The network's training loss at θ + a·d1 + b·d2 around its current weights θ (star); the "
+    "line is the path training took, projected onto this plane (ring: the start) · wheel: zoom · "
+    "Shift+drag or middle-drag: pan · right-click: view menu (View All)"
+)
+
+
+def _wait_for_snapshot(
+    future: concurrent.futures.Future, cancelled, timeout_s: float = SNAPSHOT_TIMEOUT_S
+) -> WeightsSnapshot | None:
+    """The engine's answer (None if cancelled meanwhile); GdsimError if it never comes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if cancelled():
+            future.cancel()
+            return None
+        try:
+            return future.result(timeout=0.05)
+        except concurrent.futures.TimeoutError:
+            if time.monotonic() > deadline:
+                future.cancel()
+                raise GdsimError(
+                    "the training engine did not hand over its weights; try again"
+                ) from None
+
+
+def landscape_job(
+    report,
+    cancelled,
+    future: concurrent.futures.Future,
+    directions: str,
+    grid: int,
+    span: float | None,
+) -> LandscapeSlice | None:
+    """What the background task runs: wait for the weights, then compute the slice."""
+    report(0.0, "copying the weights")
+    snapshot = _wait_for_snapshot(future, cancelled)
+    if snapshot is None:
+        return None
+    if snapshot.steps == 0:
+        raise GdsimError(
+            "Nothing trained yet: press Start or Step, then compute the landscape of what the "
+            "network learned."
+        )
+    return compute_landscape(
+        snapshot,
+        directions,
+        n=grid,
+        span=span,
+        seed=snapshot.config.seed,
+        report=report,
+        cancelled=cancelled,
+    )
+
+
+class LandscapePage(QWidget):
+    """The page: controls on top, the contour map, a message line. Widgets only."""
+
+    def __init__(self, theme: ThemeManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("landscapePage")
+
+        self.directions = QComboBox(self)
+        self.directions.setObjectName("landscapeDirections")
+        self.directions.setAccessibleName("Landscape directions")
+        self.directions.setToolTip(
+            "The plane through the weights: two random directions scaled to each neuron's "
+            "weights (Li et al., 2018), or the two directions the training path moved in most"
+        )
+        for key, text in DIRECTION_CHOICES:
+            self.directions.addItem(text, key)
+        self.directions.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+
+        self.grid = QSpinBox(self)
+        self.grid.setObjectName("landscapeGrid")
+        self.grid.setAccessibleName("Landscape grid size")
+        self.grid.setToolTip(
+            "Points per side of the grid: each point is one evaluation of the loss over the "
+            "training data (41 × 41 = 1681 networks)"
+        )
+        self.grid.setRange(*GRID_RANGE)
+        self.grid.setValue(DEFAULT_GRID)
+
+        self.span = QDoubleSpinBox(self)
+        self.span.setObjectName("landscapeRange")
+        self.span.setAccessibleName("Landscape range")
+        self.span.setToolTip(
+            "How far the plane reaches each way from the current weights: ±1 along a random "
+            f"direction is one weight norm per neuron; auto: ±{DEFAULT_RANDOM_SPAN:g} for random "
+            "directions, the whole path for PCA"
+        )
+        self.span.setRange(0.0, SPAN_MAX)
+        self.span.setDecimals(2)
+        self.span.setSingleStep(0.25)
+        self.span.setSpecialValueText("auto")
+        self.span.setPrefix("± ")
+        self.span.setValue(0.0)
+
+        self.compute_button = QPushButton("Compute landscape", self)
+        self.compute_button.setObjectName("computeLandscapeButton")
+        self.compute_button.setAccessibleName("Compute the loss landscape")
+        self.compute_button.setToolTip(
+            "Copy the current weights (training goes on) and compute the loss on the plane "
+            "through them, in the background"
+        )
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setObjectName("cancelLandscapeButton")
+        self.cancel_button.setAccessibleName("Cancel the loss landscape")
+        self.cancel_button.setToolTip("Stop computing the landscape (the last picture stays)")
+        self.cancel_button.setEnabled(False)
+
+        self.progress = QProgressBar(self)
+        self.progress.setObjectName("landscapeProgress")
+        self.progress.setAccessibleName("Loss landscape progress")
+        self.progress.setToolTip("Rows of the grid evaluated so far")
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+
+        self.title = QLabel("Loss landscape · not computed yet", self)
+        self.title.setObjectName("landscapeTitle")
+        self.title.setAccessibleName("Loss landscape title")
+        self.title.setWordWrap(True)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        self.map = ContourMap(self, bands=14, theme=theme)
+        self.map.setObjectName("landscapeMap")
+        self.map.setAccessibleName("Loss landscape contour map")
+        self.map.setToolTip(MAP_TOOLTIP)
+        self.map.setMinimumSize(160, 120)
+        self.map.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        pi = self.map.getPlotItem()
+        pi.setLabel("bottom", "a (along d1)")
+        pi.setLabel("left", "b (along d2)")
+
+        self.message = QLabel("", self)
+        self.message.setObjectName("landscapeMessage")
+        self.message.setAccessibleName("Loss landscape message")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setVisible(False)
+
+        labels = []
+        for text, buddy in (("Directions", self.directions), ("Grid", self.grid)):
+            label = QLabel(text, self)
+            label.setBuddy(buddy)
+            label.setToolTip(buddy.toolTip())
+            labels.append(label)
+        range_label = QLabel("Range", self)
+        range_label.setBuddy(self.span)
+        range_label.setToolTip(self.span.toolTip())
+
+        controls = QGridLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.setHorizontalSpacing(6)
+        controls.setVerticalSpacing(3)
+        controls.addWidget(labels[0], 0, 0)
+        controls.addWidget(self.directions, 0, 1, 1, 3)
+        controls.addWidget(labels[1], 1, 0)
+        controls.addWidget(self.grid, 1, 1)
+        controls.addWidget(range_label, 1, 2, Qt.AlignmentFlag.AlignRight)
+        controls.addWidget(self.span, 1, 3)
+        controls.setColumnStretch(1, 1)
+        controls.setColumnStretch(3, 1)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.compute_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setSpacing(3)
+        lay.addLayout(controls)
+        lay.addLayout(buttons)
+        lay.addWidget(self.title)
+        lay.addWidget(self.map, 1)
+        lay.addWidget(self.message)
+
+
+class LandscapeTool(QObject):
+    """Controller of the landscape page: asks the engine for weights, runs the task, draws."""
+
+    def __init__(self, view) -> None:
+        super().__init__(view)
+        self.view = view
+        self.theme = get_theme()
+        self.page = LandscapePage(self.theme)
+        self.task = BackgroundTask(self, name="gdsim-landscape")
+        self.result: LandscapeSlice | None = None
+        self._lane = 0
+        self._closed = False
+
+        self.path = pg.PlotDataItem()
+        self.path.setZValue(20)
+        self.page.map.addItem(self.path)
+        self.current = pg.ScatterPlotItem(symbol="star", pxMode=True)
+        self.current.setZValue(25)
+        self.page.map.addItem(self.current)
+        self._style_items()
+
+        p = self.page
+        p.compute_button.clicked.connect(self.compute)
+        p.cancel_button.clicked.connect(self.cancel)
+        self.task.progress.connect(self._on_progress)
+        self.task.succeeded.connect(self._on_result)
+        self.task.failed.connect(self._on_failed)
+        self.task.cancelled.connect(self._on_cancelled)
+        self.theme.changed.connect(self._on_theme)
+
+    # -- commands --------------------------------------------------------------------------
+    @Slot()
+    def compute(self) -> None:
+        """Snapshot the selected network's weights and compute its landscape in the background."""
+        if self._closed:
+            return
+        p = self.page
+        controller = self.view.controller
+        engine = controller.engine if controller.alive else None
+        if engine is None:
+            self._show_message(
+                "Nothing trained yet: press Start or Step, then compute the landscape.", True
+            )
+            return
+        combo = self.view.boundary_lane_combo
+        lane = max(0, combo.currentIndex())
+        try:
+            future = engine.request_weights(lane)
+        except GdsimError as exc:
+            self._show_message(str(exc).splitlines()[0], True)
+            return
+        self.task.cancel()  # a computation in progress gives way to this one (no-op if idle)
+        self._lane = lane
+        self._show_message("")
+        if self.task.start(
+            landscape_job, future, p.directions.currentData(), p.grid.value(), self._span()
+        ):
+            p.progress.setValue(0)
+            p.progress.setFormat("Copying the weights…")
+            p.cancel_button.setEnabled(True)
+
+    @Slot()
+    def cancel(self) -> None:
+        self.task.cancel()
+
+    def shutdown(self) -> None:
+        """Cancel a computation in progress and wait for its thread (≤ 0.9 s, never terminate)."""
+        self._closed = True
+        try:
+            self.task.shutdown(900)
+        except Exception:  # must not raise into the window's close
+            log.exception("stopping the landscape task failed")
+
+    def _span(self) -> float | None:
+        value = self.page.span.value()
+        return None if value <= 0 else float(value)
+
+    # -- task reports ----------------------------------------------------------------------
+    @Slot(float, str)
+    def _on_progress(self, fraction: float, text: str) -> None:
+        pct = int(round(fraction * 100))
+        self.page.progress.setValue(pct)
+        self.page.progress.setFormat(f"{pct} % · {text}" if text else f"{pct} %")
+
+    @Slot(object)
+    def _on_result(self, result: object) -> None:
+        p = self.page
+        p.cancel_button.setEnabled(False)
+        if not isinstance(result, LandscapeSlice):
+            return
+        self.result = result
+        p.progress.setValue(100)
+        p.progress.setFormat(f"100 % · {result.seconds:.1f} s")
+        p.map.set_field(result.xs, result.ys, result.loss, log_scale=_log_scale(result.loss))
+        self._label_axes(result)
+        self.path.setData(result.path[:, 0], result.path[:, 1])
+        p.map.set_start((float(result.path[0, 0]), float(result.path[0, 1])))
+        self.current.setData([0.0], [0.0])
+        self._style_items()
+        p.title.setText(_title(result))
+        self._show_message(_explanation(result))
+
+    @Slot(str)
+    def _on_failed(self, message: str) -> None:
+        self.page.cancel_button.setEnabled(False)
+        self.page.progress.setValue(0)
+        self.page.progress.setFormat("")
+        self._show_message(message, True)
+
+    @Slot()
+    def _on_cancelled(self) -> None:
+        self.page.cancel_button.setEnabled(False)
+        self.page.progress.setValue(0)
+        self.page.progress.setFormat("Cancelled")
+
+    # -- drawing ---------------------------------------------------------------------------
+    def _label_axes(self, result: LandscapeSlice) -> None:
+        pi = self.page.map.getPlotItem()
+        if result.kind == "pca" and result.explained is not None:
+            e1, e2 = result.explained
+            pi.setLabel("bottom", f"PC 1 ({e1:.0%} of the path)")
+            pi.setLabel("left", f"PC 2 ({e2:.0%})")
+        else:
+            pi.setLabel("bottom", "a (along d1)")
+            pi.setLabel("left", "b (along d2)")
+        label = self.page.map.colorbar.getAxis("left")
+        label.setLabel("loss − min (log)" if self.page.map.is_log_scale() else "loss")
+        self.theme.style_plot(self.page.map)
+
+    def _style_items(self) -> None:
+        t = self.theme
+        color = t.series_color(self._lane)
+        outline = "#000000" if not t.is_dark else "#FFFFFF"
+        self.path.setPen(t.pen(color, 2.5))
+        self.path.setSymbol("o")
+        self.path.setSymbolSize(t.size(6))
+        self.path.setSymbolPen(t.pen(outline, 0.8))
+        self.path.setSymbolBrush(pg.mkBrush(color))
+        self.current.setSize(t.size(20))
+        self.current.setPen(t.pen(outline, 1.2))
+        self.current.setBrush(pg.mkBrush(color))
+
+    @Slot()
+    def _on_theme(self) -> None:
+        self._style_items()
+        if self.page.message.isVisible():
+            self._show_message(self.page.message.text(), bool(self.page.message.property("error")))
+
+    def _show_message(self, text: str, error: bool = False) -> None:
+        m = self.page.message
+        m.setText(text)
+        m.setProperty("error", error)
+        color = ERROR_COLORS[self.theme.name] if error else m.palette().windowText().color().name()
+        m.setStyleSheet(f"color: {color}; font-weight: {'bold' if error else 'normal'};")
+        m.setVisible(bool(text))
+
+    def message_text(self) -> str:
+        m = self.page.message
+        return m.text() if m.isVisible() else ""
+
+
+def _log_scale(loss: np.ndarray) -> bool:
+    """Log colours when the loss spans more than a decade above its minimum (it usually does:
+    a trained network sits in a basin far below the loss one weight norm away)."""
+    finite = loss[np.isfinite(loss)]
+    if finite.size == 0:
+        return False
+    low, high = float(finite.min()), float(finite.max())
+    return high - low > 0 and (low <= 0 or high / low > 10)
+
+
+def _title(r: LandscapeSlice) -> str:
+    what = "random plane" if r.kind == "random" else "PCA plane"
+    name = f"{r.lane_name} · " if r.lane_name else ""
+    return f"{name}epoch {r.epoch}, batch {r.steps} · {what} · loss ★ {r.centre_loss:.4g}"
+
+
+def _explanation(r: LandscapeSlice) -> str:
+    n = len(r.xs)
+    if r.kind == "pca" and r.explained is not None:
+        e1, e2 = r.explained
+        return (
+            f"The plane the weights moved in most: PC 1 and PC 2 hold {e1:.0%} and {e2:.0%} of "
+            f"the path's spread. {n}×{n} losses on {r.points} training points."
+        )
+    return (
+        f"Random directions (seed {r.seed}) scaled to each neuron's weights. A random plane "
+        f"misses most of the path — try PCA. {n}×{n} losses on {r.points} training points."
+    )
+
+
+def install(view) -> LandscapeTool:
+    """Add the "Loss landscape" page to a ``TrainingView``; keep the returned tool referenced
+    (e.g. ``view.landscape``) and call its ``shutdown()`` from the view's ``shutdown()``."""
+    tool = LandscapeTool(view)
+    view.add_plot_page(tool.page, "Loss landscape")
+    return tool

@@ -1,0 +1,245 @@
+"""The loss-landscape page through its real controls: train a little, click Compute, see the map,
+the projected path and 100 %; Cancel mid-run; close the window mid-run without a trace.
+
+Runs are tiny (200 points, batches of 16: 10 batches an epoch, an 8,8 network) and grids small.
+Every wait is ``qtbot.waitUntil`` with a timeout; nothing asserts timing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+)
+
+import app.views.training_landscape as landscape_mod
+from app.views.training_landscape import install
+from core.training import TrainConfig, TrainingEngine
+
+WAIT = 15_000  # ms: generous for a loaded 2-core machine
+OFFSCREEN_NOISE = r"This plugin does not support"
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_torch():
+    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
+    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
+
+
+def find(root, cls, name):
+    w = root.findChild(cls, name)
+    assert w is not None, f"no {cls.__name__} named {name!r}"
+    return w
+
+
+def click(qtbot, button: QPushButton) -> None:
+    assert button.isEnabled(), f"{button.objectName()} is disabled"
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def type_into(qtbot, field, text: str) -> None:
+    edit = field.lineEdit() if isinstance(field, (QAbstractSpinBox, QComboBox)) else field
+    edit.setFocus()
+    edit.selectAll()
+    qtbot.keyClicks(edit, text)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+
+
+@pytest.fixture
+def lt(qtbot, window):
+    """(window, view, tool): the Training tab set to a tiny run, the landscape page installed
+    and wired into the view's shutdown the way the lead wires it."""
+    window.tabs.setCurrentIndex(1)
+    view = window.training_view
+    type_into(qtbot, find(window, QSpinBox, "samplesSpin"), "200")
+    type_into(qtbot, find(window, QSpinBox, "batchSpin"), "16")
+    type_into(qtbot, find(window, QSpinBox, "epochsSpin"), "500")
+    type_into(qtbot, find(window, QLineEdit, "hiddenEdit"), "8,8")
+    qtbot.waitUntil(
+        lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
+    )
+    assert view.controller.engine.config.samples == 200
+    tool = install(view)
+    view.landscape = tool
+    view_shutdown = view.shutdown
+
+    def shutdown() -> None:  # what the lead adds to TrainingView.shutdown()
+        tool.shutdown()
+        view_shutdown()
+
+    view.shutdown = shutdown
+    view.plot_tabs.setCurrentWidget(tool.page)
+    type_into(qtbot, find(tool.page, QSpinBox, "landscapeGrid"), "9")
+    return window, view, tool
+
+
+def train(qtbot, window, view, steps: int) -> None:
+    """Press Step ``steps`` times' worth: Start, wait, Pause."""
+    run = find(window, QPushButton, "trainRunButton")
+    click(qtbot, run)
+    qtbot.waitUntil(lambda: view._steps >= steps, timeout=WAIT)
+    click(qtbot, run)
+    qtbot.waitUntil(lambda: view.controller.engine.state == "paused", timeout=WAIT)
+
+
+def slow_compute(monkeypatch, delay: float = 0.03) -> None:
+    """Make every reported row take ``delay`` s longer, so Cancel/close land mid-computation."""
+    real = landscape_mod.compute_landscape
+
+    def slowed(*args, report=None, **kwargs):
+        import time
+
+        def slow_report(fraction, text):
+            time.sleep(delay)
+            report(fraction, text)
+
+        return real(*args, report=slow_report, **kwargs)
+
+    monkeypatch.setattr(landscape_mod, "compute_landscape", slowed)
+
+
+def test_page_controls_have_names_tooltips_and_accessible_names(lt) -> None:
+    window, view, tool = lt
+    tabs = view.plot_tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())][-1] == "Loss landscape"
+    for name in (
+        "landscapeDirections",
+        "landscapeGrid",
+        "landscapeRange",
+        "computeLandscapeButton",
+        "cancelLandscapeButton",
+        "landscapeProgress",
+        "landscapeMap",
+    ):
+        w = tool.page.findChild(object, name)
+        assert w is not None, name
+        assert w.toolTip() and w.accessibleName(), name
+
+
+def test_compute_draws_the_slice_the_path_and_the_current_weights(qtbot, lt) -> None:
+    window, view, tool = lt
+    train(qtbot, window, view, 35)  # > 3 epochs
+    page = tool.page
+    progress = find(page, QProgressBar, "landscapeProgress")
+    click(qtbot, find(page, QPushButton, "computeLandscapeButton"))
+    qtbot.waitUntil(lambda: tool.result is not None, timeout=WAIT)
+    assert progress.value() == 100 and progress.format().startswith("100 %")
+    shown = page.map.display_array()
+    assert shown is not None and shown.shape == (9, 9) and np.isfinite(shown).all()
+    px, py = tool.path.getData()
+    assert len(px) == len(tool.result.path) >= 4  # start, ≥ 3 epoch ends, now
+    assert (px[-1], py[-1]) == pytest.approx((0.0, 0.0), abs=1e-5)  # the path ends where θ is
+    cx, cy = tool.current.getData()
+    assert list(cx) == [0.0] and list(cy) == [0.0]
+    r = tool.result
+    assert r.epoch >= 3 and f"epoch {r.epoch}, batch {r.steps}" in page.title.text()
+    assert "random plane" in page.title.text()
+    assert not find(page, QPushButton, "cancelLandscapeButton").isEnabled()
+    assert tool.message_text().startswith("Random directions (seed 0)")
+
+    combo = find(page, QComboBox, "landscapeDirections")
+    combo.setCurrentIndex(combo.findData("pca"))
+    click(qtbot, find(page, QPushButton, "computeLandscapeButton"))
+    qtbot.waitUntil(lambda: tool.result.kind == "pca", timeout=WAIT)
+    axis = page.map.getPlotItem().getAxis("bottom").labelText
+    assert axis.startswith("PC 1 (") and "of the path" in axis
+    px, py = tool.path.getData()
+    span = tool.result.span
+    assert np.abs(px).max() <= span and np.abs(py).max() <= span  # auto range fits the path
+    assert "PCA plane" in page.title.text()
+
+
+def test_range_field_sets_the_extent_and_a_second_click_replaces_the_first(qtbot, lt) -> None:
+    window, view, tool = lt
+    train(qtbot, window, view, 12)
+    type_into(qtbot, find(tool.page, QDoubleSpinBox, "landscapeRange"), "0.25")
+    compute = find(tool.page, QPushButton, "computeLandscapeButton")
+    click(qtbot, compute)
+    click(qtbot, compute)  # again at once: the first run is cancelled, the second one wins
+    assert tool.task.running and find(tool.page, QPushButton, "cancelLandscapeButton").isEnabled()
+    qtbot.waitUntil(lambda: tool.result is not None, timeout=WAIT)
+    progress = find(tool.page, QProgressBar, "landscapeProgress")
+    assert progress.value() == 100 and not tool.task.running
+    assert tool.result.span == pytest.approx(0.25)
+    assert tool.result.xs[0] == pytest.approx(-0.25) and tool.result.ys[-1] == pytest.approx(0.25)
+
+
+def test_untrained_network_and_short_path_give_clear_messages(qtbot, lt) -> None:
+    window, view, tool = lt
+    compute = find(tool.page, QPushButton, "computeLandscapeButton")
+    click(qtbot, compute)
+    qtbot.waitUntil(lambda: tool.message_text() != "", timeout=WAIT)
+    assert tool.message_text().startswith("Nothing trained yet")
+    assert tool.result is None and not tool.task.running
+
+    click(qtbot, find(window, QPushButton, "trainStepButton"))
+    qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)
+    combo = find(tool.page, QComboBox, "landscapeDirections")
+    combo.setCurrentIndex(combo.findData("pca"))
+    click(qtbot, compute)
+    qtbot.waitUntil(lambda: "PCA" in tool.message_text(), timeout=WAIT)
+    assert "at least 3 different weight snapshots" in tool.message_text()
+    assert tool.page.message.property("error") is True
+    combo.setCurrentIndex(combo.findData("random"))  # random directions need no history
+    click(qtbot, compute)
+    qtbot.waitUntil(lambda: tool.result is not None, timeout=WAIT)
+    assert tool.result.steps == 1
+
+
+def test_compute_while_training_runs_keeps_training(qtbot, lt) -> None:
+    window, view, tool = lt
+    run = find(window, QPushButton, "trainRunButton")
+    click(qtbot, run)
+    qtbot.waitUntil(lambda: view._steps >= 5, timeout=WAIT)
+    click(qtbot, find(tool.page, QPushButton, "computeLandscapeButton"))
+    qtbot.waitUntil(lambda: tool.result is not None, timeout=WAIT)
+    at = view._steps
+    qtbot.waitUntil(lambda: view._steps > at + 5, timeout=WAIT)  # still training
+    assert view.controller.engine.state == "running"
+    assert tool.result.steps >= 5
+    click(qtbot, run)
+
+
+def test_cancel_mid_run_stops_and_leaves_no_thread(qtbot, lt, monkeypatch) -> None:
+    window, view, tool = lt
+    slow_compute(monkeypatch)
+    train(qtbot, window, view, 12)
+    type_into(qtbot, find(tool.page, QSpinBox, "landscapeGrid"), "61")
+    progress = find(tool.page, QProgressBar, "landscapeProgress")
+    cancel = find(tool.page, QPushButton, "cancelLandscapeButton")
+    click(qtbot, find(tool.page, QPushButton, "computeLandscapeButton"))
+    qtbot.waitUntil(lambda: progress.value() > 0, timeout=WAIT)
+    click(qtbot, cancel)
+    assert not tool.task.running and not cancel.isEnabled()
+    assert progress.format() == "Cancelled"
+    qtbot.waitUntil(lambda: tool.task.thread_count() == 0, timeout=WAIT)
+    assert tool.result is None  # nothing half-computed was drawn
+
+
+def test_closing_the_window_mid_landscape_leaves_no_thread(qtbot, lt, monkeypatch) -> None:
+    window, view, tool = lt
+    slow_compute(monkeypatch)
+    train(qtbot, window, view, 12)
+    type_into(qtbot, find(tool.page, QSpinBox, "landscapeGrid"), "61")
+    progress = find(tool.page, QProgressBar, "landscapeProgress")
+    click(qtbot, find(tool.page, QPushButton, "computeLandscapeButton"))
+    qtbot.waitUntil(lambda: progress.value() > 0, timeout=WAIT)
+    task, training = tool.task, view.controller.thread()
+    window.close()
+    assert task.thread_count() == 0
+    assert not training.isRunning()
+    assert not task.start(landscape_mod.landscape_job)  # closed: refuses new work
+    qtbot.wait(50)  # nothing arrives late and nothing warns
