@@ -9,16 +9,22 @@ notebook or mailed to a class.
 
 Public API
 ----------
-``race_script(surface, runners, steps) -> str``
+``race_script(surface, runners, steps, noise=None, seed=None, horizon=None) -> str``
     The race: ``surface`` is a :class:`~core.surfaces.Surface` or a name/expression; ``runners``
-    are :class:`~core.race.Runner` objects (their spec, start and label are used), SPEC strings or
-    :class:`~core.optimizers.OptimizerSpec` objects (start: the surface's default), or
-    ``(spec, start)`` / ``(spec, start, label)`` tuples. Each runner is stepped exactly as
-    :mod:`core.race` does it (float64 point, ``zero_grad``/``backward``/``step``/forward at the new
-    point, LBFGS through a closure, the same divergence limits), so points and losses agree with
-    ``gdsim trace`` to the last bit on the same machine. A runner reproduces its *current* settings
-    from its start (live hyperparameter changes made mid-race are not replayed). Swarms are not
-    exported; a comment in the script says so.
+    are :class:`~core.race.Runner` objects (their spec, start, label, schedule, horizon and noise
+    are used), SPEC strings or :class:`~core.optimizers.OptimizerSpec` objects (start: the
+    surface's default), or ``(spec, start)`` / ``(spec, start, label)`` /
+    ``(spec, start, label, scheduler)`` tuples. Each runner is stepped exactly as :mod:`core.race`
+    does it (float64 point, ``zero_grad``/``backward``/gradient noise/``step``/forward at the new
+    point, LBFGS through a closure, the same divergence limits, then ``scheduler.step()``), so
+    points, losses and learning rates agree with ``gdsim trace`` to the last bit on the same
+    machine. ``noise``/``seed``/``horizon`` default to the Runner objects' own (else 0, 0 and
+    ``core.race.DEFAULT_HORIZON``); given, they apply to every runner, and runner ``i`` of the
+    list draws its noise from ``torch.Generator().manual_seed(1000 * seed + i)`` as in the race.
+    Scheduler arguments are written out in full (the run-derived defaults resolved), so the script
+    does not depend on the horizon. A runner reproduces its *current* settings from its start
+    (live changes made mid-race are not replayed). Swarms are not exported; a comment in the
+    script says so.
 ``training_script(config) -> str``
     The training run of a :class:`~core.training.TrainConfig`: the data set regenerated point for
     point, the fixed split, the MLP with gdsim's seeded initialisation, a seeded ``RandomSampler``
@@ -64,7 +70,19 @@ import torch
 
 from core.errors import GdsimError
 from core.optimizers import OptimizerSpec, as_spec
-from core.race import Runner, Swarm, check_point
+from core.race import (
+    DEFAULT_HORIZON,
+    Runner,
+    Swarm,
+    as_scheduler,
+    check_horizon,
+    check_noise,
+    check_point,
+    check_schedule,
+    check_seed,
+    noise_stream,
+)
+from core.schedulers import SchedulerSpec
 from core.surfaces import Surface, get_surface
 
 __all__ = [
@@ -389,29 +407,29 @@ X_LIMIT = 1e6
 LOSS_LIMIT = 1e12
 
 
-def race(name, point, optimizer<<CLOSURE_ARG>>):
+<<NOISE_HEAD>>def race(name, point, optimizer<<EXTRA_ARGS>><<CLOSURE_ARG>>):
     """Let one optimizer move `point` downhill for num_steps steps; return its path."""
 <<START>>
     points, losses = [point.tolist()], [loss.item()]
-    x, y = points[0]
+<<LRS_INIT>>    x, y = points[0]
     if not (abs(losses[0]) <= LOSS_LIMIT and abs(x) <= X_LIMIT and abs(y) <= X_LIMIT):
         print(f"{name}: the loss at the start is {losses[0]}: nothing to do")
-        return {"name": name, "points": points, "losses": losses, "status": "diverged"}
+        return {"name": name, "points": points, "losses": losses, <<LRS_OUT>>"status": "diverged"}
     for step in range(1, num_steps + 1):
 <<STEP>>
 
         x, y = point.tolist()
         if not (abs(loss.item()) <= LOSS_LIMIT and abs(x) <= X_LIMIT and abs(y) <= X_LIMIT):
             print(f"{name}: diverged at step {step} (loss {loss.item()}); try a smaller lr")
-            return {"name": name, "points": points, "losses": losses, "status": "diverged"}
+            return {"name": name, "points": points, "losses": losses, <<LRS_OUT_INNER>>"status": "diverged"}
         points.append([x, y])
         losses.append(loss.item())
-        if step % print_every == 0:
+<<SCHEDULER_STEP>>        if step % print_every == 0:
             print(
                 f"[{name}] Step [{step}/{num_steps}], Loss: {loss.item():.4f}, "
                 f"Point: ({x:.4f}, {y:.4f})"
             )
-    return {"name": name, "points": points, "losses": losses, "status": "ok"}
+    return {"name": name, "points": points, "losses": losses, <<LRS_OUT>>"status": "ok"}
 
 
 results = []
@@ -428,8 +446,23 @@ _RACE_START_CLOSURE = """\
 _RACE_STEP_PLAIN = """\
 optimizer.zero_grad()  # 1. clear the gradient of the previous step
 loss.backward()  # 2. backward pass: the gradient of f at the current point
-optimizer.step()  # 3. the optimizer moves the point
+<<ADD_NOISE>>optimizer.step()  # 3. the optimizer moves the point
 loss = f(point)  # 4. forward pass: the loss at the new point"""
+
+_RACE_ADD_NOISE = """\
+if generator is not None:  # gradient noise, as a mini-batch would give
+    noise = torch.randn(2, generator=generator, dtype=torch.float64)
+    point.grad.add_(noise, alpha=noise_sigma)  # p.grad += noise_sigma * noise
+"""
+
+_RACE_NOISE_HEAD = """\
+# Gradient noise: every step adds noise_sigma * N(0, 1) to each coordinate of the gradient, as
+# estimating it from a random mini-batch would. Each optimizer draws from its own seeded
+# torch.Generator, so the run is reproducible; a different seed gives different draws.
+noise_sigma = <<SIGMA>>
+
+
+"""
 
 _RACE_STEP_CLOSURE = """\
 if use_closure:
@@ -439,13 +472,13 @@ if use_closure:
         optimizer.zero_grad()
         loss = f(point)
         loss.backward()
-        return loss
+<<CLOSURE_NOISE>>        return loss
 
     optimizer.step(closure)
     with torch.no_grad():
         loss = f(point)  # the loss at the new point
 else:
-""" + _indent(_RACE_STEP_PLAIN, 4)
+"""
 
 _RACE_TAIL = """
 
@@ -456,58 +489,157 @@ if len(sys.argv) > 1:  # python race.py results.json
 """
 
 
-def _runner_parts(item: Any, surface: Surface) -> tuple[OptimizerSpec, tuple[float, float], str]:
-    """(spec, start, label) of whatever the caller passed as a runner (see race_script)."""
+class _Part:
+    """One runner as the script needs it."""
+
+    __slots__ = ("spec", "start", "label", "scheduler", "horizon", "sigma", "stream")
+
+    def __init__(self, spec, start, label, scheduler=None, horizon=None, sigma=None, stream=None):
+        self.spec: OptimizerSpec = spec
+        self.start: tuple[float, float] = start
+        self.label: str = label
+        self.scheduler: SchedulerSpec | None = scheduler
+        self.horizon: int | None = horizon
+        self.sigma: float | None = sigma
+        self.stream: int | None = stream
+
+
+def _runner_parts(item: Any, surface: Surface) -> _Part:
+    """What the caller passed as a runner (see race_script), as a :class:`_Part`."""
     if isinstance(item, Runner):
-        return item.spec, check_point(item.start), item.label
+        return _Part(
+            item.spec,
+            check_point(item.start),
+            item.label,
+            item.scheduler,
+            item.horizon,
+            item.noise,
+            item.noise_stream,
+        )
     if isinstance(item, (OptimizerSpec, str)):
         spec = as_spec(item)
-        return spec, check_point(surface.start), str(spec)
-    if isinstance(item, (tuple, list)) and len(item) in (2, 3):
+        return _Part(spec, check_point(surface.start), str(spec))
+    if isinstance(item, (tuple, list)) and len(item) in (2, 3, 4):
         spec = as_spec(item[0])
         start = surface.start if item[1] is None else item[1]
-        label = str(item[2]) if len(item) == 3 and item[2] is not None else str(spec)
-        return spec, check_point(start), label
+        label = str(item[2]) if len(item) >= 3 and item[2] is not None else str(spec)
+        scheduler = as_scheduler(item[3]) if len(item) == 4 else None
+        return _Part(spec, check_point(start), label, scheduler)
     raise GdsimError(f"a runner must be a Runner, a SPEC or (SPEC, start), got {item!r}")
+
+
+def _scheduler_step_code(kinds: set[str]) -> str:
+    """``step_scheduler(scheduler, loss)`` with a branch for each kind of scheduler used."""
+    lines = [
+        "def step_scheduler(scheduler, loss):",
+        '    """After each optimizer.step(): the scheduler sets the lr for the next step.',
+        "",
+        "    On a surface there are no batches or epochs: one step is both, so every scheduler",
+        '    steps once per step."""',
+    ]
+    branches: list[tuple[str, list[str]]] = []
+    if "ReduceLROnPlateau" in kinds:
+        branches.append(
+            (
+                "isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)",
+                ["scheduler.step(loss.item())  # lowers the lr when the loss stops improving"],
+            )
+        )
+    if "OneCycleLR" in kinds:
+        branches.append(
+            (
+                "isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR)",
+                [
+                    "if scheduler.last_epoch < scheduler.total_steps:  # then hold the final lr",
+                    "    scheduler.step()",
+                ],
+            )
+        )
+    if not branches:
+        lines.append("    scheduler.step()")
+        return "\n".join(lines)
+    for i, (test, body) in enumerate(branches):
+        lines.append(f"    {'if' if i == 0 else 'elif'} {test}:")
+        lines += [f"        {line}" for line in body]
+    if kinds - {"ReduceLROnPlateau", "OneCycleLR"}:
+        lines += ["    else:", "        scheduler.step()"]
+    return "\n".join(lines)
 
 
 def race_script(
     surface: Surface | str,
     runners: Sequence[Any],
     steps: int,
+    noise: float | None = None,
+    seed: int | None = None,
+    horizon: int | None = None,
 ) -> str:
     """A standalone script racing ``runners`` on ``surface`` for ``steps`` steps (see module doc)."""
     if not isinstance(surface, Surface):
         surface = get_surface(surface)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise GdsimError(f"steps must be between 1 and {MAX_STEPS:,}, got {steps!r}")
-    parts, skipped = [], []
-    for item in runners:
+    noise = None if noise is None else check_noise(noise)
+    seed = None if seed is None else check_seed(seed)
+    horizon = None if horizon is None else check_horizon(horizon)
+    parts: list[_Part] = []
+    skipped = []
+    for index, item in enumerate(runners):
         if isinstance(item, Swarm):
             skipped.append(item)
-        else:
-            parts.append(_runner_parts(item, surface))
+            continue
+        part = _runner_parts(item, surface)
+        if noise is not None or part.sigma is None:
+            part.sigma = noise or 0.0
+        if seed is not None or part.stream is None:
+            part.stream = noise_stream(seed or 0, index)
+        if horizon is not None or part.horizon is None:
+            part.horizon = horizon or DEFAULT_HORIZON
+        parts.append(part)
     if not parts and not skipped:
         raise GdsimError("give at least one optimizer to race")
-    any_closure = any(spec.info.needs_closure for spec, _, _ in parts)
+    any_closure = any(p.spec.info.needs_closure for p in parts)
+    sigmas = {p.sigma for p in parts if p.sigma}
+    if len(sigmas) > 1:
+        raise GdsimError("every runner of a race has the same gradient noise; got several")
+    sigma = sigmas.pop() if sigmas else 0.0
+    kinds = {p.scheduler.name for p in parts if p.scheduler is not None}
 
     imports: list[str] = []
     blocks = []
-    for spec, (x, y), label in parts:
+    for part in parts:
+        spec, (x, y), label = part.spec, part.start, part.label
         call, extra = _optimizer_call(spec, "[point]")
         imports += [i for i in extra if i not in imports]
-        closure = ", use_closure=True" if spec.info.needs_closure else ""
-        blocks.append(
-            "\n".join(
-                [
-                    _comment(f"{label}, starting at ({_float(x)}, {_float(y)})"),
-                    f"point = torch.nn.Parameter(torch.tensor([{_float(x)}, {_float(y)}], "
-                    "dtype=torch.float64))",
-                    f"optimizer = {call}",
-                    f"results.append(race({_string(label)}, point, optimizer{closure}))",
-                ]
+        lines = [
+            _comment(f"{label}, starting at ({_float(x)}, {_float(y)})"),
+            f"point = torch.nn.Parameter(torch.tensor([{_float(x)}, {_float(y)}], "
+            "dtype=torch.float64))",
+            f"optimizer = {call}",
+        ]
+        args = ""
+        if kinds:
+            if part.scheduler is None:
+                lines.append("scheduler = None  # a constant learning rate")
+            else:
+                kwargs = check_schedule(spec, part.scheduler, part.horizon)
+                call = f"scheduler = torch.optim.lr_scheduler.{part.scheduler.name}("
+                one_line = f"{call}optimizer, {_call_args(kwargs.items())})"
+                if len(one_line) <= 99:
+                    lines.append(one_line)
+                else:  # one argument per line, as a formatter would write it
+                    args_lines = [f"    {k}={_literal(v)}," for k, v in kwargs.items()]
+                    lines += [call, "    optimizer,", *args_lines, ")"]
+            args += ", scheduler"
+        if sigma:
+            lines.append(
+                f"generator = torch.Generator().manual_seed({part.stream})"
+                "  # its own noise: 1000 * seed + its place"
             )
-        )
+            args += ", generator"
+        closure = ", use_closure=True" if spec.info.needs_closure else ""
+        lines.append(f"results.append(race({_string(label)}, point, optimizer{args}{closure}))")
+        blocks.append("\n".join(lines))
     for swarm in skipped:
         blocks.append(
             _comment(
@@ -517,7 +649,19 @@ def race_script(
             )
         )
 
-    step_code = _RACE_STEP_CLOSURE if any_closure else _RACE_STEP_PLAIN
+    plain = _RACE_STEP_PLAIN.replace("<<ADD_NOISE>>", _RACE_ADD_NOISE if sigma else "")
+    if any_closure:
+        closure_noise = _indent(_RACE_ADD_NOISE, 8) if sigma else ""
+        step_code = _RACE_STEP_CLOSURE.replace("<<CLOSURE_NOISE>>", closure_noise)
+        step_code += _indent(plain, 4)
+    else:
+        step_code = plain
+    extra_args = (", scheduler" if kinds else "") + (", generator" if sigma else "")
+    head = ""
+    if sigma:
+        head = _RACE_NOISE_HEAD.replace("<<SIGMA>>", _float(sigma))
+    if kinds:
+        head += _scheduler_step_code(kinds) + "\n\n\n"
     surface_code = _surface_function(surface)
     script = (
         _RACE_HEAD.replace("<<IMPORTS>>", "\n".join(imports))
@@ -525,9 +669,27 @@ def race_script(
         .replace("<<SURFACE>>", surface_code)
         .replace("<<STEPS>>", str(steps))
         .replace("<<PRINT_EVERY>>", str(max(1, steps // 10)))
+        .replace("<<NOISE_HEAD>>", head)
+        .replace("<<EXTRA_ARGS>>", extra_args)
         .replace("<<CLOSURE_ARG>>", ", use_closure=False" if any_closure else "")
         .replace("<<START>>", _RACE_START_CLOSURE if any_closure else _RACE_START_PLAIN)
         .replace("<<STEP>>", _indent(step_code, 8))
+        .replace(
+            "<<LRS_INIT>>",
+            '    lrs = [optimizer.param_groups[0]["lr"]]  # the lr each step uses\n'
+            if kinds
+            else "",
+        )
+        .replace("<<LRS_OUT_INNER>>", '"lr": lrs,\n' + " " * 20 if kinds else "")
+        .replace("<<LRS_OUT>>", '"lr": lrs, ' if kinds else "")
+        .replace(
+            "<<SCHEDULER_STEP>>",
+            "        if scheduler is not None:\n"
+            "            step_scheduler(scheduler, loss)  # after optimizer.step(), as always\n"
+            '        lrs.append(optimizer.param_groups[0]["lr"])\n'
+            if kinds
+            else "",
+        )
     )
     script += "\n" + "\n\n".join(blocks) + "\n"
     script += _RACE_TAIL.replace("<<SURFACE_NAME>>", _string(surface.name, 2000))
@@ -872,7 +1034,6 @@ else:
 
 def training_script(config: Any) -> str:
     """A standalone script training like ``TrainingEngine(config)`` does (see the module doc)."""
-    from core.schedulers import SchedulerSpec
     from core.training import TrainConfig, get_activation
 
     if not isinstance(config, TrainConfig):

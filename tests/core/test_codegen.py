@@ -81,6 +81,33 @@ RACES = {
     ),
     "expr-constant": ("3 + 2^3", [("SGD(lr=0.1)", (0.5, 0.5))], 3),
     "expr-infinite-start": ("x^2 + 9^9^9", [("SGD(lr=0.1)", (0.5, 0.5))], 3),
+    # schedules and gradient noise: (spec, start, scheduler) runners, race options below
+    "schedules-noise": (
+        "rosenbrock",
+        [
+            ("SGD(lr=0.001, momentum=0.9)", (-1.5, 2.0), "StepLR(step_size=10, gamma=0.5)"),
+            ("Adam(lr=0.05)", (-1.5, 2.0)),
+            ("LBFGS(lr=0.1, max_iter=3)", (-1.5, 2.0), "CosineAnnealingLR(T_max=20)"),
+            ("RMSprop(lr=0.01)", (-1.5, 2.0), "OneCycleLR(total_steps=30)"),  # held after 30
+            ("SGD(lr=0.0005)", (-1.5, 2.0), "ReduceLROnPlateau(patience=1, threshold=0.5)"),
+            ("Adagrad(lr=0.3)", (-1.5, 2.0), "CyclicLR(step_size_up=5)"),
+            ("NAdam(lr=0.02)", (-1.5, 2.0), "MultiStepLR"),  # defaults from horizon 50
+        ],
+        40,
+    ),
+    "noise-only": ("himmelblau", [("SGD(lr=0.01)", None), ("LBFGS(lr=0.2)", None)], 30),
+    "schedule-defaults": ("bowl", [("SGD(lr=0.1)", (2.0, -1.0), "StepLR")], 30),
+    "noise-diverging": (
+        "saddle",
+        [("SGD(lr=0.1)", (0.5, 0.0), "ExponentialLR(gamma=0.999)"), ("Adam(lr=0.05)", None)],
+        200,
+    ),
+}
+RACE_OPTIONS = {
+    "schedules-noise": {"noise": 0.5, "seed": 7, "horizon": 50},
+    "noise-only": {"noise": 1.0, "seed": 3},
+    "schedule-defaults": {"horizon": 30},
+    "noise-diverging": {"noise": 0.01, "seed": 2},
 }
 
 # name -> TrainConfig keyword arguments (small: every run takes well under a second)
@@ -172,9 +199,11 @@ print(json.dumps(report))
 
 
 def _runner_specs(surface, runners):
+    """The surface, and (spec, start, label, scheduler) for race_script (label: automatic)."""
     surface = get_surface(surface)
     return surface, [
-        (spec, start if start is not None else surface.start) for spec, start in runners
+        (r[0], r[1] if r[1] is not None else surface.start, None, r[2] if len(r) > 2 else None)
+        for r in runners
     ]
 
 
@@ -186,7 +215,8 @@ def exported(tmp_path_factory):
     for name, (surface, runners, steps) in RACES.items():
         surf, pairs = _runner_specs(surface, runners)
         path = folder / f"race_{name}.py"
-        path.write_text(race_script(surf, pairs, steps), encoding="utf-8")
+        options = RACE_OPTIONS.get(name, {})
+        path.write_text(race_script(surf, pairs, steps, **options), encoding="utf-8")
         jobs.append({"name": name, "script": str(path), "out": str(folder / f"{name}.json")})
     for name, kwargs in TRAININGS.items():
         path = folder / f"train_{name}.py"
@@ -207,6 +237,7 @@ def exported(tmp_path_factory):
     report = json.loads(proc.stdout.splitlines()[-1])
     for job in jobs:
         report[job["name"]]["results"] = json.loads(pathlib.Path(job["out"]).read_text())
+        report[job["name"]]["script"] = job["script"]
     return report
 
 
@@ -222,17 +253,70 @@ def test_scripts_ran_without_gdsim(exported):
 def test_race_script_reproduces_the_race(exported, name):
     surface, runners, steps = RACES[name]
     surf, pairs = _runner_specs(surface, runners)
-    race = Race(surf, history=None)
-    mine = [race.add(spec, start=start) for spec, start in pairs]
+    race = Race(surf, history=None, **RACE_OPTIONS.get(name, {}))
+    mine = [race.add(spec, start=start, scheduler=sched) for spec, start, _, sched in pairs]
     race.step(steps)
     runs = exported[name]["results"]["runs"]
     assert len(runs) == len(mine)
+    scheduled = any(r.scheduler is not None for r in mine)
     for run, runner in zip(runs, mine, strict=True):
         assert run["name"] == runner.label
         assert run["status"] == runner.status
         assert len(run["points"]) == len(run["losses"]) == runner.steps + 1
         np.testing.assert_allclose(run["points"], runner.trail.points(), rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(run["losses"], runner.trail.losses(), rtol=1e-10, atol=1e-10)
+        assert ("lr" in run) == scheduled
+        if scheduled:  # the lr each step used, exactly (constant without a schedule)
+            want = runner.lr_series()[1].tolist() if runner.scheduler else [runner.lr]
+            assert run["lr"] == (want if runner.scheduler else want * (runner.steps + 1))
+
+
+def test_schedule_and_noise_races_cover_what_they_claim(exported):
+    runs = exported["schedules-noise"]["results"]["runs"]
+    assert all(r["status"] == "ok" for r in runs)
+    sgd, adam, lbfgs, rms, plateau, cyclic, nadam = runs
+    assert sgd["lr"][9:12] == [0.001, 0.0005, 0.0005] and len(set(adam["lr"])) == 1
+    assert rms["lr"][30:] == [rms["lr"][30]] * 11  # OneCycleLR holds its final lr
+    assert plateau["lr"][-1] < plateau["lr"][0] and len(set(cyclic["lr"])) > 5
+    assert nadam["lr"][-1] == pytest.approx(0.02 * 0.01)  # milestones 25 and 37 of horizon 50
+    quiet = exported["noise-only"]["results"]["runs"]
+    race = Race("himmelblau", history=None)  # the same runners without noise go elsewhere
+    plain = race.add("SGD(lr=0.01)")
+    race.step(30)
+    assert quiet[0]["points"][-1] != plain.trail.points()[-1].tolist()
+    diverging = exported["noise-diverging"]["results"]["runs"]
+    assert [r["status"] for r in diverging] == ["diverged", "ok"]
+    assert len(diverging[0]["lr"]) == len(diverging[0]["points"])
+    (bowl,) = exported["schedule-defaults"]["results"]["runs"]
+    assert bowl["lr"][9:11] == [0.1, pytest.approx(0.01)]  # StepLR's default: horizon // 3
+    script = (pathlib.Path(exported["schedule-defaults"]["script"])).read_text()
+    assert "StepLR(optimizer, step_size=10, gamma=0.1)" in script
+
+
+def test_race_script_takes_schedule_and_noise_from_runner_objects():
+    race = Race("ravine", noise=2.0, seed=4)
+    race.add("SGD(lr=0.02)")
+    race.add("SGD(lr=0.02)", scheduler="StepLR(step_size=200, gamma=0.3)", label="sched")
+    from_runners = race_script(race.surface, race.runners, 50)
+    explicit = race_script(
+        "ravine",
+        [
+            ("SGD(lr=0.02)", None),
+            ("SGD(lr=0.02)", None, "sched", "StepLR(step_size=200, gamma=0.3)"),
+        ],
+        50,
+        noise=2.0,
+        seed=4,
+    )
+    assert from_runners == explicit
+    assert "torch.Generator().manual_seed(4001)" in explicit and "noise_sigma = 2.0" in explicit
+    assert "torch.optim.lr_scheduler.StepLR(optimizer, step_size=200, gamma=0.3)" in explicit
+    plain = race_script("ravine", ["SGD(lr=0.02)"], 5)
+    assert "generator" not in plain and "scheduler" not in plain and '"lr"' not in plain
+    with pytest.raises(GdsimError, match="noise"):
+        race_script("ravine", ["SGD"], 5, noise=-1.0)
+    with pytest.raises(GdsimError, match="unknown scheduler"):
+        race_script("ravine", [("SGD", None, None, "Nope")], 5)
 
 
 def test_races_cover_what_they_claim(exported):
