@@ -263,7 +263,7 @@ def _rms_extent(optimizer: str, state: dict[str, Any], hparams: dict[str, Any]) 
         if optimizer in ADAM_LIKE and t >= 1:
             beta2 = float(hparams.get("betas", (0.9, 0.999))[1])
             v = v / (1.0 - beta2**t)
-            label = "√(v/(1−β2^t)): RMS of ∇f (step size = lr/RMS)"
+            label = "RMS of ∇f (step size = lr/RMS)"
         else:
             label = "√v: RMS of ∇f (the step divides by it)"
         return Extent("rms", label, np.sqrt(np.maximum(v, 0.0)), GRADIENT, "ellipse")

@@ -418,10 +418,10 @@ class AnatomyOverlay(QObject):
         parts = []
         families = {a.family for a in pic.arrows} | {e.family for e in pic.extents}
         if GRADIENT in families and self._factors[GRADIENT] is not None:
-            parts.append(f"∇f units {factor_text(self._factors[GRADIENT])}")
+            parts.append(f"∇f {factor_text(self._factors[GRADIENT])}")
         if STEP in families and self._factors[STEP] is not None:
             parts.append(f"steps {factor_text(self._factors[STEP])}")
-        return "drawn to scale: " + ", ".join(parts)
+        return "to scale: " + ", ".join(parts)
 
     # -- read-back (tests) ---------------------------------------------------------------
     def arrow_keys(self) -> list[str]:
