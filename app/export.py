@@ -65,6 +65,8 @@ __all__ = [
     "export_csv",
     "export_gif",
     "export_png",
+    "qimage_to_rgb",
+    "record_gif",
     "render_widget",
     "surface_csv_text",
     "training_csv_text",
@@ -771,6 +773,38 @@ class GifRecorder(QObject):
             self.writer.abort()
             self.failed.emit(f"GIF export failed: {type(exc).__name__}: {_one_line(str(exc))}")
             raise
+
+
+def record_gif(
+    view: SurfaceView,
+    path: str | os.PathLike,
+    frames: int = DEFAULT_FRAMES,
+    steps_per_frame: float = 1.0,
+    fps: float = DEFAULT_FPS,
+    size: tuple[int, int] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_finished: Callable[[str], None] | None = None,
+    on_failed: Callable[[str], None] | None = None,
+    parent: QObject | None = None,
+) -> GifRecorder:
+    """For a menu action: record the race from step 0 in the window, without freezing it.
+
+    Returns the started recorder (keep a reference until ``on_finished``/``on_failed``; its
+    ``cancel()`` drops the partial file; call ``shutdown()`` when the window closes). Bad
+    arguments raise GdsimError before anything changes.
+    """
+    recorder = GifRecorder(
+        view, path, frames=frames, steps_per_frame=steps_per_frame, fps=fps, size=size,
+        parent=parent,
+    )  # fmt: skip
+    if on_progress is not None:
+        recorder.progress.connect(on_progress)
+    if on_finished is not None:
+        recorder.finished.connect(on_finished)
+    if on_failed is not None:
+        recorder.failed.connect(on_failed)
+    recorder.start()
+    return recorder
 
 
 def export_gif(

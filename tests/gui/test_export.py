@@ -242,6 +242,18 @@ def test_gif_recorder_runs_on_the_event_loop_and_reports(qtbot, window, tmp_path
     assert view.race.t == 8 and not rec.active
 
 
+def test_record_gif_calls_back_from_the_window(qtbot, window, tmp_path):
+    pytest.importorskip("PIL")
+    done, progress = [], []
+    rec = export.record_gif(
+        window.surface_view, tmp_path / "menu.gif", frames=3, steps_per_frame=1,
+        on_progress=lambda d, t: progress.append(d), on_finished=done.append,
+    )  # fmt: skip
+    qtbot.waitUntil(lambda: len(done) == 1, timeout=20_000)
+    assert done == [str(tmp_path / "menu.gif")] and progress == [1, 2, 3]
+    assert not rec.active
+
+
 def test_cancelling_a_gif_keeps_the_old_file_and_leaves_nothing(qtbot, window, tmp_path):
     pytest.importorskip("PIL")
     path = tmp_path / "old.gif"

@@ -158,6 +158,25 @@ def test_screenshot_refuses_a_bad_preset_and_a_bad_name(qtbot, tmp_path, capsys)
     assert list(tmp_path.iterdir()) == []
 
 
+def test_gdsim_preset_opens_the_window_showing_it(qtbot, monkeypatch):
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
+
+    before = set(QApplication.topLevelWidgets())
+    monkeypatch.setattr(QApplication, "exec", staticmethod(lambda: 0))  # do not block the test
+    assert main(["--preset", "himmelblau-four-minima"]) == 0
+    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+    new = [w for w in windows if w not in before]
+    assert len(new) == 1
+    win = new[0]
+    qtbot.addWidget(win)
+    assert win.isVisible() and win.current_key() == "surfaces"
+    assert win.surface_view.race.surface.name == "himmelblau"
+    assert len(win.surface_view.entries) == 4
+    win.close()
+
+
 @pytest.mark.slow
 def test_render_runs_as_a_real_process_without_a_display(tmp_path):
     out = tmp_path / "saddle.png"
