@@ -346,3 +346,20 @@ def test_narration_shows_its_numbers_in_the_panel_when_anatomy_is_on(qtbot, wind
     assert "exp_avg" in info.text() and "step size" in info.text()
     click(qtbot, window, "stepButton")  # back to the live anatomy of the race's steps
     assert tool.current_line() == -1 and "optimizer." not in info.text().splitlines()[0]
+
+
+def test_zooming_the_map_keeps_the_arrows_readable(qtbot, window):
+    view, tool = setup(qtbot, window)
+    select(qtbot, window, "Adam")
+    turn_on(qtbot, window)
+    click(qtbot, window, "stepButton")
+    ov = tool.overlay
+    before = ov.factors["gradient"]
+    a = view.entries[view.panel.current_id()].runner.anatomy
+    ov.vb.scaleBy((0.05, 0.05), center=tuple(a.point_before))  # 20x zoom in, as the wheel does
+    assert ov.factors["gradient"] < before  # re-chosen: the arrow would leave the view
+    (x0, x1), (y0, y1) = ov.vb.viewRange()
+    tip = ov.arrow_tip("gradient") - a.point_before
+    assert 0.05 < np.hypot(tip[0] / (x1 - x0), tip[1] / (y1 - y0)) < 0.5
+    assert finite(ov.arrow_data("gradient"))
+    assert any(f"× {ov.factors['gradient']:g}" in t for t in ov.legend_texts())
