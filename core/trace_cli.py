@@ -4,6 +4,7 @@
 
     gdsim trace --surface SURFACE [--start X Y] --steps N [--optimizer SPEC ...] [--out FILE]
                 [--json-indent K] [--export-script FILE]
+                [--scheduler SPEC ...] [--horizon N] [--noise SIGMA] [--seed N]
 
 This is the contract lecturers and notebooks build figures on, so the output is stable and
 strict JSON (``allow_nan=False``: no NaN/Infinity anywhere)::
@@ -29,6 +30,17 @@ before any stepping, so a bad path fails at once. Every bad input (unknown surfa
 expression, bad SPEC, steps outside 1..MAX_STEPS, a non-finite start or one where the surface is
 not finite, an unwritable path) raises ``GdsimError``, which ``core.cli`` prints as one line on
 stderr with exit status 2.
+
+Schedules and noise (``core.race``, "Schedules" and "Noise"): ``--scheduler SPEC`` (a
+``core.schedulers`` SPEC such as ``"StepLR(step_size=100, gamma=0.5)"``) given once applies to
+every optimizer; given once per ``--optimizer``, the n-th goes with the n-th optimizer (``none``
+for one without). Arguments left out are derived for a run of ``--horizon`` steps (default
+1000, as in the window, so the same SPEC gives the same lr everywhere). ``--noise SIGMA`` adds
+Gaussian noise of that standard deviation to every gradient, drawn from one generator per run
+seeded from ``--seed`` (default 0) and the run's place: the same command gives the same numbers.
+A scheduled run gets two more keys, ``"scheduler"`` (its SPEC) and ``"lr"`` (``steps + 1``
+values: the lr each step from that point used); with noise the document gets
+``"noise": {"sigma": ..., "seed": ...}``. Without these options the document is as above.
 
 ``--export-script FILE`` also writes (atomically, path checked before stepping) the standalone
 PyTorch script of this race (``core.codegen.race_script``): it needs only torch and gives the
@@ -92,6 +104,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"pretty-print with K spaces (0..{MAX_INDENT}); default: compact",
     )
     parser.add_argument(
+        "--scheduler",
+        action="append",
+        metavar="SPEC",
+        help="a learning-rate scheduler, e.g. 'StepLR(step_size=100)': once for every optimizer, "
+        "or once per --optimizer in the same order ('none' for one without)",
+    )
+    parser.add_argument(
+        "--horizon",
+        type=int,
+        metavar="N",
+        default=None,
+        help="steps the schedulers' default arguments assume (default: 1000, as in the window)",
+    )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        metavar="SIGMA",
+        default=0.0,
+        help="add Gaussian noise of this standard deviation to every gradient (like mini-batches)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        default=0,
+        help="seed of the gradient noise (default 0): the same seed gives the same numbers",
+    )
+    parser.add_argument(
         "--export-script",
         metavar="FILE",
         help="also write a standalone PyTorch script (needs only torch) that reproduces this race; "
@@ -115,18 +155,56 @@ def _jsonable(value: Any) -> Any:
         return str(value)
 
 
+def _flag(flag: str, check: Any, value: Any) -> Any:
+    """``check(value)``, its GdsimError naming the option: ``--noise: ...``."""
+    try:
+        return check(value)
+    except GdsimError as exc:
+        raise GdsimError(f"{flag}: {str(exc).splitlines()[0]}") from None
+
+
+def schedulers_for(
+    schedulers: list[str] | tuple[str, ...] | None, n_optimizers: int
+) -> list[str | None]:
+    """One scheduler SPEC (or None) per optimizer: none given, one for all, or one each."""
+    if not schedulers:
+        return [None] * n_optimizers
+    schedulers = list(schedulers)
+    if len(schedulers) == 1:
+        schedulers = schedulers * n_optimizers
+    if len(schedulers) != n_optimizers:
+        raise GdsimError(
+            f"give --scheduler once (for every optimizer) or once per --optimizer"
+            f" ({n_optimizers}), got {len(schedulers)}"
+        )
+    return [None if str(s).strip().lower() in ("", "none") else s for s in schedulers]
+
+
 def trace(
     surface_text: str,
     steps: int,
     optimizers: list[str] | tuple[str, ...] = DEFAULT_OPTIMIZERS,
     start: tuple[float, float] | None = None,
+    schedulers: list[str] | tuple[str, ...] | None = None,
+    noise: float = 0.0,
+    seed: int = 0,
+    horizon: int | None = None,
 ) -> dict[str, Any]:
     """Run the race and return the JSON document as plain Python values (usable from a notebook).
 
-    Raises GdsimError for any bad input.
+    ``schedulers``: see :func:`schedulers_for`. Raises GdsimError for any bad input.
     """
     from core.optimizers import parse_spec
-    from core.race import LOSS_LIMIT, Race, check_point
+    from core.race import (
+        DEFAULT_HORIZON,
+        LOSS_LIMIT,
+        Race,
+        as_scheduler,
+        check_horizon,
+        check_noise,
+        check_point,
+        check_seed,
+    )
     from core.surfaces import get_surface
 
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
@@ -138,6 +216,9 @@ def trace(
         raise GdsimError(f"at most {MAX_RUNS} --optimizer options, got {len(optimizers)}")
     surface = get_surface(surface_text)
     specs = [parse_spec(text) for text in optimizers]
+    scheds = [
+        _flag("--scheduler", as_scheduler, text) for text in schedulers_for(schedulers, len(specs))
+    ]
     x, y = check_point(start if start is not None else surface.start, "--start")
     f0 = surface.value(x, y)
     if not (math.isfinite(f0) and abs(f0) <= LOSS_LIMIT):
@@ -145,28 +226,39 @@ def trace(
             f"the surface is not finite at the start ({x:g}, {y:g}): f = {f0}; choose another --start"
         )
 
-    race = Race(surface, start=(x, y), history=None)
-    runners = [race.add(spec, reserve=steps + 1) for spec in specs]
+    noise = _flag("--noise", check_noise, noise)
+    seed = _flag("--seed", check_seed, seed)
+    horizon = _flag("--horizon", check_horizon, DEFAULT_HORIZON if horizon is None else horizon)
+    race = Race(surface, start=(x, y), history=None, horizon=horizon, noise=noise, seed=seed)
+    runners = [
+        race.add(spec, reserve=steps + 1, scheduler=sched)
+        for spec, sched in zip(specs, scheds, strict=True)
+    ]
     race.step(steps)
 
     (x0, x1), (y0, y1) = surface.domain
     runs = []
     for spec, runner in zip(specs, runners, strict=True):
-        runs.append(
-            {
-                "optimizer": spec.name,
-                "hparams": _jsonable(spec.hparams()),
-                "start": [x, y],
-                "points": runner.trail.points().tolist(),
-                "losses": runner.trail.losses().tolist(),
-                "status": runner.status,
-                "steps": runner.steps,
-            }
-        )
-    return {
+        run = {
+            "optimizer": spec.name,
+            "hparams": _jsonable(spec.hparams()),
+            "start": [x, y],
+            "points": runner.trail.points().tolist(),
+            "losses": runner.trail.losses().tolist(),
+            "status": runner.status,
+            "steps": runner.steps,
+        }
+        if runner.scheduler is not None:
+            run["scheduler"] = str(runner.scheduler)
+            run["lr"] = _jsonable(runner.lr_series()[1].tolist())
+        runs.append(run)
+    doc: dict[str, Any] = {
         "surface": {"name": surface.name, "domain": [[x0, x1], [y0, y1]]},
         "runs": runs,
     }
+    if race.noise:
+        doc["noise"] = {"sigma": race.noise, "seed": race.seed}
+    return doc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,18 +272,24 @@ def run(args: argparse.Namespace) -> int:
         check_writable(out, "--out")  # before stepping, not after
     if args.export_script is not None:
         check_writable(args.export_script, "--export-script")
+    optimizers = args.optimizer or DEFAULT_OPTIMIZERS
+    schedulers = schedulers_for(args.scheduler, len(optimizers))
     doc = trace(
         args.surface,
         args.steps,
-        args.optimizer or DEFAULT_OPTIMIZERS,
+        optimizers,
         tuple(args.start) if args.start is not None else None,
+        schedulers,
+        args.noise,
+        args.seed,
+        args.horizon,
     )
     if args.export_script is not None:
         from core.codegen import race_script
 
         start = tuple(doc["runs"][0]["start"])
-        runners = [(spec, start) for spec in args.optimizer or DEFAULT_OPTIMIZERS]
-        script = race_script(args.surface, runners, args.steps)
+        runners = [(spec, start, None, s) for spec, s in zip(optimizers, schedulers, strict=True)]
+        script = race_script(args.surface, runners, args.steps, args.noise, args.seed, args.horizon)
         write_text_atomic(args.export_script, script, "--export-script")
     text = json.dumps(doc, allow_nan=False, indent=indent) + "\n"
     if out is not None:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from core.cli import run_subcommand
-from core.surfaces import SURFACES
+from core.surfaces import SURFACES, get_surface
 from core.trace_cli import DEFAULT_OPTIMIZERS, MAX_STEPS, trace
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -185,6 +185,49 @@ BAD_INPUTS = {
     "bad indent": ["--surface", "bowl", "--steps", "3", "--json-indent", "-1"],
     "missing surface": ["--steps", "3"],
     "unknown option": ["--surface", "bowl", "--steps", "3", "--frobnicate"],
+    "negative noise": ["--surface", "bowl", "--steps", "3", "--noise", "-0.5"],
+    "nan noise": ["--surface", "bowl", "--steps", "3", "--noise", "nan"],
+    "huge noise": ["--surface", "bowl", "--steps", "3", "--noise", "1e9"],
+    "noise not a number": ["--surface", "bowl", "--steps", "3", "--noise", "lots"],
+    "seed out of range": ["--surface", "bowl", "--steps", "3", "--noise", "1", "--seed", "-1"],
+    "unknown scheduler": ["--surface", "bowl", "--steps", "3", "--scheduler", "WarmupLR"],
+    "bad scheduler arg": ["--surface", "bowl", "--steps", "3", "--scheduler", "StepLR(gamma=2)"],
+    "scheduler count": [
+        "--surface",
+        "bowl",
+        "--steps",
+        "3",
+        "--optimizer",
+        "SGD",
+        "--optimizer",
+        "Adam",
+        "--optimizer",
+        "RMSprop",
+        "--scheduler",
+        "StepLR",
+        "--scheduler",
+        "none",
+    ],  # fmt: skip
+    "scheduler vs optimizer": [
+        "--surface",
+        "bowl",
+        "--steps",
+        "3",
+        "--optimizer",
+        "Adagrad",
+        "--scheduler",
+        "OneCycleLR(cycle_momentum=True)",
+    ],  # fmt: skip
+    "zero horizon": [
+        "--surface",
+        "bowl",
+        "--steps",
+        "3",
+        "--scheduler",
+        "StepLR",
+        "--horizon",
+        "0",
+    ],
 }
 
 
@@ -249,3 +292,100 @@ def test_out_to_a_symlink_replaces_its_target(capsys, tmp_path):
     code, _, _ = _run(capsys, "--surface", "bowl", "--steps", "2", "--out", str(link))
     assert code == 0 and link.is_symlink()
     _check_schema(_strict_loads(real.read_text()), 2)
+
+
+# --- schedules and noise ----------------------------------------------------------------------------
+
+
+def _check_scheduled(run):
+    assert set(run) == {
+        "optimizer", "hparams", "start", "points", "losses", "status", "steps", "scheduler", "lr",
+    }  # fmt: skip
+    assert len(run["lr"]) == len(run["points"]) == run["steps"] + 1
+    assert all(isinstance(v, float) and math.isfinite(v) for v in run["lr"])
+
+
+def test_one_scheduler_for_every_optimizer_or_one_each(capsys):
+    code, out, _ = _run(
+        capsys, "--surface", "bowl", "--steps", "8", "--optimizer", "SGD(lr=0.1)",
+        "--optimizer", "Adam(lr=0.2)", "--scheduler", "StepLR(step_size=3, gamma=0.5)",
+    )  # fmt: skip
+    doc = _strict_loads(out)
+    assert code == 0 and set(doc) == {"surface", "runs"}
+    sgd, adam = doc["runs"]
+    for run in (sgd, adam):
+        _check_scheduled(run)
+        assert run["scheduler"] == "StepLR(step_size=3, gamma=0.5)"
+    assert sgd["lr"] == [0.1] * 3 + [0.05] * 3 + [0.025] * 3
+    code, out, _ = _run(
+        capsys, "--surface", "bowl", "--steps", "8", "--optimizer", "SGD(lr=0.1)",
+        "--optimizer", "Adam(lr=0.2)", "--scheduler", "none", "--scheduler", "ExponentialLR",
+    )  # fmt: skip
+    plain, decayed = _strict_loads(out)["runs"]
+    assert "lr" not in plain and "scheduler" not in plain
+    _check_scheduled(decayed)
+    assert decayed["lr"][1] == pytest.approx(0.2 * 0.95)
+
+
+def test_scheduler_defaults_follow_the_horizon(capsys):
+    def drops(*extra):
+        code, out, _ = _run(capsys, "--surface", "bowl", "--steps", "400", "--optimizer",
+                            "SGD(lr=0.01)", "--scheduler", "StepLR", *extra)  # fmt: skip
+        lr = _strict_loads(out)["runs"][0]["lr"]
+        return [i for i in range(1, len(lr)) if lr[i] < lr[i - 1]]
+
+    assert drops() == [333]  # the window's default horizon: 1000 steps
+    assert drops("--horizon", "30")[:4] == [10, 20, 30, 40]  # StepLR goes on past it
+
+
+def test_noise_is_seeded_reproducible_and_zero_changes_nothing(capsys):
+    base = ["--surface", "himmelblau", "--steps", "30", "--optimizer", "SGD(lr=0.01)",
+            "--optimizer", "Adam(lr=0.05)"]  # fmt: skip
+
+    def doc(*extra):
+        code, out, err = _run(capsys, *base, *extra)
+        assert code == 0 and err == ""
+        return _strict_loads(out)
+
+    a, b, c = (
+        doc("--noise", "2", "--seed", "5"),
+        doc("--noise", "2", "--seed", "5"),
+        doc("--noise", "2", "--seed", "6"),
+    )
+    assert a == b and a["runs"] != c["runs"]
+    assert a["noise"] == {"sigma": 2.0, "seed": 5}
+    _check_schema({k: v for k, v in a.items() if k != "noise"}, 30)
+    plain, zero = doc(), doc("--noise", "0", "--seed", "9")
+    assert plain == zero and "noise" not in zero
+    assert a["runs"][0]["points"] != plain["runs"][0]["points"]
+    # the documented generator: run i draws from torch.Generator().manual_seed(1000*seed + i)
+    p = torch.nn.Parameter(torch.tensor(SURFACES["himmelblau"].start, dtype=torch.float64))
+    opt = torch.optim.Adam([p], lr=0.05)
+    g = torch.Generator().manual_seed(5001)
+    for _ in range(30):
+        opt.zero_grad()
+        SURFACES["himmelblau"].fn(p).backward()
+        p.grad.add_(torch.randn(2, generator=g, dtype=torch.float64), alpha=2.0)
+        opt.step()
+    assert a["runs"][1]["points"][-1] == p.detach().tolist()
+
+
+def test_export_script_carries_schedule_and_noise(capsys, tmp_path):
+    from core.codegen import race_script
+
+    target = tmp_path / "race.py"
+    argv = ["--surface", "ravine", "--steps", "20", "--optimizer", "SGD(lr=0.02)",
+            "--optimizer", "SGD(lr=0.02)", "--scheduler", "none",
+            "--scheduler", "StepLR(step_size=5, gamma=0.3)", "--noise", "3", "--seed", "1",
+            "--export-script", str(target)]  # fmt: skip
+    code, out, err = _run(capsys, *argv)
+    assert code == 0 and err == ""
+    start = tuple(get_surface("ravine").start)
+    expected = race_script(
+        "ravine",
+        [("SGD(lr=0.02)", start, None, None),
+         ("SGD(lr=0.02)", start, None, "StepLR(step_size=5, gamma=0.3)")],
+        20, noise=3.0, seed=1,
+    )  # fmt: skip
+    assert target.read_text(encoding="utf-8") == expected
+    assert "manual_seed(1001)" in expected and "StepLR(optimizer, step_size=5" in expected
