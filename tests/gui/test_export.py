@@ -99,6 +99,27 @@ def test_png_refusals_are_one_line_and_keep_the_existing_file(qtbot, window, tmp
     assert sorted(os.listdir(tmp_path)) == ["folder.png", "slide.png"]
 
 
+def test_png_in_background_encodes_off_the_gui_thread(qtbot, window, tmp_path, monkeypatch):
+    from app.tasks import BackgroundTask
+
+    task = BackgroundTask()
+    path = tmp_path / "slide3.png"
+    with qtbot.waitSignal(task.succeeded, timeout=20_000) as blocker:
+        size = export.export_png_in_background(task, window, path, 3)
+    assert blocker.args == [str(path)]
+    img = _image(path)
+    assert (img.width(), img.height()) == size == (3 * window.width(), 3 * window.height())
+    # a failing encoder: one line, the old file kept, nothing left behind
+    before = path.read_bytes()
+    monkeypatch.setattr(QImage, "save", lambda self, *a, **k: False)
+    with qtbot.waitSignal(task.failed, timeout=20_000) as blocker:
+        export.export_png_in_background(task, window, path, 1)
+    assert blocker.args[0].startswith("cannot write PNG") and "\n" not in blocker.args[0]
+    assert path.read_bytes() == before
+    assert _leftovers(tmp_path) == []
+    task.shutdown()
+
+
 # -- CSV ------------------------------------------------------------------------------------
 
 
