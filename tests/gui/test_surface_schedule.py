@@ -1,0 +1,280 @@
+"""Schedule & noise as a lecturer uses it: pick a scheduler for the selected optimizer in the
+combo, step, read the drops on the Learning rate page; tick gradient noise, drag σ, step, and
+see the path change and replay after Reset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGroupBox,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
+
+from app.theme import get_theme
+from app.views.surface_schedule import EMPTY_TEXT, ScheduleTool, install
+from core.schedulers import scheduler_names
+
+NAMES = {
+    "scheduleGroup": QGroupBox,
+    "scheduleTarget": QLabel,
+    "surfaceSchedulerCombo": QComboBox,
+    "noiseCheck": QCheckBox,
+    "noiseSlider": QSlider,
+    "noiseSpin": QDoubleSpinBox,
+    "noiseSeedSpin": QSpinBox,
+}
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def w(window, cls: type[QWidget], name: str):
+    found = window.surface_view.findChildren(cls, name)
+    assert len(found) == 1, f"{len(found)} {cls.__name__}s named {name!r}"
+    return found[0]
+
+
+def reveal(widget: QWidget) -> None:
+    QApplication.processEvents()  # controls just rebuilt are shown by a queued call
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    if parent is not None:
+        parent.ensureWidgetVisible(widget)
+    QApplication.processEvents()
+
+
+def click(qtbot, widget: QWidget) -> None:
+    reveal(widget)
+    # a check box reacts on its indicator and text, not on the empty width beyond them
+    pos = QPoint(8, widget.height() // 2) if isinstance(widget, QCheckBox) else None
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos or widget.rect().center())
+
+
+def type_into(qtbot, field: QWidget, text: str) -> None:
+    reveal(field)
+    field.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(field, Qt.Key.Key_Delete)
+    qtbot.keyClicks(field, text)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+
+
+def choose(qtbot, combo: QComboBox, text: str) -> None:
+    """Open the combo's list and click the entry, as a user does."""
+    reveal(combo)
+    index = combo.findText(text)
+    assert index >= 0, text
+    combo.showPopup()
+    popup = combo.view()
+    qtbot.waitUntil(popup.isVisible)
+    model_index = combo.model().index(index, 0)
+    popup.scrollTo(model_index)
+    rect = popup.visualRect(model_index)
+    qtbot.mouseClick(popup.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not popup.isVisible())
+    combo.window().activateWindow()  # the closed popup had the keyboard
+    QApplication.processEvents()
+    assert combo.currentText() == text
+
+
+def select_row(qtbot, window, row: int) -> None:
+    widget = w(window, QListWidget, "optimizerList")
+    reveal(widget)
+    item = widget.item(row)
+    qtbot.mouseClick(
+        widget.viewport(), Qt.MouseButton.LeftButton, pos=widget.visualItemRect(item).center()
+    )
+
+
+def step(qtbot, window, n: int) -> None:
+    button = w(window, QPushButton, "stepButton")
+    for _ in range(n):
+        click(qtbot, button)
+
+
+def show_lr_page(qtbot, window, tool: ScheduleTool) -> None:
+    tabs = window.surface_view.plot_tabs
+    bar = tabs.tabBar()
+    index = next(i for i in range(tabs.count()) if tabs.tabText(i) == "Learning rate")
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    qtbot.waitUntil(tool.page.isVisible)
+
+
+def setup(qtbot, window) -> ScheduleTool:
+    tool = install(window.surface_view)
+    assert window.surface_view.schedule is tool
+    return tool
+
+
+def entry(window, row: int):
+    return list(window.surface_view.entries.values())[row]
+
+
+# -- tests -----------------------------------------------------------------------------------
+def test_controls_have_names_tooltips_and_the_registry(qtbot, window):
+    tool = setup(qtbot, window)
+    for name, cls in NAMES.items():
+        widget = w(window, cls, name)
+        assert widget.accessibleName(), name
+        if cls is not QGroupBox and cls is not QLabel:
+            assert widget.toolTip(), name
+    assert tool.box.title() == "Schedule && noise"
+    assert window.surface_view.control_panel().isAncestorOf(tool.box)
+    combo = w(window, QComboBox, "surfaceSchedulerCombo")
+    assert [combo.itemData(i) for i in range(combo.count())] == [None, *scheduler_names()]
+    tabs = window.surface_view.plot_tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["Loss per step", "Learning rate"]
+    # nothing scheduled yet: the page says so instead of drawing flat lines
+    show_lr_page(qtbot, window, tool)
+    empty = w(window, QLabel, "lrEmptyLabel")
+    assert empty.isVisible() and empty.text() == EMPTY_TEXT
+    assert not tool.page.plot.isVisible()
+    assert not w(window, QCheckBox, "noiseCheck").isChecked()
+    assert window.surface_view.race.noise == 0.0
+
+
+def test_steplr_from_the_combo_drops_the_lr_at_the_right_steps(qtbot, window):
+    view = window.surface_view
+    tool = setup(qtbot, window)
+    select_row(qtbot, window, 1)  # SGD with momentum, lr 0.001
+    assert "SGD" in w(window, QLabel, "scheduleTarget").text()
+    step(qtbot, window, 2)
+    choose(qtbot, w(window, QComboBox, "surfaceSchedulerCombo"), "StepLR")
+    sgd = entry(window, 1).runner
+    assert str(sgd.scheduler) == "StepLR()" and view.race.t == 0  # the race restarted
+    size = w(window, QSpinBox, "sched_step_size")
+    assert size.value() == 333  # the race's default horizon (1000 steps) / 3
+    type_into(qtbot, size, "3")
+    assert str(sgd.scheduler) == "StepLR(step_size=3)"
+    show_lr_page(qtbot, window, tool)
+    step(qtbot, window, 7)
+    assert view.race.t == 7
+    assert tool.page.plot.isVisible() and not w(window, QLabel, "lrEmptyLabel").isVisible()
+    steps, lrs = tool.page.curve_data(sgd.id)
+    assert steps.tolist() == list(range(8))
+    np.testing.assert_allclose(lrs, [1e-3] * 3 + [1e-4] * 3 + [1e-5] * 2, rtol=1e-12)
+    # the unscheduled runners are drawn flat at their lr, each in its own colour
+    adam = entry(window, 2)
+    a_steps, a_lrs = tool.page.curve_data(adam.id)
+    assert a_steps.tolist() == [0, 7] and a_lrs.tolist() == [0.02, 0.02]
+    assert tool.page.curves[adam.id].opts["pen"].color().name().upper() == adam.color.upper()
+    # back to none: the runner's lr is constant again and the page says nothing is scheduled
+    choose(qtbot, w(window, QComboBox, "surfaceSchedulerCombo"), "none (constant lr)")
+    assert sgd.scheduler is None and w(window, QLabel, "lrEmptyLabel").isVisible()
+
+
+def test_the_combo_follows_the_selected_optimizer(qtbot, window):
+    setup(qtbot, window)
+    combo = w(window, QComboBox, "surfaceSchedulerCombo")
+    select_row(qtbot, window, 2)
+    choose(qtbot, combo, "CosineAnnealingLR")
+    select_row(qtbot, window, 0)
+    assert combo.currentData() is None and "SGD" in w(window, QLabel, "scheduleTarget").text()
+    assert entry(window, 0).runner.scheduler is None
+    select_row(qtbot, window, 2)
+    assert combo.currentText() == "CosineAnnealingLR"
+    assert w(window, QSpinBox, "sched_T_max").value() == 1000
+
+
+def test_a_bad_argument_is_one_line_and_changes_nothing(qtbot, window):
+    setup(qtbot, window)
+    select_row(qtbot, window, 0)
+    choose(qtbot, w(window, QComboBox, "surfaceSchedulerCombo"), "StepLR")
+    runner = entry(window, 0).runner
+    step(qtbot, window, 3)
+    type_into(qtbot, w(window, QDoubleSpinBox, "sched_gammaSpin"), "0")
+    error = w(window, QLabel, "scheduleError")
+    assert error.isVisible() and "gamma must be in (0, 1]" in error.text()
+    assert "\n" not in error.text()
+    assert str(runner.scheduler) == "StepLR()" and runner.steps == 3  # nothing changed
+    choose(qtbot, w(window, QComboBox, "surfaceSchedulerCombo"), "MultiStepLR")
+    assert not error.isVisible()
+    edit = w(window, QWidget, "sched_milestonesEdit")
+    assert edit.text() == "500, 750"
+    type_into(qtbot, edit, "4, 2")
+    assert "must be increasing" in error.text() and runner.scheduler.kwargs == {}
+    type_into(qtbot, edit, "2, 4")
+    assert runner.scheduler.kwargs == {"milestones": [2, 4]} and not error.isVisible()
+
+
+def test_noise_from_the_controls_changes_the_path_and_reset_replays_it(qtbot, window):
+    view = window.surface_view
+    setup(qtbot, window)
+    rid = entry(window, 2).id  # Adam
+
+    def path(n=6):
+        click(qtbot, w(window, QPushButton, "resetButton"))
+        step(qtbot, window, n)
+        x, y = view.trajectory(rid)
+        return np.column_stack([x, y]).copy()
+
+    clean = path()
+    click(qtbot, w(window, QCheckBox, "noiseCheck"))
+    assert view.race.noise == pytest.approx(1.0)  # the slider's default σ, applied at once
+    type_into(qtbot, w(window, QDoubleSpinBox, "noiseSpin"), "0.5")
+    assert view.race.noise == 0.5
+    noisy = path()
+    assert noisy.shape == clean.shape and not np.array_equal(noisy, clean)
+    assert np.array_equal(path(), noisy)  # Reset replays the same noise
+    slider = w(window, QSlider, "noiseSlider")
+    reveal(slider)
+    slider.setFocus()
+    qtbot.keyClick(slider, Qt.Key.Key_PageUp)  # a tenth of the slider: ~2x more noise
+    assert view.race.noise > 0.5
+    louder = path()
+    assert not np.array_equal(louder, noisy)
+    type_into(qtbot, w(window, QSpinBox, "noiseSeedSpin"), "7")
+    assert view.race.seed == 7 and view.race.t == 0  # a new seed restarts the race
+    assert not np.array_equal(path(), louder)
+    click(qtbot, w(window, QCheckBox, "noiseCheck"))  # off: exactly the clean path again
+    assert view.race.noise == 0.0 and not w(window, QSlider, "noiseSlider").isEnabled()
+    assert np.array_equal(path(), clean)
+
+
+def test_controls_follow_a_race_changed_elsewhere(qtbot, window):
+    """A loaded session sets noise and schedules on the race and restarts the view."""
+    view = window.surface_view
+    setup(qtbot, window)
+    select_row(qtbot, window, 3)
+    view.race.set_noise(2.5, seed=12)
+    view.race.set_schedule(entry(window, 3).runner, "ExponentialLR(gamma=0.9)")
+    view.reset()
+    assert w(window, QCheckBox, "noiseCheck").isChecked()
+    assert w(window, QDoubleSpinBox, "noiseSpin").value() == 2.5
+    assert w(window, QSpinBox, "noiseSeedSpin").value() == 12
+    assert w(window, QComboBox, "surfaceSchedulerCombo").currentText() == "ExponentialLR"
+    assert w(window, QDoubleSpinBox, "sched_gammaSpin").value() == 0.9
+    assert view.race.noise == 2.5 and view.race.seed == 12  # showing it changed nothing
+
+
+def test_page_keeps_up_in_both_themes_and_when_shown_late(qtbot, window):
+    view = window.surface_view
+    tool = setup(qtbot, window)
+    select_row(qtbot, window, 0)
+    choose(qtbot, w(window, QComboBox, "surfaceSchedulerCombo"), "OneCycleLR")
+    step(qtbot, window, 4)  # the page is hidden: nothing is drawn yet
+    sgd = entry(window, 0)
+    show_lr_page(qtbot, window, tool)  # shown: drawn at once
+    assert tool.page.curve_data(sgd.id)[0].tolist() == list(range(5))
+    get_theme().set_theme("dark")
+    pen = tool.page.curves[sgd.id].opts["pen"]
+    assert pen.color().name().upper() == sgd.color.upper()
+    get_theme().set_theme("light")
+    image = tool.page.plot.grab().toImage()
+    assert not image.isNull() and image.width() > 100
+    view.remove_runner(sgd.id)
+    view.step_once()
+    assert sgd.id not in tool.page.curves
+    assert w(window, QLabel, "lrEmptyLabel").isVisible()
