@@ -19,6 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
@@ -50,8 +51,10 @@ from app.settings import (
 )
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
 from app.views.surface_view import SurfaceView
-from app.views.training_view import TrainingView
-from core.session import Session
+
+if TYPE_CHECKING:
+    from app.views.training_view import TrainingView
+    from core.session import Session
 
 log = logging.getLogger("gdsim.window")
 
@@ -369,6 +372,8 @@ class MainWindow(QMainWindow):
 
     def _build_training_view(self) -> QWidget:
         t0 = time.perf_counter()
+        from app.views.training_view import TrainingView  # ~25 ms of imports: not at start-up
+
         view = TrainingView()
         self._views["training"] = view
         self._training_page.layout().addWidget(view)

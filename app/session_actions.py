@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.codegen import race_script, training_script
 from core.errors import GdsimError
 from core.files import write_text_atomic
 from core.session import Session, list_presets, load_preset, load_session, save_session
@@ -225,12 +224,20 @@ class SessionActions(QObject):
         self.preset_menu.setObjectName("menuPresets")
         self.preset_menu.setToolTipsVisible(True)
         self.preset_actions: dict[str, QAction] = {}
+        # Reading and validating the preset files is ~15 ms: done right after the first paint.
+        QTimer.singleShot(0, self, self._fill_presets)
+        self.preset_menu.aboutToShow.connect(self._fill_presets)
+
+    @Slot()
+    def _fill_presets(self) -> None:
+        if self.preset_actions:
+            return
         try:
             presets = list_presets()
         except GdsimError as exc:  # a broken install: the menu says so instead of crashing
             log.error("presets unavailable: %s", exc)
-            presets = []
             self.preset_menu.addAction("(presets unavailable)").setEnabled(False)
+            return
         for info in presets:
             act = QAction(info.title or info.name, self.preset_menu)
             act.setObjectName(f"actPreset_{info.name}")
@@ -353,6 +360,8 @@ class SessionActions(QObject):
     # -- code ------------------------------------------------------------------------------
     def script(self) -> str:
         """The standalone script for the current view (GdsimError if there is none)."""
+        from core.codegen import race_script, training_script  # only when code is asked for
+
         w = self.window
         if w.current_key() == "training":
             return training_script(w.training_view.controls.config())
