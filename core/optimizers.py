@@ -522,7 +522,14 @@ def _asgd_on_change(optimizer: torch.optim.Optimizer, changes: dict, before: dic
             if not state or "eta" not in state:
                 continue
             step = float(state["step"])
-            state["eta"].fill_(lr / ((1 + group["lambd"] * lr * step) ** group["alpha"]))
+            try:
+                eta = lr / ((1 + group["lambd"] * lr * step) ** group["alpha"])
+            except OverflowError:  # the denominator is beyond any float: the step size is 0
+                eta = 0.0
+            # eta lives in a float32 scalar tensor: hold what it can (lr=1e300 then diverges on
+            # the next step, as a divergence, instead of failing here)
+            top = torch.finfo(state["eta"].dtype).max
+            state["eta"].fill_(max(-top, min(top, eta)))
             state["mu"].fill_(1 / max(1.0, step - group["t0"]))
 
 
@@ -853,6 +860,7 @@ _BUILTIN: list[OptimizerInfo | None] = [
                 20,
                 "int",
                 low=1,
+                high=1000,  # each iteration is a forward + backward: bounds one step's cost
                 ui_range=(1, 100),
                 help="Quasi-Newton iterations per optimizer step (1 = one iteration per step).",
             ),
@@ -861,6 +869,7 @@ _BUILTIN: list[OptimizerInfo | None] = [
                 None,
                 "int",
                 low=1,
+                high=1250,
                 optional=True,
                 ui_range=(1, 200),
                 help="Most function evaluations per optimizer step (None = max_iter * 5 // 4).",
@@ -888,6 +897,7 @@ _BUILTIN: list[OptimizerInfo | None] = [
                 100,
                 "int",
                 low=1,
+                high=1000,  # memory: two vectors per entry, and the two-loop recursion's time
                 ui_range=(1, 200),
                 help="How many recent (step, gradient change) pairs shape the curvature estimate.",
             ),

@@ -630,6 +630,22 @@ def _ok(x: float, y: float, loss: float) -> bool:
     return abs(loss) <= LOSS_LIMIT and abs(x) <= X_LIMIT and abs(y) <= X_LIMIT
 
 
+#: What torch's own ``optimizer.step()`` can raise on absurd but accepted hyperparameters:
+#: ASGD's Python-float step size overflows (OverflowError), NAdam's momentum schedule and LBFGS's
+#: line search divide by zero (ZeroDivisionError), a float32 state cannot hold lr=1e300
+#: (RuntimeError). For the race these are divergences of that runner, never a crash of the race.
+STEP_ERRORS = (ArithmeticError, RuntimeError)
+
+
+def _step_safely(runner: Runner | Swarm, anatomy: bool) -> bool:
+    """``runner._step``, with torch's arithmetic failures turned into that runner diverging."""
+    try:
+        return runner._step(anatomy)
+    except STEP_ERRORS:
+        runner._fail(runner.steps + 1)
+        return False
+
+
 # --- a single runner ------------------------------------------------------------------------------
 
 
@@ -816,6 +832,11 @@ class Runner:
             return True
         self._diverge(k)
         return False
+
+    def _fail(self, k: int) -> None:
+        """torch raised inside this runner's step: a divergence (the point stays where it was)."""
+        self._bad_loss = math.nan
+        self._diverge(k)
 
     def _diverge(self, k: int) -> None:
         self.status = DIVERGED
@@ -1225,6 +1246,13 @@ class Swarm:
         self._record()
         return self.status == OK
 
+    def _fail(self, k: int) -> None:
+        """torch raised inside the swarm's step: every point still going diverges here."""
+        live = ~self.diverged
+        self.diverged[live] = True
+        self.diverged_at[live] = k
+        self.status = DIVERGED
+
     def _set_hparams(self, changes: dict[str, Any]) -> None:
         new_spec = self.spec.with_changes(**changes)
         optimizers = [self._opt] if self.batched else [s.opt for s in self._singles]
@@ -1389,7 +1417,7 @@ class Race:
                 if not alive:
                     break
                 want = anatomy and i == last
-                alive = [r for r in alive if r._step(want)]
+                alive = [r for r in alive if _step_safely(r, want)]
                 taken += 1
         self.t += taken
         return taken
@@ -1407,13 +1435,22 @@ class Race:
         phases = iter(runner._narrate())
         while True:
             with torch.enable_grad():  # per phase: never left on in the caller between phases
-                phase = next(phases, None)
+                try:
+                    phase = next(phases, None)
+                except STEP_ERRORS as exc:  # inside optimizer.step(): see _step_safely
+                    runner._fail(runner.steps + 1)
+                    phase = Phase(
+                        "step", "optimizer.step()",
+                        f"Step: torch raised {type(exc).__name__} inside {runner.spec.name}'s "
+                        "step: the runner has diverged.",
+                        runner.point, runner.loss, None, diverged=True,
+                    )  # fmt: skip
                 if phase is None:
                     return
                 if phase.name == "step":
                     for r in self.runners:
                         if r is not runner and r.status == OK:
-                            r._step(False)
+                            _step_safely(r, False)
                     self.t += 1
             yield phase
 
@@ -1425,7 +1462,14 @@ class Race:
     # -- live changes
 
     def set_hparams(self, runner: int | Runner | Swarm, **changes: Any) -> None:
-        self.get(runner)._set_hparams(changes)
+        target = self.get(runner)
+        try:
+            target._set_hparams(changes)
+        except STEP_ERRORS as exc:  # torch could not take the value (see STEP_ERRORS)
+            what = ", ".join(f"{k}={v!r}" for k, v in changes.items())
+            raise GdsimError(
+                f"{target.spec.name} cannot use {what}: {type(exc).__name__}"
+            ) from None
 
     def set_schedule(self, runner: int | Runner, scheduler: SchedulerSpec | str | None) -> None:
         """Give a single runner a learning-rate schedule (None: none); the runner restarts.

@@ -6,9 +6,9 @@ clear "diverged" state that Reset recovers from.
 
 Kept fast (a few steps, small swarms, tiny networks): the point is the *combinations*. Cases that
 torch itself turns into an exception (a Python ``OverflowError``/``ZeroDivisionError`` inside
-``optimizer.step()``, a float32 overflow in training) are known bugs: they are excluded from the
-shared races (one would abort the whole race) and pinned by strict xfail tests below, which start
-passing -- and so fail, as a reminder -- once the engine catches them.
+``optimizer.step()``, a float32 overflow in training) have their own tests below: in a race
+they mark that runner diverged (core.race.STEP_ERRORS); the training cases still open are pinned
+by strict xfail tests, which start passing -- and so fail, as a reminder -- once fixed.
 """
 
 from __future__ import annotations
@@ -266,12 +266,6 @@ CRASHERS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an ArithmeticError raised inside torch's optimizer.step() (ASGD's Python-float "
-    "eta overflows, NAdam/LBFGS divide by zero) escapes Race.step instead of marking that runner "
-    "diverged; fix in core/race.py (see the hardening report)",
-)
 @pytest.mark.parametrize("spec,surface", CRASHERS)
 def test_arithmetic_errors_in_torch_mark_the_runner_diverged(spec, surface):
     race = Race(surface)
@@ -283,12 +277,6 @@ def test_arithmetic_errors_in_torch_mark_the_runner_diverged(spec, surface):
     same_as_alone(good, surface, STEPS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: ASGD's live-change hook recomputes eta with a Python float power that overflows "
-    "(OverflowError), or fills a float32 state tensor with a value beyond float32 (RuntimeError); "
-    "fix in core/optimizers.py _asgd_on_change (see the hardening report)",
-)
 @pytest.mark.parametrize(
     "start_spec,change",
     [
@@ -308,12 +296,6 @@ def test_live_asgd_changes_never_raise_anything_but_gdsim_errors(start_spec, cha
     check_finite(r)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: LBFGS max_iter/history_size have no upper bound: one step of "
-    "LBFGS(max_iter=100000) takes ~5 s on the GUI thread (1e9: hours), history_size=1e8 "
-    "allocates ~1 GB per step, 1e14 raises MemoryError; bound them in core/optimizers.py",
-)
 @pytest.mark.parametrize(
     "text",
     ["LBFGS(max_iter=1000000000)", "LBFGS(history_size=100000000)", "LBFGS(max_eval=1000000000)"],

@@ -708,7 +708,7 @@ BAD_SPECS = [
     ("Rprop(etas=(0.5, 0.9))", "etas[1] must be > 1, got 0.9"),
     ("Rprop(step_sizes=(1, 0.5))", "step_sizes[0] (the minimum) must be <= step_sizes[1]"),
     ("Rprop(step_sizes=(0, 1))", "step_sizes[0] must be > 0, got 0.0"),
-    ("LBFGS(max_iter=0)", "max_iter must be >= 1, got 0"),
+    ("LBFGS(max_iter=0)", "max_iter must be in [1, 1000], got 0"),
     ("LBFGS(max_iter=2.0)", "max_iter must be an integer, got 2.0"),
     ("LBFGS(history_size=True)", "history_size must be an integer, got True"),
     ("LBFGS(line_search_fn='wolfe')", "line_search_fn must be one of None, 'strong_wolfe'"),
