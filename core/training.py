@@ -716,7 +716,16 @@ class TrainingEngine:
             if lane.state != TRAINING:
                 continue
             lr = lane.optimizer.param_groups[0]["lr"]
-            _epoch, batch_idx, loss = next(lane.loop)
+            try:
+                _epoch, batch_idx, loss = next(lane.loop)
+            except (ArithmeticError, RuntimeError) as exc:
+                if isinstance(exc, RuntimeError) and "overflow" not in str(exc):
+                    raise  # a real error (shapes, device, memory): not the optimizer blowing up
+                # torch itself failed on absurd numbers (ASGD's float overflow, NAdam's division
+                # by zero, lr=1e300 in a float32 state): this lane diverged, the others go on
+                self._flush_lane(lane)
+                self._diverge(lane, math.nan, lane.epoch + 1, lane.batch, lane.steps)
+                continue
             # CPU: .item() is ~1 us and saves a stack later; GPU: keep it on the device (no sync)
             lane.pending.append(loss.item() if on_cpu else loss.detach())
             lane.pending_lrs.append(lr)
@@ -1167,6 +1176,8 @@ class TrainingEngine:
         if self._state not in DONE_STATES:
             self._set_state("paused" if paused else "running")
         self.process_commands()  # after: a pause() or stop() queued before run() still counts
+        if self._state == "ready":  # a reset() queued before run(): run() still means run
+            self._set_state("paused" if paused else "running")
         while True:
             if not self._commands.empty():
                 self.process_commands()
