@@ -61,7 +61,7 @@ def type_into(qtbot, field, text: str) -> None:
 @pytest.fixture
 def lt(qtbot, window):
     """(window, view, tool): the Training tab set to a tiny run, the landscape page installed
-    and wired into the view's shutdown the way the lead wires it."""
+    and shut down before the view, as ``MainWindow`` does with its registered tools."""
     window.tabs.setCurrentIndex(1)
     view = window.training_view
     type_into(qtbot, find(window, QSpinBox, "samplesSpin"), "200")
@@ -72,15 +72,16 @@ def lt(qtbot, window):
         lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
     )
     assert view.controller.engine.config.samples == 200
-    tool = install(view)
-    view.landscape = tool
-    view_shutdown = view.shutdown
+    tool = getattr(view, "tools", {}).get("training_landscape")  # MainWindow.VIEW_TOOLS
+    if tool is None:  # not registered (yet): install it and shut it down the way MainWindow does
+        tool = install(view)
+        view_shutdown = view.shutdown
 
-    def shutdown() -> None:  # what the lead adds to TrainingView.shutdown()
-        tool.shutdown()
-        view_shutdown()
+        def shutdown() -> None:
+            tool.shutdown()
+            view_shutdown()
 
-    view.shutdown = shutdown
+        view.shutdown = shutdown
     view.plot_tabs.setCurrentWidget(tool.page)
     type_into(qtbot, find(tool.page, QSpinBox, "landscapeGrid"), "9")
     return window, view, tool
