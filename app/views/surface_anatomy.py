@@ -9,7 +9,8 @@ What the class sees (the "Step anatomy" group box, ``anatomyGroup``):
   the second moment it divides by as a dashed ellipse (a box for Adamax's running max), with a
   legend in the map's lower-left corner and the numbers (``anatomyInfo``): point, loss,
   gradient, update, lr, every state value and the per-coordinate step size.
-* ``narrateButton`` "Narrate step" (Alt+N): each press pauses the race and runs ONE line of the
+* ``narrateButton`` "Narrate step" (Alt+N; N too once the window dispatches a "narrate" key to
+  ``SurfaceView.shortcut_targets()``): each press pauses the race and runs ONE line of the
   selected runner's step (``Race.narrate``): ``optimizer.zero_grad()`` → ``loss = f(p)`` →
   ``loss.backward()`` → ``optimizer.step()``. The four lines (``narrateLine0``..``3``) show the
   loop with the current one highlighted (and marked ▶), ``narrateText`` says what happened with
@@ -73,7 +74,7 @@ from core.race import Phase
 PHASES = ("zero_grad", "forward", "backward", "step")
 CODE_LINES = ("optimizer.zero_grad()", "loss = f(p)", "loss.backward()", "optimizer.step()")
 HINT = (
-    "Press Narrate step (Alt+N) to run the selected optimizer's step one line at a time: "
+    "Press Narrate step ({key}) to run the selected optimizer's step one line at a time: "
     "each press runs the highlighted line."
 )
 
@@ -624,7 +625,8 @@ class AnatomyTool(QObject):
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             code_lay.addWidget(label)
             self.lines.append(label)
-        self.text = QLabel(HINT, box)
+        self.hint = HINT.format(key="Alt+N")
+        self.text = QLabel(self.hint, box)
         self.text.setObjectName("narrateText")
         self.text.setAccessibleName("Narration")
         self.text.setToolTip("What the highlighted line did, with its numbers.")
@@ -848,7 +850,7 @@ class AnatomyTool(QObject):
             )
         elif self._phase is not None:
             self._end_phase_display()
-            self._message(HINT)
+            self._message(self.hint)
 
     def _end_phase_display(self) -> None:
         if self._phase is None:
@@ -877,6 +879,14 @@ class AnatomyTool(QObject):
                 label.setText(f"  {code}")
                 label.setStyleSheet("")
 
+    def set_key_hint(self, key: str) -> None:
+        """Name the key that narrates (the mnemonic Alt+N, or N once the window has it)."""
+        old = self.hint
+        self.hint = HINT.format(key=key)
+        self.narrate_button.setToolTip(self.narrate_button.toolTip().rsplit("(", 1)[0] + f"({key})")
+        if self.text.text() == old:
+            self.text.setText(self.hint)
+
     # -- read-back and lifecycle ---------------------------------------------------------
     def current_line(self) -> int:
         """Which loop line is highlighted (0..3), −1 for none."""
@@ -900,4 +910,14 @@ def install(view) -> AnatomyTool:
     tool = AnatomyTool(view)
     view.add_tool(tool.box)
     view.anatomy = tool
+    tool.set_key_hint(_narrate_key(view))
     return tool
+
+
+def _narrate_key(view) -> str:
+    """ "N" if the view offers a "narrate" target to the window's keys, else the mnemonic."""
+    try:
+        targets = view.shortcut_targets() or {}
+    except Exception:  # a view without the interface: the mnemonic still works
+        return "Alt+N"
+    return "N" if targets.get("narrate") is not None else "Alt+N"

@@ -101,7 +101,9 @@ def test_controls_have_names_tooltips_and_accessible_names(qtbot, window):
     ):
         widget = w(window, cls, name)
         assert widget.toolTip() and widget.accessibleName(), name
-    assert w(window, QLabel, "narrateText").text() == HINT
+    hint = w(window, QLabel, "narrateText").text()
+    assert hint == HINT.format(key="Alt+N") or hint == HINT.format(key="N")
+    assert "Narrate step" in hint
 
 
 def test_adam_anatomy_after_a_real_step(qtbot, window):
@@ -363,3 +365,17 @@ def test_zooming_the_map_keeps_the_arrows_readable(qtbot, window):
     assert 0.05 < np.hypot(tip[0] / (x1 - x0), tip[1] / (y1 - y0)) < 0.5
     assert finite(ov.arrow_data("gradient"))
     assert any(f"× {ov.factors['gradient']:g}" in t for t in ov.legend_texts())
+
+
+def test_the_hint_names_n_once_the_window_dispatches_it(qtbot, window, monkeypatch):
+    view = window.surface_view
+    plain = view.shortcut_targets
+
+    def with_narrate():
+        anatomy = getattr(view, "anatomy", None)
+        return {**plain(), "narrate": anatomy.narrate if anatomy is not None else None}
+
+    monkeypatch.setattr(view, "shortcut_targets", with_narrate)
+    tool = install(view)
+    assert "(N)" in w(window, QLabel, "narrateText").text()
+    assert tool.narrate_button.toolTip().endswith("(N)")
