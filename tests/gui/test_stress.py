@@ -1,0 +1,658 @@
+"""Stress: the window driven the way a nervous lecturer drives it, hundreds of times, in a seeded
+random order with short random waits -- buttons, Space/S/R, surface changes, optimizers added and
+removed, learning-rate sliders dragged, tabs switched, devices switched mid-run, the window
+closed at random moments (mid-training, mid-reset, mid-LR-finder, mid-landscape).
+
+Every test checks what a user would suffer from: no exception (pytest-qt's capture and the
+window's own exception reporter), no Qt warning, no worker thread left running after close, no
+thread parked as an orphan, and a window that still answers (one Step still moves it).
+
+``GDSIM_STRESS_ROUNDS`` (default 120) sets the actions per storm; ``GDSIM_STRESS_SEEDS``
+(default "0,1") the seeds.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import random
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import shiboken6
+import torch
+from PySide6.QtCore import QPoint, Qt, QThread
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QStyle,
+    QStyleOptionSlider,
+    QWidget,
+)
+
+import app.tasks as tasks
+import app.worker as worker
+from app import errors
+from app.main_window import MainWindow
+from core.training import TrainConfig, TrainingEngine
+
+ROUNDS = int(os.environ.get("GDSIM_STRESS_ROUNDS", "120"))
+SEEDS = [int(s) for s in os.environ.get("GDSIM_STRESS_SEEDS", "0,1").split(",") if s.strip()]
+WAITS_MS = (0, 0, 0, 1, 2, 5, 10, 20)
+WAIT = 15_000  # ms, for waitUntil: generous on a loaded 2-core machine; nothing measures time
+OFFSCREEN_NOISE = r"This plugin does not support"
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
+]
+
+
+# --- fixtures and helpers ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm_torch():
+    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
+    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
+
+
+def running_qthreads() -> list[QThread]:
+    main = QApplication.instance().thread()
+    return [
+        o
+        for o in gc.get_objects()
+        if issubclass(type(o), QThread)  # type(): isinstance would poke lazy torch modules
+        and shiboken6.isValid(o)
+        and o is not main
+        and o.isRunning()
+    ]
+
+
+class Guard:
+    """What must not happen during a test: exceptions, gdsim errors/warnings in the log, threads
+    left behind, workers parked as orphans (they would abort the process at exit)."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self.caplog = caplog
+        self.py_threads = {t.ident for t in threading.enumerate()}
+        self.orphans = (len(worker._ORPHANS), len(tasks._ORPHANS))
+        self.reporter = errors.install(show_dialogs=False)
+        self.history = len(self.reporter.history)
+
+    def new_orphans(self) -> list:
+        return worker._ORPHANS[self.orphans[0] :] + tasks._ORPHANS[self.orphans[1] :]
+
+    def check_closed(self, qtbot) -> None:
+        """After the window closed: no thread of ours still running, nothing parked."""
+        assert self.new_orphans() == [], "a worker was still busy after close"
+        qtbot.waitUntil(lambda: not running_qthreads(), timeout=WAIT)
+        gc.collect()
+        leaked = [
+            t.name for t in threading.enumerate() if t.ident not in self.py_threads and t.is_alive()
+        ]
+        assert leaked == []
+
+    def check_quiet(self) -> None:
+        assert len(self.reporter.history) == self.history, self.reporter.history[-1]
+        noisy = [
+            r
+            for r in self.caplog.records
+            if r.name.startswith("gdsim") and r.levelno >= logging.WARNING
+        ]
+        assert noisy == [], [r.getMessage() for r in noisy]
+
+    def release_orphans(self) -> None:
+        """Let parked workers finish before the test ends (an orphan's QThread destroyed while
+        running would abort the whole test process at exit)."""
+        for thread, _obj in self.new_orphans():
+            if shiboken6.isValid(thread):
+                thread.wait(30_000)
+
+
+@pytest.fixture
+def guard(qtbot, caplog):
+    caplog.set_level(logging.WARNING, logger="gdsim")
+    g = Guard(caplog)
+    yield g
+    g.release_orphans()
+
+
+def make_window(qtbot) -> MainWindow:
+    win = MainWindow(restore=False)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    return win
+
+
+def reveal(widget: QWidget) -> None:
+    """Scroll the control panel so that ``widget`` is on screen, as a user would."""
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    if parent is not None:
+        parent.ensureWidgetVisible(widget)
+
+
+def click(qtbot, button: QPushButton) -> None:
+    if button.isEnabled() and button.isVisible():
+        reveal(button)
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def type_into(qtbot, field, text: str) -> None:
+    edit = field.lineEdit() if isinstance(field, (QAbstractSpinBox, QComboBox)) else field
+    edit.setFocus()
+    edit.selectAll()
+    qtbot.keyClicks(edit, text)
+    qtbot.keyClick(edit, Qt.Key.Key_Return)
+
+
+def drag_slider(qtbot, slider: QSlider, fraction: float) -> None:
+    """Press the handle, move to ``fraction`` of the groove in two steps, release."""
+    reveal(slider)
+    opt = QStyleOptionSlider()
+    slider.initStyleOption(opt)
+    handle = slider.style().subControlRect(
+        QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, slider
+    )
+    start = handle.center()
+    end = QPoint(int(2 + fraction * (slider.width() - 4)), start.y())
+    mid = QPoint((start.x() + end.x()) // 2, start.y())
+    qtbot.mousePress(slider, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(slider, pos=mid)
+    qtbot.mouseMove(slider, pos=end)
+    qtbot.mouseRelease(slider, Qt.MouseButton.LeftButton, pos=end)
+
+
+def child(root: QWidget, cls, name: str):
+    found = root.findChildren(cls, name)
+    assert found, f"no {cls.__name__} named {name!r}"
+    return found[0]
+
+
+def small_training(qtbot, win: MainWindow):
+    """The Training tab, set through its fields to a tiny, long run."""
+    win.show_view("training")
+    view = win.training_view
+    type_into(qtbot, child(view, QSpinBox, "samplesSpin"), "200")
+    type_into(qtbot, child(view, QSpinBox, "batchSpin"), "16")
+    type_into(qtbot, child(view, QSpinBox, "epochsSpin"), "500")
+    type_into(qtbot, child(view, QLineEdit, "hiddenEdit"), "8")
+    settle(qtbot, view)
+    return view
+
+
+def settle(qtbot, view) -> None:
+    qtbot.waitUntil(
+        lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
+    )
+
+
+# --- the storms -------------------------------------------------------------------------------
+
+
+def surface_actions(qtbot, win: MainWindow, rng: random.Random, done: Counter) -> dict:
+    view = win.surface_view
+    buttons = {n: child(view, QPushButton, n) for n in ("runButton", "stepButton", "resetButton")}
+    combo = child(view, QComboBox, "surfaceCombo")
+    add_combo = child(view, QComboBox, "addOptimizerCombo")
+    optimizer_list = child(view, QListWidget, "optimizerList")
+    # (no expression undefined somewhere on the map: a start there is a known bug, pinned by
+    # test_a_start_where_the_surface_is_undefined_is_shown_as_diverged)
+    expressions = ["x**2 + 10*y**2", "sin(x)*cos(y) + 0.1*(x^2+y^2)", "x**", "exp(x) + y**4", "z"]
+
+    def press(name: str):
+        return lambda: click(qtbot, buttons[name])
+
+    def key():
+        qtbot.keyClick(view.plots.map, rng.choice([Qt.Key.Key_Space, Qt.Key.Key_S,
+                                                    Qt.Key.Key_Right, Qt.Key.Key_R]))  # fmt: skip
+
+    def surface():
+        combo.setCurrentIndex(rng.randrange(combo.count()))
+
+    def expression():
+        type_into(qtbot, child(view, QLineEdit, "expressionEdit"), rng.choice(expressions))
+
+    def add():
+        if len(view.entries) < 8:
+            add_combo.setCurrentIndex(rng.randrange(add_combo.count()))
+            click(qtbot, child(view, QPushButton, "addOptimizerButton"))
+
+    def remove():
+        if optimizer_list.count() > 1:
+            optimizer_list.setCurrentRow(rng.randrange(optimizer_list.count()))
+            click(qtbot, child(view, QPushButton, "removeOptimizerButton"))
+
+    def select():
+        if optimizer_list.count():
+            optimizer_list.setCurrentRow(rng.randrange(optimizer_list.count()))
+
+    def lr():
+        sliders = view.findChildren(QSlider, "lrSlider")
+        if sliders and sliders[0].isVisible():
+            drag_slider(qtbot, sliders[0], rng.random())
+
+    def speed():
+        drag_slider(qtbot, child(view, QSlider, "speedSlider"), rng.random())
+
+    def start_point():
+        vp = view.plots.map.viewport()
+        pos = QPoint(rng.randrange(10, vp.width() - 10), rng.randrange(10, vp.height() - 10))
+        qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=pos)
+
+    table = {
+        "run": press("runButton"), "step": press("stepButton"), "reset": press("resetButton"),
+        "key": key, "surface": surface, "expression": expression, "add": add, "remove": remove,
+        "select": select, "lr": lr, "speed": speed, "start": start_point,
+    }  # fmt: skip
+    return {name: _counted(fn, name, done) for name, fn in table.items()}
+
+
+def training_actions(qtbot, win: MainWindow, rng: random.Random, done: Counter) -> dict:
+    view = win.training_view
+    buttons = {
+        n: child(view, QPushButton, n)
+        for n in ("trainRunButton", "trainStepButton", "trainResetButton", "addRaceButton")
+    }
+    optimizer = child(view, QComboBox, "optimizerCombo")
+    lr_slider = child(view, QSlider, "trainLrSlider")
+
+    def press(name: str):
+        return lambda: click(qtbot, buttons[name])
+
+    def key():
+        qtbot.keyClick(view.plots.widgets()[0], rng.choice([Qt.Key.Key_Space, Qt.Key.Key_S,
+                                                             Qt.Key.Key_R]))  # fmt: skip
+
+    def lr():
+        drag_slider(qtbot, lr_slider, rng.uniform(0.2, 0.75))  # ~1e-3 .. ~1: mostly sane
+
+    def page_key():
+        lr_slider.setFocus()
+        qtbot.keyClick(lr_slider, rng.choice([Qt.Key.Key_PageUp, Qt.Key.Key_PageDown]))
+
+    def switch_optimizer():
+        optimizer.setCurrentIndex(optimizer.findData(rng.choice(["SGD", "Adam", "RMSprop"])))
+
+    def race_lane():
+        # a pending lr send (<= 60 ms after a drag) must reach the engine before a lane goes:
+        # removing the lane first is a known bug, pinned by test_removing_a_lane_right_after...
+        qtbot.waitUntil(lambda: not view._lr_timer.isActive(), timeout=WAIT)
+        if len(view.controls.specs) < 3:
+            click(qtbot, buttons["addRaceButton"])
+        else:
+            view.controls.select_lane(rng.randrange(len(view.controls.specs)))
+            click(qtbot, child(view, QPushButton, "removeRaceButton"))
+
+    table = {
+        "train-run": press("trainRunButton"), "train-step": press("trainStepButton"),
+        "train-reset": press("trainResetButton"), "train-key": key, "train-lr": lr,
+        "train-page": page_key, "train-optimizer": switch_optimizer, "train-lane": race_lane,
+    }  # fmt: skip
+    return {name: _counted(fn, name, done) for name, fn in table.items()}
+
+
+def _counted(fn, name: str, done: Counter):
+    def run() -> None:
+        fn()
+        done[name] += 1
+
+    return run
+
+
+def storm(qtbot, rng: random.Random, actions: dict, rounds: int) -> None:
+    names = sorted(actions)
+    for _ in range(rounds):
+        actions[rng.choice(names)]()
+        wait = rng.choice(WAITS_MS)
+        if wait:
+            qtbot.wait(wait)
+        else:
+            QApplication.processEvents()
+
+
+def surfaces_still_answer(qtbot, win: MainWindow) -> None:
+    view = win.surface_view
+    if view.running:
+        click(qtbot, child(view, QPushButton, "runButton"))
+    if not view.entries:
+        view.add_runner("Adam(lr=0.01)")
+    click(qtbot, child(view, QPushButton, "resetButton"))
+    assert view.race.t == 0 and not view.running
+    click(qtbot, child(view, QPushButton, "stepButton"))
+    assert view.race.t == 1 or not view.race.active
+    assert all(len(view.trajectory(rid)[0]) >= 1 for rid in view.entries)
+
+
+def training_still_answers(qtbot, win: MainWindow) -> None:
+    view = win.training_view
+    if view._state == "running":
+        click(qtbot, child(view, QPushButton, "trainRunButton"))
+    type_into(qtbot, child(view, QAbstractSpinBox, "trainLrSpin"), "0.01")
+    click(qtbot, child(view, QPushButton, "trainResetButton"))
+    settle(qtbot, view)
+    qtbot.waitUntil(lambda: view._state == "ready" and view._steps == 0, timeout=WAIT)
+    click(qtbot, child(view, QPushButton, "trainStepButton"))
+    qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)
+
+
+# --- tests ------------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the lr slider's send is deferred by 60 ms (LR_SEND_MS) with the lane index it "
+    "was dragged for; removing that race lane within those 60 ms makes TrainingView._send_lr -> "
+    "_live_hparams index controls.specs out of range (IndexError in a timer slot); fix in "
+    "app/views/training_view.py _live_hparams / on lane changes",
+)
+def test_removing_a_lane_right_after_dragging_its_lr(qtbot, guard):
+    win = make_window(qtbot)
+    view = small_training(qtbot, win)
+    click(qtbot, child(view, QPushButton, "addRaceButton"))  # lane 2, selected
+    assert view.controls.current_lane() == 1
+    settle(qtbot, view)
+    click(qtbot, child(view, QPushButton, "trainRunButton"))  # two lanes racing
+    qtbot.waitUntil(lambda: view._steps > 10, timeout=WAIT)
+    slider = child(view, QSlider, "trainLrSlider")
+    slider.setFocus()
+    qtbot.keyClick(slider, Qt.Key.Key_PageUp)  # the lecturer nudges lane 2's lr...
+    click(qtbot, child(view, QPushButton, "removeRaceButton"))  # ...and removes lane 2 at once
+    qtbot.wait(200)
+    win.close()
+    assert len(view.controls.specs) == 1
+    guard.check_quiet()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a start where the surface is undefined (log(x) left of 0) puts a nan loss in "
+    "every runner's step-0 history; RacePlots._set_loss then takes nan as the loss extent and "
+    "_fit_loss_range raises 'ValueError: cannot convert float NaN to integer' on every redraw "
+    "(set_start, add, step...); fix in app/views/surface_plots.py _set_loss",
+)
+def test_a_start_where_the_surface_is_undefined_is_shown_as_diverged(qtbot, guard):
+    win = make_window(qtbot)
+    view = win.surface_view
+    type_into(qtbot, child(view, QLineEdit, "expressionEdit"), "log(x) + y**2")
+    assert view.race.surface.name == "log(x) + y**2"
+    try:
+        view.set_start(-1.0, 0.5)  # what a click on the map left of x = 0 does
+        click(qtbot, child(view, QPushButton, "addOptimizerButton"))
+        click(qtbot, child(view, QPushButton, "stepButton"))
+    finally:
+        win.close()
+    assert all(e.runner.status == "diverged" for e in view.entries.values())
+    assert "diverged" in win.status_label.text()
+    guard.check_quiet()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_surfaces_storm(qtbot, guard, seed):
+    rng = random.Random(seed)
+    win = make_window(qtbot)
+    done: Counter = Counter()
+    storm(qtbot, rng, surface_actions(qtbot, win, rng, done), ROUNDS)
+    assert len(done) >= 10, done  # the storm really mixed its actions
+    surfaces_still_answer(qtbot, win)
+    guard.check_quiet()
+    win.close()
+    guard.check_closed(qtbot)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_training_storm(qtbot, guard, seed):
+    rng = random.Random(100 + seed)
+    win = make_window(qtbot)
+    small_training(qtbot, win)
+    done: Counter = Counter()
+    storm(qtbot, rng, training_actions(qtbot, win, rng, done), ROUNDS)
+    assert len(done) >= 7, done
+    training_still_answers(qtbot, win)
+    guard.check_quiet()
+    win.close()
+    guard.check_closed(qtbot)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_both_views_and_tab_switches(qtbot, guard, seed):
+    """Both views at once (a race running while training runs), tabs switched under them."""
+    rng = random.Random(200 + seed)
+    win = make_window(qtbot)
+    small_training(qtbot, win)
+    done: Counter = Counter()
+    actions = {
+        **surface_actions(qtbot, win, rng, done),
+        **training_actions(qtbot, win, rng, done),
+    }
+    switch = _counted(
+        lambda: win.tabs.setCurrentIndex(rng.randrange(win.tabs.count())), "tab", done
+    )
+    actions["tab"] = switch
+    # training actions act on a hidden view too: a user cannot, but shortcuts, timers and
+    # queued commands can (and a hidden view must not break)
+    storm(qtbot, rng, actions, ROUNDS)
+    assert done["tab"] > 0
+    win.show_view("surfaces")
+    surfaces_still_answer(qtbot, win)
+    win.show_view("training")
+    training_still_answers(qtbot, win)
+    guard.check_quiet()
+    win.close()
+    guard.check_closed(qtbot)
+
+
+@pytest.fixture
+def two_devices(monkeypatch):
+    """A machine with one (simulated) CUDA GPU: listed and resolvable, not really usable."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "Fake GPU")
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+
+
+def test_switching_to_a_failing_device_mid_run_keeps_training(qtbot, guard, two_devices):
+    win = make_window(qtbot)
+    view = small_training(qtbot, win)
+    combo = child(view, QComboBox, "deviceCombo")
+    view.controls.refresh_devices()
+    assert combo.findData("cuda:0") >= 0
+    click(qtbot, child(view, QPushButton, "trainRunButton"))
+    qtbot.waitUntil(lambda: view._steps > 20, timeout=WAIT)
+    combo.setCurrentIndex(combo.findData("cuda:0"))  # this torch has no CUDA: the move fails
+    qtbot.waitUntil(
+        lambda: "could not move training to cuda:0" in view.message_text(), timeout=WAIT
+    )
+    assert "still on cpu" in view.message_text()
+    steps = view._steps
+    qtbot.waitUntil(lambda: view._steps > steps + 20, timeout=WAIT)  # still training, on cpu
+    assert view.controller.engine.device == torch.device("cpu") and view._state == "running"
+    combo.setCurrentIndex(combo.findData("cpu"))
+    training_still_answers(qtbot, win)
+    guard.caplog.clear()  # the failed move is logged on purpose
+    guard.check_quiet()
+    win.close()
+    guard.check_closed(qtbot)
+
+
+def test_switching_devices_back_and_forth_mid_run(qtbot, guard, two_devices, monkeypatch):
+    """A second device that works: 'cuda:0' is mapped to torch.device('cpu', 0), a distinct
+    device to the engine (so the whole move happens: model, optimizer state, evaluation data)
+    that this machine can really compute on."""
+    import core.training as training
+
+    real = training.resolve_device
+
+    def resolve(request):
+        device = real(request)
+        return torch.device("cpu", 0) if device.type == "cuda" else device
+
+    monkeypatch.setattr(training, "resolve_device", resolve)
+    win = make_window(qtbot)
+    view = small_training(qtbot, win)
+    combo = child(view, QComboBox, "deviceCombo")
+    view.controls.refresh_devices()
+    click(qtbot, child(view, QPushButton, "trainRunButton"))
+    rng = random.Random(5)
+    for i in range(12):
+        steps = view._steps
+        target = "cuda:0" if i % 2 == 0 else "cpu"
+        combo.setCurrentIndex(combo.findData(target))
+        want = "cpu:0" if target == "cuda:0" else "cpu"
+        qtbot.waitUntil(lambda w=want: view._device == w, timeout=WAIT)
+        qtbot.waitUntil(lambda s=steps: view._steps > s + 5, timeout=WAIT)  # goes on training
+        qtbot.wait(rng.choice(WAITS_MS))
+    engine = view.controller.engine
+    assert engine.step_count >= 12 * 5
+    lanes = view.controller.drain().lanes
+    assert all(lane.state == "training" for lane in lanes)
+    assert "moved from" in view.message_text()
+    training_still_answers(qtbot, win)
+    guard.check_quiet()
+    win.close()
+    guard.check_closed(qtbot)
+
+
+CLOSE_MOMENTS = ["training", "reset-pending", "race", "both", "lr-finder", "landscape"]
+
+
+@pytest.mark.parametrize("moment", CLOSE_MOMENTS)
+def test_closing_at_a_random_moment(qtbot, guard, moment):
+    rng = random.Random(moment)
+    win = make_window(qtbot)
+    if moment in ("race", "both"):
+        sv = win.surface_view
+        sv.set_speed(2000)
+        click(qtbot, child(sv, QPushButton, "runButton"))
+        qtbot.waitUntil(lambda: sv.race.t > 10, timeout=WAIT)
+    if moment != "race":
+        view = small_training(qtbot, win)
+        if moment in ("lr-finder", "landscape"):
+            from app.views import training_landscape, training_lrfinder
+
+            # as MainWindow._install_tools does once the lead wires them: shutdown() reaches them
+            view.tools = {
+                "lrfinder": training_lrfinder.install(view),
+                "landscape": training_landscape.install(view),
+            }
+        click(qtbot, child(view, QPushButton, "trainRunButton"))
+        qtbot.waitUntil(lambda: view._steps > 30, timeout=WAIT)
+        if moment == "reset-pending":
+            click(qtbot, child(view, QPushButton, "trainResetButton"))
+            assert view._awaiting_reset
+        elif moment == "lr-finder":
+            view.tools["lrfinder"].steps_spin.setValue(2000)
+            click(qtbot, child(view, QPushButton, "findLrButton"))
+            qtbot.waitUntil(lambda: view.tools["lrfinder"].progress.value() > 0, timeout=WAIT)
+            assert view.tools["lrfinder"].running
+        elif moment == "landscape":
+            tool = view.tools["landscape"]
+            view.plot_tabs.setCurrentWidget(tool.page)
+            tool.page.grid.setValue(tool.page.grid.maximum())  # a long computation
+            click(qtbot, child(tool.page, QPushButton, "computeLandscapeButton"))
+            qtbot.waitUntil(lambda: tool.page.progress.value() > 0, timeout=WAIT)
+            assert tool.task.running
+    qtbot.wait(rng.randrange(0, 60))
+    t0 = time.perf_counter()
+    win.close()
+    took = time.perf_counter() - t0
+    assert took < 5  # generous; the budget is ~1 s per view (not a timing test: a hang check)
+    guard.check_closed(qtbot)
+    guard.check_quiet()
+
+
+def test_closing_while_the_engine_is_still_being_built(qtbot, guard, monkeypatch):
+    """A slow machine: the worker is still building its engine (first torch import) when the
+    window closes. The close must not wait for it (it is parked), and nothing may crash."""
+    original = TrainingEngine.__init__
+
+    def slow_init(self, *args, **kwargs):
+        time.sleep(1.5)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TrainingEngine, "__init__", slow_init)
+    win = make_window(qtbot)
+    win.show_view("training")
+    qtbot.wait(50)  # the worker thread has started building
+    thread = win.training_view.controller.thread()
+    assert thread is not None and thread.isRunning()
+    t0 = time.perf_counter()
+    win.close()
+    assert time.perf_counter() - t0 < 5
+    assert guard.new_orphans(), "expected the busy worker to be parked, not waited for"
+    guard.release_orphans()  # it ends by itself once the build returns
+    assert thread.isFinished()
+    guard.caplog.clear()  # "still busy after 900 ms; letting it finish" is logged on purpose
+
+
+EXIT_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from app.errors import protect_singletons
+    from app.main_window import MainWindow
+    from core.training import TrainingEngine
+
+    protect_singletons()
+    original = TrainingEngine.__init__
+    def slow_init(self, *a, **k):  # a slow machine's first start (torch imports ~2 s)
+        time.sleep(2.0)
+        original(self, *a, **k)
+    TrainingEngine.__init__ = slow_init
+    app = QApplication(sys.argv[:1])
+    win = MainWindow(restore=False)
+    win.show()
+    QTimer.singleShot(50, lambda: win.show_view("training"))  # the user opens Training...
+    QTimer.singleShot(150, win.close)  # ... and quits right away (Ctrl+Q)
+    QTimer.singleShot(200, app.quit)
+    sys.exit(app.exec())
+    """
+)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (crash at exit): a worker parked in app.worker._ORPHANS (still building its "
+    "engine when the window closed) is destroyed by the interpreter while running: "
+    "'QThread: Destroyed while thread is still running', SIGABRT; fix: wait for orphans in "
+    "app/worker.py _stop_all_workers (and app/tasks.py _stop_all_tasks)",
+)
+def test_quitting_right_after_opening_training_exits_cleanly(tmp_path):
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "GDSIM_SETTINGS_ORG": "gdsim-tests",
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Destroyed while thread" not in out.stderr
+    assert out.returncode == 0, out.stderr[-500:]
