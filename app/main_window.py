@@ -63,8 +63,8 @@ SHUTDOWN_BUDGET_S = 1.0
 #: Teaching tools plugged into each view, in panel order: a module of ``app.views`` with an
 #: ``install(view) -> tool`` (the tool has ``shutdown()``). Adding a tool is one entry here.
 VIEW_TOOLS: dict[str, tuple[str, ...]] = {
-    "surfaces": (),
-    "training": (),
+    "surfaces": ("surface_anatomy", "surface_schedule", "surface_basins"),
+    "training": ("training_lrfinder", "training_landscape"),
 }
 
 # (action, keys, what it does) — the Help ▸ Keyboard shortcuts table is generated from this
@@ -72,6 +72,7 @@ RUN_KEYS: dict[str, tuple[tuple[Qt.Key, ...], str]] = {
     "run": ((Qt.Key.Key_Space,), "Start / pause"),
     "step": ((Qt.Key.Key_S, Qt.Key.Key_Right), "One step"),
     "reset": ((Qt.Key.Key_R,), "Reset to the start"),
+    "narrate": ((Qt.Key.Key_N,), "Narrate one step, line by line (Surfaces)"),
 }
 
 

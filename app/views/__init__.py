@@ -12,7 +12,8 @@ interface, so views can grow without touching the window:
     the window polls ``status_text()`` twice a second.
 ``shortcut_targets() -> dict[str, Callable[[], None] | None]``
     Keys ``"run"`` (Space: start/pause toggle), ``"step"`` (S and →: one step) and ``"reset"``
-    (R). None (or a missing key) = not offered. Called at every key press, so it may change.
+    (R), ``"narrate"`` (N: one line of the training loop, Surfaces only). None (or a missing
+    key) = not offered. Called at every key press, so it may change.
     The window only dispatches while this view is the current tab and the focus is not in an
     editable text field (QLineEdit, spin box, QPlainTextEdit/QTextEdit, editable QComboBox).
 ``control_panel() -> CollapsiblePanel | None``
@@ -40,7 +41,7 @@ from typing import Protocol, runtime_checkable
 
 from PySide6.QtCore import QSettings
 
-SHORTCUT_KEYS = ("run", "step", "reset")
+SHORTCUT_KEYS = ("run", "step", "reset", "narrate")
 
 
 @runtime_checkable

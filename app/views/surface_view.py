@@ -401,7 +401,18 @@ class SurfaceView(QWidget):
         return " · ".join(parts)
 
     def shortcut_targets(self) -> dict[str, Callable[[], None] | None]:
-        return {"run": self.toggle_run, "step": self.step_once, "reset": self.reset}
+        tool = getattr(self, "anatomy", None)  # the step-anatomy tool, once installed
+        return {
+            "run": self.toggle_run,
+            "step": self.step_once,
+            "reset": self.reset,
+            "narrate": tool.narrate if tool is not None else None,
+        }
+
+    def refresh(self) -> None:
+        """Show the race as it is now, after a tool stepped it itself (the narrated step)."""
+        self._redraw()
+        self._refresh_status(force=True)
 
     def control_panel(self) -> CollapsiblePanel:
         return self.control_panel_widget

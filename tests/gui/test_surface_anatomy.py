@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.main_window import MainWindow
 from app.theme import get_theme
-from app.views.surface_anatomy import ARROW_LAYERS, HINT, AnatomyTool, NumbersTable, install
+from app.views.surface_anatomy import ARROW_LAYERS, HINT, AnatomyTool, NumbersTable
 from app.views.surface_view import SurfaceView
 
 
@@ -67,7 +67,7 @@ def select(qtbot, window, name: str, **hparams) -> int:
 
 def setup(qtbot, window) -> tuple[SurfaceView, AnatomyTool]:
     view = window.surface_view
-    tool = install(view)
+    tool = view.tools["surface_anatomy"]  # installed by MainWindow (VIEW_TOOLS)
     assert view.anatomy is tool
     return view, tool
 
@@ -367,15 +367,13 @@ def test_zooming_the_map_keeps_the_arrows_readable(qtbot, window):
     assert any(f"× {ov.factors['gradient']:g}" in t for t in ov.legend_texts())
 
 
-def test_the_hint_names_n_once_the_window_dispatches_it(qtbot, window, monkeypatch):
-    view = window.surface_view
-    plain = view.shortcut_targets
-
-    def with_narrate():
-        anatomy = getattr(view, "anatomy", None)
-        return {**plain(), "narrate": anatomy.narrate if anatomy is not None else None}
-
-    monkeypatch.setattr(view, "shortcut_targets", with_narrate)
-    tool = install(view)
+def test_the_hint_names_n_and_the_n_key_narrates(qtbot, window):
+    view, tool = setup(qtbot, window)
+    assert view.shortcut_targets()["narrate"] == tool.narrate
     assert "(N)" in w(window, QLabel, "narrateText").text()
     assert tool.narrate_button.toolTip().endswith("(N)")
+    view.setFocus()
+    start = next(iter(view.entries.values())).runner.steps
+    for _ in range(4):  # zero_grad, forward, backward, step: one line per key press
+        qtbot.keyClick(window, Qt.Key.Key_N)
+    assert next(iter(view.entries.values())).runner.steps == start + 1

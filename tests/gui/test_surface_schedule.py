@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.theme import get_theme
-from app.views.surface_schedule import EMPTY_TEXT, ScheduleTool, install
+from app.views.surface_schedule import EMPTY_TEXT, ScheduleTool
 from core.schedulers import scheduler_names
 
 NAMES = {
@@ -113,7 +113,7 @@ def show_lr_page(qtbot, window, tool: ScheduleTool) -> None:
 
 
 def setup(qtbot, window) -> ScheduleTool:
-    tool = install(window.surface_view)
+    tool = window.surface_view.tools["surface_schedule"]  # installed by MainWindow (VIEW_TOOLS)
     assert window.surface_view.schedule is tool
     return tool
 

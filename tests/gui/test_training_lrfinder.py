@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.theme import get_theme
-from app.views.training_lrfinder import MARKER_COLORS, install
+from app.views.training_lrfinder import MARKER_COLORS
 from app.widgets.slider_spin import format_number
 from core.training import TrainConfig, TrainingEngine
 
@@ -62,14 +62,7 @@ def lrf(qtbot, window, monkeypatch):
     lead wires it (``view.shutdown()`` calls ``tool.shutdown()``)."""
     window.tabs.setCurrentIndex(1)
     view = window.training_view
-    tool = install(view)
-    view_shutdown = view.shutdown
-
-    def shutdown() -> None:
-        tool.shutdown()
-        view_shutdown()
-
-    monkeypatch.setattr(view, "shutdown", shutdown)
+    tool = view.tools["training_lrfinder"]  # installed (and shut down) by MainWindow
     type_into(qtbot, find(window, QSpinBox, "lrFinderSteps"), "30")
     yield window, view, tool
     tool.shutdown()
