@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import errors
+from app.export_actions import ExportActions
 from app.session_actions import CodePanel, SessionActions
 from app.settings import (
     SETTINGS_VERSION,
@@ -172,6 +173,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self._training_page, "Training")
         self.tabs.setTabToolTip(1, "Train a small network on a 2-D data set, live")
         self.sessions = SessionActions(self)  # File ▸ sessions, presets; the banner
+        self.exports = ExportActions(self)  # File ▸ Export: PNG, CSV, GIF
         central = QWidget(self)
         col = QVBoxLayout(central)
         col.setContentsMargins(0, 0, 0, 0)
@@ -296,6 +298,7 @@ class MainWindow(QMainWindow):
         file_menu.setObjectName("menuFile")
         file_menu.setToolTipsVisible(True)
         self.sessions.fill_file_menu(file_menu)
+        file_menu.addMenu(self.exports.menu)
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         view_menu = bar.addMenu("&View")
@@ -635,6 +638,7 @@ class MainWindow(QMainWindow):
         """Stop every view (each within its ~1 s budget) and detach from the application."""
         self._poll.stop()
         self.code_panel.shutdown()
+        self.exports.shutdown()
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self._guard)
