@@ -248,6 +248,8 @@ class SurfaceView(QWidget):
             tabs.setObjectName("surfacePlotTabs")
             tabs.setDocumentMode(True)
             self.splitter.replaceWidget(1, tabs)
+            self.splitter.setStretchFactor(0, 3)  # the map keeps most of the height
+            self.splitter.setStretchFactor(1, 1)
             tabs.addTab(self._loss_box, "Loss per step")
             self.plot_tabs = tabs
         self.plot_tabs.addTab(widget, title)

@@ -290,6 +290,8 @@ class TrainingView(QWidget):
             tabs.setObjectName("trainingPlotTabs")
             tabs.setDocumentMode(True)
             self.right_splitter.replaceWidget(0, tabs)
+            self.right_splitter.setStretchFactor(0, 3)
+            self.right_splitter.setStretchFactor(1, 2)
             tabs.addTab(self._boundary_box, "Decision boundary")
             self.plot_tabs = tabs
         self.plot_tabs.addTab(widget, title)
