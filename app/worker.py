@@ -55,6 +55,11 @@ def _stop_all_workers() -> None:
             controller.shutdown(900)
         except RuntimeError:  # its Qt objects are already gone
             pass
+    for thread, _worker in list(_ORPHANS):  # parked past the shutdown budget: let them end,
+        try:  # since a QThread destroyed while running aborts the process
+            thread.wait(5000)
+        except RuntimeError:
+            pass
 
 
 def one_line(exc: BaseException) -> str:

@@ -314,8 +314,9 @@ class RacePlots(QObject):
         pts[:, 0] = steps
         pts[:, 1] = y
         self.loss_layer.set_data(rid, pts, steps)
-        if len(y):
-            self._extent[rid] = (float(steps[-1]), float(y.min()), float(y.max()))
+        finite = y[np.isfinite(y)]  # a start where f is undefined (log x, x < 0) has nan
+        if len(finite):
+            self._extent[rid] = (float(steps[-1]), float(finite.min()), float(finite.max()))
         else:
             self._extent.pop(rid, None)
 

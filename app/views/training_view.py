@@ -656,8 +656,8 @@ class TrainingView(QWidget):
         """Send a live change to the engine if that lane is training the same optimizer."""
         if not self.controller.alive or self._awaiting_reset:
             return
-        if lane >= len(self._lane_names):
-            return  # the lane exists only in the panel so far: the change applies on Reset
+        if lane >= len(self._lane_names) or lane >= len(self.controls.specs):
+            return  # the lane exists only in the panel (or no more): applies on Reset
         if self._lane_names[lane].split("(")[0] != self.controls.specs[lane].name:
             return  # a different optimizer is pending: its settings apply on Reset
         try:

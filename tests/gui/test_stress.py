@@ -359,13 +359,6 @@ def training_still_answers(qtbot, win: MainWindow) -> None:
 # --- tests ------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the lr slider's send is deferred by 60 ms (LR_SEND_MS) with the lane index it "
-    "was dragged for; removing that race lane within those 60 ms makes TrainingView._send_lr -> "
-    "_live_hparams index controls.specs out of range (IndexError in a timer slot); fix in "
-    "app/views/training_view.py _live_hparams / on lane changes",
-)
 def test_removing_a_lane_right_after_dragging_its_lr(qtbot, guard):
     win = make_window(qtbot)
     view = small_training(qtbot, win)
@@ -384,13 +377,6 @@ def test_removing_a_lane_right_after_dragging_its_lr(qtbot, guard):
     guard.check_quiet()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a start where the surface is undefined (log(x) left of 0) puts a nan loss in "
-    "every runner's step-0 history; RacePlots._set_loss then takes nan as the loss extent and "
-    "_fit_loss_range raises 'ValueError: cannot convert float NaN to integer' on every redraw "
-    "(set_start, add, step...); fix in app/views/surface_plots.py _set_loss",
-)
 def test_a_start_where_the_surface_is_undefined_is_shown_as_diverged(qtbot, guard):
     win = make_window(qtbot)
     view = win.surface_view
@@ -631,13 +617,6 @@ EXIT_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (crash at exit): a worker parked in app.worker._ORPHANS (still building its "
-    "engine when the window closed) is destroyed by the interpreter while running: "
-    "'QThread: Destroyed while thread is still running', SIGABRT; fix: wait for orphans in "
-    "app/worker.py _stop_all_workers (and app/tasks.py _stop_all_tasks)",
-)
 def test_quitting_right_after_opening_training_exits_cleanly(tmp_path):
     env = {
         **os.environ,
