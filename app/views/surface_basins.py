@@ -38,6 +38,7 @@ from collections.abc import Iterator
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Slot
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -403,7 +404,8 @@ class BasinsTool(QObject):
         size = int(round(14 * self.theme.scale))
         for c, color in zip(result.legend, colors, strict=True):
             text = f"{c.name} — {_percent(c.fraction)}"
-            item = QListWidgetItem(swatch(color, size) if c.kind != "undefined" else None, text)
+            icon = swatch(color, size) if c.kind != "undefined" else QIcon()
+            item = QListWidgetItem(icon, text)
             where = (
                 f"ends at ({c.location[0]:.4g}, {c.location[1]:.4g}), f = {c.value:.4g}"
                 if c.location is not None and c.value is not None

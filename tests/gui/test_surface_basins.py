@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.theme import get_theme
-from app.views.surface_basins import BASIN_COLORS, GREYS, BasinsTool, install
+from app.views.surface_basins import BASIN_COLORS, GREYS, BasinsTool
 
 NAMES = {
     "basinsOptimizerLabel": QLabel,
@@ -73,7 +73,7 @@ def type_into(qtbot, field: QWidget, text: str) -> None:
 def setup(qtbot, window, surface: str = "himmelblau", grid: int = 20) -> BasinsTool:
     view = window.surface_view
     view.set_surface(surface)
-    tool = install(view)
+    tool = view.tools["surface_basins"]  # installed by MainWindow (VIEW_TOOLS)
     assert view.basins is tool
     type_into(qtbot, w(window, QSpinBox, "basinsGridSpin"), str(grid))
     return tool
@@ -81,7 +81,7 @@ def setup(qtbot, window, surface: str = "himmelblau", grid: int = 20) -> BasinsT
 
 def compute(qtbot, window, tool: BasinsTool) -> None:
     click(qtbot, window, "computeBasinsButton")
-    qtbot.waitUntil(lambda: not tool.computing, timeout=10_000)
+    qtbot.waitUntil(lambda: not tool.computing, timeout=20_000)
 
 
 def map_pixel(window, x: float, y: float) -> QColor:
@@ -244,3 +244,20 @@ def test_dark_theme_and_shutdown(qtbot, window):
     assert tool.timer.isActive()
     tool.shutdown()
     assert not tool.timer.isActive() and not tool.computing
+
+
+def test_a_typed_expression_gets_clustered_minima_and_a_transparent_undefined_area(qtbot, window):
+    tool = setup(qtbot, window)
+    # x log x is undefined for x <= 0 (half the grid) and has its minimum at x = 1/e
+    type_into(qtbot, window.surface_view.expression_edit, "x*log(x) + (y**2 - 1)**2")
+    assert window.surface_view.race.surface.is_expression
+    type_into(qtbot, w(window, QDoubleSpinBox, "lrSpin"), "0.05")  # the selected SGD
+    compute(qtbot, window, tool)
+    assert tool.legend_texts() == [
+        "other minimum 1 (0.368, 1) — 25.0 %",
+        "other minimum 2 (0.368, -1) — 25.0 %",
+        "undefined at start — 50.0 %",
+    ]
+    assert tool.image.lut[2][3] == 0  # no colour where f is undefined
+    assert tool.image.lut[0][3] == 255 and tool.image.lut[1][3] == 255
+    assert (tool.image.image[:10] == 2).all()  # x < 0 (ImageItem's first axis is x)
