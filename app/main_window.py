@@ -61,6 +61,25 @@ log = logging.getLogger("gdsim.window")
 
 SHUTDOWN_BUDGET_S = 1.0
 
+_GC_GUARD: object | None = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Run Python's cyclic garbage collector only on the GUI thread, from a 1 s timer.
+
+    Why: the collector runs in whichever thread happens to allocate. When that is a worker
+    (training, the landscape, the LR finder) and the garbage holds a Qt object in a reference
+    cycle, Qt deletes a widget off the GUI thread and the process dies (we saw segfaults in
+    ``build_mlp`` and in ``torch._dynamo``'s import on the training thread). pyqtgraph's
+    ``GarbageCollector`` disables automatic collection and collects on a GUI timer instead.
+    Idempotent: one per process.
+    """
+    global _GC_GUARD
+    if _GC_GUARD is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _GC_GUARD = GarbageCollector(interval=1.0)
+
 #: Teaching tools plugged into each view, in panel order: a module of ``app.views`` with an
 #: ``install(view) -> tool`` (the tool has ``shutdown()``). Adding a tool is one entry here.
 VIEW_TOOLS: dict[str, tuple[str, ...]] = {
@@ -143,6 +162,7 @@ class MainWindow(QMainWindow):
         restore: bool = True,
     ) -> None:
         errors.protect_singletons()  # before the first widget: PySide6 6.12 + CPython 3.11
+        collect_garbage_on_gui_thread()
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.setWindowTitle("gdsim — Gradient Descent Simulator")

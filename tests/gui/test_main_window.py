@@ -261,3 +261,28 @@ def test_view_shutdown_errors_are_logged_not_raised(qtbot, caplog):
     with caplog.at_level(logging.ERROR, logger="gdsim.window"):
         win.close()
     assert "failed to shut down" in caplog.text
+
+
+def test_garbage_cycles_are_collected_on_the_gui_thread_only(window, qtbot):
+    """A cycle freed while a worker allocates must not be collected on that worker (Qt objects
+    in it would be deleted off the GUI thread): the window collects from a GUI timer."""
+    import gc
+    import threading
+
+    assert not gc.isenabled()
+    where: list[bool] = []
+
+    class Probe:
+        def __del__(self) -> None:
+            where.append(threading.current_thread() is threading.main_thread())
+
+    probe = Probe()
+    probe.me = probe  # a reference cycle: only the cyclic collector frees it
+    del probe
+    kept: list = []  # many live allocations on a worker: enough to trigger a collection there
+    worker = threading.Thread(target=lambda: kept.extend([] for _ in range(20_000)))
+    worker.start()
+    worker.join()
+    assert where == []  # nothing collected on the worker
+    qtbot.waitUntil(lambda: bool(where), timeout=5000)
+    assert where == [True]
