@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QSlider,
     QStyle,
     QStyleOptionButton,
+    QTabBar,
     QWidget,
 )
 
@@ -137,8 +138,8 @@ def test_default_race_names_tooltips_and_accessible_names(window):
             (QAbstractButton, QAbstractSlider, QComboBox, QLineEdit, QAbstractSpinBox, QListWidget),
         )  # fmt: skip
         and not isinstance(c, QScrollBar)
-        # Qt's own parts: a spin box's line edit, a line edit's clear button
-        and not isinstance(c.parentWidget(), (QAbstractSpinBox, QLineEdit))
+        # Qt's own parts: a spin box's line edit, a line edit's clear button, a tab bar's arrows
+        and not isinstance(c.parentWidget(), (QAbstractSpinBox, QLineEdit, QTabBar))
     ]
     assert len(controls) > 15
     for c in controls:
