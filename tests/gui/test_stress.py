@@ -533,26 +533,20 @@ def test_closing_at_a_random_moment(qtbot, guard, moment):
         qtbot.waitUntil(lambda: sv.race.t > 10, timeout=WAIT)
     if moment != "race":
         view = small_training(qtbot, win)
-        if moment in ("lr-finder", "landscape"):
-            from app.views import training_landscape, training_lrfinder
-
-            # as MainWindow._install_tools does once the lead wires them: shutdown() reaches them
-            view.tools = {
-                "lrfinder": training_lrfinder.install(view),
-                "landscape": training_landscape.install(view),
-            }
+        tools = view.tools  # installed by the window (MainWindow._install_tools)
         click(qtbot, child(view, QPushButton, "trainRunButton"))
         qtbot.waitUntil(lambda: view._steps > 30, timeout=WAIT)
         if moment == "reset-pending":
             click(qtbot, child(view, QPushButton, "trainResetButton"))
             assert view._awaiting_reset
         elif moment == "lr-finder":
-            view.tools["lrfinder"].steps_spin.setValue(2000)
+            finder = tools["training_lrfinder"]
+            finder.steps_spin.setValue(2000)
             click(qtbot, child(view, QPushButton, "findLrButton"))
-            qtbot.waitUntil(lambda: view.tools["lrfinder"].progress.value() > 0, timeout=WAIT)
-            assert view.tools["lrfinder"].running
+            qtbot.waitUntil(lambda: finder.progress.value() > 0, timeout=WAIT)
+            assert finder.running
         elif moment == "landscape":
-            tool = view.tools["landscape"]
+            tool = tools["training_landscape"]
             view.plot_tabs.setCurrentWidget(tool.page)
             tool.page.grid.setValue(tool.page.grid.maximum())  # a long computation
             click(qtbot, child(tool.page, QPushButton, "computeLandscapeButton"))
@@ -602,8 +596,8 @@ EXIT_SCRIPT = textwrap.dedent(
 
     protect_singletons()
     original = TrainingEngine.__init__
-    def slow_init(self, *a, **k):  # a slow machine's first start (torch imports ~2 s)
-        time.sleep(2.0)
+    def slow_init(self, *a, **k):  # the worker is busy for BUSY_S when the window closes
+        time.sleep(float(sys.argv[1]))
         original(self, *a, **k)
     TrainingEngine.__init__ = slow_init
     app = QApplication(sys.argv[:1])
@@ -617,7 +611,7 @@ EXIT_SCRIPT = textwrap.dedent(
 )
 
 
-def test_quitting_right_after_opening_training_exits_cleanly(tmp_path):
+def quit_while_busy(tmp_path: Path, busy_s: float) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
@@ -625,13 +619,31 @@ def test_quitting_right_after_opening_training_exits_cleanly(tmp_path):
         "XDG_CONFIG_HOME": str(tmp_path),
         "PYTHONPATH": str(ROOT),
     }
-    out = subprocess.run(
-        [sys.executable, "-c", EXIT_SCRIPT],
+    return subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT, str(busy_s)],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
+
+
+def test_quitting_right_after_opening_training_exits_cleanly(tmp_path):
+    """A slow machine's first start (torch's imports): the worker is still building its engine
+    past the close budget (0.9 s) and is parked; quitting must wait for it, not abort."""
+    out = quit_while_busy(tmp_path, 1.5)
+    assert "Destroyed while thread" not in out.stderr
+    assert out.returncode == 0, out.stderr[-500:]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (crash at exit): app/worker.py _stop_all_workers waits at most 5 s for a parked "
+    "worker; one still busy after that (a big network's batch, a slow first build) is destroyed "
+    "running: 'QThread: Destroyed while thread is still running', SIGABRT and a core dump",
+)
+def test_quitting_while_a_batch_takes_long_exits_cleanly(tmp_path):
+    out = quit_while_busy(tmp_path, 30.0)  # aborts ~6 s after the close, without waiting 30 s
     assert "Destroyed while thread" not in out.stderr
     assert out.returncode == 0, out.stderr[-500:]
