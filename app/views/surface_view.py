@@ -737,9 +737,10 @@ class SurfaceView(QWidget):
         visible: bool = True,
         select: bool = False,
         start: tuple[float, float] | None = None,
+        scheduler: object | None = None,
     ) -> RunnerEntry:
         """Put an optimizer into the race (from the shared start point unless ``start``)."""
-        runner = self.race.add(spec, start=start)
+        runner = self.race.add(spec, start=start, scheduler=scheduler)
         if label:
             runner.label = label
         entry = RunnerEntry(runner, self._free_color(), visible, label or None)
@@ -774,7 +775,13 @@ class SurfaceView(QWidget):
         if entry is None:
             return None
         label = f"{entry.custom_label} (copy)" if entry.custom_label else None
-        return self.add_runner(entry.runner.spec, label=label, visible=True, select=True)
+        return self.add_runner(
+            entry.runner.spec,
+            label=label,
+            visible=True,
+            select=True,
+            scheduler=entry.runner.scheduler,
+        )
 
     @Slot(int, bool)
     def _on_visibility(self, rid: int, visible: bool) -> None:
@@ -901,6 +908,7 @@ class SurfaceView(QWidget):
                 label=e.custom_label,
                 visible=e.visible,
                 start=None if e.runner.start == shared else e.runner.start,
+                scheduler=None if e.runner.scheduler is None else str(e.runner.scheduler),
             )
             for e in self.entries.values()
         )
@@ -910,6 +918,9 @@ class SurfaceView(QWidget):
             runners=runners,
             speed=self._speed,
             steps=min(self.race.t, MAX_STEPS),
+            noise=self.race.noise,
+            seed=self.race.seed,
+            horizon=self.race.horizon,
         )
 
     def apply_state(self, state: SurfacesState, wait: bool = False) -> None:
@@ -928,8 +939,13 @@ class SurfaceView(QWidget):
         self.expression_edit.setText(surface.name if surface.is_expression else "")
         self._clear_expression_error()
         self.clear_runners()
+        # before the runners: each one's noise stream is seeded by its place in the race
+        self.race.set_horizon(state.horizon)
+        self.race.set_noise(state.noise, state.seed)
         for r in state.runners:
-            self.add_runner(r.spec, label=r.label, visible=r.visible, start=r.start)
+            self.add_runner(
+                r.spec, label=r.label, visible=r.visible, start=r.start, scheduler=r.scheduler
+            )
         if self.entries:
             self.panel.select(next(iter(self.entries)))
         self.set_speed(state.speed)

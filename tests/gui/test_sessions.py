@@ -135,3 +135,21 @@ def test_code_panel_shows_the_script_and_exports_it(window, qtbot, tmp_path, mon
     window.show_view("training")
     qtbot.waitUntil(lambda: "loss.backward()" in text.toPlainText(), timeout=5000)
     assert "DataLoader" in text.toPlainText()
+
+
+def test_schedules_and_noise_survive_a_round_trip_through_the_window(window, qtbot):
+    """The window shows exactly the race the session describes (noise streams included)."""
+    session = load_preset("schedules-and-noise")
+    window.sessions.load_preset("schedules-and-noise")
+    sv = window.surface_view
+    assert sv.race.noise == session.surfaces.noise > 0
+    assert [r.scheduler for r in session.surfaces.runners] == [
+        None if e.runner.scheduler is None else str(e.runner.scheduler)
+        for e in sv.entries.values()
+    ]
+    assert window.current_session().surfaces == session.surfaces
+    want = session.surfaces.build_race(run=False)
+    want.step(40)
+    for _ in range(40):
+        sv.step_once()
+    assert [e.runner.point for e in sv.entries.values()] == [r.point for r in want.runners]
