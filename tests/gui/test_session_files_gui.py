@@ -1,0 +1,289 @@
+"""Session files through the real File menu: every bad file is a message and leaves the screen as
+it was; every failed save is a message and leaves the file on disk as it was.
+
+Driven through the real QActions (``actOpenSession``/``actSaveSession``) with
+``QFileDialog.getOpenFileName``/``getSaveFileName`` answered by monkeypatching, as a user picking
+a file would. A full disk and a read-only folder are simulated where the OS would report them
+(``os.fsync``/``os.replace`` raising ENOSPC, ``mkstemp`` raising EACCES, ``os.access``): this
+suite may run as root, for whom permission bits change nothing.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import tempfile
+import threading
+
+import pytest
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from core.session import MAX_FILE_BYTES, VERSION, dumps_session
+
+OFFSCREEN_NOISE = r"This plugin does not support"
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
+]
+
+
+def act(window, name: str) -> QAction:
+    found = window.findChild(QAction, name)
+    assert found is not None, name
+    return found
+
+
+def screen(window) -> tuple:
+    """What the user sees that a session could change."""
+    sv = window.surface_view
+    return (
+        window.current_key(),
+        sv.race.surface.name,
+        sv.race.start,
+        sv.race.t,
+        tuple(str(e.runner.spec) for e in sv.entries.values()),
+        tuple(e.runner.point for e in sv.entries.values()),
+        window.training_view.controls.config(),
+        window.sessions.banner.isVisible(),
+        act(window, "actRevertSession").isEnabled(),
+    )
+
+
+def error_boxes(window) -> list[QMessageBox]:
+    return [b for b in window.findChildren(QMessageBox, "sessionErrorBox") if b.isVisible()]
+
+
+def open_file(window, monkeypatch, path) -> None:
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    act(window, "actOpenSession").trigger()
+
+
+def save_file(window, monkeypatch, path) -> None:
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+    act(window, "actSaveSession").trigger()
+
+
+@pytest.fixture
+def busy_window(window, qtbot):
+    """A window with a session worth losing: a custom race stepped a few times."""
+    sv = window.surface_view
+    sv.set_surface("himmelblau")
+    sv.add_runner("Adagrad(lr=0.3)")
+    for _ in range(5):
+        sv.step_once()
+    window.training_view  # noqa: B018 - built, so its settings are part of the screen
+    return window
+
+
+def future_version() -> bytes:
+    doc = {"format": "gdsim-session", "version": VERSION + 1, "view": "surfaces", "surfaces": {}}
+    return json.dumps(doc).encode()
+
+
+BAD_FILES = {
+    "empty": (b"", "empty"),
+    "truncated": (b'{"format": "gdsim-session", "version": 1, "view": "surf', "truncated"),
+    "binary": (bytes(range(256)) * 16, ""),
+    "utf16": ('{"format": "gdsim-session"}'.encode("utf-16"), ""),
+    "future-version": (future_version(), "newer"),
+    "not-a-session": (b'{"hello": "world"}', ""),
+    "nan": (b'{"format": "gdsim-session", "version": 1, "x": NaN}', ""),
+    "deep": (b"[" * 5000 + b"]" * 5000, ""),
+    "import-path": (
+        b'{"format": "gdsim-session", "version": 1, "view": "surfaces", "surfaces": '
+        b'{"surface": "bowl", "runners": [{"spec": "os:system"}]}}',
+        "",
+    ),
+}
+
+
+def test_opening_a_bad_file_says_why_and_changes_nothing(busy_window, monkeypatch, tmp_path):
+    """One window, every kind of bad file in turn (a window per file costs seconds)."""
+    window = busy_window
+    before = screen(window)
+    for kind, (content, word) in sorted(BAD_FILES.items()):
+        path = tmp_path / f"{kind}.json"
+        path.write_bytes(content)
+        open_file(window, monkeypatch, path)
+        (box,) = error_boxes(window)
+        assert box.windowTitle() == "Cannot open session" and path.name in box.text(), kind
+        assert word in box.text().lower(), (kind, box.text())
+        assert "\n" not in box.text() and path.name in window.statusBar().currentMessage()
+        assert screen(window) == before, kind
+        assert path.read_bytes() == content  # opening never writes
+        box.close()
+
+
+def test_a_huge_file_is_refused_before_it_is_read(busy_window, monkeypatch, tmp_path):
+    window = busy_window
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as fh:  # sparse: 12 MB on paper, nothing on disk
+        fh.truncate(12 * 1024 * 1024)
+    assert os.path.getsize(path) > 10 * MAX_FILE_BYTES
+    reads = []
+    real_open = open
+
+    def spy(file, *args, **kwargs):
+        if os.fspath(file) == str(path):
+            reads.append(file)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", spy)
+    before = screen(window)
+    open_file(window, monkeypatch, path)
+    (box,) = error_boxes(window)
+    assert "huge.json" in box.text() and ("large" in box.text() or "big" in box.text())
+    assert reads == []  # refused from its size alone
+    assert screen(window) == before
+
+
+def test_opening_something_that_is_not_a_file(busy_window, monkeypatch, tmp_path):
+    window = busy_window
+    before = screen(window)
+    folder = tmp_path / "folder.json"
+    folder.mkdir()
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+
+    def unblock() -> None:  # if the app ever opened the fifo, this frees it (no hang)
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            os.write(fd, b"garbage")
+            os.close(fd)
+        except OSError:
+            pass
+
+    writer = threading.Timer(3.0, unblock)
+    writer.start()
+    try:
+        for path in (folder, tmp_path / "missing.json", fifo):
+            open_file(window, monkeypatch, path)
+            (box,) = error_boxes(window)
+            assert path.name in box.text()
+            assert screen(window) == before
+            box.close()
+    finally:
+        writer.cancel()
+
+
+def test_a_cancelled_dialog_does_nothing(busy_window, monkeypatch):
+    before = screen(busy_window)
+    open_file(busy_window, monkeypatch, "")
+    save_file(busy_window, monkeypatch, "")
+    assert error_boxes(busy_window) == [] and screen(busy_window) == before
+
+
+# --- saving -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def existing(tmp_path):
+    """A session file already on disk (from an earlier save) that a failed save must keep."""
+    path = tmp_path / "lecture.json"
+    path.write_text("precious earlier session\n", encoding="utf-8")
+    return path
+
+
+def assert_untouched(path, folder) -> None:
+    assert path.read_text(encoding="utf-8") == "precious earlier session\n"
+    assert sorted(os.listdir(folder)) == [path.name]  # no temporary file left behind
+
+
+def full_disk_at_fsync(monkeypatch) -> None:
+    def fsync(_fd):  # the data did not fit: the kernel says so at fsync
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def full_disk_at_replace(monkeypatch) -> None:
+    def replace(_src, _dst):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", replace)
+
+
+def read_only_folder_mkstemp(monkeypatch) -> None:
+    def mkstemp(*_a, **_k):  # what a read-only folder does to a non-root user
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+def read_only_folder_access(monkeypatch) -> None:
+    real = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **k: False if mode & os.W_OK else real(p, mode)
+    )
+
+
+def read_only_file_system(monkeypatch) -> None:
+    def mkstemp(*_a, **_k):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+FAILURES = {
+    "full-disk-at-fsync": (full_disk_at_fsync, "no space"),
+    "full-disk-at-rename": (full_disk_at_replace, "no space"),
+    "read-only-folder": (read_only_folder_mkstemp, "permission denied"),
+    "read-only-folder-checked-first": (read_only_folder_access, "cannot write"),
+    "read-only-file-system": (read_only_file_system, "read-only"),
+}
+
+
+def test_a_failed_save_says_why_and_keeps_the_old_file(busy_window, monkeypatch, tmp_path):
+    window = busy_window
+    before = screen(window)
+    for failure, (simulate, words) in sorted(FAILURES.items()):
+        folder = tmp_path / failure
+        folder.mkdir()
+        existing = folder / "lecture.json"
+        existing.write_text("precious earlier session\n", encoding="utf-8")
+        with monkeypatch.context() as broken:
+            simulate(broken)
+            save_file(window, broken, existing)
+        (box,) = error_boxes(window)
+        assert box.windowTitle() == "Cannot save session", failure
+        assert words in box.text().lower() and "\n" not in box.text(), (failure, box.text())
+        assert_untouched(existing, folder)
+        assert screen(window) == before
+        box.close()
+        # once the disk is fine again, the same save works and writes a whole session
+        save_file(window, monkeypatch, existing)
+        assert existing.read_text(encoding="utf-8") == dumps_session(window.current_session())
+        assert sorted(os.listdir(folder)) == [existing.name]
+
+
+def test_saving_with_invalid_training_settings_writes_nothing(
+    busy_window, qtbot, monkeypatch, tmp_path, existing
+):
+    window = busy_window
+    controls = window.training_view.controls
+    controls.hidden_edit.setText("16,x")  # as typed, not yet valid
+    dialogs = []
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: dialogs.append(1) or (str(existing), "")
+    )
+    act(window, "actSaveSession").trigger()
+    (box,) = error_boxes(window)
+    assert "training settings" in box.text() and dialogs == []  # refused before asking where
+    assert_untouched(existing, tmp_path)
+
+
+def test_a_saved_file_opens_to_the_same_screen(busy_window, monkeypatch, tmp_path, qtbot):
+    window = busy_window
+    path = tmp_path / "round"
+    save_file(window, monkeypatch, path)  # no suffix: ".json" is added
+    saved = tmp_path / "round.json"
+    assert saved.is_file() and error_boxes(window) == []
+    before = screen(window)
+    window.surface_view.set_surface("bowl")
+    open_file(window, monkeypatch, saved)
+    qtbot.waitUntil(lambda: not window.surface_view.replaying, timeout=10_000)
+    after = screen(window)
+    assert after[:7] == before[:7]  # same view, surface, start, steps, runners, points, config
+    assert act(window, "actRevertSession").isEnabled()  # and the bowl can be brought back
