@@ -22,6 +22,9 @@ def test_bound_pens_follow_zoom_and_dead_items_are_dropped(qtbot):
     assert curve.opts["pen"].widthF() == pytest.approx(4.0)
     assert th.pen("r", 1.5).widthF() == pytest.approx(3.0)
     assert th.size(10) == 20
+    gc.collect()  # earlier tests' dead items (collection runs on a GUI timer, not at once)
+    th.reset_zoom()  # drops their bindings
+    th.set_scale(2.0)
     n = len(th._bindings)
     del curve
     gc.collect()
