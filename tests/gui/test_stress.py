@@ -351,14 +351,28 @@ def surfaces_still_answer(qtbot, win: MainWindow) -> None:
 
 def training_still_answers(qtbot, win: MainWindow) -> None:
     view = win.training_view
+    # a Start pressed while a reset was on its way still applies after it (and after a second
+    # Reset pressed meanwhile): let that play out first, then pause
+    settle(qtbot, view)
     if view._state == "running":
         click(qtbot, child(view, QPushButton, "trainRunButton"))
     type_into(qtbot, child(view, QAbstractSpinBox, "trainLrSpin"), "0.01")
     click(qtbot, child(view, QPushButton, "trainResetButton"))
     settle(qtbot, view)
-    qtbot.waitUntil(lambda: view._state == "ready" and view._steps == 0, timeout=WAIT)
-    click(qtbot, child(view, QPushButton, "trainStepButton"))
-    qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)
+
+    def state() -> str:
+        engine = view.controller.engine
+        return (
+            f"view {view._state} steps {view._steps} after-reset {view._after_reset} "
+            f"message {view.message_text()!r} engine {engine.state if engine else None}"
+        )
+
+    try:
+        qtbot.waitUntil(lambda: view._state == "ready" and view._steps == 0, timeout=WAIT)
+        click(qtbot, child(view, QPushButton, "trainStepButton"))
+        qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)
+    except Exception as exc:
+        raise AssertionError(f"the training view does not answer: {state()}") from exc
 
 
 # --- tests ------------------------------------------------------------------------------------
