@@ -60,6 +60,7 @@ from core.expression import ExpressionError, expression_help
 from core.optimizers import OptimizerSpec, get_optimizer, parse_spec
 from core.race import Race, check_point
 from core.session import (  # the speed range (steps/s) is shared with session files
+    MAX_RUNNERS,
     MAX_STEPS,
     SPEED_DEFAULT,
     SPEED_MAX,
@@ -989,6 +990,9 @@ class SurfaceView(QWidget):
         except Exception as exc:  # a corrupt array header: PySide cannot read it
             log.warning("ignoring saved optimizers: %s", exc)
             return out
+        if n > MAX_RUNNERS:  # a corrupt count: never loop 2**31 times before the window shows
+            log.warning("ignoring saved optimizers beyond the first %d of %d", MAX_RUNNERS, n)
+            n = MAX_RUNNERS
         try:
             for i in range(n):
                 s.setArrayIndex(i)

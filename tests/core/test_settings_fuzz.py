@@ -296,13 +296,6 @@ def test_fuzzed_settings_never_stop_the_window(qtbot, caplog, tmp_path_factory, 
             dispose(win)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (hang): SurfaceView._read_runners loops over the saved array size without a "
-    "bound: 'surfaces\\runners\\size=2147483647' in a corrupt settings file means 2**31 reads "
-    "(and as many warnings) before the window appears; cap it at core.session.MAX_RUNNERS in "
-    "app/views/surface_view.py",
-)
 def test_a_huge_saved_runner_count_is_capped(qtbot, caplog, tmp_path):
     path = tmp_path / "gdsim.ini"
     path.write_text(
