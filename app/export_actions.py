@@ -49,23 +49,24 @@ class ExportActions(QObject):
                 f"actExportPng{scale}x", f"View as PNG at {scale}×…",
                 f"Save the current view as a PNG drawn at {scale}× its size on screen "
                 "(sharp on a slide: text and lines are drawn at that resolution)",
-                lambda _c=False, s=scale: self.export_png(scale=s),
+                self._on_png,
             )  # fmt: skip
+            act.setData(scale)
             self.menu.addAction(act)
             self.png_actions.append(act)
         self.act_csv = w._action(
             "actExportCsv", "Curves as &CSV…",
             "Save the loss curves of the current view as a CSV file (one column per optimizer)",
-            lambda _c=False: self.export_csv(),
+            self._on_csv,
         )  # fmt: skip
         self.act_gif = w._action(
             "actExportGif", "Race as animated &GIF…",
             "Record the surface race from its start as an animated GIF (for slides and web pages)",
-            lambda _c=False: self.export_gif(),
+            self._on_gif,
         )  # fmt: skip
         self.act_cancel_gif = w._action(
             "actCancelGif", "Cancel GIF recording", "Stop recording; no file is written",
-            lambda _c=False: self.cancel_gif(),
+            self._on_cancel_gif,
         )  # fmt: skip
         self.act_cancel_gif.setEnabled(False)
         for act in (self.act_csv, self.act_gif, self.act_cancel_gif):
@@ -73,6 +74,23 @@ class ExportActions(QObject):
         self._task: BackgroundTask | None = None
         self._recorder: GifRecorder | None = None
         self.last_dir = str(Path.home())
+
+    # -- slots (bound methods, never lambdas: those would keep a closed window alive) ---------
+    @Slot()
+    def _on_png(self) -> None:
+        self.export_png(scale=float(self.sender().data()))
+
+    @Slot()
+    def _on_csv(self) -> None:
+        self.export_csv()
+
+    @Slot()
+    def _on_gif(self) -> None:
+        self.export_gif()
+
+    @Slot()
+    def _on_cancel_gif(self) -> None:
+        self.cancel_gif()
 
     # -- helpers -----------------------------------------------------------------------------
     def _ask(self, title: str, name: str, filt: str, suffix: str) -> str | None:

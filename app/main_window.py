@@ -80,6 +80,7 @@ def collect_garbage_on_gui_thread() -> None:
 
         _GC_GUARD = GarbageCollector(interval=1.0)
 
+
 #: Teaching tools plugged into each view, in panel order: a module of ``app.views`` with an
 #: ``install(view) -> tool`` (the tool has ``shutdown()``). Adding a tool is one entry here.
 VIEW_TOOLS: dict[str, tuple[str, ...]] = {
@@ -290,8 +291,9 @@ class MainWindow(QMainWindow):
             act = self._action(
                 f"actionTheme{name.capitalize()}", f"&{name.capitalize()}",
                 f"Use the {name} colour theme (plots and controls)",
-                lambda _checked=False, n=name: self.set_theme(n), checkable=True,
+                self._on_theme_action, checkable=True,
             )  # fmt: skip
+            act.setData(name)  # (no lambda: one would keep a closed window alive)
             self.theme_group.addAction(act)
             self.theme_actions[name] = act
         self.act_panel = self._action(
@@ -356,7 +358,8 @@ class MainWindow(QMainWindow):
                 sc = QShortcut(QKeySequence(key), self)
                 sc.setContext(Qt.ShortcutContext.WindowShortcut)
                 sc.setAutoRepeat(action == "step")  # hold S to step; Space must not flicker
-                sc.activated.connect(lambda a=action: self.dispatch(a))
+                sc.setProperty("gdsimAction", action)
+                sc.activated.connect(self._on_run_shortcut)
                 items.append(sc)
             self.run_shortcuts[action] = items
 
@@ -439,6 +442,14 @@ class MainWindow(QMainWindow):
     # -- keyboard dispatch ---------------------------------------------------------------
     def current_view(self) -> QWidget:
         return self.view(self.current_key())
+
+    @Slot()
+    def _on_run_shortcut(self) -> None:
+        self.dispatch(str(self.sender().property("gdsimAction")))
+
+    @Slot()
+    def _on_theme_action(self) -> None:
+        self.set_theme(str(self.sender().data()))
 
     def dispatch(self, action: str) -> bool:
         """Run the current view's target for "run"/"step"/"reset"; False if not offered."""

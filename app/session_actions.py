@@ -131,7 +131,7 @@ class CodePanel(QDockWidget):
         self.export_button.setToolTip(
             "Save the script as a .py file that needs only torch and reproduces this run"
         )
-        self.export_button.clicked.connect(lambda _checked=False: window.sessions.export_script())
+        self.export_button.clicked.connect(window.sessions._on_export_script)
         self.note = QLabel(body)
         self.note.setObjectName("codeNote")
         self.note.setWordWrap(True)
@@ -202,12 +202,12 @@ class SessionActions(QObject):
         w = window
         self.act_open = w._action(
             "actOpenSession", "&Open session…", "Open a saved gdsim session (.json)",
-            lambda _checked=False: self.open_session(), [QKeySequence("Ctrl+O")],
+            self._on_open, [QKeySequence("Ctrl+O")],
         )  # fmt: skip
         self.act_save = w._action(
             "actSaveSession", "&Save session…",
             "Save what is on screen (surface, optimizers, training setup) as a small JSON file",
-            lambda _checked=False: self.save_session(), [QKeySequence("Ctrl+Shift+S"), QKeySequence("Ctrl+S")],
+            self._on_save, [QKeySequence("Ctrl+Shift+S"), QKeySequence("Ctrl+S")],
         )  # fmt: skip
         self.act_revert = w._action(
             "actRevertSession", "&Back to the previous session",
@@ -218,7 +218,7 @@ class SessionActions(QObject):
         self.act_export_script = w._action(
             "actExportScript", "Export &script…",
             "Save the PyTorch script that reproduces the current view (needs only torch)",
-            lambda _checked=False: self.export_script(),
+            self._on_export_script,
         )  # fmt: skip
         self.preset_menu = QMenu("&Lecture presets", window)
         self.preset_menu.setObjectName("menuPresets")
@@ -243,9 +243,28 @@ class SessionActions(QObject):
             act.setObjectName(f"actPreset_{info.name}")
             act.setToolTip(info.explanation)
             act.setStatusTip(info.explanation[:200])
-            act.triggered.connect(lambda _c=False, n=info.name: self.load_preset(n))
+            act.setData(info.name)
+            act.triggered.connect(self._on_preset)
             self.preset_menu.addAction(act)
             self.preset_actions[info.name] = act
+
+    # Slots for the actions (bound methods, never lambdas: a lambda connected to a child's
+    # signal keeps the whole window alive after it closes).
+    @Slot()
+    def _on_open(self) -> None:
+        self.open_session()
+
+    @Slot()
+    def _on_save(self) -> None:
+        self.save_session()
+
+    @Slot()
+    def _on_export_script(self) -> None:
+        self.export_script()
+
+    @Slot()
+    def _on_preset(self) -> None:
+        self.load_preset(str(self.sender().data()))
 
     def fill_file_menu(self, menu: QMenu) -> None:
         menu.addAction(self.act_open)
