@@ -723,8 +723,9 @@ class TrainingEngine:
                     raise  # a real error (shapes, device, memory): not the optimizer blowing up
                 # torch itself failed on absurd numbers (ASGD's float overflow, NAdam's division
                 # by zero, lr=1e300 in a float32 state): this lane diverged, the others go on
-                self._flush_lane(lane)
-                self._diverge(lane, math.nan, lane.epoch + 1, lane.batch, lane.steps)
+                self._flush_lane(lane)  # (may already find a nan loss and diverge the lane)
+                if lane.state == TRAINING:
+                    self._diverge(lane, math.nan, lane.epoch + 1, lane.batch, lane.steps)
                 continue
             # CPU: .item() is ~1 us and saves a stack later; GPU: keep it on the device (no sync)
             lane.pending.append(loss.item() if on_cpu else loss.detach())
