@@ -776,11 +776,10 @@ def test_a_training_worker_that_dies_is_a_message_and_reset_recovers(qtbot, guar
 
 @pytest.mark.xfail(
     strict=True,
-    reason="LEAK: a closed MainWindow is never freed: lambdas connected to its children's "
-    "signals capture the window (main_window.py run shortcuts and theme actions, "
-    "session_actions.py CodePanel/preset/File actions), a cycle through C++ connections the "
-    "garbage collector cannot see; each leaked window also stays on theme.changed, so every "
-    "later window's start re-styles all of them (build time grows ~0.5 s per earlier window)",
+    reason="LEAK: a closed MainWindow is never freed: the window's own action lambdas are gone "
+    "(bound methods now), but a closure cell held in a list still references it, through C++ "
+    "connections the garbage collector cannot see; each leaked window also stays on "
+    "theme.changed, so every later window's start re-styles all of them (~0.5 s per window)",
 )
 def test_a_closed_window_is_freed(qtbot):
     import weakref
