@@ -116,6 +116,9 @@ from core.schedulers import Schedule, SchedulerSpec, parse_scheduler
 FLUSH_SECONDS = 0.02  # losses become floats (and NaN is noticed) at least this often while running
 MAX_CURVE_POINTS = 50_000  # per lane, between two drains
 MAX_EVENTS = 5_000  # between two drains
+#: Per-epoch records kept per lane (for metrics()); beyond it they are thinned to every other one,
+#: first and latest kept. The soak found ~450 B per epoch growing without bound in long runs.
+MAX_HISTORY = 10_000
 MAX_HIDDEN_LAYERS = 8
 MAX_LAYER_WIDTH = 1024
 IMPROVEMENT = 1e-4  # a validation loss this much below the best counts as an improvement
@@ -778,6 +781,11 @@ class TrainingEngine:
         lane.epoch_losses = []
         lane.last_val = (val_loss, val_accuracy)
         lane.history.append(record)
+        if len(lane.history) > MAX_HISTORY:  # a day-long run: keep every other epoch (+ latest)
+            kept = lane.history[::2]
+            if kept[-1] is not record:
+                kept.append(record)
+            lane.history = kept
         lane.trajectory.add(lane.steps, lane.epoch, flat_weights(lane.model))
         events: list[Event] = [record]
         patience = self.config.patience

@@ -459,8 +459,7 @@ class TrainingView(QWidget):
         except GdsimError as exc:
             self._show_message(one_line(exc), error=True)
             return
-        if not self._awaiting_reset:
-            self._after_reset = []
+        self._after_reset = []  # a second Reset while one is on its way drops a queued Start
         if then and then not in self._after_reset:
             self._after_reset.append(then)
         self._awaiting_reset = True

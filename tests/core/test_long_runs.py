@@ -184,3 +184,19 @@ def test_soak_refuses_bad_arguments(capsys):
         soak.main(["--race-steps", "-1"])
     assert exc.value.code == 2
     assert "must be" in capsys.readouterr().err
+
+
+def test_per_epoch_records_are_thinned_not_kept_forever(monkeypatch) -> None:
+    import core.training as training
+
+    monkeypatch.setattr(training, "MAX_HISTORY", 8)
+    engine = training.TrainingEngine(
+        training.TrainConfig(samples=40, batch_size=40, epochs=40, hidden=(4,), device="cpu")
+    )
+    assert engine.run() == "finished"
+    history = engine.lanes[0].history
+    assert len(history) <= 8
+    assert history[0].epoch == 1 and history[-1].epoch == 40  # first and latest kept
+    epochs = [r.epoch for r in history]
+    assert epochs == sorted(epochs)
+    assert engine.metrics()["lanes"][0]["final"]["epoch"] == 40
