@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
+from app.worker import one_line  # the one-line form every status message uses
 from core.errors import GdsimError
 
 if TYPE_CHECKING:
@@ -26,11 +27,6 @@ if TYPE_CHECKING:
 PNG_SCALES = (1, 2, 3)
 GIF_FRAMES = 120
 GIF_FPS = 15
-
-
-def _one_line(exc: BaseException | str) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 class ExportActions(QObject):
@@ -133,7 +129,7 @@ class ExportActions(QObject):
                 self._task, self.window.current_view(), path, scale=scale
             )
         except GdsimError as exc:
-            self._failed("Cannot export PNG", _one_line(exc))
+            self._failed("Cannot export PNG", one_line(exc))
             return False
         self._say(f"Writing {Path(path).name} ({w}×{h} px)…", 3000)
         return True
@@ -158,7 +154,7 @@ class ExportActions(QObject):
         try:
             rows = export_csv(self.window.current_view(), path)
         except GdsimError as exc:
-            self._failed("Cannot export CSV", _one_line(exc))
+            self._failed("Cannot export CSV", one_line(exc))
             return False
         self._say(f"Saved {Path(path).name} ({rows:,} rows)")
         return True
@@ -188,7 +184,7 @@ class ExportActions(QObject):
                 on_failed=self._gif_failed, parent=self,
             )  # fmt: skip
         except GdsimError as exc:
-            self._failed("Cannot record GIF", _one_line(exc))
+            self._failed("Cannot record GIF", one_line(exc))
             return False
         self.act_cancel_gif.setEnabled(True)
         self.act_gif.setEnabled(False)

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.worker import one_line  # the one-line form every status message uses
 from core.errors import GdsimError
 from core.files import write_text_atomic
 from core.session import Session, list_presets, load_preset, load_session, save_session
@@ -54,11 +55,6 @@ SCRIPT_FILTER = "Python scripts (*.py);;All files (*)"
 CODE_REFRESH_MS = 1000
 #: Steps the exported race script runs when the race on screen has not started yet.
 DEFAULT_SCRIPT_STEPS = 1000
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 class SessionBanner(QFrame):
@@ -171,7 +167,7 @@ class CodePanel(QDockWidget):
             code = self.window_.sessions.script()
             note = ""
         except GdsimError as exc:
-            code, note = None, f"No code for this view yet: {_one_line(exc)}"
+            code, note = None, f"No code for this view yet: {one_line(exc)}"
         self.note.setText(note)
         self.note.setVisible(bool(note))
         if code is not None and code != self.text.toPlainText():
@@ -326,7 +322,7 @@ class SessionActions(QObject):
         try:
             session = load_session(path)
         except GdsimError as exc:
-            self._error("Cannot open session", f"{Path(path).name}: {_one_line(exc)}")
+            self._error("Cannot open session", f"{Path(path).name}: {one_line(exc)}")
             return False
         self.last_dir = str(Path(path).parent)
         self.apply_session(session)
@@ -351,7 +347,7 @@ class SessionActions(QObject):
         try:
             save_session(session, path)
         except GdsimError as exc:
-            self._error("Cannot save session", _one_line(exc))
+            self._error("Cannot save session", one_line(exc))
             return False
         self.last_dir = str(Path(path).parent)
         self.window.statusBar().showMessage(f"Saved {Path(path).name}", 4000)
@@ -361,7 +357,7 @@ class SessionActions(QObject):
         try:
             session = load_preset(name)
         except GdsimError as exc:
-            self._error("Cannot load preset", _one_line(exc))
+            self._error("Cannot load preset", one_line(exc))
             return False
         self.apply_session(session)
         return True
@@ -396,7 +392,7 @@ class SessionActions(QObject):
         try:
             code = self.script()
         except GdsimError as exc:
-            self._error("Cannot export script", _one_line(exc))
+            self._error("Cannot export script", one_line(exc))
             return False
         if path is None:
             which = "training" if self.window.current_key() == "training" else "race"
@@ -411,7 +407,7 @@ class SessionActions(QObject):
         try:
             write_text_atomic(path, code, what="script")
         except GdsimError as exc:
-            self._error("Cannot export script", _one_line(exc))
+            self._error("Cannot export script", one_line(exc))
             return False
         self.window.statusBar().showMessage(f"Wrote {Path(path).name}: python {path}", 6000)
         return True
