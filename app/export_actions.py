@@ -34,7 +34,6 @@ class ExportActions(QObject):
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
-        self.window = window
         self.menu = QMenu("&Export", window)
         self.menu.setObjectName("menuExport")
         self.menu.setToolTipsVisible(True)
@@ -73,6 +72,13 @@ class ExportActions(QObject):
 
     # -- slots (bound methods, never lambdas: those would keep a closed window alive) ---------
     @Slot()
+
+    @property
+    def window(self) -> MainWindow:
+        """The owning window, through Qt's parent link: a Python reference back to it would make a
+        cycle through Qt's ownership that Python's collector cannot see, and no closed window would
+        ever be freed."""
+        return self.parent()  # type: ignore[return-value]
     def _on_png(self) -> None:
         self.export_png(scale=float(self.sender().data()))
 

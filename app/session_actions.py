@@ -108,7 +108,6 @@ class CodePanel(QDockWidget):
     def __init__(self, window: MainWindow) -> None:
         super().__init__("Code", window)
         self.setObjectName("codeDock")
-        self.window_ = window
         body = QWidget(self)
         self.text = QPlainTextEdit(body)
         self.text.setObjectName("codeText")
@@ -154,7 +153,7 @@ class CodePanel(QDockWidget):
             if not self._sized:  # wide enough for the loop's lines, the first time only
                 self._sized = True
                 width = self.text.fontMetrics().horizontalAdvance("x" * 72)
-                self.window_.resizeDocks([self], [width], Qt.Orientation.Horizontal)
+                self.parentWidget().resizeDocks([self], [width], Qt.Orientation.Horizontal)
             self.refresh()
             self._timer.start()
         else:
@@ -164,7 +163,7 @@ class CodePanel(QDockWidget):
     def refresh(self) -> None:
         """Regenerate the script (cheap) and show it if it changed (keeps the scroll position)."""
         try:
-            code = self.window_.sessions.script()
+            code = self.parentWidget().sessions.script()
             note = ""
         except GdsimError as exc:
             code, note = None, f"No code for this view yet: {one_line(exc)}"
@@ -180,7 +179,7 @@ class CodePanel(QDockWidget):
     def copy(self) -> None:
         self.refresh()
         QApplication.clipboard().setText(self.text.toPlainText())
-        self.window_.statusBar().showMessage("Script copied to the clipboard", 2500)
+        self.parentWidget().statusBar().showMessage("Script copied to the clipboard", 2500)
 
     def shutdown(self) -> None:
         self._timer.stop()
@@ -191,7 +190,6 @@ class SessionActions(QObject):
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
-        self.window = window
         self.previous: Session | None = None
         self.last_dir = str(Path.home())
         self.banner = SessionBanner(window)
@@ -225,6 +223,13 @@ class SessionActions(QObject):
         self.preset_menu.aboutToShow.connect(self._fill_presets)
 
     @Slot()
+
+    @property
+    def window(self) -> MainWindow:
+        """The owning window, through Qt's parent link: a Python reference back to it would make a
+        cycle through Qt's ownership that Python's collector cannot see, and no closed window would
+        ever be freed."""
+        return self.parent()  # type: ignore[return-value]
     def _fill_presets(self) -> None:
         if self.preset_actions:
             return

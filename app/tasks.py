@@ -43,13 +43,16 @@ Rules:
   signals are still pending, then asking for ``sender()``, crashed the GUI thread).
   ``shutdown()`` cancels, quits and waits (≤ ``timeout_ms``) for every thread this task ever
   started; ``terminate()`` is never used: a thread still busy after the budget is parked in
-  ``_ORPHANS`` and ends by itself.
+  ``_ORPHANS`` and ends by itself. At exit, one still busy after ``EXIT_WAIT_S`` ends the process
+  (``wait_or_exit``) rather than be destroyed running, which aborts it.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
+import os
+import sys
 import threading
 import time
 import weakref
@@ -72,6 +75,51 @@ Cancelled = Callable[[], bool]
 _ORPHANS: list[tuple[QThread, QObject]] = []
 _TASKS: weakref.WeakSet[BackgroundTask] = weakref.WeakSet()
 
+# How long quitting waits, in total, for threads still busy after their close budget, before the
+# process ends without them (see ``wait_or_exit``). Generous: a big network's batch or a slow first
+# engine build finishes well within it. The environment variable overrides it (tests use ~1 s).
+EXIT_WAIT_S = 30.0
+EXIT_WAIT_ENV = "GDSIM_EXIT_WAIT_S"
+
+
+def exit_wait_s() -> float:
+    """The exit budget in seconds: ``$GDSIM_EXIT_WAIT_S`` if it is a number >= 0, else 30."""
+    try:
+        value = float(os.environ.get(EXIT_WAIT_ENV, EXIT_WAIT_S))
+    except ValueError:
+        return EXIT_WAIT_S
+    return value if value >= 0 else EXIT_WAIT_S  # nan fails >= 0 too
+
+
+def wait_or_exit(threads: list[QThread], what: str) -> None:
+    """At interpreter exit: wait (``exit_wait_s()`` in total) for ``threads``; if one is still
+    running after that, end the process at once with status 0.
+
+    Why: the interpreter would otherwise go on to destroy that ``QThread`` while it runs, and Qt
+    answers with "QThread: Destroyed while thread is still running" and SIGABRT (a core dump for
+    a user who only asked to quit). A worker holds nothing unsaved (the window wrote its settings
+    on close), so ending the process is what the user asked for; ``terminate()`` is no better (it
+    can kill the thread holding a lock). Logging and stdio are flushed first, since ``os._exit``
+    skips the remaining exit handlers.
+    """
+    budget = exit_wait_s()
+    deadline = time.monotonic() + budget
+    for thread in threads:
+        left_ms = max(0, int((deadline - time.monotonic()) * 1000))
+        try:
+            if thread.wait(left_ms) or not thread.isRunning():
+                continue
+        except RuntimeError:  # its C++ object is already gone: nothing left to abort on
+            continue
+        log.warning("%s still busy after %.0f s at exit; quitting without it", what, budget)
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - closed or replaced streams: exit regardless
+                pass
+        os._exit(0)
+
 
 @atexit.register
 def _stop_all_tasks() -> None:
@@ -80,11 +128,8 @@ def _stop_all_tasks() -> None:
             task.shutdown(900)
         except RuntimeError:  # its Qt objects are already gone
             pass
-    for thread, _worker in list(_ORPHANS):  # parked past the shutdown budget: let them end,
-        try:  # since a QThread destroyed while running aborts the process
-            thread.wait(5000)
-        except RuntimeError:
-            pass
+    # parked past the shutdown budget: let them end, or exit without them
+    wait_or_exit([thread for thread, _worker in _ORPHANS], "a background task")
 
 
 def error_line(exc: BaseException) -> str:

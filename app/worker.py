@@ -16,7 +16,8 @@ Why this shape (Qt for Python's worker-object pattern, plus the engine's own com
   ``timeout_ms`` (the engine notices a stop within one batch). ``terminate()`` is never used:
   if a batch takes longer than the budget, the thread is parked in ``_ORPHANS`` (so its
   ``QThread`` is not destroyed while running, which would abort the process) and finishes on
-  its own a moment later.
+  its own a moment later. Quitting waits up to ``app.tasks.EXIT_WAIT_S`` for it, then ends the
+  process without it (``app.tasks.wait_or_exit``).
 
 ``TrainingController`` is what a view holds: ``launch(config)``, the command methods, ``drain()``,
 ``failed``/``finished`` signals (delivered on the GUI thread) and ``shutdown()``.
@@ -33,6 +34,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from app.tasks import wait_or_exit
 from core.errors import GdsimError
 from core.training import TrainConfig, TrainingEngine, Update
 
@@ -55,11 +57,8 @@ def _stop_all_workers() -> None:
             controller.shutdown(900)
         except RuntimeError:  # its Qt objects are already gone
             pass
-    for thread, _worker in list(_ORPHANS):  # parked past the shutdown budget: let them end,
-        try:  # since a QThread destroyed while running aborts the process
-            thread.wait(5000)
-        except RuntimeError:
-            pass
+    # parked past the shutdown budget: let them end, or exit without them
+    wait_or_exit([thread for thread, _worker in _ORPHANS], "the training worker")
 
 
 def one_line(exc: BaseException) -> str:

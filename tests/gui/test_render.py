@@ -164,10 +164,15 @@ def test_gdsim_preset_opens_the_window_showing_it(qtbot, monkeypatch):
     from app.main_window import MainWindow
 
     before = set(QApplication.topLevelWidgets())
-    monkeypatch.setattr(QApplication, "exec", staticmethod(lambda: 0))  # do not block the test
+    shown: list = []  # what was on screen while the event loop "ran" (main's window is freed after)
+
+    def fake_exec() -> int:  # do not block the test
+        shown.extend(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+        return 0
+
+    monkeypatch.setattr(QApplication, "exec", staticmethod(fake_exec))
     assert main(["--preset", "himmelblau-four-minima"]) == 0
-    windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
-    new = [w for w in windows if w not in before]
+    new = [w for w in shown if w not in before]
     assert len(new) == 1
     win = new[0]
     qtbot.addWidget(win)

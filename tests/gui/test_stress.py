@@ -656,16 +656,15 @@ def test_quitting_right_after_opening_training_exits_cleanly(tmp_path):
     assert out.returncode == 0, out.stderr[-500:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (crash at exit): app/worker.py _stop_all_workers waits at most 5 s for a parked "
-    "worker; one still busy after that (a big network's batch, a slow first build) is destroyed "
-    "running: 'QThread: Destroyed while thread is still running', SIGABRT and a core dump",
-)
-def test_quitting_while_a_batch_takes_long_exits_cleanly(tmp_path):
-    out = quit_while_busy(tmp_path, 30.0)  # aborts ~6 s after the close, without waiting 30 s
+def test_quitting_while_a_batch_takes_long_exits_cleanly(tmp_path, monkeypatch):
+    """A worker still busy past the exit wait (a big network's batch, a slow first build) was
+    destroyed running: 'QThread: Destroyed while thread is still running', SIGABRT, a core dump.
+    Now the process ends without it, with status 0 and a one-line warning."""
+    monkeypatch.setenv(tasks.EXIT_WAIT_ENV, "1")  # 30 s by default; the worker is busy 30 s
+    out = quit_while_busy(tmp_path, 30.0)
     assert "Destroyed while thread" not in out.stderr
     assert out.returncode == 0, out.stderr[-500:]
+    assert "training worker still busy after 1 s at exit" in out.stderr  # not waited for
 
 
 # --- unexpected exceptions: a dialog, not a dead window -------------------------------------
