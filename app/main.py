@@ -44,6 +44,7 @@ def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
 
     ``session`` (a validated ``core.session.Session``) is shown instead of the saved state.
     """
+    import_torch_before_qt()
     from PySide6.QtWidgets import QApplication
 
     from app.errors import protect_singletons
@@ -66,6 +67,13 @@ def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
 
     QTimer.singleShot(300, lambda: preload_in_background(("torch._dynamo",)))
     return app.exec()
+
+
+def import_torch_before_qt() -> None:
+    """Import torch before PySide6 does anything: PySide6 replaces ``__import__`` with its
+    ``__feature_import__`` wrapper, and torch's ~1,000 modules imported through it took ~0.15 s
+    longer here (10 % of the start-up)."""
+    import torch  # noqa: F401
 
 
 def preload_in_background(modules: Sequence[str]) -> threading.Thread:

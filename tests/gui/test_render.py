@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -200,3 +201,28 @@ def test_render_runs_as_a_real_process_without_a_display(tmp_path):
     )
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("gdsim render: error: -o must end in .png or .gif")
+
+
+def test_the_window_imports_torch_before_pyside6(tmp_path):
+    """PySide6 hooks every later import (``__feature_import__``); torch's ~1,000 modules through
+    that hook cost ~0.15 s of each start here, so ``gdsim`` imports torch first."""
+    watch = textwrap.dedent(
+        """
+        import os, sys, threading, time
+        def leave_once_the_window_module_is_in():
+            while "app.main_window" not in sys.modules:
+                time.sleep(0.01)
+            os._exit(0)
+        threading.Thread(target=leave_once_the_window_module_is_in, daemon=True).start()
+        from app.main import main
+        main([])
+        """
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", watch],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    imported = [line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line]
+    first_qt = next(i for i, name in enumerate(imported) if name.startswith("PySide6"))
+    assert "torch" in imported[:first_qt]
