@@ -59,6 +59,15 @@ Rules decided here (the issue left them open)
 * Divergence: a non-finite batch or validation loss marks that lane "diverged" and it stops
   (other race lanes go on); when no lane is training the engine state is "diverged" if every lane
   diverged, else "finished". ``reset()`` makes the engine usable again.
+  A finite but absurd loss counts too (the training analogue of ``core.race.LOSS_LIMIT``): at an
+  epoch's end, if its validation loss or its mean training loss is above the lane's limit,
+  ``LOSS_LIMIT_FACTOR`` (1000) × max(1, the lane's first batch loss), the lane diverged in that
+  epoch (``Diverged.batch == -1``, ``Diverged.limit`` the limit, ``Diverged.reason`` says which loss
+  and why). The first batch loss is the untrained network's (about ln(classes), 0.69 to 2.3), so
+  the limit is ~1000: a cross-entropy that high means the network is confidently wrong by logit
+  margins of hundreds (SGD at lr=1e6 reaches 1e19, Adam 1e11, at chance accuracy), and sane
+  training never comes near it. Checked per epoch rather than per batch, so a single wild batch
+  the network recovers from within the epoch is not called a divergence.
 * Early stopping: when validation loss has not improved (by more than 1e-4) for ``patience``
   epochs an ``EarlyStop`` event is emitted once per lane; the lane stops only if
   ``config.stop_early``.
@@ -124,6 +133,9 @@ MAX_LAYER_WIDTH = 1024
 IMPROVEMENT = 1e-4  # a validation loss this much below the best counts as an improvement
 MAX_TRAJECTORY = 200  # weight snapshots kept per lane (start + epoch ends, thinned when full)
 TRAJECTORY_BYTES = 128 * 2**20  # ... and at most about this much memory per lane
+#: A lane whose epoch ends with a validation (or mean training) loss above this many times its
+#: first batch loss (at least 1) diverged, though finite (see "Divergence" above).
+LOSS_LIMIT_FACTOR = 1e3
 
 # --------------------------------------------------------------------------------------------
 # The model
@@ -343,7 +355,25 @@ class Diverged:
     epoch: int  # 1-based epoch in which it happened
     batch: int  # batch index within the epoch (-1: during validation)
     step: int  # global batch index
-    loss: float  # nan or inf
+    loss: float  # nan or inf, or a finite loss above ``limit``
+    limit: float = math.inf  # the lane's loss limit the loss exceeded (inf: non-finite loss)
+    quantity: str = "loss"  # which loss: "loss", "validation loss" or "mean training loss"
+
+    @property
+    def reason(self) -> str:
+        """Why, in a few words for a status line: "loss became nan", "validation loss 6.02e+04
+        exceeded the limit 1000"."""
+        if not math.isfinite(self.limit) or not math.isfinite(self.loss):
+            return f"{self.quantity} became {self.loss}"
+        return f"{self.quantity} {self.loss:.3g} exceeded the limit {self.limit:.4g}"
+
+    @property
+    def explanation(self) -> str:
+        """``reason``, plus what the limit is when a finite loss exceeded it (for a message)."""
+        if not math.isfinite(self.limit) or not math.isfinite(self.loss):
+            return self.reason
+        factor = f"{LOSS_LIMIT_FACTOR:g}"
+        return f"{self.reason} ({factor}× the first batch's loss, at least {factor})"
 
 
 @dataclass(frozen=True)
@@ -574,6 +604,7 @@ class _Lane:
         self.epoch_losses: list[float] = []
         self.epoch_start_active = 0.0
         self.last_loss = math.nan
+        self.first_loss = math.nan  # the untrained network's loss on the first batch
         self.last_val = (math.nan, math.nan)
         self.best_val, self.best_epoch, self.since_best = math.inf, 0, 0
         self.early_signalled = False
@@ -586,6 +617,11 @@ class _Lane:
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def loss_limit(self) -> float:
+        """Losses above this at an epoch's end mean the lane diverged (see the module doc)."""
+        return LOSS_LIMIT_FACTOR * max(1.0, self.first_loss)  # 1e3 while first_loss is nan
 
 
 class TrainingEngine:
@@ -753,6 +789,12 @@ class TrainingEngine:
         if not math.isfinite(val_loss):
             self._diverge(lane, val_loss, lane.epoch, -1, lane.steps - 1)
             return
+        train_loss = float(np.mean(lane.epoch_losses)) if lane.epoch_losses else math.nan
+        limit = lane.loss_limit
+        for quantity, value in (("validation loss", val_loss), ("mean training loss", train_loss)):
+            if value > limit:  # finite, but absurd: diverged all the same
+                self._diverge(lane, value, lane.epoch, -1, lane.steps - 1, limit, quantity)
+                return
         if val_loss < lane.best_val - IMPROVEMENT:
             lane.best_val, lane.best_epoch, lane.since_best = val_loss, lane.epoch, 0
         else:
@@ -765,7 +807,7 @@ class TrainingEngine:
             lane_name=lane.name,
             epoch=lane.epoch,
             epochs=self.config.epochs,
-            train_loss=float(np.mean(lane.epoch_losses)) if lane.epoch_losses else math.nan,
+            train_loss=train_loss,
             train_accuracy=train_accuracy,
             val_loss=val_loss,
             val_accuracy=val_accuracy,
@@ -811,10 +853,20 @@ class TrainingEngine:
             lane.loop.close()
         self._emit(*events)
 
-    def _diverge(self, lane: _Lane, loss: float, epoch: int, batch: int, step: int) -> None:
+    def _diverge(
+        self,
+        lane: _Lane,
+        loss: float,
+        epoch: int,
+        batch: int,
+        step: int,
+        limit: float = math.inf,
+        quantity: str = "loss",
+    ) -> None:
         lane.state = DIVERGED
         lane.loop.close()
-        self._emit(Diverged(lane.index, lane.name, epoch, batch, step, float(loss)))
+        event = Diverged(lane.index, lane.name, epoch, batch, step, float(loss), limit, quantity)
+        self._emit(event)
 
     def _finish(self) -> None:
         diverged = all(lane.state == DIVERGED for lane in self.lanes)
@@ -838,6 +890,8 @@ class TrainingEngine:
             step = start + bad
             epoch, batch = divmod(step, self.batches_per_epoch)
             self._diverge(lane, losses[-1], epoch + 1, batch, step)
+        if start == 0:
+            lane.first_loss = losses[0]
         lane.epoch_losses.extend(losses)
         lane.last_loss = losses[-1]
         steps = np.arange(start, start + len(losses), dtype=np.int64)

@@ -7,8 +7,8 @@ clear "diverged" state that Reset recovers from.
 Kept fast (a few steps, small swarms, tiny networks): the point is the *combinations*. Cases that
 torch itself turns into an exception (a Python ``OverflowError``/``ZeroDivisionError`` inside
 ``optimizer.step()``, a float32 overflow in training) have their own tests below: in a race
-they mark that runner diverged (core.race.STEP_ERRORS); the training cases still open are pinned
-by strict xfail tests, which start passing -- and so fail, as a reminder -- once fixed.
+they mark that runner diverged (core.race.STEP_ERRORS), in training that lane. Training also
+calls a finite but absurd loss diverged (above core.training's per-lane loss limit).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from core.errors import GdsimError
 from core.optimizers import OPTIMIZERS, HParam, OptimizerSpec, parse_spec
 from core.race import LOSS_LIMIT, X_LIMIT, Race, Runner, Swarm
 from core.surfaces import get_surface, surface_names
-from core.training import Diverged, TrainConfig, TrainingEngine
+from core.training import LOSS_LIMIT_FACTOR, Diverged, TrainConfig, TrainingEngine
 
 STEPS = 12  # race steps per scenario: enough for every lr=1e3 runner to blow up
 #: LBFGS runs max_iter inner iterations per step (20 by default, each walking a history of up to
@@ -324,6 +324,18 @@ def diverged_events(engine: TrainingEngine) -> list[Diverged]:
     return [e for e in engine.drain().events if isinstance(e, Diverged)]
 
 
+def check_diverged(event: Diverged, first_loss: float) -> None:
+    """A Diverged event is either a non-finite loss, or a finite one above the lane's limit at an
+    epoch's end (core.training "Divergence"), and its reason says which."""
+    if math.isfinite(event.loss):
+        limit = LOSS_LIMIT_FACTOR * max(1.0, first_loss)
+        assert event.limit == limit and event.loss > limit and event.batch == -1
+        assert event.quantity in ("validation loss", "mean training loss")
+        assert event.reason == f"{event.quantity} {event.loss:.3g} exceeded the limit {limit:.4g}"
+    else:
+        assert event.limit == math.inf and event.reason == f"loss became {event.loss}"
+
+
 @pytest.mark.parametrize(
     "spec,hidden,seed",
     [
@@ -338,9 +350,10 @@ def test_training_at_an_absurd_lr_diverges_clearly_and_reset_recovers(spec, hidd
     assert engine.run() == "diverged"
     update = engine.drain()
     (event,) = [e for e in update.events if isinstance(e, Diverged)]
-    assert event.lane == 0 and not math.isfinite(event.loss)
+    assert event.lane == 0
+    check_diverged(event, update.curves[0].losses[0])
     assert update.state == "diverged" and update.lanes[0].state == "diverged"
-    assert not math.isfinite(update.lanes[0].last_loss)
+    assert math.isfinite(event.loss) or not math.isfinite(update.lanes[0].last_loss)
     assert engine.step(3) == 0  # a diverged run stays put until reset
     # the same settings again: diverges again, identically (reset really starts over)
     engine.reset()
@@ -363,7 +376,9 @@ def test_training_at_an_absurd_lr_diverges_clearly_and_reset_recovers(spec, hidd
 
 
 def test_every_optimizer_at_lr_1e6_in_one_training_race():
-    """Thirteen lanes blow up (or not) side by side; a sane lane among them is undisturbed."""
+    """Thirteen lanes blow up side by side (non-finite, or finite above the loss limit);
+    Adafactor (whose lr only scales a relative step) and a sane lane among them are
+    undisturbed."""
     specs = [str(OptimizerSpec(info, {"lr": 1e6})) for info in OPTIMIZERS.values()]
     specs.append("Adam(lr=0.01)")
     engine = TrainingEngine(tiny(optimizers=tuple(specs), epochs=2))
@@ -373,27 +388,37 @@ def test_every_optimizer_at_lr_1e6_in_one_training_race():
     for lane in update.lanes:
         curve = update.curves[lane.lane]
         if lane.state == "diverged":
-            assert lane.lane in events and not math.isfinite(events[lane.lane].loss)
+            assert lane.lane in events
+            check_diverged(events[lane.lane], curve.losses[0])
             assert np.isfinite(curve.losses[:-1]).all()  # only the last point is the bad one
         else:
             assert lane.state == "finished" and np.isfinite(curve.losses).all()
-    assert len(events) >= 3  # several blow up to nan (SGD's finite ~1e19: see the xfail below)
+    finished = {lane.name for lane in update.lanes if lane.state == "finished"}
+    assert finished == {"Adafactor(lr=1000000.0)", "Adam(lr=0.01)"}
+    assert {math.isfinite(e.loss) for e in events.values()} == {True, False}  # both kinds
     alone = TrainingEngine(tiny(optimizers="Adam(lr=0.01)", epochs=2))
     alone.run()
     assert np.array_equal(alone.drain().curves[0].losses, update.curves[-1].losses)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DESIGN GAP: training calls a run diverged only when a loss is non-finite; SGD at "
-    "lr=1e6 here reaches batch losses of ~4e19 and Adam at lr=1e6 sits at ~1e5 (accuracy at "
-    "chance), yet both end 'finished' (the race has LOSS_LIMIT; training has no bound); "
-    "proposal in the hardening report",
-)
 @pytest.mark.parametrize("spec", ["SGD(lr=1000000.0)", "Adam(lr=1000000.0)"])
 def test_an_absurd_but_finite_loss_is_reported_as_diverged(spec):
+    """SGD at lr=1e6 reaches batch losses of ~4e19 and Adam ~1e11, finite, at chance accuracy:
+    they used to end "finished". Now the first epoch's end says diverged, and why."""
     engine = TrainingEngine(tiny(optimizers=spec, epochs=10))
     assert engine.run() == "diverged"
+    update = engine.drain()
+    (event,) = [e for e in update.events if isinstance(e, Diverged)]
+    losses = update.curves[0].losses
+    assert np.isfinite(losses).all() and losses.max() > 1e10  # finite, but absurd
+    assert (event.epoch, event.batch, event.quantity) == (1, -1, "validation loss")
+    assert event.limit == LOSS_LIMIT_FACTOR  # the first loss (~0.54) is below 1
+    check_diverged(event, losses[0])
+    assert event.explanation == f"{event.reason} (1000× the first batch's loss, at least 1000)"
+    assert update.lanes[0].state == "diverged" and engine.step(1) == 0
+    engine.reset(tiny(optimizers="Adam(lr=0.01)", epochs=10))  # a sane lr: finishes
+    engine.process_commands()
+    assert engine.run() == "finished"
 
 
 @pytest.mark.parametrize(
