@@ -94,7 +94,7 @@ Rules decided here (the issue left them open)
 * Reproducible: a seed fixes the data, the split, the initial weights (built on the CPU with a
   seeded ``torch.Generator``, then moved) and the batch order (each lane's ``RandomSampler`` has
   its own generator with the same seed, so race lanes see identical batches). No global RNG is
-  touched.
+  touched (the DataLoader has a seeded generator as well, for the per-epoch seed it draws).
 """
 
 from __future__ import annotations
@@ -593,6 +593,10 @@ class _Lane:
             train_set,
             batch_size=None,
             sampler=BatchSampler(sampler, batch_size=batch_size, drop_last=False),
+            # Its own generator too: each epoch's iterator draws a worker base seed (unused
+            # without workers) from it, else from torch's global RNG, which training would then
+            # advance once per epoch (a notebook's own seeded draws after it would change).
+            generator=torch.Generator().manual_seed(seed),
         )
         self.state = TRAINING
         self.epoch = 0  # completed epochs

@@ -156,6 +156,26 @@ def test_same_seed_same_numbers_other_seed_other_numbers():
     assert not np.array_equal(losses_a, losses_c)
 
 
+def test_training_leaves_the_global_rng_alone_and_does_not_depend_on_it():
+    """Each epoch's DataLoader iterator draws a seed; from torch's global RNG unless the loader
+    has its own generator. Training then moved a notebook's seeded draws made after it."""
+
+    def losses(global_seed: int) -> np.ndarray:
+        torch.manual_seed(global_seed)
+        torch.rand(5)  # something else used the global RNG before this run
+        state = torch.get_rng_state().clone()
+        engine = TrainingEngine(small(epochs=3, optimizers=("SGD(lr=0.1)", "Adam(lr=0.01)")))
+        engine.run()
+        engine.boundary(8)
+        engine.reset()
+        engine.step(engine.batches_per_epoch + 1)  # an epoch end after a reset too
+        assert torch.equal(torch.get_rng_state(), state)  # nothing drawn from it
+        return engine.drain().curves[0].losses
+
+    first, second = losses(0), losses(12345)
+    assert len(first) == 3 * 10 + 11 and np.array_equal(first, second)  # same seed, same batches
+
+
 def test_run_and_step_give_the_same_numbers():
     a = TrainingEngine(small(epochs=2))
     a.run()
