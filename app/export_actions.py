@@ -70,15 +70,15 @@ class ExportActions(QObject):
         self._recorder: GifRecorder | None = None
         self.last_dir = str(Path.home())
 
-    # -- slots (bound methods, never lambdas: those would keep a closed window alive) ---------
-    @Slot()
-
     @property
     def window(self) -> MainWindow:
         """The owning window, through Qt's parent link: a Python reference back to it would make a
         cycle through Qt's ownership that Python's collector cannot see, and no closed window would
         ever be freed."""
         return self.parent()  # type: ignore[return-value]
+
+    # -- slots (bound methods, never lambdas: those would keep a closed window alive) ---------
+    @Slot()
     def _on_png(self) -> None:
         self.export_png(scale=float(self.sender().data()))
 

@@ -222,14 +222,14 @@ class SessionActions(QObject):
         QTimer.singleShot(0, self, self._fill_presets)
         self.preset_menu.aboutToShow.connect(self._fill_presets)
 
-    @Slot()
-
     @property
     def window(self) -> MainWindow:
         """The owning window, through Qt's parent link: a Python reference back to it would make a
         cycle through Qt's ownership that Python's collector cannot see, and no closed window would
         ever be freed."""
         return self.parent()  # type: ignore[return-value]
+
+    @Slot()
     def _fill_presets(self) -> None:
         if self.preset_actions:
             return
