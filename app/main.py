@@ -6,9 +6,7 @@ with no display and never load PySide6.
 
 from __future__ import annotations
 
-import importlib
 import sys
-import threading
 from collections.abc import Sequence
 
 # Subcommands that need Qt (they measure or draw the window offscreen); the Qt-free ones live in
@@ -62,10 +60,12 @@ def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
         window.apply_session(session)  # type: ignore[arg-type]
     window.show()
     # torch.optim imports torch._dynamo on first use (~1.6 s here); runners build their optimizer
-    # lazily, so do that import off the GUI thread once the window is up.
+    # lazily, so do that import off the GUI thread once the window is up (see app.warmup).
     from PySide6.QtCore import QTimer
 
-    QTimer.singleShot(300, lambda: preload_in_background(("torch._dynamo",)))
+    from app.warmup import start_warmup
+
+    QTimer.singleShot(300, start_warmup)
     return app.exec()
 
 
@@ -74,21 +74,6 @@ def import_torch_before_qt() -> None:
     ``__feature_import__`` wrapper, and torch's ~1,000 modules imported through it took ~0.15 s
     longer here (10 % of the start-up)."""
     import torch  # noqa: F401
-
-
-def preload_in_background(modules: Sequence[str]) -> threading.Thread:
-    """Import ``modules`` on a daemon thread (a failure is logged by whoever imports them next)."""
-
-    def work() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - the real import later reports it properly
-                return
-
-    thread = threading.Thread(target=work, name="gdsim-preload", daemon=True)
-    thread.start()
-    return thread
 
 
 def _window_parser():

@@ -56,6 +56,7 @@ from PySide6.QtWidgets import (
 
 from app.theme import ThemeManager
 from app.views.surface_runners import ERROR_COLORS
+from app.warmup import LOADING_NOTE, run_when_warm, warming_up
 from core.anatomy import (
     GRADIENT,
     STEP,
@@ -764,6 +765,10 @@ class AnatomyTool(QObject):
         view = self.view
         if view.running:
             view.pause()
+        if warming_up():  # its first line would wait for the start-up import (app.warmup)
+            self._message(f"Narrate: {LOADING_NOTE}")
+            run_when_warm(self, self.narrate)
+            return
         if self._narration is None:
             entry = view.entries.get(view.panel.current_id())
             if entry is None:

@@ -57,6 +57,7 @@ from PySide6.QtWidgets import (
 
 from app.theme import get_theme
 from app.views.surface_runners import ERROR_COLORS, auto_label, swatch
+from app.warmup import LOADING_NOTE, warming_up
 from core.basins import (
     DEFAULT_N,
     DEFAULT_STEPS,
@@ -344,6 +345,9 @@ class BasinsTool(QObject):
         run = self.run
         if run is None:
             self.timer.stop()
+            return
+        if warming_up():  # the first step would wait for the start-up import (app.warmup)
+            self._set_status(f"Computing {self._label}: {LOADING_NOTE}")
             return
         deadline = time.perf_counter() + SLICE_BUDGET_S
         try:

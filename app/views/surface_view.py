@@ -30,6 +30,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -53,6 +54,7 @@ from app.settings import read_bool, read_float, read_str
 from app.theme import SERIES_COLORS, get_theme
 from app.views.surface_plots import RacePlots
 from app.views.surface_runners import ERROR_COLORS, OptimizerPanel, RunnerEntry
+from app.warmup import LOADING_NOTE, run_when_warm, warming_up
 from app.widgets.collapsible_panel import CollapsiblePanel
 from app.widgets.slider_spin import format_number
 from core.errors import GdsimError
@@ -480,9 +482,19 @@ class SurfaceView(QWidget):
 
     @Slot()
     def step_once(self) -> None:
-        """Exactly one optimizer step for every runner that is still going."""
+        """Exactly one optimizer step for every runner that is still going (while the start-up
+        warm-up import runs, once it is done: see app.warmup)."""
         if self._running:
             self.pause()
+        if warming_up():
+            self._set_note(LOADING_NOTE)
+            run_when_warm(self, partial(self._step_now, self.generation))
+            return
+        self._step_now(self.generation)
+
+    def _step_now(self, generation: int) -> None:
+        if generation != self.generation:  # reset (or a new start/surface) while it waited
+            return
         if self.race.step(1) == 0:
             self._set_note(
                 "every optimizer has diverged: press Reset (R)"
@@ -518,7 +530,14 @@ class SurfaceView(QWidget):
     @Slot()
     def _tick(self) -> None:
         now = time.perf_counter()
+        if self._running and warming_up():  # a step now would wait for the import: skip the tick
+            self._last_tick = None
+            if self._note != LOADING_NOTE:
+                self._set_note(LOADING_NOTE)
+            return
         if self._running:
+            if self._note == LOADING_NOTE:
+                self._note = ""
             dt = TICK_MS / 1000 if self._last_tick is None else now - self._last_tick
             self._last_tick = now
             self._accum += self._speed * min(dt, MAX_CATCH_UP_S)
@@ -968,6 +987,8 @@ class SurfaceView(QWidget):
     def _replay_slice(self) -> None:
         if self._replay_left <= 0 or self._closed:
             self._replay_timer.stop()
+            return
+        if warming_up():  # the timer comes back; a step now would wait for the import
             return
         deadline = time.perf_counter() + REPLAY_SLICE_S
         while self._replay_left > 0 and time.perf_counter() < deadline:

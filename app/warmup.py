@@ -1,0 +1,70 @@
+"""Warm-up imports on a background thread, and keeping the GUI thread out of their way.
+
+torch.optim imports ``torch._dynamo`` the first time an optimizer is built or steps (~0.8-1.6 s
+on our 2-core machine). The window imports it on a daemon thread once it is up; a first Start,
+Step, narrated step or basins computation that comes while that import is still running would
+block the GUI thread on Python's import lock for the rest of it. Instead, timers skip their tick
+(``warming_up()``) and one-shot actions wait on a GUI timer (``run_when_warm``), with a status
+line saying why.
+
+Nothing here starts unless asked (``start_warmup``): tests and ``gdsim render`` stay synchronous.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QObject, QTimer
+
+WARM_MODULES: tuple[str, ...] = ("torch._dynamo",)
+POLL_MS = 30
+LOADING_NOTE = "loading PyTorch's optimizers (once per start)…"
+
+_thread: threading.Thread | None = None
+
+
+def start_warmup(modules: Sequence[str] = WARM_MODULES) -> threading.Thread:
+    """Import ``modules`` on a daemon thread (once; later calls return the same thread). A failed
+    import is left for whoever imports the module next, who reports it properly."""
+    global _thread
+    if _thread is not None:
+        return _thread
+
+    def work() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the real import later reports it
+                return
+
+    _thread = threading.Thread(target=work, name="gdsim-warmup", daemon=True)
+    _thread.start()
+    return _thread
+
+
+def warming_up() -> bool:
+    """True while the warm-up import runs (a step now would wait for it on the GUI thread)."""
+    return _thread is not None and _thread.is_alive()
+
+
+def run_when_warm(context: QObject, fn: Callable[[], object]) -> bool:
+    """Call ``fn`` now, or once the warm-up has finished (then True). The poll timer is a child
+    of ``context``: if that is deleted first, ``fn`` is never called."""
+    if not warming_up():
+        fn()
+        return False
+    timer = QTimer(context)
+    timer.setInterval(POLL_MS)
+
+    def poll() -> None:
+        if warming_up():
+            return
+        timer.stop()
+        timer.deleteLater()
+        fn()
+
+    timer.timeout.connect(poll)
+    timer.start()
+    return True
