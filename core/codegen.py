@@ -948,6 +948,14 @@ def train(name, model, optimizer<<TRAIN_ARGS>>):
             print(f"{prefix}Diverged: validation loss became {val_loss} in epoch {epoch + 1}")
             return finish("diverged")
         train_loss = sum(epoch_losses) / len(epoch_losses)
+        # gdsim also calls a finite but absurd loss diverged: above 1000 x the first batch's loss
+        # (at least 1000) at an epoch's end, for the validation or the mean training loss
+        loss_limit = 1000.0 * max(1.0, batch_losses[0])
+        for what, value in (("validation loss", val_loss), ("mean training loss", train_loss)):
+            if value > loss_limit:
+                print(f"{prefix}Diverged: {what} {value:.3g} exceeded the limit {loss_limit:.4g} "
+                      f"in epoch {epoch + 1}")
+                return finish("diverged")
         print(
             f"{prefix}Epoch [{epoch + 1}/{num_epochs}], Validation Loss: {val_loss:.4f}, "
             f"Validation Accuracy: {val_accuracy:.4f}, Train Loss: {train_loss:.4f}, LR: {lr:.4g}"

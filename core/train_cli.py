@@ -235,7 +235,7 @@ def _print_update(update: Any, num_epochs: int, per_epoch: int, every: int, race
         elif ev.kind == "diverged":
             where = "validation" if ev.batch < 0 else f"batch {ev.batch}"
             text = (
-                f"{prefix(ev.lane)}Diverged: loss became {ev.loss} in epoch {ev.epoch}, {where} "
+                f"{prefix(ev.lane)}Diverged: {ev.reason} in epoch {ev.epoch}, {where} "
                 "(try a smaller learning rate)"
             )
             lines.append((ev.step, 300 + ev.lane, text))

@@ -849,9 +849,9 @@ class TrainingView(QWidget):
         elif isinstance(e, Diverged):
             self.plots.set_diverged(e.lane)
             where = f"epoch {e.epoch}, batch {e.batch + 1}" if e.batch >= 0 else f"epoch {e.epoch}"
-            self._diverged_text = f"{lane_short(e.lane_name)} diverged (loss {e.loss}) at {where}"
+            self._diverged_text = f"{lane_short(e.lane_name)} diverged ({e.reason}) at {where}"
             self._show_message(
-                f"{lane_label(e.lane_name)} diverged: the loss became {e.loss} at {where}. "
+                f"{lane_label(e.lane_name)} diverged at {where}: {e.explanation}. "
                 "Lower the learning rate and press Reset (R).",
                 error=True,
             )

@@ -164,6 +164,14 @@ TRAININGS = {
         batch_size=20,
         seed=2**40 + 5,
     ),
+    "moons-absurd-but-finite-loss": dict(  # stopped by the loss limit, not by a nan
+        samples=160,
+        batch_size=32,
+        hidden=(8,),
+        optimizers=("SGD(lr=1e6)", "Adam(lr=0.01)"),
+        epochs=3,
+        seed=1,
+    ),
 }
 
 DRIVER = r"""
@@ -373,6 +381,8 @@ def test_trainings_cover_what_they_claim(exported):
     }
     assert states["blobs-adamw-cosine-early-stop"] == ["stopped early"]
     assert states["circles-diverging"] == ["diverged", "finished"]
+    assert states["moons-absurd-but-finite-loss"] == ["diverged", "finished"]
+    assert "exceeded the limit" in exported["moons-absurd-but-finite-loss"]["stdout"]
     assert states["xor-race-lbfgs-plateau"] == ["finished"] * 3
     lrs = [e["lr"] for e in exported["moons-sgd-steplr"]["results"]["runs"][0]["epochs"]]
     assert lrs == [0.1, 0.1, 0.05, 0.05]
