@@ -184,7 +184,8 @@ def protect_singletons() -> bool:
         return False  # this PySide6 counts correctly: leave CPython alone
     for obj in (None, True, False):
         _add_references(obj, 1 << 40)
-    log.warning("PySide6 reference leak on None/True/False detected; applied the workaround")
+    # info, not a warning: it is expected on this PySide6 + Python pair and fully handled
+    log.info("PySide6 reference leak on None/True/False detected; applied the workaround")
     _SINGLETONS_PROTECTED = True
     return True
 
