@@ -189,6 +189,7 @@ application decides (see ``python -m core.bench --threads 1``).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -201,6 +202,8 @@ from core.errors import GdsimError
 from core.optimizers import OptimizerSpec, apply_hparams, as_spec
 from core.schedulers import RunShape, Schedule, SchedulerSpec, parse_scheduler
 from core.surfaces import Surface, get_surface
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_HISTORY",
@@ -641,7 +644,9 @@ def _step_safely(runner: Runner | Swarm, anatomy: bool) -> bool:
     """``runner._step``, with torch's arithmetic failures turned into that runner diverging."""
     try:
         return runner._step(anatomy)
-    except STEP_ERRORS:
+    except STEP_ERRORS as exc:
+        # logged because RuntimeError is also how a genuine bug would show up here
+        log.info("%s raised %s inside its step; marked diverged", runner.spec.name, exc)
         runner._fail(runner.steps + 1)
         return False
 
