@@ -150,6 +150,10 @@ class CurveBuffer:
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
         """``(x, y)`` to plot: first sample, the min/max envelope, pending samples, last sample."""
+        if len(self._pend_x) >= self._stride:
+            # store the whole buckets ``append`` batched up: shown as one min/max pair, up to 63
+            # samples of a slow curve (one per epoch) would hide behind their extremes
+            self._flush_pending()
         bi = self._bi[: self._nb].ravel()
         keep = np.ones(bi.size, dtype=bool)
         keep[1:] = bi[1:] != bi[:-1]  # a bucket of one sample stores it twice

@@ -48,6 +48,15 @@ def test_append_one_by_one_matches_extend():
     assert ya.max() == pytest.approx(1.0, abs=1e-3) and ya.min() == pytest.approx(-1.0, abs=1e-3)
 
 
+def test_a_slow_curve_appended_one_by_one_shows_every_sample():
+    buf = CurveBuffer(4000)
+    ys = [1.0, 3.0, 2.0, 5.0, 4.0, 6.0, 0.5, 0.7, 0.6]  # e.g. one loss per epoch
+    for i, v in enumerate(ys):
+        buf.append(i, v)
+        x, y = buf.data()  # drawn after every sample, as a live plot does
+        assert list(y) == ys[: i + 1] and list(x) == list(range(i + 1))
+
+
 def test_short_curves_are_exact_and_nan_survives():
     buf = CurveBuffer(100)
     buf.extend([0, 1, 2, 3], [1.0, np.nan, 3.0, np.inf])
