@@ -150,6 +150,9 @@ class RacePlots(QObject):
             axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._log_y = False
         self._ref = 0.0  # f* (or the grid's minimum) for the log axis
+        # a loss below that reference was drawn on the log axis (clamped at the floor: it would
+        # look like convergence); the view then switches the axis to linear and says why
+        self.below_reference = False
         self._ref_known = False
         self.loss_layer = TrajectoryLayer(
             lp.getViewBox(), width=LOSS_WIDTH, halo=0.0, antialias=False
@@ -179,6 +182,7 @@ class RacePlots(QObject):
         self.map.set_minima([(m.x, m.y) for m in surface.minima])
         fstar = min((m.value for m in surface.minima), default=None)
         self._ref_known = fstar is not None
+        self.below_reference = False
         finite = z[np.isfinite(z)]
         self._ref = fstar if fstar is not None else (float(finite.min()) if finite.size else 0.0)
         self._label_loss_axis()
@@ -305,8 +309,11 @@ class RacePlots(QObject):
         """What the loss plot's y axis shows for these losses (log10 of the gap on a log axis)."""
         if not self._log_y:
             return losses
-        floor = 1e-16 * max(1.0, abs(self._ref))
-        return np.log10(np.maximum(losses - self._ref, floor))
+        scale = max(1.0, abs(self._ref))
+        with np.errstate(invalid="ignore"):  # nan losses stay nan
+            if np.any(losses < self._ref - 1e-9 * scale):
+                self.below_reference = True
+        return np.log10(np.maximum(losses - self._ref, 1e-16 * scale))
 
     def _set_loss(self, rid: int, steps: np.ndarray, losses: np.ndarray) -> None:
         y = self.loss_values(losses)
@@ -392,11 +399,17 @@ class RacePlots(QObject):
     # -- options -------------------------------------------------------------------------
     def set_log_y(self, on: bool, entries: Iterable[RunnerEntry], generation: int) -> None:
         self._log_y = bool(on)
+        self.below_reference = False
         self.loss.getPlotItem().getAxis("left").setLogMode(False, self._log_y)
         self._label_loss_axis()
         self._loss_range = None
         self._extent.clear()
         self.force_redraw(entries, generation)
+
+    @property
+    def reference_known(self) -> bool:
+        """The log axis shows f − f* (a known minimum), not f − the grid's minimum."""
+        return self._ref_known
 
     def _label_loss_axis(self) -> None:
         lp = self.loss.getPlotItem()

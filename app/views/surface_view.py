@@ -596,6 +596,10 @@ class SurfaceView(QWidget):
         for rid, entry in self.entries.items():
             if entry.diverged != before[rid] or entry.diverged:
                 self.panel.update_entry(entry)
+        if self.plots.below_reference and self.log_check.isChecked():
+            self.log_check.setChecked(False)  # redraws on a linear axis
+            what = "f*" if self.plots.reference_known else "the lowest value on the map"
+            self._set_note(f"log y off: a loss went below {what}, which a log axis cannot show")
         self.redrawn.emit()
 
     def _set_note(self, note: str) -> None:

@@ -688,6 +688,27 @@ def test_log_y_shows_the_gap_to_the_minimum(qtbot, window):
     assert view.plots.loss.getPlotItem().getAxis("left").labelText == "loss"
 
 
+def test_log_y_turns_off_when_a_loss_falls_below_the_map(qtbot, window):
+    """On a surface unbounded below (the saddle), f − min f of the map turns negative: clamped on
+    a log axis it looked like convergence to 1e-15. The axis goes linear and the status says why."""
+    window.sessions.load_preset("saddle-escape")
+    view = sv(window)
+    check = w(window, QCheckBox, "surfaceLossLogCheck")
+    assert check.isChecked()
+    click(qtbot, window, "stepButton")
+    assert check.isChecked()  # still above the map's lowest value
+    view.race.step(300)  # Adam slides off the saddle, below the map's -4
+    click(qtbot, window, "stepButton")
+    assert not check.isChecked()
+    assert "log y off: a loss went below the lowest value on the map" in (
+        window.status_label.text()
+    )
+    adam = next(e for e in view.entries.values() if e.runner.spec.name == "Adam")
+    _, y = view.plots.loss_data(adam.id)
+    assert np.allclose(y, adam.runner.trail.losses())  # the real, negative losses
+    assert y.min() < -4
+
+
 def test_a_hidden_tab_does_not_step_and_resumes_when_shown(qtbot, window):
     view = sv(window)
     click(qtbot, window, "runButton")
