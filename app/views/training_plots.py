@@ -201,6 +201,13 @@ def lane_label(name: str, lr: float | None = None) -> str:
     return f"{lane_short(name)} ({', '.join(parts)})" if parts else lane_short(name)
 
 
+def point_size(n_points: int) -> float:
+    """Marker size (px at 100 %) for a data set of ``n_points``: full size up to 300 points, then
+    smaller (area ~ 1/n), so that a thousand points still leave the decision boundary between
+    them visible, the part of the picture the lesson is about."""
+    return float(np.clip(6.5 * math.sqrt(300.0 / max(1, n_points)), 3.5, 6.5))
+
+
 def ema_debiased(values: np.ndarray, state: tuple[float, int]) -> tuple[np.ndarray, tuple]:
     """Bias-corrected EMA of ``values`` continuing from ``state`` = (raw average, count).
 
@@ -431,7 +438,7 @@ class TrainingPlots(QObject):
             item.setData(
                 x=pts[:, 0],
                 y=pts[:, 1],
-                size=th.size(6.5 if not hollow else 6.0),
+                size=th.size(point_size(data.x.shape[0]) * (1.0 if not hollow else 0.92)),
                 brush=[brushes[int(k)] for k in classes],
                 pen=[pens[int(k)] for k in classes],
             )
