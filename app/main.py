@@ -6,8 +6,11 @@ with no display and never load PySide6.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 # Subcommands that need Qt (they measure or draw the window offscreen); the Qt-free ones live in
 # core.cli.SUBCOMMANDS. Both are dispatched by name before anything imports Qt.
@@ -42,6 +45,11 @@ def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
 
     ``session`` (a validated ``core.session.Session``) is shown instead of the saved state.
     """
+    from core.cli import _fail
+
+    problem = display_problem()
+    if problem is not None:
+        return _fail("gdsim", problem, 1)
     import_torch_before_qt()
     from PySide6.QtWidgets import QApplication
 
@@ -67,6 +75,54 @@ def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
 
     QTimer.singleShot(300, start_warmup)
     return app.exec()
+
+
+XCB_PACKAGES = (
+    "libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 "
+    "libxkbcommon-x11-0"
+)
+
+
+def display_problem() -> str | None:
+    """Why Qt could not open a window here, in one line, or None when it should.
+
+    Without a display, or with PySide6's X11 plugin missing a system library (common on a fresh
+    Linux desktop: the pip wheels do not carry libxcb's helpers), Qt aborts the process with a
+    message that names neither the library nor the fix. Checked before any Qt call."""
+    if _qt_app_running() or not sys.platform.startswith("linux"):
+        return None
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return None  # offscreen, wayland, …: Qt reports those itself
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    if not os.environ.get("DISPLAY"):
+        return (
+            "no display to open the window on (DISPLAY is not set); headless, use "
+            "'gdsim render' or 'gdsim --screenshot', or set QT_QPA_PLATFORM=offscreen"
+        )
+    try:
+        import PySide6
+    except ImportError:
+        return None  # the import error itself is clearer
+    plugin = Path(PySide6.__file__).parent / "Qt" / "plugins" / "platforms" / "libqxcb.so"
+    if not plugin.is_file():
+        return None
+    try:
+        ctypes.CDLL(str(plugin))
+    except OSError as exc:
+        missing = str(exc).split(":")[0].strip()
+        return (
+            f"Qt's X11 plugin cannot load a system library ({missing}); on Debian/Ubuntu: "
+            f"sudo apt-get install {XCB_PACKAGES}"
+        )
+    return None
+
+
+def _qt_app_running() -> bool:
+    """A QApplication already runs (tests, an embedding program): its display works."""
+    qt = sys.modules.get("PySide6.QtWidgets")
+    return qt is not None and qt.QApplication.instance() is not None
 
 
 def import_torch_before_qt() -> None:

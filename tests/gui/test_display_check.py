@@ -1,0 +1,59 @@
+"""Before any Qt call, `gdsim` says in one line why no window can open (no display, or PySide6's
+X11 plugin missing a system library) instead of letting Qt abort the process."""
+
+from __future__ import annotations
+
+import ctypes
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+import app.main as app_main
+
+
+@pytest.fixture
+def no_qt_yet(monkeypatch):
+    """As in a fresh `gdsim` process: no QApplication, a Linux desktop session to configure."""
+    monkeypatch.setattr(app_main, "_qt_app_running", lambda: False)
+    monkeypatch.setattr(app_main.sys, "platform", "linux")
+    for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_no_display_is_one_line_and_exit_1_before_any_window(no_qt_yet, capsys):
+    before = len(QApplication.topLevelWidgets())
+    assert app_main.main([]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gdsim: error: no display") and "QT_QPA_PLATFORM=offscreen" in err
+    assert "\n" not in err
+    assert len(QApplication.topLevelWidgets()) == before  # nothing was built
+
+
+def test_a_missing_xcb_library_is_named_with_the_packages_to_install(no_qt_yet):
+    no_qt_yet.setenv("DISPLAY", ":0")
+
+    def cannot_load(path, *args, **kwargs):
+        raise OSError("libxcb-icccm.so.4: cannot open shared object file: No such file")
+
+    no_qt_yet.setattr(ctypes, "CDLL", cannot_load)
+    problem = app_main.display_problem()
+    assert problem is not None and "(libxcb-icccm.so.4)" in problem
+    assert "apt-get install" in problem and "libxcb-icccm4" in problem
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"QT_QPA_PLATFORM": "offscreen"}, {"WAYLAND_DISPLAY": "wayland-0"}],
+    ids=["offscreen", "wayland"],
+)
+def test_other_platforms_are_left_to_qt(no_qt_yet, env):
+    for key, value in env.items():
+        no_qt_yet.setenv(key, value)
+    assert app_main.display_problem() is None
+
+
+def test_a_loadable_plugin_is_no_problem(no_qt_yet):
+    no_qt_yet.setenv("DISPLAY", ":0")
+    no_qt_yet.setattr(ctypes, "CDLL", lambda path, *a, **k: object())
+    assert app_main.display_problem() is None
