@@ -80,7 +80,9 @@ def parse_size(text: str) -> tuple[int, int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument(
-        "--preset", metavar="NAME", help="a built-in lecture preset, e.g. ravine-momentum"
+        "--preset",
+        metavar="NAME",
+        help="a built-in lecture preset: its name, a unique start of it (ravine) or its number",
     )
     src.add_argument("--session", metavar="FILE", help="a saved gdsim session (.json)")
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="out.png or out.gif")

@@ -823,16 +823,27 @@ def list_presets() -> list[PresetInfo]:
 
 
 def load_preset(name: str) -> Session:
-    """A built-in scenario by name (case-insensitive; ``_`` and ``-`` are the same)."""
+    """A built-in scenario by name (case-insensitive; ``_`` and ``-`` are the same), or by the
+    start of its name or its number when only one preset fits (``saddle``, ``himmelblau``,
+    ``3``): lecturers type these in front of a class."""
     if not isinstance(name, str):
         raise GdsimError(f"a preset name must be text, got {_type_name(name)}")
     files = _preset_files()
     wanted = _normalize(name)
-    for preset, resource in files:
-        if preset == wanted:
-            try:
-                return loads_session(resource.read_bytes())
-            except GdsimError as exc:
-                raise GdsimError(f"preset {preset}: {exc}") from None
+    numbered = {str(i): preset for i, (preset, _) in enumerate(files, start=1)}
+    wanted = numbered.get(wanted.lstrip("0") or "0", wanted)
+    matches = [(p, r) for p, r in files if p == wanted]
+    if not matches and wanted:
+        matches = [(p, r) for p, r in files if p.startswith(wanted)]
+    if len(matches) == 1:
+        preset, resource = matches[0]
+        try:
+            return loads_session(resource.read_bytes())
+        except GdsimError as exc:
+            raise GdsimError(f"preset {preset}: {exc}") from None
+    if matches:
+        raise GdsimError(
+            f"preset {name.strip()[:60]!r} could be any of: {', '.join(p for p, _ in matches)}"
+        )
     known = ", ".join(p for p, _ in files)
     raise GdsimError(f"unknown preset {name.strip()[:60]!r} (choose from: {known})")

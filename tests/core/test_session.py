@@ -635,6 +635,19 @@ def test_load_preset_by_name_and_unknown_names():
         load_preset(None)
 
 
+def test_a_preset_by_the_start_of_its_name_or_its_number():
+    names = [info.name for info in list_presets()]
+    assert load_preset("saddle") == load_preset("saddle-escape")
+    assert load_preset("Himmelblau") == load_preset("himmelblau-four-minima")
+    assert load_preset("3") == load_preset("03") == load_preset(names[2])  # the menu's order
+    with pytest.raises(GdsimError, match="could be any of: saddle-escape, small-batches, sched"):
+        load_preset("s")  # ambiguous: says which, loads none
+    with pytest.raises(GdsimError, match="unknown preset '99'"):
+        load_preset("99")
+    with pytest.raises(GdsimError, match="unknown preset ''"):
+        load_preset("  ")
+
+
 # --------------------------------------------------------------------------------------------
 # Presets: each one shows what it claims (the explanation is read out in lectures)
 # --------------------------------------------------------------------------------------------
