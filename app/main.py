@@ -71,8 +71,9 @@ def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
     # lazily, so do that import off the GUI thread once the window is up (see app.warmup).
     from PySide6.QtCore import QTimer
 
-    from app.warmup import start_warmup
+    from app.warmup import enable_warmup, start_warmup
 
+    enable_warmup()
     QTimer.singleShot(300, start_warmup)
     return app.exec()
 

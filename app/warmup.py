@@ -13,6 +13,7 @@ Nothing here starts unless asked (``start_warmup``): tests and ``gdsim render`` 
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
 from collections.abc import Callable, Sequence
 
@@ -23,17 +24,20 @@ POLL_MS = 30
 LOADING_NOTE = "loading PyTorch's optimizers (once per start)…"
 
 _thread: threading.Thread | None = None
+_enabled = False  # set by the app (not by tests): an early click starts the warm-up itself
 
 
-def start_warmup(modules: Sequence[str] = WARM_MODULES) -> threading.Thread:
+def start_warmup(modules: Sequence[str] | None = None) -> threading.Thread:
     """Import ``modules`` on a daemon thread (once; later calls return the same thread). A failed
     import is left for whoever imports the module next, who reports it properly."""
     global _thread
     if _thread is not None:
         return _thread
 
+    names = WARM_MODULES if modules is None else tuple(modules)
+
     def work() -> None:
-        for name in modules:
+        for name in names:
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - the real import later reports it
@@ -44,8 +48,17 @@ def start_warmup(modules: Sequence[str] = WARM_MODULES) -> threading.Thread:
     return _thread
 
 
+def enable_warmup() -> None:
+    """From now on, a step asked for before the warm-up has started starts it and waits too
+    (the window schedules the warm-up a little after its first paint)."""
+    global _enabled
+    _enabled = True
+
+
 def warming_up() -> bool:
     """True while the warm-up import runs (a step now would wait for it on the GUI thread)."""
+    if _thread is None and _enabled and not all(m in sys.modules for m in WARM_MODULES):
+        start_warmup()
     return _thread is not None and _thread.is_alive()
 
 

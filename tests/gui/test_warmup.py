@@ -9,10 +9,11 @@ import sys
 import textwrap
 
 import pytest
-from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication, QPushButton, QScrollArea, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 
 import app.warmup as warmup
+from tests.gui.helpers import click, named
 
 
 @pytest.fixture
@@ -48,20 +49,7 @@ def gate(tmp_path, monkeypatch):
 
 
 def button(window, name: str) -> QPushButton:
-    found = window.findChildren(QPushButton, name)
-    assert len(found) == 1, name
-    widget = found[0]
-    parent = widget.parentWidget()
-    while parent is not None and not isinstance(parent, QScrollArea):
-        parent = parent.parentWidget()
-    if parent is not None:
-        parent.ensureWidgetVisible(widget)
-    QApplication.processEvents()
-    return widget
-
-
-def click(qtbot, widget: QWidget) -> None:
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=QPoint(widget.rect().center()))
+    return named(window, QPushButton, name)
 
 
 def steps(window) -> set[int]:
@@ -129,3 +117,27 @@ def test_without_a_warm_up_a_step_is_immediate(qtbot, window, monkeypatch):
     monkeypatch.setattr(warmup, "_thread", None)
     click(qtbot, button(window, "stepButton"))
     assert steps(window) == {1}
+
+
+def test_a_step_before_the_warm_up_was_scheduled_starts_it_and_waits(
+    qtbot, window, tmp_path, monkeypatch
+):
+    """The window starts the warm-up 0.3 s after it shows; a Space pressed before must not
+    import torch._dynamo on the GUI thread either."""
+    release = tmp_path / "release"
+    (tmp_path / "gdsim_slow_warm2.py").write_text(
+        f"import os, time\nwhile not os.path.exists({str(release)!r}): time.sleep(0.01)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(warmup, "_thread", None)
+    monkeypatch.setattr(warmup, "_enabled", True)
+    monkeypatch.setattr(warmup, "WARM_MODULES", ("gdsim_slow_warm2",))
+    try:
+        click(qtbot, button(window, "stepButton"))
+        qtbot.wait(100)
+        assert warmup._thread is not None and steps(window) == {0}
+    finally:
+        release.touch()
+        warmup._thread.join(30)
+        sys.modules.pop("gdsim_slow_warm2", None)
+    qtbot.waitUntil(lambda: steps(window) == {1})
