@@ -8,12 +8,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QApplication,
     QCheckBox,
     QLabel,
     QListWidget,
     QPushButton,
-    QScrollArea,
     QWidget,
 )
 
@@ -21,28 +19,16 @@ from app.main_window import MainWindow
 from app.theme import get_theme
 from app.views.surface_anatomy import ARROW_LAYERS, HINT, AnatomyTool, NumbersTable
 from app.views.surface_view import SurfaceView
+from tests.gui.helpers import click, named, reveal
 
 
 # -- helpers ---------------------------------------------------------------------------------
 def w(window: MainWindow, cls: type[QWidget], name: str):
-    found = window.surface_view.findChildren(cls, name)
-    assert len(found) == 1, f"{len(found)} {cls.__name__}s named {name!r}"
-    return found[0]
+    return named(window.surface_view, cls, name)
 
 
-def reveal(widget: QWidget) -> None:
-    parent = widget.parentWidget()
-    while parent is not None and not isinstance(parent, QScrollArea):
-        parent = parent.parentWidget()
-    if parent is not None:
-        parent.ensureWidgetVisible(widget)
-    QApplication.processEvents()
-
-
-def click(qtbot, window, name: str, cls: type[QWidget] = QPushButton) -> None:
-    widget = w(window, cls, name)
-    reveal(widget)
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+def press(qtbot, window, name: str, cls: type[QWidget] = QPushButton) -> None:
+    click(qtbot, w(window, cls, name))
 
 
 def select(qtbot, window, name: str, **hparams) -> int:
@@ -80,7 +66,7 @@ def turn_on(qtbot, window) -> None:
 
 
 def narrate(qtbot, window) -> None:
-    click(qtbot, window, "narrateButton")
+    press(qtbot, window, "narrateButton")
 
 
 def finite(xy) -> bool:
@@ -113,7 +99,7 @@ def test_adam_anatomy_after_a_real_step(qtbot, window):
     assert [e.runner.watch for e in view.entries.values()] == [eid == rid for eid in view.entries]
     assert tool.overlay.arrow_keys() == []  # no step recorded yet: nothing to draw
     assert "take a step" in w(window, QLabel, "anatomyMessage").text()
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     ov = tool.overlay
     assert set(ov.arrow_keys()) == {"gradient", "update", "first_moment"}
     for key in ov.arrow_keys():
@@ -150,13 +136,13 @@ def test_sgd_without_momentum_shows_gradient_and_update_only(qtbot, window):
     view, tool = setup(qtbot, window)
     select(qtbot, window, "Adam")
     turn_on(qtbot, window)
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert "first_moment" in tool.overlay.arrow_keys()
     rid = select(qtbot, window, "SGD", momentum=0.0)
     assert view.entries[rid].runner.watch
     assert sum(e.runner.watch for e in view.entries.values()) == 1
     assert tool.overlay.arrow_keys() == []  # its last step was not recorded
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert sorted(tool.overlay.arrow_keys()) == ["gradient", "update"]
     assert tool.overlay.extent_data("gradient") is None
     legend = " | ".join(tool.overlay.legend_texts())
@@ -168,14 +154,14 @@ def test_sgd_without_momentum_shows_gradient_and_update_only(qtbot, window):
     assert np.dot(g, u) / (np.linalg.norm(g) * np.linalg.norm(u)) == pytest.approx(1.0)
     # momentum SGD shows its buffer
     select(qtbot, window, "SGD", momentum=0.9)
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert "momentum" in tool.overlay.arrow_keys()
 
 
 def test_unticking_stops_watching_and_clears(qtbot, window):
     view, tool = setup(qtbot, window)
     turn_on(qtbot, window)
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert tool.overlay.arrow_keys()
     w(window, QCheckBox, "anatomyCheck").click()
     assert tool.overlay.arrow_keys() == [] and tool.overlay.legend_texts() == []
@@ -189,14 +175,14 @@ def test_arrows_follow_the_run_and_clear_on_reset(qtbot, window):
     rid = select(qtbot, window, "Adam")
     turn_on(qtbot, window)
     view.set_speed(200)
-    click(qtbot, window, "runButton")
+    press(qtbot, window, "runButton")
     runner = view.entries[rid].runner
     qtbot.waitUntil(lambda: runner.steps >= 5, timeout=5000)
-    click(qtbot, window, "runButton")  # pause
+    press(qtbot, window, "runButton")  # pause
     x, y = tool.overlay.arrow_data("update")
     assert (x[0], y[0]) == pytest.approx(tuple(runner.anatomy.point_before))
     assert runner.anatomy.step == runner.steps
-    click(qtbot, window, "resetButton")
+    press(qtbot, window, "resetButton")
     assert tool.overlay.arrow_keys() == []
 
 
@@ -204,18 +190,18 @@ def test_a_removed_runner_leaves_nothing_behind(qtbot, window):
     view, tool = setup(qtbot, window)
     select(qtbot, window, "Adam")
     turn_on(qtbot, window)
-    click(qtbot, window, "stepButton")
-    click(qtbot, window, "removeOptimizerButton")
+    press(qtbot, window, "stepButton")
+    press(qtbot, window, "removeOptimizerButton")
     # the list selects another runner: nothing of Adam's is drawn, nothing crashes
     assert "first_moment" not in tool.overlay.arrow_keys()
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert set(tool.overlay.arrow_keys()) >= {"gradient", "update"}
 
 
 def test_pens_follow_zoom_and_theme(qtbot, window):
     view, tool = setup(qtbot, window)
     turn_on(qtbot, window)
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     line = tool.overlay.arrows["gradient"].line
     assert line.opts["pen"].widthF() == pytest.approx(ARROW_LAYERS["gradient"][0])
     get_theme().configure("dark", 2.0)
@@ -269,7 +255,7 @@ def test_narrating_four_presses_is_one_step(qtbot, window):
 
 def test_narrating_pauses_a_running_race(qtbot, window):
     view, tool = setup(qtbot, window)
-    click(qtbot, window, "runButton")
+    press(qtbot, window, "runButton")
     assert view.running
     narrate(qtbot, window)
     assert not view.running and tool.current_line() == 0
@@ -287,7 +273,7 @@ def test_any_other_action_abandons_an_open_narration(qtbot, window, action):
     if action == "select":
         select(qtbot, window, "RMSprop")
     else:
-        click(qtbot, window, action)
+        press(qtbot, window, action)
     assert not tool.narrating and tool.current_line() == -1
     assert "abandoned" in w(window, QLabel, "narrateText").text()
     assert tool.overlay.arrow_keys() == []
@@ -346,7 +332,7 @@ def test_narration_shows_its_numbers_in_the_panel_when_anatomy_is_on(qtbot, wind
     assert "exp_avg" not in info.text()  # not known before the step
     narrate(qtbot, window)
     assert "exp_avg" in info.text() and "step size" in info.text()
-    click(qtbot, window, "stepButton")  # back to the live anatomy of the race's steps
+    press(qtbot, window, "stepButton")  # back to the live anatomy of the race's steps
     assert tool.current_line() == -1 and "optimizer." not in info.text().splitlines()[0]
 
 
@@ -354,7 +340,7 @@ def test_zooming_the_map_keeps_the_arrows_readable(qtbot, window):
     view, tool = setup(qtbot, window)
     select(qtbot, window, "Adam")
     turn_on(qtbot, window)
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     ov = tool.overlay
     before = ov.factors["gradient"]
     a = view.entries[view.panel.current_id()].runner.anatomy

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QApplication,
@@ -15,13 +15,13 @@ from PySide6.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QWidget,
 )
 
 from app.theme import get_theme
 from app.views.surface_basins import BASIN_COLORS, GREYS, BasinsTool
+from tests.gui.helpers import click, named, type_into
 
 NAMES = {
     "basinsOptimizerLabel": QLabel,
@@ -38,36 +38,11 @@ NAMES = {
 
 # -- helpers ---------------------------------------------------------------------------------
 def w(window, cls: type[QWidget], name: str):
-    found = window.surface_view.findChildren(cls, name)
-    assert len(found) == 1, f"{len(found)} {cls.__name__}s named {name!r}"
-    return found[0]
+    return named(window.surface_view, cls, name)
 
 
-def reveal(widget: QWidget) -> None:
-    parent = widget.parentWidget()
-    while parent is not None and not isinstance(parent, QScrollArea):
-        parent = parent.parentWidget()
-    if parent is not None:
-        parent.ensureWidgetVisible(widget)
-    QApplication.processEvents()
-
-
-def click(qtbot, window, name: str, cls: type[QWidget] = QPushButton) -> None:
-    widget = w(window, cls, name)
-    reveal(widget)
-    # a check box reacts on its indicator and text, not on the empty width beyond them
-    pos = QPoint(8, widget.height() // 2) if cls is QCheckBox else widget.rect().center()
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
-
-
-def type_into(qtbot, field: QWidget, text: str) -> None:
-    reveal(field)
-    field.setFocus()
-    qtbot.waitUntil(field.hasFocus)
-    qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClick(field, Qt.Key.Key_Delete)
-    qtbot.keyClicks(field, text)
-    qtbot.keyClick(field, Qt.Key.Key_Return)
+def press(qtbot, window, name: str, cls: type[QWidget] = QPushButton) -> None:
+    click(qtbot, w(window, cls, name))
 
 
 def setup(qtbot, window, surface: str = "himmelblau", grid: int = 20) -> BasinsTool:
@@ -80,7 +55,7 @@ def setup(qtbot, window, surface: str = "himmelblau", grid: int = 20) -> BasinsT
 
 
 def compute(qtbot, window, tool: BasinsTool) -> None:
-    click(qtbot, window, "computeBasinsButton")
+    press(qtbot, window, "computeBasinsButton")
     qtbot.waitUntil(lambda: not tool.computing, timeout=20_000)
 
 
@@ -142,10 +117,10 @@ def test_compute_basins_on_himmelblau(qtbot, window):
     cmap = window.surface_view.plots.map
     assert cmap.minima.zValue() > tool.image.zValue() and cmap.minima.isVisible()
 
-    click(qtbot, window, "showBasinsCheck", QCheckBox)  # hide: the surface is back
+    press(qtbot, window, "showBasinsCheck", QCheckBox)  # hide: the surface is back
     assert not tool.overlay_visible()
     assert map_pixel(window, *probe) == before
-    click(qtbot, window, "showBasinsCheck", QCheckBox)
+    press(qtbot, window, "showBasinsCheck", QCheckBox)
     assert tool.overlay_visible() and map_pixel(window, *probe) == after
 
 
@@ -153,7 +128,7 @@ def test_cancel_stops_and_leaves_no_half_map(qtbot, window):
     # Rosenbrock's long valley keeps SGD crawling: this run would take many seconds
     tool = setup(qtbot, window, surface="rosenbrock", grid=100)
     type_into(qtbot, w(window, QSpinBox, "basinsStepsSpin"), "100000")
-    click(qtbot, window, "computeBasinsButton")
+    press(qtbot, window, "computeBasinsButton")
     assert tool.computing
     assert not w(window, QPushButton, "computeBasinsButton").isEnabled()
     progress = w(window, QProgressBar, "basinsProgress")
@@ -161,7 +136,7 @@ def test_cancel_stops_and_leaves_no_half_map(qtbot, window):
     qtbot.waitUntil(tool.overlay_visible, timeout=5000)  # a partial map while it runs
     assert tool.computing
 
-    click(qtbot, window, "cancelBasinsButton")
+    press(qtbot, window, "cancelBasinsButton")
     assert not tool.computing and not tool.timer.isActive()
     assert w(window, QLabel, "basinsStatus").text() == "Cancelled."
     assert progress.value() == 0
@@ -196,7 +171,7 @@ def test_a_new_surface_clears_the_basins_but_a_new_start_does_not(qtbot, window)
 def test_a_surface_change_while_computing_cancels(qtbot, window):
     tool = setup(qtbot, window, surface="rosenbrock", grid=60)
     type_into(qtbot, w(window, QSpinBox, "basinsStepsSpin"), "100000")
-    click(qtbot, window, "computeBasinsButton")
+    press(qtbot, window, "computeBasinsButton")
     assert tool.computing
     window.surface_view.set_surface("himmelblau")
     assert not tool.computing and not tool.timer.isActive() and not tool.overlay_visible()
@@ -224,7 +199,7 @@ def test_an_optimizer_that_cannot_be_batched_is_refused_in_the_status_line(qtbot
     view = window.surface_view
     view.add_runner("LBFGS", select=True)
     assert "LBFGS" in w(window, QLabel, "basinsOptimizerLabel").text()
-    click(qtbot, window, "computeBasinsButton")
+    press(qtbot, window, "computeBasinsButton")
     status = w(window, QLabel, "basinsStatus")
     assert "LBFGS cannot be batched" in status.text() and "\n" not in status.text()
     assert not tool.computing
@@ -240,7 +215,7 @@ def test_dark_theme_and_shutdown(qtbot, window):
     assert tool.overlay_visible() and len(tool.legend_texts()) == 4
 
     type_into(qtbot, w(window, QSpinBox, "basinsStepsSpin"), "100000")
-    click(qtbot, window, "computeBasinsButton")
+    press(qtbot, window, "computeBasinsButton")
     assert tool.timer.isActive()
     tool.shutdown()
     assert not tool.timer.isActive() and not tool.computing

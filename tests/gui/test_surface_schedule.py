@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QPushButton,
-    QScrollArea,
     QSlider,
     QSpinBox,
     QWidget,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.theme import get_theme
 from app.views.surface_schedule import EMPTY_TEXT, ScheduleTool
 from core.schedulers import scheduler_names
+from tests.gui.helpers import click, named, reveal, type_into
 
 NAMES = {
     "scheduleGroup": QGroupBox,
@@ -39,36 +39,7 @@ NAMES = {
 
 # -- helpers ---------------------------------------------------------------------------------
 def w(window, cls: type[QWidget], name: str):
-    found = window.surface_view.findChildren(cls, name)
-    assert len(found) == 1, f"{len(found)} {cls.__name__}s named {name!r}"
-    return found[0]
-
-
-def reveal(widget: QWidget) -> None:
-    QApplication.processEvents()  # controls just rebuilt are shown by a queued call
-    parent = widget.parentWidget()
-    while parent is not None and not isinstance(parent, QScrollArea):
-        parent = parent.parentWidget()
-    if parent is not None:
-        parent.ensureWidgetVisible(widget)
-    QApplication.processEvents()
-
-
-def click(qtbot, widget: QWidget) -> None:
-    reveal(widget)
-    # a check box reacts on its indicator and text, not on the empty width beyond them
-    pos = QPoint(8, widget.height() // 2) if isinstance(widget, QCheckBox) else None
-    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos or widget.rect().center())
-
-
-def type_into(qtbot, field: QWidget, text: str) -> None:
-    reveal(field)
-    field.setFocus()
-    qtbot.waitUntil(field.hasFocus)
-    qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClick(field, Qt.Key.Key_Delete)
-    qtbot.keyClicks(field, text)
-    qtbot.keyClick(field, Qt.Key.Key_Return)
+    return named(window.surface_view, cls, name)
 
 
 def choose(qtbot, combo: QComboBox, text: str) -> None:

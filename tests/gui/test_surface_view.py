@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
-    QScrollArea,
     QScrollBar,
     QSlider,
     QStyle,
@@ -36,6 +35,7 @@ from app.theme import get_theme
 from app.views.surface_plots import LINE_WIDTH
 from app.views.surface_view import DEFAULT_RACE, SPEED_MAX, SurfaceView
 from core.race import Runner
+from tests.gui.helpers import click, named, reveal, type_into
 
 NAMES = (
     "surfaceView", "surfaceLossPlot", "surfaceLossLogCheck", "surfaceCombo", "surfaceDescription",
@@ -53,26 +53,11 @@ def sv(window: MainWindow) -> SurfaceView:
 
 def w(window: MainWindow, cls: type[QWidget], name: str):
     """The surfaces page's control of that name (exactly one: names are unique there)."""
-    found = window.surface_view.findChildren(cls, name)
-    assert len(found) == 1, f"{len(found)} {cls.__name__}s named {name!r}"
-    return found[0]
+    return named(window.surface_view, cls, name)
 
 
-def reveal(widget: QWidget) -> None:
-    """Scroll the control panel so that ``widget`` is on screen, as a user would (a click is
-    delivered to whatever is visible at that spot of the window)."""
-    parent = widget.parentWidget()
-    while parent is not None and not isinstance(parent, QScrollArea):
-        parent = parent.parentWidget()
-    if parent is not None:
-        parent.ensureWidgetVisible(widget)
-    QApplication.processEvents()
-
-
-def click(qtbot, window, name: str) -> None:
-    button = w(window, QPushButton, name)
-    reveal(button)
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+def press(qtbot, window, name: str) -> None:
+    click(qtbot, w(window, QPushButton, name))
 
 
 def lengths(view: SurfaceView) -> dict[int, int]:
@@ -108,16 +93,6 @@ def click_check(qtbot, window, row: int) -> None:
     pos.setX(rect.left() + 4 + 7)
     pos.setY(rect.center().y())
     qtbot.mouseClick(widget.viewport(), Qt.MouseButton.LeftButton, pos=pos)
-
-
-def type_into(qtbot, field: QWidget, text: str, enter: bool = True) -> None:
-    field.setFocus()
-    qtbot.waitUntil(field.hasFocus)
-    qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
-    qtbot.keyClick(field, Qt.Key.Key_Delete)
-    qtbot.keyClicks(field, text)
-    if enter:
-        qtbot.keyClick(field, Qt.Key.Key_Return)
 
 
 # -- construction, names, help ---------------------------------------------------------------
@@ -166,7 +141,7 @@ def test_step_button_advances_every_trajectory_by_exactly_one_point(qtbot, windo
     view = sv(window)
     assert set(lengths(view).values()) == {1}  # just the start
     for k in range(1, 4):
-        click(qtbot, window, "stepButton")
+        press(qtbot, window, "stepButton")
         assert set(lengths(view).values()) == {k + 1}
         assert all(r.runner.steps == k for r in view.entries.values())
         for rid in view.entries:
@@ -203,16 +178,16 @@ def test_run_pause_toggles_text_and_advances(qtbot, window):
 def test_reset_rewinds_to_the_start(qtbot, window):
     view = sv(window)
     for _ in range(5):
-        click(qtbot, window, "stepButton")
+        press(qtbot, window, "stepButton")
     assert set(lengths(view).values()) == {6}
-    click(qtbot, window, "resetButton")
+    press(qtbot, window, "resetButton")
     assert set(lengths(view).values()) == {1}
     assert view.race.t == 0
     for entry in view.entries.values():
         assert entry.runner.point == view.race.start
         steps, _ = view.plots.loss_data(entry.id)
         assert list(steps) == [0]
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert set(lengths(view).values()) == {2}
 
 
@@ -232,7 +207,7 @@ def test_speed_slider_sets_steps_per_second(qtbot, window):
 # -- surfaces ---------------------------------------------------------------------------------
 def test_bad_expression_shows_the_column_and_keeps_the_surface(qtbot, window):
     view = sv(window)
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     before = lengths(view)
     field = w(window, QLineEdit, "expressionEdit")
     error = w(window, QLabel, "expressionError")
@@ -265,7 +240,7 @@ def test_good_expression_replaces_the_surface_and_clears_the_error(qtbot, window
     assert shown.shape != image.shape or not np.array_equal(shown, image, equal_nan=True)
     assert w(window, QComboBox, "surfaceCombo").currentIndex() == -1
     assert set(lengths(view).values()) == {1} and view.race.start == surface.start
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert set(lengths(view).values()) == {2}
     # back to a built-in surface through the combo
     combo = w(window, QComboBox, "surfaceCombo")
@@ -281,7 +256,7 @@ def test_non_finite_surface_values_still_draw_and_race(qtbot, window):
     shown = view.plots.map.display_array()
     assert np.isnan(shown).any() and np.isfinite(shown).any()  # x <= 0 is blank, the rest drawn
     for _ in range(3):
-        click(qtbot, window, "stepButton")
+        press(qtbot, window, "stepButton")
     assert all(e.runner.steps == 3 for e in view.entries.values())
     window.grab()  # painting a half-undefined field must not raise
 
@@ -300,7 +275,7 @@ def test_lr_slider_and_spin_agree_and_apply_live_without_reset(qtbot, window):
     adam = runner(view, 2)
     assert adam.spec.name == "Adam"
     for _ in range(4):
-        click(qtbot, window, "stepButton")
+        press(qtbot, window, "stepButton")
     slider = w(window, QSlider, "lrSlider")
     spin = w(window, QDoubleSpinBox, "lrSpin")
     assert spin.value() == pytest.approx(0.02)
@@ -313,7 +288,7 @@ def test_lr_slider_and_spin_agree_and_apply_live_without_reset(qtbot, window):
     assert slider.value() == form._to_pos(new)  # the two controls agree
     assert adam._opt.param_groups[0]["lr"] == pytest.approx(new)  # the live optimizer has it
     assert adam.steps == 4 and len(view.trajectory(adam.id)[0]) == 5  # not reset
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert adam.steps == 5 and len(view.trajectory(adam.id)[0]) == 6
     # typing an exact value moves the slider and reaches the optimizer
     type_into(qtbot, spin, "0.05")
@@ -356,7 +331,7 @@ def test_add_duplicate_remove_optimizers(qtbot, window):
 
     assert [combo.itemText(i) for i in range(combo.count())] == optimizer_names()
     combo.setCurrentIndex(combo.findText("Adagrad"))
-    click(qtbot, window, "addOptimizerButton")
+    press(qtbot, window, "addOptimizerButton")
     assert widget.count() == 5 and widget.currentRow() == 4
     added = runner(view, 4)
     assert added.spec.name == "Adagrad" and added in view.race.runners
@@ -367,24 +342,24 @@ def test_add_duplicate_remove_optimizers(qtbot, window):
 
     # duplicate Adam, then give the copy another learning rate: Adam at two rates
     click_item(qtbot, window, 2)
-    click(qtbot, window, "duplicateOptimizerButton")
+    press(qtbot, window, "duplicateOptimizerButton")
     assert widget.count() == 6 and widget.currentRow() == 5
     copy = runner(view, 5)
     assert copy.spec == runner(view, 2).spec and copy is not runner(view, 2)
     type_into(qtbot, w(window, QDoubleSpinBox, "lrSpin"), "0.1")
     legend = view.plots.legend_texts()
     assert "Adam (lr=0.02)" in legend and "Adam (lr=0.1)" in legend
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert copy.steps == 1 and runner(view, 2).steps == 1
 
     # remove the first SGD
     first = runner(view, 0)
     click_item(qtbot, window, 0)
-    click(qtbot, window, "removeOptimizerButton")
+    press(qtbot, window, "removeOptimizerButton")
     assert widget.count() == 5 and first not in view.race.runners
     assert first.id not in view.entries and len(view.plots.legend_texts()) == 5
     assert not view.plots.layer.has_track(first.id)
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert all(e.runner.steps == 2 for e in view.entries.values())
     assert len(view.plots.head_spots()) == 5
 
@@ -399,7 +374,7 @@ def test_hide_show_and_rename_in_the_list(qtbot, window):
     assert not view.entries[rid].visible and not view.plots.layer.is_visible(rid)
     assert len(view.plots.head_spots()) == 3
     assert not view.plots._proxies[rid].isVisible()  # greyed out in the legend
-    click(qtbot, window, "stepButton")  # a hidden runner still races
+    press(qtbot, window, "stepButton")  # a hidden runner still races
     assert runner(view, 1).steps == 1
     click_check(qtbot, window, 1)
     assert view.entries[rid].visible and len(view.plots.head_spots()) == 4
@@ -441,7 +416,7 @@ def test_legend_click_hides_the_runner_too(qtbot, window):
 def test_click_on_the_map_sets_the_start_for_every_runner(qtbot, window):
     view = sv(window)
     for _ in range(3):
-        click(qtbot, window, "stepButton")
+        press(qtbot, window, "stepButton")
     cmap = view.plots.map
     pos = cmap.data_to_widget(0.5, 2.0).toPoint()
     qtbot.mouseClick(cmap.viewport(), Qt.MouseButton.LeftButton, pos=pos)
@@ -453,10 +428,10 @@ def test_click_on_the_map_sets_the_start_for_every_runner(qtbot, window):
     mx, my = cmap.start_marker.getData()
     assert (mx[0], my[0]) == (sx, sy)
     assert "(0.5" in w(window, QLabel, "startLabel").text()
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert set(lengths(view).values()) == {2}
     # dragging moves it too, and a running race keeps running from there
-    click(qtbot, window, "runButton")
+    press(qtbot, window, "runButton")
     a = cmap.data_to_widget(-1.0, 0.0).toPoint()
     b = cmap.data_to_widget(0.0, -0.5).toPoint()
     qtbot.mousePress(cmap.viewport(), Qt.MouseButton.LeftButton, pos=a)
@@ -471,12 +446,12 @@ def test_a_diverging_runner_is_marked_while_the_others_go_on(qtbot, window):
     view = sv(window)
     combo = w(window, QComboBox, "addOptimizerCombo")
     combo.setCurrentIndex(combo.findText("SGD"))
-    click(qtbot, window, "addOptimizerButton")
+    press(qtbot, window, "addOptimizerButton")
     type_into(qtbot, w(window, QDoubleSpinBox, "lrSpin"), "10")
     bad = runner(view, 4)
     assert bad.spec.hparams()["lr"] == 10
     for _ in range(3):
-        click(qtbot, window, "stepButton")
+        press(qtbot, window, "stepButton")
     assert bad.status == "diverged"
     text = f"SGD (lr=10) — diverged at step {bad.diverged_at}"
     assert text in view.plots.legend_texts()
@@ -487,10 +462,10 @@ def test_a_diverging_runner_is_marked_while_the_others_go_on(qtbot, window):
     assert "diverged" in lst(window).item(4).toolTip()
     others = [e.runner for e in view.entries.values() if e.runner is not bad]
     assert all(r.steps == 3 for r in others)
-    click(qtbot, window, "runButton")
+    press(qtbot, window, "runButton")
     qtbot.waitUntil(lambda: min(r.steps for r in others) > 10, timeout=5000)
     assert view.running and "1 diverged" in window.status_label.text()
-    click(qtbot, window, "runButton")
+    press(qtbot, window, "runButton")
 
 
 def test_the_run_pauses_itself_when_every_runner_has_diverged(qtbot, window):
@@ -498,7 +473,7 @@ def test_the_run_pauses_itself_when_every_runner_has_diverged(qtbot, window):
     view.clear_runners()
     view.add_runner("SGD(lr=10)")
     view.add_runner("Adam(lr=1000)")
-    click(qtbot, window, "runButton")
+    press(qtbot, window, "runButton")
     qtbot.waitUntil(lambda: not view.running, timeout=5000)
     run = w(window, QPushButton, "runButton")
     assert run.text() == "Start"
@@ -507,7 +482,7 @@ def test_the_run_pauses_itself_when_every_runner_has_diverged(qtbot, window):
     assert all("diverged at step" in t for t in view.plots.legend_texts())
     qtbot.mouseClick(run, Qt.MouseButton.LeftButton)  # nothing left to run: says so, no crash
     assert not view.running
-    click(qtbot, window, "resetButton")
+    press(qtbot, window, "resetButton")
     assert all(e.runner.status == "ok" for e in view.entries.values())
 
 
@@ -548,7 +523,7 @@ def test_zoom_thickens_lines_and_dark_theme_keeps_things_readable(qtbot, window)
     sample = view.plots._samples[runner(view, 0).id]
     assert sample.scale == 2.0
     th.set_theme("dark")
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     image = view.plots.map.grab().toImage()
     assert not image.isNull()
     type_into(qtbot, w(window, QLineEdit, "expressionEdit"), "x +")
@@ -631,18 +606,18 @@ def test_an_empty_race_says_so(qtbot, window):
     view = sv(window)
     for _ in range(4):
         click_item(qtbot, window, 0)
-        click(qtbot, window, "removeOptimizerButton")
+        press(qtbot, window, "removeOptimizerButton")
     assert not view.entries and lst(window).count() == 0
     assert not w(window, QPushButton, "removeOptimizerButton").isEnabled()
-    click(qtbot, window, "runButton")
+    press(qtbot, window, "runButton")
     assert not view.running and "add an optimizer" in window.status_label.text()
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert view.race.t == 0
 
 
 def test_shutdown_stops_the_timer(qtbot, window):
     view = sv(window)
-    click(qtbot, window, "runButton")
+    press(qtbot, window, "runButton")
     assert view.timer.isActive()
     view.shutdown()
     assert not view.timer.isActive() and not view.running
@@ -659,13 +634,13 @@ def test_every_registry_optimizer_can_be_added_tuned_and_stepped(qtbot, window):
     form = view.panel.form
     for name in optimizer_names():
         combo.setCurrentIndex(combo.findText(name))
-        click(qtbot, window, "addOptimizerButton")
+        press(qtbot, window, "addOptimizerButton")
         entry = list(view.entries.values())[-1]
         assert entry.runner.spec.name == name
         info = entry.runner.spec.info
         assert form.names() == [hp.name for hp in info.hparams]
         assert w(window, QSlider, "lrSlider") is not None
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert all(e.runner.steps == 1 or e.diverged for e in view.entries.values())
     assert len(view.plots.legend_texts()) == len(optimizer_names())
 
@@ -675,7 +650,7 @@ def test_log_y_shows_the_gap_to_the_minimum(qtbot, window):
     check = w(window, QCheckBox, "surfaceLossLogCheck")
     assert check.isChecked()  # convergence is a slope on a log axis
     for _ in range(2):
-        click(qtbot, window, "stepButton")
+        press(qtbot, window, "stepButton")
     entry = next(iter(view.entries.values()))
     losses = entry.runner.trail.losses()
     _, y = view.plots.loss_data(entry.id)
@@ -695,10 +670,10 @@ def test_log_y_turns_off_when_a_loss_falls_below_the_map(qtbot, window):
     view = sv(window)
     check = w(window, QCheckBox, "surfaceLossLogCheck")
     assert check.isChecked()
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert check.isChecked()  # still above the map's lowest value
     view.race.step(300)  # Adam slides off the saddle, below the map's -4
-    click(qtbot, window, "stepButton")
+    press(qtbot, window, "stepButton")
     assert not check.isChecked()
     assert "log y off: a loss went below the lowest value on the map" in (
         window.status_label.text()
@@ -711,7 +686,7 @@ def test_log_y_turns_off_when_a_loss_falls_below_the_map(qtbot, window):
 
 def test_a_hidden_tab_does_not_step_and_resumes_when_shown(qtbot, window):
     view = sv(window)
-    click(qtbot, window, "runButton")
+    press(qtbot, window, "runButton")
     qtbot.waitUntil(lambda: view.race.t > 0, timeout=5000)
     window.tabs.setCurrentIndex(1)  # the class looks at training now
     assert not view.timer.isActive() and view.running

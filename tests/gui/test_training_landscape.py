@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QComboBox,
     QDoubleSpinBox,
     QLineEdit,
@@ -23,6 +21,7 @@ from PySide6.QtWidgets import (
 import app.views.training_landscape as landscape_mod
 from app.views.training_landscape import install
 from core.training import TrainConfig, TrainingEngine
+from tests.gui.helpers import click, named, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine
 OFFSCREEN_NOISE = r"This plugin does not support"
@@ -39,35 +38,16 @@ def _warm_torch():
     TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
 
 
-def find(root, cls, name):
-    w = root.findChild(cls, name)
-    assert w is not None, f"no {cls.__name__} named {name!r}"
-    return w
-
-
-def click(qtbot, button: QPushButton) -> None:
-    assert button.isEnabled(), f"{button.objectName()} is disabled"
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
-def type_into(qtbot, field, text: str) -> None:
-    edit = field.lineEdit() if isinstance(field, (QAbstractSpinBox, QComboBox)) else field
-    edit.setFocus()
-    edit.selectAll()
-    qtbot.keyClicks(edit, text)
-    qtbot.keyClick(edit, Qt.Key.Key_Return)
-
-
 @pytest.fixture
 def lt(qtbot, window):
     """(window, view, tool): the Training tab set to a tiny run, the landscape page installed
     and shut down before the view, as ``MainWindow`` does with its registered tools."""
     window.tabs.setCurrentIndex(1)
     view = window.training_view
-    type_into(qtbot, find(window, QSpinBox, "samplesSpin"), "200")
-    type_into(qtbot, find(window, QSpinBox, "batchSpin"), "16")
-    type_into(qtbot, find(window, QSpinBox, "epochsSpin"), "500")
-    type_into(qtbot, find(window, QLineEdit, "hiddenEdit"), "8,8")
+    type_into(qtbot, named(window, QSpinBox, "samplesSpin"), "200")
+    type_into(qtbot, named(window, QSpinBox, "batchSpin"), "16")
+    type_into(qtbot, named(window, QSpinBox, "epochsSpin"), "500")
+    type_into(qtbot, named(window, QLineEdit, "hiddenEdit"), "8,8")
     qtbot.waitUntil(
         lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
     )
@@ -83,13 +63,13 @@ def lt(qtbot, window):
 
         view.shutdown = shutdown
     view.plot_tabs.setCurrentWidget(tool.page)
-    type_into(qtbot, find(tool.page, QSpinBox, "landscapeGrid"), "9")
+    type_into(qtbot, named(tool.page, QSpinBox, "landscapeGrid"), "9")
     return window, view, tool
 
 
 def train(qtbot, window, view, steps: int) -> None:
     """Press Step ``steps`` times' worth: Start, wait, Pause."""
-    run = find(window, QPushButton, "trainRunButton")
+    run = named(window, QPushButton, "trainRunButton")
     click(qtbot, run)
     qtbot.waitUntil(lambda: view._steps >= steps, timeout=WAIT)
     click(qtbot, run)
@@ -134,8 +114,8 @@ def test_compute_draws_the_slice_the_path_and_the_current_weights(qtbot, lt) -> 
     window, view, tool = lt
     train(qtbot, window, view, 35)  # > 3 epochs
     page = tool.page
-    progress = find(page, QProgressBar, "landscapeProgress")
-    click(qtbot, find(page, QPushButton, "computeLandscapeButton"))
+    progress = named(page, QProgressBar, "landscapeProgress")
+    click(qtbot, named(page, QPushButton, "computeLandscapeButton"))
     qtbot.waitUntil(lambda: tool.result is not None, timeout=WAIT)
     assert progress.value() == 100 and progress.format().startswith("100 %")
     shown = page.map.display_array()
@@ -148,12 +128,12 @@ def test_compute_draws_the_slice_the_path_and_the_current_weights(qtbot, lt) -> 
     r = tool.result
     assert r.epoch >= 3 and f"epoch {r.epoch}, batch {r.steps}" in page.title.text()
     assert "random plane" in page.title.text()
-    assert not find(page, QPushButton, "cancelLandscapeButton").isEnabled()
+    assert not named(page, QPushButton, "cancelLandscapeButton").isEnabled()
     assert tool.message_text().startswith("Random directions (seed 0)")
 
-    combo = find(page, QComboBox, "landscapeDirections")
+    combo = named(page, QComboBox, "landscapeDirections")
     combo.setCurrentIndex(combo.findData("pca"))
-    click(qtbot, find(page, QPushButton, "computeLandscapeButton"))
+    click(qtbot, named(page, QPushButton, "computeLandscapeButton"))
     qtbot.waitUntil(lambda: tool.result.kind == "pca", timeout=WAIT)
     axis = page.map.getPlotItem().getAxis("bottom").labelText
     assert axis.startswith("PC 1 (") and "of the path" in axis
@@ -166,13 +146,13 @@ def test_compute_draws_the_slice_the_path_and_the_current_weights(qtbot, lt) -> 
 def test_range_field_sets_the_extent_and_a_second_click_replaces_the_first(qtbot, lt) -> None:
     window, view, tool = lt
     train(qtbot, window, view, 12)
-    type_into(qtbot, find(tool.page, QDoubleSpinBox, "landscapeRange"), "0.25")
-    compute = find(tool.page, QPushButton, "computeLandscapeButton")
+    type_into(qtbot, named(tool.page, QDoubleSpinBox, "landscapeRange"), "0.25")
+    compute = named(tool.page, QPushButton, "computeLandscapeButton")
     click(qtbot, compute)
     click(qtbot, compute)  # again at once: the first run is cancelled, the second one wins
-    assert tool.task.running and find(tool.page, QPushButton, "cancelLandscapeButton").isEnabled()
+    assert tool.task.running and named(tool.page, QPushButton, "cancelLandscapeButton").isEnabled()
     qtbot.waitUntil(lambda: tool.result is not None, timeout=WAIT)
-    progress = find(tool.page, QProgressBar, "landscapeProgress")
+    progress = named(tool.page, QProgressBar, "landscapeProgress")
     assert progress.value() == 100 and not tool.task.running
     assert tool.result.span == pytest.approx(0.25)
     assert tool.result.xs[0] == pytest.approx(-0.25) and tool.result.ys[-1] == pytest.approx(0.25)
@@ -180,15 +160,15 @@ def test_range_field_sets_the_extent_and_a_second_click_replaces_the_first(qtbot
 
 def test_untrained_network_and_short_path_give_clear_messages(qtbot, lt) -> None:
     window, view, tool = lt
-    compute = find(tool.page, QPushButton, "computeLandscapeButton")
+    compute = named(tool.page, QPushButton, "computeLandscapeButton")
     click(qtbot, compute)
     qtbot.waitUntil(lambda: tool.message_text() != "", timeout=WAIT)
     assert tool.message_text().startswith("Nothing trained yet")
     assert tool.result is None and not tool.task.running
 
-    click(qtbot, find(window, QPushButton, "trainStepButton"))
+    click(qtbot, named(window, QPushButton, "trainStepButton"))
     qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)
-    combo = find(tool.page, QComboBox, "landscapeDirections")
+    combo = named(tool.page, QComboBox, "landscapeDirections")
     combo.setCurrentIndex(combo.findData("pca"))
     click(qtbot, compute)
     qtbot.waitUntil(lambda: "PCA" in tool.message_text(), timeout=WAIT)
@@ -202,10 +182,10 @@ def test_untrained_network_and_short_path_give_clear_messages(qtbot, lt) -> None
 
 def test_compute_while_training_runs_keeps_training(qtbot, lt) -> None:
     window, view, tool = lt
-    run = find(window, QPushButton, "trainRunButton")
+    run = named(window, QPushButton, "trainRunButton")
     click(qtbot, run)
     qtbot.waitUntil(lambda: view._steps >= 5, timeout=WAIT)
-    click(qtbot, find(tool.page, QPushButton, "computeLandscapeButton"))
+    click(qtbot, named(tool.page, QPushButton, "computeLandscapeButton"))
     qtbot.waitUntil(lambda: tool.result is not None, timeout=WAIT)
     at = view._steps
     qtbot.waitUntil(lambda: view._steps > at + 5, timeout=WAIT)  # still training
@@ -218,10 +198,10 @@ def test_cancel_mid_run_stops_and_leaves_no_thread(qtbot, lt, monkeypatch) -> No
     window, view, tool = lt
     slow_compute(monkeypatch)
     train(qtbot, window, view, 12)
-    type_into(qtbot, find(tool.page, QSpinBox, "landscapeGrid"), "61")
-    progress = find(tool.page, QProgressBar, "landscapeProgress")
-    cancel = find(tool.page, QPushButton, "cancelLandscapeButton")
-    click(qtbot, find(tool.page, QPushButton, "computeLandscapeButton"))
+    type_into(qtbot, named(tool.page, QSpinBox, "landscapeGrid"), "61")
+    progress = named(tool.page, QProgressBar, "landscapeProgress")
+    cancel = named(tool.page, QPushButton, "cancelLandscapeButton")
+    click(qtbot, named(tool.page, QPushButton, "computeLandscapeButton"))
     qtbot.waitUntil(lambda: progress.value() > 0, timeout=WAIT)
     click(qtbot, cancel)
     assert not tool.task.running and not cancel.isEnabled()
@@ -234,9 +214,9 @@ def test_closing_the_window_mid_landscape_leaves_no_thread(qtbot, lt, monkeypatc
     window, view, tool = lt
     slow_compute(monkeypatch)
     train(qtbot, window, view, 12)
-    type_into(qtbot, find(tool.page, QSpinBox, "landscapeGrid"), "61")
-    progress = find(tool.page, QProgressBar, "landscapeProgress")
-    click(qtbot, find(tool.page, QPushButton, "computeLandscapeButton"))
+    type_into(qtbot, named(tool.page, QSpinBox, "landscapeGrid"), "61")
+    progress = named(tool.page, QProgressBar, "landscapeProgress")
+    click(qtbot, named(tool.page, QPushButton, "computeLandscapeButton"))
     qtbot.waitUntil(lambda: progress.value() > 0, timeout=WAIT)
     task, training = tool.task, view.controller.thread()
     window.close()

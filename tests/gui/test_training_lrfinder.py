@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from PySide6.QtCore import Qt, QtMsgType
+from PySide6.QtCore import QtMsgType
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QComboBox,
@@ -25,6 +25,7 @@ from app.theme import get_theme
 from app.views.training_lrfinder import MARKER_COLORS
 from app.widgets.slider_spin import format_number
 from core.training import TrainConfig, TrainingEngine
+from tests.gui.helpers import click, named, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
 OFFSCREEN_NOISE = "This plugin does not support"
@@ -36,26 +37,6 @@ def _warm_torch():
     TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
 
 
-def find(win, cls, name):
-    w = win.findChild(cls, name)
-    assert w is not None, f"no {cls.__name__} named {name!r}"
-    return w
-
-
-def click(qtbot, button: QPushButton) -> None:
-    assert button.isEnabled(), f"{button.objectName()} is disabled"
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
-def type_into(qtbot, field, text: str) -> None:
-    """Select all, type, press Enter: what a user does in a spin box."""
-    edit = field.lineEdit() if isinstance(field, (QAbstractSpinBox, QComboBox)) else field
-    edit.setFocus()
-    edit.selectAll()
-    qtbot.keyClicks(edit, text)
-    qtbot.keyClick(edit, Qt.Key.Key_Return)
-
-
 @pytest.fixture
 def lrf(qtbot, window, monkeypatch):
     """The Training tab with the finder installed, wired to the view's shutdown the way the
@@ -63,7 +44,7 @@ def lrf(qtbot, window, monkeypatch):
     window.tabs.setCurrentIndex(1)
     view = window.training_view
     tool = view.tools["training_lrfinder"]  # installed (and shut down) by MainWindow
-    type_into(qtbot, find(window, QSpinBox, "lrFinderSteps"), "30")
+    type_into(qtbot, named(window, QSpinBox, "lrFinderSteps"), "30")
     yield window, view, tool
     tool.shutdown()
     assert tool.task.thread_count() == 0
@@ -77,21 +58,21 @@ def drawn(tool) -> int:
 
 def run_finder(qtbot, win, tool) -> None:
     with qtbot.waitSignal(tool.task.succeeded, timeout=WAIT):
-        click(qtbot, find(win, QPushButton, "findLrButton"))
+        click(qtbot, named(win, QPushButton, "findLrButton"))
 
 
 def test_controls_have_names_tooltips_and_accessible_names(lrf):
     win, view, tool = lrf
     names = ["findLrButton", "useLrButton", "lrFinderCancel"]
-    widgets = [find(win, QPushButton, n) for n in names]
-    widgets += [find(win, QAbstractSpinBox, n) for n in ("lrFinderMin", "lrFinderMax")]
-    widgets += [find(win, QSpinBox, "lrFinderSteps"), find(win, QProgressBar, "lrFinderProgress")]
+    widgets = [named(win, QPushButton, n) for n in names]
+    widgets += [named(win, QAbstractSpinBox, n) for n in ("lrFinderMin", "lrFinderMax")]
+    widgets += [named(win, QSpinBox, "lrFinderSteps"), named(win, QProgressBar, "lrFinderProgress")]
     for w in widgets:
         assert w.toolTip() and w.accessibleName(), w.objectName()
     tabs = view.plot_tabs
     assert "LR finder" in [tabs.tabText(i) for i in range(tabs.count())]
-    assert not find(win, QPushButton, "useLrButton").isEnabled()  # nothing to use yet
-    assert not find(win, QPushButton, "lrFinderCancel").isEnabled()
+    assert not named(win, QPushButton, "useLrButton").isEnabled()  # nothing to use yet
+    assert not named(win, QPushButton, "lrFinderCancel").isEnabled()
 
 
 def test_find_draws_the_curves_and_marks_the_suggestion(qtbot, lrf):
@@ -109,12 +90,12 @@ def test_find_draws_the_curves_and_marks_the_suggestion(qtbot, lrf):
     assert tool.marker.value() == pytest.approx(math.log10(r.suggestion))
     shown = format_number(float(f"{r.suggestion:.3g}"), 3)
     assert f"lr {shown}" in tool.marker.label.toPlainText()
-    text = find(win, QLabel, "lrFinderResult").text()
+    text = named(win, QLabel, "lrFinderResult").text()
     assert f"Suggested learning rate: {shown}" in text and "steepest descent" in text
-    assert find(win, QLabel, "lrFinderStatus").text().startswith("Done:")
-    bar = find(win, QProgressBar, "lrFinderProgress")
+    assert named(win, QLabel, "lrFinderStatus").text().startswith("Done:")
+    bar = named(win, QProgressBar, "lrFinderProgress")
     assert bar.value() == bar.maximum()
-    assert find(win, QPushButton, "useLrButton").isEnabled()
+    assert named(win, QPushButton, "useLrButton").isEnabled()
 
 
 def test_use_sets_the_lr_control_and_the_training_optimizer(qtbot, lrf):
@@ -122,7 +103,7 @@ def test_use_sets_the_lr_control_and_the_training_optimizer(qtbot, lrf):
     qtbot.waitUntil(lambda: view.controller.engine is not None, timeout=WAIT)
     run_finder(qtbot, win, tool)
     value = float(f"{tool.result.suggestion:.3g}")
-    click(qtbot, find(win, QPushButton, "useLrButton"))
+    click(qtbot, named(win, QPushButton, "useLrButton"))
     assert view.lr_control.value() == pytest.approx(value)
     assert view.lr_control.spin.text() == format_number(value)
     assert view.controls.lane_lr(0) == pytest.approx(value)  # the race entry's SPEC follows
@@ -131,18 +112,18 @@ def test_use_sets_the_lr_control_and_the_training_optimizer(qtbot, lrf):
         lambda: engine.lanes[0].optimizer.param_groups[0]["lr"] == pytest.approx(value),
         timeout=WAIT,
     )
-    assert "Learning rate set to" in find(win, QLabel, "lrFinderStatus").text()
+    assert "Learning rate set to" in named(win, QLabel, "lrFinderStatus").text()
 
 
 def test_use_goes_to_the_race_entry_the_test_ran_for(qtbot, lrf):
     win, view, tool = lrf
-    click(qtbot, find(win, QPushButton, "addRaceButton"))  # a second entry, now selected
+    click(qtbot, named(win, QPushButton, "addRaceButton"))  # a second entry, now selected
     assert view.controls.current_lane() == 1
     other = view.controls.lane_lr(0)
     run_finder(qtbot, win, tool)
     assert tool.result.lane == 1
     view.controls.select_lane(0)  # the user looks at the first entry meanwhile
-    click(qtbot, find(win, QPushButton, "useLrButton"))
+    click(qtbot, named(win, QPushButton, "useLrButton"))
     value = float(f"{tool.result.suggestion:.3g}")
     assert view.controls.current_lane() == 1
     assert view.controls.lane_lr(1) == pytest.approx(value)
@@ -153,7 +134,7 @@ def test_finder_runs_beside_training_without_touching_it(qtbot, lrf):
     win, view, tool = lrf
     qtbot.waitUntil(lambda: view.controller.engine is not None, timeout=WAIT)
     engine = view.controller.engine
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: engine.step_count > 5, timeout=WAIT)
     run_finder(qtbot, win, tool)
     before = engine.step_count
@@ -165,19 +146,19 @@ def test_finder_runs_beside_training_without_touching_it(qtbot, lrf):
 
 def test_cancel_keeps_the_partial_curve_and_ends_the_thread(qtbot, lrf):
     win, view, tool = lrf
-    type_into(qtbot, find(win, QSpinBox, "lrFinderSteps"), "10000")
-    type_into(qtbot, find(win, QAbstractSpinBox, "lrFinderMax"), "0.001")  # never blows up
-    click(qtbot, find(win, QPushButton, "findLrButton"))
-    cancel = find(win, QPushButton, "lrFinderCancel")
-    assert cancel.isEnabled() and not find(win, QPushButton, "findLrButton").isEnabled()
+    type_into(qtbot, named(win, QSpinBox, "lrFinderSteps"), "10000")
+    type_into(qtbot, named(win, QAbstractSpinBox, "lrFinderMax"), "0.001")  # never blows up
+    click(qtbot, named(win, QPushButton, "findLrButton"))
+    cancel = named(win, QPushButton, "lrFinderCancel")
+    assert cancel.isEnabled() and not named(win, QPushButton, "findLrButton").isEnabled()
     qtbot.waitUntil(lambda: drawn(tool) > 3, timeout=WAIT)
     with qtbot.waitSignal(tool.task.cancelled, timeout=WAIT):
         click(qtbot, cancel)
     shown = drawn(tool)
     assert 3 < shown < 10000
-    assert "Cancelled after" in find(win, QLabel, "lrFinderStatus").text()
-    assert not find(win, QPushButton, "useLrButton").isEnabled()
-    assert find(win, QPushButton, "findLrButton").isEnabled() and not cancel.isEnabled()
+    assert "Cancelled after" in named(win, QLabel, "lrFinderStatus").text()
+    assert not named(win, QPushButton, "useLrButton").isEnabled()
+    assert named(win, QPushButton, "findLrButton").isEnabled() and not cancel.isEnabled()
     assert not tool.marker.isVisible()
     qtbot.waitUntil(lambda: tool.task.thread_count() == 0, timeout=WAIT)
     qtbot.wait(100)  # the cancelled worker's late points are not drawn
@@ -186,18 +167,18 @@ def test_cancel_keeps_the_partial_curve_and_ends_the_thread(qtbot, lrf):
 
 def test_bad_range_and_lbfgs_are_refused_in_the_status_line(qtbot, lrf):
     win, view, tool = lrf
-    status = find(win, QLabel, "lrFinderStatus")
-    type_into(qtbot, find(win, QAbstractSpinBox, "lrFinderMin"), "1")
-    type_into(qtbot, find(win, QAbstractSpinBox, "lrFinderMax"), "0.1")
-    click(qtbot, find(win, QPushButton, "findLrButton"))
+    status = named(win, QLabel, "lrFinderStatus")
+    type_into(qtbot, named(win, QAbstractSpinBox, "lrFinderMin"), "1")
+    type_into(qtbot, named(win, QAbstractSpinBox, "lrFinderMax"), "0.1")
+    click(qtbot, named(win, QPushButton, "findLrButton"))
     assert "lr_min must be below lr_max" in status.text() and "\n" not in status.text()
     assert status.property("error") is True
     assert not tool.running and tool.result is None
     assert drawn(tool) == 0
-    type_into(qtbot, find(win, QAbstractSpinBox, "lrFinderMin"), "1e-6")
-    combo = find(win, QComboBox, "optimizerCombo")
+    type_into(qtbot, named(win, QAbstractSpinBox, "lrFinderMin"), "1e-6")
+    combo = named(win, QComboBox, "optimizerCombo")
     combo.setCurrentIndex(combo.findData("LBFGS"))
-    click(qtbot, find(win, QPushButton, "findLrButton"))
+    click(qtbot, named(win, QPushButton, "findLrButton"))
     assert "does not support LBFGS" in status.text()
     assert not tool.running
 
@@ -212,15 +193,15 @@ def test_theme_change_repens_the_marker(qtbot, lrf):
 
 def test_closing_the_window_mid_run_stops_the_thread_cleanly(qtbot, lrf, qtlog):
     win, view, tool = lrf
-    type_into(qtbot, find(win, QSpinBox, "lrFinderSteps"), "10000")
-    type_into(qtbot, find(win, QAbstractSpinBox, "lrFinderMax"), "0.001")
-    click(qtbot, find(win, QPushButton, "findLrButton"))
+    type_into(qtbot, named(win, QSpinBox, "lrFinderSteps"), "10000")
+    type_into(qtbot, named(win, QAbstractSpinBox, "lrFinderMax"), "0.001")
+    click(qtbot, named(win, QPushButton, "findLrButton"))
     qtbot.waitUntil(lambda: drawn(tool) > 0, timeout=WAIT)
     assert tool.running
     win.close()
     assert tool.task.thread_count() == 0
     assert not tool.running
-    assert not find(win, QPushButton, "findLrButton").isEnabled()
+    assert not named(win, QPushButton, "findLrButton").isEnabled()
     assert tool.find() is False  # never starts again after shutdown
     warnings = [
         r.message
@@ -234,8 +215,8 @@ def test_closing_the_window_mid_run_stops_the_thread_cleanly(qtbot, lrf, qtlog):
 def test_settings_changed_after_a_run_mark_the_result_stale(qtbot, lrf):
     win, view, tool = lrf
     run_finder(qtbot, win, tool)
-    type_into(qtbot, find(win, QLineEdit, "hiddenEdit"), "8")
-    assert "run it again" in find(win, QLabel, "lrFinderResult").text()
+    type_into(qtbot, named(win, QLineEdit, "hiddenEdit"), "8")
+    assert "run it again" in named(win, QLabel, "lrFinderResult").text()
 
 
 def test_a_failing_run_is_one_line_in_the_status_and_nothing_else_changes(qtbot, lrf, monkeypatch):
@@ -249,10 +230,10 @@ def test_a_failing_run_is_one_line_in_the_status_and_nothing_else_changes(qtbot,
     monkeypatch.setattr(mod, "find_lr", broken)
     lr_before = view.lr_control.value()
     with qtbot.waitSignal(tool.task.failed, timeout=WAIT):
-        click(qtbot, find(win, QPushButton, "findLrButton"))
-    status = find(win, QLabel, "lrFinderStatus")
+        click(qtbot, named(win, QPushButton, "findLrButton"))
+    status = named(win, QLabel, "lrFinderStatus")
     assert status.text() == "The range test could not run: cuda:3 is not available (available: cpu)"
     assert status.property("error") is True
-    assert not find(win, QPushButton, "useLrButton").isEnabled()
-    assert find(win, QPushButton, "findLrButton").isEnabled()
+    assert not named(win, QPushButton, "useLrButton").isEnabled()
+    assert named(win, QPushButton, "findLrButton").isEnabled()
     assert view.lr_control.value() == lr_before

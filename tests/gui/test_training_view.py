@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.main_window import MainWindow
 from core.training import TrainConfig, TrainingEngine
+from tests.gui.helpers import click, named, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
 OFFSCREEN_NOISE = r"This plugin does not support"
@@ -36,26 +37,6 @@ OFFSCREEN_NOISE = r"This plugin does not support"
 def _warm_torch():
     """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
     TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
-
-
-def find(win, cls, name):
-    w = win.findChild(cls, name)
-    assert w is not None, f"no {cls.__name__} named {name!r}"
-    return w
-
-
-def click(qtbot, button: QPushButton) -> None:
-    assert button.isEnabled(), f"{button.objectName()} is disabled"
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
-def type_into(qtbot, field, text: str) -> None:
-    """Select all, type, press Enter: what a user does in a spin box or line edit."""
-    edit = field.lineEdit() if isinstance(field, (QAbstractSpinBox, QComboBox)) else field
-    edit.setFocus()
-    edit.selectAll()
-    qtbot.keyClicks(edit, text)
-    qtbot.keyClick(edit, Qt.Key.Key_Return)
 
 
 def settle(qtbot, view) -> None:
@@ -70,10 +51,10 @@ def tv(qtbot, window):
     """The Training tab of a shown window, set (through its fields) to a tiny, long run."""
     window.tabs.setCurrentIndex(1)
     view = window.training_view
-    type_into(qtbot, find(window, QSpinBox, "samplesSpin"), "200")
-    type_into(qtbot, find(window, QSpinBox, "batchSpin"), "16")
-    type_into(qtbot, find(window, QSpinBox, "epochsSpin"), "500")
-    type_into(qtbot, find(window, QLineEdit, "hiddenEdit"), "8,8")
+    type_into(qtbot, named(window, QSpinBox, "samplesSpin"), "200")
+    type_into(qtbot, named(window, QSpinBox, "batchSpin"), "16")
+    type_into(qtbot, named(window, QSpinBox, "epochsSpin"), "500")
+    type_into(qtbot, named(window, QLineEdit, "hiddenEdit"), "8,8")
     settle(qtbot, view)
     assert view.controller.engine.config.samples == 200
     assert view._bpe == 10
@@ -109,8 +90,8 @@ def test_controls_have_names_tooltips_and_accessible_names(tv):
 
 def test_start_pause_step_reset(qtbot, tv):
     win, view = tv
-    run = find(win, QPushButton, "trainRunButton")
-    progress = find(win, QProgressBar, "epochProgress")
+    run = named(win, QPushButton, "trainRunButton")
+    progress = named(win, QProgressBar, "epochProgress")
     assert run.text() == "Start" and points(view) == 0
 
     click(qtbot, run)
@@ -128,7 +109,7 @@ def test_start_pause_step_reset(qtbot, tv):
     qtbot.wait(200)
     assert points(view) == paused_at, "the curve grew while paused"
 
-    step = find(win, QPushButton, "trainStepButton")
+    step = named(win, QPushButton, "trainStepButton")
     click(qtbot, step)
     qtbot.waitUntil(lambda: points(view) == paused_at + 1, timeout=WAIT)
     qtbot.waitUntil(lambda: progress.value() == paused_at + 1, timeout=WAIT)
@@ -137,7 +118,7 @@ def test_start_pause_step_reset(qtbot, tv):
     epoch, batch = divmod(paused_at + 1 - 1, 10)
     assert progress.format() == f"Epoch {epoch + 1}/500 · batch {batch + 1}/10"
 
-    click(qtbot, find(win, QPushButton, "trainResetButton"))
+    click(qtbot, named(win, QPushButton, "trainResetButton"))
     qtbot.waitUntil(lambda: not view._awaiting_reset and view._steps == 0, timeout=WAIT)
     assert points(view) == 0 and progress.value() == 0
     assert run.text() == "Start"
@@ -160,11 +141,11 @@ def test_keys_space_s_r_drive_the_training_tab(qtbot, tv):
 
 def test_live_lr_change_reaches_the_optimizer_without_a_restart(qtbot, tv):
     win, view = tv
-    slider = find(win, QSlider, "trainLrSlider")
-    spin = find(win, QAbstractSpinBox, "trainLrSpin")
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    slider = named(win, QSlider, "trainLrSlider")
+    spin = named(win, QAbstractSpinBox, "trainLrSpin")
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: points(view) > 30, timeout=WAIT)
-    click(qtbot, find(win, QPushButton, "trainRunButton"))  # pause, to look closely
+    click(qtbot, named(win, QPushButton, "trainRunButton"))  # pause, to look closely
     engine = view.controller.engine
     qtbot.waitUntil(lambda: engine.state == "paused", timeout=WAIT)
     qtbot.wait(100)
@@ -186,33 +167,33 @@ def test_live_lr_change_reaches_the_optimizer_without_a_restart(qtbot, tv):
     qtbot.waitUntil(lambda: bool(view.plots.marker_positions("lr")), timeout=WAIT)
     assert view.plots.marker_positions("lr") == [pytest.approx(steps / view._bpe)]
 
-    click(qtbot, find(win, QPushButton, "trainStepButton"))  # the next batch uses it
+    click(qtbot, named(win, QPushButton, "trainStepButton"))  # the next batch uses it
     qtbot.waitUntil(lambda: engine.step_count == steps + 1, timeout=WAIT)
     assert engine.lanes[0].optimizer.param_groups[0]["lr"] == pytest.approx(new)
 
 
 def test_with_a_scheduler_the_lr_in_force_is_shown_beside_the_base(qtbot, tv):
     win, view = tv
-    now = find(win, QLabel, "trainLrNow")
+    now = named(win, QLabel, "trainLrNow")
     assert not now.isVisible()  # no scheduler: the control says it all
-    combo = find(win, QComboBox, "schedulerCombo")
+    combo = named(win, QComboBox, "schedulerCombo")
     combo.setCurrentIndex(combo.findData("ExponentialLR"))
     settle(qtbot, view)
-    base = find(win, QAbstractSpinBox, "trainLrSpin").value()
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    base = named(win, QAbstractSpinBox, "trainLrSpin").value()
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     engine = view.controller.engine
     qtbot.waitUntil(lambda: engine.lanes[0].epoch >= 3, timeout=WAIT)
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: engine.state == "paused", timeout=WAIT)
     in_force = engine.lanes[0].optimizer.param_groups[0]["lr"]
     qtbot.waitUntil(lambda: now.text() == f"now {in_force:.3g}", timeout=WAIT)
     assert now.isVisible() and in_force < base
-    assert find(win, QAbstractSpinBox, "trainLrSpin").value() == base  # the base is unchanged
+    assert named(win, QAbstractSpinBox, "trainLrSpin").value() == base  # the base is unchanged
 
 
 def test_dataset_change_updates_the_preview_and_the_run(qtbot, tv):
     win, view = tv
-    combo = find(win, QComboBox, "datasetCombo")
+    combo = named(win, QComboBox, "datasetCombo")
     preview = view.controls.preview
     assert preview.data.name == "moons"
     before = preview.data.x.copy()
@@ -226,17 +207,17 @@ def test_dataset_change_updates_the_preview_and_the_run(qtbot, tv):
     assert len(xs) == len(view.controller.engine.data.train_idx)
     # data-set options come from the registry (spiral has arms)
     combo.setCurrentIndex(combo.findData("spiral"))
-    arms = find(win, QSpinBox, "datasetOption_arms")
+    arms = named(win, QSpinBox, "datasetOption_arms")
     type_into(qtbot, arms, "4")
     assert preview.data.n_classes == 4
 
 
 def test_structural_change_mid_run_waits_for_reset(qtbot, tv):
     win, view = tv
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: points(view) > 10, timeout=WAIT)
-    type_into(qtbot, find(win, QLineEdit, "hiddenEdit"), "4")
-    reset = find(win, QPushButton, "trainResetButton")
+    type_into(qtbot, named(win, QLineEdit, "hiddenEdit"), "4")
+    reset = named(win, QPushButton, "trainResetButton")
     assert "Reset" in reset.text() and reset.text() != "Reset"  # marked as pending
     assert "Reset" in view.message_text()
     assert view.controller.engine.config.hidden == (8, 8)  # the running run is untouched
@@ -250,11 +231,11 @@ def test_structural_change_mid_run_waits_for_reset(qtbot, tv):
 
 def test_bad_hidden_layers_show_a_message_and_start_refuses(qtbot, tv):
     win, view = tv
-    edit = find(win, QLineEdit, "hiddenEdit")
+    edit = named(win, QLineEdit, "hiddenEdit")
     type_into(qtbot, edit, "16,x")
     error = view.controls.hidden_error
     assert error.isVisible() and "whole numbers" in error.text()
-    click(qtbot, find(win, QPushButton, "trainResetButton"))
+    click(qtbot, named(win, QPushButton, "trainResetButton"))
     assert "whole numbers" in view.message_text()
     type_into(qtbot, edit, "16")
     assert not error.isVisible()
@@ -267,7 +248,7 @@ def test_device_combo_lists_cpu_and_simulated_cuda(qtbot, monkeypatch):
     win = MainWindow()
     qtbot.addWidget(win)
     win.show_view("training")
-    combo = find(win, QComboBox, "deviceCombo")
+    combo = named(win, QComboBox, "deviceCombo")
     names = [combo.itemData(i) for i in range(combo.count())]
     assert names[0] == "cpu" and {"cuda", "cuda:0", "cuda:1"} <= set(names)
     model = combo.model()
@@ -280,7 +261,7 @@ def test_device_combo_lists_cpu_and_simulated_cuda(qtbot, monkeypatch):
 def test_without_cuda_the_entry_is_disabled_and_cannot_start(qtbot, tv, monkeypatch):
     win, view = tv
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    combo = find(win, QComboBox, "deviceCombo")
+    combo = named(win, QComboBox, "deviceCombo")
     view.controls.refresh_devices()
     row = combo.findData("cuda")
     assert row > 0 and not combo.model().item(row).isEnabled()
@@ -288,64 +269,64 @@ def test_without_cuda_the_entry_is_disabled_and_cannot_start(qtbot, tv, monkeypa
     assert "CUDA" in reason or "cuda" in reason
     combo.setCurrentIndex(row)  # e.g. restored from a GPU machine's settings
     assert "not available" in view.message_text()
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     assert "Cannot train" in view.message_text() and "not available" in view.message_text()
     qtbot.wait(100)
     assert view.controller.engine.step_count == 0 and view._state != "running"
     combo.setCurrentIndex(combo.findData("cpu"))  # back to a device that works: trains
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: points(view) > 3, timeout=WAIT)
 
 
 def test_absurd_lr_diverges_visibly_and_reset_recovers(qtbot, tv):
     win, view = tv
-    type_into(qtbot, find(win, QLineEdit, "hiddenEdit"), "16,16")
-    combo = find(win, QComboBox, "optimizerCombo")
+    type_into(qtbot, named(win, QLineEdit, "hiddenEdit"), "16,16")
+    combo = named(win, QComboBox, "optimizerCombo")
     combo.setCurrentIndex(combo.findData("SGD"))
     settle(qtbot, view)
-    type_into(qtbot, find(win, QAbstractSpinBox, "trainHp_momentumSpin"), "0.9")
-    type_into(qtbot, find(win, QAbstractSpinBox, "trainLrSpin"), "1000")
+    type_into(qtbot, named(win, QAbstractSpinBox, "trainHp_momentumSpin"), "0.9")
+    type_into(qtbot, named(win, QAbstractSpinBox, "trainLrSpin"), "1000")
     group = view.controller.engine.lanes[0].optimizer.param_groups[0]
     qtbot.waitUntil(lambda: (group["lr"], group["momentum"]) == (1000, 0.9), timeout=WAIT)
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: view._state == "diverged", timeout=WAIT)
     assert "diverged" in view.message_text() and "Lower the learning rate" in view.message_text()
     assert any("diverged" in t for t in view.plots.legend_texts())
     qtbot.waitUntil(lambda: "diverged" in win.status_label.text(), timeout=WAIT)
-    assert not find(win, QPushButton, "trainStepButton").isEnabled()
-    assert find(win, QPushButton, "trainRunButton").text() == "Restart"
+    assert not named(win, QPushButton, "trainStepButton").isEnabled()
+    assert named(win, QPushButton, "trainRunButton").text() == "Restart"
 
-    type_into(qtbot, find(win, QAbstractSpinBox, "trainLrSpin"), "0.05")
-    click(qtbot, find(win, QPushButton, "trainResetButton"))
+    type_into(qtbot, named(win, QAbstractSpinBox, "trainLrSpin"), "0.05")
+    click(qtbot, named(win, QPushButton, "trainResetButton"))
     qtbot.waitUntil(lambda: not view._awaiting_reset and view._state == "ready", timeout=WAIT)
     assert view.message_text() == "" and points(view) == 0
     assert not any("diverged" in t for t in view.plots.legend_texts())
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: points(view) > 30, timeout=WAIT)
     assert view._state == "running"
 
 
 def test_race_mode_draws_one_curve_per_optimizer(qtbot, tv):
     win, view = tv
-    add_combo = find(win, QComboBox, "raceAddCombo")
+    add_combo = named(win, QComboBox, "raceAddCombo")
     add_combo.setCurrentIndex(add_combo.findData("SGD"))
-    click(qtbot, find(win, QPushButton, "addRaceButton"))
+    click(qtbot, named(win, QPushButton, "addRaceButton"))
     add_combo.setCurrentIndex(add_combo.findData("RMSprop"))
-    click(qtbot, find(win, QPushButton, "addRaceButton"))
-    assert find(win, QListWidget, "raceList").count() == 3
+    click(qtbot, named(win, QPushButton, "addRaceButton"))
+    assert named(win, QListWidget, "raceList").count() == 3
     settle(qtbot, view)
     assert len(view.controller.engine.config.optimizers) == 3
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: all(points(view, i) > 20 for i in range(3)), timeout=WAIT)
     texts = view.plots.legend_texts()
     assert len(texts) == 3 and texts[1].startswith("SGD") and texts[2].startswith("RMSprop")
     colors = {lane.color for lane in view.plots.lanes}
     assert len(colors) == 3
-    lane_combo = find(win, QComboBox, "boundaryLaneCombo")
+    lane_combo = named(win, QComboBox, "boundaryLaneCombo")
     assert lane_combo.isVisible() and lane_combo.count() == 3
     # live lr goes to the selected lane only
-    find(win, QListWidget, "raceList").setCurrentRow(1)
-    type_into(qtbot, find(win, QAbstractSpinBox, "trainLrSpin"), "0.2")
+    named(win, QListWidget, "raceList").setCurrentRow(1)
+    type_into(qtbot, named(win, QAbstractSpinBox, "trainLrSpin"), "0.2")
     engine = view.controller.engine
     qtbot.waitUntil(lambda: view._lane_lrs[1] == pytest.approx(0.2), timeout=WAIT)
     assert view._lane_lrs[0] == pytest.approx(0.01) and engine.config.optimizers[1]
@@ -353,9 +334,9 @@ def test_race_mode_draws_one_curve_per_optimizer(qtbot, tv):
 
 def test_decision_boundary_and_early_stop_marker_appear(qtbot, tv):
     win, view = tv
-    type_into(qtbot, find(win, QSpinBox, "patienceSpin"), "1")
+    type_into(qtbot, named(win, QSpinBox, "patienceSpin"), "1")
     settle(qtbot, view)
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: view.plots.boundary_step > 0, timeout=WAIT)
     assert view.plots.image.image is not None and view.plots.image.image.shape[:2] == (80, 80)
     qtbot.waitUntil(lambda: bool(view.plots.marker_positions("early")), timeout=WAIT)
@@ -364,7 +345,7 @@ def test_decision_boundary_and_early_stop_marker_appear(qtbot, tv):
 
 def test_theme_and_zoom_changes_restyle_without_errors(qtbot, tv):
     win, view = tv
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: points(view) > 10, timeout=WAIT)
     win.set_theme("dark")
     win.theme.zoom_in()
@@ -398,9 +379,9 @@ def test_closing_mid_training_stops_the_worker_quickly(qtbot):
     win.show()
     win.tabs.setCurrentIndex(1)
     view = win.training_view
-    type_into(qtbot, find(win, QSpinBox, "epochsSpin"), "100000")
+    type_into(qtbot, named(win, QSpinBox, "epochsSpin"), "100000")
     settle(qtbot, view)
-    click(qtbot, find(win, QPushButton, "trainRunButton"))
+    click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: points(view) > 20, timeout=WAIT)
     thread = view.controller.thread()
     assert thread.isRunning()

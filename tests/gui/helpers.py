@@ -1,0 +1,92 @@
+"""What a user does with the mouse and keyboard, for the GUI tests: find a control by its
+objectName, scroll it into view, click it, type into it.
+
+One copy for every test file, so that a fix to how a click or a keystroke is delivered (a check
+box that reacts only on its indicator, a spin box that keeps its suffix, a control panel that
+must be scrolled first) reaches all of them. Import them explicitly::
+
+    from tests.gui.helpers import click, named, reveal, type_into
+
+A test file whose controls all live under one view may keep a one-line wrapper such as
+``def w(window, cls, name): return named(window.surface_view, cls, name)``.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from PySide6.QtCore import QObject, QPoint, Qt
+from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QScrollArea, QWidget
+
+T = TypeVar("T", bound=QObject)
+
+
+def named(root: QObject, cls: type[T], name: str) -> T:
+    """The one child of ``root`` of class ``cls`` with objectName ``name``.
+
+    Asserts there is exactly one: a name that matches twice means the test could be driving a
+    different control than the one on screen (e.g. a stale copy of a rebuilt form).
+    """
+    found = root.findChildren(cls, name)
+    assert len(found) == 1, (
+        f"expected exactly one {cls.__name__} named {name!r} under "
+        f"{type(root).__name__} {root.objectName()!r}, found {len(found)}"
+    )
+    return found[0]
+
+
+def reveal(widget: QWidget) -> None:
+    """Scroll the enclosing QScrollArea (a view's control panel) so ``widget`` is on screen, as
+    a user would, then let Qt process the events that causes.
+
+    Events are processed first as well: controls that were just rebuilt are shown by a queued
+    call, and a hidden widget cannot be scrolled to.
+    """
+    QApplication.processEvents()
+    parent = widget.parentWidget()
+    while parent is not None and not isinstance(parent, QScrollArea):
+        parent = parent.parentWidget()
+    if parent is not None:
+        parent.ensureWidgetVisible(widget)
+    QApplication.processEvents()
+
+
+def click(qtbot, widget: QWidget) -> None:
+    """Reveal ``widget``, check it is enabled and left-click it.
+
+    Buttons are clicked in their middle; a check box on its indicator (``QPoint(8, h/2)``),
+    since it reacts only on its indicator and text, not on the empty width beyond them. Clicking
+    a disabled control is a test bug (the click would silently do nothing), hence the assert.
+    """
+    reveal(widget)
+    assert widget.isEnabled(), f"{widget.objectName() or type(widget).__name__} is disabled"
+    if isinstance(widget, QCheckBox):
+        pos = QPoint(8, widget.height() // 2)
+    else:
+        pos = widget.rect().center()
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
+
+
+def type_into(qtbot, field: QWidget, text: str, enter: bool = True) -> None:
+    """Replace the text of a line edit, spin box or editable combo box the way a user does:
+    reveal it, focus it, Ctrl+A, Delete, type ``text`` and (unless ``enter=False``) press Enter.
+
+    Keys go to the field itself, so a spin box selects only its value (Ctrl+A keeps a prefix,
+    suffix or special-value text out of the selection) and sees the Enter that commits the
+    value; an editable combo box gets them on its line edit. Focus is awaited only when the
+    field is visible: a field on a page that is not shown (another tab) can never get it, and
+    the key events reach it all the same.
+    """
+    reveal(field)
+    target = field
+    if isinstance(field, QComboBox):
+        assert field.lineEdit() is not None, f"{field.objectName()} is not editable"
+        target = field.lineEdit()
+    target.setFocus()
+    if target.isVisible():
+        qtbot.waitUntil(target.hasFocus)
+    qtbot.keyClick(target, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(target, Qt.Key.Key_Delete)
+    qtbot.keyClicks(target, text)
+    if enter:
+        qtbot.keyClick(target, Qt.Key.Key_Return)
