@@ -9,13 +9,13 @@ import os
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QPushButton
 
 from app import export
 from app.render import show_view
 from core.errors import GdsimError
+from tests.gui.helpers import click, named
 
 
 def _image(path) -> QImage:
@@ -31,8 +31,7 @@ def _rows(text: str) -> list[list[str]]:
 
 
 def _click(qtbot, view, name: str) -> None:
-    button = view.findChild(QPushButton, name)
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    click(qtbot, named(view, QPushButton, name))
 
 
 def _leftovers(folder) -> list[str]:

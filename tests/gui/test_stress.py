@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
-    QScrollArea,
     QSlider,
     QSpinBox,
     QStyle,
@@ -49,6 +48,7 @@ import app.worker as worker
 from app import errors
 from app.main_window import MainWindow
 from core.training import TrainConfig, TrainingEngine
+from tests.gui.helpers import reveal, type_into
 
 ROUNDS = int(os.environ.get("GDSIM_STRESS_ROUNDS", "120"))
 SEEDS = [int(s) for s in os.environ.get("GDSIM_STRESS_SEEDS", "0,1").split(",") if s.strip()]
@@ -148,27 +148,13 @@ def make_window(qtbot) -> MainWindow:
     return win
 
 
-def reveal(widget: QWidget) -> None:
-    """Scroll the control panel so that ``widget`` is on screen, as a user would."""
-    parent = widget.parentWidget()
-    while parent is not None and not isinstance(parent, QScrollArea):
-        parent = parent.parentWidget()
-    if parent is not None:
-        parent.ensureWidgetVisible(widget)
-
-
 def click(qtbot, button: QPushButton) -> None:
+    """Press ``button`` if a user could press it right now. Unlike ``helpers.click`` a disabled
+    or hidden button is skipped, not an error: mid-storm a button may be disabled by the events
+    that scrolling it into view let through."""
+    reveal(button)
     if button.isEnabled() and button.isVisible():
-        reveal(button)
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-
-
-def type_into(qtbot, field, text: str) -> None:
-    edit = field.lineEdit() if isinstance(field, (QAbstractSpinBox, QComboBox)) else field
-    edit.setFocus()
-    edit.selectAll()
-    qtbot.keyClicks(edit, text)
-    qtbot.keyClick(edit, Qt.Key.Key_Return)
 
 
 def drag_slider(qtbot, slider: QSlider, fraction: float) -> None:
