@@ -1,6 +1,7 @@
 """Settings fuzz: a settings file full of garbage, wrong types or impossible values must cost the
 user their preferences, never their window. (This file builds the real window, offscreen: the
-settings are read by the views themselves.)
+settings are read by the views themselves. tests/gui/conftest.py gives every test its own
+settings folder, no error dialogs and the light theme at 100 % afterwards.)
 
 For every corrupted file: the window starts, no unexpected exception is logged (a view's restore
 falling over shows up as an ERROR record), every setting it shows is valid (theme, zoom, tab,
@@ -18,11 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-pytest.importorskip("PySide6")
-
-from app.main_window import MainWindow  # noqa: E402
-from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme  # noqa: E402
-from core.session import MAX_RUNNERS, SPEED_MAX, SPEED_MIN  # noqa: E402
+from app.main_window import MainWindow
+from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
+from core.session import MAX_RUNNERS, SPEED_MAX, SPEED_MIN
 
 DEFAULT_RUNNERS = 4  # the surfaces view's opening race
 KEYS = {
@@ -50,17 +49,6 @@ NASTY = [
     "rosenbrock", "dark", "training", "cuda:7", "1e308", "16,16,16,16,16,16,16,16,16",
     "\u202e\u0000\ufffd", "é" * 30, "[General]", "=", "a=b=c", ";comment", "#hash",
 ]  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _quiet_window(qapp, monkeypatch, tmp_path):
-    """No error dialogs, this test's own settings folder, light theme at 100 % afterwards."""
-    from PySide6.QtCore import QSettings
-
-    monkeypatch.setenv("GDSIM_ERROR_DIALOGS", "0")
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "qs"))
-    yield
-    get_theme().reset()
 
 
 def build(qtbot, path: Path) -> MainWindow:
