@@ -312,7 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m core.bench", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter trials (~40 s on a loaded 2-core box)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer, shorter trials (~40 s on a loaded 2-core box)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads(N) first")
     args = parser.parse_args(argv)
