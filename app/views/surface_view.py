@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import read_bool, read_float, read_str
+from app.settings import read_bool, read_float, read_int, read_str
 from app.theme import SERIES_COLORS, get_theme
 from app.views.surface_plots import RacePlots
 from app.views.surface_runners import ERROR_COLORS, OptimizerPanel, RunnerEntry
@@ -60,7 +60,16 @@ from app.widgets.slider_spin import format_number
 from core.errors import GdsimError
 from core.expression import ExpressionError, expression_help
 from core.optimizers import OptimizerSpec, get_optimizer, parse_spec
-from core.race import Race, check_point
+from core.race import (
+    DEFAULT_HORIZON,
+    MAX_HORIZON,
+    MAX_NOISE,
+    MAX_SEED,
+    Race,
+    check_point,
+    check_schedule,
+)
+from core.schedulers import parse_scheduler
 from core.session import (  # the speed range (steps/s) is shared with session files
     MAX_RUNNERS,
     MAX_STEPS,
@@ -867,60 +876,59 @@ class SurfaceView(QWidget):
 
     # ================================================================ settings
     def save_settings(self, settings: QSettings) -> None:
+        """What a restart brings back: everything a session file holds except the steps taken
+        (schedules, noise and each runner's own start included, so nothing set up is lost)."""
         s = settings
-        s.setValue("surface", self._surface_key)
+        state = self.session_state()
+        s.setValue("surface", state.surface)
         s.setValue("startX", float(self.race.start[0]))
         s.setValue("startY", float(self.race.start[1]))
-        s.setValue("speed", float(self._speed))
+        s.setValue("speed", float(state.speed))
+        s.setValue("noise", float(state.noise))
+        s.setValue("seed", int(state.seed))
+        s.setValue("horizon", int(state.horizon))
         s.setValue("lossLogY", bool(self.log_check.isChecked()))
         s.remove("runners")
-        s.beginWriteArray("runners", len(self.entries))
-        for i, entry in enumerate(self.entries.values()):
+        s.beginWriteArray("runners", len(state.runners))
+        for i, r in enumerate(state.runners):
             s.setArrayIndex(i)
-            s.setValue("spec", str(entry.runner.spec))
-            s.setValue("label", entry.custom_label or "")
-            s.setValue("visible", bool(entry.visible))
+            s.setValue("spec", r.spec)
+            s.setValue("label", r.label or "")
+            s.setValue("visible", bool(r.visible))
+            s.setValue("scheduler", r.scheduler or "")
+            if r.start is not None:
+                s.setValue("startX", float(r.start[0]))
+                s.setValue("startY", float(r.start[1]))
         s.endArray()
 
     def restore_settings(self, settings: QSettings) -> None:
-        """Apply saved settings; anything unreadable is skipped with a warning."""
+        """Apply saved settings; anything unreadable is skipped with a warning (the rest of
+        the race is still restored, through the same ``apply_state`` a session file uses)."""
         s = settings
-        was_running = self._running
-        if was_running:
-            self.pause()
-        key = read_str(s, "surface", self._surface_key)
-        start = None
-        sx = read_float(s, "startX", math.nan)
-        sy = read_float(s, "startY", math.nan)
-        if math.isfinite(sx) and math.isfinite(sy):
-            try:
-                start = check_point((sx, sy))
-            except GdsimError as exc:
-                log.warning("ignoring saved start point: %s", exc)
+        current = self.session_state()
+        surface = current.surface
+        start = self._read_point(s, "start", "ignoring saved start point: %s")
+        key = read_str(s, "surface", surface)
         try:
-            surface = get_surface(key)
+            surface = get_surface(key).name
         except GdsimError as exc:
             log.warning("ignoring saved surface %r: %s", key, exc)
-            surface = None
-            start = None
-        if surface is not None:
-            self.race.set_surface(surface, start)
-            self._surface_key = surface.name
-            self._show_surface(surface)
-            if surface.is_expression:
-                self.expression_edit.setText(surface.name)
-
-        runners = self._read_runners(s)
-        if runners:
-            self.clear_runners()
-            for spec, label, visible in runners:
-                self.add_runner(spec, label=label or None, visible=visible)
-            self.panel.select(next(iter(self.entries)))
-
-        self.set_speed(read_float(s, "speed", self._speed, SPEED_MIN, SPEED_MAX))
+            start = None  # it was a point on that surface
+        horizon = read_int(s, "horizon", DEFAULT_HORIZON, 1, MAX_HORIZON)
+        runners = self._read_runners(s, horizon) or current.runners
+        state = SurfacesState(
+            surface=surface,
+            start=current.start if start is None and surface == current.surface else start,
+            runners=tuple(runners),
+            speed=read_float(s, "speed", self._speed, SPEED_MIN, SPEED_MAX),
+            noise=read_float(s, "noise", 0.0, 0.0, MAX_NOISE),
+            seed=read_int(s, "seed", 0, 0, MAX_SEED),
+            horizon=horizon,
+        )
+        if state != current:  # a first start (nothing saved) rebuilds nothing: ~60 ms here
+            self.apply_state(state)
         self.log_check.setChecked(read_bool(s, "lossLogY", self.log_check.isChecked()))
         self.panel.refresh_form()
-        self._restarted()
 
     # ================================================================ sessions
     def session_state(self) -> SurfacesState:
@@ -1008,8 +1016,22 @@ class SurfaceView(QWidget):
         self._refresh_status(force=True)
 
     @staticmethod
-    def _read_runners(s: QSettings) -> list[tuple[OptimizerSpec, str, bool]]:
-        out = []
+    def _read_point(s: QSettings, prefix: str, warning: str) -> tuple[float, float] | None:
+        """``prefix``X/``prefix``Y as a start point, or None (missing, or refused with a
+        warning)."""
+        x = read_float(s, f"{prefix}X", math.nan)
+        y = read_float(s, f"{prefix}Y", math.nan)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return None
+        try:
+            return check_point((x, y))
+        except GdsimError as exc:
+            log.warning(warning, exc)
+            return None
+
+    @classmethod
+    def _read_runners(cls, s: QSettings, horizon: int) -> list[RunnerState]:
+        out: list[RunnerState] = []
         try:
             n = s.beginReadArray("runners")
         except Exception as exc:  # a corrupt array header: PySide cannot read it
@@ -1027,10 +1049,32 @@ class SurfaceView(QWidget):
                 except GdsimError as exc:
                     log.warning("ignoring saved optimizer %r: %s", text, exc)
                     continue
-                out.append((spec, read_str(s, "label", ""), read_bool(s, "visible", True)))
+                out.append(
+                    RunnerState(
+                        spec=spec_text(spec),
+                        label=read_str(s, "label", "").strip() or None,
+                        visible=read_bool(s, "visible", True),
+                        start=cls._read_point(s, "start", "ignoring a runner's saved start: %s"),
+                        scheduler=cls._read_schedule(s, spec, horizon),
+                    )
+                )
         finally:
             s.endArray()
         return out
+
+    @staticmethod
+    def _read_schedule(s: QSettings, spec: OptimizerSpec, horizon: int) -> str | None:
+        """The runner's saved lr schedule (canonical text) if it is valid for ``spec``."""
+        text = read_str(s, "scheduler", "")
+        if text.strip().lower() in ("", "none"):
+            return None
+        try:
+            sched = parse_scheduler(text)
+            check_schedule(spec, sched, horizon)
+        except GdsimError as exc:
+            log.warning("ignoring the saved schedule %r of %s: %s", text[:80], spec, exc)
+            return None
+        return str(sched)
 
     # ================================================================ read-back (tests)
     def trajectory(self, rid: int):

@@ -249,3 +249,47 @@ def test_page_keeps_up_in_both_themes_and_when_shown_late(qtbot, window):
     view.step_once()
     assert sgd.id not in tool.page.curves
     assert w(window, QLabel, "lrEmptyLabel").isVisible()
+
+
+def test_schedules_noise_and_own_starts_survive_a_restart(qtbot, window):
+    """A schedule and gradient noise are part of what a lecturer set up, like the optimizers:
+    closing gdsim and starting it again brings them back, and the race replays the same path."""
+    from app.main_window import MainWindow
+
+    view = window.surface_view
+    select_row(qtbot, window, 1)
+    choose(qtbot, w(window, QComboBox, "surfaceSchedulerCombo"), "StepLR")
+    type_into(qtbot, w(window, QSpinBox, "sched_step_size"), "3")
+    click(qtbot, w(window, QCheckBox, "noiseCheck"))
+    type_into(qtbot, w(window, QDoubleSpinBox, "noiseSpin"), "0.5")
+    type_into(qtbot, w(window, QSpinBox, "noiseSeedSpin"), "7")
+    view.add_runner("Adam(lr=0.05)", start=(0.5, 0.5))  # one runner with its own start
+
+    def paths(v):
+        step(qtbot, v.window(), 6)
+        return [np.column_stack(v.trajectory(rid)) for rid in v.entries]
+
+    before = paths(view)
+    window.close()
+
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.resize(1280, 800)
+    second.show()
+    qtbot.waitExposed(second)
+    v2 = second.surface_view
+    assert str(entry(second, 1).runner.scheduler) == "StepLR(step_size=3)"
+    assert [e.runner.scheduler for i, e in enumerate(v2.entries.values()) if i != 1] == [None] * 4
+    assert (v2.race.noise, v2.race.seed) == (0.5, 7)
+    assert entry(second, 4).runner.start == (0.5, 0.5)
+    assert entry(second, 0).runner.start == v2.race.start
+    assert w(second, QCheckBox, "noiseCheck").isChecked()
+    assert w(second, QDoubleSpinBox, "noiseSpin").value() == 0.5
+    assert w(second, QSpinBox, "noiseSeedSpin").value() == 7
+    select_row(qtbot, second, 1)
+    assert w(second, QComboBox, "surfaceSchedulerCombo").currentText() == "StepLR"
+    after = paths(v2)
+    assert len(after) == len(before)
+    for a, b in zip(after, before, strict=True):
+        assert np.array_equal(a, b)
+    second.close()

@@ -581,11 +581,16 @@ def test_corrupt_view_settings_are_ignored_with_a_warning(qtbot, caplog):
     s.setValue("surface", "x + (")
     s.setValue("speed", "banana")
     s.setValue("startX", "nan")
+    s.setValue("noise", "-3")
+    s.setValue("seed", "1e9")
     s.beginWriteArray("runners", 3)
     for i, spec in enumerate(("Adam(lr=-1)", "NotAnOptimizer()", "RMSprop(lr=0.02)")):
         s.setArrayIndex(i)
         s.setValue("spec", spec)
         s.setValue("visible", "perhaps")
+        s.setValue("scheduler", "StepLR(step_size=-2)")
+        s.setValue("startX", "1e300")
+        s.setValue("startY", "0")
     s.endArray()
     s.endGroup()
     s.sync()
@@ -597,7 +602,20 @@ def test_corrupt_view_settings_are_ignored_with_a_warning(qtbot, caplog):
     assert [str(e.runner.spec) for e in view.entries.values()] == ["RMSprop(lr=0.02)"]
     assert view.entries[runner(view, 0).id].visible  # "perhaps" -> the default
     assert math.isclose(view.speed, 100.0)
-    for words in ("x + (", "Adam(lr=-1)", "NotAnOptimizer", "speed", "visible"):
+    rms = runner(view, 0)  # kept, without the schedule and the start it cannot have
+    assert rms.scheduler is None and rms.start == view.race.start
+    assert (view.race.noise, view.race.seed) == (0.0, 0)
+    for words in (
+        "x + (",
+        "Adam(lr=-1)",
+        "NotAnOptimizer",
+        "speed",
+        "visible",
+        "noise",
+        "seed",
+        "StepLR(step_size=-2)",
+        "runner's saved start",
+    ):
         assert words in caplog.text
     win.close()
 
