@@ -45,7 +45,7 @@ from typing import Any
 
 from core.errors import GdsimError
 from core.files import check_writable
-from core.session import MAX_STEPS, Session, load_preset, load_session
+from core.session import MAX_STEPS, Session, load_preset, load_session, preset_name
 
 HELP = "draw a preset or session as the window shows it, offscreen, to a PNG or an animated GIF"
 
@@ -107,7 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def read_source(preset: str | None, session: str | None) -> tuple[Session, str]:
     """The session to show and a short name for messages (GdsimError if it cannot be read)."""
     if preset is not None:
-        return load_preset(preset), f"preset {preset}"
+        name = preset_name(preset)  # the full name, however it was typed
+        return load_preset(name), f"preset {name}"
     assert session is not None
     return load_session(session), f"session {os.path.basename(session)}"
 

@@ -75,6 +75,7 @@ Public API::
     loads_session(data: bytes | str) -> Session  the same checks for in-memory content
     SurfacesState.build_race() -> Race           the race the session describes (steps pre-run)
     PresetInfo, list_presets(), load_preset(name)   built-in scenarios in resources/presets/
+    preset_name(name) -> str                     the full name a typed start or number stands for
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ __all__ = [
     "dumps_session",
     "list_presets",
     "load_preset",
+    "preset_name",
     "load_session",
     "loads_session",
     "save_session",
@@ -822,10 +824,23 @@ def list_presets() -> list[PresetInfo]:
     return out
 
 
+def preset_name(name: str) -> str:
+    """The preset ``name`` stands for: its full name, a unique start of it (``saddle``) or its
+    menu number (``3``), case-insensitive, ``_`` and ``-`` alike -- lecturers type these in
+    front of a class. GdsimError names the candidates when the start is ambiguous."""
+    return _find_preset(name)[0]
+
+
 def load_preset(name: str) -> Session:
-    """A built-in scenario by name (case-insensitive; ``_`` and ``-`` are the same), or by the
-    start of its name or its number when only one preset fits (``saddle``, ``himmelblau``,
-    ``3``): lecturers type these in front of a class."""
+    """A built-in scenario, by any name :func:`preset_name` accepts."""
+    preset, resource = _find_preset(name)
+    try:
+        return loads_session(resource.read_bytes())
+    except GdsimError as exc:
+        raise GdsimError(f"preset {preset}: {exc}") from None
+
+
+def _find_preset(name: str) -> tuple[str, Any]:
     if not isinstance(name, str):
         raise GdsimError(f"a preset name must be text, got {_type_name(name)}")
     files = _preset_files()
@@ -836,11 +851,7 @@ def load_preset(name: str) -> Session:
     if not matches and wanted:
         matches = [(p, r) for p, r in files if p.startswith(wanted)]
     if len(matches) == 1:
-        preset, resource = matches[0]
-        try:
-            return loads_session(resource.read_bytes())
-        except GdsimError as exc:
-            raise GdsimError(f"preset {preset}: {exc}") from None
+        return matches[0]
     if matches:
         raise GdsimError(
             f"preset {name.strip()[:60]!r} could be any of: {', '.join(p for p, _ in matches)}"

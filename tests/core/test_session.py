@@ -34,6 +34,7 @@ from core.session import (
     load_preset,
     load_session,
     loads_session,
+    preset_name,
     save_session,
     spec_text,
 )
@@ -640,6 +641,7 @@ def test_a_preset_by_the_start_of_its_name_or_its_number():
     assert load_preset("saddle") == load_preset("saddle-escape")
     assert load_preset("Himmelblau") == load_preset("himmelblau-four-minima")
     assert load_preset("3") == load_preset("03") == load_preset(names[2])  # the menu's order
+    assert preset_name("saddle") == "saddle-escape" and preset_name("3") == names[2]
     with pytest.raises(GdsimError, match="could be any of: saddle-escape, small-batches, sched"):
         load_preset("s")  # ambiguous: says which, loads none
     with pytest.raises(GdsimError, match="unknown preset '99'"):

@@ -30,7 +30,7 @@ def _pixels(path) -> np.ndarray:
 
 def test_render_a_preset_to_png(qtbot, tmp_path, capsys):
     out = tmp_path / "ravine.png"
-    assert render("--preset", "ravine-momentum", "--steps", "30", "-o", str(out)) == 0
+    assert render("--preset", "Ravine", "--steps", "30", "-o", str(out)) == 0
     rgb = _pixels(out)
     assert rgb.shape == (800, 1280, 3)  # the whole window at its default size
     assert rgb.std() > 20
