@@ -53,11 +53,15 @@ def run_subcommand(name: str, argv: Sequence[str], module_path: str | None = Non
     except KeyboardInterrupt:
         return _fail(prog, "interrupted", 130)
     except OSError as exc:
-        return _fail(prog, f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc), 2)
+        return _fail(
+            prog, f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc), 2
+        )
     except Exception as exc:  # a bug, not bad input: still one line unless asked for the traceback
         if os.environ.get("GDSIM_DEBUG"):
             raise
-        return _fail(prog, f"internal error: {type(exc).__name__}: {exc} (set GDSIM_DEBUG=1 for details)", 1)
+        return _fail(
+            prog, f"internal error: {type(exc).__name__}: {exc} (set GDSIM_DEBUG=1 for details)", 1
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -144,8 +144,7 @@ def test_schedules_and_noise_survive_a_round_trip_through_the_window(window, qtb
     sv = window.surface_view
     assert sv.race.noise == session.surfaces.noise > 0
     assert [r.scheduler for r in session.surfaces.runners] == [
-        None if e.runner.scheduler is None else str(e.runner.scheduler)
-        for e in sv.entries.values()
+        None if e.runner.scheduler is None else str(e.runner.scheduler) for e in sv.entries.values()
     ]
     assert window.current_session().surfaces == session.surfaces
     want = session.surfaces.build_race(run=False)
