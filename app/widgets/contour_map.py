@@ -181,28 +181,39 @@ def stepped_colormap(name: str, bands: int) -> pg.ColorMap:
 
 
 class _PickViewBox(pg.ViewBox):
-    """Left click/drag picks points; everything else is pyqtgraph's usual navigation."""
+    """Left click/drag picks points; everything else is pyqtgraph's usual navigation.
+
+    The axes forward their clicks and drags to this box (pyqtgraph's AxisItem does), with
+    positions outside the visible rectangle: a click on an axis' numbers must not put the start
+    where nobody can see it, and a left drag along an axis pans it, as elsewhere in pyqtgraph.
+    """
 
     sigPicked = Signal(float, float)
     sigDragged = Signal(float, float)
 
-    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph override)
-        if ev.button() == Qt.MouseButton.LeftButton and not (
+    @staticmethod
+    def _picking(ev) -> bool:
+        return ev.button() == Qt.MouseButton.LeftButton and not (
             ev.modifiers() & Qt.KeyboardModifier.ShiftModifier
-        ):
+        )
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 (pyqtgraph override)
+        if self._picking(ev):
             ev.accept()
             p = self.mapSceneToView(ev.scenePos())
-            self.sigPicked.emit(float(p.x()), float(p.y()))
+            if self.viewRect().contains(p):  # not a click on an axis
+                self.sigPicked.emit(float(p.x()), float(p.y()))
             return
         super().mouseClickEvent(ev)
 
     def mouseDragEvent(self, ev, axis=None) -> None:  # noqa: N802
-        if ev.button() == Qt.MouseButton.LeftButton and not (
-            ev.modifiers() & Qt.KeyboardModifier.ShiftModifier
-        ):
+        if axis is None and self._picking(ev):
             ev.accept()
             p = self.mapSceneToView(ev.scenePos())
-            self.sigDragged.emit(float(p.x()), float(p.y()))
+            r = self.viewRect()  # dragged past the edge: the start stays on the edge, in view
+            x = min(max(p.x(), r.left()), r.right())
+            y = min(max(p.y(), r.top()), r.bottom())
+            self.sigDragged.emit(float(x), float(y))
             return
         super().mouseDragEvent(ev, axis)
 

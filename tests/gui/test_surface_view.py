@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSlider,
@@ -439,6 +439,30 @@ def test_click_on_the_map_sets_the_start_for_every_runner(qtbot, window):
     qtbot.mouseRelease(cmap.viewport(), Qt.MouseButton.LeftButton, pos=b)
     assert view.running
     assert abs(view.race.start[0]) < 0.1 and abs(view.race.start[1] + 0.5) < 0.1
+
+
+def test_the_axes_are_not_part_of_the_map(qtbot, window):
+    """The axes get the map's clicks forwarded (pyqtgraph): a click on the x axis' numbers once
+    moved the start below the visible map, where no runner could be seen."""
+    view = sv(window)
+    cmap = view.plots.map
+    start = view.race.start
+    (x0, x1), (y0, y1) = cmap.getViewBox().viewRange()
+    below = cmap.data_to_widget(0.5 * (x0 + x1), y0 - 0.08 * (y1 - y0)).toPoint()
+    assert (
+        cmap.getPlotItem().getAxis("bottom").sceneBoundingRect().contains(cmap.mapToScene(below))
+    )  # the x axis is what is under the mouse there
+    qtbot.mouseClick(cmap.viewport(), Qt.MouseButton.LeftButton, pos=below)
+    assert view.race.start == start
+    # a drag that leaves the map keeps the start on its edge, in view
+    a = cmap.data_to_widget(0.0, 0.0).toPoint()
+    qtbot.mousePress(cmap.viewport(), Qt.MouseButton.LeftButton, pos=a)
+    qtbot.mouseMove(cmap.viewport(), pos=a + QPoint(5, 5))
+    qtbot.mouseMove(cmap.viewport(), pos=below)
+    qtbot.mouseRelease(cmap.viewport(), Qt.MouseButton.LeftButton, pos=below)
+    sx, sy = view.race.start
+    assert abs(sx - 0.5 * (x0 + x1)) < 0.05 * (x1 - x0) and sy == pytest.approx(y0)
+    assert cmap.getViewBox().viewRange()[1] == pytest.approx([y0, y1])  # nothing panned
 
 
 # -- divergence ------------------------------------------------------------------------------
