@@ -67,6 +67,9 @@ def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
     if session is not None:
         window.apply_session(session)  # type: ignore[arg-type]
     window.show()
+    from app.interrupt import CloseOnSignal
+
+    closer = CloseOnSignal(window)  # Ctrl+C in the terminal closes the window (settings saved)
     # torch.optim imports torch._dynamo on first use (~1.6 s here); runners build their optimizer
     # lazily, so do that import off the GUI thread once the window is up (see app.warmup).
     from PySide6.QtCore import QTimer
@@ -75,7 +78,10 @@ def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
 
     enable_warmup()
     QTimer.singleShot(300, start_warmup)
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        closer.uninstall()
 
 
 XCB_PACKAGES = (
