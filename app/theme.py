@@ -335,6 +335,11 @@ class ThemeManager(QObject):
             axis.setWidth(int(round(fixed_w * self._scale)))
         if fixed_h is not None:
             axis.setHeight(int(round(fixed_h * self._scale)))
+        # pyqtgraph's automatic SI prefix divides the tick labels and appends "(x1e+12)" to the
+        # title, which is wrong on a log axis (a loss of 1e12 read 1) and clipped anyway
+        axis.autoSIPrefix = False
+        axis.autoSIPrefixScale = 1.0
+        axis.labelUnitPrefix = ""
         axis.labelStyle = {**axis.labelStyle, "color": c.foreground,
                            "font-size": f"{label_pt:.1f}pt"}  # fmt: skip
         axis._updateLabel()  # public setLabel() would reset SI-prefix ranges and visibility

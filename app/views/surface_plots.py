@@ -138,7 +138,9 @@ class RacePlots(QObject):
         # no grid: pyqtgraph's axes draw it, and re-rendering a gridded log axis after a range
         # change took ~18 ms (a dropped frame), against ~1 ms without
         lp.hideButtons()
-        lp.setMenuEnabled(True)
+        # the view box's menu (view all, axes, export) without "Plot Options": its Transforms
+        # would put the axis out of step with the "log y" box, the rest does nothing here
+        lp.setMenuEnabled(False, enableViewBoxMenu=True)
         lp.disableAutoRange()  # see _fit_loss_range: ranges move in big jumps, not every frame
         # a fixed axis width: tick labels growing from "1" to "0.0001" must not resize the plot
         # (which would redraw every curve); the theme scales it with the zoom

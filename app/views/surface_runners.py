@@ -33,9 +33,19 @@ from app.widgets.hparam_form import HParamForm
 from app.widgets.slider_spin import format_number
 from core.optimizers import OptimizerInfo, OptimizerSpec, get_optimizer, optimizer_names
 from core.race import Runner
+from core.session import MAX_RUNNERS
 
 ROLE_ID = Qt.ItemDataRole.UserRole + 1
 ERROR_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}
+TITLE_CHARS = 24  # of a runner's label in the hyperparameter box's title
+ADD_TIP = (
+    "Add the chosen optimizer to the race, with its default hyperparameters, starting "
+    "from the current start point."
+)
+DUPLICATE_TIP = (
+    "Add a copy of the selected optimizer (same hyperparameters), e.g. to race Adam "
+    "at two learning rates."
+)
 
 
 def _fmt(value: Any) -> str:
@@ -155,18 +165,12 @@ class OptimizerPanel(QWidget):
         self.add_button = QPushButton("Add", self)
         self.add_button.setObjectName("addOptimizerButton")
         self.add_button.setAccessibleName("Add optimizer")
-        self.add_button.setToolTip(
-            "Add the chosen optimizer to the race, with its default hyperparameters, starting "
-            "from the current start point."
-        )
+        self.add_button.setToolTip(ADD_TIP)
         self.add_button.clicked.connect(self._on_add)
         self.duplicate_button = QPushButton("Duplicate", self)
         self.duplicate_button.setObjectName("duplicateOptimizerButton")
         self.duplicate_button.setAccessibleName("Duplicate optimizer")
-        self.duplicate_button.setToolTip(
-            "Add a copy of the selected optimizer (same hyperparameters), e.g. to race Adam "
-            "at two learning rates."
-        )
+        self.duplicate_button.setToolTip(DUPLICATE_TIP)
         self.duplicate_button.clicked.connect(self._on_duplicate)
         self.remove_button = QPushButton("Remove", self)
         self.remove_button.setObjectName("removeOptimizerButton")
@@ -280,7 +284,7 @@ class OptimizerPanel(QWidget):
         finally:
             self._updating = False
         if entry.id == self.current_id():
-            self.hparam_box.setTitle(f"Hyperparameters: {entry.label}")
+            self._title_form(entry)
 
     def remove_entry(self, rid: int) -> None:
         self._entries.pop(rid, None)
@@ -336,9 +340,17 @@ class OptimizerPanel(QWidget):
             self.form.set_hparams(info.hparams)  # slider ranges: the registry's ui_range
             self._form_info = info
         self.form.set_values(entry.runner.spec.hparams())
-        self.hparam_box.setTitle(f"Hyperparameters: {entry.label}")
+        self._title_form(entry)
         self.description.setText(info.description)
         self.hparam_box.show()
+
+    def _title_form(self, entry: RunnerEntry) -> None:
+        """A group box is at least as wide as its title: a long label would widen the whole
+        panel (and halve the map), so the title is shortened and the tooltip has it all."""
+        label = entry.label
+        short = label if len(label) <= TITLE_CHARS else label[: TITLE_CHARS - 1] + "…"
+        self.hparam_box.setTitle(f"Hyperparameters: {short}")
+        self.hparam_box.setToolTip(f"Hyperparameters of {label}")
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)
@@ -373,8 +385,13 @@ class OptimizerPanel(QWidget):
     def _sync_buttons(self) -> None:
         self._fit_list_height()
         has = self.list.currentItem() is not None
-        self.duplicate_button.setEnabled(has)
+        full = self.list.count() >= MAX_RUNNERS  # what a session file (and the settings) hold
+        self.add_button.setEnabled(not full)
+        self.duplicate_button.setEnabled(has and not full)
         self.remove_button.setEnabled(has)
+        note = f"\n\nThe race is full: at most {MAX_RUNNERS} optimizers. Remove one first."
+        for button, tip in ((self.add_button, ADD_TIP), (self.duplicate_button, DUPLICATE_TIP)):
+            button.setToolTip(tip + note if full else tip)
 
     @Slot()
     def _on_add(self) -> None:

@@ -141,6 +141,7 @@ class SurfaceView(QWidget):
         self.entries: dict[int, RunnerEntry] = {}
         self.generation = 0  # bumped on every restart (reset, start point, surface)
         self._surface_key = DEFAULT_SURFACE  # registry name or the expression text
+        self._last_builtin = DEFAULT_SURFACE  # where an emptied expression field goes back to
         self._running = False
         self._speed = SPEED_DEFAULT
         self._accum = 0.0
@@ -605,11 +606,15 @@ class SurfaceView(QWidget):
         for rid, entry in self.entries.items():
             if entry.diverged != before[rid] or entry.diverged:
                 self.panel.update_entry(entry)
+        self._log_off_if_below()
+        self.redrawn.emit()
+
+    def _log_off_if_below(self) -> None:
+        """A loss below the log axis' reference would be drawn clamped, looking converged."""
         if self.plots.below_reference and self.log_check.isChecked():
             self.log_check.setChecked(False)  # redraws on a linear axis
             what = "f*" if self.plots.reference_known else "the lowest value on the map"
             self._set_note(f"log y off: a loss went below {what}, which a log axis cannot show")
-        self.redrawn.emit()
 
     def _set_note(self, note: str) -> None:
         self._note = note
@@ -646,6 +651,8 @@ class SurfaceView(QWidget):
 
     # ================================================================ surface and start
     def _show_surface(self, surface: Surface) -> None:
+        if not surface.is_expression:
+            self._last_builtin = surface.name
         self.plots.set_surface(surface)
         self.plots.set_start(self.race.start)
         self.surface_description.setText(surface.description)
@@ -688,6 +695,7 @@ class SurfaceView(QWidget):
         name = self.surface_combo.itemData(index)
         if name and name != self.race.surface.name:
             self.set_surface(name)
+            self.expression_edit.clear()  # the field described the surface left behind
             self._clear_expression_error()
 
     @Slot(str)
@@ -716,7 +724,7 @@ class SurfaceView(QWidget):
         if not text:
             self._clear_expression_error()
             if self.race.surface.is_expression:  # an emptied field goes back to the list
-                self.set_surface(self.surface_combo.itemData(0) or DEFAULT_SURFACE)
+                self.set_surface(self._last_builtin)
             return False
         try:
             surface = get_surface(text)
@@ -873,6 +881,7 @@ class SurfaceView(QWidget):
     @Slot(bool)
     def _on_log_toggled(self, on: bool) -> None:
         self.plots.set_log_y(on, self.entries.values(), self.generation)
+        self._log_off_if_below()  # ticked again on a race that already went below
 
     # ================================================================ settings
     def save_settings(self, settings: QSettings) -> None:

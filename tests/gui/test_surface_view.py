@@ -35,6 +35,7 @@ from app.theme import get_theme
 from app.views.surface_plots import LINE_WIDTH
 from app.views.surface_view import DEFAULT_RACE, SPEED_MAX, SurfaceView
 from core.race import Runner
+from core.session import MAX_RUNNERS
 from tests.gui.helpers import click, named, reveal, type_into
 
 NAMES = (
@@ -247,6 +248,40 @@ def test_good_expression_replaces_the_surface_and_clears_the_error(qtbot, window
     combo.setCurrentIndex(combo.findData("himmelblau"))
     assert view.race.surface.name == "himmelblau"
     assert len(view.plots.map.minima.getData()[0]) == 4
+    assert field.text() == ""  # it described the surface left behind
+    # an emptied field goes back to the built-in surface chosen last, not the list's first
+    type_into(qtbot, field, "x**2 + y**2")
+    assert view.race.surface.is_expression
+    type_into(qtbot, field, "")
+    assert view.race.surface.name == "himmelblau"
+
+
+def test_the_race_holds_at_most_what_a_session_can(qtbot, window, tmp_path):
+    """Add and Duplicate stop at MAX_RUNNERS (saving, and the settings, refused more), and the
+    buttons say why."""
+    view = sv(window)
+    add = w(window, QPushButton, "addOptimizerButton")
+    duplicate = w(window, QPushButton, "duplicateOptimizerButton")
+    for _ in range(MAX_RUNNERS + 3):
+        if not add.isEnabled():
+            break
+        click(qtbot, add)
+    assert len(view.entries) == MAX_RUNNERS
+    assert not duplicate.isEnabled() and f"at most {MAX_RUNNERS}" in add.toolTip()
+    assert window.sessions.save_session(str(tmp_path / "full.json"))
+    click(qtbot, w(window, QPushButton, "removeOptimizerButton"))
+    assert add.isEnabled() and duplicate.isEnabled() and "at most" not in add.toolTip()
+
+
+def test_a_long_label_does_not_widen_the_panel(qtbot, window):
+    view = sv(window)
+    width = view.plots.map.width()
+    long = "Adam with the learning rate the lecturer wants to show today"
+    view.add_runner("Adam(lr=0.01)", label=long, select=True)
+    qtbot.waitUntil(lambda: view.panel.hparam_box.title().endswith("…"))
+    QApplication.processEvents()
+    assert view.plots.map.width() == width
+    assert long in view.panel.hparam_box.toolTip()
 
 
 def test_non_finite_surface_values_still_draw_and_race(qtbot, window):
@@ -724,6 +759,36 @@ def test_log_y_turns_off_when_a_loss_falls_below_the_map(qtbot, window):
     _, y = view.plots.loss_data(adam.id)
     assert np.allclose(y, adam.runner.trail.losses())  # the real, negative losses
     assert y.min() < -4
+    reveal(check)
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton)  # ticked again, while paused
+    assert not check.isChecked()  # refused at once, not at the next step
+    assert "log y off" in window.status_label.text()
+    _, y = view.plots.loss_data(adam.id)
+    assert y.min() < -4
+
+
+def test_large_losses_are_labelled_with_their_own_values(qtbot, window):
+    """pyqtgraph's automatic SI prefix divided a log axis' labels by 1e12 ("(x1e+12)" in a title
+    that did not fit): a loss of 1e12 read 1. Axes show plain values; the context menu has no
+    Transforms that would put the axis out of step with the "log y" box."""
+    view = sv(window)
+    view.set_surface("bowl")
+    view.clear_runners()
+    view.add_runner("SGD(lr=1.5)")  # x doubles (and flips) every step: the loss reaches 1e12
+    for _ in range(25):
+        press(qtbot, window, "stepButton")
+    plot = view.plots.loss.getPlotItem()
+    axis = plot.getAxis("left")
+    assert axis.logMode and axis.range[1] > 9  # the loss axis reaches past 1e9
+    assert axis.autoSIPrefixScale == 1.0 and "(x1e" not in axis.labelString()
+    major = axis.tickValues(*axis.range, 300)[0][1]
+    labels = axis.tickStrings(major, axis.autoSIPrefixScale, 1)
+    assert labels[-1] == f"10{str(int(major[-1])).translate(SUPERSCRIPT)}"
+    assert "Plot Options" not in [a.text() for a in plot.vb.menu.actions()]
+    assert plot.vb.menu.actions()  # View All, the axes, Export stay
+
+
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def test_a_hidden_tab_does_not_step_and_resumes_when_shown(qtbot, window):
