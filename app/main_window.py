@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractSlider,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
@@ -117,7 +118,8 @@ def is_text_input(widget: QObject | None) -> bool:
 
 
 class _TextFieldKeyGuard(QObject):
-    """Application event filter: text fields keep the bare run keys (and Esc) for typing."""
+    """Application event filter: text fields keep the bare run keys (and Esc) for typing, and a
+    focused slider keeps → (one step of the race elsewhere), so ← and → both move it."""
 
     def __init__(self, keys: set[int], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -131,7 +133,8 @@ class _TextFieldKeyGuard(QObject):
         mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
         if event.key() in self._keys and mods == Qt.KeyboardModifier.NoModifier:
             target = obj if isinstance(obj, QWidget) else QApplication.focusWidget()
-            if is_text_input(target):
+            slider_key = event.key() == Qt.Key.Key_Right and isinstance(target, QAbstractSlider)
+            if is_text_input(target) or slider_key:
                 event.accept()  # "the widget wants this key": no shortcut fires, the key types
                 return True
         return False

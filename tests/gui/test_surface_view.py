@@ -571,6 +571,16 @@ def test_space_s_right_and_r_work_from_a_button_and_type_in_the_expression(qtbot
     qtbot.keyClick(field, Qt.Key.Key_Right)
     assert field.text() == "s r "
     assert view.race.t == t and not view.running
+    # a focused slider moves both ways with the arrow keys (→ stepped the race instead)
+    slider = w(window, QSlider, "speedSlider")
+    reveal(slider)
+    slider.setFocus()
+    qtbot.waitUntil(slider.hasFocus)
+    value = slider.value()
+    qtbot.keyClick(slider, Qt.Key.Key_Right)
+    assert slider.value() > value and view.race.t == t
+    qtbot.keyClick(slider, Qt.Key.Key_Left)
+    assert slider.value() == value
 
 
 # -- look -------------------------------------------------------------------------------------
