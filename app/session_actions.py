@@ -55,6 +55,7 @@ SCRIPT_FILTER = "Python scripts (*.py);;All files (*)"
 CODE_REFRESH_MS = 1000
 #: Steps the exported race script runs when the race on screen has not started yet.
 DEFAULT_SCRIPT_STEPS = 1000
+MAX_NOTES = 3  # ignored keys named in the status bar after opening a session (all are logged)
 
 
 class SessionBanner(QFrame):
@@ -289,8 +290,11 @@ class SessionActions(QObject):
             training=w.training_view.controls.config(),
         )
 
-    def apply_session(self, session: Session, keep_previous: bool = True) -> None:
-        """Show ``session`` (already validated). The screen before it can be brought back."""
+    def apply_session(self, session: Session, keep_previous: bool = True, done: str = "") -> None:
+        """Show ``session`` (already validated). The screen before it can be brought back.
+
+        ``done`` ("Opened x.json") and what loading ignored go into one status message: shown
+        one after another, each replaced the one before at once and nobody could read them."""
         w = self.window
         if keep_previous:
             try:
@@ -304,8 +308,16 @@ class SessionActions(QObject):
             w.training_view.apply_config(session.training)
         w.show_view(session.view)
         self.banner.show_session(session)
-        for text in session.warnings[:3]:
-            w.statusBar().showMessage(f"Note: {text}", 5000)
+        notes = list(session.warnings[:MAX_NOTES])
+        if len(session.warnings) > MAX_NOTES:
+            notes.append(f"{len(session.warnings) - MAX_NOTES} more notes in the log")
+        for text in session.warnings:
+            log.info("%s", text)
+        message = "; ".join(
+            ([done] if done else []) + ([f"note: {', '.join(notes)}"] if notes else [])
+        )
+        if message:
+            w.statusBar().showMessage(message, 10_000 if notes else 4000)
 
     # -- actions ---------------------------------------------------------------------------
     def _error(self, title: str, text: str) -> QMessageBox:
@@ -330,8 +342,7 @@ class SessionActions(QObject):
             self._error("Cannot open session", f"{Path(path).name}: {one_line(exc)}")
             return False
         self.last_dir = str(Path(path).parent)
-        self.apply_session(session)
-        self.window.statusBar().showMessage(f"Opened {Path(path).name}", 4000)
+        self.apply_session(session, done=f"Opened {Path(path).name}")
         return True
 
     @Slot()

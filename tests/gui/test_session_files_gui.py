@@ -287,3 +287,21 @@ def test_a_saved_file_opens_to_the_same_screen(busy_window, monkeypatch, tmp_pat
     after = screen(window)
     assert after[:7] == before[:7]  # same view, surface, start, steps, runners, points, config
     assert act(window, "actRevertSession").isEnabled()  # and the bowl can be brought back
+
+
+def test_what_opening_ignored_stays_readable_in_the_status_bar(
+    qtbot, window, monkeypatch, tmp_path
+):
+    """Unknown keys (a newer gdsim's file) are named with the "Opened" message, not written one
+    after another and replaced at once."""
+    doc = json.loads(dumps_session(window.current_session()))
+    doc["foo"] = 1
+    doc["surfaces"]["bar"] = 2
+    doc["surfaces"]["runners"][0]["baz"] = 3
+    path = tmp_path / "newer.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    open_file(window, monkeypatch, path)
+    shown = window.statusBar().currentMessage()
+    assert shown.startswith("Opened newer.json; note: ")
+    for key in ("foo", "bar", "baz"):
+        assert repr(key) in shown
