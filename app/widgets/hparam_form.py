@@ -12,6 +12,14 @@ Controls by kind:
 Each control's tooltip is the ``help`` line and each has an accessible name. ``changed(name,
 value)`` fires on *user* edits only, never from ``set_values`` (so selecting another optimizer
 does not push its values back into the engine as "live changes").
+
+Slider vs box: a slider spans ``float_range`` (the registry's ``ui_range``: what is worth
+showing), but a typed value is checked against the hyperparameter's *valid* range (``low``,
+``high``, ``low_inclusive``, ``high_inclusive``) and its own ``check`` when it has one
+(``core.optimizers.HParam.check``), so lr = 1e-6 or momentum = 0.9995 can be typed. A typed value
+that is not valid keeps the old one and is explained in one line: ``rejected(text)`` and the
+form's ``message`` label under the controls. A pair element that may be None (Adafactor's eps1)
+shows "auto" and stays None until the user types a number into that box.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,9 +39,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets.slider_spin import LogSliderSpin, SciDoubleSpinBox
+from app.widgets.slider_spin import (
+    BIG,
+    Check,
+    LogSliderSpin,
+    MessageLabel,
+    SciDoubleSpinBox,
+    range_check,
+)
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+NONE_TEXT = "auto"  # what a pair element that is None shows (torch picks the value)
 PRETTY = {
     "lr": "Learning rate",
     "betas": "Betas (β1, β2)",
@@ -60,6 +76,35 @@ def pretty_name(name: str) -> str:
 
 def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def valid_bounds(
+    hp: HParamLike, log: bool = False
+) -> tuple[float | None, float | None, bool, bool]:
+    """The range a typed value must lie in: (low, high, low_inclusive, high_inclusive).
+
+    From the description's own ``low``/``high`` (``None`` or not finite = unbounded) and its
+    ``*_inclusive`` flags when it has them; without flags, a log scale's low end of 0 is open
+    (a learning rate of 0 is no learning rate).
+    """
+    low = float(hp.low) if _finite(hp.low) else None
+    high = float(hp.high) if _finite(hp.high) else None
+    low_inc = bool(getattr(hp, "low_inclusive", not (log and low == 0.0)))
+    high_inc = bool(getattr(hp, "high_inclusive", True))
+    return low, high, low_inc, high_inc
+
+
+def value_check(hp: HParamLike, log: bool = False) -> Check:
+    """The check a typed value passes: the valid range, then the description's ``check``."""
+    in_range = range_check(*valid_bounds(hp, log))
+    own = getattr(hp, "check", None)
+
+    def check(value: float, label: str) -> None:
+        in_range(value, label)
+        if callable(own):
+            own(value, label)
+
+    return check
 
 
 def float_range(hp: HParamLike, log: bool) -> tuple[float, float]:
@@ -99,6 +144,7 @@ class HParamForm(QWidget):
     """A QFormLayout of controls for a list of hyperparameter descriptions."""
 
     changed = Signal(str, object)  # (name, new value), user edits only
+    rejected = Signal(str)  # one line: why a typed value was not taken (also shown in message)
 
     def __init__(
         self,
@@ -118,11 +164,16 @@ class HParamForm(QWidget):
         self._layout = QFormLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.message = MessageLabel(self)  # the last refused typed value, under the controls
+        self.message.setObjectName(f"{name_prefix}message")
+        self._layout.addRow(self.message)
         self.set_hparams(hparams)
 
     # -- building --------------------------------------------------------------------------
     def set_hparams(self, hparams: Iterable[HParamLike]) -> None:
         """Rebuild the form for a new list (e.g. another optimizer was selected)."""
+        self._layout.takeRow(self.message)  # kept; every other row is deleted
+        self.message.clear_message()
         while self._layout.rowCount():
             self._layout.removeRow(0)  # deletes the row's widgets
         self._specs.clear()
@@ -141,6 +192,7 @@ class HParamForm(QWidget):
             label.setBuddy(control)
             label.setObjectName(f"{self._prefix}{hp.name}Label")
             self._layout.addRow(label, control)
+        self._layout.addRow(self.message)
 
     def _build(self, hp: HParamLike) -> QWidget:
         kind = hp.kind
@@ -185,42 +237,77 @@ class HParamForm(QWidget):
         log = bool(hp.log) or is_lr
         bounded = _finite(hp.low) and _finite(hp.high)
         default = float(hp.default) if _finite(hp.default) else None
+        low_v, high_v, low_inc, high_inc = valid_bounds(hp, log)
         if log or bounded:
             low, high = float_range(hp, log)
-            w = LogSliderSpin(low, high, default, log=log, parent=self)
+            w = LogSliderSpin(low, high, None, log=log, show_message=False, parent=self)
+            # the box takes what the hyperparameter takes; the slider shows the useful part
+            w.setValidRange(low_v, high_v, low_inclusive=low_inc, high_inclusive=high_inc)
+            own = getattr(hp, "check", None)
+            w.setCheck(own if callable(own) else None)
+            if default is not None:
+                w.setValue(default)
             if is_lr:
                 w.setObjectNames(*self._lr_names)
             else:
                 w.setObjectNames(f"{obj}Slider", f"{obj}Spin")
             w.setObjectName(obj)
+            w.setLabel(pretty_name(hp.name))
             w.valueChanged.connect(lambda v, n=hp.name: self._emit(n, float(v)))
+            w.rejected.connect(self._on_rejected)
             return w
         w = SciDoubleSpinBox(self)
-        low, high = float_range(hp, False)
-        w.setRange(low if _finite(hp.low) else -1e12, 1e12)
+        w.setRange(-BIG if low_v is None else low_v, BIG if high_v is None else high_v)
+        w.setCheck(value_check(hp, log))
+        w.setLabel(pretty_name(hp.name))
         if default is not None:
             w.setValue(default)
         w.setObjectName(obj)
         w.valueChanged.connect(lambda v, n=hp.name: self._emit(n, float(v)))
+        w.rejected.connect(self._on_rejected)
         return w
 
     def _build_pair(self, hp: HParamLike, obj: str) -> QWidget:
         box = QWidget(self)
         lay = QHBoxLayout(box)
         lay.setContentsMargins(0, 0, 0, 0)
-        low = float(hp.low) if _finite(hp.low) else -1e12
-        high = float(hp.high) if _finite(hp.high) else 1e12
         default = hp.default if isinstance(hp.default, Sequence) and len(hp.default) == 2 else None
+        elements = getattr(hp, "elements", None)
+        if not (isinstance(elements, Sequence) and len(elements) == 2):
+            elements = None
         spins = []
         for i, which in enumerate(("first", "second")):
+            el = elements[i] if elements is not None else hp  # core checks each with hp's range
             s = SciDoubleSpinBox(box, digits=6)
-            s.setRange(low, high)
-            if default is not None and _finite(default[i]):
-                s.setValue(float(default[i]))
+            low, high, _li, _hi = valid_bounds(el)
+            s.setRange(-BIG if low is None else low, BIG if high is None else high)
+            check = value_check(el) if elements is not None else range_check(*valid_bounds(hp))
+            s.setCheck(check)
+            s.setLabel(
+                pretty_name(el.name)
+                if elements is not None
+                else f"{pretty_name(hp.name)} ({which})"
+            )
+            item = default[i] if default is not None else None
+            may_be_none = item is None or bool(getattr(el, "optional", False))
+            if _finite(item):
+                s.setValue(float(item))
+            elif item is None:
+                ui = getattr(el, "ui_range", None)  # where the arrows start from "auto"
+                if isinstance(ui, Sequence) and len(ui) == 2 and _finite(ui[0]):
+                    s.setValue(float(ui[0]))
+            help_text = getattr(el, "help", "") or hp.help
+            if may_be_none:
+                s.setNoneText(NONE_TEXT)
+                help_text += f" Type {NONE_TEXT!r} (or None) to let torch choose."
+                if item is None:
+                    s.setNone()
             s.setObjectName(f"{obj}_{i}")
-            s.setToolTip(hp.help)
+            s.setToolTip(help_text)
             s.setAccessibleName(f"{pretty_name(hp.name)} ({which})")
             s.valueChanged.connect(lambda _v, n=hp.name: self._emit(n, self._pair_value(n)))
+            s.cleared.connect(lambda n=hp.name: self._emit(n, self._pair_value(n)))
+            s.rejected.connect(self._on_rejected)
             lay.addWidget(s)
             spins.append(s)
         box.setObjectName(obj)
@@ -235,9 +322,10 @@ class HParamForm(QWidget):
         """The control for ``name`` (KeyError if absent); a pair's spins are ``.spins``."""
         return self._controls[name]
 
-    def _pair_value(self, name: str) -> tuple[float, float]:
+    def _pair_value(self, name: str) -> tuple[float | None, float | None]:
+        """Both elements; one that shows "auto" is None (never its hidden number)."""
         spins = self._controls[name].spins  # type: ignore[attr-defined]
-        return (float(spins[0].value()), float(spins[1].value()))
+        return (spins[0].optionalValue(), spins[1].optionalValue())
 
     def value(self, name: str) -> Any:
         hp = self._specs[name]
@@ -259,6 +347,7 @@ class HParamForm(QWidget):
     def set_values(self, values: dict[str, Any]) -> None:
         """Show these values without emitting ``changed``; unknown names and None are skipped."""
         self._setting = True
+        self.message.clear_message()
         try:
             for name, v in values.items():
                 if name not in self._specs or v is None:
@@ -273,8 +362,10 @@ class HParamForm(QWidget):
                     w.setChecked(bool(v))  # type: ignore[attr-defined]
                 elif hp.kind == "pair":
                     for spin, item in zip(w.spins, v, strict=True):  # type: ignore[attr-defined]
-                        if item is not None:  # an optional element (Adafactor's eps1)
+                        if item is not None:
                             spin.setValue(float(item))
+                        elif spin.noneText():  # an optional element (Adafactor's eps1)
+                            spin.setNone()
                 else:
                     idx = w.findData(v)  # type: ignore[attr-defined]
                     if idx >= 0:
@@ -284,4 +375,10 @@ class HParamForm(QWidget):
 
     def _emit(self, name: str, value: Any) -> None:
         if not self._setting:
+            self.message.clear_message()
             self.changed.emit(name, value)
+
+    @Slot(str)
+    def _on_rejected(self, text: str) -> None:
+        self.message.show_message(text)
+        self.rejected.emit(text)
