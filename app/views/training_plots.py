@@ -62,6 +62,21 @@ RAW_EVERY = 4  # ... of a lane's per-batch band (~8 Hz; the smoothed curve is ev
 MAX_SYMBOLS = 60  # per-epoch curves lose their markers beyond this many points
 MAX_SCATTER = 3000  # data points drawn over the boundary (a deterministic subset beyond)
 LOSS_FLOOR = 1e-12  # a log axis cannot show 0
+# The loss legend must fit inside its plot however narrow (zoom 150 %, an 800 px window, the code
+# panel open, eight optimizers racing). Tried in this order until one fits: the full names, then
+# "name (lr=...)", then the bare names (the full text is always in the tooltip), each with fewer
+# columns, then a smaller font; a legend that fits nowhere is hidden rather than drawn clipped.
+LEGEND_MARGIN = 6  # px between the legend and the plot's edges (the legend's offset)
+LEGEND_FONTS = (1.0, 0.85, 0.72, 0.6, 0.5)  # label font sizes tried, relative to the theme's
+LEGEND_MIN_PT = 7.0  # ... but never below this (at 100 % only the first three are tried)
+LEGEND_TALL = 0.5  # first choice: a legend at most this share of the plot's height
+
+
+LOSS_TOOLTIP = (
+    "Training loss per batch (faint), smoothed (bold) and validation loss per epoch "
+    "(dots); dashed lines mark learning-rate changes and where validation stopped "
+    "improving · wheel: zoom · right-click: View All"
+)
 
 
 class StrideBuffer:
@@ -201,6 +216,17 @@ def lane_label(name: str, lr: float | None = None) -> str:
     return f"{lane_short(name)} ({', '.join(parts)})" if parts else lane_short(name)
 
 
+def lane_label_lr(name: str, lr: float | None = None) -> str:
+    """'SGD(lr=0.05, momentum=0.9) #2' -> 'SGD #2 (lr=0.05)': a narrow legend's name."""
+    try:
+        spec = parse_spec(name.partition(" #")[0])
+    except GdsimError:
+        return lane_short(name)
+    if lr is None:
+        lr = spec.hparams().get("lr")
+    return lane_short(name) if lr is None else f"{lane_short(name)} (lr={_fmt(float(lr))})"
+
+
 def point_size(n_points: int) -> float:
     """Marker size (px at 100 %) for a data set of ``n_points``: full size up to 300 points, then
     smaller (area ~ 1/n), so that a thousand points still leave the decision boundary between
@@ -252,11 +278,7 @@ class TrainingPlots(QObject):
         self.loss_plot = pg.PlotWidget()
         self.loss_plot.setObjectName("lossPlot")
         self.loss_plot.setAccessibleName("Loss curves")
-        self.loss_plot.setToolTip(
-            "Training loss per batch (faint), smoothed (bold) and validation loss per epoch "
-            "(dots); dashed lines mark learning-rate changes and where validation stopped "
-            "improving · wheel: zoom · right-click: View All"
-        )
+        self.loss_plot.setToolTip(LOSS_TOOLTIP)
         self.acc_plot = pg.PlotWidget()
         self.acc_plot.setObjectName("accuracyPlot")
         self.acc_plot.setAccessibleName("Accuracy curves")
@@ -277,7 +299,7 @@ class TrainingPlots(QObject):
         lp.setLabel("left", "loss (cross-entropy)")
         lp.setLogMode(y=True)
         lp.getAxis("left").enableAutoSIPrefix(False)  # "×0.001" next to a log axis misleads
-        self.legend = lp.addLegend(offset=(-6, 6), colCount=3)  # one row: little height
+        self.legend = lp.addLegend(offset=(-LEGEND_MARGIN, LEGEND_MARGIN), colCount=3)
         # static items are blitted from a pixmap instead of repainted by Python every frame
         self.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.legend.setObjectName("lossLegend")
@@ -287,8 +309,12 @@ class TrainingPlots(QObject):
         ap.setYRange(0.0, 1.0, padding=0.02)
         ap.setLimits(yMin=-0.05, yMax=1.05)
         ap.setXLink(lp)
-        self.acc_legend = ap.addLegend(offset=(-6, -6), colCount=2)
+        self.acc_legend = ap.addLegend(offset=(-LEGEND_MARGIN, -LEGEND_MARGIN), colCount=2)
         self.acc_legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.acc_legend.setObjectName("accuracyLegend")
+        self._legend_fitted: dict[int, tuple] = {}  # id(legend) -> what it was last fitted to
+        self._label_sizes: dict[tuple[str, str], tuple[float, float]] = {}
+        self._probe = pg.LabelItem(justify="left")  # measures legend texts (never shown)
         bp = self.boundary_plot.getPlotItem()
         bp.setAspectLocked(True)
         bp.setLabel("bottom", "x₁")
@@ -333,6 +359,7 @@ class TrainingPlots(QObject):
         self._acc_view_low = math.nan
         lp.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
         lp.getViewBox().sigResized.connect(self._fit_legend)
+        ap.getViewBox().sigResized.connect(self._fit_legend)
         bp.getViewBox().sigResized.connect(self._fit_boundary)
         ap.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
         self.theme.changed.connect(self._on_theme)
@@ -377,7 +404,7 @@ class TrainingPlots(QObject):
                 else:
                     ap.addItem(item)
             if race:  # the accuracy plot shares the loss plot's colours: one legend is enough
-                self.legend.addItem(lane.items["smooth"], lane_label(name))
+                self.legend.addItem(lane.items["smooth"], lane_label(name))  # see _fit_legend
             else:
                 self.legend.addItem(lane.band_key, "per batch")
                 self.legend.addItem(lane.items["smooth"], "smoothed")
@@ -387,6 +414,7 @@ class TrainingPlots(QObject):
             self.lanes.append(lane)
         self._style_lanes()
         self._show_raw()
+        self._legend_fitted.clear()
         self._fit_legend()
         self.set_data(data)
         self.boundary_step = -1
@@ -496,17 +524,43 @@ class TrainingPlots(QObject):
             self._relabel(self.lanes[lane])
 
     def _relabel(self, item: LaneItems) -> None:
-        if len(self.lanes) > 1:
-            label = lane_label(item.name, item.lr)
-            label = f"{label} — diverged" if item.diverged else label
-        else:
-            label = "smoothed — diverged" if item.diverged else "smoothed"
-        for sample, text in self.legend.items:
-            if sample.item is item.items["smooth"]:
-                text.setText(label)
+        """A lane's name changed (live lr, diverged): write the legend again, refitted."""
+        self._fit_legend()
+
+    def _legend_names(self, brevity: int) -> list[str]:
+        """The loss legend's texts, ``brevity`` 0 (full), 1 (name and lr) or 2 (name only).
+
+        Shortened names that would read alike ("SGD" for SGD at two learning rates) get the
+        lane's number, so every curve stays identifiable."""
+        if len(self.lanes) <= 1:
+            diverged = bool(self.lanes) and self.lanes[0].diverged
+            return ["per batch", "smoothed — diverged" if diverged else "smoothed", "validation"]
+        names = []
+        for lane in self.lanes:
+            if brevity == 0:
+                text = lane_label(lane.name, lane.lr)
+            elif brevity == 1:
+                text = lane_label_lr(lane.name, lane.lr)
+            else:
+                text = lane_short(lane.name)
+            names.append(text)
+        if brevity:
+            names = [
+                f"{text} [{i + 1}]" if names.count(text) > 1 else text
+                for i, text in enumerate(names)
+            ]
+        return [
+            f"{text} — diverged" if lane.diverged else text
+            for text, lane in zip(names, self.lanes, strict=True)
+        ]
 
     def legend_texts(self) -> list[str]:
+        """The texts the loss legend shows now (shortened when the plot is narrow)."""
         return [text.text for _sample, text in self.legend.items]
+
+    def legend_full_texts(self) -> list[str]:
+        """The full names (the legend's tooltips), however short the legend shows them."""
+        return [text.toolTip() for _sample, text in self.legend.items]
 
     # -- markers ---------------------------------------------------------------------------
     def add_lr_marker(self, step: int, old_lr: float | None, new_lr: float, lane_name: str) -> None:
@@ -640,17 +694,121 @@ class TrainingPlots(QObject):
 
     @Slot(object)
     def _fit_legend(self, *_args) -> None:
-        """Fewer legend columns when the plot gets narrow (1024 px with zoom): never wider
-        than the plot."""
-        width = self.loss_plot.getPlotItem().getViewBox().width()
-        wanted = 2 if len(self.lanes) > 1 else 3
-        for cols in range(wanted, 0, -1):
-            self.legend.setColumnCount(cols)
-            if self.legend.width() <= 0.9 * width:
-                break
-        self.acc_legend.setColumnCount(2)
-        if self.acc_legend.width() > 0.9 * self.acc_plot.getPlotItem().getViewBox().width():
-            self.acc_legend.setColumnCount(1)
+        """Lay both legends out so that each fits inside its plot, readable (see LEGEND_FONTS).
+
+        Runs when a plot is resized (window, splitter, code panel), on zoom or theme changes and
+        when a name changes. Cheap when nothing changed (the last fit is remembered)."""
+        race = len(self.lanes) > 1
+        loss_options = [self._legend_names(b) for b in ((0, 1, 2) if race else (0,))]
+        self._fit_one(
+            self.legend,
+            self.loss_plot.getPlotItem().getViewBox(),
+            loss_options,
+            max_cols=(2, 4, 4) if race else (3,),
+        )
+        if self.acc_legend.items:
+            self._fit_one(
+                self.acc_legend,
+                self.acc_plot.getPlotItem().getViewBox(),
+                [["validation", "training"]],
+                max_cols=(2,),
+            )
+
+    def _fit_one(
+        self, legend: pg.LegendItem, vb: pg.ViewBox, options: list[list[str]], max_cols: tuple
+    ) -> None:
+        full = options[0]
+        avail_w = vb.width() - 2 * LEGEND_MARGIN
+        avail_h = vb.height() - 2 * LEGEND_MARGIN
+        key = (round(avail_w), round(avail_h), tuple(full), self.theme.scale, self.theme.name)
+        if not legend.items or avail_w <= 0 or avail_h <= 0:
+            return  # nothing to show, or not laid out yet (a later resize calls again)
+        if self._legend_fitted.get(id(legend)) == key:
+            return
+        self._legend_fitted[id(legend)] = key
+        for (_sample, label), text in zip(legend.items, full, strict=True):
+            label.setToolTip(text)
+        legend.setToolTip("\n".join(full))
+        candidates = [  # most readable first: full names, then shorter ones, then smaller fonts
+            (names, rel, cols)
+            for rel in LEGEND_FONTS
+            if rel == LEGEND_FONTS[0] or self.theme.point_size(rel) >= LEGEND_MIN_PT
+            for names, widest in zip(options, max_cols, strict=True)
+            if rel == LEGEND_FONTS[0] or names is options[-1]
+            for cols in range(min(widest, len(names)), 0, -1)
+        ]
+        sizes = [self._legend_size(legend, *c) for c in candidates]
+        chosen = next(
+            (
+                c
+                for limit in (LEGEND_TALL * vb.height(), avail_h)
+                for c, (w, h) in zip(candidates, sizes, strict=True)
+                if w <= avail_w and h <= limit
+            ),
+            None,
+        )
+        legend.setVisible(chosen is not None)  # a legend that fits nowhere is not drawn cut
+        self._apply_legend(legend, *(chosen or candidates[0]))
+        if legend is self.legend:  # hidden: the names are still in the plot's tooltip
+            names = "" if chosen else "\n\nCurves: " + " · ".join(full)
+            self.loss_plot.setToolTip(LOSS_TOOLTIP + names)
+
+    def _legend_pad(self) -> tuple[float, float]:
+        """The legend's inner margins (pyqtgraph's 9 px a side left no room in a 100 px plot)."""
+        return self.theme.size(3), self.theme.size(1.5)
+
+    def _label_size(self, text: str, size: str) -> tuple[float, float]:
+        """How much room a legend label needs (measured once per text and font size)."""
+        known = self._label_sizes.get((text, size))
+        if known is None:
+            self._probe.setText(text, size=size)
+            known = (self._probe.minimumWidth(), self._probe.minimumHeight())
+            if len(self._label_sizes) > 500:  # live lr changes make new names: stay bounded
+                self._label_sizes.clear()
+            self._label_sizes[(text, size)] = known
+        return known
+
+    def _legend_size(
+        self, legend: pg.LegendItem, names: list[str], rel: float, cols: int
+    ) -> tuple[float, float]:
+        """The size ``legend`` takes for ``names`` at ``rel`` × the theme's font in ``cols``
+        columns, computed as its grid layout lays out (rows filled left to right), without
+        touching the legend: a fit tries up to ~20 of these on every resize."""
+        size = f"{self.theme.point_size(rel):.1f}pt"
+        labels = [self._label_size(text, size) for text in names]
+        sample = 20.0  # pyqtgraph's ItemSample is 20 × 20
+        spacing_x = legend.layout.horizontalSpacing()
+        spacing_y = legend.layout.verticalSpacing()
+        pad_x, pad_y = self._legend_pad()
+        widths = [max(w for w, _h in labels[j::cols]) for j in range(min(cols, len(labels)))]
+        rows = [labels[i : i + cols] for i in range(0, len(labels), cols)]
+        heights = [max(sample, *(h for _w, h in row)) for row in rows]
+        width = sum(sample + w for w in widths) + spacing_x * (2 * len(widths) - 1) + 2 * pad_x
+        height = sum(heights) + spacing_y * (len(heights) - 1) + 2 * pad_y
+        return width, height
+
+    def _apply_legend(self, legend: pg.LegendItem, names: list[str], rel: float, cols: int):
+        """Show ``names`` at ``rel`` × the theme's font in ``cols`` columns.
+
+        pyqtgraph sizes a legend from its items' last geometry, stale right after a change (it
+        left a box wider than its text, or text outside its box): lay it out now, then size the
+        box to what the layout needs."""
+        size = f"{self.theme.point_size(rel):.1f}pt"
+        if legend.opts["labelTextSize"] != size:
+            legend.setLabelTextSize(size)
+            for _sample, label in legend.items:  # setAttr() alone does not re-render
+                label.setText(label.text)
+        for (_sample, label), text in zip(legend.items, names, strict=True):
+            if label.text != text:
+                label.setText(text)
+        legend.setColumnCount(cols)
+        layout = legend.layout
+        pad_x, pad_y = self._legend_pad()
+        layout.setContentsMargins(pad_x, pad_y, pad_x, pad_y)
+        layout.invalidate()
+        need = layout.effectiveSizeHint(Qt.SizeHint.PreferredSize)
+        legend.setGeometry(QRectF(0.0, 0.0, need.width(), need.height()))
+        layout.activate()
 
     @Slot(object)
     def _fit_boundary(self, *_args) -> None:
@@ -754,6 +912,7 @@ class TrainingPlots(QObject):
     def _on_theme(self) -> None:
         self._style_lanes()
         self._style_points()
+        self._legend_fitted.clear()  # the theme reset the legends' font to its own size
         self._fit_legend()
         for m, k in zip(self.markers, self._marker_kinds, strict=True):
             self._style_marker(m, k)

@@ -1,0 +1,121 @@
+"""Two QA findings in the Training view, checked the way the user saw them.
+
+* The loss legend, with several optimizers racing under long names, was wider than its plot at
+  150 % zoom or in an 800×600 window: a box with the names cut off or missing. It must always
+  lie inside the plot's view box (scene rectangles compared), still name every curve, and keep
+  the full names in its tooltips.
+* The landscape's explanation line kept the colour of the theme it was first shown in (black on
+  dark grey after switching to dark) or of an earlier error (red): its colour must follow the
+  theme and whether it is an error. At 200 % nothing on the landscape page may overlap.
+
+Sessions are opened through ``window.sessions.open_session`` (File ▸ Open) and runs are tiny.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from app.theme import get_theme
+from app.views.training_plots import lane_label
+
+WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
+OFFSCREEN_NOISE = r"This plugin does not support"
+
+pytestmark = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
+]
+
+LONG_SPECS = [
+    "SGD(lr=0.05, momentum=0.9, nesterov=True)",
+    "AdamW(lr=0.003, weight_decay=0.1)",
+    "RMSprop(lr=0.001, alpha=0.9, momentum=0.5)",
+    "SGD(lr=0.01, momentum=0.95, dampening=0.1)",
+    "Adam(lr=0.001, betas=(0.8, 0.95), amsgrad=True)",
+    "Adagrad(lr=0.05, lr_decay=0.001)",
+    "NAdam(lr=0.002, momentum_decay=0.005)",
+    "Adamax(lr=0.002, weight_decay=0.01)",
+]
+
+
+def open_race(qtbot, window, tmp_path, n: int) -> object:
+    """File ▸ Open a training session racing the first ``n`` long-named optimizers; the view."""
+    session = {
+        "format": "gdsim-session",
+        "version": 1,
+        "view": "training",
+        "training": {
+            "dataset": "moons",
+            "samples": 100,
+            "noise": 0.2,
+            "val_fraction": 0.2,
+            "hidden": [4],
+            "activation": "tanh",
+            "optimizers": LONG_SPECS[:n],
+            "scheduler": None,
+            "epochs": 2,
+            "batch_size": 50,
+            "device": "cpu",
+            "seed": 1,
+            "patience": 3,
+            "stop_early": False,
+        },
+    }
+    path = tmp_path / f"race{n}.json"
+    path.write_text(json.dumps(session), encoding="utf-8")
+    assert window.sessions.open_session(str(path))
+    view = window.training_view
+    qtbot.waitUntil(lambda: len(view.plots.lanes) == n, timeout=WAIT)
+    qtbot.waitUntil(lambda: window.current_key() == "training", timeout=WAIT)
+    return view
+
+
+def settle() -> None:
+    for _ in range(3):  # resize → layout → the plot's sigResized → the legend's refit
+        QApplication.processEvents()
+
+
+def assert_legend_fits(view, n: int) -> None:
+    plots = view.plots
+    legend = plots.legend
+    vb = plots.loss_plot.getPlotItem().getViewBox()
+    box, inside = legend.sceneBoundingRect(), vb.sceneBoundingRect()
+    assert legend.isVisible(), f"legend hidden in a {inside.width():.0f} px wide plot"
+    assert inside.contains(box), f"legend {box} sticks out of the plot {inside}"
+    texts = plots.legend_texts()
+    assert len(texts) == n and all(texts), texts
+    # every label lies inside the legend's box (pyqtgraph once left them outside a stale box)
+    for _sample, label in legend.items:
+        assert box.contains(label.sceneBoundingRect()), label.text
+    # shortened or not, the full names are in the tooltips, and no two shown names read alike
+    full = [lane_label(spec) for spec in LONG_SPECS[:n]]
+    assert plots.legend_full_texts() == full
+    assert len(set(texts)) == n, texts
+    for text, name in zip(texts, full, strict=True):
+        assert name.split(" ")[0] == text.split(" ")[0]  # each name starts as its curve's
+
+
+@pytest.mark.parametrize("n", [3, 8])
+def test_race_legend_fits_an_800x600_window(qtbot, window, tmp_path, n) -> None:
+    view = open_race(qtbot, window, tmp_path, n)
+    window.resize(800, 600)
+    qtbot.waitUntil(lambda: window.width() == 800, timeout=WAIT)
+    settle()
+    assert_legend_fits(view, n)
+
+
+@pytest.mark.parametrize("n", [3, 8])
+def test_race_legend_fits_at_150_percent_zoom(qtbot, window, tmp_path, n) -> None:
+    view = open_race(qtbot, window, tmp_path, n)
+    get_theme().set_scale(1.5)
+    settle()
+    assert_legend_fits(view, n)
+    get_theme().set_scale(1.0)  # and back: the full names return where they fit
+    window.resize(1600, 900)
+    settle()
+    assert_legend_fits(view, n)
+    if n == 3:
+        assert view.plots.legend_texts() == [lane_label(s) for s in LONG_SPECS[:3]]
