@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QTabWidget,
@@ -520,18 +521,19 @@ class MainWindow(QMainWindow):
             (" or ".join(QKeySequence(k).toString(native) for k in ks), text)
             for ks, text in RUN_KEYS.values()
         ]
-        rows += [
-            (keys(self.act_fullscreen), "Full screen on/off (Esc leaves)"),
-            (keys(self.act_zoom_in), "Zoom in: larger text and lines"),
-            (keys(self.act_zoom_out), "Zoom out"),
-            (keys(self.act_zoom_reset), "Reset zoom"),
-            (keys(self.act_panel), "Show/hide the control panel"),
-            (keys(self.act_quit), "Quit"),
-        ]
+        # every menu command with a shortcut, in menu order: one added to a menu is listed too
+        seen: set[int] = set()
+        for menu in self.menuBar().findChildren(QMenu):
+            for act in menu.actions():
+                if act.shortcuts() and id(act) not in seen:
+                    seen.add(id(act))
+                    rows.append((keys(act), act.text().replace("&", "").rstrip(".…")))
+        rows.append(("Esc", "Leave full screen"))
         table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{t}</td></tr>" for k, t in rows)
         text = (
             f"<table>{table}</table><p>Space, S, → and R act on the current tab wherever the "
-            "focus is, except inside a text field, where they type.</p>"
+            "focus is, except inside a text field, where they type (a focused slider keeps "
+            "→ and ←).</p>"
         )
         return self._message("shortcutsDialog", "Keyboard shortcuts", text)
 

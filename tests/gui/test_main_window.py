@@ -7,7 +7,7 @@ import logging
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDoubleSpinBox,
@@ -181,6 +181,8 @@ def test_control_panel_action_toggles_the_current_views_panel(qtbot, window):
 def test_help_dialogs_do_not_block(qtbot, window):
     box = window.show_shortcuts()
     assert isinstance(box, QMessageBox) and "Space" in box.text()
+    for act in (window.act_fullscreen, window.act_shortcuts, window.code_panel.toggleViewAction()):
+        assert act.shortcut().toString(QKeySequence.SequenceFormat.NativeText) in box.text()
     box.close()
     about = window.show_about()
     assert "gdsim" in about.text()
