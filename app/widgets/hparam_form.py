@@ -154,8 +154,10 @@ class HParamForm(QWidget):
         lr_slider_name: str = "lrSlider",
         lr_spin_name: str = "lrSpin",
         name_prefix: str = "hp_",
+        show_message: bool = True,
     ) -> None:
         super().__init__(parent)
+        self._show_message = bool(show_message)  # False: the view shows ``rejected`` itself
         self._lr_names = (lr_slider_name, lr_spin_name)
         self._prefix = name_prefix
         self._setting = False
@@ -380,5 +382,6 @@ class HParamForm(QWidget):
 
     @Slot(str)
     def _on_rejected(self, text: str) -> None:
-        self.message.show_message(text)
+        if self._show_message:
+            self.message.show_message(text)
         self.rejected.emit(text)

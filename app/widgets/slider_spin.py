@@ -303,6 +303,12 @@ class SciDoubleSpinBox(QDoubleSpinBox):
         return QValidator.State.Intermediate, text, pos
 
     def fixup(self, text: str) -> str:
+        # Reached with refused text only when Enter went to the line edit itself (not through
+        # keyPressEvent, which reviews first): say why there too, never revert silently.
+        if text != self.textFromValue(self.value()):
+            _value, why = self._typed(text)
+            if why:
+                self.rejected.emit(f"{why}; kept {self.textFromValue(self.value())}")
         return self.textFromValue(self.value())
 
 
