@@ -27,15 +27,17 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeyEvent, QShowEvent, QValidator
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QSpacerItem,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -47,11 +49,11 @@ from app.theme import get_theme
 from app.views.training_controls import ERROR_COLORS, TrainingControls, swatch
 from app.views.training_plots import TrainingPlots, lane_label, lane_short
 from app.widgets.collapsible_panel import CollapsiblePanel
-from app.widgets.slider_spin import LogSliderSpin
+from app.widgets.slider_spin import LogSliderSpin, format_number
 from app.worker import TrainingController, one_line
 from core.devices import resolve_device
 from core.errors import GdsimError
-from core.optimizers import get_optimizer
+from core.optimizers import get_optimizer, parse_spec
 from core.training import (
     DeviceChanged,
     Diverged,
@@ -82,6 +84,8 @@ STATE_WORDS = {
     "finished": "Training finished",
     "diverged": "Training diverged",
 }
+BAR_GAP = 12  # px between the transport buttons and the learning rate on one row
+LR_LABEL, LR_LABEL_SHORT = "Learning rate", "lr"  # the short one when the window is narrow
 INTENT_S = 1.0  # a clicked state wins over stale engine states for at most this long
 
 
@@ -113,11 +117,14 @@ class TrainingView(QWidget):
         self._bpe = 1
         self._rate = math.nan
         self._device = "cpu"
-        self._lane_names: list[str] = []
+        self._lane_names: list[str] = []  # as the engine built them at the last reset
+        self._lane_specs: list[str] = []  # the same with every live change since applied
         self._lane_states: list[str] = []
         self._lane_lrs: list[float] = []
         self._awaiting_reset = False
         self._after_reset: list[str] = []
+        # live changes made while a reset is on its way: the reset's config predates them
+        self._after_reset_hparams: dict[int, dict] = {}
         self._pending = False  # structural settings changed mid-run: apply on Reset
         self._diverged_text = ""
         self._boundary_lane = 0
@@ -131,6 +138,8 @@ class TrainingView(QWidget):
         self._closed = False  # after shutdown(): never start a worker again
         self._splitters_restored = False
         self._setting_lr = False
+        self._lr_error = ""  # the message a refused lr entry showed (cleared by a good one)
+        self._lr_refused = ""  # keys the lr box refused since the last one it took
         self._lr_pending: tuple[int, float] | None = None
         self._intent: tuple[str, float] | None = None  # (state a click asked for, deadline)
         self.ticks = 0  # display-timer ticks handled
@@ -172,8 +181,9 @@ class TrainingView(QWidget):
             b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Space must not also "click" the focus
         lr_info = get_optimizer("SGD").hparam("lr")
         low, high = lr_info.slider_range()
-        self.lr_label = QLabel("Learning rate", self)
-        self.lr_control = LogSliderSpin(low, max(high, 1000.0), 0.01, parent=self)
+        self.lr_label = QLabel(LR_LABEL, self)
+        self.lr_label.setObjectName("trainLrLabel")
+        self.lr_control = _lr_pair(low, max(high, 1000.0), 0.01, self)
         self.lr_control.setObjectNames("trainLrSlider", "trainLrSpin")
         self.lr_control.setObjectName("trainLr")
         self.lr_control.setAccessibleName("Learning rate")
@@ -197,16 +207,31 @@ class TrainingView(QWidget):
         )
         self.lr_now.setVisible(False)
 
-        bar = QHBoxLayout()
-        bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(self.run_button)
-        bar.addWidget(self.step_button)
-        bar.addWidget(self.reset_button)
-        bar.addSpacing(12)
-        bar.addWidget(self.lr_label)
-        bar.addWidget(self.lr_lane)
-        bar.addWidget(self.lr_control, 1)
-        bar.addWidget(self.lr_now)
+        # The transport bar: one row when it fits, else the learning rate on a row of its own
+        # (a 800×600 or 640×480 window squeezed "0.05" to "0." and the label to "Learning rat")
+        self.transport = QWidget(self)
+        self.transport.setObjectName("trainTransport")
+        self._buttons_row = QHBoxLayout()
+        self._buttons_row.addWidget(self.run_button)
+        self._buttons_row.addWidget(self.step_button)
+        self._buttons_row.addWidget(self.reset_button)
+        self._buttons_row.addStretch(1)  # only takes room when the lr has its own row
+        self._lr_row = QHBoxLayout()
+        self._lr_row.addWidget(self.lr_label)
+        self._lr_row.addWidget(self.lr_lane)
+        self._lr_row.addWidget(self.lr_control, 1)
+        self._lr_row.addWidget(self.lr_now)
+        self._bar = QBoxLayout(QBoxLayout.Direction.LeftToRight, self.transport)
+        self._bar.setContentsMargins(0, 0, 0, 0)
+        self._bar.addLayout(self._buttons_row, 0)
+        self._bar_gap = QSpacerItem(BAR_GAP, 0)  # between buttons and lr on one row only
+        self._bar.addSpacerItem(self._bar_gap)
+        self._bar.addLayout(self._lr_row, 1)
+        self.transport.installEventFilter(self)
+        if hasattr(self.lr_control, "rejected"):  # the box says itself why it refuses a value
+            self.lr_control.rejected.connect(self._on_lr_rejected)
+        else:  # a box that silently reverts: check what is typed before it does
+            self.lr_control.spin.installEventFilter(self)
 
         self.progress = QProgressBar(self)
         self.progress.setObjectName("epochProgress")
@@ -267,7 +292,7 @@ class TrainingView(QWidget):
         area = QVBoxLayout()
         area.setContentsMargins(4, 4, 4, 4)
         area.setSpacing(4)
-        area.addLayout(bar)
+        area.addWidget(self.transport)
         area.addWidget(self.progress)
         area.addWidget(self.message)
         area.addWidget(self.splitter, 1)
@@ -375,6 +400,93 @@ class TrainingView(QWidget):
             # untrained network's boundary is already on screen
             QTimer.singleShot(0, self, self._ensure_engine)
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        """Fit the transport bar to its width; check what is typed into the lr box (Qt alone
+        would silently drop or revert a bad value)."""
+        kind = event.type()
+        if watched is self.transport:
+            if kind in (QEvent.Type.Resize, QEvent.Type.LayoutRequest):
+                self._fit_transport()
+        elif watched is self.lr_control.spin:
+            if kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+                self._check_lr_key(event)
+            elif kind == QEvent.Type.FocusOut:
+                self._check_lr_text()
+        return super().eventFilter(watched, event)
+
+    def _check_lr_key(self, event: QKeyEvent) -> None:
+        """A key the lr box will refuse (a letter: it takes only number-like text) gets a
+        message; Enter on a value it will revert (0, -1, out of range) too."""
+        key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._check_lr_text()
+            return
+        typed = event.text()
+        ctrl = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.MetaModifier
+        if not typed or not typed.isprintable() or event.modifiers() & ctrl:
+            return
+        edit = self.lr_control.spin.lineEdit()
+        text = edit.text()
+        if edit.hasSelectedText():
+            start = edit.selectionStart()
+            end = start + len(edit.selectedText())
+        else:
+            start = end = edit.cursorPosition()
+        after = text[:start] + typed + text[end:]
+        state = self.lr_control.spin.validate(after, start + len(typed))[0]
+        if state != QValidator.State.Invalid:
+            self._lr_refused = ""
+            return
+        self._lr_refused += typed  # "abc" typed: each key refused, the message names all
+        self._on_lr_rejected(
+            self._lr_kept(f"{LR_LABEL} must be a number, got {self._lr_refused!r}")
+        )
+
+    def _check_lr_text(self) -> None:
+        """The lr box is about to commit (Enter, focus leaving): say why it will revert."""
+        spin = self.lr_control.spin
+        text = spin.lineEdit().text()
+        refused, self._lr_refused = self._lr_refused, ""
+        if spin.validate(text, len(text))[0] == QValidator.State.Acceptable:
+            return
+        if not text.strip() and refused and self.message_text() == self._lr_error:
+            return  # "abc" left the box empty: the refused keys say more than "empty"
+        low, high = spin.minimum(), spin.maximum()
+        self._on_lr_rejected(self._lr_kept(_lr_problem(text, low, high)))
+
+    def _lr_kept(self, problem: str) -> str:
+        return f"{problem}; kept {self.lr_control.spin.textFromValue(self.lr_control.value())}"
+
+    @Slot(str)
+    def _on_lr_rejected(self, text: str) -> None:
+        """A typed lr the box refused: say why where the view's other errors are said."""
+        self._lr_error = text
+        self._show_message(text, error=True)
+
+    def _fit_transport(self) -> None:
+        """Buttons and learning rate on one row if their minimum widths fit; else two rows,
+        and at the narrowest the label shortened to "lr" (the control and its number keep
+        their room: a squeezed layout takes from its widest item first)."""
+        avail = self.transport.width()
+        if avail <= 0:
+            return
+        fm = self.lr_label.fontMetrics()
+        label_now = self.lr_label.minimumSizeHint().width()
+        lr_min = self._lr_row.minimumSize().width() - label_now + fm.horizontalAdvance(LR_LABEL)
+        gap = BAR_GAP + self._bar.spacing()  # spacers get no spacing of their own
+        one_row = self._buttons_row.minimumSize().width() + gap + lr_min
+        one_line = one_row <= avail
+        if one_line:
+            direction, label = QBoxLayout.Direction.LeftToRight, LR_LABEL
+        else:
+            direction = QBoxLayout.Direction.TopToBottom
+            label = LR_LABEL if lr_min <= avail else LR_LABEL_SHORT
+        if self._bar.direction() != direction:
+            self._bar_gap.changeSize(BAR_GAP if one_line else 0, 0)
+            self._bar.setDirection(direction)
+        if self.lr_label.text() != label:
+            self.lr_label.setText(label)
+
     @Slot()
     def _fit_splitters(self) -> None:
         """First show: loss 60 % of the width, boundary 55 % of the right column's height
@@ -460,6 +572,7 @@ class TrainingView(QWidget):
             self._show_message(one_line(exc), error=True)
             return
         self._after_reset = []  # a second Reset while one is on its way drops a queued Start
+        self._after_reset_hparams = {}  # the config just sent holds every change made so far
         if then and then not in self._after_reset:
             self._after_reset.append(then)
         self._awaiting_reset = True
@@ -510,6 +623,7 @@ class TrainingView(QWidget):
         self.controller.launch(config)
         self._awaiting_reset = False
         self._after_reset = []
+        self._after_reset_hparams = {}
         self._pending = False
         data = config.make_data()
         n_train = int(len(data.train_idx))
@@ -521,6 +635,7 @@ class TrainingView(QWidget):
 
     def _start_run_display(self, names: list[str], bpe: int, data, epochs: int) -> None:
         self._lane_names = list(names)
+        self._lane_specs = list(names)
         self._lane_states = ["training"] * len(names)
         self._lane_lrs = [math.nan] * len(names)
         self._bpe, self._epochs, self._steps, self._rate = bpe, epochs, 0, math.nan
@@ -635,6 +750,9 @@ class TrainingView(QWidget):
         except GdsimError as exc:
             self._show_message(one_line(exc), error=True)
             return
+        if self._lr_error and self.message_text() == self._lr_error:
+            self._clear_message(errors_too=True)  # a good value replaced the refused one
+        self._lr_error = ""
         self._lr_pending = (lane, value)
         if not self._lr_timer.isActive():
             self._lr_timer.start()
@@ -653,7 +771,10 @@ class TrainingView(QWidget):
 
     def _live_hparams(self, lane: int, changes: dict) -> None:
         """Send a live change to the engine if that lane is training the same optimizer."""
-        if not self.controller.alive or self._awaiting_reset:
+        if not self.controller.alive:
+            return  # the launch reads the panel
+        if self._awaiting_reset:
+            self._after_reset_hparams.setdefault(lane, {}).update(changes)
             return
         if lane >= len(self._lane_names) or lane >= len(self.controls.specs):
             return  # the lane exists only in the panel (or no more): applies on Reset
@@ -743,6 +864,7 @@ class TrainingView(QWidget):
         if state == "failed":
             self._awaiting_reset = False
             self._after_reset = []
+            self._after_reset_hparams = {}
             self._set_state("idle")
 
     # -- the display timer -----------------------------------------------------------------
@@ -795,21 +917,29 @@ class TrainingView(QWidget):
                     )
         previous = self._state
         intent = self._intent
+        state = upd.state
+        if state == "paused" and upd.steps == 0 and self._state in ("idle", "ready"):
+            # the worker parks a new engine as "paused" (engine.run(paused=True)); nobody has
+            # pressed Start or Step yet, so for the user it is ready, not paused
+            state = "ready"
         if (
             intent is None
-            or upd.state == intent[0]
-            or upd.state in DONE
+            or state == intent[0]
+            or state in DONE
             or resets
             or time.monotonic() > intent[1]
         ):
             self._intent = None
-            self._state = upd.state
+            self._state = state
         self._steps, self._epochs, self._bpe = upd.steps, upd.epochs, upd.batches_per_epoch
         self._rate, self._device = upd.steps_per_second, upd.device
         self._lane_states = [lane.state for lane in upd.lanes]
         self._lane_lrs = [lane.lr for lane in upd.lanes]
         self._show_lr_now()
-        if resets:  # Start/Step pressed while the reset was on its way
+        if resets:  # lr changes, Start/Step made while the reset was on its way
+            changes, self._after_reset_hparams = self._after_reset_hparams, {}
+            for lane, lane_changes in changes.items():
+                self._live_hparams(lane, lane_changes)
             after, self._after_reset = self._after_reset, []
             for command in after:
                 if command == "start" and self._state != "running":
@@ -827,20 +957,23 @@ class TrainingView(QWidget):
         if isinstance(e, EpochEnd):
             self.plots.add_epoch(e.lane, e.epoch, e.val_loss, e.val_accuracy, e.train_accuracy)
         elif isinstance(e, HparamsChanged):
+            if e.lane < len(self._lane_specs):
+                self._lane_specs[e.lane] = _renamed(self._lane_specs[e.lane], e.changes)
+            name = self._lane_name(e.lane, e.lane_name)
             if "lr" in e.changes:
                 old = self._lane_lrs[e.lane] if e.lane < len(self._lane_lrs) else None
                 old = old if old is not None and math.isfinite(old) else None
-                self.plots.add_lr_marker(e.step, old, e.lr, lane_short(e.lane_name))
+                if e.step > 0:  # before the lane's first batch the new lr is simply its lr
+                    self.plots.add_lr_marker(e.step, old, e.lr, lane_short(name))
                 self.plots.set_lane_lr(e.lane, e.lr)
-                if e.lane < self.boundary_lane_combo.count():
-                    self.boundary_lane_combo.setItemText(e.lane, lane_label(e.lane_name, e.lr))
                 if e.lane < len(self._lane_lrs):
                     self._lane_lrs[e.lane] = e.lr
+            if e.lane < self.boundary_lane_combo.count():
+                self.boundary_lane_combo.setItemText(e.lane, lane_label(name, e.lr))
         elif isinstance(e, EarlyStop):
-            self.plots.add_early_stop_marker(
-                e.best_epoch, e.epoch, e.patience, lane_short(e.lane_name)
-            )
-            who = f"{lane_label(e.lane_name)}: " if len(self._lane_names) > 1 else ""
+            name = self._lane_name(e.lane, e.lane_name)
+            self.plots.add_early_stop_marker(e.best_epoch, e.epoch, e.patience, lane_short(name))
+            who = f"{lane_label(name)}: " if len(self._lane_names) > 1 else ""
             what = "training stopped" if e.stopped else "training goes on (overfitting from here)"
             self._show_message(
                 f"{who}validation loss has not improved for {e.patience} epochs "
@@ -848,10 +981,11 @@ class TrainingView(QWidget):
             )
         elif isinstance(e, Diverged):
             self.plots.set_diverged(e.lane)
+            name = self._lane_name(e.lane, e.lane_name)
             where = f"epoch {e.epoch}, batch {e.batch + 1}" if e.batch >= 0 else f"epoch {e.epoch}"
-            self._diverged_text = f"{lane_short(e.lane_name)} diverged ({e.reason}) at {where}"
+            self._diverged_text = f"{lane_short(name)} diverged ({e.reason}) at {where}"
             self._show_message(
-                f"{lane_label(e.lane_name)} diverged at {where}: {e.explanation}. "
+                f"{lane_label(name)} diverged at {where}: {e.explanation}. "
                 "Lower the learning rate and press Reset (R).",
                 error=True,
             )
@@ -859,6 +993,14 @@ class TrainingView(QWidget):
             self._show_message(f"Training moved from {e.previous} to {e.device} at batch {e.step}.")
         elif isinstance(e, Error):
             self._show_message(e.message, error=True)
+
+    def _lane_name(self, lane: int, engine_name: str) -> str:
+        """The lane's SPEC as it trains now. The engine names a lane once, when it builds it
+        (``Adam(lr=0.1)``), and keeps that name in its events after live changes; a message
+        must name the learning rate the lane actually has, as the race list does."""
+        if 0 <= lane < len(self._lane_specs):
+            return self._lane_specs[lane]
+        return engine_name
 
     def _maybe_request_boundary(self, upd: Update) -> None:
         lane = self._boundary_lane
@@ -912,6 +1054,45 @@ def _lane_names(specs: tuple[str, ...]) -> list[str]:
         names.append(f"{s} #{seen.count(s) + 1}" if s in seen else s)
         seen.append(s)
     return names
+
+
+def _lr_problem(text: str, low: float, high: float) -> str:
+    """Why ``text`` is not a learning rate the box takes, in one line (worded as
+    ``app.widgets.slider_spin`` words it, so either path reads the same)."""
+    t = text.strip()
+    if not t:
+        return f"{LR_LABEL} needs a number"
+    try:
+        value = float(t)
+    except ValueError:
+        return f"{LR_LABEL} must be a number, got {t!r}"
+    if not math.isfinite(value):
+        return f"{LR_LABEL} must be a finite number, got {t}"
+    return (
+        f"{LR_LABEL} must be between {format_number(low)} and {format_number(high)}, "
+        f"got {format_number(value)}"
+    )
+
+
+def _lr_pair(low: float, high: float, value: float, parent: QWidget) -> LogSliderSpin:
+    """The lr slider + box. A box that explains refusals itself is asked not to show its
+    own message under the pair: the view shows it in its message line, with its other
+    errors, and the transport bar keeps its height."""
+    try:
+        return LogSliderSpin(low, high, value, show_message=False, parent=parent)
+    except TypeError:  # a LogSliderSpin without messages of its own
+        return LogSliderSpin(low, high, value, parent=parent)
+
+
+def _renamed(name: str, changes: dict) -> str:
+    """An engine lane name ('Adam(lr=0.1) #2') after a live change of ``changes``:
+    'Adam(lr=100) #2' (unchanged if it is not a SPEC the registry parses)."""
+    base, sep, tag = name.partition(" #")
+    try:
+        spec = parse_spec(base).with_changes(**changes)
+    except GdsimError:
+        return name
+    return f"{spec}{sep}{tag}"
 
 
 def _with_device(config: TrainConfig, device: str) -> TrainConfig:
