@@ -19,7 +19,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QEvent, QPointF, QSettings, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPointF,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +45,8 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpinBox,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -43,17 +55,38 @@ from app.settings import read_bool, read_float, read_int, read_str, read_str_lis
 from app.theme import get_theme
 from app.views.training_plots import class_color, lane_label
 from app.widgets.hparam_form import HParamForm
-from core.datasets import GeneratedData, dataset_names, get_dataset, make_dataset
-from core.devices import available_devices
+from core.datasets import (
+    MAX_SAMPLES,
+    GeneratedData,
+    dataset_names,
+    get_dataset,
+    make_dataset,
+    parse_dataset_spec,
+)
+from core.devices import available_devices, resolve_device
 from core.errors import GdsimError
 from core.optimizers import OptimizerSpec, get_optimizer, optimizer_names, parse_spec
-from core.schedulers import get_scheduler, scheduler_names
+from core.schedulers import get_scheduler, parse_scheduler, scheduler_names
 from core.training import ACTIVATIONS, TrainConfig, parse_hidden
 
 log = logging.getLogger("gdsim.training")
 
 DEFAULT_SPEC = "Adam(lr=0.01)"
 MAX_LANES = 8
+
+# The ranges the engine accepts, so that every value a session file may hold fits its box (a
+# box narrower than the engine silently clamped a file's value on opening). core names only
+# MAX_SAMPLES; the others mirror core.datasets.make_dataset (samples >= 10) and
+# core.training.TrainConfig (epochs, batch size and patience <= 1_000_000; val_fraction in
+# (0, 0.9]); tests/gui/test_training_session_fidelity.py fails if core's limits move.
+MIN_SAMPLES = 10
+MAX_EPOCHS = 1_000_000
+MAX_BATCH_SIZE = 1_000_000
+MAX_PATIENCE = 1_000_000
+VAL_SHARE_MIN_PERCENT = 0.1  # the box shows a percentage with one decimal: 0.001 .. 0.9
+VAL_SHARE_MAX_PERCENT = 90.0
+MAX_SEED = 2**31 - 1  # a QSpinBox holds an int32; core accepts up to 2**63 - 1 (set_config says)
+AUTO_DEVICE = "auto"
 ERROR_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}
 
 
@@ -122,10 +155,62 @@ class DataPreview(QWidget):
         p.end()
 
 
+class _ViewportWidthDelegate(QStyledItemDelegate):
+    """Rows as wide as the list's viewport, their text elided (the full SPEC is the tooltip):
+    a row as wide as its text brought a horizontal scroll bar that covered the last lane."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
+        return QSize(1, super().sizeHint(option, index).height())
+
+
 def _header(text: str, parent: QWidget) -> QLabel:
     label = QLabel(text, parent)
     label.setStyleSheet("font-weight: bold; margin-top: 6px;")  # bold via QSS: follows zoom
     return label
+
+
+def _effective(config: TrainConfig) -> dict[str, Any]:
+    """What a configuration means, one entry per thing the panel shows, named as a user reads
+    it: a data set SPEC's own values ("spiral(arms=4)") merged over the explicit ones the way
+    ``core.datasets.make_dataset`` merges them, the scheduler in canonical form. Two
+    configurations that train the same run give equal dicts (the device aside)."""
+    name, merged = parse_dataset_spec(config.dataset)
+    explicit = {"samples": config.samples, "noise": config.noise, **config.dataset_options}
+    merged = {**merged, **{k: v for k, v in explicit.items() if v is not None}}
+    out: dict[str, Any] = {
+        "data set": name,
+        "samples": merged.pop("samples", 1000),
+        "noise": merged.pop("noise", get_dataset(name).default_noise),
+        "validation share": merged.pop("val_fraction", config.val_fraction),
+        "seed": merged.pop("seed", config.seed),
+    }
+    out.update(merged)  # the data set's own options (arms, centres...)
+    out.update(
+        {
+            "hidden layers": tuple(config.hidden),
+            "activation": config.activation,
+            "optimizers": tuple(config.optimizers),
+            "scheduler": None if config.scheduler is None else str(config.scheduler_spec()),
+            "epochs": config.epochs,
+            "batch size": config.batch_size,
+            "patience": config.patience,
+            "stop early": config.stop_early,
+        }
+    )
+    return out
+
+
+def _shown(value: Any) -> str:
+    """A value in a note: patience None reads "off", a layer list "8,12,4"."""
+    if value is None:
+        return "off"
+    if isinstance(value, tuple):
+        return (
+            ",".join(str(v) for v in value)
+            if all(isinstance(v, int) for v in value)
+            else ("; ".join(str(v) for v in value))
+        )
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class TrainingControls(QWidget):
@@ -184,22 +269,36 @@ class TrainingControls(QWidget):
         self.samples_spin = QSpinBox(self)
         self.samples_spin.setObjectName("samplesSpin")
         self.samples_spin.setAccessibleName("Samples")
-        self.samples_spin.setRange(20, 200_000)
+        self.samples_spin.setRange(MIN_SAMPLES, MAX_SAMPLES)
         self.samples_spin.setSingleStep(100)
         self.samples_spin.setValue(1000)
         self.samples_spin.setKeyboardTracking(False)
         self.samples_spin.setToolTip(
-            "How many points are generated (20 % are held out for validation); more points "
+            "How many points are generated (the validation share is held out); more points "
             "mean more batches per epoch and a less noisy gradient estimate (applies on Reset)"
         )
         data_form.addRow(self._label("Samples", self.samples_spin), self.samples_spin)
+        self.val_share_spin = QDoubleSpinBox(self)
+        self.val_share_spin.setObjectName("valShareSpin")
+        self.val_share_spin.setAccessibleName("Validation share")
+        self.val_share_spin.setRange(VAL_SHARE_MIN_PERCENT, VAL_SHARE_MAX_PERCENT)
+        self.val_share_spin.setDecimals(1)
+        self.val_share_spin.setSingleStep(5.0)
+        self.val_share_spin.setSuffix(" %")
+        self.val_share_spin.setValue(20.0)
+        self.val_share_spin.setKeyboardTracking(False)
+        self.val_share_spin.setToolTip(
+            "The share of the points held out for validation: never trained on, they show "
+            "whether the network generalises or only memorises (applies on Reset)"
+        )
+        data_form.addRow(self._label("Validation share", self.val_share_spin), self.val_share_spin)
         self.options_form = QFormLayout()
         self.option_spins: dict[str, QSpinBox] = {}
         data_form.addRow(self.options_form)
         self.seed_spin = QSpinBox(self)
         self.seed_spin.setObjectName("seedSpin")
         self.seed_spin.setAccessibleName("Seed")
-        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setRange(0, MAX_SEED)
         self.seed_spin.setKeyboardTracking(False)
         self.seed_spin.setToolTip(
             "Fixes the points, the train/validation split, the initial weights and the batch "
@@ -246,6 +345,9 @@ class TrainingControls(QWidget):
             "same batches, so the curves compare the optimizers alone; select one to edit it"
         )
         self.race_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.race_list.setItemDelegate(_ViewportWidthDelegate(self.race_list))
+        self.race_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.race_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.race_list.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         lay.addWidget(self.race_list)
         race_row = QHBoxLayout()
@@ -329,7 +431,7 @@ class TrainingControls(QWidget):
         self.batch_spin = QSpinBox(self)
         self.batch_spin.setObjectName("batchSpin")
         self.batch_spin.setAccessibleName("Batch size")
-        self.batch_spin.setRange(1, 100_000)
+        self.batch_spin.setRange(1, MAX_BATCH_SIZE)
         self.batch_spin.setValue(32)
         self.batch_spin.setKeyboardTracking(False)
         self.batch_spin.setToolTip(
@@ -340,7 +442,7 @@ class TrainingControls(QWidget):
         self.epochs_spin = QSpinBox(self)
         self.epochs_spin.setObjectName("epochsSpin")
         self.epochs_spin.setAccessibleName("Epochs")
-        self.epochs_spin.setRange(1, 100_000)
+        self.epochs_spin.setRange(1, MAX_EPOCHS)
         self.epochs_spin.setValue(30)
         self.epochs_spin.setKeyboardTracking(False)
         self.epochs_spin.setToolTip(
@@ -350,7 +452,7 @@ class TrainingControls(QWidget):
         self.patience_spin = QSpinBox(self)
         self.patience_spin.setObjectName("patienceSpin")
         self.patience_spin.setAccessibleName("Patience")
-        self.patience_spin.setRange(0, 10_000)
+        self.patience_spin.setRange(0, MAX_PATIENCE)
         self.patience_spin.setValue(10)
         self.patience_spin.setSpecialValueText("off")
         self.patience_spin.setKeyboardTracking(False)
@@ -420,7 +522,7 @@ class TrainingControls(QWidget):
 
         # signals
         self.dataset_combo.currentIndexChanged.connect(self._on_dataset)
-        for w in (self.noise_spin, self.samples_spin, self.seed_spin):
+        for w in (self.noise_spin, self.samples_spin, self.val_share_spin, self.seed_spin):
             w.valueChanged.connect(self._on_data_setting)
         self.hidden_edit.textChanged.connect(self._check_hidden)
         self.hidden_edit.editingFinished.connect(self._on_hidden_done)
@@ -474,6 +576,11 @@ class TrainingControls(QWidget):
     def dataset_options(self) -> dict[str, int]:
         return {k: int(s.value()) for k, s in self.option_spins.items()}
 
+    def val_fraction(self) -> float:
+        """The validation share as ``TrainConfig.val_fraction`` (the box shows a percentage;
+        rounded so 40.0 % is 0.4, not 0.4000000000000001, in a saved session)."""
+        return round(float(self.val_share_spin.value()) / 100.0, 6)
+
     @Slot(int)
     def _on_dataset(self, _index: int) -> None:
         name = self.dataset_name()
@@ -498,6 +605,7 @@ class TrainingControls(QWidget):
                 self.dataset_name(),
                 samples=int(self.samples_spin.value()),
                 noise=float(self.noise_spin.value()),
+                val_fraction=self.val_fraction(),
                 seed=int(self.seed_spin.value()),
                 **self.dataset_options(),
             )
@@ -553,6 +661,20 @@ class TrainingControls(QWidget):
                 if not d.available:
                     item = model.item(row)
                     item.setEnabled(False)
+            # last, after the devices themselves: "auto" is what a session written for any
+            # machine asks for (CUDA, then MPS, then the CPU)
+            try:
+                best = str(resolve_device(AUTO_DEVICE))
+            except GdsimError:
+                best = "cpu"
+            self.device_combo.addItem(f"auto · best available (here: {best})", AUTO_DEVICE)
+            self.device_combo.setItemData(
+                self.device_combo.count() - 1,
+                "The best device of the machine it runs on: a CUDA GPU, else an Apple GPU, "
+                f"else the CPU (here: {best}); a session saved with it uses a GPU wherever "
+                "there is one",
+                Qt.ItemDataRole.ToolTipRole,
+            )
             idx = self.device_combo.findData(current or "cpu")
             self.device_combo.setCurrentIndex(max(0, idx))
         finally:
@@ -584,7 +706,7 @@ class TrainingControls(QWidget):
             for i, spec in enumerate(self.specs):
                 label = lane_label(str(spec))
                 item = QListWidgetItem(swatch(get_theme().series_color(i), size), label)
-                item.setToolTip(spec.info.description)
+                item.setToolTip(f"{spec}\n{spec.info.description}")  # the row may be elided
                 self.race_list.addItem(item)
             self.race_list.setCurrentRow(self._current)
             self._fit_list_height()
@@ -594,10 +716,11 @@ class TrainingControls(QWidget):
             self._quiet -= 1
 
     def _fit_list_height(self) -> None:
-        """Show up to four entries without scrolling (recomputed when zoom changes the font)."""
+        """Show every lane (at most MAX_LANES) without scrolling; recomputed when zoom changes
+        the font. Rows never need a horizontal scroll bar (they elide), so none eats a row."""
         rows = max(1, len(self.specs))
         h = self.race_list.sizeHintForRow(0) if self.race_list.count() else 18
-        self.race_list.setFixedHeight(min(rows, 4) * h + 2 * self.race_list.frameWidth() + 2)
+        self.race_list.setFixedHeight(rows * h + 2 * self.race_list.frameWidth() + 2)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().changeEvent(event)
@@ -665,7 +788,9 @@ class TrainingControls(QWidget):
     def _update_item(self, lane: int) -> None:
         item = self.race_list.item(lane)
         if item is not None:
-            item.setText(lane_label(str(self.specs[lane])))
+            spec = self.specs[lane]
+            item.setText(lane_label(str(spec)))
+            item.setToolTip(f"{spec}\n{spec.info.description}")
         self.lanesChanged.emit()
 
     @Slot(int)
@@ -717,6 +842,7 @@ class TrainingControls(QWidget):
             dataset=self.dataset_name(),
             samples=int(self.samples_spin.value()),
             noise=float(self.noise_spin.value()),
+            val_fraction=self.val_fraction(),
             dataset_options=self.dataset_options(),
             hidden=parse_hidden(self.hidden_edit.text()),
             activation=str(self.activation_combo.currentData()),
@@ -731,42 +857,50 @@ class TrainingControls(QWidget):
         )
 
     def set_config(self, config: TrainConfig) -> str:
-        """Show a (validated) configuration from a session; returns a note for the user ("" if
-        everything fitted). A scheduler with arguments gets its own combo entry; a device this
-        machine lacks falls back to the CPU and says so (the session still names it)."""
-        note = ""
+        """Show a (validated) configuration from a session; returns a one-line note for the
+        user, "" if everything fitted.
+
+        The note names whatever the panel could not keep, so opening a file never changes it
+        silently: optimizers beyond MAX_LANES, a device this machine lacks (the CPU is shown;
+        "auto" stays "auto"), and any value a box cannot hold exactly ("seed 2**40 -> ...").
+        A scheduler with arguments gets its own combo entry.
+        """
+        wanted = _effective(config)
+        notes: list[str] = []
         self._quiet += 1
         try:
-            self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(config.dataset))
-            self._rebuild_options(config.dataset)
-            for name, value in config.dataset_options.items():
-                if name in self.option_spins:
-                    self.option_spins[name].setValue(int(value))
-            self.noise_spin.setValue(float(config.noise))
-            self.samples_spin.setValue(int(config.samples))
-            self.seed_spin.setValue(int(config.seed))
+            name = str(wanted["data set"])
+            self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(name))
+            self._rebuild_options(name)
+            for opt, spin in self.option_spins.items():
+                if opt in wanted:
+                    spin.setValue(int(wanted[opt]))
+            self.noise_spin.setValue(float(wanted["noise"]))
+            self.samples_spin.setValue(int(wanted["samples"]))
+            self.val_share_spin.setValue(float(wanted["validation share"]) * 100.0)
+            self.seed_spin.setValue(min(int(wanted["seed"]), MAX_SEED))
             hidden = ",".join(str(n) for n in config.hidden)
             self.hidden_edit.setText(hidden)
             self._hidden_applied = hidden
             self.activation_combo.setCurrentIndex(self.activation_combo.findData(config.activation))
             self.specs = [parse_spec(text) for text in config.optimizers][:MAX_LANES]
+            if len(config.optimizers) > MAX_LANES:
+                notes.append(
+                    f"loaded the first {MAX_LANES} of {len(config.optimizers)} optimizers "
+                    f"(the Training view races at most {MAX_LANES})"
+                )
             self._current = 0
-            sched = config.scheduler
-            index = 0 if sched is None else self.scheduler_combo.findData(sched)
-            if index < 0:  # a scheduler with arguments: offer exactly that one
-                self.scheduler_combo.addItem(sched, sched)
-                index = self.scheduler_combo.count() - 1
-            self.scheduler_combo.setCurrentIndex(index)
+            self._select_scheduler(config.scheduler)
             self.batch_spin.setValue(int(config.batch_size))
             self.epochs_spin.setValue(int(config.epochs))
             self.patience_spin.setValue(0 if config.patience is None else int(config.patience))
             self.stop_early_check.setChecked(bool(config.stop_early))
             here = [d.name for d in available_devices() if d.available]
             device = config.device.strip().lower()
-            if device == "auto":  # the best device this machine has
-                device = next((name for name in here if name != "cpu"), "cpu")
-            if device not in here:
-                note = f"This session asks for device {device!r}, which this machine lacks: CPU."
+            if device != AUTO_DEVICE and device not in here:
+                notes.append(
+                    f"this session asks for device {device!r}, which this machine lacks: CPU"
+                )
                 device = "cpu"
             self.set_device(device)
         finally:
@@ -775,7 +909,39 @@ class TrainingControls(QWidget):
         self._show_lane(0)
         self._check_hidden(self.hidden_edit.text())
         self.refresh_preview()
-        return note
+        try:
+            shown = _effective(self.config())
+        except GdsimError as exc:  # not expected: every box holds a valid value
+            notes.append(f"the panel cannot show these settings: {str(exc).splitlines()[0]}")
+        else:
+            wanted["optimizers"] = tuple(wanted["optimizers"])[:MAX_LANES]  # said above
+            changed = [
+                f"{key} {_shown(value)} → {_shown(shown.get(key))}"
+                for key, value in wanted.items()
+                if shown.get(key) != value
+            ]
+            if changed:
+                notes.append("changed to fit the panel: " + ", ".join(changed))
+        if not notes:
+            return ""
+        text = "; ".join(notes)
+        return f"{text[0].upper()}{text[1:]}."
+
+    def _select_scheduler(self, text: str | None) -> None:
+        """Select scheduler SPEC ``text`` (validated), adding a combo entry for one with
+        arguments (the registry lists only the bare names)."""
+        if text is None or text.strip().lower() in ("", "none"):
+            self.scheduler_combo.setCurrentIndex(0)
+            return
+        spec = parse_scheduler(text)
+        index = self.scheduler_combo.findData(text)
+        if index < 0 and not spec.kwargs:
+            index = self.scheduler_combo.findData(spec.name)
+        if index < 0:  # a scheduler with arguments: offer exactly that one
+            self.scheduler_combo.addItem(text, text)
+            index = self.scheduler_combo.count() - 1
+            self.scheduler_combo.setItemData(index, text, Qt.ItemDataRole.ToolTipRole)
+        self.scheduler_combo.setCurrentIndex(index)
 
     def log_y(self) -> bool:
         return self.log_check.isChecked()
@@ -788,6 +954,7 @@ class TrainingControls(QWidget):
         s.setValue("dataset", self.dataset_name())
         s.setValue("samples", int(self.samples_spin.value()))
         s.setValue("noise", float(self.noise_spin.value()))
+        s.setValue("valFraction", self.val_fraction())
         for k, v in self.dataset_options().items():
             s.setValue(f"option_{k}", v)
         s.setValue("seed", int(self.seed_spin.value()))
@@ -813,12 +980,16 @@ class TrainingControls(QWidget):
             self.noise_spin.setValue(
                 read_float(s, "noise", get_dataset(name).default_noise, 0.0, 5.0)
             )
-            self.samples_spin.setValue(read_int(s, "samples", 1000, 20, 200_000))
+            self.samples_spin.setValue(read_int(s, "samples", 1000, MIN_SAMPLES, MAX_SAMPLES))
+            share = read_float(
+                s, "valFraction", 0.2, VAL_SHARE_MIN_PERCENT / 100, VAL_SHARE_MAX_PERCENT / 100
+            )
+            self.val_share_spin.setValue(share * 100.0)
             for opt in get_dataset(name).options:
                 self.option_spins[opt.name].setValue(
                     read_int(s, f"option_{opt.name}", opt.default, opt.low, opt.high)
                 )
-            self.seed_spin.setValue(read_int(s, "seed", 0, 0, 2**31 - 1))
+            self.seed_spin.setValue(read_int(s, "seed", 0, 0, MAX_SEED))
             hidden = read_str(s, "hidden", "16,16")
             try:
                 parse_hidden(hidden)
@@ -837,16 +1008,18 @@ class TrainingControls(QWidget):
                     log.warning("ignoring saved optimizer %r: %s", text, exc)
             self.specs = specs or [parse_spec(DEFAULT_SPEC)]
             self._current = 0
-            sched = read_str(s, "scheduler", "none", ["none", *scheduler_names()])
-            self.scheduler_combo.setCurrentIndex(
-                max(0, self.scheduler_combo.findData(None if sched == "none" else sched))
-            )
-            self.batch_spin.setValue(read_int(s, "batch", 32, 1, 100_000))
-            self.epochs_spin.setValue(read_int(s, "epochs", 30, 1, 100_000))
-            self.patience_spin.setValue(read_int(s, "patience", 10, 0, 10_000))
+            sched = read_str(s, "scheduler", "none")
+            try:  # any SPEC, "StepLR(step_size=5, gamma=0.5)" too, as set_config shows it
+                self._select_scheduler(sched)
+            except GdsimError as exc:
+                log.warning("ignoring setting scheduler=%r: %s", sched[:200], exc)
+                self.scheduler_combo.setCurrentIndex(0)
+            self.batch_spin.setValue(read_int(s, "batch", 32, 1, MAX_BATCH_SIZE))
+            self.epochs_spin.setValue(read_int(s, "epochs", 30, 1, MAX_EPOCHS))
+            self.patience_spin.setValue(read_int(s, "patience", 10, 0, MAX_PATIENCE))
             self.stop_early_check.setChecked(read_bool(s, "stopEarly", False))
             device = read_str(s, "device", "cpu")
-            if device.strip().lower() in {d.name for d in available_devices()}:
+            if device.strip().lower() in {AUTO_DEVICE, *(d.name for d in available_devices())}:
                 self.set_device(device.strip().lower())
             else:
                 log.warning("ignoring setting device=%r: not a device name", device)
