@@ -32,6 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from functools import partial
 
+import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -84,6 +85,18 @@ from core.surfaces import SURFACES, Surface, get_surface, surface_names
 
 log = logging.getLogger("gdsim.surfaces")
 
+
+def _drawable(surface: Surface) -> Surface:
+    """``surface``, or GdsimError when it has no finite value anywhere on its map (e.g.
+    ``x**2 + 1e400*y``: 1e400 is inf), where nothing could be drawn or raced."""
+    if surface.is_expression:
+        with np.errstate(invalid="ignore", over="ignore"):
+            _xs, _ys, z = surface.grid(DRAWABLE_PROBE)
+        if not np.isfinite(z).any():
+            raise GdsimError("f(x, y) is not finite anywhere on the map: nothing to draw or race")
+    return surface
+
+
 DEFAULT_SURFACE = "rosenbrock"
 #: The race a lecture starts with: plain SGD crawls along Rosenbrock's valley, momentum gets
 #: to (1, 1) first, Adam and RMSprop in between (~3000 steps for all to arrive).
@@ -100,6 +113,7 @@ MAX_CATCH_UP_S = 0.1  # a late tick (window dragged, machine busy) never owes mo
 STATUS_INTERVAL_S = 0.25
 RATE_WINDOW_S = 1.0
 EXPRESSION_CHECK_MS = 400
+DRAWABLE_PROBE = 48  # grid points a side when checking that a typed f has a finite value
 REPLAY_SLICE_S = 0.03  # a loaded session's steps are replayed this long per event-loop turn
 
 
@@ -468,7 +482,7 @@ class SurfaceView(QWidget):
             self._set_note("add an optimizer to race")
             return
         if not self.race.active:
-            self._set_note("every optimizer has diverged: press Reset (R)")
+            self._set_note(self._stuck_note())
             return
         self._note = ""
         self._running = True
@@ -506,11 +520,7 @@ class SurfaceView(QWidget):
         if generation != self.generation:  # reset (or a new start/surface) while it waited
             return
         if self.race.step(1) == 0:
-            self._set_note(
-                "every optimizer has diverged: press Reset (R)"
-                if self.entries
-                else "add an optimizer to race"
-            )
+            self._set_note(self._stuck_note() if self.entries else "add an optimizer to race")
         else:
             self._note = ""
         self._redraw()
@@ -522,12 +532,31 @@ class SurfaceView(QWidget):
         self.race.reset()
         self._restarted()
 
+    def _start_problem(self) -> str:
+        """Why no optimizer can take a step from the start point, or "" (f must be finite
+        there: a click at x < 0 on log(x) + y**2 diverged every runner at step 0, and "press
+        Reset" could not help)."""
+        x, y = self.race.start
+        try:
+            value = self.race.surface.value(x, y)
+        except (ArithmeticError, RuntimeError, ValueError):
+            value = math.nan
+        if math.isfinite(value):
+            return ""
+        return (
+            f"f is not defined at the start ({format_number(x, 3)}, {format_number(y, 3)}): "
+            "click the map where it is drawn, or change the surface"
+        )
+
+    def _stuck_note(self) -> str:
+        return self._start_problem() or "every optimizer has diverged: press Reset (R)"
+
     def _restarted(self) -> None:
         self._replay_left = 0
         self.generation += 1
         self._accum = 0.0
         self._rates.clear()
-        self._note = ""
+        self._note = self._start_problem()
         for entry in self.entries.values():
             self.panel.update_entry(entry)
             self.plots.restyle(entry)
@@ -554,7 +583,7 @@ class SurfaceView(QWidget):
             self._advance(now)
             if not self.race.active:
                 self._redraw()
-                self.pause("every optimizer has diverged: press Reset (R)")
+                self.pause(self._stuck_note())
                 return
         self._redraw()
         self._refresh_status()
@@ -710,7 +739,7 @@ class SurfaceView(QWidget):
             self._clear_expression_error()
             return
         try:
-            get_surface(text)  # a registry name is fine too
+            _drawable(get_surface(text))  # a registry name is fine too
         except GdsimError as exc:
             self._show_expression_error(exc)
             return
@@ -727,7 +756,7 @@ class SurfaceView(QWidget):
                 self.set_surface(self._last_builtin)
             return False
         try:
-            surface = get_surface(text)
+            surface = _drawable(get_surface(text))
         except GdsimError as exc:
             self._show_expression_error(exc)
             return False

@@ -256,6 +256,31 @@ def test_good_expression_replaces_the_surface_and_clears_the_error(qtbot, window
     assert view.race.surface.name == "himmelblau"
 
 
+def test_a_start_or_a_surface_where_f_is_not_defined_is_explained(qtbot, window):
+    view = sv(window)
+    field = w(window, QLineEdit, "expressionEdit")
+    type_into(qtbot, field, "x**2 + 1e400*y")  # 1e400 is inf: no finite value anywhere
+    error = w(window, QLabel, "expressionError")
+    assert error.isVisible() and "not finite anywhere" in error.text()
+    assert view.race.surface.name == "rosenbrock"
+    type_into(qtbot, field, "log(x) + y**2")
+    cmap = view.plots.map
+    qtbot.mouseClick(
+        cmap.viewport(), Qt.MouseButton.LeftButton, pos=cmap.data_to_widget(-0.5, 0.5).toPoint()
+    )
+    assert view.race.start[0] < 0
+    assert "f is not defined at the start" in window.status_label.text()
+    press(qtbot, window, "runButton")  # nothing can run: the note says why, not "press Reset"
+    assert not view.running
+    assert "f is not defined at the start" in window.status_label.text()
+    qtbot.mouseClick(
+        cmap.viewport(), Qt.MouseButton.LeftButton, pos=cmap.data_to_widget(1.0, 0.5).toPoint()
+    )
+    assert "not defined" not in window.status_label.text()
+    press(qtbot, window, "stepButton")
+    assert all(e.runner.status == "ok" for e in view.entries.values())
+
+
 def test_the_race_holds_at_most_what_a_session_can(qtbot, window, tmp_path):
     """Add and Duplicate stop at MAX_RUNNERS (saving, and the settings, refused more), and the
     buttons say why."""
