@@ -667,7 +667,7 @@ class TrainingControls(QWidget):
                 best = str(resolve_device(AUTO_DEVICE))
             except GdsimError:
                 best = "cpu"
-            self.device_combo.addItem(f"auto · best available (here: {best})", AUTO_DEVICE)
+            self.device_combo.addItem(f"auto (best here: {best})", AUTO_DEVICE)
             self.device_combo.setItemData(
                 self.device_combo.count() - 1,
                 "The best device of the machine it runs on: a CUDA GPU, else an Apple GPU, "
