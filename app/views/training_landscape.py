@@ -17,7 +17,10 @@ Why built like this:
 * Plot items (heat map, contours, path, markers) are created once and updated with setData /
   setImage; the colours follow the theme (``theme.changed`` restyles them).
 * Every failure — nothing trained yet, PCA with fewer than three snapshots, a diverged run — is
-  one line in the page's message label; nothing raises into Qt.
+  one line in the page's message label; nothing raises into Qt. The label's colour comes from the
+  theme (error red or the theme's text colour) and is set again on ``theme.changed``.
+* The page's content scrolls (vertically only) when the page is shorter than it, at 200 % zoom
+  say, instead of overlapping.
 
 ``install(view)`` builds it into a ``TrainingView`` and returns the ``LandscapeTool``; the view's
 ``shutdown()`` must call ``tool.shutdown()`` (it cancels the computation and waits ≤ 0.9 s).
@@ -31,15 +34,19 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtCore import QObject, QSize, Qt, Slot
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDoubleSpinBox,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QVBoxLayout,
@@ -235,7 +242,13 @@ class LandscapePage(QWidget):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.progress, 1)
 
-        lay = QVBoxLayout(self)
+        # Everything sits in a frameless scroll area: when the page is shorter than its content
+        # (200 % zoom in an 850 px window) it scrolls instead of laying the explanation over the
+        # map's axis and clipping the title, which a plain layout does below its minimum
+        # (word-wrapped labels need more height than the minimum Qt asks the parents for).
+        self.body = QWidget()
+        self.body.setObjectName("landscapeBody")
+        lay = QVBoxLayout(self.body)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.setSpacing(3)
         lay.addLayout(controls)
@@ -243,6 +256,30 @@ class LandscapePage(QWidget):
         lay.addWidget(self.title)
         lay.addWidget(self.map, 1)
         lay.addWidget(self.message)
+        self.scroll = QScrollArea(self)
+        self.scroll.setObjectName("landscapeScroll")
+        self.scroll.setAccessibleName("Loss landscape page")
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        """As wide as the controls need (the page never scrolls sideways) and as tall as the
+        content's plain minimum: what the page asked for before it scrolled, so the splitter
+        shares the height as before and only the word-wrapped extra scrolls."""
+        body = self.body.minimumSizeHint()
+        bar = self.scroll.verticalScrollBar().sizeHint().width()
+        return QSize(body.width() + bar, body.height())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        body = self.body.sizeHint()
+        return QSize(
+            body.width() + self.scroll.verticalScrollBar().sizeHint().width(), body.height()
+        )
 
 
 class LandscapeTool(QObject):
@@ -390,6 +427,7 @@ class LandscapeTool(QObject):
     @Slot()
     def _on_theme(self) -> None:
         self._style_items()
+        self.page.updateGeometry()  # its minimum width follows the zoomed controls
         if self.page.message.isVisible():
             self._show_message(self.page.message.text(), bool(self.page.message.property("error")))
 
@@ -397,13 +435,23 @@ class LandscapeTool(QObject):
         m = self.page.message
         m.setText(text)
         m.setProperty("error", error)
-        color = ERROR_COLORS[self.theme.name] if error else m.palette().windowText().color().name()
+        color = explanation_color(self.theme, error)
         m.setStyleSheet(f"color: {color}; font-weight: {'bold' if error else 'normal'};")
         m.setVisible(bool(text))
 
     def message_text(self) -> str:
         m = self.page.message
         return m.text() if m.isVisible() else ""
+
+
+def explanation_color(theme: ThemeManager, error: bool) -> str:
+    """The message's colour, from the theme, never from the label: its palette already holds
+    the colour of the previous style sheet, so reading it kept an explanation black after a
+    switch to dark, or red after an error. Errors in the theme's error red (as the other views
+    show them); other text in the theme's own text colour (the palette the theme applied)."""
+    if error:
+        return ERROR_COLORS.get(theme.name, ERROR_COLORS["light"])
+    return QApplication.palette().color(QPalette.ColorRole.WindowText).name()
 
 
 def _log_scale(loss: np.ndarray) -> bool:

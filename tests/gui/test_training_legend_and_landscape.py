@@ -16,10 +16,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication, QPushButton, QSpinBox
 
 from app.theme import get_theme
+from app.views.training_controls import ERROR_COLORS
 from app.views.training_plots import lane_label
+from tests.gui.helpers import click, named, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
 OFFSCREEN_NOISE = r"This plugin does not support"
@@ -119,3 +123,99 @@ def test_race_legend_fits_at_150_percent_zoom(qtbot, window, tmp_path, n) -> Non
     assert_legend_fits(view, n)
     if n == 3:
         assert view.plots.legend_texts() == [lane_label(s) for s in LONG_SPECS[:3]]
+
+
+# -- the landscape's explanation ------------------------------------------------------------
+
+
+@pytest.fixture
+def land(qtbot, window, tmp_path):
+    """(window, view, tool): a tiny single-optimizer run opened from a session, the landscape
+    page shown with a 5×5 grid."""
+    view = open_race(qtbot, window, tmp_path, 1)
+    qtbot.waitUntil(
+        lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
+    )
+    tool = view.tools["training_landscape"]  # MainWindow.VIEW_TOOLS installs it
+    view.plot_tabs.setCurrentWidget(tool.page)
+    type_into(qtbot, named(tool.page, QSpinBox, "landscapeGrid"), "5")
+    return window, view, tool
+
+
+def compute(qtbot, tool) -> None:
+    """Click Compute landscape and wait until the page shows an answer (map or message)."""
+    click(qtbot, named(tool.page, QPushButton, "computeLandscapeButton"))  # hides the last one
+    qtbot.waitUntil(lambda: not tool.task.running and bool(tool.message_text()), timeout=WAIT)
+
+
+def train_a_little(qtbot, window, view) -> None:
+    click(qtbot, named(window, QPushButton, "trainStepButton"))
+    qtbot.waitUntil(lambda: view._steps >= 1, timeout=WAIT)
+
+
+def text_color() -> str:
+    """The theme's text colour (what every other label is drawn in)."""
+    return QApplication.palette().color(QPalette.ColorRole.WindowText).name()
+
+
+def assert_message(tool, error: bool) -> None:
+    theme = get_theme()
+    label = tool.page.message
+    label.ensurePolished()
+    shown = label.palette().color(QPalette.ColorRole.WindowText).name()  # what it is drawn in
+    if error:
+        assert shown == QColor(ERROR_COLORS[theme.name]).name(), (theme.name, shown)
+    else:
+        assert shown == text_color(), (theme.name, shown)
+        lightness = QColor(shown).lightness()
+        assert lightness > 150 if theme.is_dark else lightness < 100, (theme.name, shown)
+
+
+def test_explanation_follows_the_theme_and_nothing_overlaps_at_200_percent(qtbot, land) -> None:
+    window, view, tool = land
+    train_a_little(qtbot, window, view)
+    compute(qtbot, tool)
+    assert tool.result is not None and "Random directions" in tool.message_text()
+    assert_message(tool, error=False)
+    window.set_theme("dark")  # View ▸ Theme ▸ dark: was still black on dark grey
+    assert_message(tool, error=False)
+    window.set_theme("light")
+    assert_message(tool, error=False)
+
+    # 200 % in a laptop-sized window: the title, the map and the explanation each get their
+    # height, one below the other (the explanation lay over the map's axis, the title clipped)
+    window.set_theme("dark")
+    get_theme().set_scale(2.0)
+    window.resize(1366, 850)
+    settle()
+    page = tool.page
+    rects = [
+        QRect(w.mapTo(page, QPoint(0, 0)), w.size()) for w in (page.title, page.map, page.message)
+    ]
+    for upper, lower in zip(rects, rects[1:], strict=False):
+        assert upper.bottom() < lower.top(), (upper, lower)
+    for rect in rects:  # and nothing is cut off on the right
+        assert rect.left() >= 0 and rect.right() < page.width(), (rect, page.width())
+    for label in (page.title, page.message):
+        assert label.height() >= label.heightForWidth(label.width()), label.objectName()
+    assert_message(tool, error=False)
+
+
+def test_error_message_follows_the_theme_and_does_not_stain_the_next_explanation(
+    qtbot, land
+) -> None:
+    window, view, tool = land
+    compute(qtbot, tool)  # nothing trained yet: a one-line error
+    assert "Nothing trained yet" in tool.message_text()
+    assert_message(tool, error=True)
+    window.set_theme("dark")
+    assert_message(tool, error=True)
+    window.set_theme("light")
+    assert_message(tool, error=True)
+    # an explanation after an error is plain text again (it stayed error-red)
+    train_a_little(qtbot, window, view)
+    compute(qtbot, tool)
+    assert tool.result is not None and "Random directions" in tool.message_text()
+    assert_message(tool, error=False)
+    window.set_theme("dark")
+    assert_message(tool, error=False)
