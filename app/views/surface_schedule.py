@@ -330,6 +330,8 @@ class ScheduleTool(QObject):
         self.noise.setObjectNames("noiseSlider", "noiseSpin")
         self.noise.setToolTip(tip + f" (log slider; type up to {MAX_NOISE:g} in the box)")
         self.noise.setAccessibleName("Gradient noise sigma")
+        self.noise.setValidRange(0.0, MAX_NOISE, low_inclusive=False)  # beyond the slider's end
+        self.noise.setLabel("Gradient noise σ")
         self.noise.valueChanged.connect(self._on_noise)
         self.seed = QSpinBox(box)
         self.seed.setObjectName("noiseSeedSpin")

@@ -51,7 +51,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import read_bool, read_float, read_int, read_str
+from app.settings import read_bool, read_bytes, read_float, read_int, read_str
 from app.theme import SERIES_COLORS, get_theme
 from app.views.surface_plots import RacePlots
 from app.views.surface_runners import ERROR_COLORS, OptimizerPanel, RunnerEntry
@@ -926,6 +926,10 @@ class SurfaceView(QWidget):
         s.setValue("seed", int(state.seed))
         s.setValue("horizon", int(state.horizon))
         s.setValue("lossLogY", bool(self.log_check.isChecked()))
+        s.setValue("splitter", self.splitter.saveState())
+        s.setValue("plotTab", self.plot_tabs.currentIndex() if self.plot_tabs else 0)
+        s.setValue("selected", max(0, list(self.entries).index(self.panel.current_id()))
+                   if self.panel.current_id() in self.entries else 0)  # fmt: skip
         s.remove("runners")
         s.beginWriteArray("runners", len(state.runners))
         for i, r in enumerate(state.runners):
@@ -966,6 +970,14 @@ class SurfaceView(QWidget):
         if state != current:  # a first start (nothing saved) rebuilds nothing: ~60 ms here
             self.apply_state(state)
         self.log_check.setChecked(read_bool(s, "lossLogY", self.log_check.isChecked()))
+        splitter = read_bytes(s, "splitter")
+        if splitter is not None and not self.splitter.restoreState(splitter):
+            log.warning("ignoring setting splitter: not a saved splitter state")
+        if self.plot_tabs is not None:
+            self.plot_tabs.setCurrentIndex(read_int(s, "plotTab", 0, 0, self.plot_tabs.count() - 1))
+        if self.entries:
+            rids = list(self.entries)
+            self.panel.select(rids[read_int(s, "selected", 0, 0, MAX_RUNNERS - 1) % len(rids)])
         self.panel.refresh_form()
 
     # ================================================================ sessions

@@ -139,10 +139,12 @@ def test_refused_noise_sigma_says_why(qtbot, window):
     spin.rejected.connect(got.append)
     type_into(qtbot, spin, "1e9")
     assert len(got) == 1
-    assert got[0].startswith("Gradient noise sigma must be ")
+    assert got[0].startswith("Gradient noise σ must be ")
     assert got[0].endswith(f", got 1e9; kept {before}")
     assert shown(view, got[0])
     assert view.race.noise == noise and spin.text() == before
+    type_into(qtbot, spin, "5000")  # beyond the slider's 1000, within what the race takes
+    assert view.race.noise == 5000 and len(got) == 1
 
 
 def test_refused_training_learning_rate_says_why(qtbot, window):
