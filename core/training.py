@@ -1153,6 +1153,8 @@ class TrainingEngine:
                     if base > 0:
                         lane.schedule.rescale(i, float(group["lr"]) / base)
             lane.spec = lane.spec.with_changes(**changes)
+            _base, sep, tag = lane.name.partition(" #")
+            lane.name = f"{lane.spec}{sep}{tag}"  # events, metrics and snapshots name what trains
             self._emit(HparamsChanged(lane.index, lane.name, dict(changes), lane.lr, lane.steps))
         self._publish()
 

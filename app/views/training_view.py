@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QKeyEvent, QShowEvent, QValidator
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QBoxLayout,
     QComboBox,
@@ -49,11 +49,11 @@ from app.theme import get_theme
 from app.views.training_controls import ERROR_COLORS, TrainingControls, swatch
 from app.views.training_plots import TrainingPlots, lane_label, lane_short
 from app.widgets.collapsible_panel import CollapsiblePanel
-from app.widgets.slider_spin import LogSliderSpin, format_number
+from app.widgets.slider_spin import LogSliderSpin
 from app.worker import TrainingController, one_line
 from core.devices import resolve_device
 from core.errors import GdsimError
-from core.optimizers import get_optimizer, parse_spec
+from core.optimizers import get_optimizer
 from core.training import (
     DeviceChanged,
     Diverged,
@@ -139,7 +139,6 @@ class TrainingView(QWidget):
         self._splitters_restored = False
         self._setting_lr = False
         self._lr_error = ""  # the message a refused lr entry showed (cleared by a good one)
-        self._lr_refused = ""  # keys the lr box refused since the last one it took
         self._lr_pending: tuple[int, float] | None = None
         self._intent: tuple[str, float] | None = None  # (state a click asked for, deadline)
         self.ticks = 0  # display-timer ticks handled
@@ -183,7 +182,19 @@ class TrainingView(QWidget):
         low, high = lr_info.slider_range()
         self.lr_label = QLabel(LR_LABEL, self)
         self.lr_label.setObjectName("trainLrLabel")
-        self.lr_control = _lr_pair(low, max(high, 1000.0), 0.01, self)
+        # the box explains a refused value itself (rejected); the view shows it in its message
+        # line with its other errors, so the transport bar keeps its height
+        self.lr_control = LogSliderSpin(
+            low, max(high, 1000.0), 0.01, show_message=False, parent=self
+        )
+        self.lr_control.setValidRange(  # typed: anything SGD's lr takes, beyond the slider's ends
+            lr_info.low,
+            lr_info.high,
+            low_inclusive=lr_info.low_inclusive,
+            high_inclusive=lr_info.high_inclusive,
+        )
+        self.lr_control.setCheck(lr_info.check)
+        self.lr_control.setLabel(LR_LABEL)
         self.lr_control.setObjectNames("trainLrSlider", "trainLrSpin")
         self.lr_control.setObjectName("trainLr")
         self.lr_control.setAccessibleName("Learning rate")
@@ -228,10 +239,7 @@ class TrainingView(QWidget):
         self._bar.addSpacerItem(self._bar_gap)
         self._bar.addLayout(self._lr_row, 1)
         self.transport.installEventFilter(self)
-        if hasattr(self.lr_control, "rejected"):  # the box says itself why it refuses a value
-            self.lr_control.rejected.connect(self._on_lr_rejected)
-        else:  # a box that silently reverts: check what is typed before it does
-            self.lr_control.spin.installEventFilter(self)
+        self.lr_control.rejected.connect(self._on_lr_rejected)
 
         self.progress = QProgressBar(self)
         self.progress.setObjectName("epochProgress")
@@ -401,61 +409,13 @@ class TrainingView(QWidget):
             QTimer.singleShot(0, self, self._ensure_engine)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        """Fit the transport bar to its width; check what is typed into the lr box (Qt alone
-        would silently drop or revert a bad value)."""
-        kind = event.type()
-        if watched is self.transport:
-            if kind in (QEvent.Type.Resize, QEvent.Type.LayoutRequest):
-                self._fit_transport()
-        elif watched is self.lr_control.spin:
-            if kind == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
-                self._check_lr_key(event)
-            elif kind == QEvent.Type.FocusOut:
-                self._check_lr_text()
+        """Fit the transport bar to its width."""
+        if watched is self.transport and event.type() in (
+            QEvent.Type.Resize,
+            QEvent.Type.LayoutRequest,
+        ):
+            self._fit_transport()
         return super().eventFilter(watched, event)
-
-    def _check_lr_key(self, event: QKeyEvent) -> None:
-        """A key the lr box will refuse (a letter: it takes only number-like text) gets a
-        message; Enter on a value it will revert (0, -1, out of range) too."""
-        key = event.key()
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self._check_lr_text()
-            return
-        typed = event.text()
-        ctrl = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.MetaModifier
-        if not typed or not typed.isprintable() or event.modifiers() & ctrl:
-            return
-        edit = self.lr_control.spin.lineEdit()
-        text = edit.text()
-        if edit.hasSelectedText():
-            start = edit.selectionStart()
-            end = start + len(edit.selectedText())
-        else:
-            start = end = edit.cursorPosition()
-        after = text[:start] + typed + text[end:]
-        state = self.lr_control.spin.validate(after, start + len(typed))[0]
-        if state != QValidator.State.Invalid:
-            self._lr_refused = ""
-            return
-        self._lr_refused += typed  # "abc" typed: each key refused, the message names all
-        self._on_lr_rejected(
-            self._lr_kept(f"{LR_LABEL} must be a number, got {self._lr_refused!r}")
-        )
-
-    def _check_lr_text(self) -> None:
-        """The lr box is about to commit (Enter, focus leaving): say why it will revert."""
-        spin = self.lr_control.spin
-        text = spin.lineEdit().text()
-        refused, self._lr_refused = self._lr_refused, ""
-        if spin.validate(text, len(text))[0] == QValidator.State.Acceptable:
-            return
-        if not text.strip() and refused and self.message_text() == self._lr_error:
-            return  # "abc" left the box empty: the refused keys say more than "empty"
-        low, high = spin.minimum(), spin.maximum()
-        self._on_lr_rejected(self._lr_kept(_lr_problem(text, low, high)))
-
-    def _lr_kept(self, problem: str) -> str:
-        return f"{problem}; kept {self.lr_control.spin.textFromValue(self.lr_control.value())}"
 
     @Slot(str)
     def _on_lr_rejected(self, text: str) -> None:
@@ -958,7 +918,7 @@ class TrainingView(QWidget):
             self.plots.add_epoch(e.lane, e.epoch, e.val_loss, e.val_accuracy, e.train_accuracy)
         elif isinstance(e, HparamsChanged):
             if e.lane < len(self._lane_specs):
-                self._lane_specs[e.lane] = _renamed(self._lane_specs[e.lane], e.changes)
+                self._lane_specs[e.lane] = e.lane_name  # the engine renames a lane it changes
             name = self._lane_name(e.lane, e.lane_name)
             if "lr" in e.changes:
                 old = self._lane_lrs[e.lane] if e.lane < len(self._lane_lrs) else None
@@ -1054,45 +1014,6 @@ def _lane_names(specs: tuple[str, ...]) -> list[str]:
         names.append(f"{s} #{seen.count(s) + 1}" if s in seen else s)
         seen.append(s)
     return names
-
-
-def _lr_problem(text: str, low: float, high: float) -> str:
-    """Why ``text`` is not a learning rate the box takes, in one line (worded as
-    ``app.widgets.slider_spin`` words it, so either path reads the same)."""
-    t = text.strip()
-    if not t:
-        return f"{LR_LABEL} needs a number"
-    try:
-        value = float(t)
-    except ValueError:
-        return f"{LR_LABEL} must be a number, got {t!r}"
-    if not math.isfinite(value):
-        return f"{LR_LABEL} must be a finite number, got {t}"
-    return (
-        f"{LR_LABEL} must be between {format_number(low)} and {format_number(high)}, "
-        f"got {format_number(value)}"
-    )
-
-
-def _lr_pair(low: float, high: float, value: float, parent: QWidget) -> LogSliderSpin:
-    """The lr slider + box. A box that explains refusals itself is asked not to show its
-    own message under the pair: the view shows it in its message line, with its other
-    errors, and the transport bar keeps its height."""
-    try:
-        return LogSliderSpin(low, high, value, show_message=False, parent=parent)
-    except TypeError:  # a LogSliderSpin without messages of its own
-        return LogSliderSpin(low, high, value, parent=parent)
-
-
-def _renamed(name: str, changes: dict) -> str:
-    """An engine lane name ('Adam(lr=0.1) #2') after a live change of ``changes``:
-    'Adam(lr=100) #2' (unchanged if it is not a SPEC the registry parses)."""
-    base, sep, tag = name.partition(" #")
-    try:
-        spec = parse_spec(base).with_changes(**changes)
-    except GdsimError:
-        return name
-    return f"{spec}{sep}{tag}"
 
 
 def _with_device(config: TrainConfig, device: str) -> TrainConfig:

@@ -358,6 +358,8 @@ def test_live_lr_change_applies_at_next_step_and_keeps_momentum():
     update = engine.drain()
     changes = [e for e in update.events if isinstance(e, HparamsChanged)]
     assert changes and changes[0].changes == {"lr": 0.5} and changes[0].step == 3
+    # the lane is named for what trains now (messages, the landscape's title, gdsim train)
+    assert changes[0].lane_name == engine.lanes[0].name == "SGD(lr=0.5, momentum=0.9)"
     assert update.lanes[0].lr == 0.5 and update.lanes[0].hparams["momentum"] == 0.9
     assert update.curves[0].lrs.tolist()[-1] == 0.5
 
