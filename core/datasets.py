@@ -42,7 +42,7 @@ import torch
 
 from core.errors import GdsimError
 
-MAX_SAMPLES = 200_000
+MIN_SAMPLES, MAX_SAMPLES = 10, 200_000
 
 
 @dataclass(frozen=True)
@@ -284,7 +284,7 @@ def make_dataset(
     opts = {
         o.name: _int(o.name, merged.get(o.name, o.default), o.low, o.high) for o in known.values()
     }
-    samples = _int("samples", samples, 10, MAX_SAMPLES)
+    samples = _int("samples", samples, MIN_SAMPLES, MAX_SAMPLES)
     noise = _float("noise", noise, 0.0, 5.0)
     val_fraction = _float("val_fraction", val_fraction, 0.0, 0.9)
     seed = _int("seed", seed, 0, 2**63 - 1)

@@ -129,6 +129,8 @@ MAX_EVENTS = 5_000  # between two drains
 #: first and latest kept. The soak found ~450 B per epoch growing without bound in long runs.
 MAX_HISTORY = 10_000
 MAX_HIDDEN_LAYERS = 8
+MAX_EPOCHS = MAX_BATCH_SIZE = MAX_PATIENCE = 1_000_000  # what a TrainConfig accepts
+MAX_VAL_FRACTION = 0.9  # validation share in (0, MAX_VAL_FRACTION]
 MAX_LAYER_WIDTH = 1024
 IMPROVEMENT = 1e-4  # a validation loss this much below the best counts as an improvement
 MAX_TRAJECTORY = 200  # weight snapshots kept per lane (start + epoch ends, thinned when full)
@@ -263,14 +265,15 @@ class TrainConfig:
             fix(self, "scheduler", None)
         if self.scheduler is not None:
             parse_scheduler(self.scheduler)
-        fix(self, "epochs", _positive_int("epochs", self.epochs, 1_000_000))
-        fix(self, "batch_size", _positive_int("batch size", self.batch_size, 1_000_000))
+        fix(self, "epochs", _positive_int("epochs", self.epochs, MAX_EPOCHS))
+        fix(self, "batch_size", _positive_int("batch size", self.batch_size, MAX_BATCH_SIZE))
         if self.patience is not None:
-            fix(self, "patience", _positive_int("patience", self.patience, 1_000_000))
+            fix(self, "patience", _positive_int("patience", self.patience, MAX_PATIENCE))
         if self.cpu_threads is not None:
             fix(self, "cpu_threads", _positive_int("cpu_threads", self.cpu_threads, 1024))
-        if not isinstance(self.val_fraction, (int, float)) or not 0 < self.val_fraction <= 0.9:
-            raise GdsimError(f"val_fraction must be in (0, 0.9], got {self.val_fraction!r}")
+        share = self.val_fraction
+        if not isinstance(share, (int, float)) or not 0 < share <= MAX_VAL_FRACTION:
+            raise GdsimError(f"val_fraction must be in (0, {MAX_VAL_FRACTION}], got {share!r}")
         parse_dataset_spec(self.dataset)
         fix(self, "dataset_options", dict(self.dataset_options))
 

@@ -57,6 +57,7 @@ from app.views.training_plots import class_color, lane_label
 from app.widgets.hparam_form import HParamForm
 from core.datasets import (
     MAX_SAMPLES,
+    MIN_SAMPLES,
     GeneratedData,
     dataset_names,
     get_dataset,
@@ -67,24 +68,25 @@ from core.devices import available_devices, resolve_device
 from core.errors import GdsimError
 from core.optimizers import OptimizerSpec, get_optimizer, optimizer_names, parse_spec
 from core.schedulers import get_scheduler, parse_scheduler, scheduler_names
-from core.training import ACTIVATIONS, TrainConfig, parse_hidden
+from core.training import (
+    ACTIVATIONS,
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_PATIENCE,
+    MAX_VAL_FRACTION,
+    TrainConfig,
+    parse_hidden,
+)
 
 log = logging.getLogger("gdsim.training")
 
 DEFAULT_SPEC = "Adam(lr=0.01)"
 MAX_LANES = 8
 
-# The ranges the engine accepts, so that every value a session file may hold fits its box (a
-# box narrower than the engine silently clamped a file's value on opening). core names only
-# MAX_SAMPLES; the others mirror core.datasets.make_dataset (samples >= 10) and
-# core.training.TrainConfig (epochs, batch size and patience <= 1_000_000; val_fraction in
-# (0, 0.9]); tests/gui/test_training_session_fidelity.py fails if core's limits move.
-MIN_SAMPLES = 10
-MAX_EPOCHS = 1_000_000
-MAX_BATCH_SIZE = 1_000_000
-MAX_PATIENCE = 1_000_000
+# The boxes take every value the engine accepts (core's limits), so that a session file's
+# values fit them: a box narrower than the engine silently clamped a value on opening.
 VAL_SHARE_MIN_PERCENT = 0.1  # the box shows a percentage with one decimal: 0.001 .. 0.9
-VAL_SHARE_MAX_PERCENT = 90.0
+VAL_SHARE_MAX_PERCENT = 100 * MAX_VAL_FRACTION
 MAX_SEED = 2**31 - 1  # a QSpinBox holds an int32; core accepts up to 2**63 - 1 (set_config says)
 AUTO_DEVICE = "auto"
 ERROR_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}
