@@ -158,6 +158,8 @@ class LRFinderTool(QObject):
             spin.setObjectName(name)
             spin.setToolTip(tip)
             spin.setAccessibleName(tip.split(" (")[0])
+            spin.setLabel(tip.split(" (")[0])
+            spin.rejected.connect(self._on_rejected)  # a typed value it cannot take: say why
         self.steps_spin = QSpinBox(box)
         self.steps_spin.setRange(MIN_STEPS, min(MAX_STEPS, 10_000))
         self.steps_spin.setValue(DEFAULT_STEPS)
@@ -510,6 +512,10 @@ class LRFinderTool(QObject):
         self.use_button.setEnabled(has)
         for w in (self.min_spin, self.max_spin, self.steps_spin):
             w.setEnabled(not running)
+
+    @Slot(str)
+    def _on_rejected(self, text: str) -> None:
+        self._set_status(text, error=True)
 
     def _set_status(self, text: str, error: bool = False) -> None:
         self._status_error = error

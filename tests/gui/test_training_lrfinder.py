@@ -181,6 +181,10 @@ def test_bad_range_and_lbfgs_are_refused_in_the_status_line(qtbot, lrf):
     click(qtbot, named(win, QPushButton, "findLrButton"))
     assert "does not support LBFGS" in status.text()
     assert not tool.running
+    spin = named(win, QAbstractSpinBox, "lrFinderMax")
+    type_into(qtbot, spin, "-5")  # a typed value the box cannot take is answered, not dropped
+    assert status.text().startswith("Learning rate of the last batch must be")
+    assert status.property("error") is True and spin.value() == 0.1
 
 
 def test_theme_change_repens_the_marker(qtbot, lrf):
