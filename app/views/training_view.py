@@ -967,8 +967,8 @@ class TrainingView(QWidget):
         if lane >= len(upd.lanes) or upd.steps == self._boundary_req_step:
             return
         now = time.monotonic()
-        if now - self._boundary_req_t < BOUNDARY_EVERY_S:
-            return
+        if now - self._boundary_req_t < BOUNDARY_EVERY_S and upd.state == "running":
+            return  # throttled while it trains; once it stops, the last step is always drawn
         self._boundary_req_t = now
         self._boundary_req_step = upd.steps
         self.controller.request_boundary(BOUNDARY_GRID, [lane])

@@ -17,6 +17,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
+    QCheckBox,
     QComboBox,
     QLabel,
     QLineEdit,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
+from app.views import training_view
 from app.views.training_view import INTENT_S
 from core.training import TrainConfig, TrainingEngine
 from tests.gui.helpers import click, named, type_into
@@ -253,3 +255,24 @@ def test_bad_lr_input_gets_a_message_and_changes_nothing(qtbot, tv):
     type_into(qtbot, spin, "0.02")  # a good value clears the complaint
     assert view.message_text() == ""
     qtbot.waitUntil(lambda: engine_lr(view) == pytest.approx(0.02), timeout=WAIT)
+
+
+def test_the_boundary_shows_where_a_stopped_run_ended(qtbot, window, monkeypatch):
+    """Boundary requests are throttled while training; the one for the step a run stopped at
+    (early stopping here, found through gdsim render) was dropped, leaving the picture of an
+    epoch five earlier under a status saying the run had stopped. (A throttle longer than the
+    run makes that certain instead of a matter of timing.)"""
+    monkeypatch.setattr(training_view, "BOUNDARY_EVERY_S", 3600.0)
+    window.sessions.load_preset("early-stopping")
+    window.tabs.setCurrentIndex(1)
+    view = window.training_view
+    stop_early = named(window, QCheckBox, "stopEarlyCheck")
+    click(qtbot, stop_early)
+    assert stop_early.isChecked()
+    click(qtbot, named(window, QPushButton, "trainResetButton"))
+    settle(qtbot, view)
+    view.controller.request_step(view.progress.maximum())  # as gdsim render trains
+    qtbot.waitUntil(lambda: view.run_button.text() == "Restart", timeout=60_000)
+    done = view._steps
+    assert 0 < done < view.progress.maximum()  # it stopped early
+    qtbot.waitUntil(lambda: view.plots.boundary_step == done, timeout=WAIT)
