@@ -16,7 +16,15 @@ from __future__ import annotations
 from typing import TypeVar
 
 from PySide6.QtCore import QObject, QPoint, Qt
-from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QScrollArea, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QLineEdit,
+    QScrollArea,
+    QSpinBox,
+    QWidget,
+)
 
 T = TypeVar("T", bound=QObject)
 
@@ -90,3 +98,29 @@ def type_into(qtbot, field: QWidget, text: str, enter: bool = True) -> None:
     qtbot.keyClicks(target, text)
     if enter:
         qtbot.keyClick(target, Qt.Key.Key_Return)
+
+
+#: How long the helpers wait for the training worker (ms): generous for a loaded 2-core machine.
+WORKER_WAIT_MS = 15_000
+
+
+def settle(qtbot, view) -> None:
+    """Wait until the Training view's worker has its engine and no reset is on its way."""
+    qtbot.waitUntil(
+        lambda: view.controller.engine is not None and not view._awaiting_reset,
+        timeout=WORKER_WAIT_MS,
+    )
+
+
+def tiny_training(qtbot, window, hidden: str = "8,8"):
+    """The Training tab, set through its fields as a user types them to a tiny, long run (200
+    samples, batch 16, 500 epochs): returns the view once the worker has built that engine."""
+    window.show_view("training")
+    view = window.training_view
+    type_into(qtbot, named(view, QSpinBox, "samplesSpin"), "200")
+    type_into(qtbot, named(view, QSpinBox, "batchSpin"), "16")
+    type_into(qtbot, named(view, QSpinBox, "epochsSpin"), "500")
+    type_into(qtbot, named(view, QLineEdit, "hiddenEdit"), hidden)
+    settle(qtbot, view)
+    assert view.controller.engine.config.samples == 200
+    return view

@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPushButton,
     QSlider,
-    QSpinBox,
     QStyle,
     QStyleOptionSlider,
     QWidget,
@@ -48,7 +47,7 @@ import app.worker as worker
 from app import errors
 from app.main_window import MainWindow
 from core.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import reveal, type_into
+from tests.gui.helpers import reveal, settle, tiny_training, type_into
 
 ROUNDS = int(os.environ.get("GDSIM_STRESS_ROUNDS", "120"))
 SEEDS = [int(s) for s in os.environ.get("GDSIM_STRESS_SEEDS", "0,1").split(",") if s.strip()]
@@ -182,20 +181,7 @@ def child(root: QWidget, cls, name: str):
 
 def small_training(qtbot, win: MainWindow):
     """The Training tab, set through its fields to a tiny, long run."""
-    win.show_view("training")
-    view = win.training_view
-    type_into(qtbot, child(view, QSpinBox, "samplesSpin"), "200")
-    type_into(qtbot, child(view, QSpinBox, "batchSpin"), "16")
-    type_into(qtbot, child(view, QSpinBox, "epochsSpin"), "500")
-    type_into(qtbot, child(view, QLineEdit, "hiddenEdit"), "8")
-    settle(qtbot, view)
-    return view
-
-
-def settle(qtbot, view) -> None:
-    qtbot.waitUntil(
-        lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
-    )
+    return tiny_training(qtbot, win, hidden="8")
 
 
 # --- the storms -------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import pytest
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -21,7 +20,7 @@ from PySide6.QtWidgets import (
 import app.views.training_landscape as landscape_mod
 from app.views.training_landscape import install
 from core.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import click, named, type_into
+from tests.gui.helpers import click, named, tiny_training, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine
 OFFSCREEN_NOISE = r"This plugin does not support"
@@ -42,16 +41,7 @@ def _warm_torch():
 def lt(qtbot, window):
     """(window, view, tool): the Training tab set to a tiny run, the landscape page installed
     and shut down before the view, as ``MainWindow`` does with its registered tools."""
-    window.tabs.setCurrentIndex(1)
-    view = window.training_view
-    type_into(qtbot, named(window, QSpinBox, "samplesSpin"), "200")
-    type_into(qtbot, named(window, QSpinBox, "batchSpin"), "16")
-    type_into(qtbot, named(window, QSpinBox, "epochsSpin"), "500")
-    type_into(qtbot, named(window, QLineEdit, "hiddenEdit"), "8,8")
-    qtbot.waitUntil(
-        lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
-    )
-    assert view.controller.engine.config.samples == 200
+    view = tiny_training(qtbot, window)
     tool = getattr(view, "tools", {}).get("training_landscape")  # MainWindow.VIEW_TOOLS
     if tool is None:  # not registered (yet): install it and shut it down the way MainWindow does
         tool = install(view)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.main_window import MainWindow
 from core.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import click, named, type_into
+from tests.gui.helpers import click, named, settle, tiny_training, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
 OFFSCREEN_NOISE = r"This plugin does not support"
@@ -39,24 +39,10 @@ def _warm_torch():
     TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
 
 
-def settle(qtbot, view) -> None:
-    """Wait until the worker exists and no reset is on its way."""
-    qtbot.waitUntil(
-        lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
-    )
-
-
 @pytest.fixture
 def tv(qtbot, window):
     """The Training tab of a shown window, set (through its fields) to a tiny, long run."""
-    window.tabs.setCurrentIndex(1)
-    view = window.training_view
-    type_into(qtbot, named(window, QSpinBox, "samplesSpin"), "200")
-    type_into(qtbot, named(window, QSpinBox, "batchSpin"), "16")
-    type_into(qtbot, named(window, QSpinBox, "epochsSpin"), "500")
-    type_into(qtbot, named(window, QLineEdit, "hiddenEdit"), "8,8")
-    settle(qtbot, view)
-    assert view.controller.engine.config.samples == 200
+    view = tiny_training(qtbot, window)
     assert view._bpe == 10
     return window, view
 

@@ -23,13 +23,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
-    QSpinBox,
 )
 
 from app.views import training_view
 from app.views.training_view import INTENT_S
 from core.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import click, named, type_into
+from tests.gui.helpers import click, named, tiny_training, type_into
+from tests.gui.helpers import settle as settle_worker
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
 
@@ -41,10 +41,8 @@ def _warm_torch():
 
 
 def settle(qtbot, view) -> None:
-    """Wait until the worker exists, no reset is on its way and the view has drained it."""
-    qtbot.waitUntil(
-        lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
-    )
+    """The worker is ready and the view has drained it (what it emitted is on screen)."""
+    settle_worker(qtbot, view)
     drained(qtbot, view)
 
 
@@ -58,14 +56,8 @@ def drained(qtbot, view, ticks: int = 3) -> None:
 @pytest.fixture
 def tv(qtbot, window):
     """The Training tab of a shown window, set (through its fields) to a tiny, long run."""
-    window.tabs.setCurrentIndex(1)
-    view = window.training_view
-    type_into(qtbot, named(window, QSpinBox, "samplesSpin"), "200")
-    type_into(qtbot, named(window, QSpinBox, "batchSpin"), "16")
-    type_into(qtbot, named(window, QSpinBox, "epochsSpin"), "500")
-    type_into(qtbot, named(window, QLineEdit, "hiddenEdit"), "8,8")
-    settle(qtbot, view)
-    assert view.controller.engine.config.samples == 200
+    view = tiny_training(qtbot, window)
+    drained(qtbot, view)
     return window, view
 
 
