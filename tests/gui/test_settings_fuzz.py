@@ -61,8 +61,8 @@ def build(qtbot, path: Path) -> MainWindow:
 
 
 def dispose(win: MainWindow) -> None:
-    """Close and really delete the window now. (A closed MainWindow is otherwise never freed --
-    lambdas connected to its children keep it alive -- and every later window re-styles it.)"""
+    """Close and really delete the window now, not at the end of the test (several windows are
+    started per test here; deferred deletes need an explicit flush outside an event loop)."""
     from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
 
