@@ -118,7 +118,6 @@ class TrainingView(QWidget):
         self._rate = math.nan
         self._device = "cpu"
         self._lane_names: list[str] = []  # as the engine built them at the last reset
-        self._lane_specs: list[str] = []  # the same with every live change since applied
         self._lane_states: list[str] = []
         self._lane_lrs: list[float] = []
         self._awaiting_reset = False
@@ -595,7 +594,6 @@ class TrainingView(QWidget):
 
     def _start_run_display(self, names: list[str], bpe: int, data, epochs: int) -> None:
         self._lane_names = list(names)
-        self._lane_specs = list(names)
         self._lane_states = ["training"] * len(names)
         self._lane_lrs = [math.nan] * len(names)
         self._bpe, self._epochs, self._steps, self._rate = bpe, epochs, 0, math.nan
@@ -917,9 +915,7 @@ class TrainingView(QWidget):
         if isinstance(e, EpochEnd):
             self.plots.add_epoch(e.lane, e.epoch, e.val_loss, e.val_accuracy, e.train_accuracy)
         elif isinstance(e, HparamsChanged):
-            if e.lane < len(self._lane_specs):
-                self._lane_specs[e.lane] = e.lane_name  # the engine renames a lane it changes
-            name = self._lane_name(e.lane, e.lane_name)
+            name = e.lane_name  # the engine renames a lane on a live change: "Adam(lr=100)"
             if "lr" in e.changes:
                 old = self._lane_lrs[e.lane] if e.lane < len(self._lane_lrs) else None
                 old = old if old is not None and math.isfinite(old) else None
@@ -931,9 +927,10 @@ class TrainingView(QWidget):
             if e.lane < self.boundary_lane_combo.count():
                 self.boundary_lane_combo.setItemText(e.lane, lane_label(name, e.lr))
         elif isinstance(e, EarlyStop):
-            name = self._lane_name(e.lane, e.lane_name)
-            self.plots.add_early_stop_marker(e.best_epoch, e.epoch, e.patience, lane_short(name))
-            who = f"{lane_label(name)}: " if len(self._lane_names) > 1 else ""
+            self.plots.add_early_stop_marker(
+                e.best_epoch, e.epoch, e.patience, lane_short(e.lane_name)
+            )
+            who = f"{lane_label(e.lane_name)}: " if len(self._lane_names) > 1 else ""
             what = "training stopped" if e.stopped else "training goes on (overfitting from here)"
             self._show_message(
                 f"{who}validation loss has not improved for {e.patience} epochs "
@@ -941,11 +938,10 @@ class TrainingView(QWidget):
             )
         elif isinstance(e, Diverged):
             self.plots.set_diverged(e.lane)
-            name = self._lane_name(e.lane, e.lane_name)
             where = f"epoch {e.epoch}, batch {e.batch + 1}" if e.batch >= 0 else f"epoch {e.epoch}"
-            self._diverged_text = f"{lane_short(name)} diverged ({e.reason}) at {where}"
+            self._diverged_text = f"{lane_short(e.lane_name)} diverged ({e.reason}) at {where}"
             self._show_message(
-                f"{lane_label(name)} diverged at {where}: {e.explanation}. "
+                f"{lane_label(e.lane_name)} diverged at {where}: {e.explanation}. "
                 "Lower the learning rate and press Reset (R).",
                 error=True,
             )
@@ -953,14 +949,6 @@ class TrainingView(QWidget):
             self._show_message(f"Training moved from {e.previous} to {e.device} at batch {e.step}.")
         elif isinstance(e, Error):
             self._show_message(e.message, error=True)
-
-    def _lane_name(self, lane: int, engine_name: str) -> str:
-        """The lane's SPEC as it trains now. The engine names a lane once, when it builds it
-        (``Adam(lr=0.1)``), and keeps that name in its events after live changes; a message
-        must name the learning rate the lane actually has, as the race list does."""
-        if 0 <= lane < len(self._lane_specs):
-            return self._lane_specs[lane]
-        return engine_name
 
     def _maybe_request_boundary(self, upd: Update) -> None:
         lane = self._boundary_lane
