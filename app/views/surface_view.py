@@ -67,10 +67,10 @@ from core.race import (
     MAX_NOISE,
     MAX_SEED,
     Race,
+    as_scheduler,
     check_point,
     check_schedule,
 )
-from core.schedulers import parse_scheduler
 from core.session import (  # the speed range (steps/s) is shared with session files
     MAX_RUNNERS,
     MAX_STEPS,
@@ -928,8 +928,8 @@ class SurfaceView(QWidget):
         s.setValue("lossLogY", bool(self.log_check.isChecked()))
         s.setValue("splitter", self.splitter.saveState())
         s.setValue("plotTab", self.plot_tabs.currentIndex() if self.plot_tabs else 0)
-        s.setValue("selected", max(0, list(self.entries).index(self.panel.current_id()))
-                   if self.panel.current_id() in self.entries else 0)  # fmt: skip
+        rids, current = list(self.entries), self.panel.current_id()
+        s.setValue("selected", rids.index(current) if current in rids else 0)
         s.remove("runners")
         s.beginWriteArray("runners", len(state.runners))
         for i, r in enumerate(state.runners):
@@ -1116,10 +1116,10 @@ class SurfaceView(QWidget):
     def _read_schedule(s: QSettings, spec: OptimizerSpec, horizon: int) -> str | None:
         """The runner's saved lr schedule (canonical text) if it is valid for ``spec``."""
         text = read_str(s, "scheduler", "")
-        if text.strip().lower() in ("", "none"):
-            return None
         try:
-            sched = parse_scheduler(text)
+            sched = as_scheduler(text)  # None for "" and "none"
+            if sched is None:
+                return None
             check_schedule(spec, sched, horizon)
         except GdsimError as exc:
             log.warning("ignoring the saved schedule %r of %s: %s", text[:80], spec, exc)
