@@ -41,6 +41,9 @@ ZOOM_STEPS: tuple[float, ...] = (
 )  # fmt: skip
 MIN_ZOOM, MAX_ZOOM = ZOOM_STEPS[0], ZOOM_STEPS[-1]
 
+#: Error text (refused input, a failed action), readable on each theme's background.
+ERROR_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}
+
 # Okabe-Ito-like qualitative palette: distinguishable for colour-blind viewers and readable on
 # white and on near-black (pure black and dark blue are left out on purpose).
 SERIES_COLORS: tuple[str, ...] = (

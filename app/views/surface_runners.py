@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.theme import ERROR_COLORS
 from app.widgets.hparam_form import HParamForm
 from app.widgets.slider_spin import format_number
 from core.optimizers import OptimizerInfo, OptimizerSpec, get_optimizer, optimizer_names
@@ -36,7 +37,6 @@ from core.race import Runner
 from core.session import MAX_RUNNERS
 
 ROLE_ID = Qt.ItemDataRole.UserRole + 1
-ERROR_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}
 TITLE_CHARS = 24  # of a runner's label in the hyperparameter box's title
 ADD_TIP = (
     "Add the chosen optimizer to the race, with its default hyperparameters, starting "

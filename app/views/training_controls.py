@@ -52,7 +52,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import read_bool, read_float, read_int, read_str, read_str_list
-from app.theme import get_theme
+from app.theme import ERROR_COLORS, get_theme
 from app.views.training_plots import class_color, lane_label
 from app.widgets.hparam_form import HParamForm
 from core.datasets import (
@@ -89,7 +89,6 @@ VAL_SHARE_MIN_PERCENT = 0.1  # the box shows a percentage with one decimal: 0.00
 VAL_SHARE_MAX_PERCENT = 100 * MAX_VAL_FRACTION
 MAX_SEED = 2**31 - 1  # a QSpinBox holds an int32; core accepts up to 2**63 - 1 (set_config says)
 AUTO_DEVICE = "auto"
-ERROR_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}
 
 
 def swatch(color: str, size: int) -> QIcon:

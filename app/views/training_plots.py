@@ -515,17 +515,13 @@ class TrainingPlots(QObject):
             return
         item = self.lanes[lane]
         item.diverged = True
-        self._relabel(item)
+        self._fit_legend()  # its name now says so
 
     def set_lane_lr(self, lane: int, lr: float) -> None:
         """A live lr change: the race legend names each lane by its current learning rate."""
         if lane < len(self.lanes):
             self.lanes[lane].lr = float(lr)
-            self._relabel(self.lanes[lane])
-
-    def _relabel(self, item: LaneItems) -> None:
-        """A lane's name changed (live lr, diverged): write the legend again, refitted."""
-        self._fit_legend()
+            self._fit_legend()
 
     def _legend_names(self, brevity: int) -> list[str]:
         """The loss legend's texts, ``brevity`` 0 (full), 1 (name and lr) or 2 (name only).

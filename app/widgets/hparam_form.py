@@ -144,7 +144,6 @@ class HParamForm(QWidget):
     """A QFormLayout of controls for a list of hyperparameter descriptions."""
 
     changed = Signal(str, object)  # (name, new value), user edits only
-    rejected = Signal(str)  # one line: why a typed value was not taken (also shown in message)
 
     def __init__(
         self,
@@ -154,10 +153,8 @@ class HParamForm(QWidget):
         lr_slider_name: str = "lrSlider",
         lr_spin_name: str = "lrSpin",
         name_prefix: str = "hp_",
-        show_message: bool = True,
     ) -> None:
         super().__init__(parent)
-        self._show_message = bool(show_message)  # False: the view shows ``rejected`` itself
         self._lr_names = (lr_slider_name, lr_spin_name)
         self._prefix = name_prefix
         self._setting = False
@@ -382,6 +379,4 @@ class HParamForm(QWidget):
 
     @Slot(str)
     def _on_rejected(self, text: str) -> None:
-        if self._show_message:
-            self.message.show_message(text)
-        self.rejected.emit(text)
+        self.message.show_message(text)

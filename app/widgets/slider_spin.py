@@ -33,14 +33,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.theme import get_theme
+from app.theme import ERROR_COLORS, get_theme
 
 #: ``check(value, label)`` raises ValueError (core's GdsimError) with a one-line reason when
 #: ``value`` is not allowed; ``core.optimizers.HParam.check`` has exactly this shape.
 Check = Callable[[float, str], Any]
 
 BIG = 1.0e300  # "unbounded" for Qt's range (it needs finite ends)
-MESSAGE_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}  # the views' error colours
 
 
 def format_number(value: float, digits: int = 4) -> str:
@@ -104,7 +103,7 @@ class MessageLabel(QLabel):
 
     @Slot()
     def _recolor(self) -> None:
-        self.setStyleSheet(f"color: {MESSAGE_COLORS.get(get_theme().name, '#C62828')};")
+        self.setStyleSheet(f"color: {ERROR_COLORS.get(get_theme().name, '#C62828')};")
 
     def show_message(self, text: str) -> None:
         self.setText(text)
@@ -198,9 +197,6 @@ class SciDoubleSpinBox(QDoubleSpinBox):
 
     def noneText(self) -> str:  # noqa: N802
         return self._none_text
-
-    def isNone(self) -> bool:  # noqa: N802
-        return self._none
 
     def setNone(self) -> None:  # noqa: N802
         """Show "no value" (needs ``setNoneText``); emits nothing, like ``setValue`` of the same."""
