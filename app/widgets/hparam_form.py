@@ -278,9 +278,10 @@ class HParamForm(QWidget):
         for i, which in enumerate(("first", "second")):
             el = elements[i] if elements is not None else hp  # core checks each with hp's range
             s = SciDoubleSpinBox(box, digits=6)
-            low, high, _li, _hi = valid_bounds(el)
+            bounds = valid_bounds(el)  # el is hp when there are no elements
+            low, high = bounds[:2]
             s.setRange(-BIG if low is None else low, BIG if high is None else high)
-            check = value_check(el) if elements is not None else range_check(*valid_bounds(hp))
+            check = value_check(el) if elements is not None else range_check(*bounds)
             s.setCheck(check)
             s.setLabel(
                 pretty_name(el.name)
