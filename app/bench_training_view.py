@@ -36,9 +36,6 @@ def _app():
     os.environ.setdefault("GDSIM_ERROR_DIALOGS", "0")
     from PySide6.QtWidgets import QApplication
 
-    from app.errors import protect_singletons
-
-    protect_singletons()
     return QApplication.instance() or QApplication(sys.argv[:1])
 
 

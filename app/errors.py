@@ -13,9 +13,6 @@ one ``ExceptionReporter`` that
 
 Dialogs are off when ``$GDSIM_ERROR_DIALOGS`` is "0" (the GUI tests set it) or
 ``install(show_dialogs=False)``.
-
-``protect_singletons()`` guards against a PySide6 bug that would otherwise abort CPython 3.11
-after a few minutes of redrawing (see its docstring); call it before the window is built.
 """
 
 from __future__ import annotations
@@ -148,60 +145,6 @@ class ExceptionReporter(QObject):
 
 
 _REPORTER: ExceptionReporter | None = None
-_SINGLETONS_PROTECTED = False
-
-
-def protect_singletons() -> bool:
-    """Work around PySide6 builds that drop references to None/True/False (CPython < 3.12).
-
-    PySide6 6.12.0 on Python 3.11 returns ``None`` from every void method and ``True`` from
-    every ``signal.emit()`` without taking a reference, so each call lowers the refcount of
-    those singletons by one. A window redrawing at 30 Hz reaches zero within minutes and
-    CPython aborts ("Fatal Python error: none_dealloc"). Python 3.12+ makes these objects
-    immortal, which is exactly the cure: here we detect the leak with a probe and, only then,
-    give the three singletons a reference count no session can exhaust. Idempotent; returns
-    True if the workaround was applied (now or earlier).
-    """
-    global _SINGLETONS_PROTECTED
-    if _SINGLETONS_PROTECTED:
-        return True
-    if sys.version_info >= (3, 12):
-        return False
-    from PySide6.QtCore import QObject, Signal
-
-    class _Probe(QObject):
-        ping = Signal()
-
-    probe = _Probe()
-    probe.ping.connect(probe.deleteLater)  # any receiver; never runs (no event loop here)
-    before = (sys.getrefcount(None), sys.getrefcount(True))
-    for _ in range(64):
-        probe.setObjectName("probe")  # a void method
-        probe.ping.emit()
-    after = (sys.getrefcount(None), sys.getrefcount(True))
-    probe.ping.disconnect()
-    if after[0] > before[0] - 32 and after[1] > before[1] - 32:
-        return False  # this PySide6 counts correctly: leave CPython alone
-    for obj in (None, True, False):
-        _add_references(obj, 1 << 40)
-    # info, not a warning: it is expected on this PySide6 + Python pair and fully handled
-    log.info("PySide6 reference leak on None/True/False detected; applied the workaround")
-    _SINGLETONS_PROTECTED = True
-    return True
-
-
-def _add_references(obj: object, count: int) -> None:
-    import ctypes
-
-    # ob_refcnt is the first field of a PyObject in release builds; check before writing
-    cell = ctypes.c_ssize_t.from_address(id(obj))
-    if abs(cell.value - (sys.getrefcount(obj) - 1)) <= 4 and not hasattr(sys, "gettotalrefcount"):
-        cell.value += count
-        return
-    incref = ctypes.pythonapi.Py_IncRef  # unknown layout (debug build): the slow, safe way
-    incref.argtypes = [ctypes.py_object]
-    for _ in range(1 << 20):
-        incref(obj)
 
 
 def install(show_dialogs: bool = True) -> ExceptionReporter:

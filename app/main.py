@@ -53,13 +53,11 @@ def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
     import_torch_before_qt()
     from PySide6.QtWidgets import QApplication
 
-    from app.errors import protect_singletons
     from app.main_window import MainWindow
     from core.runtime import configure_torch
 
     configure_torch()
 
-    protect_singletons()  # before any Qt call: PySide6 6.12 leaks refs to None (see app.errors)
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("gdsim")
     app.setOrganizationName("gdsim")

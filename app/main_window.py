@@ -166,7 +166,6 @@ class MainWindow(QMainWindow):
         settings_file: str | os.PathLike | None = None,
         restore: bool = True,
     ) -> None:
-        errors.protect_singletons()  # before the first widget: PySide6 6.12 + CPython 3.11
         collect_garbage_on_gui_thread()
         super().__init__(parent)
         self.setObjectName("mainWindow")

@@ -134,9 +134,6 @@ def _qt_app() -> Any:
     app = QApplication.instance()
     if app is None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        from app.errors import protect_singletons
-
-        protect_singletons()  # before any Qt call (see app.errors)
         app = QApplication(["gdsim"])
         app.setApplicationName("gdsim")
         app.setOrganizationName("gdsim")

@@ -9,14 +9,6 @@ import pytest
 os.environ.setdefault("GDSIM_ERROR_DIALOGS", "0")  # errors are logged/recorded, never shown
 
 
-def pytest_configure(config):
-    # PySide6 6.12.0 on CPython 3.11 leaks references to None/True on every void call and
-    # signal emit; without this a long GUI test session aborts at exit ("none_dealloc").
-    from app.errors import protect_singletons
-
-    protect_singletons()
-
-
 @pytest.fixture(autouse=True)
 def _isolated_settings(qapp, tmp_path):
     """Every test gets its own settings directory and leaves light theme at 100 % behind."""

@@ -87,20 +87,20 @@ def test_dialog_is_shown_once_for_repeated_errors(qtbot, monkeypatch):
     rep._dialog.close()
 
 
-def test_singletons_survive_many_void_calls_and_emits():
-    """Regression for the PySide6 6.12 / CPython 3.11 refcount leak (none_dealloc abort)."""
+def test_qt_calls_keep_references_to_none_and_true():
+    """PySide6-Essentials 6.12.0 on CPython 3.11 dropped a reference to None on every void call
+    and to True on every emit (none_dealloc abort after minutes of redrawing); pyproject
+    excludes that build. Fails if the installed PySide6 leaks."""
     from PySide6.QtCore import QObject, Signal
-
-    protected = errors.protect_singletons()
 
     class P(QObject):
         s = Signal(bool)
 
     p = P()
     p.s.connect(lambda _v: None)
-    for _ in range(20_000):  # ~4x the references None has in a fresh 3.11 interpreter
+    before = (sys.getrefcount(None), sys.getrefcount(True))
+    for _ in range(2_000):
         p.setObjectName("x")
         p.s.emit(True)
-    if protected:
-        assert sys.getrefcount(None) > 1 << 39 and sys.getrefcount(True) > 1 << 39
-    # and the interpreter is still alive to run this line
+    after = (sys.getrefcount(None), sys.getrefcount(True))
+    assert after[0] > before[0] - 100 and after[1] > before[1] - 100

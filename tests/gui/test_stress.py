@@ -581,11 +581,9 @@ EXIT_SCRIPT = textwrap.dedent(
     import sys, time
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from app.errors import protect_singletons
     from app.main_window import MainWindow
     from core.training import TrainingEngine
 
-    protect_singletons()
     original = TrainingEngine.__init__
     def slow_init(self, *a, **k):  # the worker is busy for BUSY_S when the window closes
         time.sleep(float(sys.argv[1]))
