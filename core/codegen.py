@@ -30,9 +30,9 @@ Public API
     point, the fixed split, the MLP with gdsim's seeded initialisation, a seeded ``RandomSampler``
     (the same batches), each optimizer (race lanes one after another, identical start), the
     scheduler stepped when gdsim steps it, the validation pass, early stopping, and the tutorial's
-    progress line ``Epoch [1/10], Batch [0/25], Loss: 0.6931`` every ``log_every`` batches. Per-epoch
-    losses agree with the engine to float32 rounding (the engine evaluates validation and training
-    points in one pass). It prints the lines ``gdsim train --log-every N`` prints between its
+    progress line ``Epoch [1/10], Batch [0/25], Loss: 0.6931`` every ``log_every`` batches.
+    Per-epoch losses agree with the engine to float32 rounding (the engine evaluates validation
+    and training points in one pass). It prints the lines ``gdsim train --log-every N`` prints between its
     header and its summary (progress, validation, early stopping, divergence), each lane's in the
     same order (a race's lanes one after another rather than interleaved).
 ``expression_source(text) -> str``

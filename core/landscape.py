@@ -15,10 +15,10 @@ of Neural Nets"):
   rescaled to the norm of the same row of the weights, so a step of 1 along the direction
   changes every neuron by its own size (without it, the picture depends on how the weights
   happen to be scaled). 1-D parameters (biases) get a zero direction, like the paper's
-  published figures (``--xignore biasbn``): the slice moves the weights, the biases stay. ``biases="copy"`` uses the bias itself as its
-  direction instead (their code's other option). The path is projected onto the plane by least
-  squares; in hundreds of dimensions two random directions see little of it — which is itself
-  the lesson (see the PCA plane).
+  published figures (``--xignore biasbn``): the slice moves the weights, the biases stay.
+  ``biases="copy"`` uses the bias itself as its direction instead (their code's other option).
+  The path is projected onto the plane by least squares; in hundreds of dimensions two random
+  directions see little of it — which is itself the lesson (see the PCA plane).
 * ``"pca"``: the top two principal components of the weight trajectory (θ_i − θ_now for the
   snapshots the engine kept: the start and every epoch end), so the plane is the one the
   training path moved in most; ``explained`` says how much of the path's variance each captures.
