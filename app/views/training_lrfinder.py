@@ -95,6 +95,23 @@ def _job(
     )
 
 
+def _marker(
+    plot: pg.PlotItem, name: str, height: float, anchor: tuple[int, int]
+) -> pg.InfiniteLine:
+    """A hidden vertical line with a label at ``height`` (0 bottom, 1 top) of the plot."""
+    line = pg.InfiniteLine(
+        pos=0.0,
+        angle=90,
+        movable=False,
+        label="",
+        labelOpts={"position": height, "anchors": [anchor, anchor]},
+    )
+    line.setObjectName(name)
+    line.setVisible(False)
+    plot.addItem(line, ignoreBounds=True)
+    return line
+
+
 def _round_lr(lr: float) -> float:
     """Three significant digits, like the lr slider's positions (0.201, not 0.20092330)."""
     return float(f"{lr:.3g}")
@@ -260,28 +277,10 @@ class LRFinderTool(QObject):
         self.point = pi.plot([], [], pen=None, symbol="o")
         self.point.setObjectName("lrFinderPoint")
         self.point.setZValue(5)
-        self.marker = pg.InfiniteLine(
-            pos=0.0,
-            angle=90,
-            movable=False,
-            label="",
-            labelOpts={"position": 0.97, "anchors": [(0, 0), (0, 0)]},
-        )
-        self.marker.setObjectName("lrFinderMarker")
-        self.marker.setVisible(False)
-        pi.addItem(self.marker, ignoreBounds=True)
-        self.valley_marker = pg.InfiniteLine(
-            pos=0.0,
-            angle=90,
-            movable=False,
-            label="",
-            # left of its line and low: the valley lies below the suggestion's lr, and the
-            # plateau before it runs along the top
-            labelOpts={"position": 0.3, "anchors": [(1, 0), (1, 0)]},
-        )
-        self.valley_marker.setObjectName("lrFinderValleyMarker")
-        self.valley_marker.setVisible(False)
-        pi.addItem(self.valley_marker, ignoreBounds=True)
+        # the suggestion's label top right of its line; the valley's left of its line and low:
+        # the valley lies below the suggestion's lr, and the plateau before it runs along the top
+        self.marker = _marker(pi, "lrFinderMarker", 0.97, (0, 0))
+        self.valley_marker = _marker(pi, "lrFinderValleyMarker", 0.3, (1, 0))
 
         self.result_label = QLabel(
             "Press “Find learning rate” in the panel (Learning-rate finder) to run the range test.",
