@@ -163,6 +163,7 @@ class NoiseBand(QGraphicsPathItem):
         ok = np.isfinite(x) & np.isfinite(y)
         x, y = x[ok], y[ok]
         self._count = int(x.size)
+        self._fresh_cache()
         if x.size < 2:
             self.setPath(pg.QtGui.QPainterPath())
             return
@@ -181,6 +182,15 @@ class NoiseBand(QGraphicsPathItem):
 
     def sample_count(self) -> int:
         return self._count
+
+    def _fresh_cache(self) -> None:
+        """Drop the cached pixels before a new path. The band's lucky-batch lows reach far
+        below the y range (which follows the trend); for an item over 1.2× the viewport Qt
+        caches only its on-screen part and, when that part grows, repaints just the new strip
+        although the whole item changed, keeping stale pixels (the early epochs went blank).
+        A fresh cache is painted whole, as a changed path is anyway."""
+        self.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def class_color(k: int) -> str:
