@@ -4,15 +4,22 @@
 * The per-batch band vanished over the early epochs once training ended: it grows a frame at a
   time and its lucky batches reach far below the y range, and Qt's device cache then repainted
   only the newly grown strip of it.
+* Orange was training in the loss plot and validation in the accuracy plot, training accuracy
+  had pyqtgraph's default navy markers, and on screen the accuracy legend still showed
+  "training" as the line it was before the markers came. Every series now has one colour in
+  both plots (app.views.training_series), and every legend sample shows what is drawn.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
+from app.theme import get_theme
 from app.views.training_plots import TrainingPlots
+from app.views.training_series import ACC_SERIES, LOSS_SERIES, SERIES
 from core.datasets import make_dataset
 
 BPE = 25  # batches per epoch
@@ -24,6 +31,8 @@ def fed_plots(qtbot, frames: int = 40) -> TrainingPlots:
     screen. The trend is flat enough that the y range settles in the first frames, and every
     7th batch is a lucky one (1e-4 of the trend): the band reaches 4 decades below the view."""
     plots = TrainingPlots()
+    for w in (plots.loss_plot, plots.acc_plot):
+        get_theme().style_plot(w)  # as the window does (background, legend frames)
     plots.reset(["Adam(lr=0.201)"], BPE, make_dataset("moons", samples=100), epochs=EPOCHS)
     for w in (plots.loss_plot, plots.acc_plot):
         qtbot.addWidget(w)
@@ -41,6 +50,7 @@ def fed_plots(qtbot, frames: int = 40) -> TrainingPlots:
         plots.flush()
         QApplication.processEvents()  # paints the plots
     plots.flush()
+    QApplication.processEvents()
     return plots
 
 
@@ -68,3 +78,56 @@ def test_the_per_batch_band_is_drawn_over_every_epoch(qtbot) -> None:
     assert band.sample_count() == BPE * EPOCHS
     counts = color_per_epoch(plots, band.brush().color().rgb())
     assert all(c > 20 for c in counts), counts  # the first epochs were blank
+
+
+def expected_color(key: str) -> QColor:
+    """What the issue asks, written out: training in the run's colour (the band: 30 % of it
+    over the background), validation in the text colour, in both plots."""
+    theme = get_theme()
+    if SERIES[key].role == "validation":
+        return QColor(theme.colors.foreground)
+    run = QColor(theme.series_color(0))
+    if key != "raw":
+        return run
+    bg = QColor(theme.colors.background).getRgb()[:3]
+    return QColor(*(round(0.3 * a + 0.7 * b) for a, b in zip(run.getRgb()[:3], bg, strict=True)))
+
+
+def pixels(img: QImage) -> set[int]:
+    return {img.pixelColor(x, y).rgb() for x in range(img.width()) for y in range(img.height())}
+
+
+def test_each_series_has_one_colour_in_both_plots_and_legends_show_what_is_drawn(qtbot) -> None:
+    plots = fed_plots(qtbot)
+    lane = plots.lanes[0]
+    items = lane.items
+    assert items["raw"].brush().color().rgb() == expected_color("raw").rgb()
+    for key in ("smooth", "val", "val_acc", "train_acc"):
+        assert items[key].opts["pen"].color().rgb() == expected_color(key).rgb(), key
+    for key in ("val", "val_acc", "train_acc"):  # markers drawn (a few epochs, one run)
+        scatter = items[key].scatter.opts
+        assert items[key].opts["symbol"] == SERIES[key].symbol, key
+        assert scatter["pen"].color().rgb() == expected_color(key).rgb(), key
+        fill = get_theme().colors.background if SERIES[key].hollow else expected_color(key)
+        assert scatter["brush"].color().rgb() == QColor(fill).rgb(), key
+    training = expected_color("smooth").rgb()
+    assert training != expected_color("val").rgb()  # two series, two colours
+
+    for legend, keys, widget in (
+        (plots.legend, LOSS_SERIES, plots.loss_plot),
+        (plots.acc_legend, ACC_SERIES, plots.acc_plot),
+    ):
+        assert [label.text for _s, label in legend.items] == [SERIES[k].label for k in keys]
+        on_screen = widget.screen().grabWindow(widget.winId()).toImage()  # what was painted
+        fresh = widget.grab().toImage()  # everything painted anew, as it is now
+        for (sample, _label), key in zip(legend.items, keys, strict=True):
+            if key == "raw":  # the band's sample is a thick line of the band's colour
+                assert sample.item is lane.band_key
+                assert sample.item.opts["pen"].color().rgb() == expected_color("raw").rgb()
+            else:
+                assert sample.item is items[key]  # its own curve's pen and markers
+            rect = widget.mapFromScene(sample.sceneBoundingRect()).boundingRect()
+            shown = on_screen.copy(rect).convertToFormat(QImage.Format.Format_RGB32)
+            now = fresh.copy(rect).convertToFormat(QImage.Format.Format_RGB32)
+            assert shown == now, f"{key}: the legend shows a stale sample"
+            assert expected_color(key).rgb() in pixels(shown), key
