@@ -480,6 +480,7 @@ class Anatomy:
     state: dict[str, Any]  # the optimizer's state for the parameter after the step
     diverged: bool
     noise: np.ndarray | None = None  # (2,) the gradient noise in `gradient` (None: no noise)
+    state_before: dict[str, Any] | None = None  # the optimizer's state before the step
 
 
 @dataclass(frozen=True)
@@ -851,6 +852,7 @@ class Runner:
     def _step_with_anatomy(self) -> bool:
         before, loss_before = self.point, self.loss
         opt = self._opt
+        state_before = self.optimizer_state()
         lr = _lr(opt)
         self._closure_calls = 0
         noise = None
@@ -891,6 +893,7 @@ class Runner:
             state=self.optimizer_state(),
             diverged=not alive,
             noise=noise,
+            state_before=state_before,
         )
         return alive
 
@@ -968,6 +971,7 @@ class Runner:
                 )
         yield Phase("backward", code, text, before, loss, grad)
         self._closure_calls = 0
+        state_before = self.optimizer_state()
         if self._closure is None:
             self._loss_t = loss_t
             opt.step()
@@ -994,6 +998,7 @@ class Runner:
             state=state,
             diverged=not alive,
             noise=noise,
+            state_before=state_before,
         )
         if alive:
             text = (
