@@ -302,6 +302,7 @@ PRINTED_RULES = [
     ("Adadelta(lr=1.0, weight_decay=0.1)", 5),
     ("Rprop(lr=0.01)", 1),
     ("Rprop(lr=0.01)", 8),
+    ("Rprop(lr=0.1)", 3),  # y's gradient changes sign: that coordinate rests
     ("ASGD(lr=0.01)", 5),
     ("ASGD(lr=0.01, lambd=0.1, weight_decay=0.1)", 5),
     ("Adafactor(lr=0.01)", 5),
