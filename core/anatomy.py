@@ -26,15 +26,15 @@ momentum buffer as −buf (SGD steps by −lr·buf), the first moment as −m.
 The update as printed
 --------------------
 :func:`update_terms` writes the step just taken as torch computed it, ``update = −Σ size ⊙
-along``, and the panel prints every factor as a row, so the rows multiply out to the update
-row: Adam/AdamW ``lr/(√(v/(1−β2^t))+ε)`` times ``m̂ = m/(1−β1^t)`` (``v`` is the
+along``, and the panel prints every factor as a row, so the rows multiply out to the update row:
+Adam/AdamW ``lr/(√(v/(1−β2^t))+ε)`` times ``m_hat = m/(1−β1^t)`` (``v`` is the
 ``max_exp_avg_sq`` with amsgrad: the row says which), RAdam the same with its rectification,
-NAdam a gradient and a momentum part, Adamax ``lr/u`` times ``m̂``, RMSprop ``lr/(√v+ε)`` times
-the gradient (or ``lr`` times its momentum buffer), Adagrad, Adadelta (with ``acc_delta`` as it
-was before the step), Rprop its ``step_size`` times the sign of ``prev``, SGD ``lr`` times the
-gradient, the momentum buffer or the Nesterov mix, ASGD and Adafactor; L2 weight decay makes the
-gradient ``g = ∇f + weight_decay·p``, decoupled decay adds ``lr·weight_decay·p``. State rows use
-torch's names (``m = exp_avg``). LBFGS gets none: one step runs many inner iterations.
+NAdam a gradient and a momentum part, Adamax ``lr/u`` times ``m_hat``, RMSprop ``lr/(√v+ε)``
+times the gradient (or ``lr`` times its momentum buffer), Adagrad, Adadelta (with ``acc_delta``
+as it was before the step), Rprop its ``step_size`` times the sign of ``prev``, SGD ``lr`` times
+the gradient, the momentum buffer or the Nesterov mix, ASGD and Adafactor; L2 weight decay makes
+the gradient ``g = ∇f + weight_decay·p``, decoupled decay adds ``lr·weight_decay·p``. State rows
+use torch's names (``m = exp_avg``). LBFGS gets none: one step runs many inner iterations.
 """
 
 from __future__ import annotations
@@ -210,7 +210,8 @@ class _Step:
         return float(b1), float(b2)
 
     def m_hat(self, m: np.ndarray) -> tuple[str, np.ndarray, str]:
-        return "m̂", m / (1.0 - self.betas()[0] ** self.t), "m/(1−β1^t)"
+        """Bias-corrected m (m̂ in the papers; a combining hat renders badly in many fonts)."""
+        return "m_hat", m / (1.0 - self.betas()[0] ** self.t), "m/(1−β1^t)"
 
 
 def _sgd(s: _Step) -> tuple[Term, ...] | None:

@@ -333,9 +333,9 @@ def test_printed_rows_multiply_out_to_the_update_torch_applied(spec: str, steps:
 def test_adam_prints_bias_corrected_moment_and_amsgrad_names_what_it_divides_by() -> None:
     p, update = torch_step("Adam(lr=0.02)", 1)
     names = [n for n, _v in p.lines]
-    assert "m̂" in names and "m = exp_avg" in names and "v = exp_avg_sq" in names
-    # at t=1 the raw m is 0.1 of m̂: size·m would be a tenth of the update
-    np.testing.assert_allclose(row(p.lines, "m̂"), 10 * row(p.lines, "m"), rtol=2e-3)
+    assert "m_hat" in names and "m = exp_avg" in names and "v = exp_avg_sq" in names
+    # at t=1 the raw m is 0.1 of m_hat: size·m would be a tenth of the update
+    np.testing.assert_allclose(row(p.lines, "m_hat"), 10 * row(p.lines, "m"), rtol=2e-3)
     p, _ = torch_step("Adam(lr=0.02, amsgrad=True)", 5)
     names = [n for n, _v in p.lines]
     assert "v = max_exp_avg_sq" in names and "exp_avg_sq" in names

@@ -130,9 +130,9 @@ def test_adam_anatomy_after_a_real_step(qtbot, window):
     assert "exp_avg" in info and "step size" in info and "Adam" in info
     # the printed rows multiply out to the update drawn (raw m gave a tenth of it at t = 1)
     rows = dict(line.split("  ", 1) for line in info.splitlines()[1:] if "  " in line)
-    size, m_hat = printed_pair(rows["step size"]), printed_pair(rows["m̂"])
+    size, m_hat = printed_pair(rows["step size"]), printed_pair(rows["m_hat"])
     np.testing.assert_allclose(-size * m_hat, a.update, rtol=2e-3)
-    assert "update = −step size·m̂" in info
+    assert "update = −step size·m_hat" in info
     # drawn to scale: the longest arrow of each family is a readable part of the map
     (x0, x1), (y0, y1) = ov.vb.viewRange()
     for key in ("gradient", "update"):
