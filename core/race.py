@@ -142,8 +142,9 @@ With ``runner.watch = True`` (or ``race.step(anatomy=True)``) a step also record
 before ``step()`` can touch it; for LBFGS the closure's first evaluation), the update actually
 applied (after - before), the learning rate, the number of closure evaluations, and the
 optimizer's own state for the parameter (``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``,
-``sum``, ``square_avg``, ``acc_delta``, ``step``, ...) with tensors as numpy arrays and
-one-element tensors as floats. Costs a few microseconds, only when asked. With noise,
+``sum``, ``square_avg``, ``acc_delta``, ``step``, ...) after the step and before it
+(``state_before``: Adadelta's and ASGD's steps use values they overwrite) with tensors as numpy
+arrays and one-element tensors as floats. Costs a few microseconds, only when asked. With noise,
 ``gradient`` is what the optimizer saw (noise included) and ``noise`` the part that was noise;
 ``lr`` is the lr the step used (a schedule may change it right after).
 
