@@ -413,6 +413,9 @@ class TrainingPlots(QObject):
                 "train_acc": pg.PlotDataItem(connect="finite"),
             }
             lane.band_key = pg.PlotCurveItem()  # legend sample for the band (not plotted)
+            # its visibility is the band's: a click on the legend entry hides the band itself
+            lane.band_key.setVisible(self._raw_visible)
+            lane.band_key.visibleChanged.connect(self._show_raw)
             for key, item in lane.items.items():
                 if hasattr(item, "setObjectName"):  # the band is a plain QGraphicsItem
                     item.setObjectName(f"{key}Curve{i}")
@@ -671,6 +674,8 @@ class TrainingPlots(QObject):
     def set_raw_visible(self, on: bool) -> None:
         """Show or hide the per-batch (raw) loss band."""
         self._raw_visible = bool(on)
+        for lane in self.lanes:
+            lane.band_key.setVisible(self._raw_visible)
         self._show_raw()
 
     def set_focus_lane(self, lane: int) -> None:
@@ -679,10 +684,11 @@ class TrainingPlots(QObject):
         self.focus_lane = int(lane)
         self._show_raw()
 
+    @Slot()
     def _show_raw(self) -> None:
         race = len(self.lanes) > 1
         for lane in self.lanes:
-            on = self._raw_visible and (not race or lane.index == self.focus_lane)
+            on = lane.band_key.isVisible() and (not race or lane.index == self.focus_lane)
             lane.items["raw"].setVisible(on)
 
     def set_log_y(self, on: bool) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication
 
@@ -131,3 +132,37 @@ def test_each_series_has_one_colour_in_both_plots_and_legends_show_what_is_drawn
             now = fresh.copy(rect).convertToFormat(QImage.Format.Format_RGB32)
             assert shown == now, f"{key}: the legend shows a stale sample"
             assert expected_color(key).rgb() in pixels(shown), key
+
+
+def test_race_lanes_keep_their_colours_across_plots_and_the_band_entry_hides_the_band(
+    qtbot,
+) -> None:
+    plots = fed_plots(qtbot)
+    # a click on the legend's "per batch" hides the band, as a click on any other entry hides
+    # its curve (it hid only the sample's stand-in)
+    band = plots.lanes[0].items["raw"]
+    sample = plots.legend.items[0][0]
+    view = plots.loss_plot
+    at = view.mapFromScene(sample.sceneBoundingRect().center())
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    assert not band.isVisible() and not sample.item.isVisible()
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    assert band.isVisible()
+
+    theme = get_theme()
+    plots.reset(["SGD(lr=0.1)", "Adam(lr=0.01)"], BPE, make_dataset("moons", samples=100))
+    for i, lane in enumerate(plots.lanes):
+        it = lane.items
+        run = QColor(theme.series_color(i)).rgb()
+        assert it["smooth"].opts["pen"].color().rgb() == run
+        assert it["train_acc"].opts["pen"].color().rgb() == run
+        val = it["val"].opts["pen"].color().rgb()
+        assert val not in (run, QColor(theme.colors.foreground).rgb())  # darkened run colour
+        assert it["val_acc"].opts["pen"].color().rgb() == val
+    # the raw-band switch and the race's focus lane still decide which bands show
+    bands = [lane.items["raw"] for lane in plots.lanes]
+    plots.set_raw_visible(False)
+    assert not any(b.isVisible() for b in bands)
+    plots.set_raw_visible(True)
+    plots.set_focus_lane(1)
+    assert [b.isVisible() for b in bands] == [False, True]
