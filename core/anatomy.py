@@ -23,15 +23,18 @@ its longest arrow fills ~22 % of the visible map, rounded to 1-2-5 and kept whil
 Arrows point the way the optimizer pushes: the gradient is drawn as −∇f ("downhill"), the
 momentum buffer as −buf (SGD steps by −lr·buf), the first moment as −m.
 
-Per-coordinate step size
-------------------------
-:func:`step_size` gives, for the step just taken, what each coordinate's (first-moment or
-gradient) value was multiplied by, with the formula as text: Adam/AdamW/NAdam ``lr/(√(v/(1−β2^t))+ε)``
-with ``v = exp_avg_sq`` (``max_exp_avg_sq`` with amsgrad), RAdam the same times its
-rectification (plain ``lr`` while the variance estimate is unreliable), Adamax ``lr/u``,
-RMSprop ``lr/(√v+ε)`` (centred: the running variance), Adagrad ``clr/(√sum+ε)``, Adadelta
-``lr·√(E[Δp²]+ε)/√(E[g²]+ε)`` (with E[Δp²] as it was before the step), Rprop its own
-``step_size``. The state is the state after the step, which is what that step used.
+The update as printed
+--------------------
+:func:`update_terms` writes the step just taken as torch computed it, ``update = −Σ size ⊙
+along``, and the panel prints every factor as a row, so the rows multiply out to the update row:
+Adam/AdamW ``lr/(√(v/(1−β2^t))+ε)`` times ``m_hat = m/(1−β1^t)`` (``v`` is the
+``max_exp_avg_sq`` with amsgrad: the row says which), RAdam the same with its rectification,
+NAdam a gradient and a momentum part, Adamax ``lr/u`` times ``m_hat``, RMSprop ``lr/(√v+ε)``
+times the gradient (or ``lr`` times its momentum buffer), Adagrad, Adadelta (with ``acc_delta``
+as it was before the step), Rprop its ``step_size`` times the sign of ``prev``, SGD ``lr`` times
+the gradient, the momentum buffer or the Nesterov mix, ASGD and Adafactor; L2 weight decay makes
+the gradient ``g = ∇f + weight_decay·p``, decoupled decay adds ``lr·weight_decay·p``. State rows
+use torch's names (``m = exp_avg``). LBFGS gets none: one step runs many inner iterations.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "GRADIENT",
     "STEP",
     "TARGET",
+    "Term",
     "Arrow",
     "Extent",
     "Picture",
@@ -58,7 +62,7 @@ __all__ = [
     "nice_floor",
     "nice_near",
     "picture",
-    "step_size",
+    "update_terms",
 ]
 
 GRADIENT = "gradient"  # units of ∂f/∂p
@@ -105,6 +109,7 @@ class Picture:
     step_size: np.ndarray | None  # (2,) per-coordinate step size, None if not adaptive
     step_size_formula: str
     lines: tuple[tuple[str, str], ...]  # (name, value) rows for the info panel
+    terms: tuple[Term, ...] = ()  # the update as the rows print it: −Σ size ⊙ along
 
     def keys(self) -> tuple[str, ...]:
         """Legend identity: which items are drawn (the legend is rebuilt when this changes)."""
@@ -142,102 +147,292 @@ def _num(v: Any, default: float = math.nan) -> float:
         return default
 
 
-# -- step size -------------------------------------------------------------------------------
+# -- the update as printed ------------------------------------------------------------------
 
 
-def step_size(
+@dataclass(frozen=True)
+class Term:
+    """One part of the update, ``−size ⊙ along``: an optimizer's update is the sum of its terms
+    (one for most; NAdam mixes the gradient and the first moment; decoupled weight decay adds
+    ``−lr·weight_decay·p``). The panel prints each factor as a row, so the rows multiply out
+    to the update torch applied."""
+
+    size_name: str  # "step size" (per coordinate), or a scalar's name such as "lr"
+    size: np.ndarray  # (2,)
+    size_formula: str  # in the printed rows' names ("" when the name says it all)
+    along_name: str  # the row that prints ``along``: ∇f, p, a state row or a row of its own
+    along: np.ndarray  # (2,)
+    along_formula: str = ""  # set when ``along`` needs a row of its own: how it is computed
+    uses: tuple[tuple[str, np.ndarray], ...] = ()  # values the formula uses, not rows already
+
+    @property
+    def per_coordinate(self) -> bool:
+        return self.size_name == "step size"
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What an update rule reads: the step's inputs and the state before and after it."""
+
+    optimizer: str
+    state: dict[str, Any]  # after the step (what torch keeps)
+    before: dict[str, Any] | None  # before it ({} before the first step; None: not recorded)
+    hp: dict[str, Any]
+    lr: float
+    grad: np.ndarray  # p.grad as the optimizer saw it
+    point: np.ndarray  # p before the step
+    t: float  # torch's step count after the step
+
+    def num(self, key: str, default: float = 0.0) -> float:
+        return _num(self.hp.get(key), default)
+
+    def g(self, decoupled: bool = False) -> tuple[np.ndarray, str, str]:
+        """The gradient the rule uses: with L2 weight decay torch adds weight_decay·p to it."""
+        wd = self.num("weight_decay")
+        if wd and not decoupled:
+            return self.grad + wd * self.point, "g", "∇f + weight_decay·p"
+        return self.grad, "∇f", ""
+
+    def grad_term(self, name: str, size, formula: str, decoupled: bool = False, uses=()) -> Term:
+        g, g_name, g_formula = self.g(decoupled)
+        return Term(name, np.broadcast_to(size, (2,)).astype(np.float64), formula, g_name, g,
+                    g_formula, uses)  # fmt: skip
+
+    def decay(self, on: bool = True) -> tuple[Term, ...]:
+        """Decoupled weight decay: torch multiplies p by 1 − lr·weight_decay first."""
+        wd = self.num("weight_decay")
+        if not (on and wd):
+            return ()
+        return (Term("lr·weight_decay", np.full(2, self.lr * wd), "", "p", self.point),)
+
+    def betas(self) -> tuple[float, float]:
+        b1, b2 = self.hp.get("betas", (0.9, 0.999))
+        return float(b1), float(b2)
+
+    def m_hat(self, m: np.ndarray) -> tuple[str, np.ndarray, str]:
+        """Bias-corrected m (m̂ in the papers; a combining hat renders badly in many fonts)."""
+        return "m_hat", m / (1.0 - self.betas()[0] ** self.t), "m/(1−β1^t)"
+
+
+def _sgd(s: _Step) -> tuple[Term, ...] | None:
+    mom = s.num("momentum")
+    lr = np.full(2, s.lr)
+    if not mom:
+        return (s.grad_term("lr", lr, ""),)
+    buf = _as2(s.state.get("momentum_buffer"))
+    if buf is None:
+        return None
+    if s.hp.get("nesterov"):
+        g, g_name, _ = s.g()
+        return (Term("lr", lr, "", "d", g + mom * buf, f"{g_name} + momentum·buf"),)
+    return (Term("lr", lr, "", "buf", buf),)
+
+
+def _adam(s: _Step) -> tuple[Term, ...] | None:
+    v = _as2(s.state.get("max_exp_avg_sq" if s.hp.get("amsgrad") else "exp_avg_sq"))
+    m = _as2(s.state.get("exp_avg"))
+    if v is None or m is None or s.t < 1:
+        return None
+    bc2 = 1.0 - s.betas()[1] ** s.t
+    size = s.lr / (np.sqrt(v / bc2) + s.num("eps"))
+    decoupled = bool(s.hp.get("decoupled_weight_decay", s.optimizer == "AdamW"))
+    return (Term("step size", size, "lr/(√(v/(1−β2^t))+ε)", *s.m_hat(m)), *s.decay(decoupled))
+
+
+def _radam(s: _Step) -> tuple[Term, ...] | None:
+    v, m = _as2(s.state.get("exp_avg_sq")), _as2(s.state.get("exp_avg"))
+    if v is None or m is None or s.t < 1:
+        return None
+    beta2 = s.betas()[1]
+    bc2 = 1.0 - beta2**s.t
+    rho_inf = 2.0 / (1.0 - beta2) - 1.0
+    rho_t = rho_inf - 2.0 * s.t * beta2**s.t / bc2
+    if rho_t <= 5.0:
+        size, formula = np.full(2, s.lr), "lr (RAdam: variance not yet reliable, plain momentum)"
+    else:
+        rect = math.sqrt(
+            (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+        )
+        size = s.lr * rect * math.sqrt(bc2) / (np.sqrt(v) + s.num("eps"))
+        formula = "lr·r·√(1−β2^t)/(√v+ε)"
+    decoupled = bool(s.hp.get("decoupled_weight_decay"))
+    return (Term("step size", size, formula, *s.m_hat(m)), *s.decay(decoupled))
+
+
+def _nadam(s: _Step) -> tuple[Term, ...] | None:
+    v, m = _as2(s.state.get("exp_avg_sq")), _as2(s.state.get("exp_avg"))
+    prod = _num(s.state.get("mu_product"))
+    if v is None or m is None or s.t < 1 or not math.isfinite(prod):
+        return None
+    beta1, beta2 = s.betas()
+    psi = s.num("momentum_decay", 0.004)
+    mu = beta1 * (1.0 - 0.5 * 0.96 ** (s.t * psi))
+    mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((s.t + 1) * psi))
+    denom = np.sqrt(v / (1.0 - beta2**s.t)) + s.num("eps")
+    decoupled = bool(s.hp.get("decoupled_weight_decay"))
+    uses = (("μt", np.full(2, mu)), ("μt+1", np.full(2, mu_next)))
+    return (
+        s.grad_term("step size", s.lr * (1 - mu) / (1 - prod) / denom,
+                    "lr·(1−μt)/(1−mu_product)/(√(v/(1−β2^t))+ε)", decoupled, uses),
+        Term("step size (m)", s.lr * mu_next / (1 - prod * mu_next) / denom,
+             "lr·μt+1/(1−mu_product·μt+1)/(√(v/(1−β2^t))+ε)", "m", m),
+        *s.decay(decoupled),
+    )  # fmt: skip
+
+
+def _adamax(s: _Step) -> tuple[Term, ...] | None:
+    u, m = _as2(s.state.get("exp_inf")), _as2(s.state.get("exp_avg"))
+    if u is None or m is None or s.t < 1:
+        return None
+    return (Term("step size", s.lr / u, "lr/u", *s.m_hat(m)),)
+
+
+def _rmsprop(s: _Step) -> tuple[Term, ...] | None:
+    v = _as2(s.state.get("square_avg"))
+    if v is None:
+        return None
+    if s.num("momentum"):
+        buf = _as2(s.state.get("momentum_buffer"))
+        return None if buf is None else (Term("lr", np.full(2, s.lr), "", "buf", buf),)
+    g_avg = _as2(s.state.get("grad_avg"))
+    if g_avg is not None:
+        size = s.lr / (np.sqrt(np.maximum(v - g_avg * g_avg, 0.0)) + s.num("eps"))
+        return (s.grad_term("step size", size, "lr/(√(v−ḡ²)+ε)"),)
+    return (s.grad_term("step size", s.lr / (np.sqrt(v) + s.num("eps")), "lr/(√v+ε)"),)
+
+
+def _adagrad(s: _Step) -> tuple[Term, ...] | None:
+    total = _as2(s.state.get("sum"))
+    if total is None or s.t < 1:
+        return None
+    clr = s.lr / (1.0 + (s.t - 1.0) * s.num("lr_decay"))
+    size = clr / (np.sqrt(total) + s.num("eps"))
+    return (s.grad_term("step size", size, "lr/(1+(t−1)·lr_decay)/(√sum+ε)"),)
+
+
+def _adadelta(s: _Step) -> tuple[Term, ...] | None:
+    sq = _as2(s.state.get("square_avg"))
+    if sq is None or s.before is None:
+        return None
+    acc0 = _as2(s.before.get("acc_delta"))
+    acc0 = np.zeros(2) if acc0 is None else acc0  # torch starts it at 0
+    eps = s.num("eps")
+    size = s.lr * np.sqrt(acc0 + eps) / np.sqrt(sq + eps)
+    formula = "lr·√(acc_delta₀+ε)/√(square_avg+ε)"
+    return (s.grad_term("step size", size, formula, uses=(("acc_delta₀", acc0),)),)
+
+
+def _rprop(s: _Step) -> tuple[Term, ...] | None:
+    size, prev = _as2(s.state.get("step_size")), _as2(s.state.get("prev"))
+    if size is None or prev is None:
+        return None
+    return (
+        Term("step size", size.copy(), "Rprop's step_size", "sign(prev)", np.sign(prev),
+             "sign of ∇f, 0 where it flipped"),
+    )  # fmt: skip
+
+
+def _asgd(s: _Step) -> tuple[Term, ...] | None:
+    if s.before is None:
+        return None
+    eta = _num(s.before.get("eta"), s.lr)  # torch starts eta at lr
+    decay = s.num("lambd") * eta
+    return (
+        s.grad_term("eta₀", np.full(2, eta), "eta before the step"),
+        Term("lambd·eta₀", np.full(2, decay), "", "p", s.point),
+    )
+
+
+def _adafactor(s: _Step) -> tuple[Term, ...] | None:
+    var = _as2(s.state.get("variance"))
+    if var is None or s.t < 1:
+        return None
+    eps1, eps2 = s.hp.get("eps", (None, 1e-3))
+    eps1 = np.finfo(np.float64).eps if eps1 is None else float(eps1)
+    alpha = max(float(eps2), float(np.sqrt(np.mean(s.point**2)))) * min(s.lr, s.t**-0.5)
+    inv = 1.0 / np.sqrt(np.maximum(var, eps1 * eps1))
+    denom = max(1.0, float(np.sqrt(np.mean((s.grad * inv) ** 2))) / s.num("d", 1.0))
+    formula = "α/max(1, RMS(∇f/√variance)/d)/√variance, α = max(eps₂, RMS(p))·min(lr, 1/√t)"
+    return (s.grad_term("step size", alpha / denom * inv, formula, True), *s.decay())
+
+
+#: optimizer name -> its update rule as printed terms (None: its state does not tell). LBFGS
+#: has none: one step runs up to max_iter inner iterations with their own directions.
+_RULES = {
+    "SGD": _sgd,
+    "Adam": _adam,
+    "AdamW": _adam,
+    "NAdam": _nadam,
+    "RAdam": _radam,
+    "Adamax": _adamax,
+    "RMSprop": _rmsprop,
+    "Adagrad": _adagrad,
+    "Adadelta": _adadelta,
+    "Rprop": _rprop,
+    "ASGD": _asgd,
+    "Adafactor": _adafactor,
+}
+
+
+def update_terms(
     optimizer: str,
     state: dict[str, Any],
     hparams: dict[str, Any],
     lr: float,
-    update: np.ndarray | None = None,
-) -> tuple[np.ndarray | None, str]:
-    """Per-coordinate step size of the step that produced ``state`` and its formula.
-
-    ``(None, "")`` for an optimizer without one (SGD, LBFGS, ...) or a state it lacks.
-    ``update`` is needed for Adadelta (to recover E[Δp²] as it was before the step).
-    """
-    t = _num(state.get("step"), 0.0)
-    eps = _num(hparams.get("eps"), 0.0)
-    if optimizer in ADAM_LIKE:
-        v = _as2(state.get("max_exp_avg_sq"))
-        if v is None:
-            v = _as2(state.get("exp_avg_sq"))
-        if v is None or t < 1:
-            return None, ""
-        beta1, beta2 = (float(b) for b in hparams.get("betas", (0.9, 0.999)))
-        bc2 = 1.0 - beta2**t
-        if optimizer == "RAdam":
-            rho_inf = 2.0 / (1.0 - beta2) - 1.0
-            rho_t = rho_inf - 2.0 * t * beta2**t / bc2
-            if rho_t <= 5.0:
-                return np.full(2, lr), "lr (RAdam: variance not yet reliable, plain momentum)"
-            rect = math.sqrt(
-                (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
-            )
-            return lr * rect * math.sqrt(bc2) / (np.sqrt(v) + eps), "lr·r·√(1−β2^t)/(√v+ε)"
-        return lr / (np.sqrt(v / bc2) + eps), "lr/(√(v/(1−β2^t))+ε)"
-    if optimizer == "Adamax":
-        u = _as2(state.get("exp_inf"))
-        if u is None:
-            return None, ""
-        return lr / u, "lr/u"
-    if optimizer == "RMSprop":
-        v = _as2(state.get("square_avg"))
-        if v is None:
-            return None, ""
-        g_avg = _as2(state.get("grad_avg"))
-        if g_avg is not None:
-            var = np.maximum(v - g_avg * g_avg, 0.0)
-            return lr / (np.sqrt(var) + eps), "lr/(√(v−ḡ²)+ε)"
-        return lr / (np.sqrt(v) + eps), "lr/(√v+ε)"
-    if optimizer == "Adagrad":
-        s = _as2(state.get("sum"))
-        if s is None or t < 1:
-            return None, ""
-        clr = lr / (1.0 + (t - 1.0) * _num(hparams.get("lr_decay"), 0.0))
-        return clr / (np.sqrt(s) + eps), "clr/(√sum+ε)"
-    if optimizer == "Adadelta":
-        sq = _as2(state.get("square_avg"))
-        acc = _as2(state.get("acc_delta"))
-        if sq is None or acc is None:
-            return None, ""
-        rho = _num(hparams.get("rho"), 0.9)
-        if update is not None and lr > 0 and rho > 0:
-            delta = np.asarray(update, dtype=np.float64) / lr
-            acc = np.maximum((acc - (1.0 - rho) * delta * delta) / rho, 0.0)
-        return lr * np.sqrt(acc + eps) / np.sqrt(sq + eps), "lr·√(E[Δp²]+ε)/√(E[g²]+ε)"
-    if optimizer == "Rprop":
-        s = _as2(state.get("step_size"))
-        if s is None:
-            return None, ""
-        return s.copy(), "Rprop's own step per coordinate"
-    return None, ""
+    *,
+    point: Sequence[float],
+    gradient: Sequence[float],
+    state_before: dict[str, Any] | None = None,
+) -> tuple[Term, ...]:
+    """The terms whose sum ``−Σ size ⊙ along`` is the update of the step that left ``state``
+    (``()`` for an optimizer whose state does not tell, e.g. LBFGS). ``state_before`` is the
+    state before the step (Adadelta and ASGD use values the step overwrote)."""
+    rule = _RULES.get(optimizer)
+    if rule is None:
+        return ()
+    step = _Step(
+        optimizer,
+        state,
+        state_before,
+        hparams,
+        float(lr),
+        np.asarray(gradient, dtype=np.float64),
+        np.asarray(point, dtype=np.float64),
+        _num(state.get("step"), 0.0),
+    )
+    return rule(step) or ()
 
 
 # -- the picture -----------------------------------------------------------------------------
 
-_STATE_NAMES = {
-    "momentum_buffer": "buf (momentum)",
-    "exp_avg": "m = exp_avg",
-    "exp_avg_sq": "v = exp_avg_sq",
-    "max_exp_avg_sq": "max v (amsgrad)",
-    "exp_inf": "u = exp_inf",
-    "square_avg": "square_avg",
-    "grad_avg": "ḡ = grad_avg",
-    "acc_delta": "acc_delta",
-    "sum": "sum (Σg²)",
-    "step": "t = step",
-    "step_size": "step_size",
-    "prev": "prev (last ∇f)",
-    "mu_product": "mu_product",
+#: Short names the formulas use, defined in the state rows as "alias = torch's name".
+_ALIASES = {
+    "momentum_buffer": "buf",
+    "exp_avg": "m",
+    "exp_avg_sq": "v",
+    "exp_inf": "u",
+    "grad_avg": "ḡ",
+    "step": "t",
 }
+_ROLE_NOTES = {"sum": "Σg²", "prev": "last ∇f, 0 where it flipped"}
 
 
-def _state_lines(state: dict[str, Any]) -> list[tuple[str, str]]:
+def _state_name(key: str, optimizer: str, hparams: dict[str, Any]) -> str:
+    alias = _ALIASES.get(key)
+    if optimizer == "RMSprop" and key == "square_avg":
+        alias = "v"
+    if hparams.get("amsgrad"):  # torch divides by the running max: that is the v used
+        alias = {"max_exp_avg_sq": "v", "exp_avg_sq": None}.get(key, alias)
+    name = f"{alias} = {key}" if alias else key
+    return f"{name} ({_ROLE_NOTES[key]})" if key in _ROLE_NOTES else name
+
+
+def _state_lines(
+    state: dict[str, Any], optimizer: str, hparams: dict[str, Any]
+) -> list[tuple[str, str]]:
     out = []
     for key, value in state.items():
-        name = _STATE_NAMES.get(key, key)
+        name = _state_name(key, optimizer, hparams)
         pair = _as2(value)
         if pair is not None:
             out.append((name, fmt_pair(pair)))
@@ -310,11 +505,12 @@ def picture(
     loss_before: float,
     loss_after: float,
     step: int,
+    state_before: dict[str, Any] | None = None,
 ) -> Picture:
     """The picture of one completed step (the fields of a :class:`core.race.Anatomy`).
 
     ``point`` is where the step started (the arrows' origin); ``state`` the optimizer's state
-    after it, as plain values.
+    after it and ``state_before`` before it, as plain values.
     """
     origin = np.asarray(point, dtype=np.float64).copy()
     grad = np.asarray(gradient, dtype=np.float64)
@@ -342,7 +538,10 @@ def picture(
             extents.append(
                 Extent("rprop_steps", "Rprop's step size per axis", s.copy(), STEP, "box")
             )
-    size, formula = step_size(optimizer, state, hparams, lr, upd)
+    terms = update_terms(
+        optimizer, state, hparams, lr, point=origin, gradient=grad, state_before=state_before
+    )
+    adaptive = next((t for t in terms if t.per_coordinate), None)
     lines = [
         ("step", f"{step} · lr {fmt(lr)}"),
         ("p", fmt_pair(origin)),
@@ -350,11 +549,39 @@ def picture(
         ("∇f", fmt_pair(grad)),
         ("update", fmt_pair(upd)),
     ]
-    lines += _state_lines(state)
-    if size is not None:
-        lines.append(("step size", fmt_pair(size)))
-        lines.append(("", f"= {formula}"))
-    return Picture(origin, tuple(arrows), tuple(extents), size, formula, tuple(lines))
+    lines += _state_lines(state, optimizer, hparams)
+    lines += _term_lines(terms)
+    return Picture(
+        origin,
+        tuple(arrows),
+        tuple(extents),
+        None if adaptive is None else adaptive.size,
+        "" if adaptive is None else adaptive.size_formula,
+        tuple(lines),
+        terms,
+    )
+
+
+def _term_lines(terms: tuple[Term, ...]) -> list[tuple[str, str]]:
+    """Each factor of the update as a row, then how they combine: the rows multiply out to
+    the update row (to the 4 digits shown)."""
+    lines: list[tuple[str, str]] = []
+
+    def number(v: np.ndarray) -> str:
+        return fmt(v[0]) if v[0] == v[1] else fmt_pair(v)
+
+    for term in terms:
+        lines.append((term.size_name, number(term.size)))
+        if term.size_formula:
+            lines.append(("", f"= {term.size_formula}"))
+        lines += [(name, number(value)) for name, value in term.uses]
+        if term.along_formula and all(name != term.along_name for name, _v in lines):
+            lines.append((term.along_name, fmt_pair(term.along)))
+            lines.append(("", f"= {term.along_formula}"))
+    if terms:
+        parts = " + ".join(f"{t.size_name}·{t.along_name}" for t in terms)
+        lines.append(("", f"update = −({parts})" if len(terms) > 1 else f"update = −{parts}"))
+    return lines
 
 
 def gradient_picture(point: Sequence[float], gradient: Sequence[float], loss: float) -> Picture:

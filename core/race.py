@@ -142,8 +142,9 @@ With ``runner.watch = True`` (or ``race.step(anatomy=True)``) a step also record
 before ``step()`` can touch it; for LBFGS the closure's first evaluation), the update actually
 applied (after - before), the learning rate, the number of closure evaluations, and the
 optimizer's own state for the parameter (``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``,
-``sum``, ``square_avg``, ``acc_delta``, ``step``, ...) with tensors as numpy arrays and
-one-element tensors as floats. Costs a few microseconds, only when asked. With noise,
+``sum``, ``square_avg``, ``acc_delta``, ``step``, ...) after the step and before it
+(``state_before``: Adadelta's and ASGD's steps use values they overwrite) with tensors as numpy
+arrays and one-element tensors as floats. Costs a few microseconds, only when asked. With noise,
 ``gradient`` is what the optimizer saw (noise included) and ``noise`` the part that was noise;
 ``lr`` is the lr the step used (a schedule may change it right after).
 
@@ -480,6 +481,7 @@ class Anatomy:
     state: dict[str, Any]  # the optimizer's state for the parameter after the step
     diverged: bool
     noise: np.ndarray | None = None  # (2,) the gradient noise in `gradient` (None: no noise)
+    state_before: dict[str, Any] | None = None  # the optimizer's state before the step
 
 
 @dataclass(frozen=True)
@@ -851,6 +853,7 @@ class Runner:
     def _step_with_anatomy(self) -> bool:
         before, loss_before = self.point, self.loss
         opt = self._opt
+        state_before = self.optimizer_state()
         lr = _lr(opt)
         self._closure_calls = 0
         noise = None
@@ -891,6 +894,7 @@ class Runner:
             state=self.optimizer_state(),
             diverged=not alive,
             noise=noise,
+            state_before=state_before,
         )
         return alive
 
@@ -968,6 +972,7 @@ class Runner:
                 )
         yield Phase("backward", code, text, before, loss, grad)
         self._closure_calls = 0
+        state_before = self.optimizer_state()
         if self._closure is None:
             self._loss_t = loss_t
             opt.step()
@@ -994,6 +999,7 @@ class Runner:
             state=state,
             diverged=not alive,
             noise=noise,
+            state_before=state_before,
         )
         if alive:
             text = (

@@ -535,6 +535,7 @@ def _anatomy_picture(runner, a) -> Picture:
         loss_before=a.loss_before,
         loss_after=a.loss_after,
         step=a.step,
+        state_before=a.state_before,
     )
 
 

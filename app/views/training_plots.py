@@ -25,10 +25,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Slot
-from PySide6.QtGui import QBrush, QColor, QPen
+from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QLabel
 
 from app.theme import ThemeManager, get_theme
+from app.views.training_series import (
+    ACC_SERIES,
+    LOSS_SERIES,
+    SERIES,
+    style_band_sample,
+    style_item,
+)
 from app.widgets.curve_buffer import CurveBuffer
 from app.widgets.slider_spin import format_number
 from core.errors import GdsimError
@@ -163,6 +170,7 @@ class NoiseBand(QGraphicsPathItem):
         ok = np.isfinite(x) & np.isfinite(y)
         x, y = x[ok], y[ok]
         self._count = int(x.size)
+        self._fresh_cache()
         if x.size < 2:
             self.setPath(pg.QtGui.QPainterPath())
             return
@@ -181,6 +189,15 @@ class NoiseBand(QGraphicsPathItem):
 
     def sample_count(self) -> int:
         return self._count
+
+    def _fresh_cache(self) -> None:
+        """Drop the cached pixels before a new path. The band's lucky-batch lows reach far
+        below the y range (which follows the trend); for an item over 1.2× the viewport Qt
+        caches only its on-screen part and, when that part grows, repaints just the new strip
+        although the whole item changed, keeping stale pixels (the early epochs went blank).
+        A fresh cache is painted whole, as a changed path is anyway."""
+        self.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def class_color(k: int) -> str:
@@ -283,8 +300,8 @@ class TrainingPlots(QObject):
         self.acc_plot.setObjectName("accuracyPlot")
         self.acc_plot.setAccessibleName("Accuracy curves")
         self.acc_plot.setToolTip(
-            "Share of points classified correctly after each epoch: validation (bold, the "
-            "honest number) and training (faint)"
+            "Share of points classified correctly after each epoch: validation (hollow dots, "
+            "the honest number) and training (filled dots), coloured as in the loss plot"
         )
         self.boundary_plot = pg.PlotWidget()
         self.boundary_plot.setObjectName("boundaryPlot")
@@ -396,6 +413,9 @@ class TrainingPlots(QObject):
                 "train_acc": pg.PlotDataItem(connect="finite"),
             }
             lane.band_key = pg.PlotCurveItem()  # legend sample for the band (not plotted)
+            # its visibility is the band's: a click on the legend entry hides the band itself
+            lane.band_key.setVisible(self._raw_visible)
+            lane.band_key.visibleChanged.connect(self._show_raw)
             for key, item in lane.items.items():
                 if hasattr(item, "setObjectName"):  # the band is a plain QGraphicsItem
                     item.setObjectName(f"{key}Curve{i}")
@@ -405,12 +425,11 @@ class TrainingPlots(QObject):
                     ap.addItem(item)
             if race:  # the accuracy plot shares the loss plot's colours: one legend is enough
                 self.legend.addItem(lane.items["smooth"], lane_label(name))  # see _fit_legend
-            else:
-                self.legend.addItem(lane.band_key, "per batch")
-                self.legend.addItem(lane.items["smooth"], "smoothed")
-                self.legend.addItem(lane.items["val"], "validation")
-                self.acc_legend.addItem(lane.items["val_acc"], "validation")
-                self.acc_legend.addItem(lane.items["train_acc"], "training")
+            else:  # each series as SERIES names and draws it (the band by its sample)
+                for legend, keys in ((self.legend, LOSS_SERIES), (self.acc_legend, ACC_SERIES)):
+                    for key in keys:
+                        sample = lane.band_key if key == "raw" else lane.items[key]
+                        legend.addItem(sample, SERIES[key].label)
             self.lanes.append(lane)
         self._style_lanes()
         self._show_raw()
@@ -530,7 +549,10 @@ class TrainingPlots(QObject):
         lane's number, so every curve stays identifiable."""
         if len(self.lanes) <= 1:
             diverged = bool(self.lanes) and self.lanes[0].diverged
-            return ["per batch", "smoothed — diverged" if diverged else "smoothed", "validation"]
+            return [
+                SERIES[key].label + (" — diverged" if diverged and key == "smooth" else "")
+                for key in LOSS_SERIES
+            ]
         names = []
         for lane in self.lanes:
             if brevity == 0:
@@ -652,6 +674,8 @@ class TrainingPlots(QObject):
     def set_raw_visible(self, on: bool) -> None:
         """Show or hide the per-batch (raw) loss band."""
         self._raw_visible = bool(on)
+        for lane in self.lanes:
+            lane.band_key.setVisible(self._raw_visible)
         self._show_raw()
 
     def set_focus_lane(self, lane: int) -> None:
@@ -660,10 +684,11 @@ class TrainingPlots(QObject):
         self.focus_lane = int(lane)
         self._show_raw()
 
+    @Slot()
     def _show_raw(self) -> None:
         race = len(self.lanes) > 1
         for lane in self.lanes:
-            on = self._raw_visible and (not race or lane.index == self.focus_lane)
+            on = lane.band_key.isVisible() and (not race or lane.index == self.focus_lane)
             lane.items["raw"].setVisible(on)
 
     def set_log_y(self, on: bool) -> None:
@@ -706,7 +731,7 @@ class TrainingPlots(QObject):
             self._fit_one(
                 self.acc_legend,
                 self.acc_plot.getPlotItem().getViewBox(),
-                [["validation", "training"]],
+                [[SERIES[key].label for key in ACC_SERIES]],
                 max_cols=(2,),
             )
 
@@ -887,7 +912,8 @@ class TrainingPlots(QObject):
                     # markers cost a Python paint per curve per frame: only a few, and not in a race
                     symbols = x.size <= MAX_SYMBOLS and len(self.lanes) == 1
                     if symbols != (item.opts["symbol"] is not None):
-                        item.setSymbol("o" if symbols else None)
+                        item.setSymbol(SERIES[key].symbol if symbols else None)
+                        self._repaint_samples()  # the legend shows the markers too
                     item.setData(x, y)
                 n += 1
         return n
@@ -914,29 +940,21 @@ class TrainingPlots(QObject):
             self._style_marker(m, k)
 
     def _style_lanes(self) -> None:
-        th = self.theme
+        """Every curve as SERIES says (solid pens: dashes are stroked segment by segment, slow
+        for long curves)."""
         race = len(self.lanes) > 1
         for lane in self.lanes:
-            c = QColor(lane.color)
-            # the faint raw curve is the colour pre-mixed with the background, not a
-            # transparent pen: blending thousands of segments costs the GUI thread (and the GIL)
-            faint = _mix(c, QColor(th.colors.background), 0.3)
-            it = lane.items
-            it["raw"].setBrush(QBrush(faint))
-            lane.band_key.setPen(th.pen(faint, 8))
-            it["smooth"].setPen(th.pen(c, 2 if race else 2.5))
-            # solid pens: dashes are stroked segment by segment, slow for long curves
-            val_color = _mix(c, QColor(th.colors.foreground), 0.55) if race else None
-            val_color = val_color or QColor(th.colors.foreground)
-            it["val"].setPen(th.pen(val_color, 1.2 if race else 1.5))
-            it["val"].setSymbolPen(th.pen(val_color, 1.5))
-            it["val"].setSymbolBrush(pg.mkBrush(th.colors.background))
-            it["val"].setSymbolSize(th.size(4 if race else 7))
-            it["val_acc"].setPen(th.pen(c, 1.5 if race else 2))
-            it["val_acc"].setSymbolPen(th.pen(c, 1))
-            it["val_acc"].setSymbolBrush(pg.mkBrush(c))
-            it["val_acc"].setSymbolSize(th.size(3 if race else 5))
-            it["train_acc"].setPen(th.pen(_mix(c, QColor(th.colors.background), 0.45), 1.2))
+            for key, item in lane.items.items():
+                style_item(item, key, lane.color, self.theme, race)
+            style_band_sample(lane.band_key, lane.color, self.theme, race)
+        self._repaint_samples()
+
+    def _repaint_samples(self) -> None:
+        """Legend samples paint their curve's current style, but only when repainted: after a
+        style change they showed the old one (a line without the markers drawn)."""
+        for legend in (self.legend, self.acc_legend):
+            for sample, _label in legend.items:
+                sample.update()
 
     def _style_marker(self, line: pg.InfiniteLine, kind: str) -> None:
         th = self.theme
@@ -951,13 +969,3 @@ class TrainingPlots(QObject):
             line.label.fill = pg.mkBrush(back)  # readable over the curves
             line.label.textItem.setFont(th.font(0.85))
             line.label.update()
-
-
-def _mix(color: QColor, background: QColor, amount: float) -> QColor:
-    """``amount`` of ``color`` over ``background``, as an opaque colour."""
-    return QColor(
-        *(
-            int(round(amount * a + (1 - amount) * b))
-            for a, b in zip(color.getRgb()[:3], background.getRgb()[:3], strict=True)
-        )
-    )

@@ -92,6 +92,11 @@ def test_controls_have_names_tooltips_and_accessible_names(qtbot, window):
     assert "Narrate step" in hint
 
 
+def printed_pair(text: str) -> np.ndarray:
+    """A pair as the panel prints it: '(−0.5, 1.2e−05)'."""
+    return np.array([float(v) for v in text.strip().replace("−", "-").strip("()").split(",")])
+
+
 def test_adam_anatomy_after_a_real_step(qtbot, window):
     view, tool = setup(qtbot, window)
     rid = select(qtbot, window, "Adam")
@@ -123,6 +128,11 @@ def test_adam_anatomy_after_a_real_step(qtbot, window):
     assert w(window, NumbersTable, "anatomyInfo").isVisible()
     assert not w(window, QLabel, "anatomyMessage").isVisible()
     assert "exp_avg" in info and "step size" in info and "Adam" in info
+    # the printed rows multiply out to the update drawn (raw m gave a tenth of it at t = 1)
+    rows = dict(line.split("  ", 1) for line in info.splitlines()[1:] if "  " in line)
+    size, m_hat = printed_pair(rows["step size"]), printed_pair(rows["m_hat"])
+    np.testing.assert_allclose(-size * m_hat, a.update, rtol=2e-3)
+    assert "update = −step size·m_hat" in info
     # drawn to scale: the longest arrow of each family is a readable part of the map
     (x0, x1), (y0, y1) = ov.vb.viewRange()
     for key in ("gradient", "update"):
