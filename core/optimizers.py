@@ -173,12 +173,15 @@ def _check_number(hp: HParam, value: Any, label: str, want_int: bool) -> float |
         raise GdsimError(f"{label} must be an integer, got {_describe(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise GdsimError(f"{label} must be a finite number, got {value!r}")
-    if not hp.in_range(value):  # before float(): a 400-digit whole number overflows it
-        raise GdsimError(f"{label} must be {hp.range_text()}, got {_describe(value)}")
     try:
-        return int(value) if want_int else float(value)
-    except OverflowError:
-        raise GdsimError(f"{label} is too large, got {_describe(value)}") from None
+        number, overflow = (int(value) if want_int else float(value)), False
+    except OverflowError:  # a whole number of 309+ digits is beyond every float
+        number, overflow = value, True
+    if not hp.in_range(number):
+        raise GdsimError(f"{label} must be {hp.range_text()}, got {_describe(number)}")
+    if overflow:
+        raise GdsimError(f"{label} is too large, got {_describe(value)}")
+    return number
 
 
 def _check_float(hp: HParam, value: Any, label: str) -> float:
