@@ -355,11 +355,11 @@ def test_a_full_disk_names_the_gif(qtbot, tmp_path, full_disk):
     pytest.importorskip("PIL")
     target = tmp_path / "race.gif"
     writer = export.GifWriter(target)
-    frame = np.zeros((32, 32, 3), np.uint8)
+    frames = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
     with pytest.raises(GdsimError) as info:
-        for shade in range(4):  # the first frame is held back until the next one differs
-            writer.add(frame + shade * 40)
-        writer.close()
+        for frame in frames:  # each frame differs: written while recording, not at close()
+            writer.add(frame)
+    assert writer.frames_added == 2  # the second frame pushed the first one to the disk
     assert str(info.value) == f"cannot write GIF {target}: No space left on device"
     assert not target.exists() and _leftovers(tmp_path) == []
 

@@ -361,7 +361,7 @@ def test_a_fifo_at_the_settings_path_does_not_hang_the_start(tmp_path):
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, "-m", "app", "--screenshot", str(shot), "--steps", "0"],
-        capture_output=True, text=True, timeout=300, env=env, cwd=root,
+        capture_output=True, text=True, timeout=180, env=env, cwd=root,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert shot.is_file()
