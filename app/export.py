@@ -19,7 +19,7 @@ Why each piece is built this way:
   frame. MP4 is not offered: it needs an encoder binary (ffmpeg) that no well-kept pure-Python
   package ships.
 * **Never a half-written file**: everything goes to a temporary file in the target's folder and
-  is renamed over the target at the end (``core.files.write_text_atomic`` for text); a
+  is renamed over the target at the end (``core.files.AtomicFile``, the one atomic writer); a
   failure or a cancelled GIF leaves an existing file as it was.
 
 In the window: :func:`export_png` and :func:`export_csv` take well under a second, call them
