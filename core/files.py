@@ -58,9 +58,7 @@ def _refuse_read_only(target: str, path: str, what: str) -> None:
         info = os.stat(target)
     except OSError:
         return  # missing (or unreadable metadata): the write itself will say what is wrong
-    if stat.S_ISREG(info.st_mode) and (
-        not info.st_mode & 0o222 or not os.access(target, os.W_OK)
-    ):
+    if stat.S_ISREG(info.st_mode) and (not info.st_mode & 0o222 or not os.access(target, os.W_OK)):
         raise GdsimError(f"cannot write {what} {path}: the file is read-only")
 
 

@@ -228,7 +228,7 @@ def test_bad_hidden_layers_show_a_message_and_start_refuses(qtbot, tv):
 
 
 def test_unicode_digits_in_hidden_layers_are_refused_with_a_message(qtbot, tv):
-    """"²" and "①" pass str.isdigit() but are no width: refused like "16,x", not an internal
+    """Unicode digits ("²", "①") pass str.isdigit() but are no width: refused like "16,x", not an internal
     error (the unexpected-error dialog)."""
     win, view = tv
     edit = named(win, QLineEdit, "hiddenEdit")
