@@ -19,7 +19,7 @@ Why each piece is built this way:
   frame. MP4 is not offered: it needs an encoder binary (ffmpeg) that no well-kept pure-Python
   package ships.
 * **Never a half-written file**: everything goes to a temporary file in the target's folder and
-  is renamed over the target at the end (``core.files.write_text_atomic`` for text); a
+  is renamed over the target at the end (``core.files.AtomicFile``, the one atomic writer); a
   failure or a cancelled GIF leaves an existing file as it was.
 
 In the window: :func:`export_png` and :func:`export_csv` take well under a second, call them
@@ -38,18 +38,17 @@ import csv
 import io
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QPoint, QTimer, Signal, Slot
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QPoint, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QRegion
 from PySide6.QtWidgets import QApplication, QWidget
 
 from core.errors import GdsimError
-from core.files import check_writable, write_text_atomic
+from core.files import AtomicFile, check_writable, write_text_atomic
 
 if TYPE_CHECKING:  # only for annotations: the views import this module's callers, not it
     from app.tasks import BackgroundTask
@@ -110,54 +109,31 @@ def _check_scale(scale: float) -> float:
     return s
 
 
-def _write_binary_atomic(
-    path: str,
-    write: Callable[[str], None],
-    what: str,
-    cancelled: Callable[[], bool] | None = None,
-) -> bool:
-    """``write(tmp)`` fills a temporary file next to ``path``, which then replaces ``path``.
+def _write_png(image: QImage, name: str, cancelled: Callable[[], bool] | None = None) -> bool:
+    """Encode ``image`` and write it atomically to ``name``; False if ``cancelled()`` came
+    first (then ``name`` is untouched).
 
-    Any failure removes the temporary file and leaves ``path`` as it was (one-line GdsimError).
-    If ``cancelled()`` is true once the data is written, nothing replaces ``path`` (False).
+    Encoded in memory, then written by Python: a full disk is one GdsimError naming the file
+    (libpng writing the file itself would also print its own error line on stderr).
     """
-    check_writable(path, what)
-    target = os.path.realpath(path)
-    if os.path.exists(target) and not os.path.isfile(target):
-        raise GdsimError(f"cannot write {what} {path}: not a regular file")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".gdsim-", suffix=".tmp", dir=os.path.dirname(target))
-        os.close(fd)
-    except OSError as exc:
-        raise GdsimError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
-    try:
-        write(tmp)
-        if cancelled is not None and cancelled():
-            _unlink_quietly(tmp)
-            return False
-        _finish_tmp(tmp, target)
-    except OSError as exc:
-        _unlink_quietly(tmp)
-        raise GdsimError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-    return True
-
-
-def _finish_tmp(tmp: str, target: str) -> None:
-    """Give the temporary file a normal mode (mkstemp makes 0600) and move it into place."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, target)
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    encoded = image.save(buffer, "PNG")
+    buffer.close()
+    if not encoded:
+        raise GdsimError(
+            f"cannot write PNG {name}: Qt could not encode the image"
+            f" ({image.width()}x{image.height()})"
+        )
+    stop = cancelled or (lambda: False)
+    if stop():
+        return False
+    with AtomicFile(name, "PNG") as out:
+        out.file.write(data.data())
+        if stop():
+            out.abort()
+    return out.committed
 
 
 # ------------------------------------------------------------------------------------ PNG
@@ -207,12 +183,7 @@ def export_png(widget: QWidget, path: str | os.PathLike, scale: float = 1.0) -> 
     scale = _check_scale(scale)
     check_writable(name, "PNG")  # before the render: a wrong folder costs nothing
     image = render_widget(widget, scale)
-
-    def write(tmp: str) -> None:
-        if not image.save(tmp, "PNG"):
-            raise OSError(f"Qt could not encode the image ({image.width()}x{image.height()})")
-
-    _write_binary_atomic(name, write, "PNG")
+    _write_png(image, name)
     return image.width(), image.height()
 
 
@@ -240,12 +211,7 @@ def _write_png_work(
 ) -> str | None:
     """Worker side of :func:`export_png_in_background` (QImage is reentrant: this thread owns
     its copy)."""
-
-    def write(tmp: str) -> None:
-        if not image.save(tmp, "PNG"):
-            raise OSError(f"Qt could not encode the image ({image.width()}x{image.height()})")
-
-    return name if _write_binary_atomic(name, write, "PNG", cancelled) else None
+    return name if _write_png(image, name, cancelled) else None
 
 
 # ------------------------------------------------------------------------------------ CSV
@@ -456,8 +422,8 @@ class GifWriter:
             raise GdsimError(f"fps must be between 1 and {MAX_FPS:g}, got {fps:g}")
         self._image, self._plugin = _pillow()
         check_writable(self.path, "GIF")
-        self._target = os.path.realpath(self.path)
-        if os.path.exists(self._target) and not os.path.isfile(self._target):
+        target = os.path.realpath(self.path)
+        if os.path.exists(target) and not os.path.isfile(target):
             raise GdsimError(f"cannot write GIF {self.path}: not a regular file")
         # GIF delays are in 1/100 s
         self.frame_ms = max(20, int(round(100.0 / fps)) * 10)
@@ -466,8 +432,7 @@ class GifWriter:
         self.extra_colors = [QColor(c).getRgb()[:3] for c in extra_colors]
         self.frames_written = 0
         self.frames_added = 0
-        self._fh: Any = None
-        self._tmp: str | None = None
+        self._out: AtomicFile | None = None
         self._palette: list[int] | None = None
         self._palette_image: Any = None
         self._prev: np.ndarray | None = None
@@ -526,11 +491,7 @@ class GifWriter:
         pal = Image.new("P", (1, 1))
         pal.putpalette(colors)
         self._palette_image = pal
-        fd, tmp = tempfile.mkstemp(
-            prefix=".gdsim-", suffix=".tmp", dir=os.path.dirname(self._target)
-        )
-        self._tmp = tmp
-        self._fh = os.fdopen(fd, "wb")
+        self._out = AtomicFile(self.path, "GIF")
 
     def _image_of(self, idx: np.ndarray) -> Any:
         img = self._image.fromarray(idx, "P")
@@ -552,51 +513,40 @@ class GifWriter:
         idx, offset, dur, full = self._pending
         self._pending = None
         img = self._image_of(idx)
-        fh = self._fh
-        if self.frames_written == 0:
-            header, _ = self._plugin.getheader(
-                img, None, {"loop": self.loop, "duration": dur, "version": b"89a"}
-            )
-            for part in header:
+        assert self._out is not None
+        fh = self._out.file
+        try:
+            if self.frames_written == 0:
+                header, _ = self._plugin.getheader(
+                    img, None, {"loop": self.loop, "duration": dur, "version": b"89a"}
+                )
+                for part in header:
+                    fh.write(part)
+            params: dict[str, Any] = {"duration": dur + extra_ms, "disposal": 1}
+            if not full:
+                params["transparency"] = TRANSPARENT
+            for part in self._plugin.getdata(img, offset, **params):
                 fh.write(part)
-        params: dict[str, Any] = {"duration": dur + extra_ms, "disposal": 1}
-        if not full:
-            params["transparency"] = TRANSPARENT
-        for part in self._plugin.getdata(img, offset, **params):
-            fh.write(part)
+        except OSError as exc:  # a full disk: the file's name in the message, no temp left
+            error = self._out.error(exc)
+            self.abort()
+            raise error from None
         self.frames_written += 1
 
     # -- the file ------------------------------------------------------------------------
     def close(self) -> int:
         """Finish the GIF and move it over ``path``; returns the frames written."""
-        if self._fh is None:
+        if self._out is None or self._out.tmp is None:
             raise GdsimError("no frame was recorded: nothing to write")
-        try:
-            self._flush_pending(self.hold_last_ms - self.frame_ms if self.frames_written else 0)
-            self._fh.write(b";")
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
-            assert self._tmp is not None
-            _finish_tmp(self._tmp, self._target)
-            self._tmp = None
-        except OSError as exc:
-            self.abort()
-            raise GdsimError(f"cannot write GIF {self.path}: {exc.strerror or exc}") from None
+        self._flush_pending(self.hold_last_ms - self.frame_ms if self.frames_written else 0)
+        with self._out as out:  # an OSError: removed, and a GdsimError naming the file
+            out.file.write(b";")
         return self.frames_written
 
     def abort(self) -> None:
         """Drop the partial file (the target, if it existed, is untouched)."""
-        if self._fh is not None:
-            try:
-                self._fh.close()
-            except OSError:
-                pass
-            self._fh = None
-        if self._tmp is not None:
-            _unlink_quietly(self._tmp)
-            self._tmp = None
+        if self._out is not None:
+            self._out.abort()
 
     def __del__(self) -> None:  # an abandoned writer must not leave .gdsim-*.tmp files behind
         try:

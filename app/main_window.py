@@ -54,6 +54,7 @@ from app.settings import (
 )
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
 from app.views.surface_view import SurfaceView
+from core.errors import GdsimError
 
 if TYPE_CHECKING:
     from app.views.training_view import TrainingView
@@ -413,7 +414,8 @@ class MainWindow(QMainWindow):
         if self._restore_views:
             try:
                 s = self._open_settings()
-                self._restore_view(s, "training", view)
+                if s is not None:
+                    self._restore_view(s, "training", view)
             except Exception:
                 log.exception("the training view could not restore its settings")
         log.debug("training view built in %.3f s", time.perf_counter() - t0)
@@ -583,13 +585,20 @@ class MainWindow(QMainWindow):
         self.act_zoom_out.setEnabled(scale > MIN_ZOOM + 1e-6)
 
     # -- persistence ---------------------------------------------------------------------
-    def _open_settings(self) -> QSettings:
-        return open_settings(self._settings_file)
+    def _open_settings(self) -> QSettings | None:
+        """The settings, or None (with a warning) if their file is not one that can be read."""
+        try:
+            return open_settings(self._settings_file)
+        except GdsimError as exc:
+            log.warning("%s; settings are neither restored nor saved", exc)
+            return None
 
     def save_settings(self) -> None:
         """Write window, appearance and each view's settings (errors logged, never raised)."""
         try:
             s = self._open_settings()
+            if s is None:
+                return
             s.setValue("version", SETTINGS_VERSION)
             s.setValue("window/geometry", self.saveGeometry())
             s.setValue("window/state", self.saveState())
@@ -619,6 +628,8 @@ class MainWindow(QMainWindow):
             s = self._open_settings()
         except Exception:
             log.exception("settings could not be opened; using defaults")
+            s = None
+        if s is None:
             self.theme.apply()
             return
         version = read_int(s, "version", SETTINGS_VERSION, low=0)

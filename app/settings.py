@@ -18,17 +18,24 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from core.files import check_regular
+
 log = logging.getLogger("gdsim.settings")
 
 APPLICATION = "gdsim"
 ORG_ENV = "GDSIM_SETTINGS_ORG"
 SETTINGS_VERSION = 1
+
+MAX_INT_DIGITS = 30  # a whole number longer than this is garbage, never a setting
+_WHOLE = re.compile(r"^\s*[-+]?[0-9]+\s*$")
+_PROBE = ".gdsim-no-such-organisation"  # see _user_files
 
 _file_override: Path | None = None
 T = TypeVar("T")
@@ -46,8 +53,14 @@ def set_settings_file(path: str | os.PathLike | None) -> None:
 
 
 def open_settings(path: str | os.PathLike | None = None) -> QSettings:
-    """The app's QSettings: ``path`` if given, else the override, else the per-user INI file."""
+    """The app's QSettings: ``path`` if given, else the override, else the per-user INI file.
+
+    GdsimError if a file it would read is there but is not a regular file: Qt reads it as it
+    opens it, and a fifo would block that read (and the start) forever.
+    """
     target = Path(path) if path is not None else _file_override
+    for name in [target] if target is not None else _user_files():
+        check_regular(name, "settings file", missing_ok=True)
     if target is not None:
         s = QSettings(str(target), QSettings.Format.IniFormat)
     else:
@@ -57,6 +70,15 @@ def open_settings(path: str | os.PathLike | None = None) -> QSettings:
     if s.status() != QSettings.Status.NoError:
         log.warning("settings file %s is unreadable (%s); using defaults", s.fileName(), s.status())
     return s
+
+
+def _user_files() -> list[Path]:
+    """The per-user INI files Qt reads for us, found without reading them: a QSettings for an
+    organisation that has none names the folder Qt uses (its default, or ``QSettings.setPath``)."""
+    probe = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, _PROBE, APPLICATION)
+    folder = Path(probe.fileName()).parent.parent
+    org = organization()
+    return [folder / org / f"{APPLICATION}.ini", folder / f"{org}.ini"]
 
 
 def _key(s: QSettings, key: str) -> str:
@@ -95,7 +117,7 @@ def read_float(
         return _reject(s, key, value, "not a number", default)
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return _reject(s, key, value, "not a number", default)
     if not math.isfinite(number):
         return _reject(s, key, value, "not finite", default)
@@ -113,9 +135,13 @@ def read_int(
         return default
     if isinstance(value, bool):
         return _reject(s, key, value, "not an integer", default)
+    if isinstance(value, str) and _WHOLE.match(value):  # exactly: float() would round 10**24
+        if len(value.strip().lstrip("+-")) > MAX_INT_DIGITS:
+            return _reject(s, key, value, "too large", default)
+        value = int(value)
     try:
         number = float(value) if not isinstance(value, int) else value
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return _reject(s, key, value, "not an integer", default)
     if isinstance(number, float) and (not math.isfinite(number) or not number.is_integer()):
         return _reject(s, key, value, "not an integer", default)

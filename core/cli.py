@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from core.errors import GdsimError
+from core.errors import GdsimError, shorten_numbers
 
 # name -> module implementing it. Qt-free subcommands only; the app adds its own (see app.main).
 SUBCOMMANDS: dict[str, str] = {
@@ -23,11 +25,27 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
+# "--surface -x**2": argparse takes any word starting with "-" for an option unless it looks
+# like a negative number. These do: numbers ("-1e-3") and expressions (an operator or a
+# parenthesis after the dash: "-x**2", "-(x+y)"). A private attribute: if a Python drops it,
+# the hint in _Parser.error still says what to type.
+NOT_AN_OPTION = re.compile(r"^-((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[^-].*[+*/%^()<> ].*)$")
+_WANTS_VALUE = re.compile(r"^argument (--[\w-]+)(/[-\w]+)?: expected one argument$")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error as one line and exit status 2 (no usage dump)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NOT_AN_OPTION  # see NOT_AN_OPTION
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        wants = _WANTS_VALUE.match(message)
+        if wants:  # "--surface -x": its value was taken for an option
+            flag = wants.group(1)
+            message += f" (for a value that starts with '-', write {flag}=VALUE)"
+        self.exit(2, f"{self.prog}: error: {shorten_numbers(message)}\n")
 
 
 def _fail(prog: str, message: str, status: int) -> int:

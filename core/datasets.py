@@ -249,10 +249,9 @@ def _int(name: str, value: Any, low: int, high: int) -> int:
 def _float(name: str, value: Any, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
         raise GdsimError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and low <= value <= high):
-        raise GdsimError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
-    return value
+    if not low <= value <= high:  # NaN too; compared before float(): 10**400 overflows it
+        raise GdsimError(f"{name} must be between {low:g} and {high:g}, got {value}")
+    return float(value)
 
 
 def make_dataset(

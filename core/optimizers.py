@@ -158,6 +158,8 @@ class HParam:
 
 def _describe(value: Any) -> str:
     text = repr(value)
+    if isinstance(value, (int, float)):
+        return text  # whole: GdsimError shortens a long number itself, keeping its length
     if len(text) > 40:
         text = text[:37] + "..."
     return text
@@ -171,10 +173,15 @@ def _check_number(hp: HParam, value: Any, label: str, want_int: bool) -> float |
         raise GdsimError(f"{label} must be an integer, got {_describe(value)}")
     if isinstance(value, float) and not math.isfinite(value):
         raise GdsimError(f"{label} must be a finite number, got {value!r}")
-    value = int(value) if want_int else float(value)
-    if not hp.in_range(value):
-        raise GdsimError(f"{label} must be {hp.range_text()}, got {value!r}")
-    return value
+    try:
+        number, overflow = (int(value) if want_int else float(value)), False
+    except OverflowError:  # a whole number of 309+ digits is beyond every float
+        number, overflow = value, True
+    if not hp.in_range(number):
+        raise GdsimError(f"{label} must be {hp.range_text()}, got {_describe(number)}")
+    if overflow:
+        raise GdsimError(f"{label} is too large, got {_describe(value)}")
+    return number
 
 
 def _check_float(hp: HParam, value: Any, label: str) -> float:

@@ -556,7 +556,7 @@ def check_point(point: Sequence[float], what: str = "start") -> tuple[float, flo
     """A finite (x, y) within the divergence limits, as floats; GdsimError otherwise."""
     try:
         x, y = (float(v) for v in point)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise GdsimError(f"{what} must be two numbers x y, got {point!r}") from None
     if not (math.isfinite(x) and math.isfinite(y)):
         raise GdsimError(f"{what} must be finite, got ({x}, {y})")
@@ -596,9 +596,9 @@ def check_noise(sigma: Any) -> float:
     """A gradient-noise standard deviation: a finite number in [0, MAX_NOISE]."""
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)):
         raise GdsimError(f"gradient noise σ must be a number, got {sigma!r}")
+    if not 0.0 <= sigma <= MAX_NOISE:  # NaN too; compared before float(): 10**400 overflows it
+        raise GdsimError(f"gradient noise σ must be between 0 and {MAX_NOISE:g}, got {sigma}")
     sigma = float(sigma)
-    if not math.isfinite(sigma) or not 0.0 <= sigma <= MAX_NOISE:
-        raise GdsimError(f"gradient noise σ must be between 0 and {MAX_NOISE:g}, got {sigma:g}")
     return sigma
 
 

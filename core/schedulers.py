@@ -394,7 +394,7 @@ def _number(info: SchedulerInfo, arg: SchedArg, value: Any, whole: bool) -> int 
         if isinstance(value, float) and not value.is_integer():
             raise GdsimError(f"{where} must be a whole number, got {value!r}")
         value = int(value)
-    elif not math.isfinite(value):
+    elif isinstance(value, float) and not math.isfinite(value):
         raise GdsimError(f"{where} must be finite, got {value!r}")
     low_bad = arg.low is not None and (value <= arg.low if arg.low_open else value < arg.low)
     high_bad = arg.high is not None and value > arg.high

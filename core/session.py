@@ -90,7 +90,7 @@ from importlib import resources
 from typing import Any
 
 from core.errors import GdsimError
-from core.files import write_text_atomic
+from core.files import check_regular, write_text_atomic
 from core.optimizers import OptimizerSpec, parse_spec
 from core.race import (
     DEFAULT_HISTORY,
@@ -724,23 +724,19 @@ def load_session(path: str | os.PathLike) -> Session:
     device could block or never end).
     """
     name = os.fspath(path)
-    try:
-        info = os.stat(name)
-        if stat.S_ISDIR(info.st_mode):
-            raise GdsimError(f"cannot open session {name}: it is a folder")
-        if not stat.S_ISREG(info.st_mode):
-            raise GdsimError(f"cannot open session {name}: not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise GdsimError(
-                f"session {name} is too large ({info.st_size:,} bytes; at most"
-                f" {MAX_FILE_BYTES:,}): not a gdsim session"
-            )
-        with open(name, "rb") as fh:
+    info = check_regular(name, "session")
+    if info.st_size > MAX_FILE_BYTES:
+        raise GdsimError(
+            f"session {name} is too large ({info.st_size:,} bytes; at most"
+            f" {MAX_FILE_BYTES:,}): not a gdsim session"
+        )
+    try:  # O_NONBLOCK: a fifo swapped in since the check cannot block the open
+        with open(os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise GdsimError(f"cannot open session {name}: not a regular file")
             data = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise GdsimError(f"cannot open session {name}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # e.g. a NUL character in the path
-        raise GdsimError(f"cannot open session {name!r}: {exc}") from None
     return loads_session(data)
 
 

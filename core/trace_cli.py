@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 from typing import Any
 
@@ -66,13 +65,7 @@ MAX_INDENT = 8
 DEFAULT_OPTIMIZERS = ("SGD(lr=0.01)", "Adam(lr=0.01)")
 
 
-# argparse only takes "-1" and "-0.5" as negative numbers; "--start -1e-3 2" would otherwise be
-# read as an unknown option "-1e-3". (A private attribute: if a Python drops it, this is a no-op.)
-_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser._negative_number_matcher = _NEGATIVE_NUMBER  # see _NEGATIVE_NUMBER
     parser.add_argument(
         "--surface",
         required=True,
@@ -221,9 +214,14 @@ def trace(
     ]
     x, y = check_point(start if start is not None else surface.start, "--start")
     f0 = surface.value(x, y)
-    if not (math.isfinite(f0) and abs(f0) <= LOSS_LIMIT):
+    if not math.isfinite(f0):
         raise GdsimError(
             f"the surface is not finite at the start ({x:g}, {y:g}): f = {f0}; choose another --start"
+        )
+    if abs(f0) > LOSS_LIMIT:
+        raise GdsimError(
+            f"the surface is too large at the start ({x:g}, {y:g}): f = {f0:.4g}, beyond"
+            f" ±{LOSS_LIMIT:g}; choose another --start"
         )
 
     noise = _flag("--noise", check_noise, noise)

@@ -180,10 +180,12 @@ def parse_hidden(text: str | Sequence[int]) -> tuple[int, ...]:
         parts = [p.strip() for p in cleaned.replace(" ", ",").split(",") if p.strip()]
         widths = []
         for p in parts:
-            if not p.isdigit():
+            if not (p.isascii() and p.isdigit()):  # isdigit() alone takes "²" and "①"
                 raise GdsimError(
                     f"hidden layer sizes must be whole numbers like 16,16; got '{text.strip()}'"
                 )
+            if len(p) > len(str(MAX_LAYER_WIDTH)) + 1:  # never int() 5,000 digits
+                raise GdsimError(f"hidden layer sizes must be 1..{MAX_LAYER_WIDTH}, got {p}")
             widths.append(int(p))
     else:
         widths = list(text)

@@ -55,8 +55,9 @@ def _to_pixels(t: QTransform, origin: QPointF, pts: np.ndarray) -> np.ndarray:
     x = pts[:, 0]
     y = pts[:, 1]
     out = np.empty_like(pts)
-    out[:, 0] = t.m11() * x + t.m21() * y + t.dx() - origin.x()
-    out[:, 1] = t.m12() * x + t.m22() * y + t.dy() - origin.y()
+    with np.errstate(invalid="ignore", over="ignore"):  # an infinite loss: 0 * inf is NaN, quietly
+        out[:, 0] = t.m11() * x + t.m21() * y + t.dx() - origin.x()
+        out[:, 1] = t.m12() * x + t.m22() * y + t.dy() - origin.y()
     np.clip(out, -PIXEL_LIMIT, PIXEL_LIMIT, out=out)
     return out
 

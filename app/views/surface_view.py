@@ -1097,7 +1097,7 @@ class SurfaceView(QWidget):
                 try:
                     spec = parse_spec(text)
                 except GdsimError as exc:
-                    log.warning("ignoring saved optimizer %r: %s", text, exc)
+                    log.warning("ignoring saved optimizer %r: %s", text[:80], exc)
                     continue
                 out.append(
                     RunnerState(

@@ -1007,7 +1007,7 @@ class TrainingControls(QWidget):
                 try:
                     specs.append(parse_spec(text))
                 except GdsimError as exc:
-                    log.warning("ignoring saved optimizer %r: %s", text, exc)
+                    log.warning("ignoring saved optimizer %r: %s", text[:80], exc)
             self.specs = specs or [parse_spec(DEFAULT_SPEC)]
             self._current = 0
             sched = read_str(s, "scheduler", "none")

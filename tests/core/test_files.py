@@ -1,11 +1,12 @@
 """Writing a user's file never leaves half of one, and refuses bad paths in one line."""
 
 import os
+import time
 
 import pytest
 
 from core.errors import GdsimError
-from core.files import check_writable, write_text_atomic
+from core.files import STALE_SECONDS, check_regular, check_writable, write_text_atomic
 
 
 def test_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
@@ -45,3 +46,42 @@ def test_bad_paths_are_refused_in_one_line(tmp_path, make):
     with pytest.raises(GdsimError) as err:
         check_writable(path, "--metrics")
     assert "\n" not in str(err.value) and "--metrics" in str(err.value)
+
+
+def test_a_read_only_file_is_kept_as_the_shell_keeps_it(tmp_path):
+    target = tmp_path / "handout.json"
+    target.write_text("precious")
+    target.chmod(0o444)  # read-only even for its owner (root writes through the bits: not here)
+    with pytest.raises(GdsimError, match="read-only") as info:
+        write_text_atomic(target, "new")
+    assert str(target) in str(info.value) and "\n" not in str(info.value)
+    assert target.read_text() == "precious" and os.stat(target).st_mode & 0o777 == 0o444
+    assert sorted(os.listdir(tmp_path)) == ["handout.json"]
+    with pytest.raises(GdsimError, match="read-only"):
+        check_writable(target, "--out")  # refused before minutes of work, too
+
+
+def test_stale_temp_files_of_ours_are_removed_when_the_folder_is_written(tmp_path):
+    """A writer killed mid-save leaves its ``.gdsim-XXXXXXXX.tmp``: the next write there
+    removes it once it is old; a live writer's fresh file and anyone else's files stay."""
+    old = time.time() - STALE_SECONDS - 60
+    stale = tmp_path / ".gdsim-ab12cd34.tmp"
+    fresh = tmp_path / ".gdsim-ef56gh78.tmp"
+    theirs = [tmp_path / ".gdsim-notes.tmp", tmp_path / "ab12cd34.tmp", tmp_path / "x.tmp"]
+    for path in [stale, fresh, *theirs]:
+        path.write_text("left")
+    for path in [stale, *theirs]:
+        os.utime(path, (old, old))
+    write_text_atomic(tmp_path / "session.json", "{}")
+    assert not stale.exists()
+    assert fresh.exists() and all(p.exists() for p in theirs)
+
+
+def test_a_fifo_is_refused_without_being_opened(tmp_path):
+    fifo = tmp_path / "settings.ini"
+    os.mkfifo(fifo)  # os.stat only: opening it would block until a writer comes
+    with pytest.raises(GdsimError, match="not a regular file"):
+        check_regular(fifo, "settings file", missing_ok=True)
+    assert check_regular(tmp_path / "missing.ini", "settings file", missing_ok=True) is None
+    with pytest.raises(GdsimError, match="it is a folder"):
+        check_regular(tmp_path, "settings file", missing_ok=True)

@@ -6,7 +6,9 @@ import dataclasses
 import errno
 import json
 import os
+import pathlib
 import re
+import subprocess
 import sys
 import tempfile
 
@@ -40,6 +42,8 @@ from core.session import (
 )
 from core.surfaces import get_surface, surface_names
 from core.training import EarlyStop, EpochEnd, TrainConfig, TrainingEngine
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 PRESETS_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "resources", "presets")
 
@@ -1016,3 +1020,63 @@ def test_schedules_and_noise_big_steps_bounce_small_steps_crawl_the_schedule_get
     quiet = dataclasses.replace(quiet, noise=0.0).build_race(history=None)
     quiet.step(300)
     assert quiet.runners[0].loss < 1e-6  # without noise, big steps alone glide in
+
+
+HUGE = "1" + "0" * 400  # a whole number beyond every float (309+ digits)
+
+
+@pytest.mark.parametrize(
+    "where, value, words",
+    [
+        ("runner", f"SGD(lr={HUGE})", "surfaces.runners[0].spec: lr is too large"),
+        ("runner", f"Adam(betas=(0.9, {HUGE}))", "surfaces.runners[0].spec: betas[1] must be"),
+        ("schedule", f"StepLR(gamma={HUGE})", "StepLR gamma must be in (0, 1]"),
+        ("training", f"SGD(lr={HUGE})", "training.optimizers[0]: lr is too large"),
+    ],
+)
+def test_a_huge_whole_number_in_a_float_field_is_refused_naming_it(where, value, words):
+    d = doc()
+    if where == "runner":
+        d["surfaces"]["runners"][0]["spec"] = value
+    elif where == "schedule":
+        d["surfaces"]["runners"][0]["scheduler"] = value
+    else:
+        d = doc(view="training", surfaces=None, training={"hidden": [4], "optimizers": [value]})
+    with pytest.raises(GdsimError) as info:  # not OverflowError
+        loads_session(json.dumps(d))
+    assert words in str(info.value) and "(401 digits)" in str(info.value)
+    assert len(str(info.value)) < 160
+
+
+def test_a_refused_file_says_cannot_open_once(tmp_path):
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(GdsimError) as info:
+        load_session(fifo)
+    assert str(info.value) == f"cannot open session {fifo}: not a regular file"
+
+
+def test_a_fifo_swapped_in_after_the_check_cannot_block_the_open(tmp_path):
+    """Between the check and the open a fifo may take the file's place: the open does not wait
+    for a writer (O_NONBLOCK), and the open file is checked again. A subprocess: if the open
+    blocked, the timeout ends it and not the suite."""
+    fifo = tmp_path / "swapped.json"
+    os.mkfifo(fifo)
+    regular = tmp_path / "regular.json"
+    regular.write_text("{}")
+    code = (
+        "import os, sys\n"
+        "from core.errors import GdsimError\n"
+        "from core.session import load_session\n"
+        "real_stat = os.stat\n"
+        "os.stat = lambda p, *a, **k: real_stat(sys.argv[2] if os.fspath(p) == sys.argv[1] else p)\n"
+        "try:\n"
+        "    load_session(sys.argv[1])\n"
+        "except GdsimError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(fifo), str(regular)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert out.stdout.strip() == f"cannot open session {fifo}: not a regular file", out.stderr

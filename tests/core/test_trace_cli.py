@@ -389,3 +389,55 @@ def test_export_script_carries_schedule_and_noise(capsys, tmp_path):
     )  # fmt: skip
     assert target.read_text(encoding="utf-8") == expected
     assert "manual_seed(1001)" in expected and "StepLR(optimizer, step_size=5" in expected
+
+
+HUGE = "1" + "0" * 400  # a whole number beyond every float (309+ digits)
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--optimizer", f"SGD(lr={HUGE})"], "lr is too large, got 100000…(401 digits)"),
+        (["--optimizer", f"SGD(lr=-{HUGE})"], "lr must be > 0, got -100000…(401 digits)"),
+        (["--scheduler", f"StepLR(gamma={HUGE})"], "--scheduler: StepLR gamma must be in"),
+        (["--scheduler", f"StepLR(step_size={HUGE})"], "StepLR step_size must be in [1, 1e+09]"),
+        (["--steps", "1" * 5000], "invalid int value: '111111…(5000 digits)'"),
+    ],
+)
+def test_hostile_numbers_exit_2_with_one_short_line_naming_the_field(capsys, argv, words):
+    args = ["--surface", "bowl", "--steps", "3", "--optimizer", "SGD(lr=0.01)", *argv]
+    try:
+        code = run_subcommand("trace", args)
+    except SystemExit as exc:  # argparse's own usage errors exit directly
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("gdsim trace: error: ") and words in err, err
+    assert err.count("\n") == 1 and len(err) < 160, err
+
+
+def test_a_surface_that_starts_with_a_minus_is_an_expression_not_an_option(capsys):
+    code, out, err = _run(capsys, "--surface", "-x**2", "--steps", "2", "--start", "0.5", "0")
+    assert code == 0, err
+    assert _strict_loads(out)["surface"]["name"] == "-x**2"
+    with pytest.raises(SystemExit) as info:  # "-x" looks like an option: say how to give it
+        run_subcommand("trace", ["--surface", "-x", "--steps", "2"])
+    assert info.value.code == 2
+    assert "write --surface=VALUE" in capsys.readouterr().err
+    code, out, err = _run(capsys, "--surface=-x", "--steps", "2", "--start", "0.5", "0")
+    assert code == 0 and _strict_loads(out)["surface"]["name"] == "-x"
+
+
+def test_a_finite_but_huge_start_value_is_called_too_large_not_infinite(capsys):
+    code, _out, err = _run(capsys, "--surface", "x**2*1e308", "--steps", "2", "--start", "1.2", "0")
+    assert code == 2 and "too large" in err and "not finite" not in err, err
+    code, _out, err = _run(capsys, "--surface", "1/x", "--steps", "2", "--start", "0", "1")
+    assert code == 2 and "not finite" in err, err
+
+
+def test_writing_over_a_read_only_file_is_refused_and_keeps_it(capsys, tmp_path):
+    out = tmp_path / "figure.json"
+    out.write_text("precious")
+    out.chmod(0o444)
+    code, _out, err = _run(capsys, "--surface", "bowl", "--steps", "2", "--out", str(out))
+    assert code == 2 and "read-only" in err and str(out) in err and err.count("\n") == 1, err
+    assert out.read_text() == "precious" and out.stat().st_mode & 0o777 == 0o444

@@ -139,3 +139,32 @@ def test_early_stopping_line(capsys):
     out = capsys.readouterr().out
     assert "Early stopping: validation loss has not improved for 2 epochs" in out
     assert "Epoch [3/4], Validation Loss" in out and "Epoch [4/4]" not in out
+
+
+HUGE = "1" + "0" * 400  # a whole number beyond every float (309+ digits)
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--optimizer", f"SGD(lr={HUGE})"], "lr is too large"),
+        (["--optimizer", f"Adam(betas=(0.9, {HUGE}))"], "betas[1] must be in [0, 1)"),
+        (["--scheduler", f"StepLR(gamma={HUGE})"], "StepLR gamma must be in"),
+        (["--scheduler", f"StepLR(step_size={HUGE})"], "StepLR step_size must be in"),
+        (["--epochs", HUGE], "epochs must be between 1"),
+        (["--samples", HUGE], "samples must be between"),
+        (["--hidden", "²"], "hidden layer sizes must be whole numbers"),
+        (["--hidden", "16,①"], "hidden layer sizes must be whole numbers"),
+        (["--hidden", "1" * 5000], "hidden layer sizes must be 1.."),
+    ],
+)
+def test_hostile_numbers_exit_2_with_one_short_line_naming_the_field(
+    capsys, argv, words, monkeypatch
+):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["train", *argv]) == 2  # not 1, "internal error: OverflowError/ValueError"
+    err = capsys.readouterr().err
+    assert err.startswith("gdsim train: error: ") and words in err
+    assert err.count("\n") == 1 and len(err) < 160, err  # 400 digits are shortened

@@ -4,6 +4,7 @@ GIF (recorded on the event loop, cancellable), and refusals that leave existing 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
 
@@ -313,3 +314,83 @@ def test_gif_refusals(qtbot, window, tmp_path):
         with pytest.raises(GdsimError, match=words):
             export.GifRecorder(view, **kwargs)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- a full disk, a read-only file ------------------------------------------------------------
+
+
+class _FullDisk:
+    """A file whose writes fail as on a full disk (ENOSPC), whoever writes it."""
+
+    def __init__(self, file) -> None:
+        self._file = file
+
+    def write(self, data) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    import core.files
+
+    real = os.fdopen
+    monkeypatch.setattr(core.files.os, "fdopen", lambda *a, **k: _FullDisk(real(*a, **k)))
+
+
+def test_a_full_disk_names_the_png_and_prints_nothing_else(qtbot, window, tmp_path, capfd,
+                                                           full_disk):  # fmt: skip
+    target = tmp_path / "slide.png"
+    target.write_bytes(b"keep me")
+    with pytest.raises(GdsimError) as info:
+        export.export_png(window.surface_view.plots.map, target, 1)
+    assert str(info.value) == f"cannot write PNG {target}: No space left on device"
+    assert "libpng" not in capfd.readouterr().err
+    assert target.read_bytes() == b"keep me" and _leftovers(tmp_path) == []
+
+
+def test_a_full_disk_names_the_gif(qtbot, tmp_path, full_disk):
+    pytest.importorskip("PIL")
+    target = tmp_path / "race.gif"
+    writer = export.GifWriter(target)
+    frames = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    with pytest.raises(GdsimError) as info:
+        for frame in frames:  # each frame differs: written while recording, not at close()
+            writer.add(frame)
+    assert writer.frames_added == 2  # the second frame pushed the first one to the disk
+    assert str(info.value) == f"cannot write GIF {target}: No space left on device"
+    assert not target.exists() and _leftovers(tmp_path) == []
+
+
+def test_exports_keep_a_read_only_file(qtbot, window, tmp_path):
+    view = window.surface_view
+    for name, write in (
+        ("map.png", lambda p: export.export_png(view.plots.map, p, 1)),
+        ("race.csv", lambda p: export.export_csv(view, p)),
+        ("race.gif", lambda p: export.GifWriter(p)),
+    ):
+        target = tmp_path / name
+        target.write_bytes(b"handout")
+        target.chmod(0o444)
+        with pytest.raises(GdsimError, match="the file is read-only"):
+            write(target)
+        assert target.read_bytes() == b"handout" and target.stat().st_mode & 0o777 == 0o444
+    assert _leftovers(tmp_path) == []
+
+
+def test_an_infinite_loss_is_drawn_without_numpy_warnings():
+    """A start where f is infinite (1/x at x = 0): the loss curve's point maps to NaN pixels
+    quietly, instead of RuntimeWarnings on stderr from a command that succeeds."""
+    import warnings
+
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QTransform
+
+    from app.views.surface_layers import _to_pixels
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        px = _to_pixels(QTransform(), QPointF(0, 0), np.array([[0.0, np.inf], [1.0, 2.0]]))
+    assert px[1].tolist() == [1.0, 2.0]

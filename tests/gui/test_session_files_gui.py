@@ -168,6 +168,22 @@ def test_opening_something_that_is_not_a_file(busy_window, monkeypatch, tmp_path
         writer.cancel()
 
 
+def test_a_file_that_is_not_regular_is_refused_in_one_plain_sentence(
+    busy_window, monkeypatch, tmp_path
+):
+    """Not "cannot open session 'x': cannot open session x: not a regular file"."""
+    window = busy_window
+    folder = tmp_path / "folder.json"
+    folder.mkdir()
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)  # refused from os.stat alone: never opened
+    for path, why in ((folder, "it is a folder"), (fifo, "not a regular file")):
+        open_file(window, monkeypatch, path)
+        (box,) = error_boxes(window)
+        assert box.text() == f"{path.name}: cannot open session {path}: {why}"
+        box.close()
+
+
 def test_a_cancelled_dialog_does_nothing(busy_window, monkeypatch):
     before = screen(busy_window)
     open_file(busy_window, monkeypatch, "")
@@ -256,6 +272,21 @@ def test_a_failed_save_says_why_and_keeps_the_old_file(busy_window, monkeypatch,
         save_file(window, monkeypatch, existing)
         assert existing.read_text(encoding="utf-8") == dumps_session(window.current_session())
         assert sorted(os.listdir(folder)) == [existing.name]
+
+
+def test_saving_over_a_read_only_file_is_refused_and_keeps_it(
+    busy_window, monkeypatch, tmp_path, existing
+):
+    """As the shell refuses ``>`` over a 0444 file; replacing it (atomic rename) would both
+    lose it and make it writable."""
+    window = busy_window
+    existing.chmod(0o444)
+    save_file(window, monkeypatch, existing)
+    (box,) = error_boxes(window)
+    assert box.windowTitle() == "Cannot save session"
+    assert box.text() == f"cannot write session {existing}: the file is read-only"
+    assert_untouched(existing, tmp_path)
+    assert existing.stat().st_mode & 0o777 == 0o444
 
 
 def test_saving_with_invalid_training_settings_writes_nothing(

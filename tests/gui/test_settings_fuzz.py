@@ -299,3 +299,71 @@ def test_a_huge_saved_runner_count_is_capped(qtbot, caplog, tmp_path):
         dispose(win)
     reads = [r for r in caplog.records if "ignoring saved optimizer" in r.getMessage()]
     assert len(reads) <= MAX_RUNNERS  # bounded work, whatever the file claims
+
+
+HUGE = "1" + "0" * 400  # a whole number beyond every float (309+ digits)
+
+
+def test_one_bad_saved_value_costs_only_that_value(qtbot, caplog, tmp_path):
+    """A 400-digit lr, a Unicode digit in the hidden sizes, a huge schedule factor: each is
+    dropped alone (the other runner, the epochs stay), and a huge version is quoted exactly."""
+    path = tmp_path / "gdsim.ini"
+    path.write_text(
+        ini({
+            "General": [("version", "9" * 24)],
+            "views": [
+                ("surfaces\\runners\\size", "2"),
+                ("surfaces\\runners\\1\\spec", f'"SGD(lr={HUGE})"'),
+                ("surfaces\\runners\\2\\spec", '"Adam(lr=0.05)"'),
+                ("surfaces\\runners\\2\\scheduler", f'"StepLR(gamma={HUGE})"'),
+                ("training\\hidden", '"16,\u2460"'),
+                ("training\\epochs", "7"),
+                ("training\\optimizers", f'"SGD(lr={HUGE})", "SGD(lr=0.2)"'),
+            ],
+        }),
+        encoding="utf-8",
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="gdsim"):
+        win = build(qtbot, path)
+        try:
+            errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+            assert errors == [], errors
+            runners = [e.runner for e in win.surface_view.entries.values()]
+            assert [str(r.spec) for r in runners] == ["Adam(lr=0.05)"]
+            assert runners[0].scheduler is None
+            config = win.training_view.controls.config()
+            assert config.hidden == (16, 16) and config.epochs == 7
+            assert config.optimizers == ("SGD(lr=0.2)",)
+        finally:
+            dispose(win)
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "lr is too large" in warned and "hidden" in warned and "StepLR gamma" in warned
+    assert "v" + "9" * 24 in warned  # not v999999999999999983222784 (rounded through a float)
+    assert HUGE not in warned  # shortened
+
+
+def test_a_fifo_at_the_settings_path_does_not_hang_the_start(tmp_path):
+    """Qt reads the settings file as it opens it: a fifo there would wait for a writer forever.
+    In a subprocess with a timeout, so a regression fails instead of hanging the suite."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "config" / "fifo-org"
+    folder.mkdir(parents=True)
+    fifo = folder / "gdsim.ini"
+    os.mkfifo(fifo)
+    shot = tmp_path / "shot.png"
+    env = dict(
+        os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"), GDSIM_SETTINGS_ORG="fifo-org",
+        QT_QPA_PLATFORM="offscreen", GDSIM_ERROR_DIALOGS="0",
+    )  # fmt: skip
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-m", "app", "--screenshot", str(shot), "--steps", "0"],
+        capture_output=True, text=True, timeout=180, env=env, cwd=root,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert shot.is_file()
+    assert f"settings file {fifo}: not a regular file" in out.stderr
+    assert os.path.exists(fifo) and not fifo.is_file()  # left alone, not replaced

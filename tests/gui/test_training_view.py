@@ -227,6 +227,21 @@ def test_bad_hidden_layers_show_a_message_and_start_refuses(qtbot, tv):
     assert not error.isVisible()
 
 
+def test_unicode_digits_in_hidden_layers_are_refused_with_a_message(qtbot, tv):
+    """Unicode digits ("²", "①") pass str.isdigit() but are no width: refused like "16,x", not an internal
+    error (the unexpected-error dialog)."""
+    win, view = tv
+    edit = named(win, QLineEdit, "hiddenEdit")
+    error = view.controls.hidden_error
+    for text in ("\u00b2", "16,\u2460", "16,\u0663"):
+        edit.setText(text)  # pasted: QTest cannot type characters beyond Latin-1
+        assert error.isVisible() and "whole numbers" in error.text(), text
+        click(qtbot, named(win, QPushButton, "trainResetButton"))
+        assert "whole numbers" in view.message_text()
+    type_into(qtbot, edit, "16")
+    assert not error.isVisible()
+
+
 def test_device_combo_lists_cpu_and_simulated_cuda(qtbot, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
