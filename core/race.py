@@ -97,7 +97,9 @@ run-derived defaults for a run of ``horizon`` steps (``Race(horizon=DEFAULT_HORI
 StepLR drops every 333 steps, CosineAnnealingLR and OneCycleLR span 1000 steps. Write the
 arguments out (``StepLR(step_size=50)``) for other timings. The lr in force after step ``k``
 (the one step ``k + 1`` uses) is recorded as ``lr_history`` entry ``k``, bounded and decimated
-like the trail, so ``lr_series()`` lines up with the trail's steps. A live lr change follows the
+like the trail, so ``lr_series()`` lines up with the trail's steps (an unscheduled runner's
+series is the staircase of its live lr changes: a change never rewrites earlier steps). A live
+lr change follows the
 training engine's rule (``core.schedulers``: the whole schedule is scaled by new / old, the lr
 in force is exactly the new value). ``reset`` rebuilds optimizer and schedule from the spec: the
 schedule restarts at step 0. Swarms take no schedule.

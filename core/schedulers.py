@@ -16,10 +16,18 @@ Public API
 ``SchedulerSpec.build(optimizer, epochs, steps_per_epoch) -> Schedule``: the torch scheduler plus
     when to step it. Arguments not given get defaults derived from the run (see each entry).
 
+Every class of ``torch.optim.lr_scheduler`` that a SPEC can describe is here (15):
+    ``LambdaLR``/``MultiplicativeLR`` take ``lr_lambda`` as a formula in ``epoch`` written in
+    ``core.expression``'s language (``LambdaLR(lr_lambda='0.95 ^ epoch')``), never Python;
+    ``SequentialLR``/``ChainedScheduler`` take ``schedulers=[...]`` as SPECs of plain
+    schedulers that step at the same moment (not ReduceLROnPlateau, which torch steps without
+    its loss there, nor OneCycleLR, which raises when stepped past its cycle).
+
 When each steps (``SchedulerInfo.interval``)
     ``"batch"``: after every ``optimizer.step()`` (OneCycleLR, CyclicLR).
-    ``"epoch"``: after each epoch's validation pass (StepLR, MultiStepLR, ExponentialLR,
-    CosineAnnealingLR, CosineAnnealingWarmRestarts, LinearLR).
+    Past its end a scheduler gives what a bare loop gives, except OneCycleLR, which holds its
+    cycle's last rate (torch raises there; see :class:`Schedule`).
+    ``"epoch"``: after each epoch's validation pass (the others; a composition: as its parts).
     ``"plateau"``: after each validation pass, with the validation loss (ReduceLROnPlateau).
 
 On a 2-D surface (``core.race``) there are neither batches nor epochs: one race step is both.
