@@ -479,7 +479,9 @@ def _check(info: SchedulerInfo, arg: SchedArg, value: Any) -> Any:
     where = f"{info.name} {arg.name}"
     if arg.kind == "expr":
         if not isinstance(value, str):
-            raise GdsimError(f"{where} must be a formula in epoch, like '0.95 ^ epoch', got {value!r}")
+            raise GdsimError(
+                f"{where} must be a formula in epoch, like '0.95 ^ epoch', got {value!r}"
+            )
         try:
             compile_epoch_function(value)
         except ExpressionError as exc:
@@ -579,6 +581,11 @@ class SchedulerSpec:
             resolved.append((part, part.resolved(part_shape)))
         return {"schedulers": resolved, **values}
 
+    def held_after(self, kwargs: dict[str, Any]) -> int | None:
+        """Steps after which this schedule holds its last lr (see :class:`Schedule`), for
+        its resolved ``kwargs``; None if it never does."""
+        return kwargs.get("total_steps") if self.name == "OneCycleLR" else None
+
     def check(self, shape: RunShape, optimizer_defaults: Iterable[str]) -> dict[str, Any]:
         """The arguments :meth:`build` would pass for an optimizer whose ``defaults`` has these
         names, or GdsimError with the message ``build`` gives. Builds nothing (see module doc)."""
@@ -602,7 +609,9 @@ class SchedulerSpec:
 
 def _check_momentum(spec: SchedulerSpec, kwargs: dict[str, Any], names: set[str]) -> None:
     if kwargs.get("cycle_momentum") and not ("momentum" in names or "betas" in names):
-        raise GdsimError(f"{spec.name} cycle_momentum=True needs an optimizer with momentum or betas")
+        raise GdsimError(
+            f"{spec.name} cycle_momentum=True needs an optimizer with momentum or betas"
+        )
     for part, part_kwargs in kwargs.get("schedulers", ()):
         _check_momentum(part, part_kwargs, names)
 
@@ -724,7 +733,7 @@ class Schedule:
         self.interval = spec.interval
         self.per_batch = self.interval == "batch"
         #: steps after which the lr is held (OneCycleLR's total_steps), else None
-        self.end: int | None = kwargs.get("total_steps") if spec.name == "OneCycleLR" else None
+        self.end = spec.held_after(kwargs)
 
     @property
     def held(self) -> bool:
