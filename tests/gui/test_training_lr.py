@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QComboBox, QPushButton, QSpinBox
+from PySide6.QtWidgets import QComboBox, QLabel, QLineEdit, QPushButton, QSpinBox
 
 from app import export
 from tests.gui.helpers import click, named, settle, tiny_training, type_into
@@ -64,3 +64,35 @@ def test_onecycle_past_its_end_holds_and_both_plots_say_so(qtbot, tv):
     assert view.plots.marker_positions("lr") == [2.5]
     (line,) = view.plots.lr_markers
     assert line.value() == 2.5 and "held" in line.label.toPlainText()
+
+
+def test_a_typed_composition_with_a_formula_trains_as_torch_would(qtbot, tv):
+    import torch
+
+    win, view = tv
+    edit = named(win, QLineEdit, "schedulerSpecEdit")
+    error = named(win, QLabel, "schedulerError")
+    before = view.controls.config().scheduler
+    type_into(qtbot, edit, "LambdaLR(lr_lambda='epoch +')")
+    assert error.isVisible() and "lr_lambda: unexpected end of expression" in error.text()
+    assert "\n" not in error.text() and view.controls.config().scheduler == before
+    text = (
+        "SequentialLR(schedulers=[ConstantLR(factor=0.5, total_iters=1), "
+        "LambdaLR(lr_lambda='0.5^epoch')], milestones=[2])"
+    )
+    type_into(qtbot, edit, text)
+    assert not error.isVisible() and view.controls.config().scheduler == text
+    assert named(win, QComboBox, "schedulerCombo").currentText() == text
+    base = view.controls.config().optimizer_specs()[0].hparams()["lr"]
+    run_to_the_end(qtbot, win, view)
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base)
+    first = torch.optim.lr_scheduler.ConstantLR(opt, factor=0.5, total_iters=1)
+    second = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=lambda e: 0.5**e)
+    sched = torch.optim.lr_scheduler.SequentialLR(opt, [first, second], milestones=[2])
+    want = []
+    for _ in range(6):
+        want += [opt.param_groups[0]["lr"]] * 10
+        opt.step()
+        sched.step()
+    assert drawn_lrs(view)[1].tolist() == want
