@@ -171,3 +171,19 @@ def test_the_schedule_says_when_it_holds():
     steady = race.add("SGD(lr=0.01)", scheduler="CyclicLR")
     race.step(50)
     assert steady.schedule.end is None and not steady.schedule.held
+
+
+def test_every_torch_lr_scheduler_is_registered():
+    """The README says every torch.optim.lr_scheduler: the registry must keep up with torch."""
+    import inspect
+
+    mod = torch.optim.lr_scheduler
+    classes = {
+        name
+        for name, cls in vars(mod).items()
+        if inspect.isclass(cls)
+        and issubclass(cls, mod.LRScheduler)
+        and cls is not mod.LRScheduler
+        and not name.startswith("_")
+    }
+    assert classes == {info.name for info in SCHEDULERS.values()}
