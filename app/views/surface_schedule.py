@@ -25,10 +25,16 @@ points); runners without a schedule draw their constant lr. With no schedule any
 says so instead of showing flat lines. The y axis is logarithmic (schedules multiply the lr);
 an lr of exactly 0 (CosineAnnealingLR's end) is left out of the line rather than sent to -inf.
 
+Past its end a schedule goes on as torch's does; OneCycleLR (torch raises past its cycle) holds
+its last lr, and the page draws a labelled line where (``lrHoldMarker``). A live lr change on a
+runner without a schedule shows too, as the staircase it is: the page shows the plot whenever
+some runner's lr changed since step 0.
+
 Objects: ``scheduleGroup``, ``scheduleTarget``, ``surfaceSchedulerCombo``, ``scheduleArgs``
-(its controls are ``sched_<argument>``; a list of whole numbers is a line edit
-``sched_<argument>Edit``), ``scheduleError``, ``noiseCheck``, ``noiseSlider``/``noiseSpin``,
-``noiseSeedSpin``, and on the page ``surfaceLrPlot`` and ``lrEmptyLabel``.
+(its controls are ``sched_<argument>``; a list of whole numbers, a formula in ``epoch`` and a
+composition's parts are line edits ``sched_<argument>Edit``, the parts ``sched_schedulersEdit``),
+``scheduleError``, ``noiseCheck``, ``noiseSlider``/``noiseSpin``, ``noiseSeedSpin``, and on the
+page ``surfaceLrPlot`` and ``lrEmptyLabel``.
 """
 
 from __future__ import annotations
