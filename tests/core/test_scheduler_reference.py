@@ -187,3 +187,31 @@ def test_every_torch_lr_scheduler_is_registered():
         and not name.startswith("_")
     }
     assert classes == {info.name for info in SCHEDULERS.values()}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SequentialLR(schedulers=[ConstantLR(factor=0.5, total_iters=3), ExponentialLR(gamma=0.9)],"
+        " milestones=[6])",
+        "ChainedScheduler",
+        "LambdaLR",
+        "MultiplicativeLR",
+        "PolynomialLR(total_iters=30)",
+    ],
+)
+def test_a_live_lr_change_scales_every_new_schedule_from_there(text):
+    """The project's rule (core.schedulers): lr new/old scales the whole schedule."""
+
+    def lrs(change: bool) -> np.ndarray:
+        race = Race("bowl", start=(1.0, 1.0), horizon=20)
+        runner = race.add("SGD(lr=0.01)", scheduler=text)
+        race.step(4)
+        if change:
+            race.set_hparams(runner, lr=2 * runner.lr)
+        race.step(16)
+        return runner.lr_series()[1]
+
+    reference, changed = lrs(False), lrs(True)
+    assert np.array_equal(changed[:4], reference[:4])
+    np.testing.assert_allclose(changed[4:], 2 * reference[4:], rtol=1e-12)
