@@ -22,7 +22,8 @@ Public API
     ``core.race.DEFAULT_HORIZON``); given, they apply to every runner, and runner ``i`` of the
     list draws its noise from ``torch.Generator().manual_seed(1000 * seed + i)`` as in the race.
     Scheduler arguments are written out in full (the run-derived defaults resolved), so the script
-    does not depend on the horizon. A runner reproduces its *current* settings from its start
+    does not depend on the horizon; a composition's parts are calls of their own and a formula
+    (``lr_lambda``) a ``def`` generated from its parsed program (``EpochFunction.python_source``). A runner reproduces its *current* settings from its start
     (live changes made mid-race are not replayed). Swarms are not exported; a comment in the
     script says so.
 ``training_script(config) -> str``
