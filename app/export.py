@@ -302,7 +302,8 @@ def _stride(steps: np.ndarray) -> int:
 
 def training_csv_text(view: TrainingView) -> str:
     """The Training view's curves as CSV: ``batch``, ``epoch``, then per optimizer lane the
-    per-batch loss, its smoothed (EMA) curve, validation loss, validation and training accuracy.
+    per-batch loss, its smoothed (EMA) curve, validation loss, validation and training accuracy,
+    and the lr the batch used.
 
     Per-batch values are at their batch; per-epoch values at the epoch's last batch. Empty cells
     where a curve has no value at that row.
@@ -319,6 +320,7 @@ def training_csv_text(view: TrainingView) -> str:
         ("val", "val loss"),
         ("val_acc", "val accuracy"),
         ("train_acc", "train accuracy"),
+        ("lrs", "lr"),
     )
     table: dict[int, dict[int, str]] = {}
     notes = []
@@ -335,9 +337,9 @@ def training_csv_text(view: TrainingView) -> str:
             batches = np.rint(x * bpe).astype(np.int64)
             for b, v in zip(batches.tolist(), y.tolist(), strict=True):
                 table.setdefault(b, {})[col] = _num(v)
-            if key in ("raw", "smooth") and x.size < len(buf):
+            if key in ("raw", "smooth", "lrs") and x.size < len(buf):
                 who = f"{name}: " if name else ""
-                how = "min and max of each run of batches" if key == "raw" else "evenly thinned"
+                how = "evenly thinned" if key == "smooth" else "min and max of each run of batches"
                 notes.append(f"{who}{title}: {x.size} of {len(buf)} batches kept ({how})")
             col += 1
     out = io.StringIO()

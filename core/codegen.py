@@ -22,7 +22,8 @@ Public API
     ``core.race.DEFAULT_HORIZON``); given, they apply to every runner, and runner ``i`` of the
     list draws its noise from ``torch.Generator().manual_seed(1000 * seed + i)`` as in the race.
     Scheduler arguments are written out in full (the run-derived defaults resolved), so the script
-    does not depend on the horizon. A runner reproduces its *current* settings from its start
+    does not depend on the horizon; a composition's parts are calls of their own and a formula
+    (``lr_lambda``) a ``def`` generated from its parsed program (``EpochFunction.python_source``). A runner reproduces its *current* settings from its start
     (live changes made mid-race are not replayed). Swarms are not exported; a comment in the
     script says so.
 ``training_script(config, log_every=100) -> str``
@@ -73,6 +74,7 @@ from typing import Any
 import torch
 
 from core.errors import GdsimError
+from core.expression import compile_epoch_function
 from core.optimizers import OptimizerSpec, as_spec
 from core.race import (
     DEFAULT_HORIZON,
@@ -554,7 +556,9 @@ def _scheduler_step_code(kinds: set[str]) -> str:
             (
                 "isinstance(scheduler, torch.optim.lr_scheduler.OneCycleLR)",
                 [
-                    "if scheduler.last_epoch < scheduler.total_steps:  # then hold the final lr",
+                    "# torch raises past total_steps, and its value at total_steps lies past",
+                    "# the cycle: once the cycle's last rate is in force, it stays",
+                    "if scheduler.last_epoch < scheduler.total_steps - 1:",
                     "    scheduler.step()",
                 ],
             )
@@ -568,6 +572,50 @@ def _scheduler_step_code(kinds: set[str]) -> str:
     if kinds - {"ReduceLROnPlateau", "OneCycleLR"}:
         lines += ["    else:", "        scheduler.step()"]
     return "\n".join(lines)
+
+
+def _scheduler_call(sched: SchedulerSpec, kwargs: dict[str, Any], defs: list[str]) -> list[str]:
+    """``torch.optim.lr_scheduler.X(`` + one source line per argument + ``)``, for resolved
+    ``kwargs``. A formula (``lr_lambda``) becomes a ``def`` appended to ``defs``, generated
+    from its parsed program (the typed text only ever reaches a comment); a composition's parts
+    are calls of their own."""
+    exprs = {a.name for a in sched.info.args if a.kind == "expr"}
+    args: list = ["optimizer=optimizer" if sched.info.composite else "optimizer"]
+    for name, value in kwargs.items():
+        if name == "schedulers":
+            parts = [_scheduler_call(part, kw, defs) for part, kw in value]
+            args.append([f"{h}{', '.join(_flat(a))}{t}" for h, *a, t in parts])
+        elif name in exprs:
+            fname = f"lr_lambda_{len(defs) + 1}"
+            source = compile_epoch_function(value).python_source(fname)
+            defs.append(f"{_comment(f'{sched.name} lr_lambda: {value}')}\n{source}")
+            args.append(f"{name}={fname}")
+        else:
+            args.append(f"{name}={_literal(value)}")
+    return [f"torch.optim.lr_scheduler.{sched.name}(", *args, ")"]
+
+
+def _flat(args: list) -> list[str]:
+    """A call's arguments on one line each (a composition's parts: ``schedulers=[...]``)."""
+    return [a if isinstance(a, str) else f"schedulers=[{', '.join(a)}]" for a in args]
+
+
+def _scheduler_lines(sched: SchedulerSpec, kwargs: dict[str, Any]) -> list[str]:
+    """``scheduler = ...`` for a scheduler with resolved ``kwargs`` (after any defs it needs):
+    on one line when it fits, else one argument per line as a formatter would write it."""
+    defs: list[str] = []
+    head, *args, tail = _scheduler_call(sched, kwargs, defs)
+    one_line = f"scheduler = {head}{', '.join(_flat(args))}{tail}"
+    lines = [line for d in defs for line in d.rstrip().splitlines()]
+    if len(one_line) <= 99:
+        return [*lines, one_line]
+    lines.append(f"scheduler = {head}")
+    for a in args:
+        if isinstance(a, str):
+            lines.append(f"    {a},")
+        else:
+            lines += ["    schedulers=[", *(f"        {call}," for call in a), "    ],"]
+    return [*lines, tail]
 
 
 def race_script(
@@ -627,13 +675,7 @@ def race_script(
                 lines.append("scheduler = None  # a constant learning rate")
             else:
                 kwargs = check_schedule(spec, part.scheduler, part.horizon)
-                call = f"scheduler = torch.optim.lr_scheduler.{part.scheduler.name}("
-                one_line = f"{call}optimizer, {_call_args(kwargs.items())})"
-                if len(one_line) <= 99:
-                    lines.append(one_line)
-                else:  # one argument per line, as a formatter would write it
-                    args_lines = [f"    {k}={_literal(v)}," for k, v in kwargs.items()]
-                    lines += [call, "    optimizer,", *args_lines, ")"]
+                lines += _scheduler_lines(part.scheduler, kwargs)
             args += ", scheduler"
         if sigma:
             lines.append(
@@ -1094,13 +1136,15 @@ def training_script(config: Any, log_every: int = 100) -> str:
     train_args = ", use_closure=False" if any_closure else ""
     if sched is not None:
         train_args = ", scheduler" + train_args
-        interval = sched.info.interval
+        interval = sched.interval
         if interval == "batch":
             if sched.info.name == "OneCycleLR":
                 batch_sched = (
-                    "            # OneCycleLR sets the lr after every batch (and holds it at the"
-                    " end of its cycle)\n"
-                    "            if scheduler.last_epoch < scheduler.total_steps:\n"
+                    "            # OneCycleLR sets the lr after every batch. torch raises past"
+                    " total_steps, and its\n"
+                    "            # value at total_steps lies past the cycle: the last rate"
+                    " then stays\n"
+                    "            if scheduler.last_epoch < scheduler.total_steps - 1:\n"
                     "                scheduler.step()"
                 )
             else:
@@ -1144,10 +1188,7 @@ def training_script(config: Any, log_every: int = 100) -> str:
         args = ""
         if sched is not None:
             kwargs = _scheduler_kwargs(sched, spec, config.epochs, steps_per_epoch)
-            lines.append(
-                f"scheduler = torch.optim.lr_scheduler.{sched.info.name}(optimizer, "
-                f"{_call_args(kwargs.items())})"
-            )
+            lines += _scheduler_lines(sched, kwargs)
             args += ", scheduler"
         if any_closure:
             args += f", use_closure={spec.info.needs_closure}"

@@ -54,6 +54,8 @@ __all__ = [
     "CompiledExpression",
     "ExpressionError",
     "Function",
+    "EpochFunction",
+    "compile_epoch_function",
     "compile_expression",
     "expression_help",
 ]
@@ -266,8 +268,9 @@ def _is_sign(tok: _Token) -> bool:
 class _Parser:
     """Recursive descent; only parentheses and calls recurse (bounded by MAX_DEPTH)."""
 
-    def __init__(self, tokens: list[_Token]) -> None:
+    def __init__(self, tokens: list[_Token], variables: dict[str, int] = VARIABLES) -> None:
         self.tokens = tokens
+        self.variables = variables
         self.pos = 0
         self.depth = 0
 
@@ -393,14 +396,14 @@ class _Parser:
         is_call = self.peek().kind == _OP and self.peek().text == "("
         if is_call and key in FUNCTIONS:
             return self.call(tok, key)
-        if is_call and key not in VARIABLES and key not in CONSTANTS:
+        if is_call and key not in self.variables and key not in CONSTANTS:
             raise ExpressionError(
                 f"unknown function {_show(tok.text)} at column {tok.column}"
                 + _did_you_mean(key, FUNCTIONS),
                 tok.column,
             )
-        if key in VARIABLES:
-            return _Var(VARIABLES[key])
+        if key in self.variables:
+            return _Var(self.variables[key])
         if key in CONSTANTS:
             return _Num(CONSTANTS[key])
         if key in FUNCTIONS:
@@ -409,7 +412,8 @@ class _Parser:
                 f"(write {key}(...))",
                 tok.column,
             )
-        hint = _did_you_mean(key, [*VARIABLES, *CONSTANTS]) or " (use x and y)"
+        names = " and ".join(self.variables)
+        hint = _did_you_mean(key, [*self.variables, *CONSTANTS]) or f" (use {names})"
         raise ExpressionError(
             f"unknown name {_show(tok.text)} at column {tok.column}{hint}", tok.column
         )
@@ -481,6 +485,37 @@ def _lower(root: object) -> tuple[tuple, ...]:
     return tuple(program)
 
 
+def _run(program: tuple[tuple, ...], variables: tuple[torch.Tensor, ...]) -> torch.Tensor | float:
+    """Evaluate a postfix program on ``variables`` (tensors of one dtype and device)."""
+    ref = variables[0]
+
+    def tensor(value: float) -> torch.Tensor:
+        return torch.tensor(value, dtype=ref.dtype, device=ref.device)
+
+    # Python floats only ever meet a tensor (or are negated): no float/int arithmetic in
+    # Python, so nothing can overflow or take unbounded time.
+    stack: list = []
+    for op, arg, nargs in program:
+        if op == _PUSH_NUM:
+            stack.append(arg)
+        elif op == _PUSH_VAR:
+            stack.append(variables[arg])
+        elif op == _NEG:
+            stack.append(-stack.pop())
+        elif op == _BIN:
+            b = stack.pop()
+            a = stack.pop()
+            if isinstance(a, float) and isinstance(b, float):
+                a = tensor(a)
+            stack.append(arg(a, b))
+        else:
+            args = [tensor(a) if isinstance(a, float) else a for a in stack[-nargs:]]
+            del stack[-nargs:]
+            stack.append(arg(*args))
+    (result,) = stack
+    return result
+
+
 class CompiledExpression:
     """``f(xy) -> tensor``: the compiled formula. ``xy`` has shape ``(..., 2)``; the result has
     shape ``(...)``, the dtype and device of ``xy`` (integer input is promoted to float64), and is
@@ -510,34 +545,9 @@ class CompiledExpression:
         if not (xy.is_floating_point() or xy.is_complex()):
             xy = xy.to(torch.float64)
         x, y = xy[..., 0], xy[..., 1]
-        variables = (x, y)
-
-        def tensor(value: float) -> torch.Tensor:
-            return torch.tensor(value, dtype=x.dtype, device=x.device)
-
-        # Python floats only ever meet a tensor (or are negated): no float/int arithmetic in
-        # Python, so nothing can overflow or take unbounded time.
-        stack: list = []
-        for op, arg, nargs in self._program:
-            if op == _PUSH_NUM:
-                stack.append(arg)
-            elif op == _PUSH_VAR:
-                stack.append(variables[arg])
-            elif op == _NEG:
-                stack.append(-stack.pop())
-            elif op == _BIN:
-                b = stack.pop()
-                a = stack.pop()
-                if isinstance(a, float) and isinstance(b, float):
-                    a = tensor(a)
-                stack.append(arg(a, b))
-            else:
-                args = [tensor(a) if isinstance(a, float) else a for a in stack[-nargs:]]
-                del stack[-nargs:]
-                stack.append(arg(*args))
-        (result,) = stack
+        result = _run(self._program, (x, y))
         if isinstance(result, float):
-            result = tensor(result)
+            result = torch.tensor(result, dtype=x.dtype, device=x.device)
         if not self.variables:
             # Broadcast to xy.shape[:-1] and stay in the autograd graph with exactly zero
             # gradient (0*x would turn inf into nan).
@@ -555,6 +565,11 @@ def compile_expression(text: str) -> CompiledExpression:
     evaluates the text as Python. See the module docstring for the grammar and limits, and
     :func:`expression_help` for a user-facing summary.
     """
+    return CompiledExpression(text, _compile(text, VARIABLES))
+
+
+def _compile(text: str, variables: dict[str, int]) -> tuple[tuple, ...]:
+    """Text -> postfix program over ``variables``, or ExpressionError (see the module doc)."""
     if not isinstance(text, str):
         raise TypeError(f"expression must be a str, got {type(text).__name__}")
     if len(text) > MAX_LENGTH:
@@ -563,5 +578,98 @@ def compile_expression(text: str) -> CompiledExpression:
         )
     if not text.strip():
         raise ExpressionError("expression is empty")
-    root = _Parser(_tokenize(text)).parse()
-    return CompiledExpression(text, _lower(root))
+    return _lower(_Parser(_tokenize(text), variables).parse())
+
+
+# ---------------------------------------------------------------------------------------------
+# A function of the epoch (LambdaLR / MultiplicativeLR's lr_lambda)
+
+EPOCH_VARIABLES: dict[str, int] = {"epoch": 0}
+
+_BIN_CODE = {
+    operator.add: ("+", 1),
+    operator.sub: ("-", 1),
+    operator.mul: ("*", 2),
+    operator.truediv: ("/", 2),
+    operator.pow: ("**", 4),
+}
+_NEG_PREC, _ATOM_PREC = 3, 5
+
+
+def _function_code(fn: Callable) -> str:
+    """``torch.sin`` for torch.sin: where a generated script finds a registry function."""
+    name = getattr(fn, "__name__", "")
+    for module, prefix in ((torch, "torch"), (F, "torch.nn.functional")):
+        if getattr(module, name, None) is fn:
+            return f"{prefix}.{name}"
+    raise GdsimError(f"no torch name for the function {fn!r}")
+
+
+class EpochFunction:
+    """``f(epoch) -> float``: a formula in ``epoch`` (same grammar, functions and limits as a
+    surface), for a scheduler's ``lr_lambda``. Evaluated with the same torch operations as a
+    surface, in float64, and :meth:`python_source` writes those operations out as Python, so an
+    exported script computes bit-identical values. Pickles as its text.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._program = _compile(text, EPOCH_VARIABLES)
+
+    def __repr__(self) -> str:
+        return f"EpochFunction({self.text!r})"
+
+    def __reduce__(self):
+        return (EpochFunction, (self.text,))
+
+    def __call__(self, epoch: float) -> float:
+        value = _run(self._program, (torch.tensor(float(epoch), dtype=torch.float64),))
+        return float(value)
+
+    def python_source(self, name: str) -> str:
+        """``def name(epoch): ...`` computing exactly what this function computes.
+
+        Built from the parsed program, never from the typed text: only numbers, ``epoch``,
+        operators and torch function names can appear. Parentheses are written only where
+        precedence needs them (the typed text's nesting is bounded, so Python parses it).
+        """
+        t = "torch.tensor({}, dtype=torch.float64)"
+        stack: list[tuple[str, int, bool]] = []  # (code, precedence, is a Python float)
+        for op, arg, nargs in self._program:
+            if op == _PUSH_NUM:
+                code = repr(arg) if math.isfinite(arg) else 'float("inf")'
+                stack.append((code, _ATOM_PREC, True))
+            elif op == _PUSH_VAR:
+                stack.append(("e", _ATOM_PREC, False))
+            elif op == _NEG:
+                code, prec, is_float = stack.pop()
+                inner = code if prec >= _NEG_PREC else f"({code})"
+                stack.append((f"-{inner}", _NEG_PREC, is_float))
+            elif op == _BIN:
+                symbol, prec = _BIN_CODE[arg]
+                (b, pb, fb), (a, pa, fa) = stack.pop(), stack.pop()
+                if fa and fb:
+                    a, pa = t.format(a), _ATOM_PREC
+                if prec == 4:  # ** is right-associative and binds tighter than a unary minus
+                    a = a if pa > _NEG_PREC else f"({a})"
+                    b = b if pb >= _NEG_PREC else f"({b})"
+                else:
+                    a = a if pa >= prec else f"({a})"
+                    b = b if pb > prec else f"({b})"
+                stack.append((f"{a} {symbol} {b}", prec, False))
+            else:
+                args = stack[-nargs:]
+                del stack[-nargs:]
+                inner = ", ".join(t.format(c) if f else c for c, _p, f in args)
+                stack.append((f"{_function_code(arg)}({inner})", _ATOM_PREC, False))
+        ((code, _prec, _is_float),) = stack
+        return (
+            f"def {name}(epoch):\n"
+            "    e = torch.tensor(float(epoch), dtype=torch.float64)\n"
+            f"    return float({code})\n"
+        )
+
+
+def compile_epoch_function(text: str) -> EpochFunction:
+    """Compile a formula in ``epoch`` (ExpressionError with a column for invalid text)."""
+    return EpochFunction(text)

@@ -97,7 +97,9 @@ run-derived defaults for a run of ``horizon`` steps (``Race(horizon=DEFAULT_HORI
 StepLR drops every 333 steps, CosineAnnealingLR and OneCycleLR span 1000 steps. Write the
 arguments out (``StepLR(step_size=50)``) for other timings. The lr in force after step ``k``
 (the one step ``k + 1`` uses) is recorded as ``lr_history`` entry ``k``, bounded and decimated
-like the trail, so ``lr_series()`` lines up with the trail's steps. A live lr change follows the
+like the trail, so ``lr_series()`` lines up with the trail's steps (an unscheduled runner's
+series is the staircase of its live lr changes: a change never rewrites earlier steps). A live
+lr change follows the
 training engine's rule (``core.schedulers``: the whole schedule is scaled by new / old, the lr
 in force is exactly the new value). ``reset`` rebuilds optimizer and schedule from the spec: the
 schedule restarts at step 0. Swarms take no schedule.
@@ -713,6 +715,7 @@ class Runner:
         self._closure = self._make_closure() if self.spec.info.needs_closure else None
         self.trail.clear()
         self.lr_history.clear()
+        self._lr_changes: list[tuple[int, float]] = []  # unscheduled: (from step, lr) live edits
         self.anatomy = None
         self.steps = 0
         self.diverged_at: int | None = None
@@ -762,13 +765,27 @@ class Runner:
         return _lr(self._opt)
 
     def lr_series(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(steps, lr)`` for an lr-against-step plot: the recorded history of a scheduled
-        runner (bounded like the trail), else the lr in force from step 0 to now."""
+        """``(steps, lr)`` for an lr-against-step plot, entry ``k`` the lr step ``k + 1`` used
+        (the newest: the lr in force now). A scheduled runner: its recorded history (bounded
+        like the trail). Otherwise the lr is constant between live changes, so the corners of
+        that staircase: a change never rewrites the steps taken before it."""
         if self.scheduler is not None:
             self._opt  # noqa: B018
             return self.lr_history.steps(), self.lr_history.values()
-        lr = self.lr
-        return np.array([0, self.steps], dtype=np.int64), np.array([lr, lr])
+        changes = self._lr_changes
+        first = changes[0][1] if changes else self.lr
+        steps, lrs = [0], [first]
+        for k, lr in changes[1:]:
+            steps += [k - 1, k]
+            lrs += [lrs[-1], lr]
+        steps.append(self.steps)
+        lrs.append(lrs[-1])
+        return np.array(steps, dtype=np.int64), np.array(lrs, dtype=np.float64)
+
+    @property
+    def lr_changed(self) -> bool:
+        """The lr changed since step 0 (a schedule, or a live change): worth a plot."""
+        return self.scheduler is not None or len(self._lr_changes) > 1
 
     def _set_surface(self, surface: Surface) -> None:
         self._surface = surface
@@ -1026,6 +1043,8 @@ class Runner:
         new_spec = self.spec.with_changes(**changes)  # validates: GdsimError changes nothing
         if self.scheduler is not None:  # e.g. OneCycleLR's default max_lr is the lr: lr > 0
             check_schedule(new_spec, self.scheduler, self.horizon)
+        if "lr" in changes and self.scheduler is None:
+            self._record_lr_change(new_spec)
         opt = self._built_opt
         if opt is not None:  # else the optimizer is built from new_spec when used
             old = _lr(opt)
@@ -1033,11 +1052,22 @@ class Runner:
             if "lr" in changes and self.schedule is not None:
                 # as in training (core.schedulers): the whole schedule is scaled by new / old
                 new = _lr(opt)
-                base = self.schedule.scheduler.base_lrs[0] if old <= 0 else old
+                base = self.schedule.base_lr(0) if old <= 0 else old
                 if base > 0:
                     self.schedule.rescale(0, new / base)
                 self.lr_history.set_last(new)
         self.spec = new_spec
+
+    def _record_lr_change(self, new_spec: OptimizerSpec) -> None:
+        """Steps from ``steps + 1`` on use the new lr (entry ``steps`` of :meth:`lr_series`)."""
+        changes = self._lr_changes
+        if not changes:
+            changes.append((0, self.lr))
+        if changes[-1][0] == self.steps:
+            changes.pop()
+        new = float(new_spec.hparams().get("lr", math.nan))
+        if not changes or changes[-1][1] != new:
+            changes.append((self.steps, new))
 
     # -- plain values out
 

@@ -16,10 +16,18 @@ Public API
 ``SchedulerSpec.build(optimizer, epochs, steps_per_epoch) -> Schedule``: the torch scheduler plus
     when to step it. Arguments not given get defaults derived from the run (see each entry).
 
+Every class of ``torch.optim.lr_scheduler`` that a SPEC can describe is here (15):
+    ``LambdaLR``/``MultiplicativeLR`` take ``lr_lambda`` as a formula in ``epoch`` written in
+    ``core.expression``'s language (``LambdaLR(lr_lambda='0.95 ^ epoch')``), never Python;
+    ``SequentialLR``/``ChainedScheduler`` take ``schedulers=[...]`` as SPECs of plain
+    schedulers that step at the same moment (not ReduceLROnPlateau, which torch steps without
+    its loss there, nor OneCycleLR, which raises when stepped past its cycle).
+
 When each steps (``SchedulerInfo.interval``)
     ``"batch"``: after every ``optimizer.step()`` (OneCycleLR, CyclicLR).
-    ``"epoch"``: after each epoch's validation pass (StepLR, MultiStepLR, ExponentialLR,
-    CosineAnnealingLR, CosineAnnealingWarmRestarts, LinearLR).
+    Past its end a scheduler gives what a bare loop gives, except OneCycleLR, which holds its
+    cycle's last rate (torch raises there; see :class:`Schedule`).
+    ``"epoch"``: after each epoch's validation pass (the others; a composition: as its parts).
     ``"plateau"``: after each validation pass, with the validation loss (ReduceLROnPlateau).
 
 On a 2-D surface (``core.race``) there are neither batches nor epochs: one race step is both.
@@ -49,6 +57,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from core.errors import GdsimError
+from core.expression import ExpressionError, compile_epoch_function
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ class RunShape:
 @dataclass(frozen=True)
 class SchedArg:
     name: str
-    kind: str  # "int" | "float" | "bool" | "choice" | "ints" (a list of whole numbers)
+    kind: str  # "int" | "float" | "bool" | "choice" | "ints" (whole numbers) | "expr" (f(epoch))
     default: Callable[[RunShape], Any]
     low: float | None = None
     high: float | None = None
@@ -84,11 +93,19 @@ class SchedulerInfo:
     args: tuple[SchedArg, ...]
     description: str
     fixed: dict[str, Any] = field(default_factory=dict)  # passed always, not user-settable
+    #: a composition (SequentialLR, ChainedScheduler): the parts used when none are given
+    default_parts: tuple[str, ...] = ()
+
+    @property
+    def composite(self) -> bool:
+        return bool(self.default_parts)
 
     def arg(self, name: str) -> SchedArg:
         for a in self.args:
             if a.name == name:
                 return a
+        if name == "schedulers" and self.composite:
+            raise GdsimError(f"{self.name} schedulers must be a list like [StepLR, ExponentialLR]")
         raise GdsimError(
             f"{self.name} has no argument '{name}' (arguments: {', '.join(a.name for a in self.args)})"
         )
@@ -214,6 +231,75 @@ SCHEDULERS: dict[str, SchedulerInfo] = {
                 ),
             ),
             "linear ramp of lr over the first epochs (warm-up)",
+        ),
+        SchedulerInfo(
+            "ConstantLR",
+            lr_scheduler.ConstantLR,
+            "epoch",
+            (
+                SchedArg(
+                    "factor",
+                    "float",
+                    _c(1.0 / 3.0),
+                    0.0,
+                    1.0,
+                    help="lr is factor × lr until total_iters, then the lr itself",
+                ),
+                SchedArg(
+                    "total_iters",
+                    "int",
+                    lambda s: max(1, s.epochs // 5),
+                    1,
+                    1e9,
+                    help="epochs at the reduced lr (default: a fifth of the run)",
+                ),
+            ),
+            "a reduced lr for the first epochs, then the lr itself",
+        ),
+        SchedulerInfo(
+            "PolynomialLR",
+            lr_scheduler.PolynomialLR,
+            "epoch",
+            (
+                SchedArg(
+                    "total_iters",
+                    "int",
+                    lambda s: s.epochs,
+                    1,
+                    1e9,
+                    help="epochs until lr reaches 0 (default: the whole run)",
+                ),
+                SchedArg("power", "float", _c(1.0), 0.0, 1e3, help="1 is a straight line down"),
+            ),
+            "lr falls as (1 - epoch/total_iters)^power to 0, then stays there",
+        ),
+        SchedulerInfo(
+            "LambdaLR",
+            lr_scheduler.LambdaLR,
+            "epoch",
+            (
+                SchedArg(
+                    "lr_lambda",
+                    "expr",
+                    _c("1 / (1 + 0.1 * epoch)"),
+                    help="lr = lr × f(epoch), a formula in epoch (e.g. 0.95^epoch)",
+                ),
+            ),
+            "lr = the start lr × a formula in epoch that you write",
+        ),
+        SchedulerInfo(
+            "MultiplicativeLR",
+            lr_scheduler.MultiplicativeLR,
+            "epoch",
+            (
+                SchedArg(
+                    "lr_lambda",
+                    "expr",
+                    _c("0.99"),
+                    help="each epoch multiplies lr by f(epoch), a formula in epoch",
+                ),
+            ),
+            "each epoch multiplies lr by a formula in epoch that you write",
         ),
         SchedulerInfo(
             "OneCycleLR",
@@ -347,6 +433,31 @@ SCHEDULERS: dict[str, SchedulerInfo] = {
             "multiply lr by factor when the validation loss stops improving",
             fixed={"mode": "min"},
         ),
+        SchedulerInfo(
+            "SequentialLR",
+            lr_scheduler.SequentialLR,
+            "epoch",
+            (
+                SchedArg(
+                    "milestones",
+                    "ints",
+                    _c(None),  # see SchedulerSpec.resolved: the run split into equal parts
+                    1,
+                    1e9,
+                    help="epochs at which the next scheduler takes over (default: equal parts)",
+                ),
+            ),
+            "one scheduler after another, switching at the milestones",
+            default_parts=("LinearLR(start_factor=0.1)", "CosineAnnealingLR"),
+        ),
+        SchedulerInfo(
+            "ChainedScheduler",
+            lr_scheduler.ChainedScheduler,
+            "epoch",
+            (),
+            "several schedulers at once: their effects multiply",
+            default_parts=("LinearLR(start_factor=0.1)", "ExponentialLR(gamma=0.99)"),
+        ),
     )
 }
 
@@ -366,6 +477,16 @@ def get_scheduler(name: str) -> SchedulerInfo:
 
 def _check(info: SchedulerInfo, arg: SchedArg, value: Any) -> Any:
     where = f"{info.name} {arg.name}"
+    if arg.kind == "expr":
+        if not isinstance(value, str):
+            raise GdsimError(
+                f"{where} must be a formula in epoch, like '0.95 ^ epoch', got {value!r}"
+            )
+        try:
+            compile_epoch_function(value)
+        except ExpressionError as exc:
+            raise GdsimError(f"{where}: {exc}") from None
+        return value
     if arg.kind == "bool":
         if not isinstance(value, bool):
             raise GdsimError(f"{where} must be True or False, got {value!r}")
@@ -408,49 +529,106 @@ def _number(info: SchedulerInfo, arg: SchedArg, value: Any, whole: bool) -> int 
 class SchedulerSpec:
     info: SchedulerInfo
     kwargs: dict[str, Any]  # validated values the user gave
+    parts: tuple[SchedulerSpec, ...] | None = None  # a composition's schedulers, if given
 
     @property
     def name(self) -> str:
         return self.info.name
 
+    def schedulers(self) -> tuple[SchedulerSpec, ...]:
+        """A composition's schedulers: the ones given, else the registry's default parts."""
+        if self.parts is not None:
+            return self.parts
+        return tuple(parse_scheduler(text) for text in self.info.default_parts)
+
+    @property
+    def interval(self) -> str:
+        """When to step (see the module doc); a composition steps when its parts do."""
+        if self.info.composite:
+            return self.schedulers()[0].info.interval
+        return self.info.interval
+
     def resolved(self, shape: RunShape) -> dict[str, Any]:
-        """Every argument passed to torch: the user's values, run-derived defaults for the rest."""
-        values = {a.name: self.kwargs.get(a.name, a.default(shape)) for a in self.info.args}
-        for a in self.info.args:  # a default computed from the run must pass validation too
-            values[a.name] = _check(self.info, a, values[a.name])
-        return {**values, **self.info.fixed}
+        """Every argument passed to torch: the user's values, run-derived defaults for the rest.
+
+        A composition's ``schedulers`` are ``(SchedulerSpec, arguments)`` pairs. SequentialLR's
+        milestones default to the run split into equal parts, and each part's own defaults
+        assume its stretch of the run (ChainedScheduler's parts: the whole run).
+        """
+        values: dict[str, Any] = {}
+        parts = self.schedulers() if self.info.composite else ()
+        for a in self.info.args:
+            value = self.kwargs.get(a.name, a.default(shape))
+            if value is None and a.name == "milestones":
+                n = len(parts)
+                value = [max(i, shape.epochs * i // n) for i in range(1, n)]
+            values[a.name] = _check(self.info, a, value) if value != [] else []
+        if not parts:
+            return {**values, **self.info.fixed}
+        bounds = [0, shape.epochs]
+        if "milestones" in values:
+            milestones = values["milestones"]
+            if len(milestones) != len(parts) - 1:
+                raise GdsimError(
+                    f"{self.name} needs one milestone fewer than schedulers "
+                    f"({len(parts)} schedulers, {len(milestones)} milestones)"
+                )
+            bounds = [0, *milestones, max(shape.epochs, milestones[-1] + 1 if milestones else 0)]
+        resolved = []
+        for i, part in enumerate(parts):
+            lo, hi = (bounds[i], bounds[i + 1]) if len(bounds) > 2 else (0, shape.epochs)
+            part_shape = RunShape(max(1, hi - lo), shape.steps_per_epoch, shape.lr)
+            resolved.append((part, part.resolved(part_shape)))
+        return {"schedulers": resolved, **values}
+
+    def held_after(self, kwargs: dict[str, Any]) -> int | None:
+        """Steps after which this schedule holds its last lr (see :class:`Schedule`), for
+        its resolved ``kwargs``; None if it never does."""
+        return kwargs.get("total_steps") if self.name == "OneCycleLR" else None
 
     def check(self, shape: RunShape, optimizer_defaults: Iterable[str]) -> dict[str, Any]:
         """The arguments :meth:`build` would pass for an optimizer whose ``defaults`` has these
         names, or GdsimError with the message ``build`` gives. Builds nothing (see module doc)."""
         kwargs = self.resolved(shape)
-        names = set(optimizer_defaults)
-        if kwargs.get("cycle_momentum") and not ("momentum" in names or "betas" in names):
-            raise GdsimError(
-                f"{self.name} cycle_momentum=True needs an optimizer with momentum or betas"
-            )
+        _check_momentum(self, kwargs, set(optimizer_defaults))
         return kwargs
 
     def build(
         self, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int
     ) -> Schedule:
         lr = float(optimizer.param_groups[0]["lr"])
-        kwargs = self.resolved(RunShape(epochs, steps_per_epoch, lr))
-        if kwargs.get("cycle_momentum") and not (
-            "momentum" in optimizer.defaults or "betas" in optimizer.defaults
-        ):
-            raise GdsimError(
-                f"{self.name} cycle_momentum=True needs an optimizer with momentum or betas"
-            )
-        try:
-            scheduler = self.info.cls(optimizer, **kwargs)
-        except ValueError as exc:  # torch's own argument checks, as one line
-            raise GdsimError(f"{self}: {str(exc).splitlines()[0]}") from None
-        return Schedule(self, scheduler, kwargs)
+        kwargs = self.check(RunShape(epochs, steps_per_epoch, lr), optimizer.defaults)
+        return Schedule(self, _make(self, optimizer, kwargs), kwargs)
 
     def __str__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items())
-        return f"{self.info.name}({args})"
+        args = [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        if self.parts is not None:
+            args.insert(0, f"schedulers=[{', '.join(str(p) for p in self.parts)}]")
+        return f"{self.info.name}({', '.join(args)})"
+
+
+def _check_momentum(spec: SchedulerSpec, kwargs: dict[str, Any], names: set[str]) -> None:
+    if kwargs.get("cycle_momentum") and not ("momentum" in names or "betas" in names):
+        raise GdsimError(
+            f"{spec.name} cycle_momentum=True needs an optimizer with momentum or betas"
+        )
+    for part, part_kwargs in kwargs.get("schedulers", ()):
+        _check_momentum(part, part_kwargs, names)
+
+
+def _make(spec: SchedulerSpec, optimizer: torch.optim.Optimizer, kwargs: dict[str, Any]) -> Any:
+    """The torch scheduler for resolved ``kwargs``; a composition's parts are built first, in
+    order, on the same optimizer (as torch's documentation does)."""
+    args = dict(kwargs)
+    if "schedulers" in args:
+        args["schedulers"] = [_make(part, optimizer, kw) for part, kw in args["schedulers"]]
+    for a in spec.info.args:
+        if a.kind == "expr":
+            args[a.name] = compile_epoch_function(args[a.name])
+    try:
+        return spec.info.cls(optimizer=optimizer, **args)
+    except ValueError as exc:  # torch's own argument checks, as one line
+        raise GdsimError(f"{spec}: {str(exc).splitlines()[0]}") from None
 
 
 _PREFIXES = ("torch.optim.lr_scheduler", "optim.lr_scheduler", "lr_scheduler")
@@ -460,40 +638,121 @@ def parse_scheduler(text: str) -> SchedulerSpec:
     """Parse ``"OneCycleLR(max_lr=0.1)"`` or ``"StepLR"`` into a validated spec.
 
     Names are case-insensitive; ``torch.optim.lr_scheduler.`` / ``lr_scheduler.`` prefixes are
-    accepted, as in code.
+    accepted, as in code. A composition lists its parts as SPECs:
+    ``SequentialLR(schedulers=[LinearLR(start_factor=0.1), CosineAnnealingLR], milestones=[10])``.
     """
     from core.optimizers import parse_call  # the project's one safe literal-call parser
 
-    name, kwargs = parse_call(str(text), prefixes=_PREFIXES)
+    part_texts, rest = _split_parts(str(text))
+    name, kwargs = parse_call(rest, prefixes=_PREFIXES)
     info = get_scheduler(name)
+    parts = None
+    if part_texts is not None:
+        if not info.composite:
+            info.arg("schedulers")  # raises: "StepLR has no argument 'schedulers'"
+        parts = tuple(_parse_part(info, t) for t in part_texts)
+        if len({p.info.interval for p in parts}) > 1:
+            raise GdsimError(
+                f"{info.name} schedulers must all step per epoch or all per batch "
+                "(CyclicLR steps per batch)"
+            )
     checked = {k: _check(info, info.arg(k), v) for k, v in dict(kwargs).items()}
-    return SchedulerSpec(info, checked)
+    return SchedulerSpec(info, checked, parts)
+
+
+def _parse_part(info: SchedulerInfo, text: str) -> SchedulerSpec:
+    part = parse_scheduler(text)
+    why = ""
+    if part.info.composite:
+        why = "list plain schedulers"
+    elif part.info.interval == "plateau":
+        why = "torch steps its parts without the loss it needs"
+    elif part.name == "OneCycleLR":
+        why = "torch raises when it is stepped past its cycle"
+    if why:
+        raise GdsimError(f"{info.name} cannot contain {part.name} ({why})")
+    return part
+
+
+def _split_parts(text: str) -> tuple[list[str] | None, str]:
+    """A composition's ``schedulers=[...]`` as SPEC texts, and the call without it.
+
+    ``ast.parse`` only reads the text (nothing runs); anything unusual is left for
+    ``parse_call``, which gives the one-line message.
+    """
+    import ast
+
+    from core.optimizers import MAX_SPEC_LENGTH
+
+    stripped = text.strip()
+    if len(text) > MAX_SPEC_LENGTH:
+        return None, text
+    try:
+        call = ast.parse(stripped, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None, text
+    if not isinstance(call, ast.Call):
+        return None, text
+    found = [kw for kw in call.keywords if kw.arg == "schedulers"]
+    if not found:
+        return None, text
+    if len(found) > 1:
+        raise GdsimError("schedulers is given twice")
+    value = found[0].value
+    if not isinstance(value, (ast.List, ast.Tuple)) or not value.elts:
+        raise GdsimError(
+            "schedulers must be a list of scheduler SPECs, like "
+            "[LinearLR(start_factor=0.1), CosineAnnealingLR]"
+        )
+
+    def source(node: ast.AST) -> str:
+        return ast.get_source_segment(stripped, node) or ""
+
+    others = [source(a) for a in call.args]
+    others += [source(kw) for kw in call.keywords if kw.arg != "schedulers"]
+    return [source(e) for e in value.elts], f"{source(call.func)}({', '.join(others)})"
 
 
 class Schedule:
-    """A built torch scheduler plus when to step it. The engine calls these three methods only.
+    """A built torch scheduler plus when to step it. The engine calls these methods only.
 
     ``after_batch()`` after each ``optimizer.step()``, ``after_epoch(val_loss)`` after each
     validation pass; each steps the torch scheduler only if this is its moment.
+
+    Past its end every scheduler gives what a bare ``optimizer.step(); scheduler.step()`` loop
+    gives, except OneCycleLR: torch raises when it is stepped past ``total_steps``, and the value
+    it computes at ``total_steps`` lies one step beyond the cycle (below ``min_lr``; negative
+    with three_phase and linear annealing). So it is not stepped once its last rate is in force:
+    batches ``total_steps``, ``total_steps + 1``, ... all use the cycle's final lr (``held``).
     """
 
     def __init__(self, spec: SchedulerSpec, scheduler: Any, kwargs: dict[str, Any]) -> None:
         self.spec = spec
         self.scheduler = scheduler
         self.kwargs = kwargs
-        self.per_batch = spec.info.interval == "batch"
-        # OneCycleLR raises if stepped past total_steps; stop at the end and hold the final lr.
-        self._limit = kwargs.get("total_steps") if spec.info.name == "OneCycleLR" else None
+        self.interval = spec.interval
+        self.per_batch = self.interval == "batch"
+        #: steps after which the lr is held (OneCycleLR's total_steps), else None
+        self.end = spec.held_after(kwargs)
+
+    @property
+    def held(self) -> bool:
+        """The cycle is over: the lr in force is its final one and stays (see the class doc)."""
+        return self.end is not None and self.scheduler.last_epoch >= self.end - 1
+
+    def _step(self, loss: float) -> None:
+        if self.interval == "plateau":
+            self.scheduler.step(loss)
+        elif not self.held:
+            self.scheduler.step()
 
     def after_batch(self) -> None:
-        if self.per_batch and (self._limit is None or self.scheduler.last_epoch < self._limit):
-            self.scheduler.step()
+        if self.per_batch:
+            self._step(math.nan)
 
     def after_epoch(self, val_loss: float) -> None:
-        if self.spec.info.interval == "epoch":
-            self.scheduler.step()
-        elif self.spec.info.interval == "plateau":
-            self.scheduler.step(val_loss)
+        if not self.per_batch:
+            self._step(val_loss)
 
     def after_step(self, loss: float) -> None:
         """A surface race step (a batch and an epoch at once): step the scheduler once.
@@ -501,20 +760,26 @@ class Schedule:
         ReduceLROnPlateau gets ``loss`` (the loss at the new point); OneCycleLR holds its final
         lr once its cycle is over, as in training.
         """
-        interval = self.spec.info.interval
-        if interval == "plateau":
-            self.scheduler.step(loss)
-        elif self._limit is None or self.scheduler.last_epoch < self._limit:
-            self.scheduler.step()
+        self._step(loss)
+
+    def base_lr(self, group_index: int) -> float:
+        """The lr the schedule scales (its ``initial_lr``), for a live change made at lr 0."""
+        group = self.scheduler.optimizer.param_groups[group_index]
+        if "initial_lr" in group:
+            return float(group["initial_lr"])
+        return float(getattr(self.scheduler, "base_lrs", [math.nan])[group_index])
 
     def rescale(self, group_index: int, ratio: float) -> None:
         """Scale the schedule of one param group by ``ratio`` (the user changed lr; see module doc)."""
-        s = self.scheduler
-        group = s.optimizer.param_groups[group_index]
+        group = self.scheduler.optimizer.param_groups[group_index]
         for key in ("initial_lr", "max_lr", "min_lr"):
             if key in group:
                 group[key] = group[key] * ratio
-        for attr in ("base_lrs", "max_lrs", "_last_lr"):
-            values = getattr(s, attr, None)
-            if isinstance(values, list) and group_index < len(values):
-                values[group_index] = values[group_index] * ratio
+        todo = [self.scheduler]
+        while todo:  # a composition: its parts too
+            s = todo.pop()
+            todo += getattr(s, "_schedulers", [])
+            for attr in ("base_lrs", "max_lrs", "_last_lr"):
+                values = getattr(s, attr, None)
+                if isinstance(values, list) and group_index < len(values):
+                    values[group_index] = values[group_index] * ratio

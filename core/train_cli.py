@@ -78,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--scheduler",
         default=None,
         metavar="SPEC",
-        help="e.g. 'StepLR(step_size=10)', 'OneCycleLR'",
+        help="e.g. 'StepLR(step_size=10)', 'OneCycleLR', \"LambdaLR(lr_lambda='0.95^epoch')\"",
     )
     parser.add_argument(
         "--epochs",

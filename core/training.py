@@ -1164,7 +1164,7 @@ class TrainingEngine:
             apply_hparams(optimizer, lane.spec.info, changes)
             if "lr" in changes and lane.schedule is not None:
                 for i, group in enumerate(optimizer.param_groups):
-                    base = lane.schedule.scheduler.base_lrs[i] if old[i] <= 0 else old[i]
+                    base = lane.schedule.base_lr(i) if old[i] <= 0 else old[i]
                     if base > 0:
                         lane.schedule.rescale(i, float(group["lr"]) / base)
             lane.spec = lane.spec.with_changes(**changes)

@@ -25,10 +25,16 @@ points); runners without a schedule draw their constant lr. With no schedule any
 says so instead of showing flat lines. The y axis is logarithmic (schedules multiply the lr);
 an lr of exactly 0 (CosineAnnealingLR's end) is left out of the line rather than sent to -inf.
 
+Past its end a schedule goes on as torch's does; OneCycleLR (torch raises past its cycle) holds
+its last lr, and the page draws a labelled line where (``lrHoldMarker``). A live lr change on a
+runner without a schedule shows too, as the staircase it is: the page shows the plot whenever
+some runner's lr changed since step 0.
+
 Objects: ``scheduleGroup``, ``scheduleTarget``, ``surfaceSchedulerCombo``, ``scheduleArgs``
-(its controls are ``sched_<argument>``; a list of whole numbers is a line edit
-``sched_<argument>Edit``), ``scheduleError``, ``noiseCheck``, ``noiseSlider``/``noiseSpin``,
-``noiseSeedSpin``, and on the page ``surfaceLrPlot`` and ``lrEmptyLabel``.
+(its controls are ``sched_<argument>``; a list of whole numbers, a formula in ``epoch`` and a
+composition's parts are line edits ``sched_<argument>Edit``, the parts ``sched_schedulersEdit``),
+``scheduleError``, ``noiseCheck``, ``noiseSlider``/``noiseSpin``, ``noiseSeedSpin``, and on the
+page ``surfaceLrPlot`` and ``lrEmptyLabel``.
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ LR_WIDTH = 2.0
 #: (eta_min, min_lr, threshold: often 0) or a linear slider (factors in (0, 1]).
 LOG_ARGS = ("max_lr", "base_lr", "div_factor", "final_div_factor")
 SPIN_ARGS = ("eta_min", "min_lr", "threshold")
+HOLD_TEXT = "{name}: cycle over, lr held (torch stops here)"
 EMPTY_TEXT = (
     "No learning-rate schedule yet: every optimizer keeps its learning rate. Select an "
     "optimizer and pick a scheduler under Schedule & noise to see its lr, step by step."
@@ -99,6 +106,11 @@ def _arg_view(arg: SchedArg, value: Any) -> _ArgView:
     return _ArgView(arg.name, value, arg.kind, arg.low, high, log, arg.help, tuple(arg.choices))
 
 
+def worth_a_plot(entries: Iterable[RunnerEntry]) -> bool:
+    """Some runner's lr changed since step 0 (a schedule or a live change)."""
+    return any(getattr(e.runner, "lr_changed", False) for e in entries)
+
+
 def _readable(color: str, theme: ThemeManager) -> str:
     """The runner's colour, darkened where it would vanish on a light background (yellow)."""
     if theme.is_dark:
@@ -107,6 +119,22 @@ def _readable(color: str, theme: ThemeManager) -> str:
     if 0.2126 * c.redF() + 0.7152 * c.greenF() + 0.0722 * c.blueF() > 0.7:
         return c.darker(160).name()
     return color
+
+
+#: Arguments typed into a line edit (not a slider): what to type, for the tooltip.
+EDIT_HINTS = {
+    "ints": "whole numbers separated by commas",
+    "expr": "a formula in epoch, e.g. 0.95^epoch or 1/(1 + 0.1*epoch)",
+    "schedulers": "scheduler SPECs separated by commas, e.g. LinearLR(start_factor=0.1), "
+    "CosineAnnealingLR",
+}
+
+
+def _edit_text(value: Any) -> str:
+    """A line-edit argument as text: whole numbers joined by commas, a formula as typed."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
 
 
 def _nice_ceiling(x: float) -> float:
@@ -152,6 +180,7 @@ class LrPage(QWidget):
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.plot)
         self.curves: dict[int, pg.PlotDataItem] = {}
+        self.holds: dict[int, pg.InfiniteLine] = {}  # runner id -> "lr held from here" line
         self._drawn: dict[int, tuple] = {}
         self._extent: dict[int, tuple[float, float, float]] = {}
         self._range: tuple[float, float, float] | None = None
@@ -171,13 +200,15 @@ class LrPage(QWidget):
     def update_from(self, entries: Iterable[RunnerEntry], generation: int) -> None:
         """Push what changed into the curves (cheap when nothing did)."""
         entries = list(entries)
-        scheduled = any(e.runner.scheduler is not None for e in entries)
+        scheduled = worth_a_plot(entries)
         self.stack.setCurrentWidget(self.plot if scheduled else self.empty)
         alive = {e.id for e in entries}
         for rid in [r for r in self.curves if r not in alive]:
             self.plot.removeItem(self.curves.pop(rid))
             self._drawn.pop(rid, None)
             self._extent.pop(rid, None)
+        for rid in [r for r in self.holds if r not in alive]:
+            self.plot.removeItem(self.holds.pop(rid))
         if not scheduled:
             return
         changed = False
@@ -194,6 +225,7 @@ class LrPage(QWidget):
             if self._drawn.get(entry.id) == key:
                 continue
             self._drawn[entry.id] = key
+            self._show_hold(entry)
             steps, lrs = r.lr_series()
             y = np.where(lrs > 0, lrs, np.nan)  # log axis: a zero lr leaves a gap, not -inf
             curve.setData(steps.astype(np.float64), y, connect="finite")
@@ -207,11 +239,46 @@ class LrPage(QWidget):
         if changed:
             self._fit([e.id for e in entries if e.visible])
 
+    def _show_hold(self, entry: RunnerEntry) -> None:
+        """A labelled line where a schedule stops and holds its last lr (OneCycleLR: torch
+        raises past its cycle), once the runner has got there."""
+        r = entry.runner
+        end = r.schedule.end if r.schedule is not None else None
+        line = self.holds.get(entry.id)
+        if end is None or r.steps < end:
+            if line is not None:
+                self.plot.removeItem(self.holds.pop(entry.id))
+            return
+        if line is None:
+            line = self.holds[entry.id] = pg.InfiniteLine(
+                angle=90,
+                movable=False,
+                label=HOLD_TEXT.format(name=r.scheduler.name),
+                labelOpts={"position": 0.9, "anchors": [(0, 0), (0, 0)]},
+            )
+            line.setObjectName("lrHoldMarker")
+            self.plot.addItem(line)
+        line.setValue(float(end))
+        line.setVisible(entry.visible)
+        line._gdsim_color = entry.color  # type: ignore[attr-defined]
+        self._style_hold(line)
+
+    def _style_hold(self, line: pg.InfiniteLine) -> None:
+        color = _readable(line._gdsim_color, self.theme)  # type: ignore[attr-defined]
+        line.setPen(self.theme.pen(color, 1.0, style=Qt.PenStyle.DashLine))
+        line.label.setColor(color)
+
+    def hold_markers(self) -> dict[int, tuple[float, str]]:
+        """Runner id -> (step, text) of each hold line shown (tests, screen readers)."""
+        return {rid: (float(m.value()), m.label.toPlainText()) for rid, m in self.holds.items()}
+
     def _style(self, curve: pg.PlotDataItem, color: str) -> None:
         curve.setPen(self.theme.pen(_readable(color, self.theme), LR_WIDTH))
         curve._gdsim_color = color  # type: ignore[attr-defined]
 
     def restyle(self) -> None:
+        for line in self.holds.values():
+            self._style_hold(line)
         for curve in self.curves.values():
             color = getattr(curve, "_gdsim_color", None)
             if color is not None:
@@ -411,10 +478,12 @@ class ScheduleTool(QObject):
                 values = check_schedule(runner.spec, sched, self.view.race.horizon)
             except GdsimError:
                 values = dict(sched.kwargs)
+        if sched is not None and sched.info.composite:
+            values["schedulers"] = ", ".join(str(p) for p in sched.schedulers())
         if key == self._args_key:
             self.args.set_values({n: v for n, v in values.items() if n in self.args.names()})
             for name, edit in self._arg_edits.items():
-                edit.setText(", ".join(str(v) for v in values.get(name, [])))
+                edit.setText(_edit_text(values.get(name)))
             return
         self._args_key = key
         while self.ints_form.rowCount():  # deletes the row's label and line edit
@@ -424,21 +493,23 @@ class ScheduleTool(QObject):
             self.args.set_hparams(())
             self.ints_box.hide()
             return
-        plain = [a for a in sched.info.args if a.kind != "ints"]
+        plain = [a for a in sched.info.args if a.kind not in EDIT_HINTS]
         self.args.set_hparams(_arg_view(a, values.get(a.name)) for a in plain)
         self.args.set_values({a.name: values.get(a.name) for a in plain})
-        for a in sched.info.args:
-            if a.kind != "ints":
-                continue
-            edit = QLineEdit(", ".join(str(v) for v in values.get(a.name, [])), self.ints_box)
-            edit.setObjectName(f"sched_{a.name}Edit")
-            edit.setAccessibleName(pretty_name(a.name))
-            edit.setToolTip(f"{a.help} (whole numbers separated by commas; Enter applies)")
+        edits = [(a.name, a.kind, a.help) for a in sched.info.args if a.kind in EDIT_HINTS]
+        if sched.info.composite:
+            edits.insert(0, ("schedulers", "schedulers", "the schedulers, in order"))
+        for name, kind, help_text in edits:
+            edit = QLineEdit(_edit_text(values.get(name)), self.ints_box)
+            edit.setObjectName(f"sched_{name}Edit")
+            edit.setAccessibleName(pretty_name(name))
+            edit.setToolTip(f"{help_text} ({EDIT_HINTS[kind]}; Enter applies)")
             edit.editingFinished.connect(self._on_ints_edited)
-            label = QLabel(pretty_name(a.name), self.ints_box)
+            label = QLabel(pretty_name(name), self.ints_box)
+            label.setTextFormat(Qt.TextFormat.PlainText)
             label.setBuddy(edit)
             self.ints_form.addRow(label, edit)
-            self._arg_edits[a.name] = edit
+            self._arg_edits[name] = edit
         self.ints_box.setVisible(bool(self._arg_edits))
 
     # -- applying ----------------------------------------------------------------------------
@@ -462,23 +533,40 @@ class ScheduleTool(QObject):
         edit = self.sender()
         if self._syncing or runner is None or runner.scheduler is None:
             return
+        sched = runner.scheduler
         for name, e in self._arg_edits.items():
             if e is edit:
                 text = e.text().strip()
-                old = runner.scheduler.kwargs.get(name)
+                if name == "schedulers":
+                    if text != ", ".join(str(p) for p in sched.schedulers()):
+                        self._apply_args(sched, {}, parts=text)
+                    return
+                arg = sched.info.arg(name)
+                if arg.kind == "expr":  # (a formula's default does not depend on the run)
+                    if text != sched.kwargs.get(name, arg.default(None)):
+                        self._apply_args(sched, {name: text})
+                    return
                 try:
                     values = [int(v) for v in text.replace(";", ",").split(",") if v.strip()]
                 except ValueError:
                     self._show_error(f"{pretty_name(name)}: whole numbers separated by commas")
                     return
-                if values != old:
-                    self._apply_args(runner.scheduler, {name: values})
+                if values != sched.kwargs.get(name):
+                    self._apply_args(sched, {name: values})
                 return
 
-    def _apply_args(self, sched: SchedulerSpec, changes: dict[str, Any]) -> None:
-        kwargs = {**sched.kwargs, **changes}
+    def _apply_args(
+        self, sched: SchedulerSpec, changes: dict[str, Any], parts: str | None = None
+    ) -> None:
+        """``sched`` with ``changes`` (and a composition's parts as SPEC text), applied."""
+        args = [f"{k}={v!r}" for k, v in {**sched.kwargs, **changes}.items()]
+        if parts is None and sched.parts is not None:
+            parts = ", ".join(str(p) for p in sched.parts)
+        if parts is not None:
+            args.insert(0, f"schedulers=[{parts}]")
+        text = f"{sched.name}({', '.join(args)})"
         try:  # through the SPEC parser: the same validation as a file or the command line
-            spec = parse_scheduler(str(SchedulerSpec(sched.info, kwargs)))
+            spec = parse_scheduler(text)
         except GdsimError as exc:
             self._show_error(str(exc))
             self._show_runner_keep_error()
@@ -555,7 +643,7 @@ class ScheduleTool(QObject):
             return
         if not self.page.isVisible():
             self.page.dirty = True
-            scheduled = any(e.runner.scheduler is not None for e in self.view.entries.values())
+            scheduled = worth_a_plot(self.view.entries.values())
             self.page.stack.setCurrentWidget(self.page.plot if scheduled else self.page.empty)
             return
         self.page.dirty = False

@@ -424,6 +424,23 @@ class TrainingControls(QWidget):
             "training can settle into a minimum (applies on Reset)"
         )
         sched_form.addRow(self._label("Scheduler", self.scheduler_combo), self.scheduler_combo)
+        self.scheduler_edit = QLineEdit(self)
+        self.scheduler_edit.setObjectName("schedulerSpecEdit")
+        self.scheduler_edit.setAccessibleName("Scheduler SPEC with arguments")
+        self.scheduler_edit.setPlaceholderText("or type one: LambdaLR(lr_lambda='0.95^epoch')")
+        self.scheduler_edit.setToolTip(
+            "A scheduler with its arguments, as in a session file or gdsim train --scheduler: "
+            "StepLR(step_size=5, gamma=0.5), LambdaLR(lr_lambda='1/(1 + 0.1*epoch)') (a formula "
+            "in epoch), SequentialLR(schedulers=[LinearLR(start_factor=0.1), "
+            "CosineAnnealingLR], milestones=[5]). Enter applies it (on Reset)."
+        )
+        sched_form.addRow(self.scheduler_edit)
+        self.scheduler_error = QLabel("", self)
+        self.scheduler_error.setObjectName("schedulerError")
+        self.scheduler_error.setTextFormat(Qt.TextFormat.PlainText)
+        self.scheduler_error.setWordWrap(True)
+        self.scheduler_error.setVisible(False)
+        sched_form.addRow(self.scheduler_error)
         lay.addLayout(sched_form)
 
         # -- training ------------------------------------------------------------------------
@@ -532,6 +549,8 @@ class TrainingControls(QWidget):
             w.valueChanged.connect(self._structural)
         self.stop_early_check.toggled.connect(self._structural)
         self.scheduler_combo.currentIndexChanged.connect(self._structural)
+        self.scheduler_combo.currentIndexChanged.connect(self._show_scheduler_text)
+        self.scheduler_edit.editingFinished.connect(self._on_scheduler_typed)
         self.device_combo.currentIndexChanged.connect(self._on_device)
         self.optimizer_combo.currentIndexChanged.connect(self._on_optimizer)
         self.hparam_form.changed.connect(self._on_hparam)
@@ -633,6 +652,24 @@ class TrainingControls(QWidget):
             return
         self._hidden_applied = text
         self._structural()
+
+    def _on_scheduler_typed(self) -> None:
+        """A typed SPEC: validated by the SPEC parser, then chosen like a session's."""
+        text = self.scheduler_edit.text().strip()
+        current = self.scheduler_combo.currentData()
+        if text == (current or "") or (not text and current is None):
+            return
+        try:
+            spec = None if text.lower() in ("", "none") else parse_scheduler(text)
+        except GdsimError as exc:
+            self._show_error(self.scheduler_error, f"Scheduler: {str(exc).splitlines()[0]}")
+            return
+        self._show_error(self.scheduler_error, "")
+        self._select_scheduler(None if spec is None else str(spec))
+
+    def _show_scheduler_text(self, *_args) -> None:
+        self.scheduler_edit.setText(self.scheduler_combo.currentData() or "")
+        self._show_error(self.scheduler_error, "")
 
     def _show_error(self, label: QLabel, text: str) -> None:
         label.setText(text)
@@ -937,7 +974,7 @@ class TrainingControls(QWidget):
             return
         spec = parse_scheduler(text)
         index = self.scheduler_combo.findData(text)
-        if index < 0 and not spec.kwargs:
+        if index < 0 and not spec.kwargs and spec.parts is None:
             index = self.scheduler_combo.findData(spec.name)
         if index < 0:  # a scheduler with arguments: offer exactly that one
             self.scheduler_combo.addItem(text, text)

@@ -79,6 +79,10 @@ LEGEND_MIN_PT = 7.0  # ... but never below this (at 100 % only the first three a
 LEGEND_TALL = 0.5  # first choice: a legend at most this share of the plot's height
 
 
+LR_TOOLTIP = (
+    "The learning rate each batch used, per optimizer (log axis): a schedule's shape and your "
+    "live changes · wheel: zoom · right-click: View All"
+)
 LOSS_TOOLTIP = (
     "Training loss per batch (faint), smoothed (bold) and validation loss per epoch "
     "(dots); dashed lines mark learning-rate changes and where validation stopped "
@@ -278,6 +282,7 @@ class LaneItems:
     val: CurveBuffer = field(default_factory=lambda: CurveBuffer(EPOCH_POINTS))
     val_acc: CurveBuffer = field(default_factory=lambda: CurveBuffer(EPOCH_POINTS))
     train_acc: CurveBuffer = field(default_factory=lambda: CurveBuffer(EPOCH_POINTS))
+    lrs: CurveBuffer = field(default_factory=lambda: CurveBuffer(RAW_POINTS))  # lr per batch
     ema: tuple[float, int] = (0.0, 0)
     lr: float | None = None  # after a live change (None: the SPEC's)
     band_key: object = None  # the legend's sample for the per-batch band
@@ -303,6 +308,10 @@ class TrainingPlots(QObject):
             "Share of points classified correctly after each epoch: validation (hollow dots, "
             "the honest number) and training (filled dots), coloured as in the loss plot"
         )
+        self.lr_plot = pg.PlotWidget()
+        self.lr_plot.setObjectName("trainingLrPlot")
+        self.lr_plot.setAccessibleName("Learning rate against epoch for every optimizer")
+        self.lr_plot.setToolTip(LR_TOOLTIP)
         self.boundary_plot = pg.PlotWidget()
         self.boundary_plot.setObjectName("boundaryPlot")
         self.boundary_plot.setAccessibleName("Decision boundary")
@@ -329,6 +338,13 @@ class TrainingPlots(QObject):
         self.acc_legend = ap.addLegend(offset=(-LEGEND_MARGIN, -LEGEND_MARGIN), colCount=2)
         self.acc_legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.acc_legend.setObjectName("accuracyLegend")
+        rp = self.lr_plot.getPlotItem()
+        rp.setLabel("bottom", "epoch")
+        rp.setLabel("left", "learning rate")
+        rp.setLogMode(y=True)
+        rp.getAxis("left").enableAutoSIPrefix(False)
+        rp.setXLink(lp)
+        self.lr_markers: list[pg.InfiniteLine] = []  # "held from here" lines on the lr plot
         self._legend_fitted: dict[int, tuple] = {}  # id(legend) -> what it was last fitted to
         self._label_sizes: dict[tuple[str, str], tuple[float, float]] = {}
         self._probe = pg.LabelItem(justify="left")  # measures legend texts (never shown)
@@ -389,9 +405,13 @@ class TrainingPlots(QObject):
     def reset(self, lane_names: list[str], batches_per_epoch: int, data, epochs: int = 1) -> None:
         """Forget the previous run: one set of items per lane, markers gone, new data drawn."""
         lp, ap = self.loss_plot.getPlotItem(), self.acc_plot.getPlotItem()
+        rp = self.lr_plot.getPlotItem()
         for lane in self.lanes:
             for name, item in lane.items.items():
-                (ap if name in ("val_acc", "train_acc") else lp).removeItem(item)
+                self._plot_of(name).removeItem(item)
+        for m in self.lr_markers:
+            rp.removeItem(m)
+        self.lr_markers = []
         self.legend.clear()
         self.acc_legend.clear()
         for m in self.markers:
@@ -411,6 +431,7 @@ class TrainingPlots(QObject):
                 "val": pg.PlotDataItem(symbol="o", connect="finite"),
                 "val_acc": pg.PlotDataItem(symbol="o", connect="finite"),
                 "train_acc": pg.PlotDataItem(connect="finite"),
+                "lrs": pg.PlotDataItem(connect="finite"),
             }
             lane.band_key = pg.PlotCurveItem()  # legend sample for the band (not plotted)
             # its visibility is the band's: a click on the legend entry hides the band itself
@@ -419,10 +440,7 @@ class TrainingPlots(QObject):
             for key, item in lane.items.items():
                 if hasattr(item, "setObjectName"):  # the band is a plain QGraphicsItem
                     item.setObjectName(f"{key}Curve{i}")
-                if key in ("raw", "smooth", "val"):
-                    lp.addItem(item)
-                else:
-                    ap.addItem(item)
+                self._plot_of(key).addItem(item)
             if race:  # the accuracy plot shares the loss plot's colours: one legend is enough
                 self.legend.addItem(lane.items["smooth"], lane_label(name))  # see _fit_legend
             else:  # each series as SERIES names and draws it (the band by its sample)
@@ -449,6 +467,14 @@ class TrainingPlots(QObject):
         self._x_hi = float(self.epochs if self.epochs <= FULL_X_EPOCHS else min(self.epochs, 8))
         self._apply_x()
         lp.setYRange(-1.0, 0.0) if self._log_y else lp.setYRange(0.0, 1.0)
+
+    def _plot_of(self, key: str) -> pg.PlotItem:
+        """Where a lane's item of this name is drawn."""
+        if key in ("val_acc", "train_acc"):
+            return self.acc_plot.getPlotItem()
+        if key == "lrs":
+            return self.lr_plot.getPlotItem()
+        return self.loss_plot.getPlotItem()
 
     def set_data(self, data) -> None:
         """Draw a data set's points (training filled, validation hollow) and frame the plot."""
@@ -505,6 +531,13 @@ class TrainingPlots(QObject):
         # the y range follows the trend (smoothed and validation), not the per-batch extremes:
         # single lucky batches near 0 would otherwise squash the curve into a corner
         self._extend_y_span(smooth)
+
+    def add_lrs(self, lane: int, steps: np.ndarray, lrs: np.ndarray) -> None:
+        """The lr each batch used (steps as in :meth:`add_losses`); 0 leaves a gap (log axis)."""
+        if lane >= len(self.lanes) or steps.size == 0:
+            return
+        x = (steps.astype(np.float64) + 1.0) / self.batches_per_epoch
+        self.lanes[lane].lrs.extend(x, np.where(lrs > 0, lrs, np.nan))
 
     def add_epoch(self, lane: int, epoch: int, val_loss: float, val_acc: float, train_acc: float):
         if lane >= len(self.lanes):
@@ -599,6 +632,32 @@ class TrainingPlots(QObject):
         text = f"{prefix}lr {format_number(first, 3)} → {format_number(new_lr, 3)}"
         line = self._add_marker(x, text, "lr")
         self._last_lr_marker = (now, line, first)
+
+    def add_schedule_marker(
+        self, step: int, old_lr: float, new_lr: float, scheduler: str, lane_name: str
+    ) -> None:
+        """A dashed line where a schedule changed the lr (one per change: no merging)."""
+        prefix = f"{lane_name}: " if len(self.lanes) > 1 else ""
+        text = f"{prefix}{scheduler}: lr {format_number(old_lr, 3)} → {format_number(new_lr, 3)}"
+        self._add_marker(step / self.batches_per_epoch, text, "lr")
+
+    def add_hold_marker(self, step: int, scheduler: str) -> None:
+        """Where a schedule stops and holds its last lr (OneCycleLR: torch raises past its
+        cycle), on the loss plot and the lr plot."""
+        text = f"{scheduler}: cycle over, lr held (torch stops here)"
+        x = step / self.batches_per_epoch
+        self._add_marker(x, text, "lr")
+        line = pg.InfiniteLine(
+            pos=x,
+            angle=90,
+            movable=False,
+            label=text,
+            labelOpts={"position": 0.9, "anchors": [(0, 0), (0, 0)]},
+        )
+        line.setObjectName("lrHoldMarker")
+        self._style_marker(line, "lr")
+        self.lr_plot.getPlotItem().addItem(line)
+        self.lr_markers.append(line)
 
     def add_early_stop_marker(
         self, best_epoch: int, epoch: int, patience: int, lane_name: str = ""
@@ -883,13 +942,15 @@ class TrainingPlots(QObject):
         self._frame += 1
         n = 0
         for lane in self.lanes:
-            for key in ("raw", "smooth", "val", "val_acc", "train_acc"):
+            for key in ("raw", "smooth", "val", "val_acc", "train_acc", "lrs"):
                 buf = getattr(lane, key)
                 if lane.drawn.get(key) == buf.version:
                     continue
                 if key == "raw" and (frame + lane.index) % RAW_EVERY:
                     continue
-                if key not in ("raw", "smooth") and (frame + lane.index) % EPOCH_EVERY:
+                if key not in ("raw", "smooth", "lrs") and (frame + lane.index) % EPOCH_EVERY:
+                    continue
+                if key == "lrs" and (frame + lane.index) % RAW_EVERY:
                     continue
                 lane.drawn[key] = buf.version
                 item = lane.items[key]
@@ -903,6 +964,8 @@ class TrainingPlots(QObject):
                         with np.errstate(divide="ignore", invalid="ignore"):
                             y = np.log10(y)
                     item.set_samples(x, y)
+                elif key == "lrs":
+                    item.setData(x, y)
                 elif key == "smooth":
                     if self._log_y:
                         with np.errstate(divide="ignore", invalid="ignore"):
@@ -938,6 +1001,8 @@ class TrainingPlots(QObject):
         self._fit_legend()
         for m, k in zip(self.markers, self._marker_kinds, strict=True):
             self._style_marker(m, k)
+        for m in self.lr_markers:
+            self._style_marker(m, "lr")
 
     def _style_lanes(self) -> None:
         """Every curve as SERIES says (solid pens: dashes are stroked segment by segment, slow

@@ -40,6 +40,7 @@ SERIES: dict[str, Series] = {
     "val": Series("validation", VALIDATION, 1.5, 1.2, "o", hollow=True, symbol_size=7),
     "val_acc": Series("validation", VALIDATION, 1.5, 1.2, "o", hollow=True, symbol_size=7),
     "train_acc": Series("training", TRAINING, 1.2, 1.2, "o", hollow=False, symbol_size=5),
+    "lrs": Series("learning rate", TRAINING, 2.0, 2.0),  # the lr page: one line per run
 }
 LOSS_SERIES = ("raw", "smooth", "val")
 ACC_SERIES = ("val_acc", "train_acc")

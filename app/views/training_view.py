@@ -54,6 +54,7 @@ from app.worker import TrainingController, one_line
 from core.devices import resolve_device
 from core.errors import GdsimError
 from core.optimizers import get_optimizer
+from core.schedulers import RunShape, parse_scheduler
 from core.training import (
     DeviceChanged,
     Diverged,
@@ -120,6 +121,10 @@ class TrainingView(QWidget):
         self._lane_names: list[str] = []  # as the engine built them at the last reset
         self._lane_states: list[str] = []
         self._lane_lrs: list[float] = []
+        self._sched_name: str | None = None  # the run's scheduler (markers; see _plan_...)
+        self._hold_at: int | None = None
+        self._hold_name = ""
+        self._marked: set[tuple] = set()
         self._awaiting_reset = False
         self._after_reset: list[str] = []
         # live changes made while a reset is on its way: the reset's config predates them
@@ -309,6 +314,8 @@ class TrainingView(QWidget):
         lay.addLayout(area, 1)
         lay.addWidget(self._panel)
         self._show_lane_row(False)
+        self.plots.lr_plot.setMinimumSize(160, 120)
+        self.add_plot_page(self.plots.lr_plot, "Learning rate")
 
     def add_tool(self, widget: QWidget) -> None:
         """Put a teaching tool's controls (a group box) at the bottom of the control panel."""
@@ -588,6 +595,7 @@ class TrainingView(QWidget):
         n_train = int(len(data.train_idx))
         bpe = max(1, math.ceil(n_train / config.batch_size))
         self._start_run_display(_lane_names(config.optimizers), bpe, data, config.epochs)
+        self._plan_schedule_markers(config.scheduler, bpe, config.epochs)
         self._device = str(resolve_device(config.device))
         self._set_state("ready")
         self._timer.start()
@@ -850,6 +858,9 @@ class TrainingView(QWidget):
             self._awaiting_reset = False
             names = [lane.name for lane in upd.lanes]
             self._start_run_display(names, upd.batches_per_epoch, r.data, upd.epochs)
+            self._plan_schedule_markers(
+                r.config.get("scheduler"), upd.batches_per_epoch, upd.epochs
+            )
             events = events[resets[-1] + 1 :]
             fresh_curves = False  # points in this drain were flushed by the old run
         elif self._awaiting_reset:
@@ -866,6 +877,8 @@ class TrainingView(QWidget):
         if fresh_curves:
             for c in upd.curves:
                 self.plots.add_losses(c.lane, c.steps, c.losses)
+                self.plots.add_lrs(c.lane, c.steps, c.lrs)
+            self._mark_hold(upd.steps)
             for b in upd.boundaries:
                 if b.lane == self._boundary_lane:
                     self.plots.set_boundary(b.xs, b.ys, b.probs, b.step)
@@ -911,9 +924,45 @@ class TrainingView(QWidget):
         self._update_progress(force=self._state != previous)
         self._maybe_request_boundary(upd)
 
+    def _plan_schedule_markers(self, text: str | None, bpe: int, epochs: int) -> None:
+        """What the loss and lr plots mark for this run's schedule: its lr jumps at epoch ends
+        and, for OneCycleLR, the batch after which its last lr is held."""
+        self._sched_name, self._hold_at, self._marked = None, None, set()
+        if text is None:
+            return
+        try:
+            spec = parse_scheduler(text)
+            hold_at = spec.held_after(spec.resolved(RunShape(epochs, bpe, 1.0)))
+        except GdsimError:  # the engine refused it already: nothing to mark
+            return
+        self._hold_at, self._hold_name = hold_at, spec.name
+        if spec.interval != "batch":  # a per-batch schedule changes gradually: no jumps
+            self._sched_name = spec.name
+
+    def _mark_hold(self, steps: int) -> None:
+        if self._hold_at is not None and steps > self._hold_at:
+            self.plots.add_hold_marker(self._hold_at, self._hold_name)
+            self._hold_at = None
+
+    def _mark_schedule_step(self, e: EpochEnd) -> None:
+        """A marker where an epoch-end schedule step changed the lr by a jump (StepLR's drops,
+        a plateau's cut, a SequentialLR milestone); gradual schedules show in the lr plot."""
+        lr, new = e.lr, e.next_lr
+        if self._sched_name is None or e.epoch >= e.epochs:  # no batch uses the last step's lr
+            return
+        if not (lr > 0 and new > 0) or 2 / 3 < new / lr < 1.5:
+            return
+        key = (e.steps, lr, new)
+        if key not in self._marked:
+            self._marked.add(key)
+            self.plots.add_schedule_marker(
+                e.steps, lr, new, self._sched_name, lane_short(e.lane_name)
+            )
+
     def _apply_event(self, e) -> None:
         if isinstance(e, EpochEnd):
             self.plots.add_epoch(e.lane, e.epoch, e.val_loss, e.val_accuracy, e.train_accuracy)
+            self._mark_schedule_step(e)
         elif isinstance(e, HparamsChanged):
             name = e.lane_name  # the engine renames a lane on a live change: "Adam(lr=100)"
             if "lr" in e.changes:

@@ -97,6 +97,33 @@ RACES = {
         ],
         40,
     ),
+    # every other registry scheduler, run 3x past its end (horizon 15, 45 steps)
+    "schedules-past-the-end": (
+        "bowl",
+        [
+            ("SGD(lr=0.05)", (2.0, -1.0), "ConstantLR(factor=0.25)"),
+            ("SGD(lr=0.05)", (2.0, -1.0), "PolynomialLR(power=2.0)"),
+            (
+                "Adam(lr=0.05)",
+                (2.0, -1.0),
+                "LambdaLR(lr_lambda='0.5 * (1 + cos(pi * min(epoch, 15) / 15)) + 0.9^epoch')",
+            ),
+            ("SGD(lr=0.05)", (2.0, -1.0), "MultiplicativeLR(lr_lambda='2^-(1/(1 + epoch))')"),
+            (
+                "SGD(lr=0.05)",
+                (2.0, -1.0),
+                "SequentialLR(schedulers=[LinearLR(start_factor=0.1, total_iters=4),"
+                " LambdaLR(lr_lambda='1/sqrt(1 + epoch)'), CosineAnnealingLR], milestones=[5, 9])",
+            ),
+            ("SGD(lr=0.05)", (2.0, -1.0), "ChainedScheduler"),
+            (
+                "SGD(lr=0.05)",
+                (2.0, -1.0),
+                "OneCycleLR(anneal_strategy='linear', three_phase=True)",
+            ),
+        ],
+        45,
+    ),
     "noise-only": ("himmelblau", [("SGD(lr=0.01)", None), ("LBFGS(lr=0.2)", None)], 30),
     "schedule-defaults": ("bowl", [("SGD(lr=0.1)", (2.0, -1.0), "StepLR")], 30),
     "noise-diverging": (
@@ -108,6 +135,7 @@ RACES = {
 RACE_OPTIONS = {
     "schedules-noise": {"noise": 0.5, "seed": 7, "horizon": 50},
     "noise-only": {"noise": 1.0, "seed": 3},
+    "schedules-past-the-end": {"horizon": 15},
     "schedule-defaults": {"horizon": 30},
     "noise-diverging": {"noise": 0.01, "seed": 2},
 }
@@ -155,6 +183,14 @@ TRAININGS = {
         patience=1,
         stop_early=True,
         seed=7,
+    ),
+    "moons-sequential-lambda": dict(
+        samples=160,
+        hidden=(8,),
+        optimizers=("SGD(lr=0.1, momentum=0.9)", "Adam(lr=0.01)"),
+        scheduler="SequentialLR(schedulers=[ConstantLR(factor=0.5, total_iters=1),"
+        " LambdaLR(lr_lambda='exp(-epoch/2)')], milestones=[2])",
+        epochs=5,
     ),
     "circles-diverging": dict(
         dataset="circles",
@@ -615,3 +651,51 @@ def test_bad_export_path_is_one_line_exit_2_before_any_work(capsys, tmp_path, co
     out, err = capsys.readouterr()
     assert out == ""
     assert len(err.strip().splitlines()) == 1 and "--export-script" in err
+
+
+# --- scheduler formulas (LambdaLR / MultiplicativeLR) ----------------------------------------------
+
+
+def test_a_formula_is_written_from_its_parsed_program_not_its_text():
+    text = "0.9 ^ EPOCH * Max(1, 2)"
+    script = race_script("bowl", [("SGD(lr=0.1)", None, None, f"LambdaLR(lr_lambda={text!r})")], 5)
+    code = [line for line in script.splitlines() if not line.lstrip().startswith("#")]
+    body = next(line for line in code if line.strip().startswith("return float("))
+    assert body.strip() == (
+        "return float(0.9 ** e * torch.maximum(torch.tensor(1.0, dtype=torch.float64), "
+        "torch.tensor(2.0, dtype=torch.float64)))"
+    )
+    assert not any("^" in line or "EPOCH" in line for line in code)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["__import__('os').system('true')", "epoch; import os", "lambda epoch: 1", "x + 1"],
+)
+def test_a_formula_that_is_not_one_is_refused_before_any_code(text):
+    with pytest.raises(GdsimError, match="lr_lambda"):
+        race_script("bowl", [("SGD(lr=0.1)", None, None, f"LambdaLR(lr_lambda={text!r})")], 5)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 60 + "epoch" + ")" * 60,
+        "-" * 60 + "epoch",
+        "sin(" * 30 + "epoch" + ")" * 30,
+        "2^" * 60 + "epoch",
+        "+".join(["epoch"] * 150),
+        "-".join(f"(1-epoch/{i})" for i in range(1, 40)),
+    ],
+)
+def test_formula_source_parses_and_computes_the_same_bits_at_the_limits(text):
+    import torch
+
+    from core.expression import compile_epoch_function
+
+    f = compile_epoch_function(text)
+    env = {"torch": torch}
+    exec(compile(f.python_source("g"), "<generated>", "exec"), env)  # generated code, not text
+    for epoch in (0, 1, 2, 7, 100):
+        want, got = f(epoch), env["g"](epoch)
+        assert got == want or (np.isnan(got) and np.isnan(want))

@@ -1080,3 +1080,49 @@ def test_a_fifo_swapped_in_after_the_check_cannot_block_the_open(tmp_path):
         capture_output=True, text=True, timeout=60, cwd=ROOT,
     )  # fmt: skip
     assert out.stdout.strip() == f"cannot open session {fifo}: not a regular file", out.stderr
+
+
+COMPOSED = (
+    "SequentialLR(schedulers=[LinearLR(start_factor=0.1, total_iters=3),"
+    " LambdaLR(lr_lambda='0.9 ^ epoch')], milestones=[4])"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [COMPOSED, "ChainedScheduler", "MultiplicativeLR(lr_lambda='0.95')", "PolynomialLR(power=2)"],
+)
+def test_new_schedulers_round_trip_through_a_session_and_build_the_same_race(text):
+    d = with_surfaces(horizon=20, steps=12)
+    d["surfaces"]["runners"][0]["scheduler"] = text
+    s = loads_session(json.dumps(d))
+    again = loads_session(dumps_session(s))
+    assert again == s
+    a = again.surfaces.build_race(history=None).runners[0]
+    ref = Race("bowl", start=(1.0, 2.0), history=None, horizon=20)
+    ra = ref.add("SGD(lr=0.1)", scheduler=text)
+    ref.step(12)
+    assert np.array_equal(a.lr_series()[1], ra.lr_series()[1])
+    assert len(set(ra.lr_series()[1].tolist())) > 1
+
+
+def test_a_training_session_keeps_a_composed_scheduler():
+    s = loads_session(json.dumps(with_training(scheduler=COMPOSED)))
+    assert loads_session(dumps_session(s)).training.scheduler_spec() == s.training.scheduler_spec()
+    assert [p.name for p in s.training.scheduler_spec().parts] == ["LinearLR", "LambdaLR"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("LambdaLR(lr_lambda='epoch +')", "LambdaLR lr_lambda: unexpected end of expression"),
+        ("LambdaLR(lr_lambda='x')", "LambdaLR lr_lambda: unknown name 'x' at column 1"),
+        ("SequentialLR(schedulers=[ReduceLROnPlateau])", "cannot contain ReduceLROnPlateau"),
+        ("ChainedScheduler(schedulers=[SequentialLR])", "cannot contain SequentialLR"),
+        ("SequentialLR(schedulers=[StepLR, StepLR], milestones=[2, 3])", "one milestone fewer"),
+        ("StepLR(schedulers=[StepLR])", "StepLR has no argument 'schedulers'"),
+        ("SequentialLR(schedulers=3)", "schedulers must be a list of scheduler SPECs"),
+    ],
+)
+def test_bad_new_schedulers_are_refused_with_one_line(text, message):
+    assert message in refused(with_runner(0, scheduler=text))

@@ -293,3 +293,67 @@ def test_schedules_noise_and_own_starts_survive_a_restart(qtbot, window):
     for a, b in zip(after, before, strict=True):
         assert np.array_equal(a, b)
     second.close()
+
+
+def test_a_live_lr_change_keeps_the_lr_history_on_the_page(qtbot, window):
+    """Issue 14 item 4: 0.02 -> 0.2 on a runner without a schedule; the steps taken at 0.02
+    stay at 0.02 on the page (and the page shows the plot: the lr did change)."""
+    tool = setup(qtbot, window)
+    select_row(qtbot, window, 2)  # Adam, lr 0.02, no schedule
+    adam = entry(window, 2)
+    assert adam.runner.scheduler is None and adam.runner.lr == 0.02
+    step(qtbot, window, 4)
+    type_into(qtbot, w(window, QDoubleSpinBox, "lrSpin"), "0.2")
+    assert adam.runner.lr == pytest.approx(0.2)
+    step(qtbot, window, 3)
+    show_lr_page(qtbot, window, tool)
+    assert tool.page.plot.isVisible()
+    steps, lrs = tool.page.curve_data(adam.id)
+    assert steps.tolist() == [0, 3, 4, 7]
+    np.testing.assert_allclose(lrs, [0.02, 0.02, 0.2, 0.2], rtol=1e-12)
+
+
+def test_onecycle_past_its_end_holds_and_the_page_says_so(qtbot, window):
+    tool = setup(qtbot, window)
+    select_row(qtbot, window, 0)
+    choose(qtbot, w(window, QComboBox, "surfaceSchedulerCombo"), "OneCycleLR")
+    type_into(qtbot, w(window, QSpinBox, "sched_total_steps"), "5")
+    sgd = entry(window, 0)
+    show_lr_page(qtbot, window, tool)
+    step(qtbot, window, 4)
+    assert sgd.id not in tool.page.hold_markers()  # the cycle's last step is still to come
+    step(qtbot, window, 5)
+    x, text = tool.page.hold_markers()[sgd.id]
+    assert x == 5 and "OneCycleLR" in text and "held" in text
+    lrs = tool.page.curve_data(sgd.id)[1]
+    assert lrs[4] > 0 and np.all(lrs[4:] == lrs[4])  # the cycle's last rate, kept
+
+
+def test_formulas_and_compositions_are_typed_as_spec_text(qtbot, window):
+    setup(qtbot, window)
+    select_row(qtbot, window, 0)
+    runner = entry(window, 0).runner
+    error = w(window, QLabel, "scheduleError")
+    choose(qtbot, w(window, QComboBox, "surfaceSchedulerCombo"), "LambdaLR")
+    formula = w(window, QWidget, "sched_lr_lambdaEdit")
+    assert formula.text() == "1 / (1 + 0.1 * epoch)"
+    type_into(qtbot, formula, "0.5 ^ epoch")
+    assert str(runner.scheduler) == "LambdaLR(lr_lambda='0.5 ^ epoch')" and not error.isVisible()
+    type_into(qtbot, formula, "epoch +")
+    assert "lr_lambda: unexpected end of expression" in error.text() and "\n" not in error.text()
+    assert str(runner.scheduler) == "LambdaLR(lr_lambda='0.5 ^ epoch')"  # nothing changed
+    choose(qtbot, w(window, QComboBox, "surfaceSchedulerCombo"), "SequentialLR")
+    parts = w(window, QWidget, "sched_schedulersEdit")
+    assert parts.text() == "LinearLR(start_factor=0.1), CosineAnnealingLR()"
+    assert w(window, QWidget, "sched_milestonesEdit").text() == "500"
+    type_into(qtbot, parts, "StepLR(step_size=2, gamma=0.5), LambdaLR(lr_lambda='0.9^epoch')")
+    type_into(qtbot, w(window, QWidget, "sched_milestonesEdit"), "4")
+    assert str(runner.scheduler) == (
+        "SequentialLR(schedulers=[StepLR(step_size=2, gamma=0.5), "
+        "LambdaLR(lr_lambda='0.9^epoch')], milestones=[4])"
+    )
+    step(qtbot, window, 6)
+    lr0 = runner.lr_series()[1][0]
+    np.testing.assert_allclose(
+        runner.lr_series()[1], lr0 * np.array([1, 1, 0.5, 0.5, 1, 0.9, 0.81]), rtol=1e-12
+    )
