@@ -251,6 +251,14 @@ def test_a_hostile_session_is_shown_literally_everywhere(window, monkeypatch, tm
     session = window.current_session()  # what it saves is the text, not an escaped copy
     assert (session.title, session.explanation) == (banner.title.text(), banner.text.text())
     assert image_pixels(window) == 0, "a local image was drawn into the window"
+    # and the labels the walk found no payload in are plain too, ready for the next field:
+    # rich text only where gdsim writes the markup itself (quoted text escaped)
+    rich = {
+        label.objectName()
+        for label in window.findChildren(QLabel)
+        if label.textFormat() != Qt.TextFormat.PlainText
+    }
+    assert rich <= {"trainLrLane", "lrFinderResult"}, rich
 
 
 @pytest.mark.parametrize(
@@ -354,7 +362,7 @@ def payload_sets(draw, png: str) -> dict[str, Payload]:
     """A payload (random rich-text template, random filler around it) per text field."""
     kinds = templates(png)
     out = {}
-    for name in ("title", "explanation", "label0", "label1", "key", "setting", "rename"):
+    for name in ("title", "explanation", "label0", "label1", "key", "setting", "saved", "rename"):
         prefix, suffix = draw(st.sampled_from(kinds))
         before, after = draw(FILLER), draw(FILLER)
         if name == "explanation":
@@ -386,16 +394,25 @@ def test_fuzz_rich_text_in_every_text_field_is_shown_literally(window, tmp_path,
         texts = assert_literal(window, list(p.values()))
         for name in ("title", "label0", "label1"):
             assert shows(texts, p[name], ""), name
-        # a saved runner label, through the view's settings restore
+        # saved settings, through the views' restore: a runner label is shown, the other text
+        # settings are refused (logged) -- in neither case rendered
         s = open_settings(ini)
         s.clear()
         s.beginGroup("views/surfaces")
+        s.setValue("surface", p["saved"].text)
         s.beginWriteArray("runners", 1)
         s.setArrayIndex(0)
         s.setValue("spec", "RMSprop(lr=0.01)")
         s.setValue("label", p["setting"].text)
+        s.setValue("scheduler", p["saved"].text)
         s.endArray()
         window.surface_view.restore_settings(s)
+        s.endGroup()
+        s.beginGroup("views/training")
+        for key in ("dataset", "hidden", "activation", "scheduler", "device"):
+            s.setValue(key, p["saved"].text)
+        s.setValue("optimizers", [p["saved"].text, "Adam(lr=0.01)"])
+        window.training_view.restore_settings(s)
         s.endGroup()
         QApplication.processEvents()
         assert shows(assert_literal(window, list(p.values())), p["setting"], "QListWidget#")
