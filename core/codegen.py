@@ -25,13 +25,16 @@ Public API
     does not depend on the horizon. A runner reproduces its *current* settings from its start
     (live changes made mid-race are not replayed). Swarms are not exported; a comment in the
     script says so.
-``training_script(config) -> str``
+``training_script(config, log_every=100) -> str``
     The training run of a :class:`~core.training.TrainConfig`: the data set regenerated point for
     point, the fixed split, the MLP with gdsim's seeded initialisation, a seeded ``RandomSampler``
     (the same batches), each optimizer (race lanes one after another, identical start), the
     scheduler stepped when gdsim steps it, the validation pass, early stopping, and the tutorial's
-    progress line ``Epoch [1/10], Batch [0/25], Loss: 0.6931``. Per-epoch losses agree with the
-    engine to float32 rounding (the engine evaluates validation and training points in one pass).
+    progress line ``Epoch [1/10], Batch [0/25], Loss: 0.6931`` every ``log_every`` batches.
+    Per-epoch losses agree with the engine to float32 rounding (the engine evaluates validation
+    and training points in one pass). It prints the lines ``gdsim train --log-every N`` prints between its
+    header and its summary (progress, validation, early stopping, divergence), each lane's in the
+    same order (a race's lanes one after another rather than interleaved).
 ``expression_source(text) -> str``
     The torch expression for a user formula, generated from the parsed program of
     :func:`core.expression.compile_expression` -- never from the text itself.
@@ -62,6 +65,7 @@ import json
 import math
 import operator
 import re
+import sys
 import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -853,6 +857,7 @@ from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 seed = <<SEED>>
 num_epochs = <<EPOCHS>>
 batch_size = <<BATCH>>
+log_every = <<LOG_EVERY>>  # a progress line every this many batches (the tutorial: 100)
 <<DEVICE>>
 
 
@@ -927,16 +932,17 @@ def train(name, model, optimizer<<TRAIN_ARGS>>):
 <<BATCH_SCHEDULER>>
             batch_losses.append(loss.item())
             epoch_losses.append(loss.item())
-            if not math.isfinite(loss.item()):
-                print(f"{prefix}Diverged: loss became {loss.item()} in epoch {epoch + 1}")
-                return finish("diverged")
 
             # Print progress
-            if batch_idx % 100 == 0:
+            if batch_idx % log_every == 0:
                 print(
                     f"{prefix}Epoch [{epoch + 1}/{num_epochs}], "
                     f"Batch [{batch_idx}/{len(train_loader)}], Loss: {loss.item():.4f}"
                 )
+            if not math.isfinite(loss.item()):
+                print(f"{prefix}Diverged: loss became {loss.item()} in epoch {epoch + 1}, "
+                      f"batch {batch_idx} (try a smaller learning rate)")
+                return finish("diverged")
 
         # Validation after each epoch: no gradients needed, eval mode
         model.eval()
@@ -945,7 +951,8 @@ def train(name, model, optimizer<<TRAIN_ARGS>>):
             val_loss = loss_fn(scores, y_val).item()
             val_accuracy = (scores.argmax(dim=1) == y_val).float().mean().item()
         if not math.isfinite(val_loss):
-            print(f"{prefix}Diverged: validation loss became {val_loss} in epoch {epoch + 1}")
+            print(f"{prefix}Diverged: validation loss became {val_loss} at the end of epoch "
+                  f"{epoch + 1} (try a smaller learning rate)")
             return finish("diverged")
         train_loss = sum(epoch_losses) / len(epoch_losses)
         # gdsim also calls a finite but absurd loss diverged: above 1000 x the first batch's loss
@@ -954,7 +961,7 @@ def train(name, model, optimizer<<TRAIN_ARGS>>):
         for what, value in (("validation loss", val_loss), ("mean training loss", train_loss)):
             if value > loss_limit:
                 print(f"{prefix}Diverged: {what} {value:.3g} exceeded the limit {loss_limit:.4g} "
-                      f"in epoch {epoch + 1}")
+                      f"at the end of epoch {epoch + 1} (try a smaller learning rate)")
                 return finish("diverged")
         print(
             f"{prefix}Epoch [{epoch + 1}/{num_epochs}], Validation Loss: {val_loss:.4f}, "
@@ -1040,12 +1047,14 @@ else:
     return f"device = torch.device({json.dumps(text)})"
 
 
-def training_script(config: Any) -> str:
-    """A standalone script training like ``TrainingEngine(config)`` does (see the module doc)."""
-    from core.training import TrainConfig, get_activation
+def training_script(config: Any, log_every: int = 100) -> str:
+    """A standalone script training like ``TrainingEngine(config)`` does (see the module doc),
+    printing a progress line every ``log_every`` batches as ``gdsim train --log-every`` does."""
+    from core.training import TrainConfig, _positive_int, get_activation
 
     if not isinstance(config, TrainConfig):
         raise GdsimError(f"training_script needs a TrainConfig, got {type(config).__name__}")
+    log_every = _positive_int("log_every", log_every, sys.maxsize)
     data = config.make_data()  # validates every data set option (GdsimError)
     params = data.params
     name = data.name
@@ -1158,6 +1167,7 @@ def training_script(config: Any) -> str:
         .replace("<<SEED>>", str(params["seed"]))
         .replace("<<EPOCHS>>", str(config.epochs))
         .replace("<<BATCH>>", str(config.batch_size))
+        .replace("<<LOG_EVERY>>", str(log_every))
         .replace("<<DEVICE>>", _device_line(config.device))
         .replace("<<RANDOM>>", _random_source())
         .replace("<<DATA_ABOUT>>", _comment(data_about, 300))

@@ -7,15 +7,18 @@ engine minimises — on an n×n grid of (a, b), and projects the path the weight
 plane. Two ways to choose the plane (both from Li et al., 2018, "Visualizing the Loss Landscape
 of Neural Nets"):
 
-* ``"random"``: two seeded Gaussian directions, *filter-normalised*: for every weight matrix each
-  row (one neuron of a Linear layer — a "filter") of the direction is rescaled to the norm of the
-  same row of the weights, so a step of 1 along the direction changes every neuron by its own
-  size (without it, the picture depends on how the weights happen to be scaled). 1-D parameters
-  (biases) get a zero direction, like the paper's published figures (``--xignore biasbn``):
-  the slice moves the weights, the biases stay. ``biases="copy"`` uses the bias itself as its
-  direction instead (their code's other option). The path is projected onto the plane by least
-  squares; in hundreds of dimensions two random directions see little of it — which is itself
-  the lesson (see the PCA plane).
+* ``"random"``: two Gaussian directions drawn from gdsim's own ``torch.Generator`` seeded with
+  ``seed`` (the run's seed in the GUI): the paper's method, not its random numbers (the authors'
+  code, tomgoldstein/loss-landscape, draws from torch's global RNG, so none of their planes can
+  be reproduced here draw for draw). They are then *filter-normalised* as in the paper: for
+  every weight matrix each row (one neuron of a Linear layer — a "filter") of the direction is
+  rescaled to the norm of the same row of the weights, so a step of 1 along the direction
+  changes every neuron by its own size (without it, the picture depends on how the weights
+  happen to be scaled). 1-D parameters (biases) get a zero direction, like the paper's
+  published figures (``--xignore biasbn``): the slice moves the weights, the biases stay.
+  ``biases="copy"`` uses the bias itself as its direction instead (their code's other option).
+  The path is projected onto the plane by least squares; in hundreds of dimensions two random
+  directions see little of it — which is itself the lesson (see the PCA plane).
 * ``"pca"``: the top two principal components of the weight trajectory (θ_i − θ_now for the
   snapshots the engine kept: the start and every epoch end), so the plane is the one the
   training path moved in most; ``explained`` says how much of the path's variance each captures.

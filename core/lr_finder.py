@@ -3,10 +3,30 @@
 Why: picking a learning rate is the first question a student asks, and the answer "try a few and
 watch the loss" is slow. The range test answers it in one short run: start tiny (the loss barely
 moves), raise the lr every batch by a constant factor (the loss starts falling, then falls
-fastest, then blows up), and read the lr off the curve. This is the recipe of fastai's
-``lr_find`` and of ``torch-lr-finder``: a bias-corrected exponential moving average of the batch
-loss, an early stop once it exceeds a multiple of the best value, and as suggestion the lr where
-the smoothed loss falls most steeply against log(lr).
+fastest, then blows up), and read the lr off the curve.
+
+The recipe, exactly (the idea is fastai's ``lr_find`` and ``torch-lr-finder``'s; the details are
+gdsim's own, so its numbers are not theirs):
+
+* lrs: ``lr_i = lr_min * q**i``, i = 0..steps-1, ``q = (lr_max/lr_min)**(1/(steps-1))``: the
+  first batch uses lr_min, the last lr_max (as torch-lr-finder's "exp" mode; fastai's
+  ``SchedExp`` uses ``q**(i*(steps-1)/steps)`` and never reaches lr_max).
+* smoothing: a bias-corrected exponential moving average with weight ``SMOOTHING`` = 0.9 on the
+  past (``avg = 0.9*avg + 0.1*loss``, shown as ``avg / (1 - 0.9**(i+1))``). fastai uses the same
+  bias-corrected average with 0.98; torch-lr-finder weighs the past 0.95 and starts from the
+  first loss instead of correcting.
+* stop: once the smoothed loss exceeds ``diverge_factor`` (4, fastai's factor; torch-lr-finder's
+  is 5) × its lowest value so far, or a batch loss is nan/inf.
+* suggestion (``rule == "steepest"``): the lr of the most negative central difference
+  (``numpy.gradient``) of the smoothed loss against log10(lr), taken only from after the first
+  ``SKIP_START`` (5 %) of points up to, but not at, the lowest smoothed loss. This is the rule
+  fastai calls ``steep`` (steepest fall against log lr), but fastai takes forward differences over
+  its whole trimmed curve (the first steps//10 and the last 5 points dropped), and
+  torch-lr-finder takes ``numpy.gradient`` against the step index (the same slope, the lrs being
+  evenly spaced in log) on its curve without the first 10 and last 5 points; neither stops the
+  search at the minimum, so on a noisy blow-up they can land past it.
+* ``valley`` (shown beside it): fastai's default suggestion, by fastai's definition, on gdsim's
+  smoothed curve trimmed as fastai's ``lr_find`` trims it; see :func:`valley_lr`.
 
 What is trained: a *fresh* copy of the Training view's network, built exactly the way
 ``core.training.TrainingEngine`` builds a lane (``build_mlp`` from ``config.seed`` on the CPU,
@@ -33,18 +53,21 @@ diverge_factor=4.0, report=None, cancelled=None, on_step=None) -> LRFinderResult
     (``GdsimError``, one line).
 ``suggest_lr(lrs, smoothed, diverged=False) -> (lr | None, rule, reason)``
     The suggestion rules on their own (tested on synthetic curves).
+``valley_lr(lrs, smoothed, steps=None) -> lr | None``
+    fastai's ``valley`` rule on its own.
 ``LRFinderResult``, ``LRPoint`` (plain values and numpy arrays only).
 
 Suggestion rules (``rule`` says which one applied)
 ----------------------------------------------------
-* ``"steepest"``: on the smoothed curve, from the first few points (skipped: the average is still
-  settling) up to its minimum, the point of most negative ``d loss / d log10(lr)``. That is the
-  lr where the network learns fastest; it lies below the minimum, where training is still stable.
+* ``"steepest"``: as above. That is the lr where the network learns fastest; it lies below the
+  minimum, where training is still stable.
 * ``"min/10"``: if the falling part is too short for a slope (the loss was lowest near the start),
-  one tenth of the lr at the minimum of the smoothed loss (the older fastai rule of thumb).
+  one tenth of the lr at the minimum of the smoothed loss (fastai's older ``minimum`` rule).
 * ``None`` with a reason: fewer than ``MIN_POINTS`` finite points (cancelled or diverged at once),
   or a flat curve (the smoothed loss moved less than ``FLAT_FRACTION`` of its level): nothing to
   read off.
+``valley`` is computed independently (``LRFinderResult.valley``, None when the trimmed curve has
+fewer than 2 points or the run was cancelled).
 
 Early stop: when the smoothed loss exceeds ``diverge_factor`` × its best value, or a batch loss is
 NaN/inf, the run stops (``stopped == "diverged"``, ``diverged_at`` = that step); the point is kept
@@ -117,6 +140,7 @@ class LRFinderResult:
     lane: int
     device: str
     seconds: float
+    valley: float | None = None  # fastai's "valley" suggestion (valley_lr), shown beside it
 
     @property
     def best_index(self) -> int | None:
@@ -230,6 +254,43 @@ def suggest_lr(
     return lr, "min/10", f"a tenth of the lr at the lowest loss ({lrs[best]:.3g}){where}"
 
 
+def valley_lr(lrs: np.ndarray, smoothed: np.ndarray, steps: int | None = None) -> float | None:
+    """fastai's ``valley`` suggestion for a smoothed loss curve (None: fewer than 2 points).
+
+    As fastai's ``lr_find`` does: drop the first ``steps // 10`` and the last 5 points (``steps``:
+    the steps asked for, default ``len(lrs)``) and cut the rest at its first nan. Then, by
+    fastai's definition: the longest strictly decreasing subsequence of the losses (the first
+    one to reach that length, scanning left to right) ends at index ``end`` and has ``length``
+    points; with ``start = end - length`` and ``third = (end - start) / 3`` the suggestion is the
+    lr at ``start + int(third) + int(third / 2)``, about half-way down the valley. That index is
+    -1 when the longest decrease starts at the first kept point and has at most 2 points (a
+    curve that hardly falls): fastai's indexing then wraps round to the highest lr; here it is
+    the first kept point.
+    """
+    lrs = np.asarray(lrs, dtype=np.float64)
+    losses = np.asarray(smoothed, dtype=np.float64)
+    steps = len(lrs) if steps is None else int(steps)
+    end_cut = max(0, len(losses) - 5)
+    lrs, losses = lrs[steps // 10 : end_cut], losses[steps // 10 : end_cut]
+    nan = np.flatnonzero(np.isnan(losses))
+    if len(nan):
+        lrs, losses = lrs[: nan[0]], losses[: nan[0]]
+    n = len(losses)
+    if n < 2:
+        return None
+    longest = [1] * n  # longest[i]: points of the longest decreasing subsequence ending at i
+    end = 0
+    for i in range(1, n):
+        higher = [longest[j] for j in range(i) if losses[j] > losses[i]]
+        if higher:
+            longest[i] = 1 + max(higher)
+        if longest[i] > longest[end]:
+            end = i
+    start = end - longest[end]
+    third = (end - start) / 3
+    return float(lrs[max(0, start + int(third) + int(third / 2))])
+
+
 # --------------------------------------------------------------------------------------------
 # The run
 # --------------------------------------------------------------------------------------------
@@ -285,11 +346,13 @@ def find_lr(
             report, cancelled, on_step,
         )  # fmt: skip
     seconds = time.perf_counter() - t0
+    valley = None
     if stopped == "cancelled":
         suggestion, rule = None, ""
         reason = f"cancelled after {len(lrs)} of {steps} steps"
     else:
         suggestion, rule, reason = suggest_lr(lrs, smoothed, diverged=diverged_at is not None)
+        valley = valley_lr(lrs, smoothed, steps)
     if report is not None:
         report(1.0 if stopped != "cancelled" else len(lrs) / steps, reason)
     return LRFinderResult(
@@ -309,6 +372,7 @@ def find_lr(
         lane=int(lane),
         device=str(device),
         seconds=seconds,
+        valley=valley,
     )
 
 

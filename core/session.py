@@ -825,8 +825,9 @@ def list_presets() -> list[PresetInfo]:
 
 
 def preset_name(name: str) -> str:
-    """The preset ``name`` stands for: its full name, a unique start of it (``saddle``) or its
-    menu number (``3``), case-insensitive, ``_`` and ``-`` alike -- lecturers type these in
+    """The preset ``name`` stands for: its full name, a unique start of it (``saddle``), its
+    menu number (``3``) or its file name as the folder shows it (``03-saddle-escape``, with or
+    without ``.json``), case-insensitive, ``_`` and ``-`` alike -- lecturers type these in
     front of a class. GdsimError names the candidates when the start is ambiguous."""
     return _find_preset(name)[0]
 
@@ -844,9 +845,10 @@ def _find_preset(name: str) -> tuple[str, Any]:
     if not isinstance(name, str):
         raise GdsimError(f"a preset name must be text, got {_type_name(name)}")
     files = _preset_files()
-    wanted = _normalize(name)
+    wanted = _normalize(name).removesuffix(".json")
+    stems = {_normalize(r.name).removesuffix(".json"): p for p, r in files}
     numbered = {str(i): preset for i, (preset, _) in enumerate(files, start=1)}
-    wanted = numbered.get(wanted.lstrip("0") or "0", wanted)
+    wanted = stems.get(wanted) or numbered.get(wanted.lstrip("0") or "0", wanted)
     matches = [(p, r) for p, r in files if p == wanted]
     if not matches and wanted:
         matches = [(p, r) for p, r in files if p.startswith(wanted)]

@@ -8,8 +8,9 @@ epoch and a final summary. Several ``--optimizer`` options race identical networ
 weights, same batch order); each line is then prefixed with the optimizer.
 
 ``--export-script FILE`` writes (atomically, before training starts) the standalone PyTorch
-script of this run (``core.codegen.training_script``): it needs only torch and gives the same
-losses. Training then runs and prints as usual.
+script of this run (``core.codegen.training_script``): it needs only torch, gives the same losses
+and prints the same lines as this command between its header and its summary (a race's lanes one
+after another). Training then runs and prints as usual.
 
 Exit status: 0 when training ran (even if a race lane diverged), 1 if every lane diverged, 2 with a
 one-line message for bad input (unknown data set/optimizer/scheduler, non-positive numbers, a
@@ -159,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
     if script_path is not None:
         from core.codegen import training_script
 
-        write_text_atomic(script_path, training_script(config), "--export-script")
+        script = training_script(config, log_every=args.log_every)
+        write_text_atomic(script_path, script, "--export-script")
     data = engine.data
     race = len(engine.lanes) > 1
     sizes = "-".join(str(s) for s in (2, *config.hidden, data.n_classes))
@@ -233,11 +235,12 @@ def _print_update(update: Any, num_epochs: int, per_epoch: int, every: int, race
             )
             lines.append((ev.epoch * per_epoch - 1, 200 + ev.lane, text))
         elif ev.kind == "diverged":
-            where = "validation" if ev.batch < 0 else f"batch {ev.batch}"
-            text = (
-                f"{prefix(ev.lane)}Diverged: {ev.reason} in epoch {ev.epoch}, {where} "
-                "(try a smaller learning rate)"
+            where = (
+                f"at the end of epoch {ev.epoch}"
+                if ev.batch < 0
+                else f"in epoch {ev.epoch}, batch {ev.batch}"
             )
+            text = f"{prefix(ev.lane)}Diverged: {ev.reason} {where} (try a smaller learning rate)"
             lines.append((ev.step, 300 + ev.lane, text))
         elif ev.kind == "error":
             lines.append((math.inf, 400, f"warning: {ev.message}"))

@@ -74,8 +74,15 @@ Rules decided here (the issue left them open)
 * Cheap events: on a GPU each batch appends ``loss.detach()`` (still on the device) to a list,
   turned into floats in one ``torch.stack(...).tolist()`` at the next flush, so there is no
   per-batch device sync; on the CPU ``loss.item()`` is cheaper than that (~1 us). Flushes happen
-  every ``FLUSH_SECONDS`` and at each epoch end, single step and command; NaN detection therefore
-  lags by at most one flush. ``drain()`` only takes a lock and swaps lists.
+  every ``FLUSH_SECONDS`` (in ``run()`` and ``step(n)`` alike) and at each epoch end, single step
+  and command. ``drain()`` only takes a lock and swaps lists.
+* When a nan/inf loss stops a lane: on the CPU at the very batch that produced it (the float is
+  already there, so the check is free), whatever ``step(n)``'s n or ``gdsim train``'s logging
+  interval. On a GPU, testing the loss would cost a device sync per batch (the CPU would wait
+  for the GPU's queue to drain every batch), so it is tested at the next flush instead: the
+  ``Diverged`` event and the published curve still name the exact batch (the curve ends there),
+  but the lane may have run up to ``FLUSH_SECONDS`` of further batches, never past an epoch end
+  (each epoch end flushes first), and those count in ``steps``.
 * Bounded: if nobody drains, each lane's curve buffer keeps at most ``MAX_CURVE_POINTS`` points —
   on overflow every second point is dropped (repeatedly), so the shape survives at lower
   resolution (``Curve.dropped`` counts them); at most ``MAX_EVENTS`` events are kept (oldest
@@ -774,11 +781,14 @@ class TrainingEngine:
                     self._diverge(lane, math.nan, lane.epoch + 1, lane.batch, lane.steps)
                 continue
             # CPU: .item() is ~1 us and saves a stack later; GPU: keep it on the device (no sync)
-            lane.pending.append(loss.item() if on_cpu else loss.detach())
+            value = loss.item() if on_cpu else loss.detach()
+            lane.pending.append(value)
             lane.pending_lrs.append(lr)
             lane.steps += 1
             lane.batch = batch_idx + 1
-            if lane.batch == self.batches_per_epoch:
+            if on_cpu and not math.isfinite(value):
+                self._flush_lane(lane)  # diverges the lane at this very batch
+            elif lane.batch == self.batches_per_epoch:
                 self._end_epoch(lane)
         self.step_count += 1
         self._active += time.perf_counter() - t0
@@ -1231,6 +1241,8 @@ class TrainingEngine:
                     break
             self._step_once()
             done += 1
+            if time.perf_counter() - self._last_flush >= FLUSH_SECONDS:
+                self._flush()  # a GPU notices a nan within FLUSH_SECONDS, whatever n is
         self._flush()
         return done
 

@@ -902,7 +902,8 @@ class TrainingControls(QWidget):
             device = config.device.strip().lower()
             if device != AUTO_DEVICE and device not in here:
                 notes.append(
-                    f"this session asks for device {device!r}, which this machine lacks: CPU"
+                    f"this session asks for device {device!r}, which this machine lacks: "
+                    "fell back to the CPU"
                 )
                 device = "cpu"
             self.set_device(device)

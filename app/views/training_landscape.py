@@ -1,9 +1,9 @@
 """The network's own loss landscape, as a page beside the decision boundary.
 
 What the lecturer gets: one click on "Compute landscape" draws the real training loss of the
-network on a plane through its current weights — along two filter-normalised random directions
-or the top two PCA directions of the path the weights took (Li et al., 2018; see
-``core.landscape``) — as a filled contour map, with that path projected onto it (a ring where
+network on a plane through its current weights — along two random directions, filter-normalised
+as in Li et al., 2018 but drawn from gdsim's own seeded generator, or the top two PCA directions
+of the path the weights took (see ``core.landscape``) — as a filled contour map, with that path projected onto it (a ring where
 training started, a star where the weights are now). It works while training runs (the weights
 are copied between two batches and the slice is computed on the copy) and after it paused or
 finished.
@@ -137,8 +137,10 @@ class LandscapePage(QWidget):
         self.directions.setObjectName("landscapeDirections")
         self.directions.setAccessibleName("Landscape directions")
         self.directions.setToolTip(
-            "The plane through the weights: two random directions scaled to each neuron's "
-            "weights (Li et al., 2018), or the two directions the training path moved in most"
+            "The plane through the weights: two random directions, filter-normalised as in Li "
+            "et al., 2018 (scaled to each neuron's weights) but drawn from gdsim's own seeded "
+            "generator (the run's seed), so not the paper's random numbers; or the two "
+            "directions the training path moved in most"
         )
         for key, text in DIRECTION_CHOICES:
             self.directions.addItem(text, key)
@@ -479,8 +481,9 @@ def _explanation(r: LandscapeSlice) -> str:
             f"the path's spread. {n}×{n} losses on {r.points} training points."
         )
     return (
-        f"Random directions (seed {r.seed}) scaled to each neuron's weights. A random plane "
-        f"misses most of the path — try PCA. {n}×{n} losses on {r.points} training points."
+        f"Random directions (seed {r.seed}) from gdsim's own generator, filter-normalised as in "
+        "Li et al. 2018 (scaled to each neuron's weights). A random plane misses most of the "
+        f"path — try PCA. {n}×{n} losses on {r.points} training points."
     )
 
 

@@ -3,10 +3,12 @@
 What the lecturer does: open "Learning-rate finder" in the control panel, press *Find learning
 rate*; the "LR finder" page beside the decision boundary draws the loss against a learning rate
 that grows exponentially (batch losses faint, their smoothed average bold, log lr axis) as the
-test runs, then marks the suggested value with a dashed line and says which rule chose it.
-*Use this learning rate* puts it into the Training view's lr control — exactly as if the
-lecturer had typed it there, so it goes to the selected race entry and, if that entry is
-training, applies live from the next batch.
+test runs, then marks the suggested value (gdsim's steepest-descent rule, the idea of fastai's
+``steep``) with a dashed line and fastai's ``valley`` suggestion with a dotted one, and says which
+rule chose each (``core.lr_finder`` says exactly how). *Use this learning rate* (or *Use
+valley*) puts the value into the Training view's lr control — exactly as if the lecturer had
+typed it there, so it goes to the selected race entry and, if that entry is training, applies
+live from the next batch.
 
 How it stays out of the way:
 * The test is ``core.lr_finder.find_lr`` on an ``app.tasks.BackgroundTask`` (its own QThread).
@@ -67,6 +69,7 @@ log = logging.getLogger("gdsim.lrfinder")
 DRAW_MS = 50  # live curve refresh while the test runs
 PAGE_TITLE = "LR finder"
 MARKER_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}  # the suggestion: the thing to look at
+VALLEY_COLORS = {"light": "#6A1B9A", "dark": "#CE93D8"}  # fastai's valley, beside it
 
 
 def _job(
@@ -90,6 +93,23 @@ def _job(
         cancelled=cancelled,
         on_step=sink.append,  # list.append is atomic: the GUI thread reads a prefix
     )
+
+
+def _marker(
+    plot: pg.PlotItem, name: str, height: float, anchor: tuple[int, int]
+) -> pg.InfiniteLine:
+    """A hidden vertical line with a label at ``height`` (0 bottom, 1 top) of the plot."""
+    line = pg.InfiniteLine(
+        pos=0.0,
+        angle=90,
+        movable=False,
+        label="",
+        labelOpts={"position": height, "anchors": [anchor, anchor]},
+    )
+    line.setObjectName(name)
+    line.setVisible(False)
+    plot.addItem(line, ignoreBounds=True)
+    return line
 
 
 def _round_lr(lr: float) -> float:
@@ -125,6 +145,7 @@ class LRFinderTool(QObject):
         self.find_button.clicked.connect(self.find)
         self.cancel_button.clicked.connect(self.cancel)
         self.use_button.clicked.connect(self.use_suggestion)
+        self.valley_button.clicked.connect(self.use_valley)
         self.theme.changed.connect(self._on_theme)
         controls = getattr(view, "controls", None)
         if controls is not None:
@@ -231,8 +252,9 @@ class LRFinderTool(QObject):
         plot.setAccessibleName("Loss against learning rate")
         plot.setToolTip(
             "Loss of each batch (faint) and its smoothed average (bold) while the learning "
-            "rate grows; the dashed line marks the suggested learning rate · wheel: zoom · "
-            "right-click: View All"
+            "rate grows; the dashed line marks the suggested learning rate (steepest descent "
+            "of the smoothed loss), the dotted one fastai's 'valley' suggestion · wheel: zoom "
+            "· right-click: View All"
         )
         plot.setMinimumSize(160, 120)
         plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -255,16 +277,10 @@ class LRFinderTool(QObject):
         self.point = pi.plot([], [], pen=None, symbol="o")
         self.point.setObjectName("lrFinderPoint")
         self.point.setZValue(5)
-        self.marker = pg.InfiniteLine(
-            pos=0.0,
-            angle=90,
-            movable=False,
-            label="",
-            labelOpts={"position": 0.97, "anchors": [(0, 0), (0, 0)]},
-        )
-        self.marker.setObjectName("lrFinderMarker")
-        self.marker.setVisible(False)
-        pi.addItem(self.marker, ignoreBounds=True)
+        # the suggestion's label top right of its line; the valley's left of its line and low:
+        # the valley lies below the suggestion's lr, and the plateau before it runs along the top
+        self.marker = _marker(pi, "lrFinderMarker", 0.97, (0, 0))
+        self.valley_marker = _marker(pi, "lrFinderValleyMarker", 0.3, (1, 0))
 
         self.result_label = RichLabel(
             "Press “Find learning rate” in the panel (Learning-rate finder) to run the range test.",
@@ -282,10 +298,22 @@ class LRFinderTool(QObject):
             "Put the suggested value into the learning-rate control of the race entry the test "
             "ran for (it applies live if that entry is training)"
         )
+        self.valley_button = QPushButton("Use valley", page)
+        self.valley_button.setObjectName("useValleyButton")
+        self.valley_button.setAccessibleName("Use the valley learning rate")
+        self.valley_button.setToolTip(
+            "Put fastai's 'valley' suggestion (the dotted line) into the learning-rate control "
+            "instead, the same way"
+        )
+        buttons = QVBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.addWidget(self.use_button)
+        buttons.addWidget(self.valley_button)
+        buttons.addStretch(1)
         bottom = QHBoxLayout()
         bottom.setContentsMargins(0, 0, 0, 0)
         bottom.addWidget(self.result_label, 1)
-        bottom.addWidget(self.use_button, 0, Qt.AlignmentFlag.AlignTop)
+        bottom.addLayout(buttons)
         lay = QVBoxLayout(page)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
@@ -343,8 +371,16 @@ class LRFinderTool(QObject):
         Goes through the control itself (``lr_control.setValue``), so the panel's SPEC, the
         race list and a running engine all follow exactly as for a typed value.
         """
+        return self._use(None if self.result is None else self.result.suggestion)
+
+    @Slot()
+    def use_valley(self) -> bool:
+        """Like ``use_suggestion``, with fastai's valley value."""
+        return self._use(None if self.result is None else self.result.valley)
+
+    def _use(self, lr: float | None) -> bool:
         r = self.result
-        if r is None or r.suggestion is None:
+        if r is None or lr is None:
             return False
         controls = self.view.controls
         specs = controls.specs
@@ -357,9 +393,9 @@ class LRFinderTool(QObject):
             return False
         if controls.current_lane() != r.lane:
             controls.select_lane(r.lane)  # the lr control then shows (and edits) that lane
-        self.view.lr_control.setValue(_round_lr(r.suggestion))
+        self.view.lr_control.setValue(_round_lr(lr))
         self._set_status(
-            f"Learning rate set to {format_number(_round_lr(r.suggestion), 3)} for "
+            f"Learning rate set to {format_number(_round_lr(lr), 3)} for "
             f"{self._lane_text(name, r.lane)}."
         )
         return True
@@ -419,6 +455,7 @@ class LRFinderTool(QObject):
         self.smooth_curve.setData(empty, empty)
         self.point.setData([], [])
         self.marker.setVisible(False)
+        self.valley_marker.setVisible(False)
 
     @Slot()
     def _draw_live(self) -> None:
@@ -459,11 +496,17 @@ class LRFinderTool(QObject):
 
     def _show_result(self, r: LRFinderResult) -> None:
         self._set_curves(r.lrs, r.losses, r.smoothed)
+        for line, lr, name in (
+            (self.marker, r.suggestion, "lr"),
+            (self.valley_marker, r.valley, "valley"),
+        ):
+            if lr is None:
+                continue
+            line.setValue(math.log10(lr))  # a log-x plot's items live in log10 units
+            line.setVisible(True)  # first: a hidden label ignores new text
+            line.label.setFormat(f"{name} {format_number(_round_lr(lr), 3)}")
         if r.suggestion is not None:
             lr = r.suggestion
-            self.marker.setValue(math.log10(lr))  # a log-x plot's items live in log10 units
-            self.marker.setVisible(True)  # first: a hidden label ignores new text
-            self.marker.label.setFormat(f"lr {format_number(_round_lr(lr), 3)}")
             at = int(np.argmin(np.abs(np.log(r.lrs) - math.log(lr))))
             y = r.smoothed[at]
             if math.isfinite(y) and r.rule == "steepest":
@@ -474,8 +517,13 @@ class LRFinderTool(QObject):
 
     def _result_text(self, r: LRFinderResult) -> str:
         who = esc(self._lane_text(r.optimizer, r.lane))  # a rich label: quoted text escaped
+        valley = (
+            f" fastai's valley rule (dotted): {format_number(_round_lr(r.valley), 3)}."
+            if r.valley is not None
+            else ""
+        )
         if r.suggestion is None:
-            return f"No suggestion for {who}: {esc(r.reason)}."
+            return f"No suggestion for {who}: {esc(r.reason)}.{valley}"
         best = r.best_index
         lowest = (
             f"lowest loss at lr {format_number(float(r.lrs[best]), 3)}" if best is not None else ""
@@ -487,7 +535,7 @@ class LRFinderTool(QObject):
         stale = " <i>Settings changed since: run it again.</i>" if self._stale else ""
         return (
             f"<b>Suggested learning rate: {format_number(_round_lr(r.suggestion), 3)}</b> "
-            f"for {who} · rule: {rule}.{stale}"
+            f"for {who} · rule: {rule}.{valley}{stale}"
         )
 
     def _summary(self, r: LRFinderResult) -> str:
@@ -510,6 +558,9 @@ class LRFinderTool(QObject):
         self.cancel_button.setEnabled(running)
         has = self.result is not None and self.result.suggestion is not None and not running
         self.use_button.setEnabled(has)
+        self.valley_button.setEnabled(
+            self.result is not None and self.result.valley is not None and not running
+        )
         for w in (self.min_spin, self.max_spin, self.steps_spin):
             w.setEnabled(not running)
 
@@ -537,17 +588,20 @@ class LRFinderTool(QObject):
         self.raw_curve.setPen(th.pen(faint, 1))
         self.smooth_curve.setPen(th.pen(color, 2.5))
         mark = MARKER_COLORS.get(th.name, MARKER_COLORS["light"])
+        valley = VALLEY_COLORS.get(th.name, VALLEY_COLORS["light"])
         self.marker.setPen(th.pen(mark, 1.5, style=Qt.PenStyle.DashLine))
+        self.valley_marker.setPen(th.pen(valley, 1.5, style=Qt.PenStyle.DotLine))
         self.point.setSymbolPen(th.pen(mark, 2))
         self.point.setSymbolBrush(pg.mkBrush(th.colors.background))
         self.point.setSymbolSize(th.size(10))
-        label = self.marker.label
-        label.setColor(mark)
         back = QColor(th.colors.background)
         back.setAlpha(210)
-        label.fill = pg.mkBrush(back)
-        label.textItem.setFont(th.font(0.95, bold=True))
-        label.update()
+        for line, color in ((self.marker, mark), (self.valley_marker, valley)):
+            label = line.label
+            label.setColor(color)
+            label.fill = pg.mkBrush(back)
+            label.textItem.setFont(th.font(0.95, bold=True))
+            label.update()
 
     @Slot()
     def _on_theme(self) -> None:

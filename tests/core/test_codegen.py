@@ -12,6 +12,8 @@ import io
 import json
 import os
 import pathlib
+import re
+import runpy
 import subprocess
 import sys
 import tokenize
@@ -557,6 +559,48 @@ def test_train_export_script(capsys, tmp_path):
         samples=100, epochs=1, optimizers=("SGD(lr=0.1)",), scheduler="ExponentialLR", device="cpu"
     )
     assert target.read_text(encoding="utf-8") == training_script(config)
+
+
+NUMBER = re.compile(r"-?\d+\.(\d+)")
+
+
+def _same_line(got, want):
+    """Equal text, and equal numbers to one unit of the last printed digit: the engine computes
+    validation scores in one pass with the training points, so float32 rounding may differ."""
+    got_numbers, want_numbers = NUMBER.findall(got), NUMBER.findall(want)
+    if NUMBER.sub("#", got) != NUMBER.sub("#", want) or len(got_numbers) != len(want_numbers):
+        return False
+    pairs = zip(NUMBER.finditer(got), NUMBER.finditer(want), strict=True)
+    return all(abs(float(a[0]) - float(b[0])) <= 1.01 * 10 ** -len(b[1]) for a, b in pairs)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--epochs", "2", "--log-every", "2"],
+        ["--epochs", "2", "--optimizer", "SGD(lr=1e30)", "--log-every", "1"],  # diverges
+        "--epochs 3 --optimizer SGD(lr=1e-9) --optimizer Adam(lr=0.01) --patience 1 "
+        "--stop-early --log-every 3".split(),  # a race, with early stopping
+    ],
+)
+def test_exported_script_prints_the_lines_gdsim_train_printed(capsys, tmp_path, monkeypatch, argv):
+    target = tmp_path / "train.py"
+    base = ["--samples", "200", "--device", "cpu", "--export-script", str(target)]
+    run_subcommand("train", [*base, *argv])
+    printed = capsys.readouterr().out.splitlines()
+    names = [x.removeprefix("Optimizer: ") for x in printed if x.startswith("Optimizer: ")]
+    done = next(i for i, x in enumerate(printed) if x.startswith("Done: "))
+    trained = printed[1 + len(names) : done]  # between the header and the summary
+    monkeypatch.setattr(sys, "argv", [str(target)])  # no results file
+    runpy.run_path(str(target), run_name="__main__")
+    script = capsys.readouterr().out.splitlines()
+    assert len(trained) == len(script) > 2
+    # a race's lanes: interleaved by gdsim (lock-step), one after another by the script
+    prefixes = [f"[{n}] " for n in names] if len(names) > 1 else [""]
+    for prefix in prefixes:
+        want = [x for x in trained if x.startswith(prefix)]
+        got = [x for x in script if x.startswith(prefix)]
+        assert len(got) == len(want) and all(map(_same_line, got, want)), (got, want)
 
 
 @pytest.mark.parametrize("command", ["trace", "train"])

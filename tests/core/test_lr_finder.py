@@ -15,6 +15,7 @@ from core.lr_finder import (
     check_request,
     find_lr,
     suggest_lr,
+    valley_lr,
 )
 from core.training import TrainConfig, TrainingEngine
 
@@ -35,6 +36,8 @@ def test_moons_loss_falls_then_blows_up_and_the_suggestion_lies_in_the_falling_p
     assert r.lr_min <= r.suggestion <= r.lr_max
     assert r.suggestion < r.lrs[best]  # below the minimum: where it still learns stably
     assert "steepest" in r.reason
+    assert r.valley == valley_lr(r.lrs, r.smoothed, r.steps)  # fastai's default, beside it
+    assert r.lr_min <= r.valley < r.lrs[best]
 
 
 def test_lrs_grow_exponentially_from_lr_min_to_lr_max():
@@ -103,7 +106,7 @@ def test_cancel_returns_the_partial_curve_without_a_suggestion():
     r = find_lr(MOONS, steps=100, cancelled=cancelled)
     assert r.stopped == "cancelled"
     assert len(r.lrs) == len(r.losses) == 7
-    assert r.suggestion is None and r.rule == ""
+    assert r.suggestion is None and r.rule == "" and r.valley is None
     assert "cancelled after 7 of 100 steps" in r.reason
 
 
@@ -224,3 +227,35 @@ def test_diverged_point_and_nan_tail_are_ignored():
     with_nan[35:] = np.nan
     lr2, rule2, _ = suggest_lr(lrs, with_nan)
     assert rule2 == "steepest" and lr2 is not None and lr2 < lrs[35]
+
+
+# fastai's valley: trim as lr_find does (steps // 10 at the start, 5 at the end), then the middle
+# of the longest strictly decreasing subsequence, indexed fastai's way (start = end - length)
+
+
+def test_valley_of_a_clean_valley_is_half_way_down():
+    lrs = _lrs(20)
+    # kept: points 2..14 = 10, 9, ..., 1 (a fall of 10 points ending at 11), then 2, 3, 4
+    curve = np.array([50.0, 40.0, *range(10, 0, -1), 2, 3, 4, 60, 70, 80, 90, 99])
+    # end = 9 (kept index), length 10, start = -1, third = 10/3: -1 + 3 + 1 = 3
+    assert valley_lr(lrs, curve, steps=20) == lrs[2 + 3]
+
+
+def test_valley_takes_the_longest_decreasing_subsequence_not_a_run():
+    lrs = _lrs(13)
+    # nothing trimmed at the start (13 // 10 = 1: one point), five at the end
+    curve = np.array([9.0, 5, 6, 4, 4.5, 3, 7, 2, 8, *[1.0] * 5])
+    # kept 5, 6, 4, 4.5, 3, 7, 2, 8: longest 5 > 4 > 3 > 2 (4 points) ends at kept index 6,
+    # start = 6 - 4 = 2, third = 4/3: 2 + 1 + 0 = 3
+    assert valley_lr(lrs, curve, steps=13) == lrs[1 + 3]
+
+
+def test_valley_stops_at_the_first_nan_and_needs_two_points():
+    lrs = _lrs(30)
+    curve = np.linspace(2.0, 1.0, 30)
+    curve[8:] = np.nan  # kept: points 3..7, all falling: end 4, start -1, third 5/3 -> idx 0
+    assert valley_lr(lrs, curve, steps=30) == lrs[3 + 0]
+    curve[4:] = np.nan
+    assert valley_lr(lrs, curve, steps=30) is None  # one point left
+    # only rising: fastai's index is -1 there (its lowest lr wraps round to the highest)
+    assert valley_lr(lrs, np.linspace(1.0, 2.0, 30), steps=30) == lrs[3]

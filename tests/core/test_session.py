@@ -650,6 +650,14 @@ def test_a_preset_by_the_start_of_its_name_or_its_number():
         load_preset("  ")
 
 
+def test_a_preset_by_its_file_name():
+    for info, file in zip(list_presets(), sorted(os.listdir(PRESETS_DIR)), strict=True):
+        assert preset_name(file) == preset_name(file.removesuffix(".json")) == info.name
+    assert load_preset("07-Plateau_Adaptive") == load_preset("plateau-adaptive")
+    with pytest.raises(GdsimError, match="unknown preset '03-plateau-adaptive'"):
+        load_preset("03-plateau-adaptive")  # another preset's number: not a file name
+
+
 # --------------------------------------------------------------------------------------------
 # Presets: each one shows what it claims (the explanation is read out in lectures)
 # --------------------------------------------------------------------------------------------

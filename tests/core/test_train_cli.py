@@ -116,6 +116,23 @@ def test_divergence_is_reported_and_exits_1(capsys, tmp_path):
     assert json.loads(metrics.read_text())["state"] == "diverged"
 
 
+DIVERGED = re.compile(r"^Diverged: loss became (nan|inf|-inf) in epoch (\d+), batch (\d+) ")
+
+
+@pytest.mark.parametrize("every", ["1", "1000"])
+def test_a_diverged_run_stops_at_the_diverging_batch_whatever_the_log_interval(
+    capsys, tmp_path, every
+):
+    metrics = tmp_path / "m.json"
+    argv = ["train", "--epochs", "2", "--samples", "400", "--device", "cpu", "--metrics"]
+    assert main([*argv, str(metrics), "--optimizer", "SGD(lr=1e30)", "--log-every", every]) == 1
+    out = capsys.readouterr().out.splitlines()
+    (where,) = [m.groups() for m in map(DIVERGED.match, out) if m]
+    step = (int(where[1]) - 1) * 10 + int(where[2])  # 320 training samples: 10 batches an epoch
+    assert json.loads(metrics.read_text())["steps"] == step + 1
+    assert any(x.startswith(f"Done: diverged, {step + 1} batches in ") for x in out)
+
+
 def test_early_stopping_line(capsys):
     argv = ["train", "--epochs", "4", "--samples", "200", "--device", "cpu"]
     assert main([*argv, "--optimizer", "SGD(lr=1e-9)", "--patience", "2", "--stop-early"]) == 0

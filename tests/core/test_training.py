@@ -522,6 +522,17 @@ def test_absurd_lr_diverges_stops_and_reset_recovers():
     assert np.isfinite(engine.drain().curves[0].losses).all()
 
 
+def test_a_nan_loss_stops_the_lane_at_that_batch():
+    engine = TrainingEngine(small(epochs=3, optimizers="SGD(lr=1e30)"))
+    done = engine.step(30)  # three epochs' worth: stops early, right after the nan
+    update = engine.drain()
+    (event,) = [e for e in update.events if isinstance(e, Diverged)]
+    assert not math.isfinite(event.loss) and event.batch >= 0
+    assert done == engine.step_count == engine.lanes[0].steps == event.step + 1
+    assert update.curves[0].steps.tolist() == list(range(event.step + 1))
+    assert engine.state == "diverged"
+
+
 def test_early_stop_is_signalled_once_without_stopping():
     engine = TrainingEngine(small(epochs=6, optimizers="SGD(lr=1e-9)", patience=2))
     engine.run()

@@ -99,8 +99,8 @@ def test_qt_calls_keep_references_to_none_and_true():
     p = P()
     p.s.connect(lambda _v: None)
     before = (sys.getrefcount(None), sys.getrefcount(True))
-    for _ in range(2_000):
+    for _ in range(300):  # fewer than the references True has, so a leak fails, not aborts
         p.setObjectName("x")
         p.s.emit(True)
     after = (sys.getrefcount(None), sys.getrefcount(True))
-    assert after[0] > before[0] - 100 and after[1] > before[1] - 100
+    assert after[0] > before[0] - 150 and after[1] > before[1] - 150

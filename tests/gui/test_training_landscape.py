@@ -120,6 +120,9 @@ def test_compute_draws_the_slice_the_path_and_the_current_weights(qtbot, lt) -> 
     assert "random plane" in page.title.text()
     assert not named(page, QPushButton, "cancelLandscapeButton").isEnabled()
     assert tool.message_text().startswith("Random directions (seed 0)")
+    said = "from gdsim's own generator, filter-normalised as in Li et al. 2018"
+    assert said in tool.message_text()
+    assert "gdsim's own seeded generator" in named(page, QComboBox, "landscapeDirections").toolTip()
 
     combo = named(page, QComboBox, "landscapeDirections")
     combo.setCurrentIndex(combo.findData("pca"))

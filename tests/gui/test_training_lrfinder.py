@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.theme import get_theme
-from app.views.training_lrfinder import MARKER_COLORS
+from app.views.training_lrfinder import MARKER_COLORS, VALLEY_COLORS
 from app.widgets.slider_spin import format_number
 from core.training import TrainConfig, TrainingEngine
 from tests.gui.helpers import click, named, type_into
@@ -63,7 +63,7 @@ def run_finder(qtbot, win, tool) -> None:
 
 def test_controls_have_names_tooltips_and_accessible_names(lrf):
     win, view, tool = lrf
-    names = ["findLrButton", "useLrButton", "lrFinderCancel"]
+    names = ["findLrButton", "useLrButton", "useValleyButton", "lrFinderCancel"]
     widgets = [named(win, QPushButton, n) for n in names]
     widgets += [named(win, QAbstractSpinBox, n) for n in ("lrFinderMin", "lrFinderMax")]
     widgets += [named(win, QSpinBox, "lrFinderSteps"), named(win, QProgressBar, "lrFinderProgress")]
@@ -115,6 +115,22 @@ def test_use_sets_the_lr_control_and_the_training_optimizer(qtbot, lrf):
     assert "Learning rate set to" in named(win, QLabel, "lrFinderStatus").text()
 
 
+def test_fastais_valley_is_drawn_beside_the_suggestion_and_can_be_used(qtbot, lrf):
+    win, view, tool = lrf
+    run_finder(qtbot, win, tool)
+    r = tool.result
+    assert r.valley is not None and r.suggestion is not None
+    line = tool.valley_marker
+    assert line.isVisible() and line.value() == pytest.approx(math.log10(r.valley))
+    shown = format_number(float(f"{r.valley:.3g}"), 3)
+    assert f"valley {shown}" in line.label.toPlainText()
+    assert f"fastai's valley rule (dotted): {shown}" in named(win, QLabel, "lrFinderResult").text()
+    assert line.pen.color().name().lower() == VALLEY_COLORS["light"].lower()
+    click(qtbot, named(win, QPushButton, "useValleyButton"))
+    assert view.lr_control.value() == pytest.approx(float(f"{r.valley:.3g}"))
+    assert view.controls.lane_lr(0) == pytest.approx(float(f"{r.valley:.3g}"))
+
+
 def test_use_goes_to_the_race_entry_the_test_ran_for(qtbot, lrf):
     win, view, tool = lrf
     click(qtbot, named(win, QPushButton, "addRaceButton"))  # a second entry, now selected
@@ -158,8 +174,9 @@ def test_cancel_keeps_the_partial_curve_and_ends_the_thread(qtbot, lrf):
     assert 3 < shown < 10000
     assert "Cancelled after" in named(win, QLabel, "lrFinderStatus").text()
     assert not named(win, QPushButton, "useLrButton").isEnabled()
+    assert not named(win, QPushButton, "useValleyButton").isEnabled()
     assert named(win, QPushButton, "findLrButton").isEnabled() and not cancel.isEnabled()
-    assert not tool.marker.isVisible()
+    assert not tool.marker.isVisible() and not tool.valley_marker.isVisible()
     qtbot.waitUntil(lambda: tool.task.thread_count() == 0, timeout=WAIT)
     qtbot.wait(100)  # the cancelled worker's late points are not drawn
     assert drawn(tool) == shown

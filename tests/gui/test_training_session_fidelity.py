@@ -150,7 +150,9 @@ def test_a_value_no_box_can_hold_is_named_in_the_note(window, monkeypatch, tmp_p
     assert "\n" not in note
     # a device this machine lacks: the CPU is shown, and the note says so
     open_file(window, monkeypatch, write_session(tmp_path, name="gpu.json", device="cuda:3"))
-    assert "'cuda:3'" in window.training_view.message_text()
+    assert "device 'cuda:3', which this machine lacks: fell back to the CPU" in (
+        window.training_view.message_text()
+    )
     assert window.training_view.controls.device() == "cpu"
 
 
