@@ -28,6 +28,8 @@ from types import TracebackType
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.plaintext import message_box
+
 log = logging.getLogger("gdsim.errors")
 
 DIALOGS_ENV = "GDSIM_ERROR_DIALOGS"
@@ -123,14 +125,14 @@ class ExceptionReporter(QObject):
             return
         self._repeats = 0
         parent = QApplication.activeWindow()
-        box = QMessageBox(parent)
-        box.setObjectName("errorDialog")
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("gdsim: unexpected error")
-        box.setText(
+        box = message_box(  # plain: the summary may quote a value from a file
+            QMessageBox.Icon.Warning,
+            "gdsim: unexpected error",
             "Something went wrong, but the window is still running. "
-            "You can carry on; if it happens again, please report the details below."
+            "You can carry on; if it happens again, please report the details below.",
+            parent,
         )
+        box.setObjectName("errorDialog")
         box.setInformativeText(summary)
         box.setDetailedText(text)
         box.setStandardButtons(QMessageBox.StandardButton.Ok)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
+from app.plaintext import message_box
 from app.worker import one_line  # the one-line form every status message uses
 from core.errors import GdsimError
 
@@ -107,7 +108,7 @@ class ExportActions(QObject):
         return path
 
     def _failed(self, title: str, text: str) -> None:
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self.window)
+        box = message_box(QMessageBox.Icon.Warning, title, text, self.window)
         box.setObjectName("exportErrorBox")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()

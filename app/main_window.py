@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
@@ -42,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from app import errors
 from app.export_actions import ExportActions
+from app.plaintext import PlainLabel, esc
 from app.session_actions import CodePanel, SessionActions
 from app.settings import (
     SETTINGS_VERSION,
@@ -209,10 +209,10 @@ class MainWindow(QMainWindow):
         self.code_panel = CodePanel(self)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.code_panel)
 
-        self.status_label = QLabel(self)
+        self.status_label = PlainLabel(self)
         self.status_label.setObjectName("statusLine")
         self.status_label.setAccessibleName("Status")
-        self.zoom_label = QLabel(self)
+        self.zoom_label = PlainLabel(self)
         self.zoom_label.setObjectName("zoomLabel")
         self.zoom_label.setToolTip("Current zoom (View ▸ Zoom); Ctrl+0 resets")
         self.statusBar().addWidget(self.status_label, 1)
@@ -530,7 +530,9 @@ class MainWindow(QMainWindow):
                     seen.add(id(act))
                     rows.append((keys(act), act.text().replace("&", "").rstrip(".…")))
         rows.append(("Esc", "Leave full screen"))
-        table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{t}</td></tr>" for k, t in rows)
+        table = "".join(
+            f"<tr><td><b>{esc(k)}</b></td><td>&nbsp;&nbsp;{esc(t)}</td></tr>" for k, t in rows
+        )
         text = (
             f"<table>{table}</table><p>Space, S, → and R act on the current tab wherever the "
             "focus is, except inside a text field, where they type (a focused slider keeps "

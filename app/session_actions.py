@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QHBoxLayout,
-    QLabel,
     QMenu,
     QMessageBox,
     QPlainTextEdit,
@@ -40,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plaintext import PlainLabel, message_box, plain_tip
 from app.worker import one_line  # the one-line form every status message uses
 from core.errors import GdsimError
 from core.files import write_text_atomic
@@ -65,13 +65,13 @@ class SessionBanner(QFrame):
         super().__init__(parent)
         self.setObjectName("sessionBanner")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.title = QLabel(self)
+        self.title = PlainLabel(self)
         self.title.setObjectName("sessionTitle")
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
         self.title.setWordWrap(True)
-        self.text = QLabel(self)
+        self.text = PlainLabel(self)
         self.text.setObjectName("sessionExplanation")
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -128,7 +128,7 @@ class CodePanel(QDockWidget):
             "Save the script as a .py file that needs only torch and reproduces this run"
         )
         self.export_button.clicked.connect(window.sessions._on_export_script)
-        self.note = QLabel(body)
+        self.note = PlainLabel(body)
         self.note.setObjectName("codeNote")
         self.note.setWordWrap(True)
         row = QHBoxLayout()
@@ -243,7 +243,7 @@ class SessionActions(QObject):
         for info in presets:
             act = QAction(info.title or info.name, self.preset_menu)
             act.setObjectName(f"actPreset_{info.name}")
-            act.setToolTip(info.explanation)
+            act.setToolTip(plain_tip(info.explanation))
             act.setStatusTip(info.explanation[:200])
             act.setData(info.name)
             act.triggered.connect(self._on_preset)
@@ -321,7 +321,7 @@ class SessionActions(QObject):
 
     # -- actions ---------------------------------------------------------------------------
     def _error(self, title: str, text: str) -> QMessageBox:
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=self.window)
+        box = message_box(QMessageBox.Icon.Warning, title, text, self.window)
         box.setObjectName("sessionErrorBox")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()  # never blocks: a race or training keeps running behind it

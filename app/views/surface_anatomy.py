@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plaintext import PlainLabel
 from app.theme import ThemeManager
 from app.views.surface_runners import ERROR_COLORS
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
@@ -591,7 +592,7 @@ class AnatomyTool(QObject):
             "and the per-coordinate step size they imply."
         )
         self.info.hide()
-        self.message = QLabel(box)
+        self.message = PlainLabel(box)
         self.message.setObjectName("anatomyMessage")
         self.message.setAccessibleName("Step anatomy status")
         self.message.setToolTip("Why there is nothing to draw right now, and what to do.")
@@ -618,17 +619,16 @@ class AnatomyTool(QObject):
         code_lay.setSpacing(0)
         self.lines: list[QLabel] = []
         for i, text in enumerate(CODE_LINES):
-            label = QLabel(self.code)
+            label = PlainLabel(self.code)
             label.setObjectName(f"narrateLine{i}")
             label.setAccessibleName(f"Loop line {i + 1}")
             label.setToolTip("The line of the PyTorch loop a narrated step runs at this press.")
-            label.setTextFormat(Qt.TextFormat.PlainText)
             label.setProperty("code", text)
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             code_lay.addWidget(label)
             self.lines.append(label)
         self.hint = HINT.format(key="Alt+N")
-        self.text = QLabel(self.hint, box)
+        self.text = PlainLabel(self.hint, box)
         self.text.setObjectName("narrateText")
         self.text.setAccessibleName("Narration")
         self.text.setToolTip("What the highlighted line did, with its numbers.")

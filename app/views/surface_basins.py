@@ -45,7 +45,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
@@ -55,6 +54,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.plaintext import PlainLabel
 from app.theme import get_theme
 from app.views.surface_runners import ERROR_COLORS, auto_label, swatch
 from app.warmup import LOADING_NOTE, warming_up
@@ -165,7 +165,7 @@ class BasinsTool(QObject):
             "Start the selected optimizer from every point of a grid and colour each start by "
             "the minimum it reaches: where you start decides where you end."
         )
-        self.spec_label = QLabel(box)
+        self.spec_label = PlainLabel(box)
         self.spec_label.setObjectName("basinsOptimizerLabel")
         self.spec_label.setAccessibleName("Optimizer used for the basins")
         self.spec_label.setToolTip(
@@ -227,7 +227,7 @@ class BasinsTool(QObject):
         self.show_check.setChecked(True)
         self.show_check.toggled.connect(self._sync_overlay_visibility)
 
-        self.status = QLabel(box)
+        self.status = PlainLabel(box)
         self.status.setObjectName("basinsStatus")
         self.status.setAccessibleName("Basins status")
         self.status.setToolTip("What the last computation did, or why it could not start.")
@@ -247,9 +247,9 @@ class BasinsTool(QObject):
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.spec_label)
         form = QGridLayout()
-        grid_title = QLabel("Grid", box)
+        grid_title = PlainLabel("Grid", box)
         grid_title.setBuddy(self.grid_spin)
-        steps_title = QLabel("Steps", box)
+        steps_title = PlainLabel("Steps", box)
         steps_title.setBuddy(self.steps_spin)
         form.addWidget(grid_title, 0, 0)
         form.addWidget(self.grid_spin, 0, 1)

@@ -30,6 +30,7 @@ from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6.QtCore import QObject, QPointF, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsItem, QSizePolicy
 
+from app.plaintext import esc
 from app.theme import ThemeManager, get_theme
 from app.views.surface_layers import TrajectoryLayer
 from app.views.surface_runners import RunnerEntry
@@ -204,7 +205,7 @@ class RacePlots(QObject):
         self.loss_layer.set_track(rid, _loss_color(entry.color, self.theme), entry.visible)
         sample = LegendSample(proxy)
         self._samples[rid] = sample
-        self.legend.addItem(sample, entry.legend_text())
+        self.legend.addItem(sample, esc(entry.legend_text()))  # pyqtgraph takes HTML
         for it in self.legend.items[-1]:  # repainted with every frame of the map otherwise
             it.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._fit_legend()
@@ -240,8 +241,8 @@ class RacePlots(QObject):
             proxy.setVisible(entry.visible)
             proxy.blockSignals(False)
         label = self._label(rid)
-        if label is not None and label.text != entry.legend_text():
-            label.setText(entry.legend_text())
+        if label is not None and label.text != esc(entry.legend_text()):
+            label.setText(esc(entry.legend_text()))
             self._fit_legend()
         self.loss_layer.set_track(rid, _loss_color(entry.color, th), entry.visible)
         self.legend.update()
@@ -392,7 +393,7 @@ class RacePlots(QObject):
         return None
 
     def legend_texts(self) -> list[str]:
-        return [label.text for _sample, label in self.legend.items]
+        return [label.item.toPlainText() for _sample, label in self.legend.items]
 
     def head_spots(self) -> list[tuple[float, float, str]]:
         """(x, y, symbol) of every drawn current-point marker."""

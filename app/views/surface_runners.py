@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QGridLayout,
     QGroupBox,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -29,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plaintext import PlainLabel, plain_tip
 from app.theme import ERROR_COLORS
 from app.widgets.hparam_form import HParamForm
 from app.widgets.slider_spin import format_number
@@ -190,14 +190,14 @@ class OptimizerPanel(QWidget):
         # -- the selected runner's hyperparameters
         self.hparam_box = QGroupBox("Hyperparameters", self)
         self.hparam_box.setObjectName("hparamGroup")
-        self.description = QLabel(self.hparam_box)
+        self.description = PlainLabel(self.hparam_box)
         self.description.setObjectName("optimizerDescription")
         self.description.setWordWrap(True)
         self.description.setAccessibleName("Optimizer description")
         self.form = HParamForm(parent=self.hparam_box)
         self.form.setObjectName("hparamForm")
         self.form.changed.connect(self._on_form_changed)
-        self.error = QLabel(self.hparam_box)
+        self.error = PlainLabel(self.hparam_box)
         self.error.setObjectName("surfaceHparamError")
         self.error.setAccessibleName("Hyperparameter error")
         self.error.setWordWrap(True)
@@ -277,7 +277,7 @@ class OptimizerPanel(QWidget):
                 if entry.diverged
                 else "tick to show, double-click to rename"
             )
-            item.setToolTip(tip)
+            item.setToolTip(plain_tip(tip))
             font = item.font()
             font.setItalic(entry.diverged)
             item.setFont(font)
@@ -350,7 +350,7 @@ class OptimizerPanel(QWidget):
         label = entry.label
         short = label if len(label) <= TITLE_CHARS else label[: TITLE_CHARS - 1] + "…"
         self.hparam_box.setTitle(f"Hyperparameters: {short}")
-        self.hparam_box.setToolTip(f"Hyperparameters of {label}")
+        self.hparam_box.setToolTip(plain_tip(f"Hyperparameters of {label}"))
 
     def show_error(self, text: str) -> None:
         self.error.setText(text)

@@ -53,7 +53,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QSizePolicy,
     QSpinBox,
@@ -62,6 +61,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plaintext import PlainLabel
 from app.theme import ThemeManager, get_theme
 from app.views.surface_runners import ERROR_COLORS, RunnerEntry
 from app.widgets.hparam_form import HParamForm, pretty_name
@@ -154,7 +154,7 @@ class LrPage(QWidget):
         super().__init__(parent)
         self.setObjectName("lrPage")
         self.theme = theme
-        self.empty = QLabel(EMPTY_TEXT, self)
+        self.empty = PlainLabel(EMPTY_TEXT, self)
         self.empty.setObjectName("lrEmptyLabel")
         self.empty.setAccessibleName("No learning-rate schedule")
         self.empty.setWordWrap(True)
@@ -348,7 +348,7 @@ class ScheduleTool(QObject):
         box = QGroupBox("Schedule && noise")
         box.setObjectName("scheduleGroup")
         box.setAccessibleName("Schedule and noise")
-        self.target = QLabel(box)
+        self.target = PlainLabel(box)
         self.target.setObjectName("scheduleTarget")
         self.target.setAccessibleName("Optimizer the schedule applies to")
         self.target.setWordWrap(True)
@@ -375,7 +375,7 @@ class ScheduleTool(QObject):
         self.ints_box = QWidget(box)
         self.ints_form = QFormLayout(self.ints_box)
         self.ints_form.setContentsMargins(0, 0, 0, 0)
-        self.error = QLabel(box)
+        self.error = PlainLabel(box)
         self.error.setObjectName("scheduleError")
         self.error.setAccessibleName("Schedule error")
         self.error.setWordWrap(True)
@@ -421,7 +421,7 @@ class ScheduleTool(QObject):
         lay.addWidget(self.noise_check)
         lay.addWidget(self.noise)
         seed_row = QHBoxLayout()
-        seed_label = QLabel("Seed", box)
+        seed_label = PlainLabel("Seed", box)
         seed_label.setBuddy(self.seed)
         seed_row.addWidget(seed_label)
         seed_row.addWidget(self.seed, 1)
@@ -505,8 +505,7 @@ class ScheduleTool(QObject):
             edit.setAccessibleName(pretty_name(name))
             edit.setToolTip(f"{help_text} ({EDIT_HINTS[kind]}; Enter applies)")
             edit.editingFinished.connect(self._on_ints_edited)
-            label = QLabel(pretty_name(name), self.ints_box)
-            label.setTextFormat(Qt.TextFormat.PlainText)
+            label = PlainLabel(pretty_name(name), self.ints_box)
             label.setBuddy(edit)
             self.ints_form.addRow(label, edit)
             self._arg_edits[name] = edit

@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSizePolicy,
@@ -51,6 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plaintext import PlainLabel
 from app.settings import read_bool, read_bytes, read_float, read_int, read_str
 from app.theme import SERIES_COLORS, get_theme
 from app.views.surface_plots import RacePlots
@@ -203,7 +203,7 @@ class SurfaceView(QWidget):
         loss_lay.setSpacing(2)
         head = QHBoxLayout()
         head.setContentsMargins(4, 0, 4, 0)
-        title = QLabel("Loss per step", loss_box)
+        title = PlainLabel("Loss per step", loss_box)
         title.setObjectName("lossTitle")
         self.log_check = QCheckBox("log y", loss_box)
         self.log_check.setObjectName("surfaceLossLogCheck")
@@ -317,7 +317,7 @@ class SurfaceView(QWidget):
         self.speed_slider.setPageStep(SPEED_POSITIONS // 10)
         self.speed_slider.setValue(speed_to_position(self._speed))
         self.speed_slider.valueChanged.connect(self._on_speed)
-        self.speed_label = QLabel(box)
+        self.speed_label = PlainLabel(box)
         self.speed_label.setObjectName("speedLabel")
         self.speed_label.setAccessibleName("Speed")
         self.speed_label.setToolTip("Steps per second asked for (the status line shows the rate "
@@ -330,7 +330,7 @@ class SurfaceView(QWidget):
         grid.addWidget(self.step_button, 0, 1)
         grid.addWidget(self.reset_button, 0, 2)
         speed_row = QHBoxLayout()
-        speed_title = QLabel("Speed", box)
+        speed_title = PlainLabel("Speed", box)
         speed_title.setBuddy(self.speed_slider)
         speed_row.addWidget(speed_title)
         speed_row.addWidget(self.speed_slider, 1)
@@ -355,7 +355,7 @@ class SurfaceView(QWidget):
         self.surface_combo.setMinimumContentsLength(12)
         self._fill_surface_combo()
         self.surface_combo.currentIndexChanged.connect(self._on_surface_combo)
-        self.surface_description = QLabel(box)
+        self.surface_description = PlainLabel(box)
         self.surface_description.setObjectName("surfaceDescription")
         self.surface_description.setWordWrap(True)
         self.surface_description.setAccessibleName("Surface description")
@@ -374,7 +374,7 @@ class SurfaceView(QWidget):
         )
         self.expression_edit.returnPressed.connect(self.apply_expression)
         self.expression_edit.textEdited.connect(self._on_expression_edited)
-        self.expression_error = QLabel(box)
+        self.expression_error = PlainLabel(box)
         self.expression_error.setObjectName("expressionError")
         self.expression_error.setAccessibleName("Expression error")
         self.expression_error.setWordWrap(True)
@@ -383,7 +383,7 @@ class SurfaceView(QWidget):
         )
         self.expression_error.hide()
 
-        self.start_label = QLabel(box)
+        self.start_label = PlainLabel(box)
         self.start_label.setObjectName("startLabel")
         self.start_label.setAccessibleName("Start point")
         self.start_label.setToolTip("Where every optimizer starts; click or drag on the map to "

@@ -51,6 +51,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plaintext import PlainLabel, plain_tip
 from app.settings import read_bool, read_float, read_int, read_str, read_str_list
 from app.theme import ERROR_COLORS, get_theme
 from app.views.training_plots import class_color, lane_label
@@ -165,7 +166,7 @@ class _ViewportWidthDelegate(QStyledItemDelegate):
 
 
 def _header(text: str, parent: QWidget) -> QLabel:
-    label = QLabel(text, parent)
+    label = PlainLabel(text, parent)
     label.setStyleSheet("font-weight: bold; margin-top: 6px;")  # bold via QSS: follows zoom
     return label
 
@@ -319,7 +320,7 @@ class TrainingControls(QWidget):
             "networks can bend the boundary more (applies on Reset)"
         )
         model_form.addRow(self._label("Hidden layers", self.hidden_edit), self.hidden_edit)
-        self.hidden_error = QLabel("", self)
+        self.hidden_error = PlainLabel("", self)
         self.hidden_error.setObjectName("hiddenError")
         self.hidden_error.setWordWrap(True)
         self.hidden_error.setVisible(False)
@@ -402,7 +403,7 @@ class TrainingControls(QWidget):
         )
         self.hparam_form.setObjectName("trainHParams")
         lay.addWidget(self.hparam_form)
-        self.hparam_error = QLabel("", self)
+        self.hparam_error = PlainLabel("", self)
         self.hparam_error.setObjectName("hparamError")
         self.hparam_error.setWordWrap(True)
         self.hparam_error.setVisible(False)
@@ -435,7 +436,7 @@ class TrainingControls(QWidget):
             "CosineAnnealingLR], milestones=[5]). Enter applies it (on Reset)."
         )
         sched_form.addRow(self.scheduler_edit)
-        self.scheduler_error = QLabel("", self)
+        self.scheduler_error = PlainLabel("", self)
         self.scheduler_error.setObjectName("schedulerError")
         self.scheduler_error.setTextFormat(Qt.TextFormat.PlainText)
         self.scheduler_error.setWordWrap(True)
@@ -563,7 +564,7 @@ class TrainingControls(QWidget):
 
     # -- helpers ---------------------------------------------------------------------------
     def _label(self, text: str, buddy: QWidget) -> QLabel:
-        label = QLabel(text, self)
+        label = PlainLabel(text, self)
         label.setBuddy(buddy)
         label.setToolTip(buddy.toolTip())
         return label
@@ -744,7 +745,8 @@ class TrainingControls(QWidget):
             for i, spec in enumerate(self.specs):
                 label = lane_label(str(spec))
                 item = QListWidgetItem(swatch(get_theme().series_color(i), size), label)
-                item.setToolTip(f"{spec}\n{spec.info.description}")  # the row may be elided
+                # the row may be elided: the tooltip has it all
+                item.setToolTip(plain_tip(f"{spec}\n{spec.info.description}"))
                 self.race_list.addItem(item)
             self.race_list.setCurrentRow(self._current)
             self._fit_list_height()
@@ -828,7 +830,7 @@ class TrainingControls(QWidget):
         if item is not None:
             spec = self.specs[lane]
             item.setText(lane_label(str(spec)))
-            item.setToolTip(f"{spec}\n{spec.info.description}")
+            item.setToolTip(plain_tip(f"{spec}\n{spec.info.description}"))
         self.lanesChanged.emit()
 
     @Slot(int)

@@ -43,7 +43,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -53,6 +52,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plaintext import PlainLabel
 from app.tasks import BackgroundTask
 from app.theme import ThemeManager, get_theme
 from app.views.training_controls import ERROR_COLORS
@@ -193,7 +193,7 @@ class LandscapePage(QWidget):
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
 
-        self.title = QLabel("Loss landscape · not computed yet", self)
+        self.title = PlainLabel("Loss landscape · not computed yet", self)
         self.title.setObjectName("landscapeTitle")
         self.title.setAccessibleName("Loss landscape title")
         self.title.setWordWrap(True)
@@ -209,7 +209,7 @@ class LandscapePage(QWidget):
         pi.setLabel("bottom", "a (along d1)")
         pi.setLabel("left", "b (along d2)")
 
-        self.message = QLabel("", self)
+        self.message = PlainLabel("", self)
         self.message.setObjectName("landscapeMessage")
         self.message.setAccessibleName("Loss landscape message")
         self.message.setWordWrap(True)
@@ -218,11 +218,11 @@ class LandscapePage(QWidget):
 
         labels = []
         for text, buddy in (("Directions", self.directions), ("Grid", self.grid)):
-            label = QLabel(text, self)
+            label = PlainLabel(text, self)
             label.setBuddy(buddy)
             label.setToolTip(buddy.toolTip())
             labels.append(label)
-        range_label = QLabel("Range", self)
+        range_label = PlainLabel("Range", self)
         range_label.setBuddy(self.span)
         range_label.setToolTip(self.span.toolTip())
 

@@ -36,7 +36,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -45,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plaintext import PlainLabel, RichLabel, esc
 from app.tasks import BackgroundTask
 from app.theme import ThemeManager, get_theme
 from app.views.training_controls import ERROR_COLORS
@@ -193,7 +193,7 @@ class LRFinderTool(QObject):
         range_row = QHBoxLayout()
         range_row.setContentsMargins(0, 0, 0, 0)
         range_row.addWidget(self.min_spin, 1)
-        to = QLabel("to", box)
+        to = PlainLabel("to", box)
         to.setBuddy(self.max_spin)
         range_row.addWidget(to)
         range_row.addWidget(self.max_spin, 1)
@@ -223,7 +223,7 @@ class LRFinderTool(QObject):
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(max(8, self.progress.fontMetrics().height() // 2))
 
-        self.status = QLabel("", box)
+        self.status = PlainLabel("", box)
         self.status.setObjectName("lrFinderStatus")
         self.status.setAccessibleName("Learning-rate finder status")
         self.status.setWordWrap(True)
@@ -232,10 +232,10 @@ class LRFinderTool(QObject):
 
         form = QFormLayout(box)
         form.setContentsMargins(6, 6, 6, 6)
-        lr_label = QLabel("lr from", box)
+        lr_label = PlainLabel("lr from", box)
         lr_label.setBuddy(self.min_spin)
         form.addRow(lr_label, range_row)
-        steps_label = QLabel("Steps", box)
+        steps_label = PlainLabel("Steps", box)
         steps_label.setBuddy(self.steps_spin)
         form.addRow(steps_label, self.steps_spin)
         form.addRow(buttons)
@@ -282,7 +282,7 @@ class LRFinderTool(QObject):
         self.marker = _marker(pi, "lrFinderMarker", 0.97, (0, 0))
         self.valley_marker = _marker(pi, "lrFinderValleyMarker", 0.3, (1, 0))
 
-        self.result_label = QLabel(
+        self.result_label = RichLabel(
             "Press “Find learning rate” in the panel (Learning-rate finder) to run the range test.",
             page,
         )
@@ -351,7 +351,7 @@ class LRFinderTool(QObject):
         self.progress.setValue(0)
         self._set_status(f"Range test for {spec} from lr {format_number(lr_min, 3)} to "
                          f"{format_number(lr_max, 3)} in {steps} steps…")  # fmt: skip
-        self.result_label.setText(f"Running the range test for {self._lane_text(spec, lane)}…")
+        self.result_label.setText(f"Running the range test for {esc(self._lane_text(spec, lane))}…")
         tabs = getattr(self.view, "plot_tabs", None)
         if tabs is not None and tabs.indexOf(self.page) >= 0:
             tabs.setCurrentWidget(self.page)
@@ -516,14 +516,14 @@ class LRFinderTool(QObject):
         self.result_label.setText(self._result_text(r))
 
     def _result_text(self, r: LRFinderResult) -> str:
-        who = self._lane_text(r.optimizer, r.lane)
+        who = esc(self._lane_text(r.optimizer, r.lane))  # a rich label: quoted text escaped
         valley = (
             f" fastai's valley rule (dotted): {format_number(_round_lr(r.valley), 3)}."
             if r.valley is not None
             else ""
         )
         if r.suggestion is None:
-            return f"No suggestion for {who}: {r.reason}.{valley}"
+            return f"No suggestion for {who}: {esc(r.reason)}.{valley}"
         best = r.best_index
         lowest = (
             f"lowest loss at lr {format_number(float(r.lrs[best]), 3)}" if best is not None else ""
@@ -531,7 +531,7 @@ class LRFinderTool(QObject):
         if r.rule == "steepest":
             rule = f"steepest descent of the smoothed loss (the dot); {lowest}"
         else:
-            rule = f"{r.rule} — {r.reason}"
+            rule = esc(f"{r.rule} — {r.reason}")
         stale = " <i>Settings changed since: run it again.</i>" if self._stale else ""
         return (
             f"<b>Suggested learning rate: {format_number(_round_lr(r.suggestion), 3)}</b> "

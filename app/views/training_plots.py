@@ -26,8 +26,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QLabel
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
+from app.plaintext import PlainLabel, esc, plain_tip
 from app.theme import ThemeManager, get_theme
 from app.views.training_series import (
     ACC_SERIES,
@@ -354,7 +355,7 @@ class TrainingPlots(QObject):
         bp.setLabel("left", "x₂")
         # the title is a QLabel above the plot, not a pyqtgraph title: a title inside the scene
         # cannot shrink, and at 1024 px with zoom it pushed the plot out of its widget
-        self.boundary_title = QLabel("Decision boundary")
+        self.boundary_title = PlainLabel("Decision boundary")
         self.boundary_title.setObjectName("boundaryTitle")
         self.boundary_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.boundary_title.setMinimumWidth(1)
@@ -442,7 +443,7 @@ class TrainingPlots(QObject):
                     item.setObjectName(f"{key}Curve{i}")
                 self._plot_of(key).addItem(item)
             if race:  # the accuracy plot shares the loss plot's colours: one legend is enough
-                self.legend.addItem(lane.items["smooth"], lane_label(name))  # see _fit_legend
+                self.legend.addItem(lane.items["smooth"], esc(lane_label(name)))  # see _fit_legend
             else:  # each series as SERIES names and draws it (the band by its sample)
                 for legend, keys in ((self.legend, LOSS_SERIES), (self.acc_legend, ACC_SERIES)):
                     for key in keys:
@@ -607,7 +608,7 @@ class TrainingPlots(QObject):
 
     def legend_texts(self) -> list[str]:
         """The texts the loss legend shows now (shortened when the plot is narrow)."""
-        return [text.text for _sample, text in self.legend.items]
+        return [text.item.toPlainText() for _sample, text in self.legend.items]
 
     def legend_full_texts(self) -> list[str]:
         """The full names (the legend's tooltips), however short the legend shows them."""
@@ -807,8 +808,8 @@ class TrainingPlots(QObject):
             return
         self._legend_fitted[id(legend)] = key
         for (_sample, label), text in zip(legend.items, full, strict=True):
-            label.setToolTip(text)
-        legend.setToolTip("\n".join(full))
+            label.setToolTip(plain_tip(text))
+        legend.setToolTip(plain_tip("\n".join(full)))
         candidates = [  # most readable first: full names, then shorter ones, then smaller fonts
             (names, rel, cols)
             for rel in LEGEND_FONTS
@@ -831,7 +832,7 @@ class TrainingPlots(QObject):
         self._apply_legend(legend, *(chosen or candidates[0]))
         if legend is self.legend:  # hidden: the names are still in the plot's tooltip
             names = "" if chosen else "\n\nCurves: " + " · ".join(full)
-            self.loss_plot.setToolTip(LOSS_TOOLTIP + names)
+            self.loss_plot.setToolTip(plain_tip(LOSS_TOOLTIP + names))
 
     def _legend_pad(self) -> tuple[float, float]:
         """The legend's inner margins (pyqtgraph's 9 px a side left no room in a 100 px plot)."""
@@ -841,7 +842,7 @@ class TrainingPlots(QObject):
         """How much room a legend label needs (measured once per text and font size)."""
         known = self._label_sizes.get((text, size))
         if known is None:
-            self._probe.setText(text, size=size)
+            self._probe.setText(esc(text), size=size)
             known = (self._probe.minimumWidth(), self._probe.minimumHeight())
             if len(self._label_sizes) > 500:  # live lr changes make new names: stay bounded
                 self._label_sizes.clear()
@@ -879,8 +880,8 @@ class TrainingPlots(QObject):
             for _sample, label in legend.items:  # setAttr() alone does not re-render
                 label.setText(label.text)
         for (_sample, label), text in zip(legend.items, names, strict=True):
-            if label.text != text:
-                label.setText(text)
+            if label.text != esc(text):  # pyqtgraph takes HTML
+                label.setText(esc(text))
         legend.setColumnCount(cols)
         layout = legend.layout
         pad_x, pad_y = self._legend_pad()

@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QBoxLayout,
     QComboBox,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -44,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.plaintext import PlainLabel, RichLabel, esc
 from app.settings import read_bytes
 from app.theme import get_theme
 from app.views.training_controls import ERROR_COLORS, TrainingControls, swatch
@@ -184,7 +184,7 @@ class TrainingView(QWidget):
             b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Space must not also "click" the focus
         lr_info = get_optimizer("SGD").hparam("lr")
         low, high = lr_info.slider_range()
-        self.lr_label = QLabel(LR_LABEL, self)
+        self.lr_label = PlainLabel(LR_LABEL, self)
         self.lr_label.setObjectName("trainLrLabel")
         # the box explains a refused value itself (rejected); the view shows it in its message
         # line with its other errors, so the transport bar keeps its height
@@ -208,13 +208,13 @@ class TrainingView(QWidget):
         )
         self.lr_label.setBuddy(self.lr_control.spin)
         self.lr_label.setToolTip(self.lr_control.toolTip())
-        self.lr_lane = QLabel("", self)
+        self.lr_lane = RichLabel("", self)
         self.lr_lane.setObjectName("trainLrLane")
         self.lr_lane.setToolTip(
             "The race entry the learning rate applies to (select it in the list)"
         )
 
-        self.lr_now = QLabel("", self)  # the scheduled lr in force (the control shows the base)
+        self.lr_now = PlainLabel("", self)  # the scheduled lr in force (the control shows the base)
         self.lr_now.setObjectName("trainLrNow")
         self.lr_now.setToolTip(
             "The learning rate the scheduler has set for the current batch; the control beside "
@@ -253,7 +253,7 @@ class TrainingView(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
 
-        self.message = QLabel("", self)
+        self.message = PlainLabel("", self)
         self.message.setObjectName("trainMessage")
         self.message.setAccessibleName("Training message")
         self.message.setWordWrap(True)
@@ -264,7 +264,7 @@ class TrainingView(QWidget):
         self.boundary_lane_combo.setObjectName("boundaryLaneCombo")
         self.boundary_lane_combo.setAccessibleName("Decision boundary of")
         self.boundary_lane_combo.setToolTip("Whose network the decision boundary shows")
-        self.boundary_lane_label = QLabel("Boundary of", self)
+        self.boundary_lane_label = PlainLabel("Boundary of", self)
         self.boundary_lane_label.setBuddy(self.boundary_lane_combo)
 
         loss_plot, acc_plot, boundary_plot = self.plots.widgets()
@@ -792,7 +792,7 @@ class TrainingView(QWidget):
         lane = self.controls.current_lane()
         if len(specs) > 1:
             color = self.theme.series_color(lane)
-            self.lr_lane.setText(f"<span style='color:{color}'>●</span> {specs[lane].name}")
+            self.lr_lane.setText(f"<span style='color:{color}'>●</span> {esc(specs[lane].name)}")
             self.lr_lane.setVisible(True)
         else:
             self.lr_lane.setVisible(False)

@@ -13,13 +13,14 @@ from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
-    QLabel,
     QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
+
+from app.plaintext import PlainLabel
 
 
 class _VerticalLabel(QWidget):
@@ -84,7 +85,7 @@ class CollapsiblePanel(QFrame):
         self._toggle.setAutoRaise(True)
         self._toggle.clicked.connect(self.toggle)
 
-        self._title_label = QLabel(title, self)
+        self._title_label = PlainLabel(title, self)
         self._title_label.setObjectName("panelTitle")
         # bold through a style sheet, not setFont(): an explicit font would stop following zoom
         self._title_label.setStyleSheet("font-weight: bold;")

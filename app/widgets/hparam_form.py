@@ -34,11 +34,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QSpinBox,
     QWidget,
 )
 
+from app.plaintext import PlainLabel
 from app.widgets.slider_spin import (
     BIG,
     Check,
@@ -186,7 +186,7 @@ class HParamForm(QWidget):
             if hp.kind == "bool":  # the box carries its own text: the whole text is clickable
                 self._layout.addRow(control)
                 continue
-            label = QLabel(pretty_name(hp.name), self)
+            label = PlainLabel(pretty_name(hp.name), self)
             label.setToolTip(hp.help)
             label.setBuddy(control)
             label.setObjectName(f"{self._prefix}{hp.name}Label")

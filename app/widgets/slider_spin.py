@@ -27,12 +27,12 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QDoubleSpinBox,
     QHBoxLayout,
-    QLabel,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
+from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, get_theme
 
 #: ``check(value, label)`` raises ValueError (core's GdsimError) with a one-line reason when
@@ -87,7 +87,7 @@ def range_check(
     return check
 
 
-class MessageLabel(QLabel):
+class MessageLabel(PlainLabel):
     """The one-line reason a typed value was refused, in the theme's error colour.
 
     Hidden until there is something to say, so it takes no room; ``clear_message`` hides it.
