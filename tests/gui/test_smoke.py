@@ -19,7 +19,7 @@ from app.main_window import MainWindow
 
 # The offscreen platform warns about a feature it lacks; that is not our bug.
 OFFSCREEN_NOISE = r"This plugin does not support"
-WAIT = 15_000  # ms: a deadline for what must happen, generous on a loaded machine; not a speed claim
+WAIT = 15_000  # ms: a deadline, generous on a loaded machine; not a speed claim
 
 
 def _native_threads() -> int | None:

@@ -139,9 +139,7 @@ def guard(qtbot, caplog):
 
 def bounded(waits) -> bool:
     """Every wait had a deadline within the shutdown budget (see helpers.thread_waits)."""
-    return all(
-        isinstance(ms, int) and 0 <= ms <= SHUTDOWN_BUDGET_S * 1000 for ms, _ended in waits
-    )
+    return all(isinstance(ms, int) and 0 <= ms <= SHUTDOWN_BUDGET_S * 1000 for ms, _ended in waits)
 
 
 def make_window(qtbot) -> MainWindow:
