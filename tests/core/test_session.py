@@ -740,9 +740,12 @@ def test_rastrigin_traps_every_runner_in_the_nearest_dimple_or_keeps_it_bouncing
         assert 17 < r.loss < 19 and np.hypot(*r.point) > 4
         assert np.allclose(r.point, trapped[0].point, atol=1e-6)  # the same dimple
     assert np.hypot(*np.subtract(trapped[0].point, (3.2, -2.6))) < 0.5  # the one by the start
+    # lr x the dimple's curvature (~397) is far above 2: no dimple is a stable point for it, so
+    # it bounces from wall to wall on any CPU (not a chaotic transient that may happen to settle)
     recent = bouncing.trail.points()[-100:]
     assert np.abs(np.diff(recent, axis=0)).sum() > 1.0  # still moving after 300 steps
-    assert gradient("rastrigin", bouncing.point) > 1.0 and bouncing.loss > 17
+    assert min(gradient("rastrigin", tuple(p)) for p in recent) > 1.0  # never at rest
+    assert bouncing.trail.losses()[-100:].min() > 17
 
 
 def test_plateau_sgd_stalls_and_adam_walks_into_the_pit():
