@@ -40,6 +40,7 @@ from core.session import (
 )
 from core.surfaces import get_surface, surface_names
 from core.training import EarlyStop, EpochEnd, TrainConfig, TrainingEngine
+from tests.never_open import forbid_opening
 
 PRESETS_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "resources", "presets")
 
@@ -484,7 +485,7 @@ def test_save_then_load_gives_an_equal_session(tmp_path):
     assert path.read_text(encoding="utf-8") == dumps_session(s)
 
 
-def test_missing_folder_and_odd_files_are_refused_in_one_line(tmp_path):
+def test_missing_folder_and_odd_files_are_refused_in_one_line(tmp_path, monkeypatch):
     cases = [
         (tmp_path / "nope.json", "cannot open session"),
         (tmp_path, "it is a folder"),
@@ -492,6 +493,7 @@ def test_missing_folder_and_odd_files_are_refused_in_one_line(tmp_path):
     ]
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)  # opening a fifo would block until a writer comes: never opened
+    forbid_opening(monkeypatch, fifo)  # an attempt fails at once instead of hanging
     cases.append((fifo, "not a regular file"))
     for path, expected in cases:
         with pytest.raises(GdsimError) as info:
