@@ -93,13 +93,19 @@ def test_a_broken_cuda_driver_counts_as_no_cuda(monkeypatch):
         resolve_device("cuda")
 
 
-def test_move_optimizer_state_keeps_every_value():
+def _adam_with_state() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """A small model whose Adam has taken three steps (so it has state to move)."""
     model = torch.nn.Linear(3, 2)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
     for _ in range(3):
         optimizer.zero_grad()
         model(torch.ones(4, 3)).sum().backward()
         optimizer.step()
+    return model, optimizer
+
+
+def test_move_optimizer_state_keeps_every_value():
+    model, optimizer = _adam_with_state()
     before = {
         i: {k: v.clone() for k, v in optimizer.state[p].items()}
         for i, p in enumerate(model.parameters())
@@ -119,12 +125,7 @@ def test_move_optimizer_state_really_moves_it():
     """cpu -> cpu proves nothing (a no-op passes): a dtype change and the ``meta`` device (no
     GPU needed) show the state really follows its parameters, and Adam's step counter stays a
     CPU float32 as torch keeps it."""
-    model = torch.nn.Linear(3, 2)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
-    for _ in range(3):
-        optimizer.zero_grad()
-        model(torch.ones(4, 3)).sum().backward()
-        optimizer.step()
+    model, optimizer = _adam_with_state()
     p = next(model.parameters())
     exp_avg = optimizer.state[p]["exp_avg"].clone()
     model.to(torch.float64)
