@@ -93,13 +93,19 @@ def test_a_broken_cuda_driver_counts_as_no_cuda(monkeypatch):
         resolve_device("cuda")
 
 
-def test_move_optimizer_state_keeps_every_value():
+def _adam_with_state() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """A small model whose Adam has taken three steps (so it has state to move)."""
     model = torch.nn.Linear(3, 2)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
     for _ in range(3):
         optimizer.zero_grad()
         model(torch.ones(4, 3)).sum().backward()
         optimizer.step()
+    return model, optimizer
+
+
+def test_move_optimizer_state_keeps_every_value():
+    model, optimizer = _adam_with_state()
     before = {
         i: {k: v.clone() for k, v in optimizer.state[p].items()}
         for i, p in enumerate(model.parameters())
@@ -113,3 +119,30 @@ def test_move_optimizer_state_keeps_every_value():
             assert torch.equal(state[key], value)
         assert state["exp_avg"].device == p.device
     assert optimizer.param_groups[0]["lr"] == 0.1
+
+
+def test_move_optimizer_state_really_moves_it():
+    """cpu -> cpu proves nothing (a no-op passes): a dtype change and the ``meta`` device (no
+    GPU needed) show the state really follows its parameters, and Adam's step counter stays a
+    CPU float32 as torch keeps it."""
+    model, optimizer = _adam_with_state()
+    p = next(model.parameters())
+    exp_avg = optimizer.state[p]["exp_avg"].clone()
+    model.to(torch.float64)
+    move_optimizer_state(optimizer, torch.device("cpu"))
+    state = optimizer.state[p]
+    assert state["exp_avg"].dtype == state["exp_avg_sq"].dtype == torch.float64
+    assert torch.equal(state["exp_avg"], exp_avg.double())  # the same values, cast
+    # as a move between CPU and GPU does, keep each Parameter object (meta would otherwise get
+    # new ones, which the optimizer does not hold)
+    swap = torch.__future__.get_swap_module_params_on_conversion()
+    torch.__future__.set_swap_module_params_on_conversion(True)
+    try:
+        model.to("meta")
+    finally:
+        torch.__future__.set_swap_module_params_on_conversion(swap)
+    move_optimizer_state(optimizer, torch.device("meta"))
+    for p in model.parameters():
+        state = optimizer.state[p]
+        assert state["exp_avg"].device.type == state["exp_avg_sq"].device.type == "meta"
+        assert state["step"].device.type == "cpu" and state["step"].dtype == torch.float32

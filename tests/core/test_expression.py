@@ -10,9 +10,11 @@ import math
 import pickle
 import sys
 
+import hypothesis
 import numpy as np
 import pytest
 import torch
+from hypothesis import strategies as st
 
 from core.errors import GdsimError
 from core.expression import (
@@ -403,19 +405,35 @@ def test_nesting_up_to_the_limit_is_allowed():
         compile_expression("(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1))
 
 
+def _recurse(n: int) -> int:
+    return 0 if n == 0 else 1 + _recurse(n - 1)
+
+
 def test_deepest_legal_nesting_needs_little_python_stack():
     # Only parentheses and calls recurse, a bounded number of frames per level, so the parser
-    # works even when called from deep inside a GUI callback stack.
+    # works even when called from deep inside a GUI callback stack: compiled and evaluated with
+    # 600 frames to spare, the deepest legal expressions give the right numbers.
+    x, y = _XY[..., 0], _XY[..., 1]
+    sines = x
+    for _ in range(MAX_DEPTH):
+        sines = torch.sin(sines)
+    cases = [
+        ("sin(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH, sines),
+        ("max(x, " * (MAX_DEPTH - 1) + "y" + ")" * (MAX_DEPTH - 1), torch.maximum(x, y)),
+        ("(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH, x),
+        ("-(" * (MAX_DEPTH // 2) + "x" + ")" * (MAX_DEPTH // 2), x),  # an even number of minuses
+    ]
     depth = len(inspect.stack())
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(depth + 600)
     try:
-        compile_expression("sin(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH)
-        compile_expression("max(x, " * (MAX_DEPTH - 1) + "y" + ")" * (MAX_DEPTH - 1))
-        compile_expression("(" * MAX_DEPTH + "x" + ")" * MAX_DEPTH)
-        compile_expression("-(" * (MAX_DEPTH // 2) + "x" + ")" * (MAX_DEPTH // 2))
+        with pytest.raises(RecursionError):  # the limit really bites at this depth
+            _recurse(600)
+        got = [compile_expression(text)(_XY) for text, _ in cases]
     finally:
         sys.setrecursionlimit(old)
+    for (text, want), value in zip(cases, got, strict=True):
+        assert torch.equal(value, want), text[:12]
 
 
 def test_long_flat_chains_are_fine():
@@ -440,9 +458,6 @@ def test_evaluates_a_500x500_grid():
 
 # ---------------------------------------------------------------------------------------------
 # Property: any text either compiles to a working function or raises ExpressionError.
-
-hypothesis = pytest.importorskip("hypothesis")
-st = hypothesis.strategies
 
 _ALPHABET = "xyXYe0123456789.+-*/^()(), \t\n" + "sincoatexplgqrbmhwdu_$#'\"[]{}:;!@&|<>=~`\\%×é"
 _TOKENS = [

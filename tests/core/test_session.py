@@ -42,6 +42,7 @@ from core.session import (
 )
 from core.surfaces import get_surface, surface_names
 from core.training import EarlyStop, EpochEnd, TrainConfig, TrainingEngine
+from tests.never_open import forbid_opening
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -488,7 +489,7 @@ def test_save_then_load_gives_an_equal_session(tmp_path):
     assert path.read_text(encoding="utf-8") == dumps_session(s)
 
 
-def test_missing_folder_and_odd_files_are_refused_in_one_line(tmp_path):
+def test_missing_folder_and_odd_files_are_refused_in_one_line(tmp_path, monkeypatch):
     cases = [
         (tmp_path / "nope.json", "cannot open session"),
         (tmp_path, "it is a folder"),
@@ -496,6 +497,7 @@ def test_missing_folder_and_odd_files_are_refused_in_one_line(tmp_path):
     ]
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)  # opening a fifo would block until a writer comes: never opened
+    forbid_opening(monkeypatch, fifo)  # an attempt fails at once instead of hanging
     cases.append((fifo, "not a regular file"))
     for path, expected in cases:
         with pytest.raises(GdsimError) as info:
@@ -752,9 +754,12 @@ def test_rastrigin_traps_every_runner_in_the_nearest_dimple_or_keeps_it_bouncing
         assert 17 < r.loss < 19 and np.hypot(*r.point) > 4
         assert np.allclose(r.point, trapped[0].point, atol=1e-6)  # the same dimple
     assert np.hypot(*np.subtract(trapped[0].point, (3.2, -2.6))) < 0.5  # the one by the start
+    # lr x the dimple's curvature (~397) is far above 2: no dimple is a stable point for it, so
+    # it bounces from wall to wall on any CPU (not a chaotic transient that may happen to settle)
     recent = bouncing.trail.points()[-100:]
     assert np.abs(np.diff(recent, axis=0)).sum() > 1.0  # still moving after 300 steps
-    assert gradient("rastrigin", bouncing.point) > 1.0 and bouncing.loss > 17
+    assert min(gradient("rastrigin", tuple(p)) for p in recent) > 1.0  # never at rest
+    assert bouncing.trail.losses()[-100:].min() > 17
 
 
 def test_plateau_sgd_stalls_and_adam_walks_into_the_pit():

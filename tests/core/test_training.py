@@ -603,6 +603,28 @@ def test_move_to_the_same_device_mid_run_keeps_training():
     ]
 
 
+def test_a_move_takes_every_lane_and_its_optimizer_state_along(monkeypatch):
+    """A real move without a GPU: "cuda" resolves to torch's ``meta`` device (tensors without
+    data), so a move that left anything behind on the CPU shows."""
+    engine = TrainingEngine(small(epochs=1, optimizers=("Adam(lr=0.01)", "SGD(momentum=0.9)")))
+    engine.step(3)
+    monkeypatch.setattr(training, "resolve_device", lambda request: torch.device("meta"))
+    swap = torch.__future__.get_swap_module_params_on_conversion()
+    torch.__future__.set_swap_module_params_on_conversion(True)  # keep Parameter objects, as a
+    try:  # CPU <-> GPU move does (meta would otherwise get new ones)
+        engine.set_device("cuda")
+        engine.process_commands()
+    finally:
+        torch.__future__.set_swap_module_params_on_conversion(swap)
+    assert engine.device == torch.device("meta")
+    assert not [e for e in engine.drain().events if isinstance(e, Error)]
+    for lane in engine.lanes:
+        for p in lane.model.parameters():
+            assert p.device.type == "meta"
+            tensors = [v for v in lane.optimizer.state[p].values() if v.dim() > 0]
+            assert tensors and all(v.device.type == "meta" for v in tensors)
+
+
 def test_failed_move_to_a_simulated_gpu_reports_and_keeps_training(monkeypatch):
     engine = TrainingEngine(small(epochs=1, optimizers="Adam(lr=0.01)"))
     engine.step(3)

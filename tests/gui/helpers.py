@@ -13,9 +13,11 @@ A test file whose controls all live under one view may keep a one-line wrapper s
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TypeVar
 
-from PySide6.QtCore import QObject, QPoint, Qt
+from PySide6.QtCore import QObject, QPoint, Qt, QThread
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -124,3 +126,24 @@ def tiny_training(qtbot, window, hidden: str = "8,8"):
     settle(qtbot, view)
     assert view.controller.engine.config.samples == 200
     return view
+
+
+@contextlib.contextmanager
+def thread_waits(monkeypatch) -> Iterator[list[tuple[object, bool]]]:
+    """Every ``QThread.wait`` made inside the block, as (its argument or None, what it returned).
+
+    How a test proves a close is prompt without a clock: each wait has a deadline within the
+    product's budget and returned True (the worker obeyed the stop in time), or False and the
+    worker was parked. A wait without a deadline (None) could block the GUI for ever.
+    """
+    waits: list[tuple[object, bool]] = []
+    real = QThread.wait
+
+    def wait(thread: QThread, *args):
+        ended = real(thread, *args)
+        waits.append((args[0] if args else None, bool(ended)))
+        return ended
+
+    with monkeypatch.context() as patch:
+        patch.setattr(QThread, "wait", wait)
+        yield waits

@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 import pytest
+from PIL import Image
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QPushButton
 
@@ -211,8 +212,6 @@ def test_csv_refuses_a_wrong_extension(qtbot, window, tmp_path):
 
 
 def _gif_frames(path) -> list[np.ndarray]:
-    from PIL import Image
-
     frames = []
     with Image.open(path) as im:
         for i in range(im.n_frames):
@@ -222,7 +221,6 @@ def _gif_frames(path) -> list[np.ndarray]:
 
 
 def test_gif_has_the_frames_asked_for_and_they_move(qtbot, window, tmp_path):
-    pytest.importorskip("PIL")
     view = window.surface_view
     path = tmp_path / "race.gif"
     rec = export.export_gif(view, path, frames=6, steps_per_frame=3, fps=10, from_start=True)
@@ -239,9 +237,6 @@ def test_gif_has_the_frames_asked_for_and_they_move(qtbot, window, tmp_path):
 
 
 def test_gif_at_a_size_fits_it(qtbot, window, tmp_path):
-    pytest.importorskip("PIL")
-    from PIL import Image
-
     path = tmp_path / "small.gif"
     export.export_gif(window.surface_view, path, frames=3, steps_per_frame=1, size=(300, 300))
     with Image.open(path) as im:
@@ -250,7 +245,6 @@ def test_gif_at_a_size_fits_it(qtbot, window, tmp_path):
 
 
 def test_gif_recorder_runs_on_the_event_loop_and_reports(qtbot, window, tmp_path):
-    pytest.importorskip("PIL")
     view = window.surface_view
     path = tmp_path / "live.gif"
     rec = export.GifRecorder(view, path, frames=5, steps_per_frame=2, fps=12)
@@ -266,7 +260,6 @@ def test_gif_recorder_runs_on_the_event_loop_and_reports(qtbot, window, tmp_path
 
 
 def test_record_gif_calls_back_from_the_window(qtbot, window, tmp_path):
-    pytest.importorskip("PIL")
     done, progress = [], []
     rec = export.record_gif(
         window.surface_view, tmp_path / "menu.gif", frames=3, steps_per_frame=1,
@@ -278,7 +271,6 @@ def test_record_gif_calls_back_from_the_window(qtbot, window, tmp_path):
 
 
 def test_cancelling_a_gif_keeps_the_old_file_and_leaves_nothing(qtbot, window, tmp_path):
-    pytest.importorskip("PIL")
     path = tmp_path / "old.gif"
     path.write_bytes(b"previous animation")
     rec = export.GifRecorder(window.surface_view, path, frames=200, steps_per_frame=1)
@@ -292,7 +284,6 @@ def test_cancelling_a_gif_keeps_the_old_file_and_leaves_nothing(qtbot, window, t
 
 
 def test_resetting_the_race_stops_a_recording(qtbot, window, tmp_path):
-    pytest.importorskip("PIL")
     view = window.surface_view
     rec = export.GifRecorder(view, tmp_path / "r.gif", frames=200, steps_per_frame=1)
     rec.start()
@@ -304,7 +295,6 @@ def test_resetting_the_race_stops_a_recording(qtbot, window, tmp_path):
 
 
 def test_gif_refusals(qtbot, window, tmp_path):
-    pytest.importorskip("PIL")
     view = window.surface_view
     for kwargs, words in (
         ({"path": tmp_path / "a.png"}, r"must end in \.gif"),

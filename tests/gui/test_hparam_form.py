@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QSlider, QSpinBox
 
+import core.optimizers as optimizers
 from app.widgets.hparam_form import HParamForm, float_range
 from app.widgets.slider_spin import LogSliderSpin, SciDoubleSpinBox
 
@@ -149,7 +150,6 @@ def test_ui_range_from_the_registry_wins_when_it_fits():
 
 def test_builds_from_the_real_registry():
     """Every registered optimizer's hyperparameters become controls (the contract's HParam)."""
-    optimizers = pytest.importorskip("core.optimizers")
     for name in optimizers.optimizer_names():
         info = optimizers.get_optimizer(name)
         form = HParamForm(info.hparams)

@@ -245,11 +245,15 @@ def test_garbage_bytes_settings_file(qtbot):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(bytes(range(256)) * 8 + b"\x00\xff[General]\nzoom=\xff\xfe\n")
+    get_theme().set_scale(1.5)  # left by an earlier window: the garbage must not keep it
     win = MainWindow()
     qtbot.addWidget(win)
     win.show()
-    assert win.tabs.count() == 2
+    assert get_theme().scale == 1.0 and get_theme().name == "light"  # the defaults
+    assert win.tabs.currentIndex() == 0 and win.tabs.currentWidget().isVisible()
     win.close()
+    # closing saved a usable file over the garbage
+    assert QSettings(path, QSettings.Format.IniFormat).value("appearance/zoom") in ("1.0", 1.0)
 
 
 def test_view_shutdown_errors_are_logged_not_raised(qtbot, caplog):

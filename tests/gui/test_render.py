@@ -10,6 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from PIL import Image
 from PySide6.QtGui import QImage
 
 from app import export
@@ -67,9 +68,6 @@ def test_render_a_training_preset(qtbot, tmp_path):
 
 
 def test_render_a_preset_to_gif(qtbot, tmp_path, capsys):
-    pytest.importorskip("PIL")
-    from PIL import Image
-
     out = tmp_path / "ravine.gif"
     args = ["--preset", "ravine-momentum", "--steps", "12", "--frames", "4", "--size", "480x300"]
     assert render(*args, "-o", str(out)) == 0

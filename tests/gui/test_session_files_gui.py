@@ -14,13 +14,13 @@ import errno
 import json
 import os
 import tempfile
-import threading
 
 import pytest
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from core.session import MAX_FILE_BYTES, VERSION, dumps_session
+from tests.never_open import forbid_opening
 
 OFFSCREEN_NOISE = r"This plugin does not support"
 pytestmark = [
@@ -145,27 +145,15 @@ def test_opening_something_that_is_not_a_file(busy_window, monkeypatch, tmp_path
     folder = tmp_path / "folder.json"
     folder.mkdir()
     fifo = tmp_path / "fifo.json"
-    os.mkfifo(fifo)
-
-    def unblock() -> None:  # if the app ever opened the fifo, this frees it (no hang)
-        try:
-            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-            os.write(fd, b"garbage")
-            os.close(fd)
-        except OSError:
-            pass
-
-    writer = threading.Timer(3.0, unblock)
-    writer.start()
-    try:
-        for path in (folder, tmp_path / "missing.json", fifo):
-            open_file(window, monkeypatch, path)
-            (box,) = error_boxes(window)
-            assert path.name in box.text()
-            assert screen(window) == before
-            box.close()
-    finally:
-        writer.cancel()
+    os.mkfifo(fifo)  # opening it would block the GUI until a writer comes: it must never be
+    attempts = forbid_opening(monkeypatch, fifo)  # opened, and an attempt fails at once
+    for path in (folder, tmp_path / "missing.json", fifo):
+        open_file(window, monkeypatch, path)
+        (box,) = error_boxes(window)
+        assert path.name in box.text()
+        assert screen(window) == before
+        box.close()
+    assert attempts == []
 
 
 def test_a_file_that_is_not_regular_is_refused_in_one_plain_sentence(

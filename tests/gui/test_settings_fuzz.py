@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PySide6.QtCore import Qt
 
 from app.main_window import MainWindow
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
@@ -71,6 +72,18 @@ def dispose(win: MainWindow) -> None:
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
+def fresh_layout(win: MainWindow) -> bool:
+    """Size and docks as a window without saved geometry/state has them (MainWindow.__init__:
+    1280x800, the code panel docked on the right and hidden): a refused value changed nothing."""
+    panel = win.code_panel
+    return (
+        (win.width(), win.height()) == (1280, 800)
+        and win.dockWidgetArea(panel) == Qt.DockWidgetArea.RightDockWidgetArea
+        and panel.isHidden()
+        and not panel.isFloating()
+    )
+
+
 def check_sane(win: MainWindow) -> None:
     theme = get_theme()
     assert theme.name in THEMES and MIN_ZOOM <= theme.scale <= MAX_ZOOM
@@ -118,9 +131,9 @@ CASES = {
     "zoom-huge": ("appearance", "zoom", "1e308", lambda w: get_theme().scale == 1.0),
     "theme-unknown": ("appearance", "theme", "purple", lambda w: get_theme().name == "light"),
     "tab-unknown": ("window", "tab", "7", lambda w: w.tabs.currentIndex() == 0),
-    "geometry-not-binary": ("window", "geometry", "12", lambda w: True),
-    "geometry-garbage-bytes": ("window", "geometry", "@ByteArray(\\xff\\0\\x1)", lambda w: True),
-    "state-variant-garbage": ("window", "state", "@Variant(\\0\\0\\0\\x7fjunk)", lambda w: True),
+    "geometry-not-binary": ("window", "geometry", "12", fresh_layout),
+    "geometry-garbage-bytes": ("window", "geometry", "@ByteArray(\\xff\\0\\x1)", fresh_layout),
+    "state-variant-garbage": ("window", "state", "@Variant(\\0\\0\\0\\x7fjunk)", fresh_layout),
     "surface-unknown": (
         "views", "surfaces\\surface", "no-such-surface",
         lambda w: w.surface_view.race.surface.name == "rosenbrock",

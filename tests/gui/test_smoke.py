@@ -19,6 +19,7 @@ from app.main_window import MainWindow
 
 # The offscreen platform warns about a feature it lacks; that is not our bug.
 OFFSCREEN_NOISE = r"This plugin does not support"
+WAIT = 15_000  # ms: a deadline, generous on a loaded machine; not a speed claim
 
 
 def _native_threads() -> int | None:
@@ -59,20 +60,20 @@ def _cycle(qtbot) -> None:
 @pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
 def test_start_and_close_leaves_no_threads_and_no_warnings(qtbot):
     _cycle(qtbot)  # warm-up
-    QThreadPool.globalInstance().waitForDone(1000)
+    QThreadPool.globalInstance().waitForDone(WAIT)
     py_before = {t.ident for t in threading.enumerate()}
     native_before = _native_threads()
     qt_before = _running_qthreads()
 
     _cycle(qtbot)
 
-    QThreadPool.globalInstance().waitForDone(1000)
+    QThreadPool.globalInstance().waitForDone(WAIT)
     gc.collect()
     leaked_py = [t.name for t in threading.enumerate() if t.ident not in py_before]
     assert leaked_py == [], f"Python threads left running: {leaked_py}"
     assert _running_qthreads() <= qt_before, "a QThread is still running after close"
     if native_before is not None:  # QThreads that finish need a moment to be reaped
-        qtbot.waitUntil(lambda: _native_threads() <= native_before, timeout=1500)
+        qtbot.waitUntil(lambda: _native_threads() <= native_before, timeout=WAIT)
 
 
 def test_main_window_constructs_without_arguments(qtbot):

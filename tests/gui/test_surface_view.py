@@ -133,8 +133,13 @@ def test_default_race_names_tooltips_and_accessible_names(window):
     # a known minimum is marked on the map
     mx, my = view.plots.map.minima.getData()
     assert (list(mx), list(my)) == ([1.0], [1.0])
-    # the legend names every runner
-    assert view.plots.legend_texts() == [e.label for e in view.entries.values()]
+    # the legend names every runner of DEFAULT_RACE, with its lr and settings as given
+    assert view.plots.legend_texts() == [
+        "SGD (lr=0.001)",
+        "SGD (lr=0.001, momentum=0.9)",
+        "Adam (lr=0.02)",
+        "RMSprop (lr=0.005)",
+    ]
 
 
 # -- run, step, reset --------------------------------------------------------------------------

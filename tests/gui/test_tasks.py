@@ -60,9 +60,10 @@ def spin_until_cancelled(report, cancelled, started: threading.Event):
     return "too late"
 
 
-def stubborn(report, cancelled, seconds: float):
-    """Ignores cancel for a while (a long torch call that cannot be interrupted)."""
-    time.sleep(seconds)
+def stubborn(report, cancelled, started: threading.Event, release: threading.Event):
+    """Ignores cancel until released (a long torch call that cannot be interrupted)."""
+    started.set()
+    release.wait(60)  # bounded only so that a failing test cannot leave it behind for ever
     return "done"
 
 
@@ -152,13 +153,18 @@ def test_shutdown_parks_a_thread_that_outlives_the_budget(qtbot):
     import app.tasks as tasks_mod
 
     task = BackgroundTask()
-    task.start(stubborn, 0.4)
-    qtbot.wait(20)
+    started, release = threading.Event(), threading.Event()
+    task.start(stubborn, started, release)
+    assert started.wait(5)
     before = len(tasks_mod._ORPHANS)
-    assert not task.shutdown(10)  # still sleeping: parked, not terminated, not destroyed
-    assert len(tasks_mod._ORPHANS) == before + 1
-    thread, _worker = tasks_mod._ORPHANS[-1]
-    assert thread.wait(WAIT)
+    try:
+        assert not task.shutdown(10)  # still busy: parked, not terminated, not destroyed
+        assert len(tasks_mod._ORPHANS) == before + 1
+        thread, _worker = tasks_mod._ORPHANS[-1]
+        assert thread.isRunning()
+    finally:
+        release.set()
+    assert thread.wait(WAIT)  # ends by itself once its work returns
 
 
 def test_many_rapid_start_cancel_cycles_leave_no_thread_and_one_ending_each(qtbot, task):
