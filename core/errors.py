@@ -13,15 +13,20 @@ MAX_DIGITS_SHOWN = 20
 _LONG_DIGITS = re.compile(rf"\d{{{MAX_DIGITS_SHOWN + 1},}}")
 
 
+#: Line breaks and other control characters a user put in a name or key are quoted (``\\n``), so
+#: the message stays one line.
+_ESCAPES = {c: repr(chr(c))[1:-1] for c in [*range(32), 0x7F, 0x85, 0x2028, 0x2029]}
+
+
 def shorten_numbers(text: str) -> str:
     """``text`` with every run of more than MAX_DIGITS_SHOWN digits shortened."""
     return _LONG_DIGITS.sub(lambda m: f"{m.group()[:6]}…({len(m.group())} digits)", text)
 
 
 class GdsimError(ValueError):
-    """Bad input, explained in one line (long numbers in it shortened)."""
+    """Bad input, explained in one line (long numbers shortened, control characters quoted)."""
 
     def __init__(self, *args: object) -> None:
         if args and isinstance(args[0], str):
-            args = (shorten_numbers(args[0]), *args[1:])
+            args = (shorten_numbers(args[0]).translate(_ESCAPES), *args[1:])
         super().__init__(*args)

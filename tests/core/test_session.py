@@ -1053,6 +1053,17 @@ def test_a_huge_whole_number_in_a_float_field_is_refused_naming_it(where, value,
     assert len(str(info.value)) < 160
 
 
+@pytest.mark.parametrize("key", ["\n", "a\r\nb", "x\u2028y"])
+def test_a_key_with_a_line_break_is_quoted_in_a_one_line_message(key):
+    """Found by the preset mutation fuzz: a dataset_options key "\\n" split the message in two."""
+    d = doc(view="training", surfaces=None, training={"hidden": [4], "dataset_options": {key: "x"}})
+    with pytest.raises(GdsimError) as info:
+        loads_session(json.dumps(d))
+    message = str(info.value)
+    assert len(message.splitlines()) == 1
+    assert f"training.dataset_options.{key.encode('unicode_escape').decode()}" in message
+
+
 def test_a_refused_file_says_cannot_open_once(tmp_path):
     fifo = tmp_path / "fifo.json"
     os.mkfifo(fifo)
