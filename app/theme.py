@@ -29,7 +29,7 @@ from importlib import resources
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSize, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -40,6 +40,10 @@ ZOOM_STEPS: tuple[float, ...] = (
     0.5, 0.67, 0.75, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0,
 )  # fmt: skip
 MIN_ZOOM, MAX_ZOOM = ZOOM_STEPS[0], ZOOM_STEPS[-1]
+
+#: The smallest a plot widget may be, px: 260×180 at 100 %, and 60×50 more per 100 % of zoom
+#: (axes, tick labels and titles grow with the text; the data area keeps >= 200×130 px).
+MIN_PLOT_BASE, MIN_PLOT_PER_ZOOM = (200, 130), (60, 50)
 
 #: Error text (refused input, a failed action), readable on each theme's background.
 ERROR_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}
@@ -206,6 +210,12 @@ class ThemeManager(QObject):
     def size(self, base: float) -> float:
         """Scale a pixel size (marker size, fixed widths) by the zoom factor."""
         return base * self._scale
+
+    def min_plot_size(self) -> QSize:
+        """The smallest readable plot at the current zoom (see MIN_PLOT_BASE): views lay
+        their plots out so that none gets less, reflowing to tabs rather than squeezing."""
+        (bw, bh), (zw, zh) = MIN_PLOT_BASE, MIN_PLOT_PER_ZOOM
+        return QSize(int(round(bw + zw * self._scale)), int(round(bh + zh * self._scale)))
 
     def font(self, relative: float = 1.0, bold: bool = False) -> QFont:
         """The zoomed application font, ``relative`` times larger (for headings)."""

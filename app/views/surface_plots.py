@@ -27,7 +27,7 @@ from collections.abc import Iterable
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
-from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QSizePolicy
 
 from app.theme import ThemeManager, get_theme
@@ -87,6 +87,7 @@ class RacePlots(QObject):
     """Owns the map, the loss plot and every plot item of the race."""
 
     runnerVisibilityToggled = Signal(int, bool)  # from a click on a legend entry
+    minimumsChanged = Signal()  # a plot's least size changed (zoom, legend rows)
 
     def __init__(self, theme: ThemeManager | None = None) -> None:
         super().__init__()
@@ -383,6 +384,19 @@ class RacePlots(QObject):
                 self.legend.columnCount = -1  # force pyqtgraph to lay the entries out again
                 self.legend.setColumnCount(cols)
         self.legend.updateGeometry()
+        self.fit_minimums()
+
+    def fit_minimums(self) -> None:
+        """Each plot's least size at this zoom: the map keeps a readable map below its legend
+        (a legend taller than the map left a thumbnail at 200 %); views reflow, not squeeze."""
+        least = self.theme.min_plot_size()
+        legend = self.legend.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).height()
+        map_least = QSize(least.width(), least.height() + int(math.ceil(legend)))
+        changed = self.map.minimumSize() != map_least or self.loss.minimumSize() != least
+        self.map.setMinimumSize(map_least)
+        self.loss.setMinimumSize(least)
+        if changed:
+            self.minimumsChanged.emit()
 
     def _label(self, rid: int):
         sample = self._samples.get(rid)

@@ -45,7 +45,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSlider,
-    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -57,6 +56,7 @@ from app.views.surface_plots import RacePlots
 from app.views.surface_runners import ERROR_COLORS, OptimizerPanel, RunnerEntry
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
 from app.widgets.collapsible_panel import CollapsiblePanel
+from app.widgets.plot_deck import PlotDeck
 from app.widgets.slider_spin import format_number
 from core.errors import GdsimError
 from core.expression import ExpressionError, expression_help
@@ -172,6 +172,7 @@ class SurfaceView(QWidget):
         self.plots = RacePlots(self.theme)
         self.plots.runnerVisibilityToggled.connect(self._on_visibility)
         self._build_ui()
+        self.plots.minimumsChanged.connect(self.deck.schedule_refit)
 
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -220,17 +221,16 @@ class SurfaceView(QWidget):
         loss_lay.addLayout(head)
         loss_lay.addWidget(self.plots.loss, 1)
 
-        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        # map above, loss below while both keep a readable size (a lecturer can drag the
+        # splitter to give the map more); tabs when the window is too short for both
+        self.deck = PlotDeck(Qt.Orientation.Vertical, self)
+        self.deck.setObjectName("surfacePlotDeck")
+        self.deck.addItem(self.plots.map, "Map", stretch=3)
+        self.deck.addItem(loss_box, "Loss per step", stretch=1)
+        self.splitter = self.deck.splitter
         self.splitter.setObjectName("surfaceSplitter")
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(self.plots.map)
-        self.splitter.addWidget(loss_box)
         self._loss_box = loss_box
         self.plot_tabs: QTabWidget | None = None  # made by add_plot_page()
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.plots.map.setMinimumHeight(220)
-        self.plots.loss.setMinimumHeight(90)
 
         controls = QWidget()
         controls.setObjectName("surfaceControls")
@@ -257,7 +257,7 @@ class SurfaceView(QWidget):
         self.control_panel_widget = CollapsiblePanel("Controls", self, content=controls)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.splitter, 1)
+        lay.addWidget(self.deck, 1)
         lay.addWidget(self.control_panel_widget)
 
         self.plots.map.pointClicked.connect(self.set_start)
@@ -274,9 +274,7 @@ class SurfaceView(QWidget):
             tabs = QTabWidget(self)
             tabs.setObjectName("surfacePlotTabs")
             tabs.setDocumentMode(True)
-            self.splitter.replaceWidget(1, tabs)
-            self.splitter.setStretchFactor(0, 3)  # the map keeps most of the height
-            self.splitter.setStretchFactor(1, 1)
+            self.deck.replaceItem(self._loss_box, tabs, "Plots")
             tabs.addTab(self._loss_box, "Loss per step")
             self.plot_tabs = tabs
         self.plot_tabs.addTab(widget, title)
@@ -901,6 +899,7 @@ class SurfaceView(QWidget):
     @Slot()
     def _on_theme(self) -> None:
         self.panel.set_theme_name(self.theme.name)
+        self.plots.fit_minimums()
         for entry in self.entries.values():
             self.plots.restyle(entry)
         self.plots.update_heads(self.entries.values())

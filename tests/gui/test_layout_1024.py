@@ -1,0 +1,133 @@
+"""The lecture hall's projector: at 1024×768, at 100/150/200 % zoom, every plot keeps the
+readable minimum (``ThemeManager.min_plot_size``: 260×180 px at 100 %, 60×50 px more per 100 %
+of zoom) and the controls a lecture needs stay on screen. Offscreen by default; the same checks
+run on a real X display when ``DISPLAY`` names one (``QT_QPA_PLATFORM=xcb``)."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QPoint, QRect
+from PySide6.QtWidgets import QPushButton, QStatusBar, QWidget
+
+from app.main_window import MainWindow
+from app.theme import get_theme
+
+SIZE = (1024, 768)
+PLOTS = {
+    "surfaces": ("surfaceView", "surfaceLossPlot"),
+    "training": ("lossPlot", "accuracyPlot", "boundaryPlot"),
+}
+CONTROLS = {
+    "surfaces": ("runButton", "stepButton", "resetButton", "addOptimizerButton",
+                 "removeOptimizerButton"),
+    "training": ("trainRunButton", "trainStepButton", "trainResetButton"),
+}  # fmt: skip
+
+
+@pytest.fixture
+def small_window(qtbot):
+    win = MainWindow(restore=False)
+    qtbot.addWidget(win)
+    win.resize(*SIZE)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+
+
+def _settle(qtbot) -> None:
+    qtbot.wait(60)  # decks refit on a zero timer after a zoom or a resize
+
+
+def _fully_shown(widget: QWidget) -> bool:
+    """Visible, inside the window, and not clipped by a scroll area or any other parent."""
+    if not widget.isVisible():
+        return False
+    win = widget.window()
+    full = QRect(widget.mapTo(win, QPoint(0, 0)), widget.size())
+    shown = QRect(full)
+    parent = widget.parentWidget()
+    while parent is not None and parent is not win:
+        shown &= QRect(parent.mapTo(win, QPoint(0, 0)), parent.size())
+        parent = parent.parentWidget()
+    return shown == full and win.rect().contains(full)
+
+
+def _plot(win: MainWindow, name: str) -> pg.GraphicsView:
+    return next(v for v in win.findChildren(pg.GraphicsView) if v.objectName() == name)
+
+
+def _bring_to_front(win: MainWindow, key: str, plot: QWidget) -> None:
+    """Show the tab holding ``plot`` when the view's plot deck shows its plots as tabs."""
+    deck = win.view(key).deck
+    for leaf, _title in deck.leaves():
+        if leaf is plot or leaf.isAncestorOf(plot):
+            deck.show_widget(leaf)
+            return
+    raise AssertionError(f"{plot.objectName()} is in no plot deck")
+
+
+@pytest.mark.parametrize("zoom", [1.0, 1.5, 2.0])
+@pytest.mark.parametrize("key", ["surfaces", "training"])
+def test_every_plot_keeps_its_minimum_at_1024x768(small_window, qtbot, key, zoom):
+    win = small_window
+    win.show_view(key)
+    get_theme().set_scale(zoom)
+    _settle(qtbot)
+    least = get_theme().min_plot_size()
+    assert least.width() >= 260 and least.height() >= 180
+    assert win.width() <= SIZE[0] and win.height() <= SIZE[1]
+    for name in PLOTS[key]:
+        plot = _plot(win, name)
+        _bring_to_front(win, key, plot)
+        _settle(qtbot)
+        assert plot.isVisible(), name
+        assert plot.width() >= least.width() and plot.height() >= least.height(), (
+            f"{name} is {plot.width()}×{plot.height()} at {zoom:.0%}, below {least.width()}×"
+            f"{least.height()}"
+        )
+        assert _fully_shown(plot), name
+
+
+@pytest.mark.parametrize("zoom", [1.0, 1.5, 2.0])
+@pytest.mark.parametrize("key", ["surfaces", "training"])
+def test_run_controls_and_status_bar_stay_on_screen(small_window, qtbot, key, zoom):
+    win = small_window
+    win.show_view(key)
+    get_theme().set_scale(zoom)
+    _settle(qtbot)
+    for name in CONTROLS[key]:
+        button = win.findChild(QPushButton, name)
+        assert button is not None, name
+        assert _fully_shown(button), f"{name} is off screen at {zoom:.0%}"
+    assert _fully_shown(win.findChild(QStatusBar))
+
+
+@pytest.mark.parametrize("zoom", [1.0, 2.0])
+def test_the_map_is_never_smaller_than_its_legend(small_window, qtbot, zoom):
+    win = small_window
+    view = win.surface_view
+    for spec in ("Adagrad(lr=0.5)", "SGD(lr=0.01, nesterov=True, momentum=0.9)", "NAdam"):
+        view.add_runner(spec)
+    get_theme().set_scale(zoom)
+    _settle(qtbot)
+    _bring_to_front(win, "surfaces", view.plots.map)
+    _settle(qtbot)
+    box = view.plots.map.getPlotItem().getViewBox()
+    legend = view.plots.legend
+    assert box.height() >= legend.boundingRect().height()
+    assert box.width() >= 200 and box.height() >= 130  # the data area keeps its minimum
+
+
+def test_a_short_window_shows_plots_as_tabs_and_a_tall_one_side_by_side(small_window, qtbot):
+    win = small_window
+    deck = win.surface_view.deck
+    get_theme().set_scale(2.0)
+    _settle(qtbot)
+    assert deck.mode == "tabs"
+    titles = [deck.tabs.tabText(i) for i in range(deck.tabs.count())]
+    assert titles[0] == "Map"
+    get_theme().set_scale(1.0)
+    _settle(qtbot)
+    assert deck.mode == "split" and deck.splitter.isVisible()
+    assert deck.splitter.indexOf(win.surface_view.plots.map) == 0  # back where it was
