@@ -214,6 +214,7 @@ class MainWindow(QMainWindow):
         self.zoom_label = QLabel(self)
         self.zoom_label.setObjectName("zoomLabel")
         self.zoom_label.setToolTip("Current zoom (View ▸ Zoom); Ctrl+0 resets")
+        self.zoom_label.setContentsMargins(6, 0, 6, 0)
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.zoom_label)
 

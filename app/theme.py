@@ -4,7 +4,7 @@ Why a single object: a lecturer presses Ctrl+= once and *everything* must grow â
 fonts, pyqtgraph axis ticks and labels, legend text and the width of every plotted line â€” so
 that the back row can read the axes. Qt only scales widget fonts by itself; pyqtgraph items
 and pens have to be told. ``ThemeManager`` keeps the state, applies it to the QApplication
-(font, palette, style sheet from ``resources/styles``) and to every pyqtgraph view in every
+(font, palette, indicator sizes) and to every pyqtgraph view in every
 top-level window, then emits ``changed`` so views can re-pen their own data items.
 
 Usage from a view (plot items are created once, re-penned on change)::
@@ -20,18 +20,16 @@ Colours for data series come from ``series_color(i)`` (readable on both backgrou
 
 from __future__ import annotations
 
-import functools
 import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QSize, Signal
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QToolTip, QWidget
 
 log = logging.getLogger("gdsim.theme")
 
@@ -121,14 +119,25 @@ def _dark_palette() -> QPalette:
     return p
 
 
-@functools.lru_cache(maxsize=8)
-def load_style_sheet(name: str) -> str:
-    """The theme's QSS from ``resources/styles/<name>.qss`` ('' if missing: never fatal)."""
-    try:
-        return resources.files("resources").joinpath("styles", f"{name}.qss").read_text("utf-8")
-    except (OSError, ModuleNotFoundError) as exc:  # a broken install must still open
-        log.warning("style sheet %r not found (%s); using the plain palette", name, exc)
-        return ""
+class _ZoomStyle(QProxyStyle):
+    """Fusion with check box and radio button indicators that grow with the zoom (Fusion
+    sizes them in pixels, not from the font)."""
+
+    METRICS = frozenset({
+        QStyle.PixelMetric.PM_IndicatorWidth, QStyle.PixelMetric.PM_IndicatorHeight,
+        QStyle.PixelMetric.PM_ExclusiveIndicatorWidth,
+        QStyle.PixelMetric.PM_ExclusiveIndicatorHeight,
+    })  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__("Fusion")
+        self.scale = 1.0
+
+    def pixelMetric(self, metric, option=None, widget=None) -> int:  # noqa: N802 (Qt override)
+        value = super().pixelMetric(metric, option, widget)
+        if metric in self.METRICS:
+            return int(round(value * self.scale))
+        return value
 
 
 class ThemeManager(QObject):
@@ -145,7 +154,8 @@ class ThemeManager(QObject):
         self._name = "light"
         self._scale = 1.0
         self._base_font: QFont | None = None
-        self._fusion_set = False
+        self._style: _ZoomStyle | None = None
+        self._applied: tuple[str | None, float | None] = (None, None)  # what Qt has now
         self._bindings: list[tuple[weakref.ref, Callable[[Any, ThemeManager], None]]] = []
 
     # -- state ---------------------------------------------------------------------------
@@ -248,22 +258,29 @@ class ThemeManager(QObject):
         return self._base_font
 
     def apply(self) -> None:
-        """Push font, palette, style sheet and plot styling to the running application."""
+        """Push font, palette and plot styling to the running application.
+
+        No application style sheet: with one, Qt restyles every widget on each change (0.3-
+        0.4 s a zoom step here) and stops passing a new application font down. Only what
+        changed is pushed: a zoom step sets the font, a theme switch the palette."""
         app = QApplication.instance()
         if not isinstance(app, QApplication):
             return
         base = self._base()
-        if not self._fusion_set:
-            app.setStyle("Fusion")  # native styles ignore a dark palette on some platforms
-            self._fusion_set = True
-        app.setPalette(_dark_palette() if self.is_dark else app.style().standardPalette())
-        font = QFont(base)
-        font.setPointSizeF(self.point_size())
-        app.setFont(font)
-        # With an application style sheet, Qt does not push a new application font to existing
-        # widgets; re-setting the sheet re-polishes them (~20 ms for a full window), after the
-        # font so that they pick it up. Never put font sizes in the .qss files.
-        app.setStyleSheet(load_style_sheet(self._name) + self._zoom_rules())
+        if self._style is None:
+            self._style = _ZoomStyle()  # native styles ignore a dark palette on some platforms
+            app.setStyle(self._style)
+        self._style.scale = self._scale
+        if self._applied[0] != self._name:
+            palette = _dark_palette() if self.is_dark else app.style().standardPalette()
+            app.setPalette(palette)
+            QToolTip.setPalette(palette)
+        if self._applied[1] != self._scale:
+            font = QFont(base)
+            font.setPointSizeF(self.point_size())
+            app.setFont(font)
+            _repolish_own_sheets(app)
+        self._applied = (self._name, self._scale)
         c = self.colors
         pg.setConfigOption("background", c.background)
         pg.setConfigOption("foreground", c.foreground)
@@ -271,16 +288,6 @@ class ThemeManager(QObject):
             self.style_widget_tree(top)
         self._run_bindings()
         self.changed.emit()
-
-    def _zoom_rules(self) -> str:
-        """QSS for the few things Fusion sizes in pixels rather than from the font."""
-        if abs(self._scale - 1.0) < 1e-6:
-            return ""
-        px = int(round(14 * self._scale))
-        return (
-            "\n/* zoom */\n"
-            f"QCheckBox::indicator, QRadioButton::indicator {{ width: {px}px; height: {px}px; }}\n"
-        )
 
     def _run_bindings(self) -> None:
         alive = []
@@ -356,6 +363,15 @@ class ThemeManager(QObject):
         axis.labelStyle = {**axis.labelStyle, "color": c.foreground,
                            "font-size": f"{label_pt:.1f}pt"}  # fmt: skip
         axis._updateLabel()  # public setLabel() would reset SI-prefix ranges and visibility
+
+
+def _repolish_own_sheets(app: QApplication) -> None:
+    """A widget with a style sheet of its own (an error label's colour) keeps its old font
+    when the application font changes; setting its sheet again re-polishes it."""
+    for widget in app.allWidgets():
+        sheet = widget.styleSheet()
+        if sheet:
+            widget.setStyleSheet(sheet)
 
 
 _THEME: ThemeManager | None = None

@@ -74,7 +74,7 @@ class CollapsiblePanel(QFrame):
         if side not in ("left", "right"):
             raise ValueError("side must be 'left' or 'right'")
         self.setObjectName("controlPanel")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self._side = side
         self._expanded = True
         self._title = title
@@ -192,6 +192,16 @@ class CollapsiblePanel(QFrame):
         if obj is self._scroll.widget() and event.type() == QEvent.Type.LayoutRequest:
             self._update_width()
         return False
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        """A one-pixel edge on the plot's side, in the theme's palette (no style sheet: one
+        would stop the panel's controls following the zoom)."""
+        super().paintEvent(event)
+        p = QPainter(self)
+        p.setPen(self.palette().mid().color())
+        x = 0 if self._side == "right" else self.width() - 1
+        p.drawLine(x, 0, x, self.height())
+        p.end()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().changeEvent(event)
