@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
+from itertools import pairwise
 
 TARGET_MS = 100.0
 SIZE = (1024, 768)
@@ -42,13 +43,13 @@ def _longest_stall(app, action: Callable[[], None]) -> float:
     while True:
         app.processEvents()
         now = time.perf_counter()
-        longest_recent = max((b - a for a, b in zip(beats[-50:-1], beats[-49:], strict=True)), default=0.0)
+        longest_recent = max((b - a for a, b in pairwise(beats[-50:])), default=0.0)
         if now - beats[-1] < 0.01 and now - start > SETTLE_S and longest_recent < 0.05:
             break
         if now > deadline:
             break
     beat.stop()
-    return max(b - a for a, b in zip(beats[:-1], beats[1:], strict=True))
+    return max(b - a for a, b in pairwise(beats))
 
 
 def measure_stalls(trials: int = 3) -> dict[str, dict[str, float]]:
