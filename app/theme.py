@@ -24,10 +24,11 @@ import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QSize, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QToolTip, QWidget
 
@@ -241,6 +242,12 @@ class ThemeManager(QObject):
     def series_color(self, index: int) -> str:
         return SERIES_COLORS[index % len(SERIES_COLORS)]
 
+    def connect_when_shown(self, widget: QWidget, slot: Callable[[], None]) -> None:
+        """Call ``slot`` after every change, but for ``widget`` on a hidden tab of a shown
+        window only when it is next shown: restyling the tab nobody sees made a zoom step or
+        theme switch stall twice as long. ``widget`` owns the connection."""
+        _WhenShown(widget, slot, self)
+
     def bind(self, item: Any, apply: Callable[[Any, ThemeManager], None]) -> None:
         """Call ``apply(item, theme)`` now and after every change, while ``item`` lives."""
         apply(item, self)
@@ -285,7 +292,13 @@ class ThemeManager(QObject):
         pg.setConfigOption("background", c.background)
         pg.setConfigOption("foreground", c.foreground)
         for top in app.topLevelWidgets():
-            self.style_widget_tree(top)
+            for view in _plot_views(top):
+                if _on_hidden_tab(view):
+                    if not getattr(view, "_gdsim_restyle", False):  # one pending restyle
+                        view._gdsim_restyle = True  # type: ignore[attr-defined]
+                        _WhenShown(view, partial(self._restyle_later, view), None, once=True)
+                else:
+                    self.style_plot(view)
         self._run_bindings()
         self.changed.emit()
 
@@ -304,11 +317,12 @@ class ThemeManager(QObject):
 
     def style_widget_tree(self, root: QWidget) -> None:
         """Style every pyqtgraph view under ``root`` (``root`` included)."""
-        views = root.findChildren(pg.GraphicsView)
-        if isinstance(root, pg.GraphicsView):
-            views.append(root)
-        for view in views:
+        for view in _plot_views(root):
             self.style_plot(view)
+
+    def _restyle_later(self, view: pg.GraphicsView) -> None:
+        view._gdsim_restyle = False  # type: ignore[attr-defined]
+        self.style_plot(view)
 
     def style_plot(self, view: pg.GraphicsView) -> None:
         """Background, axes (pen, tick font, label font), titles and legends of one view."""
@@ -363,6 +377,59 @@ class ThemeManager(QObject):
         axis.labelStyle = {**axis.labelStyle, "color": c.foreground,
                            "font-size": f"{label_pt:.1f}pt"}  # fmt: skip
         axis._updateLabel()  # public setLabel() would reset SI-prefix ranges and visibility
+
+
+def _plot_views(root: QWidget) -> list[pg.GraphicsView]:
+    views = root.findChildren(pg.GraphicsView)
+    if isinstance(root, pg.GraphicsView):
+        views.append(root)
+    return views
+
+
+def _on_hidden_tab(widget: QWidget) -> bool:
+    """Hidden although its window is shown (another tab is in front): it can wait."""
+    return not widget.isVisible() and widget.window().isVisible()
+
+
+class _WhenShown(QObject):
+    """Runs ``slot`` on each theme change (``theme``), or once (``once``), deferring it to the
+    widget's next Show event while the widget sits on a hidden tab."""
+
+    def __init__(
+        self,
+        widget: QWidget,
+        slot: Callable[[], None],
+        theme: ThemeManager | None,
+        once: bool = False,
+    ) -> None:
+        super().__init__(widget)
+        self._slot = slot
+        self._once = once
+        self._pending = False
+        if theme is not None:
+            theme.changed.connect(self._on_changed)
+        if once:
+            self._pending = True
+            widget.installEventFilter(self)
+
+    @Slot()
+    def _on_changed(self) -> None:
+        widget = self.parent()
+        if isinstance(widget, QWidget) and _on_hidden_tab(widget):
+            if not self._pending:
+                self._pending = True
+                widget.installEventFilter(self)
+            return
+        self._slot()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Show and self._pending:
+            self._pending = False
+            obj.removeEventFilter(self)
+            self._slot()
+            if self._once:
+                self.deleteLater()
+        return False
 
 
 def _repolish_own_sheets(app: QApplication) -> None:

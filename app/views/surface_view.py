@@ -191,7 +191,7 @@ class SurfaceView(QWidget):
         for text in DEFAULT_RACE:
             self.add_runner(parse_spec(text))
         self.panel.select(next(iter(self.entries)))
-        self.theme.changed.connect(self._on_theme)
+        self.theme.connect_when_shown(self, self._on_theme)
         self._on_theme()
         self._refresh_status(force=True)
 

@@ -26,7 +26,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QBrush, QColor, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QLabel
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QLabel, QWidget
 
 from app.theme import ThemeManager, get_theme
 from app.widgets.curve_buffer import CurveBuffer
@@ -362,7 +362,10 @@ class TrainingPlots(QObject):
         ap.getViewBox().sigResized.connect(self._fit_legend)
         bp.getViewBox().sigResized.connect(self._fit_boundary)
         ap.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
-        self.theme.changed.connect(self._on_theme)
+        if isinstance(parent, QWidget):  # the view: restyled when shown, not on a hidden tab
+            self.theme.connect_when_shown(parent, self._on_theme)
+        else:
+            self.theme.changed.connect(self._on_theme)
 
     # -- widgets ---------------------------------------------------------------------------
     def widgets(self) -> tuple[pg.PlotWidget, pg.PlotWidget, pg.PlotWidget]:

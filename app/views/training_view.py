@@ -339,7 +339,7 @@ class TrainingView(QWidget):
         c.lanesChanged.connect(self._show_lr_lane)
         c.displayChanged.connect(self._on_display)
         self.boundary_lane_combo.currentIndexChanged.connect(self._on_boundary_lane)
-        self.theme.changed.connect(self._on_theme)
+        self.theme.connect_when_shown(self, self._on_theme)
 
     # -- the view interface ----------------------------------------------------------------
     def status_text(self) -> str:

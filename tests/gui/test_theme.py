@@ -114,3 +114,31 @@ def test_dark_theme_restyles_existing_axes(qtbot):
     assert axis.textPen().color().lightness() > 150
     label = plot.getPlotItem().legend.items[0][1]
     assert "color:#dadada" in label.item.toHtml().lower()  # re-rendered, not just re-configured
+
+
+def test_a_hidden_tab_is_restyled_when_shown_not_on_every_change(qtbot, monkeypatch):
+    """Restyling the tab nobody sees doubled each zoom step's freeze; it must still be right
+    when it comes to the front."""
+    from app.main_window import MainWindow
+
+    win = MainWindow(restore=False)
+    qtbot.addWidget(win)
+    win.resize(1024, 768)
+    win.show()
+    qtbot.waitExposed(win)
+    view = win.training_view  # built, then hidden behind the Surfaces tab
+    win.show_view("surfaces")
+    loss = view.plots.widgets()[0]
+    th = get_theme()
+    styled = []
+    real = th.style_plot
+    monkeypatch.setattr(th, "style_plot", lambda v: (styled.append(v), real(v)))
+    th.set_theme("dark")
+    th.zoom_in()
+    assert loss not in styled
+    win.show_view("training")
+    qtbot.waitUntil(lambda: loss in styled)
+    assert styled.count(loss) == 1
+    axis = loss.getPlotItem().getAxis("left")
+    assert axis.textPen().color().lightness() > 150
+    assert axis.style["tickFont"].pointSizeF() == pytest.approx(th.point_size())
