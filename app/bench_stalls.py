@@ -52,6 +52,12 @@ def _longest_stall(app, action: Callable[[], None]) -> float:
     return max(b - a for a, b in pairwise(beats))
 
 
+def _check(ok: bool, what: str) -> None:
+    """A figure for an action that failed would time an error message."""
+    if not ok:
+        raise RuntimeError(what)
+
+
 def measure_stalls(trials: int = 3) -> dict[str, dict[str, float]]:
     """{action: {"median_ms", "max_ms"}} for each lecture action, in one window."""
     from PySide6.QtWidgets import QApplication
@@ -71,12 +77,16 @@ def measure_stalls(trials: int = 3) -> dict[str, dict[str, float]]:
         window.show_view("surfaces")
         _longest_stall(app, lambda: None)
         session_path = os.path.join(folder, "session.json")
-        window.sessions.load_preset("04-rosenbrock-adam-vs-sgd")
+        _check(window.sessions.load_preset("rosenbrock-adam-vs-sgd"), "a preset did not load")
         save_session(window.current_session(), session_path)
-        presets = ("01-ravine-momentum", "03-saddle-escape")
+        presets = ("ravine-momentum", "saddle-escape")
         actions: dict[str, Callable[[int], None]] = {
-            "preset load": lambda i: window.sessions.load_preset(presets[i % 2]),
-            "session open": lambda i: window.sessions.open_session(session_path),
+            "preset load": lambda i: _check(
+                window.sessions.load_preset(presets[i % 2]), "a preset did not load"
+            ),
+            "session open": lambda i: _check(
+                window.sessions.open_session(session_path), "the session did not open"
+            ),
             "theme switch": lambda i: theme.set_theme("dark" if i % 2 == 0 else "light"),
             "zoom step": lambda i: theme.zoom_in() if i % 2 == 0 else theme.zoom_out(),
         }

@@ -554,6 +554,7 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
         self.current_view()  # a view is built before its tab is first painted
+        self.sessions.banner.follow_view(self.current_key())
         self._refresh_status()
         if self.code_panel.isVisible():
             self.code_panel.refresh()

@@ -140,6 +140,26 @@ class CollapsiblePanel(QFrame):
         self._strip_label.setText(title)
         self._apply()
 
+    # -- showing what an action shows ----------------------------------------------------
+    def reveal(self, *widgets: QWidget) -> None:
+        """Expand the panel and scroll so that ``widgets`` (in the content) are in view: what
+        an action shows there (a narration line) must not sit scrolled out of sight. Again
+        once the layout has settled (the action may have grown the content)."""
+        self.setExpanded(True)
+        self._ensure_visible(widgets)
+        QTimer.singleShot(0, self, lambda: self._ensure_visible(widgets))
+
+    def scroll_to_top(self) -> None:
+        """Back to the panel's first controls (Start/Step/Reset), now and once laid out."""
+        bar = self._scroll.verticalScrollBar()
+        bar.setValue(bar.minimum())
+        QTimer.singleShot(0, bar, lambda: bar.setValue(bar.minimum()))
+
+    def _ensure_visible(self, widgets: tuple[QWidget, ...]) -> None:
+        for widget in widgets:
+            if widget.isVisible():
+                self._scroll.ensureWidgetVisible(widget, 0, 8)
+
     # -- collapsing ----------------------------------------------------------------------
     def isExpanded(self) -> bool:  # noqa: N802
         return self._expanded

@@ -131,3 +131,43 @@ def test_a_short_window_shows_plots_as_tabs_and_a_tall_one_side_by_side(small_wi
     _settle(qtbot)
     assert deck.mode == "split" and deck.splitter.isVisible()
     assert deck.splitter.indexOf(win.surface_view.plots.map) == 0  # back where it was
+
+
+# -- what an action shows is on screen when it happens (issue 15, item 7) -------------------
+def test_narrate_shows_its_line_in_view(small_window, qtbot):
+    win = small_window
+    anatomy = win.surface_view.anatomy
+    for _ in range(2):  # forward, then backward: each line where the class can read it
+        assert win.dispatch("narrate")
+        qtbot.wait(30)
+        assert _fully_shown(anatomy.text), "the narration is scrolled out of view"
+        assert anatomy.text.text()
+
+
+def test_a_preset_leaves_the_run_buttons_and_surface_in_view(small_window, qtbot):
+    from PySide6.QtWidgets import QComboBox
+
+    win = small_window
+    panel = win.surface_view.control_panel()
+    panel.reveal(win.surface_view.anatomy.text)  # a panel scrolled down, as after narrating
+    qtbot.wait(30)
+    assert win.sessions.load_preset("ravine-momentum")
+    qtbot.wait(30)
+    for name in CONTROLS["surfaces"][:3]:
+        assert _fully_shown(win.findChild(QPushButton, name)), name
+    assert _fully_shown(win.findChild(QComboBox, "surfaceCombo"))
+
+
+def test_a_presets_explanation_stays_with_its_view(small_window, qtbot):
+    win = small_window
+    banner = win.sessions.banner
+    assert win.sessions.load_preset("ravine-momentum")  # a Surfaces preset
+    assert banner.isVisible() and banner.title.text()
+    win.show_view("training")
+    assert not banner.isVisible()
+    win.show_view("surfaces")
+    assert banner.isVisible()
+    banner.dismiss()
+    win.show_view("training")
+    win.show_view("surfaces")
+    assert not banner.isVisible()
