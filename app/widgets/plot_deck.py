@@ -14,7 +14,7 @@ only on the deck's size, which does not depend on the mode: no flip-flopping.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import QSplitter, QTabWidget, QWidget
 
 SPLIT, TABS = "split", "tabs"
@@ -46,6 +46,7 @@ class PlotDeck(QWidget):
         self._items: list[tuple[QWidget, str]] = []
         self._stretch: list[int] = []
         self._mode = SPLIT
+        self._split_state: QByteArray | None = None
         self._outer: PlotDeck | None = None  # an enclosing deck showing our leaves as tabs
         self._refit_timer = QTimer(self)
         self._refit_timer.setSingleShot(True)
@@ -136,8 +137,8 @@ class PlotDeck(QWidget):
         """Split if every item gets its minimum at the current size, else tabs."""
         if self._outer is not None and self._outer._mode == TABS:
             return  # our leaves are the outer deck's tabs
-        if self.width() <= 0 or self.height() <= 0:
-            return
+        if not self.isVisible() or self.width() <= 0 or self.height() <= 0:
+            return  # (sizes before the first show are transient)
         self._set_mode(SPLIT if self.fits_split() else TABS)
         for widget, _title in self._items:
             if isinstance(widget, PlotDeck):
@@ -147,6 +148,7 @@ class PlotDeck(QWidget):
         if mode == self._mode:
             return
         if mode == TABS:
+            self._split_state = self.splitter.saveState()  # the lecturer's sizes, for later
             current = self.tabs.currentWidget()
             for widget, title in self.leaves():
                 self.tabs.addTab(widget, title)
@@ -157,6 +159,8 @@ class PlotDeck(QWidget):
             while self.tabs.count():
                 self.tabs.removeTab(0)
             self._restore_leaves()
+            if self._split_state is not None:
+                self.splitter.restoreState(self._split_state)
         self._mode = mode
         self.splitter.setVisible(mode == SPLIT)
         self.tabs.setVisible(mode == TABS)
@@ -180,6 +184,10 @@ class PlotDeck(QWidget):
         super().resizeEvent(event)
         self._place()
         self.refit()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.schedule_refit()
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         # an item's minimum grew (zoom, a longer legend): its parent got this, we must refit
