@@ -286,6 +286,9 @@ class ThemeManager(QObject):
             font = QFont(base)
             font.setPointSizeF(self.point_size())
             app.setFont(font)
+            # Qt posts the change to each widget; deliver it now, so that everything below
+            # (and every slot of ``changed``) measures the new font
+            app.sendPostedEvents(None, QEvent.Type.ApplicationFontChange.value)
             _repolish_own_sheets(app)
         self._applied = (self._name, self._scale)
         c = self.colors
@@ -294,6 +297,7 @@ class ThemeManager(QObject):
         for top in app.topLevelWidgets():
             for view in _plot_views(top):
                 if _on_hidden_tab(view):
+                    view.setBackground(c.background)  # cheap; axes and legends can wait
                     if not getattr(view, "_gdsim_restyle", False):  # one pending restyle
                         view._gdsim_restyle = True  # type: ignore[attr-defined]
                         _WhenShown(view, partial(self._restyle_later, view), None, once=True)
@@ -387,8 +391,9 @@ def _plot_views(root: QWidget) -> list[pg.GraphicsView]:
 
 
 def _on_hidden_tab(widget: QWidget) -> bool:
-    """Hidden although its window is shown (another tab is in front): it can wait."""
-    return not widget.isVisible() and widget.window().isVisible()
+    """Hidden with a hidden ancestor in a shown window (another tab is in front): it can
+    wait. A widget not shown yet itself (just added) is styled at once."""
+    return not widget.isVisible() and not widget.isHidden() and widget.window().isVisible()
 
 
 class _WhenShown(QObject):
