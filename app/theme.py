@@ -47,20 +47,34 @@ MIN_PLOT_BASE, MIN_PLOT_PER_ZOOM = (200, 130), (60, 50)
 #: Error text (refused input, a failed action), readable on each theme's background.
 ERROR_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}
 
-# Okabe-Ito-like qualitative palette: distinguishable for colour-blind viewers and readable on
-# white and on near-black (pure black and dark blue are left out on purpose).
+# Sixteen series colours (MAX_RUNNERS): Okabe-Ito's eight, then Paul Tol's muted ones, both
+# designed for colour-blind viewers; the first four (the default race) stay far apart under
+# deuteranopia, protanopia and on a washed-out projector. No two colours that look alike in
+# those conditions share a marker shape (SERIES_SYMBOLS), so the markers tell them apart;
+# tests/gui/test_palette.py checks both. Pure black and dark blue are left out (dark theme).
 SERIES_COLORS: tuple[str, ...] = (
-    "#E69F00",  # orange
-    "#56B4E9",  # sky blue
-    "#009E73",  # green
-    "#D55E00",  # vermillion
-    "#CC79A7",  # purple
-    "#F0E442",  # yellow
     "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
     "#999999",  # grey
-    "#8C564B",  # brown
-    "#17BECF",  # cyan
+    "#882255",  # wine
+    "#44AA99",  # teal
+    "#DDCC77",  # sand
+    "#117733",  # dark green
+    "#AA4499",  # purple
+    "#999933",  # olive
+    "#AA7744",  # brown
+    "#EE8866",  # salmon
 )
+#: pyqtgraph marker shapes paired with SERIES_COLORS ("x" is kept for a diverged runner).
+SERIES_SYMBOLS: tuple[str, ...] = (
+    "o", "s", "t", "d", "p", "h", "star", "t1",
+    "o", "s", "t", "d", "p", "h", "star", "t1",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -241,6 +255,13 @@ class ThemeManager(QObject):
 
     def series_color(self, index: int) -> str:
         return SERIES_COLORS[index % len(SERIES_COLORS)]
+
+    def series_symbol(self, color: str) -> str:
+        """The marker shape that goes with a series colour ("o" for one not in the palette)."""
+        try:
+            return SERIES_SYMBOLS[SERIES_COLORS.index(color)]
+        except ValueError:
+            return "o"
 
     def connect_when_shown(self, widget: QWidget, slot: Callable[[], None]) -> None:
         """Call ``slot`` after every change, but for ``widget`` on a hidden tab of a shown

@@ -73,7 +73,7 @@ class LegendSample(pg.ItemSample):
         p.setPen(pg.mkPen(self.color, width=LINE_WIDTH * s))
         p.drawLine(QPointF(1 * s, 9 * s), QPointF(23 * s, 9 * s))
         p.translate(12 * s, 9 * s)
-        size = (14 if self.symbol == "x" else 10) * s
+        size = (14 if self.symbol == "x" else 11) * s
         drawSymbol(p, self.symbol, size, pg.mkPen("#000000", width=s), pg.mkBrush(self.color))
 
 
@@ -235,7 +235,8 @@ class RacePlots(QObject):
         rid = entry.id
         self.layer.set_track(rid, entry.color, entry.visible)
         proxy = self._proxies[rid]
-        self._samples[rid].set_style(entry.color, "x" if entry.diverged else "o", th.scale)
+        symbol = "x" if entry.diverged else th.series_symbol(entry.color)
+        self._samples[rid].set_style(entry.color, symbol, th.scale)
         if proxy.isVisible() != entry.visible:
             proxy.blockSignals(True)
             proxy.setVisible(entry.visible)
@@ -300,7 +301,7 @@ class RacePlots(QObject):
                 spots.append(
                     {
                         "pos": (x, y),
-                        "symbol": "o",
+                        "symbol": th.series_symbol(entry.color),
                         "size": th.size(HEAD_SIZE),
                         "brush": pg.mkBrush(entry.color),
                         "pen": th.pen("#000000", 1.5),

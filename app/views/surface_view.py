@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -113,6 +114,8 @@ MAX_CATCH_UP_S = 0.1  # a late tick (window dragged, machine busy) never owes mo
 STATUS_INTERVAL_S = 0.25
 RATE_WINDOW_S = 1.0
 EXPRESSION_CHECK_MS = 400
+#: A runner's name that says where it starts: "from (x, y)" or "at (x, y)".
+NAMES_A_START = re.compile(r"\b(from|at)\s*\(")
 DRAWABLE_PROBE = 48  # grid points a side when checking that a typed f has a finite value
 REPLAY_SLICE_S = 0.03  # a loaded session's steps are replayed this long per event-loop turn
 
@@ -710,7 +713,9 @@ class SurfaceView(QWidget):
     ) -> None:
         """Race on another surface (GdsimError for an unknown name or a bad expression)."""
         surface = get_surface(name_or_expression)
+        own = self._starts()
         self.race.set_surface(surface, start)
+        self._forget_start_labels(own)
         self._surface_key = surface.name
         self._show_surface(surface)
         self._restarted()
@@ -759,7 +764,9 @@ class SurfaceView(QWidget):
             self._show_expression_error(exc)
             return False
         self._clear_expression_error()
+        own = self._starts()
         self.race.set_surface(surface)
+        self._forget_start_labels(own)
         self._surface_key = surface.name
         self._show_surface(surface)
         self._restarted()
@@ -783,12 +790,28 @@ class SurfaceView(QWidget):
     @Slot(float, float)
     def set_start(self, x: float, y: float) -> None:
         """Move the shared start point; every runner restarts there (keeps running if it was)."""
+        own = self._starts()
         try:
             self.race.set_start(x, y)
         except GdsimError as exc:
             self._set_note(str(exc))
             return
+        self._forget_start_labels(own)
         self._restarted()
+
+    def _starts(self) -> dict[int, tuple[float, float]]:
+        return {rid: e.runner.start for rid, e in self.entries.items()}
+
+    def _forget_start_labels(self, before: dict[int, tuple[float, float]]) -> None:
+        """A new surface or start point moved the runners: a name that says where a runner
+        starts ("SGD from (−1, 0)", as presets name them) would now be wrong, so a runner
+        that moved goes back to its automatic name; other names ("Bold Adam") stay."""
+        for rid, start in before.items():
+            entry = self.entries.get(rid)
+            if entry is None or entry.runner.start == start or not entry.custom_label:
+                continue
+            if NAMES_A_START.search(entry.custom_label):
+                self.rename_runner(rid, "")
 
     # ================================================================ runners
     def _free_color(self) -> str:
