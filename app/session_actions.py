@@ -161,20 +161,39 @@ class CodePanel(QDockWidget):
         self._timer.setInterval(CODE_REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
         self._sized = False
+        self._collapsed = None  # the control panel collapsed to make room for the code
         self.visibilityChanged.connect(self._on_visibility)
         self.hide()
 
     @Slot(bool)
     def _on_visibility(self, visible: bool) -> None:
+        window = self.parentWidget()
         if visible:
+            width = self.text.fontMetrics().horizontalAdvance("x" * 72)
             if not self._sized:  # wide enough for the loop's lines, the first time only
                 self._sized = True
-                width = self.text.fontMetrics().horizontalAdvance("x" * 72)
-                self.parentWidget().resizeDocks([self], [width], Qt.Orientation.Horizontal)
+                window.resizeDocks([self], [width], Qt.Orientation.Horizontal)
+            QTimer.singleShot(0, self, lambda: self._make_room(width))
             self.refresh()
             self._timer.start()
         else:
             self._timer.stop()
+            if self._collapsed is not None:  # the panel the code took the room of comes back
+                self._collapsed.setExpanded(True)
+                self._collapsed = None
+
+    def _make_room(self, width: int) -> None:
+        """On a small screen (1024×768) the view's controls left the code ~190 px: cut
+        lines. Then the control panel collapses to its strip while the code is shown."""
+        if not self.isVisible() or self.isFloating() or self.width() >= width:
+            return
+        window = self.parentWidget()
+        panel = window._panel(window.current_view())
+        if panel is not None and panel.isExpanded():
+            panel.setExpanded(False)
+            self._collapsed = panel
+            window._sync_panel_action()
+            window.resizeDocks([self], [width], Qt.Orientation.Horizontal)
 
     @Slot()
     def refresh(self) -> None:

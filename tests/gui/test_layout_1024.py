@@ -171,3 +171,16 @@ def test_a_presets_explanation_stays_with_its_view(small_window, qtbot):
     win.show_view("training")
     win.show_view("surfaces")
     assert not banner.isVisible()
+
+
+def test_show_code_gets_room_for_its_lines(small_window, qtbot):
+    """Ctrl+K opened the code ~190 px wide at 1024×768 (lines cut): the control panel gives
+    its room while the code is shown, and comes back after."""
+    win = small_window
+    dock = win.code_panel
+    need = dock.text.fontMetrics().horizontalAdvance("x" * 72)
+    dock.toggleViewAction().trigger()
+    qtbot.waitUntil(lambda: dock.width() >= need, timeout=2000)
+    assert _fully_shown(dock)
+    dock.toggleViewAction().trigger()
+    qtbot.waitUntil(lambda: win.surface_view.control_panel().isExpanded(), timeout=2000)
