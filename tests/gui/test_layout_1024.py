@@ -67,13 +67,23 @@ def _bring_to_front(win: MainWindow, key: str, plot: QWidget) -> None:
     raise AssertionError(f"{plot.objectName()} is in no plot deck")
 
 
-@pytest.mark.parametrize("zoom", [1.0, 1.5, 2.0])
-@pytest.mark.parametrize("key", ["surfaces", "training"])
-def test_every_plot_keeps_its_minimum_at_1024x768(small_window, qtbot, key, zoom):
-    win = small_window
-    win.show_view(key)
+ZOOMS_AND_VIEWS = pytest.mark.parametrize(
+    ("key", "zoom"), [(k, z) for k in ("surfaces", "training") for z in (1.0, 1.5, 2.0)]
+)
+
+
+@pytest.fixture
+def at_zoom(small_window, qtbot, key, zoom):
+    """The window at 1024×768 showing view ``key`` at ``zoom``."""
+    small_window.show_view(key)
     get_theme().set_scale(zoom)
     _settle(qtbot)
+    return small_window
+
+
+@ZOOMS_AND_VIEWS
+def test_every_plot_keeps_its_minimum_at_1024x768(at_zoom, qtbot, key, zoom):
+    win = at_zoom
     least = get_theme().min_plot_size()
     assert least.width() >= 260 and least.height() >= 180
     assert win.width() <= SIZE[0] and win.height() <= SIZE[1]
@@ -89,13 +99,9 @@ def test_every_plot_keeps_its_minimum_at_1024x768(small_window, qtbot, key, zoom
         assert _fully_shown(plot), name
 
 
-@pytest.mark.parametrize("zoom", [1.0, 1.5, 2.0])
-@pytest.mark.parametrize("key", ["surfaces", "training"])
-def test_run_controls_and_status_bar_stay_on_screen(small_window, qtbot, key, zoom):
-    win = small_window
-    win.show_view(key)
-    get_theme().set_scale(zoom)
-    _settle(qtbot)
+@ZOOMS_AND_VIEWS
+def test_run_controls_and_status_bar_stay_on_screen(at_zoom, key, zoom):
+    win = at_zoom
     for name in CONTROLS[key]:
         button = win.findChild(QPushButton, name)
         assert button is not None, name
