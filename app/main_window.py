@@ -215,6 +215,7 @@ class MainWindow(QMainWindow):
         self.zoom_label = PlainLabel(self)
         self.zoom_label.setObjectName("zoomLabel")
         self.zoom_label.setToolTip("Current zoom (View ▸ Zoom); Ctrl+0 resets")
+        self.zoom_label.setContentsMargins(6, 0, 6, 0)
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.zoom_label)
 
@@ -557,6 +558,7 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
         self.current_view()  # a view is built before its tab is first painted
+        self.sessions.banner.follow_view(self.current_key())
         self._refresh_status()
         if self.code_panel.isVisible():
             self.code_panel.refresh()

@@ -64,6 +64,8 @@ class SessionBanner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("sessionBanner")
+        self.has_content = False  # a session's explanation to show (until dismissed)
+        self.view_key = "surfaces"  # the view it explains
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.title = PlainLabel(self)
         self.title.setObjectName("sessionTitle")
@@ -80,7 +82,7 @@ class SessionBanner(QFrame):
         close.setText("×")
         close.setToolTip("Hide the explanation")
         close.setAccessibleName("Hide the explanation")
-        close.clicked.connect(self.hide)
+        close.clicked.connect(self.dismiss)
         col = QVBoxLayout()
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(2)
@@ -93,14 +95,28 @@ class SessionBanner(QFrame):
         self.hide()
 
     def show_session(self, session: Session) -> None:
+        """Explain ``session`` above its own view (``follow_view`` hides it over the other)."""
+        self.view_key = session.view
         if not (session.title or session.explanation):
-            self.hide()
+            self.dismiss()
             return
         self.title.setText(session.title)
         self.title.setVisible(bool(session.title))
         self.text.setText(session.explanation)
         self.text.setVisible(bool(session.explanation))
+        self.has_content = True
         self.show()
+
+    @Slot()
+    def dismiss(self) -> None:
+        """Closed (×) or replaced by a session without an explanation."""
+        self.has_content = False
+        self.hide()
+
+    def follow_view(self, key: str) -> None:
+        """Shown over the view the session is about only: a surfaces preset's explanation
+        stayed above the Training tab and described what was not there."""
+        self.setVisible(self.has_content and key == self.view_key)
 
 
 class CodePanel(QDockWidget):
@@ -145,20 +161,39 @@ class CodePanel(QDockWidget):
         self._timer.setInterval(CODE_REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
         self._sized = False
+        self._collapsed = None  # the control panel collapsed to make room for the code
         self.visibilityChanged.connect(self._on_visibility)
         self.hide()
 
     @Slot(bool)
     def _on_visibility(self, visible: bool) -> None:
+        window = self.parentWidget()
         if visible:
+            width = self.text.fontMetrics().horizontalAdvance("x" * 72)
             if not self._sized:  # wide enough for the loop's lines, the first time only
                 self._sized = True
-                width = self.text.fontMetrics().horizontalAdvance("x" * 72)
-                self.parentWidget().resizeDocks([self], [width], Qt.Orientation.Horizontal)
+                window.resizeDocks([self], [width], Qt.Orientation.Horizontal)
+            QTimer.singleShot(0, self, lambda: self._make_room(width))
             self.refresh()
             self._timer.start()
         else:
             self._timer.stop()
+            if self._collapsed is not None:  # the panel the code took the room of comes back
+                self._collapsed.setExpanded(True)
+                self._collapsed = None
+
+    def _make_room(self, width: int) -> None:
+        """On a small screen (1024×768) the view's controls left the code ~190 px: cut
+        lines. Then the control panel collapses to its strip while the code is shown."""
+        if not self.isVisible() or self.isFloating() or self.width() >= width:
+            return
+        window = self.parentWidget()
+        panel = window._panel(window.current_view())
+        if panel is not None and panel.isExpanded():
+            panel.setExpanded(False)
+            self._collapsed = panel
+            window._sync_panel_action()
+            window.resizeDocks([self], [width], Qt.Orientation.Horizontal)
 
     @Slot()
     def refresh(self) -> None:
@@ -281,7 +316,7 @@ class SessionActions(QObject):
         """What is on screen (GdsimError if the training settings are not valid right now)."""
         w = self.window
         view = w.current_key()
-        shown = self.banner.isVisible()
+        shown = self.banner.has_content
         return Session(
             title=self.banner.title.text() if shown else "",
             explanation=self.banner.text.text() if shown else "",
@@ -306,8 +341,11 @@ class SessionActions(QObject):
             w.surface_view.apply_state(session.surfaces)
         if session.training is not None:
             w.training_view.apply_config(session.training)
-        w.show_view(session.view)
         self.banner.show_session(session)
+        w.show_view(session.view)
+        self.banner.follow_view(session.view)
+        panel = w.view(session.view).control_panel()
+        panel.scroll_to_top()  # Start/Step/Reset and the surface first, not the form's end
         notes = list(session.warnings[:MAX_NOTES])
         if len(session.warnings) > MAX_NOTES:
             notes.append(f"{len(session.warnings) - MAX_NOTES} more notes in the log")
@@ -386,7 +424,7 @@ class SessionActions(QObject):
         self.act_revert.setEnabled(False)
         self.apply_session(previous, keep_previous=False)
         if not (previous.title or previous.explanation):
-            self.banner.hide()
+            self.banner.dismiss()
 
     # -- code ------------------------------------------------------------------------------
     def script(self) -> str:

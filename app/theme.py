@@ -4,7 +4,7 @@ Why a single object: a lecturer presses Ctrl+= once and *everything* must grow �
 fonts, pyqtgraph axis ticks and labels, legend text and the width of every plotted line — so
 that the back row can read the axes. Qt only scales widget fonts by itself; pyqtgraph items
 and pens have to be told. ``ThemeManager`` keeps the state, applies it to the QApplication
-(font, palette, style sheet from ``resources/styles``) and to every pyqtgraph view in every
+(font, palette, indicator sizes) and to every pyqtgraph view in every
 top-level window, then emits ``changed`` so views can re-pen their own data items.
 
 Usage from a view (plot items are created once, re-penned on change)::
@@ -20,18 +20,17 @@ Colours for data series come from ``series_color(i)`` (readable on both backgrou
 
 from __future__ import annotations
 
-import functools
 import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
+from functools import partial
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QEvent, QObject, QSize, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QToolTip, QWidget
 
 log = logging.getLogger("gdsim.theme")
 
@@ -41,23 +40,41 @@ ZOOM_STEPS: tuple[float, ...] = (
 )  # fmt: skip
 MIN_ZOOM, MAX_ZOOM = ZOOM_STEPS[0], ZOOM_STEPS[-1]
 
+#: The smallest a plot widget may be, px: 260×180 at 100 %, and 60×50 more per 100 % of zoom
+#: (axes, tick labels and titles grow with the text; the data area keeps >= 200×130 px).
+MIN_PLOT_BASE, MIN_PLOT_PER_ZOOM = (200, 130), (60, 50)
+
 #: Error text (refused input, a failed action), readable on each theme's background.
 ERROR_COLORS = {"light": "#C62828", "dark": "#FF6B6B"}
 
-# Okabe-Ito-like qualitative palette: distinguishable for colour-blind viewers and readable on
-# white and on near-black (pure black and dark blue are left out on purpose).
+# Sixteen series colours (MAX_RUNNERS): Okabe-Ito's eight, then Paul Tol's muted ones, both
+# designed for colour-blind viewers; the first four (the default race) stay far apart under
+# deuteranopia, protanopia and on a washed-out projector. No two colours that look alike in
+# those conditions share a marker shape (SERIES_SYMBOLS), so the markers tell them apart;
+# tests/gui/test_palette.py checks both. Pure black and dark blue are left out (dark theme).
 SERIES_COLORS: tuple[str, ...] = (
-    "#E69F00",  # orange
-    "#56B4E9",  # sky blue
-    "#009E73",  # green
-    "#D55E00",  # vermillion
-    "#CC79A7",  # purple
-    "#F0E442",  # yellow
     "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
     "#999999",  # grey
-    "#8C564B",  # brown
-    "#17BECF",  # cyan
+    "#882255",  # wine
+    "#44AA99",  # teal
+    "#DDCC77",  # sand
+    "#117733",  # dark green
+    "#AA4499",  # purple
+    "#999933",  # olive
+    "#AA7744",  # brown
+    "#EE8866",  # salmon
 )
+#: pyqtgraph marker shapes paired with SERIES_COLORS ("x" is kept for a diverged runner).
+SERIES_SYMBOLS: tuple[str, ...] = (
+    "o", "s", "t", "d", "p", "h", "star", "t1",
+    "o", "s", "t", "d", "p", "h", "star", "t1",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -117,14 +134,25 @@ def _dark_palette() -> QPalette:
     return p
 
 
-@functools.lru_cache(maxsize=8)
-def load_style_sheet(name: str) -> str:
-    """The theme's QSS from ``resources/styles/<name>.qss`` ('' if missing: never fatal)."""
-    try:
-        return resources.files("resources").joinpath("styles", f"{name}.qss").read_text("utf-8")
-    except (OSError, ModuleNotFoundError) as exc:  # a broken install must still open
-        log.warning("style sheet %r not found (%s); using the plain palette", name, exc)
-        return ""
+class _ZoomStyle(QProxyStyle):
+    """Fusion with check box and radio button indicators that grow with the zoom (Fusion
+    sizes them in pixels, not from the font)."""
+
+    METRICS = frozenset({
+        QStyle.PixelMetric.PM_IndicatorWidth, QStyle.PixelMetric.PM_IndicatorHeight,
+        QStyle.PixelMetric.PM_ExclusiveIndicatorWidth,
+        QStyle.PixelMetric.PM_ExclusiveIndicatorHeight,
+    })  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__("Fusion")
+        self.scale = 1.0
+
+    def pixelMetric(self, metric, option=None, widget=None) -> int:  # noqa: N802 (Qt override)
+        value = super().pixelMetric(metric, option, widget)
+        if metric in self.METRICS:
+            return int(round(value * self.scale))
+        return value
 
 
 class ThemeManager(QObject):
@@ -141,7 +169,8 @@ class ThemeManager(QObject):
         self._name = "light"
         self._scale = 1.0
         self._base_font: QFont | None = None
-        self._fusion_set = False
+        self._style: _ZoomStyle | None = None
+        self._applied: tuple[str | None, float | None] = (None, None)  # what Qt has now
         self._bindings: list[tuple[weakref.ref, Callable[[Any, ThemeManager], None]]] = []
 
     # -- state ---------------------------------------------------------------------------
@@ -207,6 +236,12 @@ class ThemeManager(QObject):
         """Scale a pixel size (marker size, fixed widths) by the zoom factor."""
         return base * self._scale
 
+    def min_plot_size(self) -> QSize:
+        """The smallest readable plot at the current zoom (see MIN_PLOT_BASE): views lay
+        their plots out so that none gets less, reflowing to tabs rather than squeezing."""
+        (bw, bh), (zw, zh) = MIN_PLOT_BASE, MIN_PLOT_PER_ZOOM
+        return QSize(int(round(bw + zw * self._scale)), int(round(bh + zh * self._scale)))
+
     def font(self, relative: float = 1.0, bold: bool = False) -> QFont:
         """The zoomed application font, ``relative`` times larger (for headings)."""
         f = QFont(self._base())
@@ -220,6 +255,19 @@ class ThemeManager(QObject):
 
     def series_color(self, index: int) -> str:
         return SERIES_COLORS[index % len(SERIES_COLORS)]
+
+    def series_symbol(self, color: str) -> str:
+        """The marker shape that goes with a series colour ("o" for one not in the palette)."""
+        try:
+            return SERIES_SYMBOLS[SERIES_COLORS.index(color)]
+        except ValueError:
+            return "o"
+
+    def connect_when_shown(self, widget: QWidget, slot: Callable[[], None]) -> None:
+        """Call ``slot`` after every change, but for ``widget`` on a hidden tab of a shown
+        window only when it is next shown: restyling the tab nobody sees made a zoom step or
+        theme switch stall twice as long. ``widget`` owns the connection."""
+        _WhenShown(widget, slot, self)
 
     def bind(self, item: Any, apply: Callable[[Any, ThemeManager], None]) -> None:
         """Call ``apply(item, theme)`` now and after every change, while ``item`` lives."""
@@ -238,39 +286,46 @@ class ThemeManager(QObject):
         return self._base_font
 
     def apply(self) -> None:
-        """Push font, palette, style sheet and plot styling to the running application."""
+        """Push font, palette and plot styling to the running application.
+
+        No application style sheet: with one, Qt restyles every widget on each change (0.3-
+        0.4 s a zoom step here) and stops passing a new application font down. Only what
+        changed is pushed: a zoom step sets the font, a theme switch the palette."""
         app = QApplication.instance()
         if not isinstance(app, QApplication):
             return
         base = self._base()
-        if not self._fusion_set:
-            app.setStyle("Fusion")  # native styles ignore a dark palette on some platforms
-            self._fusion_set = True
-        app.setPalette(_dark_palette() if self.is_dark else app.style().standardPalette())
-        font = QFont(base)
-        font.setPointSizeF(self.point_size())
-        app.setFont(font)
-        # With an application style sheet, Qt does not push a new application font to existing
-        # widgets; re-setting the sheet re-polishes them (~20 ms for a full window), after the
-        # font so that they pick it up. Never put font sizes in the .qss files.
-        app.setStyleSheet(load_style_sheet(self._name) + self._zoom_rules())
+        if self._style is None:
+            self._style = _ZoomStyle()  # native styles ignore a dark palette on some platforms
+            app.setStyle(self._style)
+        self._style.scale = self._scale
+        if self._applied[0] != self._name:
+            palette = _dark_palette() if self.is_dark else app.style().standardPalette()
+            app.setPalette(palette)
+            QToolTip.setPalette(palette)
+        if self._applied[1] != self._scale:
+            font = QFont(base)
+            font.setPointSizeF(self.point_size())
+            app.setFont(font)
+            # Qt posts the change to each widget; deliver it now, so that everything below
+            # (and every slot of ``changed``) measures the new font
+            app.sendPostedEvents(None, QEvent.Type.ApplicationFontChange.value)
+            _repolish_own_sheets(app)
+        self._applied = (self._name, self._scale)
         c = self.colors
         pg.setConfigOption("background", c.background)
         pg.setConfigOption("foreground", c.foreground)
         for top in app.topLevelWidgets():
-            self.style_widget_tree(top)
+            for view in _plot_views(top):
+                if _on_hidden_tab(view):
+                    view.setBackground(c.background)  # cheap; axes and legends can wait
+                    if not getattr(view, "_gdsim_restyle", False):  # one pending restyle
+                        view._gdsim_restyle = True  # type: ignore[attr-defined]
+                        _WhenShown(view, partial(self._restyle_later, view), None, once=True)
+                else:
+                    self.style_plot(view)
         self._run_bindings()
         self.changed.emit()
-
-    def _zoom_rules(self) -> str:
-        """QSS for the few things Fusion sizes in pixels rather than from the font."""
-        if abs(self._scale - 1.0) < 1e-6:
-            return ""
-        px = int(round(14 * self._scale))
-        return (
-            "\n/* zoom */\n"
-            f"QCheckBox::indicator, QRadioButton::indicator {{ width: {px}px; height: {px}px; }}\n"
-        )
 
     def _run_bindings(self) -> None:
         alive = []
@@ -287,11 +342,12 @@ class ThemeManager(QObject):
 
     def style_widget_tree(self, root: QWidget) -> None:
         """Style every pyqtgraph view under ``root`` (``root`` included)."""
-        views = root.findChildren(pg.GraphicsView)
-        if isinstance(root, pg.GraphicsView):
-            views.append(root)
-        for view in views:
+        for view in _plot_views(root):
             self.style_plot(view)
+
+    def _restyle_later(self, view: pg.GraphicsView) -> None:
+        view._gdsim_restyle = False  # type: ignore[attr-defined]
+        self.style_plot(view)
 
     def style_plot(self, view: pg.GraphicsView) -> None:
         """Background, axes (pen, tick font, label font), titles and legends of one view."""
@@ -346,6 +402,69 @@ class ThemeManager(QObject):
         axis.labelStyle = {**axis.labelStyle, "color": c.foreground,
                            "font-size": f"{label_pt:.1f}pt"}  # fmt: skip
         axis._updateLabel()  # public setLabel() would reset SI-prefix ranges and visibility
+
+
+def _plot_views(root: QWidget) -> list[pg.GraphicsView]:
+    views = root.findChildren(pg.GraphicsView)
+    if isinstance(root, pg.GraphicsView):
+        views.append(root)
+    return views
+
+
+def _on_hidden_tab(widget: QWidget) -> bool:
+    """Hidden with a hidden ancestor in a shown window (another tab is in front): it can
+    wait. A widget not shown yet itself (just added) is styled at once."""
+    return not widget.isVisible() and not widget.isHidden() and widget.window().isVisible()
+
+
+class _WhenShown(QObject):
+    """Runs ``slot`` on each theme change (``theme``), or once (``once``), deferring it to the
+    widget's next Show event while the widget sits on a hidden tab."""
+
+    def __init__(
+        self,
+        widget: QWidget,
+        slot: Callable[[], None],
+        theme: ThemeManager | None,
+        once: bool = False,
+    ) -> None:
+        super().__init__(widget)
+        self._slot = slot
+        self._once = once
+        self._pending = False
+        if theme is not None:
+            theme.changed.connect(self._on_changed)
+        if once:
+            self._pending = True
+            widget.installEventFilter(self)
+
+    @Slot()
+    def _on_changed(self) -> None:
+        widget = self.parent()
+        if isinstance(widget, QWidget) and _on_hidden_tab(widget):
+            if not self._pending:
+                self._pending = True
+                widget.installEventFilter(self)
+            return
+        self._slot()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Show and self._pending:
+            self._pending = False
+            obj.removeEventFilter(self)
+            self._slot()
+            if self._once:
+                self.deleteLater()
+        return False
+
+
+def _repolish_own_sheets(app: QApplication) -> None:
+    """A widget with a style sheet of its own (an error label's colour) keeps its old font
+    when the application font changes; setting its sheet again re-polishes it."""
+    for widget in app.allWidgets():
+        sheet = widget.styleSheet()
+        if sheet:
+            widget.setStyleSheet(sheet)
 
 
 _THEME: ThemeManager | None = None

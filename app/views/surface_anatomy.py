@@ -794,6 +794,7 @@ class AnatomyTool(QObject):
             self._message(str(exc), True)
             return
         self._show_phase(phase)
+        view.control_panel().reveal(self.code, self.text)  # the narration, not scrolled away
         if phase.name == "step":
             self._close_narration()
             self._busy = True

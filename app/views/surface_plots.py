@@ -27,7 +27,7 @@ from collections.abc import Iterable
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
-from PySide6.QtCore import QObject, QPointF, QRectF, Signal
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QSizePolicy
 
 from app.plaintext import esc
@@ -74,7 +74,7 @@ class LegendSample(pg.ItemSample):
         p.setPen(pg.mkPen(self.color, width=LINE_WIDTH * s))
         p.drawLine(QPointF(1 * s, 9 * s), QPointF(23 * s, 9 * s))
         p.translate(12 * s, 9 * s)
-        size = (14 if self.symbol == "x" else 10) * s
+        size = (14 if self.symbol == "x" else 11) * s
         drawSymbol(p, self.symbol, size, pg.mkPen("#000000", width=s), pg.mkBrush(self.color))
 
 
@@ -88,6 +88,7 @@ class RacePlots(QObject):
     """Owns the map, the loss plot and every plot item of the race."""
 
     runnerVisibilityToggled = Signal(int, bool)  # from a click on a legend entry
+    minimumsChanged = Signal()  # a plot's least size changed (zoom, legend rows)
 
     def __init__(self, theme: ThemeManager | None = None) -> None:
         super().__init__()
@@ -235,7 +236,8 @@ class RacePlots(QObject):
         rid = entry.id
         self.layer.set_track(rid, entry.color, entry.visible)
         proxy = self._proxies[rid]
-        self._samples[rid].set_style(entry.color, "x" if entry.diverged else "o", th.scale)
+        symbol = "x" if entry.diverged else th.series_symbol(entry.color)
+        self._samples[rid].set_style(entry.color, symbol, th.scale)
         if proxy.isVisible() != entry.visible:
             proxy.blockSignals(True)
             proxy.setVisible(entry.visible)
@@ -300,7 +302,7 @@ class RacePlots(QObject):
                 spots.append(
                     {
                         "pos": (x, y),
-                        "symbol": "o",
+                        "symbol": th.series_symbol(entry.color),
                         "size": th.size(HEAD_SIZE),
                         "brush": pg.mkBrush(entry.color),
                         "pen": th.pen("#000000", 1.5),
@@ -384,6 +386,19 @@ class RacePlots(QObject):
                 self.legend.columnCount = -1  # force pyqtgraph to lay the entries out again
                 self.legend.setColumnCount(cols)
         self.legend.updateGeometry()
+        self.fit_minimums()
+
+    def fit_minimums(self) -> None:
+        """Each plot's least size at this zoom: the map keeps a readable map below its legend
+        (a legend taller than the map left a thumbnail at 200 %); views reflow, not squeeze."""
+        least = self.theme.min_plot_size()
+        legend = self.legend.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).height()
+        map_least = QSize(least.width(), least.height() + int(math.ceil(legend)))
+        changed = self.map.minimumSize() != map_least or self.loss.minimumSize() != least
+        self.map.setMinimumSize(map_least)
+        self.loss.setMinimumSize(least)
+        if changed:
+            self.minimumsChanged.emit()
 
     def _label(self, rid: int):
         sample = self._samples.get(rid)

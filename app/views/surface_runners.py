@@ -180,11 +180,13 @@ class OptimizerPanel(QWidget):
 
         grid = QGridLayout()
         grid.setContentsMargins(0, 0, 0, 0)
-        grid.addWidget(self.list, 0, 0, 1, 2)
-        grid.addWidget(self.add_combo, 1, 0)
-        grid.addWidget(self.add_button, 1, 1)
-        grid.addWidget(self.duplicate_button, 2, 0)
-        grid.addWidget(self.remove_button, 2, 1)
+        # the buttons above the list: at 1024×768 and 200 % zoom, below a list of eight
+        # they were scrolled out of the panel
+        grid.addWidget(self.add_combo, 0, 0)
+        grid.addWidget(self.add_button, 0, 1)
+        grid.addWidget(self.duplicate_button, 1, 0)
+        grid.addWidget(self.remove_button, 1, 1)
+        grid.addWidget(self.list, 2, 0, 1, 2)
         grid.setColumnStretch(0, 1)
 
         # -- the selected runner's hyperparameters

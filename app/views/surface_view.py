@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections import deque
 from collections.abc import Callable
@@ -44,7 +45,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSlider,
-    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -57,6 +57,7 @@ from app.views.surface_plots import RacePlots
 from app.views.surface_runners import ERROR_COLORS, OptimizerPanel, RunnerEntry
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
 from app.widgets.collapsible_panel import CollapsiblePanel
+from app.widgets.plot_deck import PlotDeck
 from app.widgets.slider_spin import format_number
 from core.errors import GdsimError
 from core.expression import ExpressionError, expression_help
@@ -113,6 +114,8 @@ MAX_CATCH_UP_S = 0.1  # a late tick (window dragged, machine busy) never owes mo
 STATUS_INTERVAL_S = 0.25
 RATE_WINDOW_S = 1.0
 EXPRESSION_CHECK_MS = 400
+#: A runner's name that says where it starts: "from (x, y)" or "at (x, y)".
+NAMES_A_START = re.compile(r"\b(from|at)\s*\(")
 DRAWABLE_PROBE = 48  # grid points a side when checking that a typed f has a finite value
 REPLAY_SLICE_S = 0.03  # a loaded session's steps are replayed this long per event-loop turn
 
@@ -172,6 +175,7 @@ class SurfaceView(QWidget):
         self.plots = RacePlots(self.theme)
         self.plots.runnerVisibilityToggled.connect(self._on_visibility)
         self._build_ui()
+        self.plots.minimumsChanged.connect(self.deck.schedule_refit)
 
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
@@ -190,7 +194,7 @@ class SurfaceView(QWidget):
         for text in DEFAULT_RACE:
             self.add_runner(parse_spec(text))
         self.panel.select(next(iter(self.entries)))
-        self.theme.changed.connect(self._on_theme)
+        self.theme.connect_when_shown(self, self._on_theme)
         self._on_theme()
         self._refresh_status(force=True)
 
@@ -220,17 +224,16 @@ class SurfaceView(QWidget):
         loss_lay.addLayout(head)
         loss_lay.addWidget(self.plots.loss, 1)
 
-        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        # map above, loss below while both keep a readable size (a lecturer can drag the
+        # splitter to give the map more); tabs when the window is too short for both
+        self.deck = PlotDeck(Qt.Orientation.Vertical, self)
+        self.deck.setObjectName("surfacePlotDeck")
+        self.deck.addItem(self.plots.map, "Map", stretch=3)
+        self.deck.addItem(loss_box, "Loss per step", stretch=1)
+        self.splitter = self.deck.splitter
         self.splitter.setObjectName("surfaceSplitter")
-        self.splitter.setChildrenCollapsible(False)
-        self.splitter.addWidget(self.plots.map)
-        self.splitter.addWidget(loss_box)
         self._loss_box = loss_box
         self.plot_tabs: QTabWidget | None = None  # made by add_plot_page()
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 1)
-        self.plots.map.setMinimumHeight(220)
-        self.plots.loss.setMinimumHeight(90)
 
         controls = QWidget()
         controls.setObjectName("surfaceControls")
@@ -257,7 +260,7 @@ class SurfaceView(QWidget):
         self.control_panel_widget = CollapsiblePanel("Controls", self, content=controls)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.splitter, 1)
+        lay.addWidget(self.deck, 1)
         lay.addWidget(self.control_panel_widget)
 
         self.plots.map.pointClicked.connect(self.set_start)
@@ -274,9 +277,7 @@ class SurfaceView(QWidget):
             tabs = QTabWidget(self)
             tabs.setObjectName("surfacePlotTabs")
             tabs.setDocumentMode(True)
-            self.splitter.replaceWidget(1, tabs)
-            self.splitter.setStretchFactor(0, 3)  # the map keeps most of the height
-            self.splitter.setStretchFactor(1, 1)
+            self.deck.replaceItem(self._loss_box, tabs, "Plots")
             tabs.addTab(self._loss_box, "Loss per step")
             self.plot_tabs = tabs
         self.plot_tabs.addTab(widget, title)
@@ -712,7 +713,9 @@ class SurfaceView(QWidget):
     ) -> None:
         """Race on another surface (GdsimError for an unknown name or a bad expression)."""
         surface = get_surface(name_or_expression)
+        own = self._starts()
         self.race.set_surface(surface, start)
+        self._forget_start_labels(own)
         self._surface_key = surface.name
         self._show_surface(surface)
         self._restarted()
@@ -761,7 +764,9 @@ class SurfaceView(QWidget):
             self._show_expression_error(exc)
             return False
         self._clear_expression_error()
+        own = self._starts()
         self.race.set_surface(surface)
+        self._forget_start_labels(own)
         self._surface_key = surface.name
         self._show_surface(surface)
         self._restarted()
@@ -785,12 +790,28 @@ class SurfaceView(QWidget):
     @Slot(float, float)
     def set_start(self, x: float, y: float) -> None:
         """Move the shared start point; every runner restarts there (keeps running if it was)."""
+        own = self._starts()
         try:
             self.race.set_start(x, y)
         except GdsimError as exc:
             self._set_note(str(exc))
             return
+        self._forget_start_labels(own)
         self._restarted()
+
+    def _starts(self) -> dict[int, tuple[float, float]]:
+        return {rid: e.runner.start for rid, e in self.entries.items()}
+
+    def _forget_start_labels(self, before: dict[int, tuple[float, float]]) -> None:
+        """A new surface or start point moved the runners: a name that says where a runner
+        starts ("SGD from (−1, 0)", as presets name them) would now be wrong, so a runner
+        that moved goes back to its automatic name; other names ("Bold Adam") stay."""
+        for rid, start in before.items():
+            entry = self.entries.get(rid)
+            if entry is None or entry.runner.start == start or not entry.custom_label:
+                continue
+            if NAMES_A_START.search(entry.custom_label):
+                self.rename_runner(rid, "")
 
     # ================================================================ runners
     def _free_color(self) -> str:
@@ -901,6 +922,7 @@ class SurfaceView(QWidget):
     @Slot()
     def _on_theme(self) -> None:
         self.panel.set_theme_name(self.theme.name)
+        self.plots.fit_minimums()
         for entry in self.entries.values():
             self.plots.restyle(entry)
         self.plots.update_heads(self.entries.values())

@@ -26,7 +26,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QWidget
 
 from app.plaintext import PlainLabel, esc, plain_tip
 from app.theme import ThemeManager, get_theme
@@ -396,7 +396,10 @@ class TrainingPlots(QObject):
         ap.getViewBox().sigResized.connect(self._fit_legend)
         bp.getViewBox().sigResized.connect(self._fit_boundary)
         ap.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
-        self.theme.changed.connect(self._on_theme)
+        if isinstance(parent, QWidget):  # the view: restyled when shown, not on a hidden tab
+            self.theme.connect_when_shown(parent, self._on_theme)
+        else:
+            self.theme.changed.connect(self._on_theme)
 
     # -- widgets ---------------------------------------------------------------------------
     def widgets(self) -> tuple[pg.PlotWidget, pg.PlotWidget, pg.PlotWidget]:

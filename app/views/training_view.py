@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpacerItem,
-    QSplitter,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -49,6 +48,7 @@ from app.theme import get_theme
 from app.views.training_controls import ERROR_COLORS, TrainingControls, swatch
 from app.views.training_plots import TrainingPlots, lane_label, lane_short
 from app.widgets.collapsible_panel import CollapsiblePanel
+from app.widgets.plot_deck import PlotDeck
 from app.widgets.slider_spin import LogSliderSpin
 from app.worker import TrainingController, one_line
 from core.devices import resolve_device
@@ -280,26 +280,26 @@ class TrainingView(QWidget):
         lane_row.addWidget(self.boundary_lane_label)
         lane_row.addWidget(self.boundary_lane_combo, 1)
         bl.addLayout(lane_row)
-        right = QSplitter(Qt.Orientation.Vertical, self)
-        right.setObjectName("trainingRightSplitter")
-        right.addWidget(boundary_box)
-        right.addWidget(acc_plot)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
-        right.setChildrenCollapsible(False)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        # loss | boundary over accuracy while each keeps a readable size (see PlotDeck),
+        # else tabs; the widths and heights are the lecturer's to drag
+        right = PlotDeck(Qt.Orientation.Vertical, self)
+        right.addItem(boundary_box, "Decision boundary", stretch=3)
+        right.addItem(acc_plot, "Accuracy", stretch=2)
+        self.deck = PlotDeck(Qt.Orientation.Horizontal, self)
+        self.deck.setObjectName("trainingPlotDeck")
+        self.deck.addItem(loss_plot, "Loss", stretch=3)
+        self.deck.addItem(right, "Boundary and accuracy", stretch=2)
+        self.splitter = self.deck.splitter
         self.splitter.setObjectName("trainingSplitter")
-        self.splitter.addWidget(loss_plot)
-        self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setChildrenCollapsible(False)
-        self.right_splitter = right
+        self.right_splitter = right.splitter
+        self.right_splitter.setObjectName("trainingRightSplitter")
+        self._right_deck = right
         self._boundary_box = boundary_box
         self.plot_tabs: QTabWidget | None = None  # made by add_plot_page()
         for w in (loss_plot, acc_plot, boundary_plot):
-            w.setMinimumSize(160, 120)
             w.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self._plot_widgets = (loss_plot, acc_plot, boundary_plot)
+        self._fit_minimums()
 
         area = QVBoxLayout()
         area.setContentsMargins(4, 4, 4, 4)
@@ -307,7 +307,7 @@ class TrainingView(QWidget):
         area.addWidget(self.transport)
         area.addWidget(self.progress)
         area.addWidget(self.message)
-        area.addWidget(self.splitter, 1)
+        area.addWidget(self.deck, 1)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
@@ -328,9 +328,7 @@ class TrainingView(QWidget):
             tabs = QTabWidget(self)
             tabs.setObjectName("trainingPlotTabs")
             tabs.setDocumentMode(True)
-            self.right_splitter.replaceWidget(0, tabs)
-            self.right_splitter.setStretchFactor(0, 3)
-            self.right_splitter.setStretchFactor(1, 2)
+            self._right_deck.replaceItem(self._boundary_box, tabs, "Decision boundary")
             tabs.addTab(self._boundary_box, "Decision boundary")
             self.plot_tabs = tabs
         self.plot_tabs.addTab(widget, title)
@@ -348,7 +346,7 @@ class TrainingView(QWidget):
         c.lanesChanged.connect(self._show_lr_lane)
         c.displayChanged.connect(self._on_display)
         self.boundary_lane_combo.currentIndexChanged.connect(self._on_boundary_lane)
-        self.theme.changed.connect(self._on_theme)
+        self.theme.connect_when_shown(self, self._on_theme)
 
     # -- the view interface ----------------------------------------------------------------
     def status_text(self) -> str:
@@ -814,8 +812,17 @@ class TrainingView(QWidget):
         self.boundary_lane_combo.setVisible(on)
         self.boundary_lane_label.setVisible(on)
 
+    def _fit_minimums(self) -> None:
+        """No plot below the readable minimum at this zoom: the decks reflow to tabs."""
+        least = self.theme.min_plot_size()
+        for w in self._plot_widgets:
+            w.setMinimumSize(least)
+        self.deck.schedule_refit()
+        self._right_deck.schedule_refit()
+
     @Slot()
     def _on_theme(self) -> None:
+        self._fit_minimums()
         if self.message.isVisible():
             self._show_message(self.message.text(), bool(self.message.property("error")))
         self._show_lr_lane()

@@ -75,7 +75,7 @@ class CollapsiblePanel(QFrame):
         if side not in ("left", "right"):
             raise ValueError("side must be 'left' or 'right'")
         self.setObjectName("controlPanel")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFrameShape(QFrame.Shape.NoFrame)
         self._side = side
         self._expanded = True
         self._title = title
@@ -141,6 +141,26 @@ class CollapsiblePanel(QFrame):
         self._strip_label.setText(title)
         self._apply()
 
+    # -- showing what an action shows ----------------------------------------------------
+    def reveal(self, *widgets: QWidget) -> None:
+        """Expand the panel and scroll so that ``widgets`` (in the content) are in view: what
+        an action shows there (a narration line) must not sit scrolled out of sight. Again
+        once the layout has settled (the action may have grown the content)."""
+        self.setExpanded(True)
+        self._ensure_visible(widgets)
+        QTimer.singleShot(0, self, lambda: self._ensure_visible(widgets))
+
+    def scroll_to_top(self) -> None:
+        """Back to the panel's first controls (Start/Step/Reset), now and once laid out."""
+        bar = self._scroll.verticalScrollBar()
+        bar.setValue(bar.minimum())
+        QTimer.singleShot(0, bar, lambda: bar.setValue(bar.minimum()))
+
+    def _ensure_visible(self, widgets: tuple[QWidget, ...]) -> None:
+        for widget in widgets:
+            if widget.isVisible():
+                self._scroll.ensureWidgetVisible(widget, 0, 8)
+
     # -- collapsing ----------------------------------------------------------------------
     def isExpanded(self) -> bool:  # noqa: N802
         return self._expanded
@@ -193,6 +213,16 @@ class CollapsiblePanel(QFrame):
         if obj is self._scroll.widget() and event.type() == QEvent.Type.LayoutRequest:
             self._update_width()
         return False
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        """A one-pixel edge on the plot's side, in the theme's palette (no style sheet: one
+        would stop the panel's controls following the zoom)."""
+        super().paintEvent(event)
+        p = QPainter(self)
+        p.setPen(self.palette().mid().color())
+        x = 0 if self._side == "right" else self.width() - 1
+        p.drawLine(x, 0, x, self.height())
+        p.end()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().changeEvent(event)

@@ -256,7 +256,10 @@ class ContourMap(pg.PlotWidget):
         self.image = pg.ImageItem()
         self.image.setZValue(-100)
         self.addItem(self.image)
-        self.contours = pg.PlotCurveItem(connect="pairs", antialias=True)
+        # one aliased pixel wide at every zoom: Qt strokes that on its fast path; antialiased
+        # and zoom-wide, re-stroking thousands of segments after each resize or zoom step
+        # froze the window ~0.5 s (the bands show the levels; the lines only edge them)
+        self.contours = pg.PlotCurveItem(connect="pairs", antialias=False)
         self.contours.setZValue(-50)
         self.addItem(self.contours)
         self.minima = pg.ScatterPlotItem(symbol="star", pxMode=True)
@@ -285,7 +288,7 @@ class ContourMap(pg.PlotWidget):
         self.setAccessibleName("Loss surface contour map")
 
         th = self._theme
-        th.bind(self.contours, lambda it, t: it.setPen(t.pen(t.colors.contour, 1.0)))
+        th.bind(self.contours, lambda it, t: it.setPen(pg.mkPen(t.colors.contour, width=1)))
         th.bind(self.minima, _style_minima)
         th.bind(self.start_marker, _style_start)
         th.style_plot(self)

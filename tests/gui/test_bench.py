@@ -29,6 +29,8 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
             "training, window live vs bare",
             "frame, 8 optimizers racing",
         }
+        | {f"longest stall, {a}" for a in ("preset load", "session open", "theme switch",
+                                            "zoom step")}
         | {"start-up to first paint"}
     )
     assert figures == expected

@@ -545,7 +545,8 @@ def test_a_diverging_runner_is_marked_while_the_others_go_on(qtbot, window):
     text = f"SGD (lr=10) — diverged at step {bad.diverged_at}"
     assert text in view.plots.legend_texts()
     symbols = [s for *_xy, s in view.plots.head_spots()]
-    assert symbols.count("x") == 1 and symbols.count("o") == 4
+    # the others keep their own marker shapes (issue 15: shapes tell similar colours apart)
+    assert symbols.count("x") == 1 and len(symbols) == 5
     x, y = view.trajectory(bad.id)
     assert np.isfinite(x).all() and (x[-1], y[-1]) == bad.point  # its last finite point
     assert "diverged" in lst(window).item(4).toolTip()

@@ -8,7 +8,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from app.theme import MAX_ZOOM, MIN_ZOOM, get_theme, load_style_sheet
+from app.theme import MAX_ZOOM, MIN_ZOOM, get_theme
 from app.widgets import CollapsiblePanel, HParamForm
 
 
@@ -46,11 +46,30 @@ def test_zoom_is_clamped_and_stepped():
         th.set_theme("neon")
 
 
-def test_style_sheets_ship_and_set_no_font_sizes():
-    for name in ("light", "dark"):
-        sheet = load_style_sheet(name)
-        assert "QFrame#controlPanel" in sheet
-        assert "font-size" not in sheet  # would freeze widget fonts against zoom
+def test_zoom_and_theme_set_no_application_style_sheet_and_reach_every_widget(qtbot):
+    """An application style sheet restyled every widget on each zoom step (0.3-0.4 s) and
+    stopped the application font reaching widgets; a widget's own sheet (an error label's
+    colour) must not stop it either."""
+    from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
+
+    th = get_theme()
+    th.apply()
+    box = QWidget()
+    lay = QVBoxLayout(box)
+    plain, coloured, check = QLabel("plain"), QLabel("error"), QCheckBox("log y")
+    coloured.setStyleSheet("color: #C62828;")
+    for w in (plain, coloured, check):
+        lay.addWidget(w)
+    qtbot.addWidget(box)
+    box.show()
+    indicator = check.style().pixelMetric(check.style().PixelMetric.PM_IndicatorWidth)
+    th.set_scale(2.0)
+    th.set_theme("dark")
+    qtbot.wait(20)  # Qt passes the application font down from the event loop
+    assert QApplication.instance().styleSheet() == ""
+    for w in (plain, coloured, check):
+        assert w.font().pointSizeF() == pytest.approx(th.point_size()), w.text()
+    assert check.style().pixelMetric(check.style().PixelMetric.PM_IndicatorWidth) >= 2 * indicator
 
 
 def test_panel_grows_with_zoom_so_controls_stay_usable(qtbot):
@@ -95,3 +114,31 @@ def test_dark_theme_restyles_existing_axes(qtbot):
     assert axis.textPen().color().lightness() > 150
     label = plot.getPlotItem().legend.items[0][1]
     assert "color:#dadada" in label.item.toHtml().lower()  # re-rendered, not just re-configured
+
+
+def test_a_hidden_tab_is_restyled_when_shown_not_on_every_change(qtbot, monkeypatch):
+    """Restyling the tab nobody sees doubled each zoom step's freeze; it must still be right
+    when it comes to the front."""
+    from app.main_window import MainWindow
+
+    win = MainWindow(restore=False)
+    qtbot.addWidget(win)
+    win.resize(1024, 768)
+    win.show()
+    qtbot.waitExposed(win)
+    view = win.training_view  # built, then hidden behind the Surfaces tab
+    win.show_view("surfaces")
+    loss = view.plots.widgets()[0]
+    th = get_theme()
+    styled = []
+    real = th.style_plot
+    monkeypatch.setattr(th, "style_plot", lambda v: (styled.append(v), real(v)))
+    th.set_theme("dark")
+    th.zoom_in()
+    assert loss not in styled
+    win.show_view("training")
+    qtbot.waitUntil(lambda: loss in styled)
+    assert styled.count(loss) == 1
+    axis = loss.getPlotItem().getAxis("left")
+    assert axis.textPen().color().lightness() > 150
+    assert axis.style["tickFont"].pointSizeF() == pytest.approx(th.point_size())

@@ -1,0 +1,196 @@
+"""Plots side by side while each keeps a readable size, tabs when they would not.
+
+Why: at 1024×768, or at 200 % zoom, a splitter squeezed every plot together (a 110 px wide loss
+plot with its tick labels running into each other, a 35 px tall loss-per-step plot). A
+``PlotDeck`` holds its plots in a ``QSplitter`` only while the splitter can give each one its
+minimum size; otherwise it shows them as tabs, one full-size plot at a time. Decks nest (the
+Training view's loss plot beside a column of two): an inner deck reflows on its own, and an
+outer deck in tabs shows every plot of the inner ones as a tab of its own (never tabs in tabs).
+
+The deck never asks its parent layout for more than its tab mode needs (the largest plot's
+minimum plus a tab bar), so a window can always shrink to that, and the choice of mode depends
+only on the deck's size, which does not depend on the mode: no flip-flopping.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtWidgets import QSplitter, QTabWidget, QWidget
+
+SPLIT, TABS = "split", "tabs"
+
+
+def _min_size(widget: QWidget) -> QSize:
+    """What a layout would give ``widget`` at the least (its minimum, else its hint)."""
+    if isinstance(widget, PlotDeck):
+        return widget.minimumSizeHint()
+    return widget.minimumSize().expandedTo(widget.minimumSizeHint())
+
+
+class PlotDeck(QWidget):
+    """Items (plot widgets or other decks) in a splitter of ``orientation``, or in tabs.
+
+    ``splitter`` and ``tabs`` are public so views can save the splitter's state and pick a tab;
+    ``mode`` is "split" or "tabs"; ``modeChanged(mode)`` reports a change.
+    """
+
+    modeChanged = Signal(str)
+
+    def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.splitter = QSplitter(orientation, self)
+        self.splitter.setChildrenCollapsible(False)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.tabs.hide()
+        self._items: list[tuple[QWidget, str]] = []
+        self._stretch: list[int] = []
+        self._mode = SPLIT
+        self._split_state: QByteArray | None = None
+        self._outer: PlotDeck | None = None  # an enclosing deck showing our leaves as tabs
+        self._refit_timer = QTimer(self)
+        self._refit_timer.setSingleShot(True)
+        self._refit_timer.setInterval(0)
+        self._refit_timer.timeout.connect(self.refit)
+
+    # -- contents --------------------------------------------------------------------------
+    def addItem(self, widget: QWidget, title: str, stretch: int = 1) -> None:  # noqa: N802
+        """Append a plot (or a deck) with the title its tab gets in tab mode."""
+        self._items.append((widget, title))
+        self._stretch.append(stretch)
+        if isinstance(widget, PlotDeck):
+            widget._outer = self
+        self.splitter.addWidget(widget)
+        self.splitter.setStretchFactor(len(self._items) - 1, stretch)
+        widget.installEventFilter(self)
+        self.schedule_refit()
+
+    def replaceItem(self, old: QWidget, new: QWidget, title: str) -> None:  # noqa: N802
+        """Put ``new`` where ``old`` was (``old`` is taken out, not deleted)."""
+        index = next(i for i, (w, _t) in enumerate(self._items) if w is old)
+        was_tabs = self._mode == TABS
+        if was_tabs:
+            self._set_mode(SPLIT)
+        self._items[index] = (new, title)
+        old.removeEventFilter(self)
+        self.splitter.replaceWidget(index, new)
+        self.splitter.setStretchFactor(index, self._stretch[index])
+        new.installEventFilter(self)
+        if was_tabs:
+            self._set_mode(TABS)
+        self.schedule_refit()
+
+    def leaves(self) -> list[tuple[QWidget, str]]:
+        """Every plot in this deck and the decks inside it, in order, with its tab title."""
+        out: list[tuple[QWidget, str]] = []
+        for widget, title in self._items:
+            out += widget.leaves() if isinstance(widget, PlotDeck) else [(widget, title)]
+        return out
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    def show_widget(self, widget: QWidget) -> None:
+        """Bring the tab holding ``widget`` to the front (nothing to do in split mode)."""
+        deck: PlotDeck | None = self
+        while deck is not None:
+            i = deck.tabs.indexOf(widget)
+            if deck._mode == TABS and i >= 0:
+                deck.tabs.setCurrentIndex(i)
+                return
+            deck = deck._outer
+
+    # -- sizes -----------------------------------------------------------------------------
+    def _tab_bar_height(self) -> int:
+        return self.tabs.tabBar().sizeHint().height()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        """Tab mode's need: the largest plot's minimum plus the tab bar."""
+        size = QSize(0, 0)
+        for widget, _title in self.leaves():
+            size = size.expandedTo(_min_size(widget))
+        return QSize(size.width(), size.height() + self._tab_bar_height())
+
+    def split_need(self) -> QSize:
+        """The least room the splitter needs to give every item its minimum."""
+        handle = self.splitter.handleWidth()
+        sizes = [_min_size(w) for w, _t in self._items]
+        if not sizes:
+            return QSize(0, 0)
+        gaps = handle * (len(sizes) - 1)
+        if self.splitter.orientation() == Qt.Orientation.Horizontal:
+            return QSize(sum(s.width() for s in sizes) + gaps, max(s.height() for s in sizes))
+        return QSize(max(s.width() for s in sizes), sum(s.height() for s in sizes) + gaps)
+
+    def fits_split(self) -> bool:
+        need = self.split_need()
+        return need.width() <= self.width() and need.height() <= self.height()
+
+    # -- reflowing -------------------------------------------------------------------------
+    def schedule_refit(self) -> None:
+        """Refit once control returns to the event loop (after a zoom, a legend growing)."""
+        self.updateGeometry()
+        self._refit_timer.start()
+
+    def refit(self) -> None:
+        """Split if every item gets its minimum at the current size, else tabs."""
+        if self._outer is not None and self._outer._mode == TABS:
+            return  # our leaves are the outer deck's tabs
+        if not self.isVisible() or self.width() <= 0 or self.height() <= 0:
+            return  # (sizes before the first show are transient)
+        self._set_mode(SPLIT if self.fits_split() else TABS)
+        for widget, _title in self._items:
+            if isinstance(widget, PlotDeck):
+                widget.refit()
+
+    def _set_mode(self, mode: str) -> None:
+        if mode == self._mode:
+            return
+        if mode == TABS:
+            self._split_state = self.splitter.saveState()  # the lecturer's sizes, for later
+            current = self.tabs.currentWidget()
+            for widget, title in self.leaves():
+                self.tabs.addTab(widget, title)
+                widget.show()
+            if current is not None and self.tabs.indexOf(current) >= 0:
+                self.tabs.setCurrentWidget(current)
+        else:
+            while self.tabs.count():
+                self.tabs.removeTab(0)
+            self._restore_leaves()
+            if self._split_state is not None:
+                self.splitter.restoreState(self._split_state)
+        self._mode = mode
+        self.splitter.setVisible(mode == SPLIT)
+        self.tabs.setVisible(mode == TABS)
+        self._place()
+        self.modeChanged.emit(mode)
+
+    def _restore_leaves(self) -> None:
+        """Every plot back into its own deck's splitter, in order."""
+        for index, (widget, _title) in enumerate(self._items):
+            if isinstance(widget, PlotDeck):
+                widget._restore_leaves()
+            self.splitter.insertWidget(index, widget)
+            self.splitter.setStretchFactor(index, self._stretch[index])
+            widget.show()
+
+    def _place(self) -> None:
+        page = self.tabs if self._mode == TABS else self.splitter
+        page.setGeometry(self.rect())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._place()
+        self.refit()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.schedule_refit()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        # an item's minimum grew (zoom, a longer legend): its parent got this, we must refit
+        if event.type() == QEvent.Type.LayoutRequest:
+            self.schedule_refit()
+        return False
