@@ -22,7 +22,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QKeyEvent,
+    QKeySequence,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QAbstractSlider,
     QAbstractSpinBox,
@@ -54,6 +62,7 @@ from app.settings import (
 )
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
 from app.views.surface_view import SurfaceView
+from app.window_geometry import fit_to_screen, restore_geometry, save_geometry
 
 if TYPE_CHECKING:
     from app.views.training_view import TrainingView
@@ -173,6 +182,7 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(640, 480)
         self._settings_file = settings_file
         self._closed = False
+        self._fitted = False
         self.error_reporter = errors.install()
         self.theme = get_theme()
 
@@ -235,10 +245,10 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.theme.changed.connect(self._on_theme_changed)
 
-        self.resize(1280, 800)
         if restore:
             self.restore_settings()
         else:
+            restore_geometry(self, None)
             self.theme.apply()
         self._on_tab_changed(self.tabs.currentIndex())
         self._on_theme_changed()
@@ -472,6 +482,12 @@ class MainWindow(QMainWindow):
     def toggle_full_screen(self) -> None:
         self.setWindowState(self.windowState() ^ Qt.WindowState.WindowFullScreen)
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._fitted:  # the frame is known now: it must fit the screen too
+            self._fitted = True
+            fit_to_screen(self)
+
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().changeEvent(event)
         if event.type() == QEvent.Type.WindowStateChange:
@@ -591,7 +607,7 @@ class MainWindow(QMainWindow):
         try:
             s = self._open_settings()
             s.setValue("version", SETTINGS_VERSION)
-            s.setValue("window/geometry", self.saveGeometry())
+            save_geometry(self, s)
             s.setValue("window/state", self.saveState())
             s.setValue("window/tab", self.current_key())
             s.setValue("appearance/theme", self.theme.name)
@@ -619,6 +635,7 @@ class MainWindow(QMainWindow):
             s = self._open_settings()
         except Exception:
             log.exception("settings could not be opened; using defaults")
+            restore_geometry(self, None)
             self.theme.apply()
             return
         version = read_int(s, "version", SETTINGS_VERSION, low=0)
@@ -627,9 +644,7 @@ class MainWindow(QMainWindow):
         name = read_str(s, "appearance/theme", "light", THEMES)
         zoom = read_float(s, "appearance/zoom", 1.0, MIN_ZOOM, MAX_ZOOM)
         self.theme.configure(name, zoom)  # one apply() for both
-        geometry = read_bytes(s, "window/geometry")
-        if geometry is not None and not self.restoreGeometry(geometry):
-            log.warning("ignoring setting window/geometry: not a saved geometry")
+        restore_geometry(self, s)
         state = read_bytes(s, "window/state")
         if state is not None and not self.restoreState(state):
             log.warning("ignoring setting window/state: not a saved window state")
