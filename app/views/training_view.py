@@ -175,8 +175,6 @@ class TrainingView(QWidget):
         self.reset_button.setToolTip(
             "Start over from the same initial weights, applying any changed settings (R)"
         )
-        for b in (self.run_button, self.step_button, self.reset_button):
-            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Space must not also "click" the focus
         lr_info = get_optimizer("SGD").hparam("lr")
         low, high = lr_info.slider_range()
         self.lr_label = QLabel(LR_LABEL, self)

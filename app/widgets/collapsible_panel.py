@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.input_policy import order_tab_stops
+
 
 class _VerticalLabel(QWidget):
     """The title written bottom-to-top on the collapsed strip."""
@@ -114,6 +116,10 @@ class CollapsiblePanel(QFrame):
         self._body.addWidget(self._scroll, 1)
         self._body.addWidget(self._strip, 1)
         self._header = header
+        self._tab_timer = QTimer(self)
+        self._tab_timer.setSingleShot(True)
+        self._tab_timer.setInterval(0)
+        self._tab_timer.timeout.connect(self._order_tabs)
         if content is not None:
             self.setContent(content)
         self._apply()
@@ -191,7 +197,14 @@ class CollapsiblePanel(QFrame):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         if obj is self._scroll.widget() and event.type() == QEvent.Type.LayoutRequest:
             self._update_width()
+            self._tab_timer.start()  # once laid out: Tab follows the new rows
         return False
+
+    @Slot()
+    def _order_tabs(self) -> None:
+        content = self._scroll.widget()
+        if content is not None:
+            order_tab_stops(content)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().changeEvent(event)

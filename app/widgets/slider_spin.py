@@ -366,7 +366,7 @@ class LogSliderSpin(QWidget):
         self.slider.valueChanged.connect(self._on_slider)
         self.spin.valueChanged.connect(self._on_spin)
         self.spin.rejected.connect(self._on_rejected)
-        self.setFocusProxy(self.spin)
+        # no focus proxy: a compound with one made Tab jump from before the slider to the box
 
     def _fit_slider(self) -> None:
         # a slider squeezed to a few pixels cannot be dragged: keep ~5 text lines of travel
