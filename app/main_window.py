@@ -565,6 +565,7 @@ class MainWindow(QMainWindow):
             s.setValue("window/tab", self.current_key())
             s.setValue("appearance/theme", self.theme.name)
             s.setValue("appearance/zoom", float(self.theme.scale))
+            self.sessions.save_settings(s)
             for key, view in self._built_views().items():  # unbuilt: their settings stay
                 s.beginGroup(f"views/{key}")
                 try:
@@ -597,6 +598,7 @@ class MainWindow(QMainWindow):
         name = read_str(s, "appearance/theme", "light", THEMES)
         zoom = read_float(s, "appearance/zoom", 1.0, MIN_ZOOM, MAX_ZOOM)
         self.theme.configure(name, zoom)  # one apply() for both
+        self.sessions.restore_settings(s)
         self._place(s)
         state = read_bytes(s, "window/state")
         if state is not None and not self.restoreState(state):
