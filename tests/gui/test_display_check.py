@@ -90,3 +90,16 @@ def test_a_display_with_no_server_is_one_line_and_exit_1(tmp_path):
     assert err.startswith("gdsim: error: no X server answers on DISPLAY=" + env["DISPLAY"])
     assert "\n" not in err
 
+
+
+def test_the_quick_start_installs_the_libraries_gdsim_names():
+    """The README's Quick start has the Linux system-package step (it was only in
+    Troubleshooting, so the first command failed on a fresh desktop), with the same packages
+    gdsim names when one is missing."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert "if on Linux" in quick
+    assert f"sudo apt-get install {app_main.XCB_PACKAGES}" in quick
+    assert quick.index("apt-get install") < quick.index("pip install")
