@@ -31,6 +31,7 @@ from PySide6.QtGui import (
     QShowEvent,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QLabel,
     QMainWindow,
     QMenu,
@@ -521,7 +522,12 @@ class MainWindow(QMainWindow):
     # -- status --------------------------------------------------------------------------
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
-        self.current_view()  # a view is built before its tab is first painted
+        view = self.current_view()  # a view is built before its tab is first painted
+        focus = QApplication.focusWidget()
+        if focus is not None and self.tabs.isAncestorOf(focus) and focus is not self.tabs.tabBar():
+            # the focus was on the page left behind: Qt puts it on the new page's first
+            # control, where the next Space would press it; the run keys go to the view
+            view.setFocus(Qt.FocusReason.OtherFocusReason)
         self._refresh_status()
         if self.code_panel.isVisible():
             self.code_panel.refresh()
