@@ -15,12 +15,14 @@ control in every view follows the same rules without per-widget code:
   then always marks what the keyboard is on.
 * A wheel turn over a combo, spin box or slider inside a scrolling panel scrolls the panel unless
   that control has the focus (five notches over the Optimizer combo turned Adam into LBFGS).
+* A control reached with Tab wears a ring in the theme's highlight colour, thick enough for a
+  projector (Fusion's own is a 1 px line barely darker than the button's edge).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtCore import QEvent, QObject, QPoint, QRectF, Qt, Slot
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -41,6 +43,7 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
+from shiboken6 import isValid
 
 _SPACE = {int(Qt.Key.Key_Space)}
 _RIGHT = {int(Qt.Key.Key_Right)}
@@ -170,6 +173,70 @@ def adopt_focus_policy(widget: QWidget) -> None:
         widget.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
 
+FOCUS_RING_PX = 2
+_KEYBOARD_REASONS = (Qt.FocusReason.TabFocusReason, Qt.FocusReason.BacktabFocusReason)
+
+
+class FocusRing(QWidget):
+    """The ring around the control the keyboard is on, drawn just outside it in the control's
+    parent (it follows the control as it moves, resizes or hides; clicks pass through)."""
+
+    MARGIN = FOCUS_RING_PX + 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self._target: QWidget | None = None
+
+    def widget(self) -> QWidget | None:
+        return self._target
+
+    def setWidget(self, target: QWidget | None) -> None:  # noqa: N802 (QFocusFrame's name)
+        if self._target is not None and isValid(self._target):
+            self._target.removeEventFilter(self)
+            self._target.destroyed.disconnect(self._lost)
+        self._target = target
+        if target is None or target.parentWidget() is None:
+            self.hide()
+            return
+        self.setParent(target.parentWidget())
+        target.installEventFilter(self)
+        target.destroyed.connect(self._lost)
+        self._follow()
+
+    @Slot()
+    def _lost(self) -> None:
+        self._target = None  # (a rebuilt form deleted the control)
+        self.hide()
+
+    def _follow(self) -> None:
+        target = self._target
+        if target is None or not isValid(target) or not target.isVisible():
+            self.hide()
+            return
+        m = self.MARGIN
+        self.setGeometry(target.geometry().adjusted(-m, -m, m, m))
+        self.raise_()
+        self.show()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        if obj is self._target and event.type() in _FOLLOW_EVENTS:
+            self._follow()
+        return False
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), FOCUS_RING_PX))
+        half = FOCUS_RING_PX / 2
+        p.drawRoundedRect(QRectF(self.rect()).adjusted(half, half, -half, -half), 4, 4)
+        p.end()
+
+
+_FOLLOW_EVENTS = (QEvent.Type.Move, QEvent.Type.Resize, QEvent.Type.Show, QEvent.Type.Hide)
+
+
 class InputGuard(QObject):
     """The application event filter that applies the rules in the module docstring.
 
@@ -180,7 +247,9 @@ class InputGuard(QObject):
     def __init__(self, run_keys: set[int], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._keys = run_keys
+        self.ring: FocusRing | None = None
         self._handlers = {
+            QEvent.Type.FocusIn: self._focus_in,
             QEvent.Type.ShortcutOverride: self._shortcut_override,
             QEvent.Type.KeyPress: self._key_press,
             QEvent.Type.Wheel: self._wheel,
@@ -244,6 +313,26 @@ class InputGuard(QObject):
         QApplication.sendEvent(area.viewport(), event.clone())
         event.accept()  # handled: Qt must not pass a real one on to the panel a second time
         return True
+
+    def _focus_in(self, obj: QWidget, event: QEvent) -> bool:
+        reason = event.reason() if isinstance(event, QFocusEvent) else None
+        if reason == Qt.FocusReason.ActiveWindowFocusReason:
+            return False  # the window came back: the ring stays where it was
+        ring = self.ring if self.ring is not None and isValid(self.ring) else None
+        if reason in _KEYBOARD_REASONS and view_of(obj) is not None:
+            if ring is None:  # (the ring lives in the control's parent, and dies with it)
+                ring = self.ring = FocusRing()
+            ring.setWidget(obj)
+        elif ring is not None and ring.widget() is not obj:
+            ring.setWidget(None)
+            ring.hide()
+        return False
+
+    def shutdown(self) -> None:
+        if self.ring is not None and isValid(self.ring):
+            self.ring.setWidget(None)
+            self.ring.deleteLater()
+            self.ring = None
 
     def _polish(self, obj: QWidget, _event: QEvent) -> bool:
         adopt_focus_policy(obj)

@@ -655,6 +655,7 @@ class MainWindow(QMainWindow):
         self.code_panel.shutdown()
         self.exports.shutdown()
         input_policy.uninstall(self._guard)
+        self._guard.shutdown()
         for key, view in self._built_views().items():
             t0 = time.perf_counter()
             self._shutdown_tools(view)

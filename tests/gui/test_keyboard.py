@@ -156,3 +156,31 @@ def test_the_wheel_over_an_unfocused_combo_scrolls_the_panel(qtbot, window: Main
     top = bar.value()
     _wheel(combo, 1)
     assert combo.currentText() != name and bar.value() == top
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_the_control_reached_with_tab_wears_a_ring_in_both_themes(qtbot, window, theme):
+    from PySide6.QtGui import QColor, QPalette
+
+    from app.theme import get_theme
+
+    get_theme().set_theme(theme)
+    view = window.surface_view
+    focus(qtbot, named(view, QComboBox, "addOptimizerCombo"))
+    add = tab(qtbot)
+    assert add.objectName() == "addOptimizerButton"
+    ring = window._guard.ring
+    assert ring is not None and ring.isVisible() and ring.widget() is add
+    assert ring.geometry().contains(add.geometry())
+    image = ring.grab().toImage()
+    highlight = ring.palette().color(QPalette.ColorRole.Highlight)
+    edge = [QColor(image.pixel(x, image.height() // 2)) for x in (0, 1, image.width() - 2)]
+    assert any(abs(c.hue() - highlight.hue()) < 20 and c.saturation() > 80 for c in edge), (
+        [c.name() for c in edge], highlight.name()
+    )
+    # the ring goes when the keyboard is handed back to the view (or a click moves the focus)
+    qtbot.keyClick(add, Qt.Key.Key_Return)
+    spin = named(view, QAbstractSpinBox, "lrSpin")
+    reveal(spin)
+    qtbot.mouseClick(spin.lineEdit(), Qt.MouseButton.LeftButton)
+    assert not ring.isVisible()
