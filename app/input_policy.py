@@ -296,7 +296,8 @@ class InputGuard(QObject):
             and view_of(obj) is not None
         ):
             if key == _ESCAPE:
-                revert_spin(obj)
+                revert = getattr(obj, "revert", None)  # a box that says so (SciDoubleSpinBox)
+                revert() if callable(revert) else revert_spin(obj)
             else:
                 obj.keyPressEvent(event)  # applies the typed value (or says why not)
             release_keyboard(obj)

@@ -184,3 +184,21 @@ def test_the_control_reached_with_tab_wears_a_ring_in_both_themes(qtbot, window,
     reveal(spin)
     qtbot.mouseClick(spin.lineEdit(), Qt.MouseButton.LeftButton)
     assert not ring.isVisible()
+
+
+def test_a_refused_lr_is_said_once_and_escape_clears_the_stale_message(qtbot, window):
+    """Typed garbage + Enter: the value in force stays and the view says why, and the keyboard is
+    back with the run keys; Escape in the box later shows the value in force and drops the
+    message, which stayed red after the value was restored."""
+    view = window.show_view("training")
+    spin = focus(qtbot, named(view, QAbstractSpinBox, "trainLrSpin"))
+    lr = view.controls.lane_lr(0)
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin, "fast")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert "Learning rate" in view.message_text() and "kept" in view.message_text()
+    assert view.controls.lane_lr(0) == lr and not spin.hasFocus()
+    focus(qtbot, spin)
+    qtbot.keyClick(spin, Qt.Key.Key_Escape)
+    assert view.message_text() == "" and view.controls.lane_lr(0) == lr
+    assert not spin.hasFocus()
