@@ -32,10 +32,11 @@ def _screen(window: QWidget) -> QScreen | None:
     )
 
 
-def fit_to_screen(window: QWidget) -> None:
+def fit_to_screen(window: QWidget, maximize: bool = True) -> None:
     """Keep the window's size and place if its frame fits the available screen area (moved
-    inside it if need be), else make it fill that area, maximised. Called before the first show
-    (no frame known yet) and after it (the platform's frame margins known)."""
+    inside it if need be), else make it fill that area (maximised if ``maximize``). Called
+    before the first show (no frame known yet; not maximised, so a caller's own ``resize``
+    still wins) and at the first show (the platform's frame margins known)."""
     screen = _screen(window)
     if screen is None or window.isFullScreen():
         return
@@ -59,7 +60,7 @@ def fit_to_screen(window: QWidget) -> None:
         geo.bottom() - frame.bottom(),
     )
     window.setGeometry(avail.adjusted(*margins))
-    if not window.isMaximized():
+    if maximize and not window.isMaximized():
         window.setWindowState(window.windowState() | Qt.WindowState.WindowMaximized)
 
 
@@ -85,7 +86,7 @@ def restore_geometry(window: QWidget, s: QSettings | None) -> None:
             window.setGeometry(QRect(x, y, width, height))
             if read_bool(s, "window/maximized", False):
                 window.setWindowState(window.windowState() | Qt.WindowState.WindowMaximized)
-    fit_to_screen(window)
+    fit_to_screen(window, maximize=False)
 
 
 def _restore_saved(window: QWidget, s: QSettings) -> bool:
