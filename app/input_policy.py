@@ -120,7 +120,7 @@ def revert_spin(spin: QAbstractSpinBox) -> None:
 
 
 def tab_stops(container: QWidget) -> list[QWidget]:
-    """The controls Tab visits inside ``container``, in creation (= layout) order."""
+    """The controls Tab visits inside ``container`` (in creation order)."""
     out = []
     for w in container.findChildren(QWidget):
         parent = w.parentWidget()
