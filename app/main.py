@@ -121,7 +121,31 @@ def display_problem() -> str | None:
             f"Qt's X11 plugin cannot load a system library ({missing}); on Debian/Ubuntu: "
             f"sudo apt-get install {XCB_PACKAGES}"
         )
+    display = os.environ["DISPLAY"]
+    if x_server_answers(display) is False:  # Qt would abort, blaming libxcb-cursor0
+        return (
+            f"no X server answers on DISPLAY={display}; start one or set DISPLAY to a running "
+            "display (headless: 'gdsim render', 'gdsim --screenshot' or QT_QPA_PLATFORM=offscreen)"
+        )
     return None
+
+
+def x_server_answers(display: str) -> bool | None:
+    """Whether an X server accepts a connection on ``display`` (None: cannot tell here), asked
+    through libxcb, which Qt's X11 plugin itself uses."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+        xcb.xcb_connect.restype = ctypes.c_void_p
+        xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+        xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+        xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+        conn = xcb.xcb_connect(display.encode(), None)  # never NULL: an error object at worst
+        try:
+            return xcb.xcb_connection_has_error(conn) == 0
+        finally:
+            xcb.xcb_disconnect(conn)
+    except (OSError, AttributeError, TypeError, UnicodeError):
+        return None
 
 
 def _qt_app_running() -> bool:

@@ -4,12 +4,12 @@ The window owns nothing about optimization: it hosts ``SurfaceView`` and ``Train
 (interface in ``app.views``), forwards Space / S / → / R to the *current* view, applies zoom
 and theme through ``app.theme``, and saves/restores everything through ``app.settings``.
 
-Keyboard design: Space, S, → and R are window-wide ``QShortcut``s, so they work whether the
-focus is on a button, a slider or the plot. An application event filter answers Qt's
-``ShortcutOverride`` query for those keys when the focus is in an editable text field, which
-tells Qt "this widget wants the key": it then types there instead of starting the race. This
-is the mechanism Qt itself uses for text widgets, so no key press is ever swallowed twice or
-dispatched to a hidden tab.
+Keyboard design: Space, S, →, R and N are window-wide ``QShortcut``s. ``app.input_policy``'s
+application event filter answers Qt's ``ShortcutOverride`` query for them when the focused
+control uses the key itself (a text field types it, a focused button is pressed by Space, a
+slider moves on →), so the control gets it; anywhere else the key goes to the current view.
+This is the mechanism Qt itself uses, so no key press is ever handled twice or dispatched to a
+hidden tab.
 """
 
 from __future__ import annotations
@@ -21,26 +21,28 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Slot
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QRect, QSettings, Qt, QTimer, Slot
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QKeySequence,
+    QShortcut,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
-    QAbstractSlider,
-    QAbstractSpinBox,
     QApplication,
-    QComboBox,
-    QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QPlainTextEdit,
     QTabWidget,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from app import errors
+from app import errors, input_policy
 from app.export_actions import ExportActions
+from app.input_policy import InputGuard, is_text_input  # noqa: F401 (is_text_input: API)
 from app.plaintext import PlainLabel, esc
 from app.session_actions import CodePanel, SessionActions
 from app.settings import (
@@ -54,6 +56,7 @@ from app.settings import (
 )
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
 from app.views.surface_view import SurfaceView
+from app.window_geometry import fit_to_screen, restore_geometry, save_geometry
 from core.errors import GdsimError
 
 if TYPE_CHECKING:
@@ -100,48 +103,6 @@ RUN_KEYS: dict[str, tuple[tuple[Qt.Key, ...], str]] = {
 }
 
 
-def is_text_input(widget: QObject | None) -> bool:
-    """True if ``widget`` (or an ancestor in its window) is an *editable* text field.
-
-    Read-only fields do not type, so the run keys keep working there.
-    """
-    w = widget if isinstance(widget, QWidget) else None
-    while w is not None:
-        if isinstance(w, (QLineEdit, QAbstractSpinBox)):
-            return not w.isReadOnly()
-        if isinstance(w, (QPlainTextEdit, QTextEdit)):
-            return not w.isReadOnly()
-        if isinstance(w, QComboBox):
-            return w.isEditable()
-        if w.isWindow():
-            return False
-        w = w.parentWidget()
-    return False
-
-
-class _TextFieldKeyGuard(QObject):
-    """Application event filter: text fields keep the bare run keys (and Esc) for typing, and a
-    focused slider keeps → (one step of the race elsewhere), so ← and → both move it."""
-
-    def __init__(self, keys: set[int], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._keys = keys
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        if event.type() != QEvent.Type.ShortcutOverride:
-            return False
-        if not isinstance(event, QKeyEvent):
-            return False
-        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-        if event.key() in self._keys and mods == Qt.KeyboardModifier.NoModifier:
-            target = obj if isinstance(obj, QWidget) else QApplication.focusWidget()
-            slider_key = event.key() == Qt.Key.Key_Right and isinstance(target, QAbstractSlider)
-            if is_text_input(target) or slider_key:
-                event.accept()  # "the widget wants this key": no shortcut fires, the key types
-                return True
-        return False
-
-
 def _unique(*sequences: QKeySequence | str) -> list[QKeySequence]:
     """Distinct, non-empty key sequences (duplicates would make Qt call them ambiguous)."""
     seen: dict[str, QKeySequence] = {}
@@ -174,6 +135,7 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(640, 480)
         self._settings_file = settings_file
         self._closed = False
+        self._placed: QRect | None = None  # where restore_geometry put the window
         self.error_reporter = errors.install()
         self.theme = get_theme()
 
@@ -222,12 +184,12 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._build_run_shortcuts()
-        self._guard = _TextFieldKeyGuard(
-            {k for keys, _ in RUN_KEYS.values() for k in keys} | {int(Qt.Key.Key_Escape)}, self
+        self._guard = InputGuard(
+            {int(k) for keys, _ in RUN_KEYS.values() for k in keys} | {int(Qt.Key.Key_Escape)},
+            self,
         )
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self._guard)
+        input_policy.install(self._guard)
+        self._guard.adopt(self)  # widgets polished before the guard was there
 
         self._poll = QTimer(self)  # only for views without a statusChanged signal
         self._poll.setInterval(500)
@@ -237,10 +199,10 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.theme.changed.connect(self._on_theme_changed)
 
-        self.resize(1280, 800)
         if restore:
             self.restore_settings()
         else:
+            self._place(None)
             self.theme.apply()
         self._on_tab_changed(self.tabs.currentIndex())
         self._on_theme_changed()
@@ -475,6 +437,12 @@ class MainWindow(QMainWindow):
     def toggle_full_screen(self) -> None:
         self.setWindowState(self.windowState() ^ Qt.WindowState.WindowFullScreen)
 
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._placed is not None and self._placed == self.geometry():
+            fit_to_screen(self)  # the frame is known now: it must fit the screen too
+        self._placed = None  # once, and never over a size set by the caller
+
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().changeEvent(event)
         if event.type() == QEvent.Type.WindowStateChange:
@@ -535,9 +503,11 @@ class MainWindow(QMainWindow):
             f"<tr><td><b>{esc(k)}</b></td><td>&nbsp;&nbsp;{esc(t)}</td></tr>" for k, t in rows
         )
         text = (
-            f"<table>{table}</table><p>Space, S, → and R act on the current tab wherever the "
-            "focus is, except inside a text field, where they type (a focused slider keeps "
-            "→ and ←).</p>"
+            f"<table>{table}</table><p>Space, S, →, R and N act on the current tab unless the "
+            "focused control uses the key: a text field types it, a focused button or check "
+            "box takes Space (and a button Enter), a slider keeps → and ←. Tab moves the "
+            "focus; in a number field Enter applies and Esc reverts, and both give the keys "
+            "back.</p>"
         )
         return self._message("shortcutsDialog", "Keyboard shortcuts", text)
 
@@ -557,7 +527,12 @@ class MainWindow(QMainWindow):
     # -- status --------------------------------------------------------------------------
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
-        self.current_view()  # a view is built before its tab is first painted
+        view = self.current_view()  # a view is built before its tab is first painted
+        focus = QApplication.focusWidget()
+        if focus is not None and self.tabs.isAncestorOf(focus) and focus is not self.tabs.tabBar():
+            # the focus was on the page left behind: Qt puts it on the new page's first
+            # control, where the next Space would press it; the run keys go to the view
+            view.setFocus(Qt.FocusReason.OtherFocusReason)
         self.sessions.banner.follow_view(self.current_key())
         self._refresh_status()
         if self.code_panel.isVisible():
@@ -604,11 +579,12 @@ class MainWindow(QMainWindow):
             if s is None:
                 return
             s.setValue("version", SETTINGS_VERSION)
-            s.setValue("window/geometry", self.saveGeometry())
+            save_geometry(self, s)
             s.setValue("window/state", self.saveState())
             s.setValue("window/tab", self.current_key())
             s.setValue("appearance/theme", self.theme.name)
             s.setValue("appearance/zoom", float(self.theme.scale))
+            self.sessions.save_settings(s)
             for key, view in self._built_views().items():  # unbuilt: their settings stay
                 s.beginGroup(f"views/{key}")
                 try:
@@ -634,6 +610,7 @@ class MainWindow(QMainWindow):
             log.exception("settings could not be opened; using defaults")
             s = None
         if s is None:
+            self._place(None)
             self.theme.apply()
             return
         version = read_int(s, "version", SETTINGS_VERSION, low=0)
@@ -642,9 +619,8 @@ class MainWindow(QMainWindow):
         name = read_str(s, "appearance/theme", "light", THEMES)
         zoom = read_float(s, "appearance/zoom", 1.0, MIN_ZOOM, MAX_ZOOM)
         self.theme.configure(name, zoom)  # one apply() for both
-        geometry = read_bytes(s, "window/geometry")
-        if geometry is not None and not self.restoreGeometry(geometry):
-            log.warning("ignoring setting window/geometry: not a saved geometry")
+        self.sessions.restore_settings(s)
+        self._place(s)
         state = read_bytes(s, "window/state")
         if state is not None and not self.restoreState(state):
             log.warning("ignoring setting window/state: not a saved window state")
@@ -654,6 +630,10 @@ class MainWindow(QMainWindow):
             self._restore_view(s, key, view)
         self.tabs.setCurrentWidget(self._pages[tab])  # builds (and restores) that view
         self._sync_panel_action()
+
+    def _place(self, s: QSettings | None) -> None:
+        restore_geometry(self, s)
+        self._placed = self.geometry()
 
     def _restore_view(self, s: QSettings, key: str, view: QWidget) -> None:
         s.beginGroup(f"views/{key}")
@@ -689,9 +669,8 @@ class MainWindow(QMainWindow):
         self._poll.stop()
         self.code_panel.shutdown()
         self.exports.shutdown()
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self._guard)
+        input_policy.uninstall(self._guard)
+        self._guard.shutdown()
         for key, view in self._built_views().items():
             t0 = time.perf_counter()
             self._shutdown_tools(view)

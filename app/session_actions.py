@@ -22,7 +22,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, QTimer, Slot
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QFont, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.plaintext import PlainLabel, message_box, plain_tip
+from app.settings import read_str
 from app.worker import one_line  # the one-line form every status message uses
 from core.errors import GdsimError
 from core.files import write_text_atomic
@@ -228,6 +229,7 @@ class SessionActions(QObject):
         super().__init__(window)
         self.previous: Session | None = None
         self.last_dir = str(Path.home())
+        self.last_file = ""  # the session last opened or saved: where both dialogs start
         self.banner = SessionBanner(window)
         w = window
         self.act_open = w._action(
@@ -370,7 +372,7 @@ class SessionActions(QObject):
     def open_session(self, path: str | None = None) -> bool:
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
-                self.window, "Open gdsim session", self.last_dir, SESSION_FILTER
+                self.window, "Open gdsim session", self.last_file or self.last_dir, SESSION_FILTER
             )
             if not path:
                 return False
@@ -379,7 +381,7 @@ class SessionActions(QObject):
         except GdsimError as exc:
             self._error("Cannot open session", f"{Path(path).name}: {one_line(exc)}")
             return False
-        self.last_dir = str(Path(path).parent)
+        self._remember(path)
         self.apply_session(session, done=f"Opened {Path(path).name}")
         return True
 
@@ -391,8 +393,9 @@ class SessionActions(QObject):
             self._error("Cannot save session", f"Fix the training settings first: {exc}")
             return False
         if path is None:
+            start = self.last_file or str(Path(self.last_dir) / "session.json")
             path, _ = QFileDialog.getSaveFileName(
-                self.window, "Save gdsim session", self.last_dir, SESSION_FILTER
+                self.window, "Save gdsim session", start, SESSION_FILTER
             )
             if not path:
                 return False
@@ -403,9 +406,26 @@ class SessionActions(QObject):
         except GdsimError as exc:
             self._error("Cannot save session", one_line(exc))
             return False
-        self.last_dir = str(Path(path).parent)
+        self._remember(path)
         self.window.statusBar().showMessage(f"Saved {Path(path).name}", 4000)
         return True
+
+    def _remember(self, path: str) -> None:
+        self.last_file = str(Path(path).resolve())
+        self.last_dir = str(Path(self.last_file).parent)
+
+    def save_settings(self, s: QSettings) -> None:
+        s.setValue("sessions/lastFile", self.last_file)
+        s.setValue("sessions/lastDir", self.last_dir)
+
+    def restore_settings(self, s: QSettings) -> None:
+        """The dialogs start where the last session was opened or saved, also after a restart
+        (a folder that is gone falls back to the home folder)."""
+        folder = read_str(s, "sessions/lastDir", self.last_dir)
+        if Path(folder).is_dir():
+            self.last_dir = folder
+            name = read_str(s, "sessions/lastFile", "")
+            self.last_file = name if name and Path(name).parent == Path(folder) else ""
 
     def load_preset(self, name: str) -> bool:
         try:

@@ -14,8 +14,10 @@ interface, so views can grow without touching the window:
     Keys ``"run"`` (Space: start/pause toggle), ``"step"`` (S and →: one step) and ``"reset"``
     (R), ``"narrate"`` (N: one line of the training loop, Surfaces only). None (or a missing
     key) = not offered. Called at every key press, so it may change.
-    The window only dispatches while this view is the current tab and the focus is not in an
-    editable text field (QLineEdit, spin box, QPlainTextEdit/QTextEdit, editable QComboBox).
+    The window only dispatches while this view is the current tab and the focused control does
+    not use the key itself (``app.input_policy``: a text field types it, a focused button or
+    check box takes Space, a slider →). Enter/Esc in a number field hand the keyboard back to
+    the view (it gets the focus), so a view needs no key handling of its own.
 ``control_panel() -> CollapsiblePanel | None``
     The panel that View ▸ "Show control panel" collapses/expands (optional method).
 ``save_settings(settings: QSettings)`` / ``restore_settings(settings: QSettings)``

@@ -180,8 +180,6 @@ class TrainingView(QWidget):
         self.reset_button.setToolTip(
             "Start over from the same initial weights, applying any changed settings (R)"
         )
-        for b in (self.run_button, self.step_button, self.reset_button):
-            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Space must not also "click" the focus
         lr_info = get_optimizer("SGD").hparam("lr")
         low, high = lr_info.slider_range()
         self.lr_label = PlainLabel(LR_LABEL, self)
@@ -244,6 +242,7 @@ class TrainingView(QWidget):
         self._bar.addLayout(self._lr_row, 1)
         self.transport.installEventFilter(self)
         self.lr_control.rejected.connect(self._on_lr_rejected)
+        self.lr_control.spin.reverted.connect(self._on_lr_reverted)
 
         self.progress = QProgressBar(self)
         self.progress.setObjectName("epochProgress")
@@ -426,6 +425,14 @@ class TrainingView(QWidget):
         """A typed lr the box refused: say why where the view's other errors are said."""
         self._lr_error = text
         self._show_message(text, error=True)
+
+    @Slot()
+    def _on_lr_reverted(self) -> None:
+        """Escape in the lr box: the value in force is shown, so a refusal said earlier is stale
+        (it stayed red after the value was restored)."""
+        if self._lr_error and self.message_text() == self._lr_error:
+            self._clear_message(errors_too=True)
+        self._lr_error = ""
 
     def _fit_transport(self) -> None:
         """Buttons and learning rate on one row if their minimum widths fit; else two rows,

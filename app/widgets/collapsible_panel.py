@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.input_policy import order_tab_stops
 from app.plaintext import PlainLabel
 
 
@@ -115,6 +116,10 @@ class CollapsiblePanel(QFrame):
         self._body.addWidget(self._scroll, 1)
         self._body.addWidget(self._strip, 1)
         self._header = header
+        self._tab_timer = QTimer(self)
+        self._tab_timer.setSingleShot(True)
+        self._tab_timer.setInterval(0)
+        self._tab_timer.timeout.connect(self._order_tabs)
         if content is not None:
             self.setContent(content)
         self._apply()
@@ -212,6 +217,7 @@ class CollapsiblePanel(QFrame):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         if obj is self._scroll.widget() and event.type() == QEvent.Type.LayoutRequest:
             self._update_width()
+            self._tab_timer.start()  # once laid out: Tab follows the new rows
         return False
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
@@ -223,6 +229,12 @@ class CollapsiblePanel(QFrame):
         x = 0 if self._side == "right" else self.width() - 1
         p.drawLine(x, 0, x, self.height())
         p.end()
+
+    @Slot()
+    def _order_tabs(self) -> None:
+        content = self._scroll.widget()
+        if content is not None:
+            order_tab_stops(content)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().changeEvent(event)

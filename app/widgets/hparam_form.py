@@ -254,6 +254,7 @@ class HParamForm(QWidget):
             w.setLabel(pretty_name(hp.name))
             w.valueChanged.connect(lambda v, n=hp.name: self._emit(n, float(v)))
             w.rejected.connect(self._on_rejected)
+            w.spin.reverted.connect(self.message.clear_message)
             return w
         w = SciDoubleSpinBox(self)
         w.setRange(-BIG if low_v is None else low_v, BIG if high_v is None else high_v)
@@ -264,6 +265,7 @@ class HParamForm(QWidget):
         w.setObjectName(obj)
         w.valueChanged.connect(lambda v, n=hp.name: self._emit(n, float(v)))
         w.rejected.connect(self._on_rejected)
+        w.reverted.connect(self.message.clear_message)
         return w
 
     def _build_pair(self, hp: HParamLike, obj: str) -> QWidget:
@@ -308,6 +310,7 @@ class HParamForm(QWidget):
             s.valueChanged.connect(lambda _v, n=hp.name: self._emit(n, self._pair_value(n)))
             s.cleared.connect(lambda n=hp.name: self._emit(n, self._pair_value(n)))
             s.rejected.connect(self._on_rejected)
+            s.reverted.connect(self.message.clear_message)
             lay.addWidget(s)
             spins.append(s)
         box.setObjectName(obj)

@@ -132,6 +132,7 @@ class SciDoubleSpinBox(QDoubleSpinBox):
 
     rejected = Signal(str)  # one line: why the typed text was not taken, and what was kept
     cleared = Signal()  # the user committed the none text: the value is None again
+    reverted = Signal()  # Escape: the typed text was dropped, the value in force is shown
 
     def __init__(self, parent: QWidget | None = None, digits: int = 4) -> None:
         super().__init__(parent)
@@ -225,6 +226,12 @@ class SciDoubleSpinBox(QDoubleSpinBox):
         if was_none and self.value() == old:  # at a bound: still a change (None -> number)
             self.lineEdit().setText(self.textFromValue(old))
             self.valueChanged.emit(old)
+
+    def revert(self) -> None:
+        """Show the value in force again, dropping what was typed (Escape; see app.input_policy).
+        A message about an earlier refused entry is stale then: ``reverted`` lets it go."""
+        self.lineEdit().setText(self.textFromValue(self.value()))
+        self.reverted.emit()
 
     # -- commit ----------------------------------------------------------------------------
     def _review(self) -> None:
@@ -366,7 +373,8 @@ class LogSliderSpin(QWidget):
         self.slider.valueChanged.connect(self._on_slider)
         self.spin.valueChanged.connect(self._on_spin)
         self.spin.rejected.connect(self._on_rejected)
-        self.setFocusProxy(self.spin)
+        self.spin.reverted.connect(self.message.clear_message)
+        # no focus proxy: a compound with one made Tab jump from before the slider to the box
 
     def _fit_slider(self) -> None:
         # a slider squeezed to a few pixels cannot be dragged: keep ~5 text lines of travel

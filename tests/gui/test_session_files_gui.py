@@ -324,3 +324,36 @@ def test_what_opening_ignored_stays_readable_in_the_status_bar(
     assert shown.startswith("Opened newer.json; note: ")
     for key in ("foo", "bar", "baz"):
         assert repr(key) in shown
+
+
+def test_session_dialogs_start_at_the_last_file_also_after_a_restart(qtbot, tmp_path, monkeypatch):
+    """Save and Open start where the last session was saved or opened, with its name (they
+    started in the home folder with an empty name), and still do after a restart."""
+    from app.main_window import MainWindow
+
+    asked: list[str] = []
+    target = tmp_path / "lectures" / "week3.json"
+    target.parent.mkdir()
+
+    def save_dialog(parent, title, start, filt):
+        asked.append(start)
+        return str(target), ""
+
+    def open_dialog(parent, title, start, filt):
+        asked.append(start)
+        return "", ""  # cancelled
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_dialog)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", open_dialog)
+    first = MainWindow()
+    qtbot.addWidget(first)
+    assert first.sessions.save_session()
+    assert first.sessions.save_session()
+    assert not first.sessions.open_session()
+    assert asked[1:] == [str(target), str(target)]
+    first.close()  # saves the settings
+    second = MainWindow()
+    qtbot.addWidget(second)
+    second.sessions.open_session()
+    assert asked[-1] == str(target)
+    second.close()

@@ -588,10 +588,13 @@ def test_space_s_right_and_r_work_from_a_button_and_type_in_the_expression(qtbot
     assert set(lengths(view).values()) == {3}
     qtbot.keyClick(step, Qt.Key.Key_R)
     assert set(lengths(view).values()) == {1}
-    qtbot.keyClick(step, Qt.Key.Key_Space)
+    qtbot.keyClick(step, Qt.Key.Key_Space)  # the focused Step button takes Space: one step
+    assert set(lengths(view).values()) == {2} and not view.running
+    view.setFocus()  # elsewhere Space starts and pauses the race
+    qtbot.keyClick(view, Qt.Key.Key_Space)
     assert view.running and w(window, QPushButton, "runButton").text() == "Pause"
     qtbot.waitUntil(lambda: view.race.t > 2, timeout=5000)
-    qtbot.keyClick(step, Qt.Key.Key_Space)
+    qtbot.keyClick(view, Qt.Key.Key_Space)
     assert not view.running
     t = view.race.t
     # in the expression field the same keys are text
