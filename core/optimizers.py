@@ -91,7 +91,8 @@ class HParam:
     ``low``/``high`` are the valid range (``None`` = unbounded; inclusive unless the matching
     ``*_inclusive`` is False). For a pair they bound each element; ``elements`` then gives each
     element its own name, range and help when they differ (Rprop's etas). ``ui_range`` suggests
-    finite slider bounds inside the valid range; ``slider_range()`` always returns finite ones.
+    finite slider bounds inside the valid range; ``slider_range()`` always returns finite ones
+    (a log scale without ``ui_range``: ``LOG_SPAN`` decades either side of the default).
     ``optional`` means ``None`` is also accepted (torch then picks, e.g. LBFGS ``max_eval``).
     """
 
@@ -139,6 +140,13 @@ class HParam:
         """Finite bounds for a slider (positive when ``log``); falls back to the valid range."""
         if self.ui_range is not None:
             return self.ui_range
+        if self.log and isinstance(self.default, (int, float)) and self.default > 0:
+            # a few decades around the default: each optimizer's lr slider spans its useful
+            # range, so a short drag cannot take SGD's 0.001 to 57.8 (issue 15 item 9)
+            d, span = float(self.default), 10.0**LOG_SPAN
+            lo = d / span if self.low is None else max(d / span, float(self.low))
+            hi = d * span if self.high is None else min(d * span, float(self.high))
+            return lo, hi
         if self.elements is not None:
             lows, highs = zip(*(e.slider_range() for e in self.elements), strict=True)
             return min(lows), max(highs)
@@ -360,6 +368,8 @@ def _make_info(
     )
 
 
+LOG_SPAN = 2  # decades either side of the default on a log slider without a ui_range
+
 # Shared templates; entries override help/range with dataclasses.replace where they differ.
 _LR = HParam(
     "lr",
@@ -367,8 +377,7 @@ _LR = HParam(
     "float",
     low=0.0,
     low_inclusive=False,
-    log=True,
-    ui_range=(1e-5, 100.0),
+    log=True,  # slider: LOG_SPAN decades around each optimizer's own default
     help="Step size: how far each update moves; too large overshoots or diverges, too small crawls.",
 )
 _WD = HParam(
@@ -565,7 +574,9 @@ _BUILTIN: list[OptimizerInfo | None] = [
         "Gradient descent, optionally with heavy-ball or Nesterov momentum (Robbins & Monro 1951; "
         "Polyak 1964; Sutskever et al. 2013).",
         [
-            _LR,
+            # SGD's step scales with the gradient itself: lectures use 0.001 up to ~1 (the
+            # too-high-lr preset runs 1.1), so its slider reaches higher than 0.001 * 100
+            _replace(_LR, ui_range=(1e-4, 10.0)),
             _MOMENTUM,
             HParam(
                 "dampening",

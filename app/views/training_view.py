@@ -186,9 +186,7 @@ class TrainingView(QWidget):
         self.lr_label.setObjectName("trainLrLabel")
         # the box explains a refused value itself (rejected); the view shows it in its message
         # line with its other errors, so the transport bar keeps its height
-        self.lr_control = LogSliderSpin(
-            low, max(high, 1000.0), 0.01, show_message=False, parent=self
-        )
+        self.lr_control = LogSliderSpin(low, high, 0.01, show_message=False, parent=self)
         self.lr_control.setValidRange(  # typed: anything SGD's lr takes, beyond the slider's ends
             lr_info.low,
             lr_info.high,
@@ -774,6 +772,8 @@ class TrainingView(QWidget):
     def _on_lane_selected(self, lane: int) -> None:
         self._setting_lr = True
         try:
+            if 0 <= lane < len(self.controls.specs):  # the slider spans this optimizer's lr range
+                self.lr_control.setRange(*self.controls.specs[lane].info.hparam("lr").slider_range())
             self.lr_control.setValue(self.controls.lane_lr(lane))
         finally:
             self._setting_lr = False

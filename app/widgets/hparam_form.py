@@ -110,11 +110,12 @@ def value_check(hp: HParamLike, log: bool = False) -> Check:
 def float_range(hp: HParamLike, log: bool) -> tuple[float, float]:
     """A usable [low, high] for a float control, filling in what the description leaves open.
 
-    An optional ``ui_range`` attribute (``core.optimizers.HParam`` has one) wins when it suits
-    the scale. Otherwise: a log scale cannot start at 0 (lr is usually "> 0"), so an open or
+    An optional ``slider_range()`` or ``ui_range`` (``core.optimizers.HParam`` has both) wins
+    when it suits the scale. Otherwise: a log scale cannot start at 0 (lr is usually "> 0"), so an open or
     zero low end becomes a value a few decades below the default.
     """
-    ui = getattr(hp, "ui_range", None)  # the registry's suggestion for sliders, if it has one
+    ranged = getattr(hp, "slider_range", None)  # core's HParam: ui_range or its lr rule
+    ui = ranged() if callable(ranged) else getattr(hp, "ui_range", None)
     if isinstance(ui, (tuple, list)) and len(ui) == 2 and all(_finite(v) for v in ui):
         lo_ui, hi_ui = float(ui[0]), float(ui[1])
         if lo_ui < hi_ui and (lo_ui > 0 or not log):

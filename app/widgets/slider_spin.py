@@ -13,6 +13,8 @@ The slider is the coarse, visible range; the box takes every value that is *vali
 for a typed value beyond it (lr 1e-6 on a 1e-5…100 slider). A typed value the box cannot take
 is never dropped silently: the old value stays, ``rejected(str)`` carries a one-line reason
 ("Learning rate must be > 0, got -0.5; kept 0.001") and the pair shows it under the controls.
+A drag moves at most one decade per ``PX_PER_DECADE`` pixels however narrow the slider
+(``FineSlider``); Shift makes drags and arrow keys finer.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QFocusEvent, QKeyEvent, QValidator
+from PySide6.QtGui import QFocusEvent, QKeyEvent, QMouseEvent, QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QSlider,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +43,8 @@ from app.theme import ERROR_COLORS, get_theme
 Check = Callable[[float, str], Any]
 
 BIG = 1.0e300  # "unbounded" for Qt's range (it needs finite ends)
+PX_PER_DECADE = 45  # a log drag moves at most one decade per this many pixels (40 px < 10x)
+FINE = 10  # Shift+drag moves this many times slower; Shift+arrow moves one position
 
 
 def format_number(value: float, digits: int = 4) -> str:
@@ -315,6 +320,64 @@ class SciDoubleSpinBox(QDoubleSpinBox):
         return self.textFromValue(self.value())
 
 
+class FineSlider(QSlider):
+    """A QSlider whose drag follows the pointer's travel at a capped rate, with Shift for fine.
+
+    Why: at 1024x768 the lr slider is ~75 px wide, so an absolute drag over decades multiplies
+    the value by ~100 every 40 px. ``max_rate`` (positions per pixel; None = no cap) keeps a drag
+    relative and slow when the slider is narrow; Shift divides the rate by ``FINE`` and makes an
+    arrow key move one position. The handle may lag the pointer then; the box still takes all.
+    """
+
+    def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None) -> None:
+        super().__init__(orientation, parent)
+        self.max_rate: float | None = None
+        self._drag_at: float | None = None  # pointer coordinate of the last drag event
+        self._exact = 0.0  # the dragged position before rounding (slow drags add up)
+
+    def _travel(self, event: QMouseEvent) -> float:
+        p = event.position()
+        return p.x() if self.orientation() == Qt.Orientation.Horizontal else -p.y()
+
+    def rate(self, fine: bool = False) -> float:
+        """Slider positions per pixel of drag."""
+        length = self.width() if self.orientation() == Qt.Orientation.Horizontal else self.height()
+        handle = self.style().pixelMetric(QStyle.PixelMetric.PM_SliderLength, None, self)
+        rate = (self.maximum() - self.minimum()) / max(1, length - handle)
+        if self.max_rate is not None:
+            rate = min(rate, self.max_rate)
+        return rate / FINE if fine else rate
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt override)
+        super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton and self.isSliderDown():
+            self._drag_at, self._exact = self._travel(event), float(self.sliderPosition())
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._drag_at is None or not self.isSliderDown():
+            super().mouseMoveEvent(event)
+            return
+        at = self._travel(event)
+        fine = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        self._exact += (at - self._drag_at) * self.rate(fine)
+        self._exact = min(max(self._exact, self.minimum()), self.maximum())
+        self._drag_at = at
+        self.setSliderPosition(round(self._exact))
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self._drag_at = None
+        super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        steps = {Qt.Key.Key_Right: 1, Qt.Key.Key_Up: 1, Qt.Key.Key_Left: -1, Qt.Key.Key_Down: -1}
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier and event.key() in steps:
+            self.setValue(self.value() + steps[event.key()])
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
 class LogSliderSpin(QWidget):
     """Horizontal slider + spin box for one float; log scale by default (``log=False``: linear).
 
@@ -349,7 +412,7 @@ class LogSliderSpin(QWidget):
         self._syncing = False
         self._valid: tuple[float | None, float | None, bool, bool] | None = None
         self._extra_check: Check | None = None
-        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider = FineSlider(Qt.Orientation.Horizontal, self)
         self.slider.setRange(0, self._steps)
         self.slider.setSingleStep(max(1, self._steps // 100))
         self.slider.setPageStep(max(1, self._steps // 10))
@@ -407,6 +470,8 @@ class LogSliderSpin(QWidget):
             self._fit_spin_range()
             if self._log:  # one arrow step changes the second significant digit
                 self.spin.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+                decades = math.log10(high / low)
+                self.slider.max_rate = self._steps / (decades * PX_PER_DECADE)
             else:
                 self.spin.setStepType(QAbstractSpinBox.StepType.DefaultStepType)
                 self.spin.setSingleStep((high - low) / 100)

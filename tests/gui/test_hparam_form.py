@@ -157,3 +157,20 @@ def test_builds_from_the_real_registry():
         assert list(values) == [hp.name for hp in info.hparams]
         assert form.findChild(QSlider, "lrSlider") is not None or "lr" not in values
         form.deleteLater()
+
+
+def test_the_lr_slider_spans_each_optimizers_useful_range(qtbot):
+    # issue 15 item 9: one 1e-5..100 slider for every optimizer made a short drag jump decades
+    ranges = {}
+    for name in ("SGD", "Adam", "LBFGS"):
+        info = optimizers.get_optimizer(name)
+        form = HParamForm(info.hparams)
+        qtbot.addWidget(form)
+        lr = form.control("lr")
+        low, high = lr.range()
+        default = info.hparam("lr").default
+        assert low <= default <= high and high / low <= 1e5 + 1, name
+        ranges[name] = (low, high)
+        lr.spin.setValue(1e-7)  # the typed box still takes any valid lr
+        assert lr.value() == pytest.approx(1e-7)
+    assert len(set(ranges.values())) == 3

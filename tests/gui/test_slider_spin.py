@@ -131,3 +131,60 @@ def test_tooltip_and_accessible_names_reach_the_children(lr):
 )
 def test_format_number(value, text):
     assert format_number(value) == text
+
+
+def _drag(slider, dx: int, shift: bool = False) -> None:
+    """Press the handle, move ``dx`` px in small steps (Shift held or not), release."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    opt = QStyleOptionSlider()
+    slider.initStyleOption(opt)
+    handle = slider.style().subControlRect(
+        QStyle.ComplexControl.CC_Slider, opt, QStyle.SubControl.SC_SliderHandle, slider
+    )
+    mods = Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier
+    left = Qt.MouseButton.LeftButton
+    x0, y = handle.center().x(), handle.center().y()
+
+    def send(kind, x, button, buttons):
+        pos = QPointF(x, y)
+        ev = QMouseEvent(kind, pos, slider.mapToGlobal(pos), button, buttons, mods)
+        QApplication.sendEvent(slider, ev)
+
+    send(QEvent.Type.MouseButtonPress, x0, left, left)
+    for i in range(1, 9):
+        send(QEvent.Type.MouseMove, x0 + dx * i / 8, Qt.MouseButton.NoButton, left)
+    send(QEvent.Type.MouseButtonRelease, x0 + dx, left, Qt.MouseButton.NoButton)
+
+
+@pytest.fixture
+def narrow(qtbot):
+    """SGD's lr pair as the 1024x768 panel lays it out: 5 decades on a ~75 px slider."""
+    w = LogSliderSpin(1e-4, 10.0, 0.001)
+    w.slider.setFixedWidth(75)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def test_a_short_drag_on_a_narrow_slider_changes_lr_by_a_bounded_factor(narrow):
+    # issue 15 item 9: 40 px took SGD from 0.001 to 57.8
+    _drag(narrow.slider, 40)
+    assert 1.0 < narrow.value() / 0.001 < 10.0
+
+
+def test_shift_drag_and_shift_arrow_are_fine(qtbot, narrow):
+    _drag(narrow.slider, 40, shift=True)
+    fine = narrow.value() / 0.001
+    assert 1.0 < fine < 1.5  # a tenth of the plain rate
+    narrow.setValue(0.001)
+    narrow.slider.setFocus()
+    qtbot.keyClick(narrow.slider, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    shift_step = narrow.value() / 0.001
+    narrow.setValue(0.001)
+    qtbot.keyClick(narrow.slider, Qt.Key.Key_Right)
+    plain_step = narrow.value() / 0.001
+    assert 1.0 < shift_step < plain_step
