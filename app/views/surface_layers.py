@@ -69,6 +69,22 @@ def _polyline(px: np.ndarray) -> QPolygonF:
     return poly
 
 
+#: Dash pattern (in line widths; () = solid) of the runner at each position, cycling, and how
+#: much wider (in line widths) each line drawn under a later one is, up to ``MAX_UNDER`` steps.
+#: Why: paths that coincide (the too-high-lr preset's runners on one line through the minimum)
+#: would hide all but the last runner; a wider line under a dashed or dotted one shows both.
+DASHES: tuple[tuple[float, ...], ...] = ((), (3.0, 2.0), (0.5, 2.0), (4.0, 2.0, 0.5, 2.0))
+UNDER_STEP = 0.5
+MAX_UNDER = 3
+
+
+def runner_line(position: int, count: int) -> tuple[float, tuple[float, ...]]:
+    """(width factor, dash pattern) of the runner drawn ``position``-th of ``count``: the
+    earlier (lower) a line, the wider, so the ones drawn over it leave its edges showing."""
+    under = min(max(0, count - 1 - position), MAX_UNDER)
+    return 1.0 + UNDER_STEP * under, DASHES[position % len(DASHES)]
+
+
 @dataclass
 class Track:
     """One runner's trajectory as the layer knows it."""
@@ -91,11 +107,18 @@ class TrajectoryLayer(pg.GraphicsObject):
     """
 
     def __init__(
-        self, viewbox: pg.ViewBox, width: float = 3.0, halo: float = 2.0, antialias: bool = True
+        self,
+        viewbox: pg.ViewBox,
+        width: float = 3.0,
+        halo: float = 2.0,
+        antialias: bool = True,
+        distinct: bool = False,
     ) -> None:
         """``halo`` = 0: plain lines. ``antialias=False`` strokes ~5x faster (the loss plot,
-        whose full redraws on a range change must fit in a frame)."""
+        whose full redraws on a range change must fit in a frame). ``distinct``: each track
+        gets its ``runner_line`` width and dashes, so coinciding paths all stay visible."""
         super().__init__()
+        self._distinct = bool(distinct)
         self._antialias = bool(antialias)
         self._vb = viewbox
         self._width = float(width)
@@ -133,6 +156,13 @@ class TrajectoryLayer(pg.GraphicsObject):
     def remove_track(self, key: object) -> None:
         if self._tracks.pop(key, None) is not None:
             self.invalidate()
+
+    def pens(self, key: object) -> tuple[QPen, QPen]:
+        """(line, halo) pens the track is stroked with (tests read them back)."""
+        tr = self._tracks[key]
+        if tr.pens is None:
+            tr.pens = self._pens(tr.color, list(self._tracks).index(key))
+        return tr.pens
 
     def clear_tracks(self) -> None:
         self._tracks.clear()
@@ -211,13 +241,17 @@ class TrajectoryLayer(pg.GraphicsObject):
         p.restore()
 
     # -- drawing -------------------------------------------------------------------------
-    def _pens(self, color: QColor) -> tuple[QPen, QPen]:
-        line = QPen(color, self._width)
-        halo = QPen(self._halo_color, self._width + 2 * self._halo)
+    def _pens(self, color: QColor, position: int) -> tuple[QPen, QPen]:
+        factor, dashes = runner_line(position, len(self._tracks)) if self._distinct else (1, ())
+        width = self._width * factor
+        line = QPen(color, width)
+        halo = QPen(self._halo_color, width + 2 * self._halo)
         for pen in (line, halo):
             pen.setCapStyle(Qt.PenCapStyle.RoundCap)
             pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
             pen.setCosmetic(True)
+        if dashes:  # the halo stays solid: the line's gaps show the wider line under it
+            line.setDashPattern(list(dashes))
         return line, halo
 
     def _painters(self) -> tuple[QPainter, QPainter]:
@@ -240,13 +274,13 @@ class TrajectoryLayer(pg.GraphicsObject):
         self._full = False
         ph, pl = self._painters()
         try:
-            for tr in self._tracks.values():
+            for key, tr in self._tracks.items():
                 tr.drawn_step = -1
                 tr.drawn_px = None
                 if not tr.visible or len(tr.points) == 0:
                     continue
                 px = simplify_pixels(_to_pixels(t, self._origin, tr.points))
-                self._stroke(ph, pl, tr, px)
+                self._stroke(ph, pl, key, px)
                 tr.drawn_step = int(tr.steps[-1])
                 tr.drawn_px = px[-1].copy()
         finally:
@@ -255,30 +289,28 @@ class TrajectoryLayer(pg.GraphicsObject):
 
     def _extend(self, t: QTransform) -> None:
         pending = [
-            tr
-            for tr in self._tracks.values()
+            (key, tr)
+            for key, tr in self._tracks.items()
             if tr.visible and len(tr.steps) and int(tr.steps[-1]) > tr.drawn_step
         ]
         if not pending:
             return
         ph, pl = self._painters()
         try:
-            for tr in pending:
+            for key, tr in pending:
                 first = int(np.searchsorted(tr.steps, tr.drawn_step, side="right"))
                 new = _to_pixels(t, self._origin, tr.points[first:])
                 if tr.drawn_px is not None:
                     new = np.vstack([tr.drawn_px[None, :], new])
-                self._stroke(ph, pl, tr, simplify_pixels(new))
+                self._stroke(ph, pl, key, simplify_pixels(new))
                 tr.drawn_step = int(tr.steps[-1])
                 tr.drawn_px = new[-1].copy()
         finally:
             ph.end()
             pl.end()
 
-    def _stroke(self, ph: QPainter, pl: QPainter, tr: Track, px: np.ndarray) -> None:
-        if tr.pens is None:
-            tr.pens = self._pens(tr.color)
-        line, halo = tr.pens
+    def _stroke(self, ph: QPainter, pl: QPainter, key: object, px: np.ndarray) -> None:
+        line, halo = self.pens(key)
         with_halo = self._halo > 0
         if len(px) == 1:  # a lone start point: a dot, so a runner that has not moved shows
             pt = QPointF(float(px[0, 0]), float(px[0, 1]))

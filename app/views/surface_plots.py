@@ -32,7 +32,7 @@ from PySide6.QtWidgets import QGraphicsItem, QSizePolicy
 
 from app.plaintext import esc
 from app.theme import ThemeManager, get_theme
-from app.views.surface_layers import TrajectoryLayer
+from app.views.surface_layers import TrajectoryLayer, runner_line
 from app.views.surface_runners import RunnerEntry
 from app.widgets.contour_map import ContourMap
 from core.surfaces import Surface
@@ -54,6 +54,7 @@ class LegendSample(pg.ItemSample):
         self.color = "#000000"
         self.symbol = "o"
         self.scale = 1.0
+        self.dashes: tuple[float, ...] = ()  # the runner's line pattern on the map
 
     def set_style(self, color: str, symbol: str, scale: float) -> None:
         self.color, self.symbol, self.scale = color, symbol, float(scale)
@@ -71,7 +72,10 @@ class LegendSample(pg.ItemSample):
         if not self.item.isVisible():
             p.drawPixmap(3, 1, invisible_eye().pixmap(int(16 * s), int(16 * s)))
             return
-        p.setPen(pg.mkPen(self.color, width=LINE_WIDTH * s))
+        line = pg.mkPen(self.color, width=LINE_WIDTH * s)
+        if self.dashes:
+            line.setDashPattern(list(self.dashes))
+        p.setPen(line)
         p.drawLine(QPointF(1 * s, 9 * s), QPointF(23 * s, 9 * s))
         p.translate(12 * s, 9 * s)
         size = (14 if self.symbol == "x" else 11) * s
@@ -105,7 +109,7 @@ class RacePlots(QObject):
         for item in (self.map.image, self.map.contours):
             item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         vb = self.map.getPlotItem().getViewBox()
-        self.layer = TrajectoryLayer(vb)
+        self.layer = TrajectoryLayer(vb, distinct=True)  # coinciding paths all stay visible
         self.layer.setZValue(5)  # above the contours, below the minima stars and start marker
         self.map.addItem(self.layer, ignoreBounds=True)
         self.heads = pg.ScatterPlotItem(pxMode=True)
@@ -222,6 +226,7 @@ class RacePlots(QObject):
         if proxy is not None:
             self.legend.removeItem(proxy)
             self._fit_legend()
+        self._dash_samples()  # positions moved up: the map's dashes did too
         self._extent.pop(rid, None)
         self.loss_layer.remove_track(rid)
         self._drawn.pop(rid, None)
@@ -238,6 +243,7 @@ class RacePlots(QObject):
         proxy = self._proxies[rid]
         symbol = "x" if entry.diverged else th.series_symbol(entry.color)
         self._samples[rid].set_style(entry.color, symbol, th.scale)
+        self._dash_samples()
         if proxy.isVisible() != entry.visible:
             proxy.blockSignals(True)
             proxy.setVisible(entry.visible)
@@ -248,6 +254,15 @@ class RacePlots(QObject):
             self._fit_legend()
         self.loss_layer.set_track(rid, _loss_color(entry.color, th), entry.visible)
         self.legend.update()
+
+    def _dash_samples(self) -> None:
+        """Each legend sample shows its runner's dash pattern (``runner_line``)."""
+        for position, rid in enumerate(self._order):
+            sample = self._samples.get(rid)
+            dashes = runner_line(position, len(self._order))[1]
+            if sample is not None and sample.dashes != dashes:
+                sample.dashes = dashes
+                sample.update()
 
     # -- data ----------------------------------------------------------------------------
     def redraw(self, entries: Iterable[RunnerEntry], generation: int) -> None:

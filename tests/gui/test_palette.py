@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from PySide6.QtCore import Qt
 
 from app.theme import SERIES_COLORS, SERIES_SYMBOLS
 from core.session import MAX_RUNNERS
@@ -88,4 +89,28 @@ def test_sixteen_runners_get_sixteen_colours_and_their_markers(qtbot):
     assert len(set(colors)) == MAX_RUNNERS  # they repeated after 10
     symbols = [s for *_xy, s in view.plots.head_spots()]
     assert symbols == [get_theme().series_symbol(c) for c in colors]
+    view.shutdown()
+
+
+def test_runners_whose_paths_coincide_both_stay_visible(qtbot):
+    # issue 15 item 9: in the too-high-lr preset one runner was hidden under another
+    from app.views.surface_view import SurfaceView
+
+    view = SurfaceView()
+    qtbot.addWidget(view)
+    view.clear_runners()
+    for _ in range(3):
+        view.add_runner("SGD(lr=0.1)")  # the same optimizer from the same start: one path
+    layer, order = view.plots.layer, list(view.entries)
+    pens = [layer.pens(rid)[0] for rid in order]  # drawn in this order, later on top
+    widths = [p.widthF() for p in pens]
+    assert widths[0] > widths[1] > widths[2]  # each line under another is wider than it
+    patterns = [tuple(p.dashPattern()) if p.style() != Qt.PenStyle.SolidLine else () for p in pens]
+    assert len(set(patterns)) == 3  # and each has its own dash pattern
+    samples = [view.plots._samples[rid].dashes for rid in order]
+    assert len(set(samples)) == 3  # the legend shows which pattern is which runner
+    view.remove_runner(order[0])  # the others move down a place, and so do their looks
+    first, second = (layer.pens(rid)[0] for rid in order[1:])
+    assert first.widthF() > second.widthF() and first.style() == Qt.PenStyle.SolidLine
+    assert view.plots._samples[order[1]].dashes == ()
     view.shutdown()
