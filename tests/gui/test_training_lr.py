@@ -96,3 +96,18 @@ def test_a_typed_composition_with_a_formula_trains_as_torch_would(qtbot, tv):
         opt.step()
         sched.step()
     assert drawn_lrs(view)[1].tolist() == want
+
+
+def test_the_lr_slider_follows_the_selected_optimizer(qtbot, tv):
+    # issue 15 item 9: one 1e-5..1000 slider for every optimizer made a short drag jump decades
+    from core.optimizers import get_optimizer
+
+    _win, view = tv
+    combo = view.controls.optimizer_combo
+    seen = set()
+    for name in ("SGD", "LBFGS", "Adam"):
+        combo.setCurrentIndex(combo.findData(name))
+        want = get_optimizer(name).hparam("lr").slider_range()
+        assert view.lr_control.range() == pytest.approx(want), name
+        seen.add(view.lr_control.range())
+    assert len(seen) == 3
