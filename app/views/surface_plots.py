@@ -22,6 +22,7 @@ image and re-stroke thousands of contour segments.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterable
 
 import numpy as np
@@ -34,7 +35,7 @@ from app.plaintext import esc
 from app.theme import ThemeManager, get_theme
 from app.views.surface_layers import TrajectoryLayer, runner_line
 from app.views.surface_runners import RunnerEntry
-from app.widgets.contour_map import ContourMap
+from app.widgets.contour_map import ContourMap, Field, prepare_field
 from core.surfaces import Surface
 
 GRID_POINTS = 400
@@ -43,6 +44,25 @@ HALO = 1.5  # dark outline each side of a trajectory, px
 HEAD_SIZE = 13.0
 CROSS_SIZE = 22.0
 LOSS_WIDTH = 2.0
+
+
+_FIELDS: OrderedDict[tuple, Field] = OrderedDict()
+FIELD_CACHE = 6  # surfaces whose map is kept (~5 MB each at GRID_POINTS): a lecture's presets
+
+
+def surface_field(surface: Surface, grid: int, bands: int) -> Field:
+    """The map of ``surface``, computed once: a surface (a registry entry, or an expression
+    by its text) never changes, and evaluating plus contouring it was most of a preset load."""
+    key = (surface.name, tuple(map(tuple, surface.domain)), surface.log_scale, grid, bands)
+    field = _FIELDS.get(key)
+    if field is None:
+        xs, ys, z = surface.grid(grid)
+        field = prepare_field(xs, ys, z, surface.log_scale, bands)
+        _FIELDS[key] = field
+        while len(_FIELDS) > FIELD_CACHE:
+            _FIELDS.popitem(last=False)
+    _FIELDS.move_to_end(key)
+    return field
 
 
 class LegendSample(pg.ItemSample):
@@ -185,14 +205,13 @@ class RacePlots(QObject):
 
     # -- surface -------------------------------------------------------------------------
     def set_surface(self, surface: Surface, grid: int = GRID_POINTS) -> None:
-        xs, ys, z = surface.grid(grid)
-        self.map.set_field(xs, ys, z, log_scale=surface.log_scale)
+        field = surface_field(surface, grid, self.map.bands)
+        self.map.show_field(field)
         self.map.set_minima([(m.x, m.y) for m in surface.minima])
         fstar = min((m.value for m in surface.minima), default=None)
         self._ref_known = fstar is not None
         self.below_reference = False
-        finite = z[np.isfinite(z)]
-        self._ref = fstar if fstar is not None else (float(finite.min()) if finite.size else 0.0)
+        self._ref = fstar if fstar is not None else field.fmin  # fmin: 0 with no finite value
         self._label_loss_axis()
         self.layer.invalidate()
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -218,6 +219,38 @@ class _PickViewBox(pg.ViewBox):
         super().mouseDragEvent(ev, axis)
 
 
+@dataclass(frozen=True)
+class Field:
+    """What a map shows of ``z``: colour values, scale, contour segments (pure numpy, so it
+    can be computed once per surface and cached, or off the GUI thread)."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    display: np.ndarray
+    levels: tuple[float, float]
+    fmin: float
+    log_scale: bool
+    contours: tuple[np.ndarray, np.ndarray]
+
+
+def prepare_field(
+    xs: np.ndarray, ys: np.ndarray, z: np.ndarray, log_scale: bool, bands: int
+) -> Field:
+    """The :class:`Field` of ``z[j, i] = f(xs[i], ys[j])`` with ``bands`` colour bands
+    (ValueError for a grid of the wrong shape or fewer than 2 points along an axis)."""
+    xs = np.asarray(xs, dtype=np.float64).ravel()
+    ys = np.asarray(ys, dtype=np.float64).ravel()
+    z = np.asarray(z, dtype=np.float64)
+    if z.shape != (ys.size, xs.size):
+        raise ValueError(f"z has shape {z.shape}, expected ({ys.size}, {xs.size})")
+    if xs.size < 2 or ys.size < 2:
+        raise ValueError("the grid needs at least 2 points along each axis")
+    d, (lo, hi), zmin = display_values(z, log_scale)
+    step = (hi - lo) / bands
+    levels = [lo + k * step for k in range(1, bands)]
+    return Field(xs, ys, d, (lo, hi), zmin, bool(log_scale), contour_segments(xs, ys, d, levels))
+
+
 class ContourMap(pg.PlotWidget):
     """Heat map + contour lines + colour bar + minima stars for one 2-D field.
 
@@ -293,31 +326,31 @@ class ContourMap(pg.PlotWidget):
         th.bind(self.start_marker, _style_start)
         th.style_plot(self)
 
+    @property
+    def bands(self) -> int:
+        return self._bands
+
     # -- data ----------------------------------------------------------------------------
     def set_field(
         self, xs: np.ndarray, ys: np.ndarray, z: np.ndarray, log_scale: bool = False
     ) -> None:
         """Show ``z[j, i] = f(xs[i], ys[j])``; the view range resets to the field's extent."""
-        xs = np.asarray(xs, dtype=np.float64).ravel()
-        ys = np.asarray(ys, dtype=np.float64).ravel()
-        z = np.asarray(z, dtype=np.float64)
-        if z.shape != (ys.size, xs.size):
-            raise ValueError(f"z has shape {z.shape}, expected ({ys.size}, {xs.size})")
-        if xs.size < 2 or ys.size < 2:
-            raise ValueError("the grid needs at least 2 points along each axis")
-        d, (lo, hi), zmin = display_values(z, log_scale)
-        self._display, self._levels, self._fmin, self._log = d, (lo, hi), zmin, bool(log_scale)
+        self.show_field(prepare_field(xs, ys, z, log_scale, self._bands))
+
+    def show_field(self, field: Field) -> None:
+        """Show a field :func:`prepare_field` computed (for this map's number of bands)."""
+        xs, ys = field.xs, field.ys
+        lo, hi = field.levels
+        self._display, self._levels, self._fmin = field.display, field.levels, field.fmin
+        self._log = field.log_scale
         # pixel centres on the grid points: extend by half a cell each way
         dx = (xs[-1] - xs[0]) / (xs.size - 1)
         dy = (ys[-1] - ys[0]) / (ys.size - 1)
         self._rect = QRectF(xs[0] - dx / 2, ys[0] - dy / 2, dx * xs.size, dy * ys.size)
-        self.image.setImage(d.T, autoLevels=False)  # ImageItem is column-major: [x, y]
+        self.image.setImage(field.display.T, autoLevels=False)  # ImageItem is column-major: [x, y]
         self.image.setRect(self._rect)
         self.colorbar.setLevels((lo, hi))
-        step = (hi - lo) / self._bands
-        levels = [lo + k * step for k in range(1, self._bands)]
-        cx, cy = contour_segments(xs, ys, d, levels)
-        self.contours.setData(cx, cy)
+        self.contours.setData(*field.contours)
         self._label_colorbar()
         self.view_all()
 
