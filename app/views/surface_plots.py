@@ -133,6 +133,7 @@ class RacePlots(QObject):
         self.layer.setZValue(5)  # above the contours, below the minima stars and start marker
         self.map.addItem(self.layer, ignoreBounds=True)
         self.heads = pg.ScatterPlotItem(pxMode=True)
+        self._head_styles: dict[tuple, dict] = {}  # see _head_style
         self.heads.setZValue(30)
         self.map.addItem(self.heads, ignoreBounds=True)
         # the legend sits above the map, in the plot's (unused) title row, in as many columns
@@ -316,33 +317,28 @@ class RacePlots(QObject):
         self.redraw(entries, generation)
 
     def update_heads(self, entries: Iterable[RunnerEntry]) -> None:
-        th = self.theme
         spots = []
         for entry in entries:
-            if not entry.visible:
-                continue
-            x, y = entry.runner.point
-            if entry.diverged:
-                spots.append(
-                    {
-                        "pos": (x, y),
-                        "symbol": "x",
-                        "size": th.size(CROSS_SIZE),
-                        "brush": pg.mkBrush(entry.color),
-                        "pen": th.pen("#000000", 1.5),
-                    }
-                )
-            else:
-                spots.append(
-                    {
-                        "pos": (x, y),
-                        "symbol": th.series_symbol(entry.color),
-                        "size": th.size(HEAD_SIZE),
-                        "brush": pg.mkBrush(entry.color),
-                        "pen": th.pen("#000000", 1.5),
-                    }
-                )
+            if entry.visible:
+                x, y = entry.runner.point
+                spots.append({"pos": (x, y), **self._head_style(entry.color, entry.diverged)})
         self.heads.setData(spots)
+
+    def _head_style(self, color: str, diverged: bool) -> dict:
+        """A head's symbol, size, pen and brush, made once per look: pyqtgraph's symbol atlas
+        keeps an entry for every new pen or brush object, so fresh ones each frame grew it
+        without bound (~800 entries a minute while racing)."""
+        th = self.theme
+        key = (color, diverged, th.name, th.scale)
+        style = self._head_styles.get(key)
+        if style is None:
+            style = self._head_styles[key] = {
+                "symbol": "x" if diverged else th.series_symbol(color),
+                "size": th.size(CROSS_SIZE if diverged else HEAD_SIZE),
+                "brush": pg.mkBrush(color),
+                "pen": th.pen("#000000", 1.5),
+            }
+        return style
 
     def loss_values(self, losses: np.ndarray) -> np.ndarray:
         """What the loss plot's y axis shows for these losses (log10 of the gap on a log axis)."""

@@ -853,3 +853,15 @@ def test_a_hidden_tab_does_not_step_and_resumes_when_shown(qtbot, window):
     window.tabs.setCurrentIndex(0)
     assert view.timer.isActive()
     qtbot.waitUntil(lambda: view.race.t > t, timeout=5000)
+
+
+def test_stepping_does_not_grow_the_head_markers_symbol_atlas(qtbot, window):
+    """pyqtgraph's symbol atlas keeps an entry for every new pen or brush object: heads drawn
+    with fresh ones each frame grew it without bound while a race ran."""
+    view = sv(window)
+    atlas = view.plots.heads.fragmentAtlas
+    press(qtbot, window, "stepButton")
+    entries = len(atlas._coords)
+    for _ in range(20):
+        press(qtbot, window, "stepButton")
+    assert entries > 0 and len(atlas._coords) == entries
