@@ -303,6 +303,9 @@ class ThemeManager(QObject):
             palette = _dark_palette() if self.is_dark else app.style().standardPalette()
             app.setPalette(palette)
             QToolTip.setPalette(palette)
+            # posted to each widget like the font: deliver it now, so a grab right after a
+            # theme switch (an export) shows the new theme
+            app.sendPostedEvents(None, QEvent.Type.ApplicationPaletteChange.value)
         if self._applied[1] != self._scale:
             font = QFont(base)
             font.setPointSizeF(self.point_size())
