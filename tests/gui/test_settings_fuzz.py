@@ -19,9 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
 
 from app.main_window import MainWindow
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
+from app.window_geometry import restore_geometry
 from core.session import MAX_RUNNERS, SPEED_MAX, SPEED_MIN
 
 DEFAULT_RUNNERS = 4  # the surfaces view's opening race
@@ -73,11 +75,14 @@ def dispose(win: MainWindow) -> None:
 
 
 def fresh_layout(win: MainWindow) -> bool:
-    """Size and docks as a window without saved geometry/state has them (MainWindow.__init__:
-    1280x800, the code panel docked on the right and hidden): a refused value changed nothing."""
+    """Size and docks as a window without saved geometry/state has them (the default size fitted
+    to this screen, the code panel docked on the right and hidden): a refused value changed
+    nothing."""
     panel = win.code_panel
+    unsaved = QWidget()
+    restore_geometry(unsaved, None)
     return (
-        (win.width(), win.height()) == (1280, 800)
+        win.size() == unsaved.size()
         and win.dockWidgetArea(panel) == Qt.DockWidgetArea.RightDockWidgetArea
         and panel.isHidden()
         and not panel.isFloating()
