@@ -117,6 +117,12 @@ def _c(value: Any) -> Callable[[RunShape], Any]:
 
 _GAMMA = dict(low=0.0, high=1.0, low_open=True)
 
+
+def _fifth_of_the_run(help: str) -> SchedArg:
+    """A warm-up style ``total_iters``: by default the first fifth of the run's epochs."""
+    return SchedArg("total_iters", "int", lambda s: max(1, s.epochs // 5), 1, 1e9, help=help)
+
+
 SCHEDULERS: dict[str, SchedulerInfo] = {
     info.name.lower(): info
     for info in (
@@ -221,14 +227,7 @@ SCHEDULERS: dict[str, SchedulerInfo] = {
                     low_open=True,
                     help="…and ends at end_factor × lr",
                 ),
-                SchedArg(
-                    "total_iters",
-                    "int",
-                    lambda s: max(1, s.epochs // 5),
-                    1,
-                    1e9,
-                    help="epochs the ramp lasts (default: a fifth of the run)",
-                ),
+                _fifth_of_the_run("epochs the ramp lasts (default: a fifth of the run)"),
             ),
             "linear ramp of lr over the first epochs (warm-up)",
         ),
@@ -245,14 +244,7 @@ SCHEDULERS: dict[str, SchedulerInfo] = {
                     1.0,
                     help="lr is factor × lr until total_iters, then the lr itself",
                 ),
-                SchedArg(
-                    "total_iters",
-                    "int",
-                    lambda s: max(1, s.epochs // 5),
-                    1,
-                    1e9,
-                    help="epochs at the reduced lr (default: a fifth of the run)",
-                ),
+                _fifth_of_the_run("epochs at the reduced lr (default: a fifth of the run)"),
             ),
             "a reduced lr for the first epochs, then the lr itself",
         ),
