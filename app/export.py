@@ -757,6 +757,8 @@ class GifRecorder(QObject):
 
     @Slot()
     def _slice(self) -> None:
+        if self.view.plots.map_pending:  # a new surface's map is on its way: frames show it
+            return
         try:
             if not self.work(time.perf_counter() + SLICE_S):
                 self.finished.emit(self.finish())

@@ -10,6 +10,7 @@ cancelled (File ▸ Export ▸ Cancel GIF recording), which leaves any existing 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -127,6 +128,12 @@ class ExportActions(QObject):
             path = self._ask("Export view as PNG", f"{key}.png", "PNG images (*.png)", ".png")
             if path is None:
                 return False
+        plots = self.window.surface_view.plots
+        if key == "surfaces" and plots.map_pending:  # the PNG shows the map, once it is drawn
+            self._say("Waiting for the map to export it…", 3000)
+            again = partial(self.export_png, path, scale)
+            plots.mapShown.connect(again, Qt.ConnectionType.SingleShotConnection)
+            return True
         if self._task is None:
             self._task = BackgroundTask(self)
             self._task.succeeded.connect(self._png_written)

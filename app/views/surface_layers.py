@@ -157,6 +157,15 @@ class TrajectoryLayer(pg.GraphicsObject):
         if self._tracks.pop(key, None) is not None:
             self.invalidate()
 
+    def replace_track(self, old: object, new: object, color: str | QColor, visible: bool) -> None:
+        """An empty track ``new`` in ``old``'s place in the drawing order (a runner replaced
+        by another one, e.g. by a preset)."""
+        fresh = Track(color=QColor(color), visible=visible)
+        self._tracks = {
+            (new if k == old else k): (fresh if k == old else tr) for k, tr in self._tracks.items()
+        }
+        self.invalidate()
+
     def pens(self, key: object) -> tuple[QPen, QPen]:
         """(line, halo) pens the track is stroked with (tests read them back)."""
         tr = self._tracks[key]

@@ -32,10 +32,11 @@ from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QSizePolicy
 
 from app.plaintext import esc
+from app.tasks import BackgroundTask
 from app.theme import ThemeManager, get_theme
 from app.views.surface_layers import TrajectoryLayer, runner_line
 from app.views.surface_runners import RunnerEntry
-from app.widgets.contour_map import ContourMap, Field, prepare_field
+from app.widgets.contour_map import ContourMap, Field, field_rect, prepare_field
 from core.surfaces import Surface
 
 GRID_POINTS = 400
@@ -44,25 +45,70 @@ HALO = 1.5  # dark outline each side of a trajectory, px
 HEAD_SIZE = 13.0
 CROSS_SIZE = 22.0
 LOSS_WIDTH = 2.0
+ROUGH_GRID = 48  # points a side for the log reference while the map is computed
 
 
 _FIELDS: OrderedDict[tuple, Field] = OrderedDict()
 FIELD_CACHE = 6  # surfaces whose map is kept (~5 MB each at GRID_POINTS): a lecture's presets
+PENDING_TEXT = "computing map…"
+
+
+def field_key(surface: Surface, grid: int, bands: int) -> tuple:
+    """What fixes a surface's map: a surface (a registry entry, or an expression by its
+    text) never changes."""
+    return (surface.name, tuple(map(tuple, surface.domain)), surface.log_scale, grid, bands)
+
+
+def compute_field(surface: Surface, grid: int, bands: int) -> Field:
+    """The map of ``surface`` (torch + numpy only: safe on a worker thread)."""
+    xs, ys, z = surface.grid(grid)
+    return prepare_field(xs, ys, z, surface.log_scale, bands)
+
+
+def _field_work(_report, cancelled, surface: Surface, grid: int, bands: int) -> Field | None:
+    """``BackgroundTask`` work: evaluating and contouring a surface takes 50-300 ms here."""
+    return None if cancelled() else compute_field(surface, grid, bands)
+
+
+def cached_field(key: tuple) -> Field | None:
+    """A map computed before, now the most recently used (GUI thread only)."""
+    field = _FIELDS.get(key)
+    if field is not None:
+        _FIELDS.move_to_end(key)
+    return field
+
+
+def remember_field(key: tuple, field: Field) -> None:
+    """Keep a map, forgetting the least recently used beyond :data:`FIELD_CACHE`."""
+    _FIELDS[key] = field
+    _FIELDS.move_to_end(key)
+    while len(_FIELDS) > FIELD_CACHE:
+        _FIELDS.popitem(last=False)
 
 
 def surface_field(surface: Surface, grid: int, bands: int) -> Field:
-    """The map of ``surface``, computed once: a surface (a registry entry, or an expression
-    by its text) never changes, and evaluating plus contouring it was most of a preset load."""
-    key = (surface.name, tuple(map(tuple, surface.domain)), surface.log_scale, grid, bands)
-    field = _FIELDS.get(key)
+    """The map of ``surface``, computed here if it is not cached (headless callers)."""
+    key = field_key(surface, grid, bands)
+    field = cached_field(key)
     if field is None:
-        xs, ys, z = surface.grid(grid)
-        field = prepare_field(xs, ys, z, surface.log_scale, bands)
-        _FIELDS[key] = field
-        while len(_FIELDS) > FIELD_CACHE:
-            _FIELDS.popitem(last=False)
-    _FIELDS.move_to_end(key)
+        field = compute_field(surface, grid, bands)
+        remember_field(key, field)
     return field
+
+
+def grid_rect(surface: Surface, grid: int) -> QRectF:
+    """The extent of ``surface``'s map on a ``grid``-point grid, before it is computed."""
+    (x0, x1), (y0, y1) = surface.domain
+    return field_rect(np.linspace(x0, x1, grid), np.linspace(y0, y1, grid))
+
+
+def rough_minimum(surface: Surface) -> float:
+    """The lowest finite value on a coarse grid (0 if none): the loss plot's log reference
+    while the map, whose minimum replaces it, is being computed."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        _xs, _ys, z = surface.grid(ROUGH_GRID)
+    finite = z[np.isfinite(z)]
+    return float(finite.min()) if finite.size else 0.0
 
 
 class LegendSample(pg.ItemSample):
@@ -113,6 +159,11 @@ class RacePlots(QObject):
 
     runnerVisibilityToggled = Signal(int, bool)  # from a click on a legend entry
     minimumsChanged = Signal()  # a plot's least size changed (zoom, legend rows)
+    #: The current surface's map is drawn: at once from the cache, or when its worker is done.
+    mapShown = Signal()
+    #: The log axis' reference moved (the map's minimum replaced the rough one): the loss
+    #: curves must be pushed again (``set_log_y``).
+    referenceChanged = Signal()
 
     def __init__(self, theme: ThemeManager | None = None) -> None:
         super().__init__()
@@ -153,6 +204,12 @@ class RacePlots(QObject):
         self.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._legend_n = 0
         vb.sigResized.connect(self._fit_legend)
+        # a surface's map not seen before is computed on a worker: on the GUI thread it froze
+        # a preset load for 50-300 ms; the map says "computing map…" meanwhile
+        self._maps = BackgroundTask(self, "gdsim-map")
+        self._maps.succeeded.connect(self._on_field)
+        self._maps.failed.connect(self._on_field_failed)
+        self._map_key: tuple | None = None
 
         # -- loss plot
         self.loss = pg.PlotWidget()
@@ -183,6 +240,7 @@ class RacePlots(QObject):
         # look like convergence); the view then switches the axis to linear and says why
         self.below_reference = False
         self._ref_known = False
+        self._ref_final = True  # False while _ref is the rough minimum of a map being computed
         self.loss_layer = TrajectoryLayer(
             lp.getViewBox(), width=LOSS_WIDTH, halo=0.0, antialias=False
         )
@@ -205,16 +263,59 @@ class RacePlots(QObject):
         return out
 
     # -- surface -------------------------------------------------------------------------
-    def set_surface(self, surface: Surface, grid: int = GRID_POINTS) -> None:
-        field = surface_field(surface, grid, self.map.bands)
-        self.map.show_field(field)
+    def set_surface(self, surface: Surface, grid: int = GRID_POINTS, wait: bool = False) -> None:
+        """Show ``surface``: its map at once if it was computed before (or ``wait``), else
+        "computing map…" until the worker is done (``mapShown``); the race goes on meanwhile."""
+        bands = self.map.bands
+        key = field_key(surface, grid, bands)
+        field = cached_field(key)
+        if field is None and wait:
+            field = compute_field(surface, grid, bands)
+            remember_field(key, field)
+        computing = self._map_key == key and self._maps.running
+        self._map_key = key
         self.map.set_minima([(m.x, m.y) for m in surface.minima])
         fstar = min((m.value for m in surface.minima), default=None)
         self._ref_known = fstar is not None
         self.below_reference = False
-        self._ref = fstar if fstar is not None else field.fmin  # fmin: 0 with no finite value
+        if field is not None:
+            self._maps.cancel()
+            self.map.show_field(field)
+            self._ref = fstar if fstar is not None else field.fmin  # fmin: 0 if nothing finite
+            self._ref_final = True
+        else:
+            if not computing:
+                self._maps.start(_field_work, surface, grid, bands)
+            self.map.show_pending(grid_rect(surface, grid), PENDING_TEXT)
+            self._ref = fstar if fstar is not None else rough_minimum(surface)
+            self._ref_final = fstar is not None
         self._label_loss_axis()
         self.layer.invalidate()
+        if field is not None:
+            self.mapShown.emit()
+
+    @property
+    def map_pending(self) -> bool:
+        """True while the current surface's map is being computed (tests wait for False)."""
+        return self._maps.running
+
+    def _on_field(self, field: Field) -> None:
+        if self._map_key is None:
+            return
+        remember_field(self._map_key, field)
+        self.map.show_field(field, view_all=False)  # the view may have moved meanwhile
+        if not self._ref_final:
+            self._ref = field.fmin
+            self._ref_final = True
+            self.below_reference = False
+            self.referenceChanged.emit()
+        self.mapShown.emit()
+
+    def _on_field_failed(self, message: str) -> None:
+        self.map.set_pending_text(f"the map could not be drawn: {message}")
+
+    def shutdown(self) -> None:
+        self._maps.shutdown()
 
     def set_start(self, point: tuple[float, float]) -> None:
         self.map.set_start(point)
@@ -250,6 +351,20 @@ class RacePlots(QObject):
         self._extent.pop(rid, None)
         self.loss_layer.remove_track(rid)
         self._drawn.pop(rid, None)
+
+    def replace_runner(self, old_rid: int, entry: RunnerEntry) -> None:
+        """Show ``entry`` in runner ``old_rid``'s place, reusing its legend row and tracks:
+        removing and adding every runner was a third of a preset load."""
+        rid = entry.id
+        self._order[self._order.index(old_rid)] = rid
+        self.layer.replace_track(old_rid, rid, entry.color, entry.visible)
+        color = _loss_color(entry.color, self.theme)
+        self.loss_layer.replace_track(old_rid, rid, color, entry.visible)
+        self._proxies[rid] = self._proxies.pop(old_rid)
+        self._samples[rid] = self._samples.pop(old_rid)
+        self._extent.pop(old_rid, None)
+        self._drawn.pop(old_rid, None)
+        self.restyle(entry)
 
     def clear_runners(self) -> None:
         for rid in list(self._order):
@@ -346,7 +461,7 @@ class RacePlots(QObject):
             return losses
         scale = max(1.0, abs(self._ref))
         with np.errstate(invalid="ignore"):  # nan losses stay nan
-            if np.any(losses < self._ref - 1e-9 * scale):
+            if self._ref_final and np.any(losses < self._ref - 1e-9 * scale):
                 self.below_reference = True
         return np.log10(np.maximum(losses - self._ref, 1e-16 * scale))
 
@@ -460,12 +575,10 @@ class RacePlots(QObject):
         return self._ref_known
 
     def _label_loss_axis(self) -> None:
-        lp = self.loss.getPlotItem()
-        if self._log_y:
-            lp.setLabel("left", "f − f*" if self._ref_known else "f − min f")
-        else:
-            lp.setLabel("left", "loss")
-        self.theme.style_plot(self.loss)
+        axis = self.loss.getPlotItem().getAxis("left")
+        text = ("f − f*" if self._ref_known else "f − min f") if self._log_y else "loss"
+        if axis.labelText != text:  # setLabel keeps the theme's label style: no restyle
+            axis.setLabel(text)
 
     def _on_proxy_visibility(self) -> None:
         proxy = self.sender()

@@ -190,7 +190,8 @@ class SurfaceView(QWidget):
         self._replay_timer.timeout.connect(self._replay_slice)
 
         self.plots.set_log_y(self.log_check.isChecked(), [], self.generation)
-        self._show_surface(self.race.surface)
+        self.plots.referenceChanged.connect(self._on_reference_changed)
+        self._show_surface(self.race.surface, wait=True)  # a window opens with its map
         for text in DEFAULT_RACE:
             self.add_runner(parse_spec(text))
         self.panel.select(next(iter(self.entries)))
@@ -448,6 +449,7 @@ class SurfaceView(QWidget):
         return self.control_panel_widget
 
     def shutdown(self) -> None:
+        self.plots.shutdown()
         self.timer.stop()
         self._replay_timer.stop()
         self._expr_timer.stop()
@@ -680,10 +682,12 @@ class SurfaceView(QWidget):
         self.speed_label.setText(f"{v:.0f} steps/s" if v >= 10 else f"{v:g} steps/s")
 
     # ================================================================ surface and start
-    def _show_surface(self, surface: Surface) -> None:
+    def _show_surface(self, surface: Surface, wait: bool = False) -> None:
+        """``wait``: the map drawn before this returns (else maybe a moment later, see
+        ``RacePlots.set_surface``)."""
         if not surface.is_expression:
             self._last_builtin = surface.name
-        self.plots.set_surface(surface)
+        self.plots.set_surface(surface, wait=wait)
         self.plots.set_start(self.race.start)
         self.surface_description.setText(surface.description)
         self.surface_combo.setToolTip(
@@ -929,6 +933,10 @@ class SurfaceView(QWidget):
         if self.expression_error.isVisible():
             self.expression_error.setStyleSheet(f"color: {ERROR_COLORS[self.theme.name]};")
 
+    @Slot()
+    def _on_reference_changed(self) -> None:
+        self._on_log_toggled(self.log_check.isChecked())  # the loss curves, from the new f*
+
     @Slot(bool)
     def _on_log_toggled(self, on: bool) -> None:
         self.plots.set_log_y(on, self.entries.values(), self.generation)
@@ -1039,17 +1047,10 @@ class SurfaceView(QWidget):
         surface = get_surface(state.surface)
         self.race.set_surface(surface, state.start)
         self._surface_key = surface.name
-        self._show_surface(surface)
+        self._show_surface(surface, wait=wait)
         self.expression_edit.setText(surface.name if surface.is_expression else "")
         self._clear_expression_error()
-        self.clear_runners()
-        # before the runners: each one's noise stream is seeded by its place in the race
-        self.race.set_horizon(state.horizon)
-        self.race.set_noise(state.noise, state.seed)
-        for r in state.runners:
-            self.add_runner(
-                r.spec, label=r.label, visible=r.visible, start=r.start, scheduler=r.scheduler
-            )
+        self._replace_runners(state)
         if self.entries:
             self.panel.select(next(iter(self.entries)))
         self.set_speed(state.speed)
@@ -1062,6 +1063,34 @@ class SurfaceView(QWidget):
             self._refresh_status(force=True)
         elif self._replay_left:
             self._replay_timer.start()
+
+    def _replace_runners(self, state: SurfacesState) -> None:
+        """The race's runners become ``state``'s. The first ones take the places (legend row,
+        list row, tracks) of the runners there before: removing and adding every one was
+        about half of a preset load."""
+        old = list(self.entries.values())
+        for entry in old:
+            self.race.remove(entry.runner)
+        self.entries.clear()
+        # before the runners: each one's noise stream is seeded by its place in the race
+        self.race.set_horizon(state.horizon)
+        self.race.set_noise(state.noise, state.seed)
+        for i, r in enumerate(state.runners):
+            runner = self.race.add(r.spec, start=r.start, scheduler=r.scheduler)
+            if r.label:
+                runner.label = r.label
+            entry = RunnerEntry(runner, self._free_color(), r.visible, r.label or None)
+            self.entries[entry.id] = entry
+            if i < len(old):
+                self.plots.replace_runner(old[i].id, entry)
+                self.panel.replace_entry(old[i].id, entry)
+            else:
+                self.plots.add_runner(entry)
+                self.panel.add_entry(entry)
+        for entry in old[len(state.runners) :]:
+            self.plots.remove_runner(entry.id)
+            self.panel.remove_entry(entry.id)
+        self.plots.update_heads(self.entries.values())
 
     @property
     def replaying(self) -> bool:

@@ -251,6 +251,14 @@ def prepare_field(
     return Field(xs, ys, d, (lo, hi), zmin, bool(log_scale), contour_segments(xs, ys, d, levels))
 
 
+def field_rect(xs: np.ndarray, ys: np.ndarray) -> QRectF:
+    """The extent of a map on grid ``xs`` × ``ys``: pixel centres on the grid points, so
+    half a cell more each way."""
+    dx = (xs[-1] - xs[0]) / (xs.size - 1)
+    dy = (ys[-1] - ys[0]) / (ys.size - 1)
+    return QRectF(xs[0] - dx / 2, ys[0] - dy / 2, dx * xs.size, dy * ys.size)
+
+
 class ContourMap(pg.PlotWidget):
     """Heat map + contour lines + colour bar + minima stars for one 2-D field.
 
@@ -280,6 +288,8 @@ class ContourMap(pg.PlotWidget):
         self._fmin = 0.0
         self._display: np.ndarray | None = None
         self._rect: QRectF | None = None
+        self._labelled_log: bool | None = None  # the scale the colour bar is labelled for
+        self._pending = False  # waiting for a field computed elsewhere (show_pending)
 
         pi = self.getPlotItem()
         pi.setLabel("bottom", "x")
@@ -301,6 +311,11 @@ class ContourMap(pg.PlotWidget):
         self.start_marker = pg.ScatterPlotItem(symbol="o", pxMode=True)
         self.start_marker.setZValue(11)
         self.addItem(self.start_marker)
+        # shown instead of the heat map while a new field is computed elsewhere (a worker)
+        self.pending_text = pg.TextItem(anchor=(0.5, 0.5))
+        self.pending_text.setZValue(40)
+        self.pending_text.hide()
+        self.addItem(self.pending_text, ignoreBounds=True)
 
         # they change only with the field or the view: keep their pixels between frames, so a
         # race redraw does not re-stroke thousands of contour segments (~150 ms in software)
@@ -324,6 +339,7 @@ class ContourMap(pg.PlotWidget):
         th.bind(self.contours, lambda it, t: it.setPen(pg.mkPen(t.colors.contour, width=1)))
         th.bind(self.minima, _style_minima)
         th.bind(self.start_marker, _style_start)
+        th.bind(self.pending_text, _style_pending)
         th.style_plot(self)
 
     @property
@@ -337,24 +353,52 @@ class ContourMap(pg.PlotWidget):
         """Show ``z[j, i] = f(xs[i], ys[j])``; the view range resets to the field's extent."""
         self.show_field(prepare_field(xs, ys, z, log_scale, self._bands))
 
-    def show_field(self, field: Field) -> None:
-        """Show a field :func:`prepare_field` computed (for this map's number of bands)."""
-        xs, ys = field.xs, field.ys
+    def show_field(self, field: Field, view_all: bool = True) -> None:
+        """Show a field :func:`prepare_field` computed (for this map's number of bands);
+        ``view_all=False`` keeps the view range (already set by :meth:`show_pending`)."""
         lo, hi = field.levels
         self._display, self._levels, self._fmin = field.display, field.levels, field.fmin
         self._log = field.log_scale
-        # pixel centres on the grid points: extend by half a cell each way
-        dx = (xs[-1] - xs[0]) / (xs.size - 1)
-        dy = (ys[-1] - ys[0]) / (ys.size - 1)
-        self._rect = QRectF(xs[0] - dx / 2, ys[0] - dy / 2, dx * xs.size, dy * ys.size)
+        self._rect = field_rect(field.xs, field.ys)
         self.image.setImage(field.display.T, autoLevels=False)  # ImageItem is column-major: [x, y]
         self.image.setRect(self._rect)
         self.colorbar.setLevels((lo, hi))
         self.contours.setData(*field.contours)
+        self._pending = False
+        self.pending_text.hide()
+        self.image.show()
+        self.contours.show()
         self._label_colorbar()
+        if view_all:
+            self.view_all()
+
+    def show_pending(self, rect: QRectF, text: str) -> None:
+        """No field yet: an empty map of extent ``rect`` (the view moves there, so points can
+        be set and runners drawn) saying ``text`` ("computing map…") until :meth:`show_field`."""
+        self._pending = True
+        self._display = None
+        self._rect = QRectF(rect)
+        self.image.hide()
+        self.contours.hide()
+        self.set_pending_text(text)
         self.view_all()
 
+    def set_pending_text(self, text: str) -> None:
+        self.pending_text.setText(text)
+        self.pending_text.setPos(self._rect.center() if self._rect is not None else QPointF())
+        self.pending_text.show()
+
+    @property
+    def pending(self) -> bool:
+        """True while the map waits for its field (see :meth:`show_pending`)."""
+        return self._pending
+
     def _label_colorbar(self) -> None:
+        # only a change of scale type relabels; setLabel keeps the theme's label style, so
+        # nothing is restyled (restyling the plot was ~35 ms of every preset load)
+        if self._labelled_log == self._log:
+            return
+        self._labelled_log = self._log
         axis = self.colorbar.axis
         label_axis = self.colorbar.getAxis("left")
         if self._log:
@@ -363,7 +407,6 @@ class ContourMap(pg.PlotWidget):
         else:
             axis.setLogMode(False)
             label_axis.setLabel("f(x, y)")
-        self._theme.style_plot(self)
 
     def set_minima(self, points: Iterable[tuple[float, float]]) -> None:
         """Mark known minima with stars (an empty list clears them)."""
@@ -409,6 +452,11 @@ def _style_minima(item: pg.ScatterPlotItem, t: ThemeManager) -> None:
     item.setSize(t.size(18))
     item.setPen(t.pen("#000000", 1.2))
     item.setBrush(pg.mkBrush("#FFFFFF"))
+
+
+def _style_pending(item: pg.TextItem, t: ThemeManager) -> None:
+    item.setColor(t.colors.foreground)
+    item.setFont(t.font(1.2))
 
 
 def _style_start(item: pg.ScatterPlotItem, t: ThemeManager) -> None:

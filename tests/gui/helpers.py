@@ -114,6 +114,12 @@ def settle(qtbot, view) -> None:
     )
 
 
+def map_drawn(qtbot, view) -> None:
+    """Wait until the Surfaces view's map is drawn: a surface not shown before has its map
+    computed on a worker, and the map says "computing map…" until then."""
+    qtbot.waitUntil(lambda: not view.plots.map_pending, timeout=WORKER_WAIT_MS)
+
+
 def tiny_training(qtbot, window, hidden: str = "8,8"):
     """The Training tab, set through its fields as a user types them to a tiny, long run (200
     samples, batch 16, 500 epochs): returns the view once the worker has built that engine."""

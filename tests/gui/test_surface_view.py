@@ -36,7 +36,7 @@ from app.views.surface_plots import LINE_WIDTH
 from app.views.surface_view import DEFAULT_RACE, SPEED_MAX, SurfaceView
 from core.race import Runner
 from core.session import MAX_RUNNERS
-from tests.gui.helpers import click, named, reveal, type_into
+from tests.gui.helpers import click, map_drawn, named, reveal, type_into
 
 NAMES = (
     "surfaceView", "surfaceLossPlot", "surfaceLossLogCheck", "surfaceCombo", "surfaceDescription",
@@ -242,6 +242,7 @@ def test_good_expression_replaces_the_surface_and_clears_the_error(qtbot, window
     assert field.text() == "x**2 + 10*y**2"  # the run keys (s, r, space) typed into the field
     surface = view.race.surface
     assert surface.is_expression and surface.name == "x**2 + 10*y**2"
+    map_drawn(qtbot, view)
     shown = view.plots.map.display_array()
     assert shown.shape != image.shape or not np.array_equal(shown, image, equal_nan=True)
     assert w(window, QComboBox, "surfaceCombo").currentIndex() == -1
@@ -318,6 +319,7 @@ def test_non_finite_surface_values_still_draw_and_race(qtbot, window):
     view = sv(window)
     type_into(qtbot, w(window, QLineEdit, "expressionEdit"), "log(x) + y**2")
     assert not w(window, QLabel, "expressionError").isVisible()
+    map_drawn(qtbot, view)
     shown = view.plots.map.display_array()
     assert np.isnan(shown).any() and np.isfinite(shown).any()  # x <= 0 is blank, the rest drawn
     for _ in range(3):
