@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QPushButton
 from app.theme import get_theme
 from app.views import surface_plots
 from app.views.surface_plots import GRID_POINTS, compute_field  # the real one, not the spy
-from core.surfaces import get_surface
+from core.engine.surfaces import get_surface
 from tests.gui.helpers import click, map_drawn, named
 
 
