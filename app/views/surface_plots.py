@@ -86,16 +86,6 @@ def remember_field(key: tuple, field: Field) -> None:
         _FIELDS.popitem(last=False)
 
 
-def surface_field(surface: Surface, grid: int, bands: int) -> Field:
-    """The map of ``surface``, computed here if it is not cached (headless callers)."""
-    key = field_key(surface, grid, bands)
-    field = cached_field(key)
-    if field is None:
-        field = compute_field(surface, grid, bands)
-        remember_field(key, field)
-    return field
-
-
 def grid_rect(surface: Surface, grid: int) -> QRectF:
     """The extent of ``surface``'s map on a ``grid``-point grid, before it is computed."""
     (x0, x1), (y0, y1) = surface.domain
