@@ -1047,15 +1047,11 @@ class Runner:
             self._record_lr_change(new_spec)
         opt = self._built_opt
         if opt is not None:  # else the optimizer is built from new_spec when used
-            old = _lr(opt)
+            old = [float(g["lr"]) for g in opt.param_groups]
             apply_hparams(opt, self.spec.info, changes)
             if "lr" in changes and self.schedule is not None:
-                # as in training (core.engine.schedulers): the whole schedule is scaled by new / old
-                new = _lr(opt)
-                base = self.schedule.base_lr(0) if old <= 0 else old
-                if base > 0:
-                    self.schedule.rescale(0, new / base)
-                self.lr_history.set_last(new)
+                self.schedule.follow_lr_change(old)
+                self.lr_history.set_last(_lr(opt))
         self.spec = new_spec
 
     def _record_lr_change(self, new_spec: OptimizerSpec) -> None:

@@ -49,7 +49,7 @@ A user's live learning-rate change vs the schedule (``Schedule.rescale``)
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -754,15 +754,23 @@ class Schedule:
         """
         self._step(loss)
 
-    def base_lr(self, group_index: int) -> float:
-        """The lr the schedule scales (its ``initial_lr``), for a live change made at lr 0."""
+    def follow_lr_change(self, old_lrs: Sequence[float]) -> None:
+        """The user just changed each param group's lr from ``old_lrs``: scale the whole schedule
+        by new / old, so it keeps its shape and timing and never undoes the change. A change made
+        at lr 0 scales against the schedule's ``initial_lr`` (there is no old value to scale)."""
+        for i, group in enumerate(self.scheduler.optimizer.param_groups):
+            base = self._initial_lr(i) if old_lrs[i] <= 0 else old_lrs[i]
+            if base > 0:
+                self._rescale(i, float(group["lr"]) / base)
+
+    def _initial_lr(self, group_index: int) -> float:
         group = self.scheduler.optimizer.param_groups[group_index]
         if "initial_lr" in group:
             return float(group["initial_lr"])
         return float(getattr(self.scheduler, "base_lrs", [math.nan])[group_index])
 
-    def rescale(self, group_index: int, ratio: float) -> None:
-        """Scale the schedule of one param group by ``ratio`` (the user changed lr; see module doc)."""
+    def _rescale(self, group_index: int, ratio: float) -> None:
+        # every value a torch scheduler computes the lr from (ReduceLROnPlateau's floor min_lrs stays)
         group = self.scheduler.optimizer.param_groups[group_index]
         for key in ("initial_lr", "max_lr", "min_lr"):
             if key in group:

@@ -1163,10 +1163,7 @@ class TrainingEngine:
             old = [float(g["lr"]) for g in optimizer.param_groups]
             apply_hparams(optimizer, lane.spec.info, changes)
             if "lr" in changes and lane.schedule is not None:
-                for i, group in enumerate(optimizer.param_groups):
-                    base = lane.schedule.base_lr(i) if old[i] <= 0 else old[i]
-                    if base > 0:
-                        lane.schedule.rescale(i, float(group["lr"]) / base)
+                lane.schedule.follow_lr_change(old)
             lane.spec = lane.spec.with_changes(**changes)
             _base, sep, tag = lane.name.partition(" #")
             lane.name = f"{lane.spec}{sep}{tag}"  # events, metrics and snapshots name what trains
