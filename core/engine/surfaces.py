@@ -112,7 +112,8 @@ class Surface:
 
 # --- the functions --------------------------------------------------------------------------------
 # Each takes xy of shape (..., 2) and uses only elementwise torch ops, so it works unchanged for a
-# (2,) parameter, an (N, 2) swarm and an (n, n, 2) grid.
+# (2,) parameter, an (N, 2) swarm and an (n, n, 2) grid. An exported script carries a function's
+# own source (core.teach.codegen), with the constants it uses: keep them plain torch.
 
 TWO_PI = 2.0 * math.pi
 
@@ -211,6 +212,7 @@ PLATEAU_SOFTENING = 0.1
 
 def _plateau(xy: Tensor) -> Tensor:
     x, y = xy[..., 0], xy[..., 1]
+    # a plain where the slope is ~1e-5, a cliff at radius 1.5, a smooth pit at the origin
     r2 = x * x + y * y
     r = torch.sqrt(r2 + PLATEAU_SOFTENING**2)
     s = torch.sigmoid(PLATEAU_STEEPNESS * (r - PLATEAU_CLIFF_RADIUS))
