@@ -87,10 +87,8 @@ class Surface:
         contiguous planes and every elementwise op in ``fn`` runs at full vector speed.
 
         The grid is evaluated in blocks of rows of fewer than 32768 points (ATen's parallel grain
-        size), so each op stays single-threaded and its buffers are reused from the heap. Measured
-        on this 2-core machine while other processes ran, one 500x500 op went from ~8 ms (an
-        OpenMP barrier waiting for a descheduled thread, plus page faults on fresh 2 MB buffers)
-        to ~0.05 ms; whole grids take 0.5-4 ms (see ``python -m core.bench.race``).
+        size), so each op stays single-threaded (no OpenMP barrier waiting for a descheduled
+        thread on a busy machine) and reuses its buffers (see ``python -m core.bench.race``).
         """
         n = int(n)
         if not 2 <= n <= MAX_GRID:

@@ -582,7 +582,14 @@ def race_script(
     seed: int | None = None,
     horizon: int | None = None,
 ) -> str:
-    """A standalone script racing ``runners`` on ``surface`` for ``steps`` steps (see module doc)."""
+    """A standalone script racing ``runners`` on ``surface`` for ``steps`` steps, each as the race
+    steps it, so points, losses and lrs agree with ``gdsim trace`` to the last bit.
+
+    ``runners``: :class:`~core.engine.race.Runner` objects, SPECs, or ``(spec, start[, label[,
+    scheduler]])`` tuples (start None: the surface's). ``noise``/``seed``/``horizon`` given apply
+    to every runner, else each Runner's own. Live changes made mid-race are not replayed, and
+    swarms are only named in a comment.
+    """
     if not isinstance(surface, Surface):
         surface = get_surface(surface)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
@@ -918,8 +925,9 @@ else:
 
 
 def training_script(config: Any, log_every: int = 100) -> str:
-    """A standalone script training like ``TrainingEngine(config)`` does (see the module doc),
-    printing a progress line every ``log_every`` batches as ``gdsim train --log-every`` does."""
+    """A standalone script training like ``TrainingEngine(config)`` does (race lanes one after
+    another), printing what ``gdsim train --log-every`` prints. Losses agree to float32 rounding:
+    the engine evaluates validation and training points in one pass."""
     from core.engine.datasets import get_dataset, split
     from core.engine.training import TrainConfig, _positive_int, get_activation
 
