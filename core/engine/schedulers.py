@@ -735,7 +735,7 @@ class Schedule:
         return float(getattr(self.scheduler, "base_lrs", [math.nan])[group_index])
 
     def _rescale(self, group_index: int, ratio: float) -> None:
-        # every value a torch scheduler computes the lr from (ReduceLROnPlateau's floor min_lrs stays)
+        # every value a torch scheduler computes lrs from (ReduceLROnPlateau's min_lrs floor stays)
         group = self.scheduler.optimizer.param_groups[group_index]
         for key in ("initial_lr", "max_lr", "min_lr"):
             if key in group:

@@ -62,7 +62,7 @@ IMPROVEMENT = 1e-4  # a validation loss this much below the best counts as an im
 MAX_TRAJECTORY = 200  # weight snapshots kept per lane (start + epoch ends, thinned when full)
 TRAJECTORY_BYTES = 128 * 2**20  # ... and at most about this much memory per lane
 #: A lane whose epoch ends with a validation (or mean training) loss above this many times its
-#: first batch loss (at least 1) diverged, though finite: confidently wrong by logit margins of hundreds.
+#: first batch loss (at least 1) diverged, though finite: confidently wrong by huge logit margins.
 LOSS_LIMIT_FACTOR = 1e3
 
 # --------------------------------------------------------------------------------------------

@@ -963,7 +963,8 @@ def training_script(config: Any, log_every: int = 100) -> str:
     noise_text = f"noise {params['noise']:g}"
     extra = "".join(f", {o} {params[o]}" for o in option_names)
     data_about = (
-        f"{name}: {get_dataset(name).description}; {params['samples']} points, {noise_text}{extra}, "
+        f"{name}: {get_dataset(name).description}; {params['samples']} points, "
+        f"{noise_text}{extra}, "
         f"{n_val} held out for validation."
     )
 
