@@ -259,7 +259,7 @@ def _engine_source(*functions: Any) -> tuple[list[str], list[str]]:
             used = top.get(name.id) if isinstance(name, ast.Name) else None
             if used is not None and id(used) not in seen:
                 visit(module, used)
-        text = ast.get_source_segment(source, node) or ""
+        text = "\n".join(source.splitlines()[node.lineno - 1 : node.end_lineno])  # whole lines
         if isinstance(node, ast.FunctionDef):
             defs.append(text)
         else:

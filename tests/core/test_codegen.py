@@ -8,6 +8,7 @@ set itself point for point.
 """
 
 import ast
+import inspect
 import io
 import json
 import os
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 
 from core.cli.main import run_subcommand
-from core.engine.datasets import DATASETS
+from core.engine.datasets import DATASETS, jitter, make_xor, per_class, split
 from core.engine.expression import FUNCTIONS
 from core.engine.race import Race
 from core.engine.surfaces import SURFACES, get_surface
@@ -463,6 +464,15 @@ def test_every_registry_entry_has_code():
         assert f"def {info.generate.__name__}(gen, n, noise" in script
     for name in FUNCTIONS:  # every function a formula may call can be exported
         assert "torch." in expression_source(f"{name}({', '.join(['x'] * FUNCTIONS[name].arity)})")
+
+
+def test_scripts_carry_the_engines_own_functions():
+    """One copy of each surface and data set: a script holds the very source gdsim runs."""
+    script = training_script(TrainConfig(dataset="xor", samples=20))
+    for fn in (make_xor, per_class, jitter, split):
+        assert inspect.getsource(fn) in script
+    _, body = inspect.getsource(SURFACES["ackley"].fn).split("\n", 1)
+    assert f"def f(xy):\n{body}" in race_script("ackley", ["SGD"], 1)
 
 
 @pytest.mark.parametrize(
