@@ -491,6 +491,7 @@ class LaneStatus:
     last_loss: float  # nan before the first batch
     val_loss: float  # last epoch's; nan before the first epoch
     val_accuracy: float
+    optimizer: str = ""  # its name ("Adam"): a live change applies only to the same optimizer
 
 
 @dataclass(frozen=True)
@@ -1000,6 +1001,7 @@ class TrainingEngine:
                 lane.spec.hparams(),
                 lane.last_loss,
                 *lane.last_val,
+                optimizer=lane.spec.name,
             )
             for lane in self.lanes
         )
