@@ -1186,24 +1186,24 @@ class TrainingEngine:
         except GdsimError as exc:
             self._emit(Error(error_line(exc)))
 
-    @_handles(Resume)
-    def _on_resume(self, _command: Resume) -> None:
+    def _switch(self, state: str) -> None:
+        """Resume, pause or stop: drops pending single steps; a finished run needs a reset."""
         if self._state not in DONE_STATES:
             self._single_steps = 0
-            self._set_state("running")
+            self._set_state(state)
+
+    @_handles(Resume)
+    def _on_resume(self, _command: Resume) -> None:
+        self._switch("running")
 
     @_handles(Pause)
     def _on_pause(self, _command: Pause) -> None:
-        if self._state not in DONE_STATES:
-            self._single_steps = 0
-            self._set_state("paused")
+        self._switch("paused")
 
     @_handles(Stop)
     def _on_stop(self, _command: Stop) -> None:
         self._exit = True  # ends run() even when it is only serving commands
-        if self._state not in DONE_STATES:
-            self._single_steps = 0
-            self._set_state("stopped")
+        self._switch("stopped")
 
     @_handles(Step)
     def _on_step(self, command: Step) -> None:

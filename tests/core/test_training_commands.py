@@ -81,3 +81,13 @@ def test_typed_commands_drive_a_running_engine_as_its_methods_do():
         engine.send(Step(0))
     with pytest.raises(GdsimError, match="no lane 5"):
         engine.send(RequestWeights(5))
+
+
+def test_each_lane_reports_its_optimizer_by_name():
+    """What the window matches a live change against (not a parse of the lane's display name)."""
+    config = TrainConfig(
+        samples=200, batch_size=50, device="cpu", optimizers=("SGD(lr=0.1)", "Adam", "SGD(lr=0.1)")
+    )
+    lanes = TrainingEngine(config).drain().lanes
+    assert [lane.optimizer for lane in lanes] == ["SGD", "Adam", "SGD"]
+    assert lanes[2].name.endswith("#2")
