@@ -6,8 +6,7 @@ Why this shape (Qt for Python's worker-object pattern, plus the engine's own com
   ``TrainingEngine`` *inside* that thread (the model, the optimizer and any CUDA context belong
   to the thread that trains with them), then calls ``engine.run()``, which blocks until stopped.
   A busy thread never serves queued slots, so commands do not go through Qt at all: they go
-  through the engine's thread-safe API (``start``, ``pause``, ``request_step``, ``set_hparams``,
-  ``reset``...), applied by the engine between two batches.
+  through the engine's thread-safe ``send``, applied by the engine between two batches.
 * Commands are ``core.engine.commands`` values (``send(Pause())``), never method names. The GUI
   never waits on the worker: commands sent before the engine exists (it is being built in the
   thread) are kept by ``EngineHandle`` and replayed, in order, the moment it exists.
@@ -31,7 +30,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app import threads
-from core.engine.commands import Command, Stop
+from core.engine.commands import Command, Stop, check_command
 from core.engine.training import TrainConfig, TrainingEngine, Update
 from core.errors import GdsimError, error_line
 
@@ -60,6 +59,7 @@ class EngineHandle:
         Once the engine exists, a bad value raises ``GdsimError`` here (the engine checks in
         the caller's thread); before that, errors of replayed commands go to ``on_error``.
         """
+        check_command(command)  # refused now, even before the engine exists
         with self._lock:
             if isinstance(command, Stop):
                 self.stopped = True

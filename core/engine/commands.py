@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
+from core.errors import GdsimError
+
 if TYPE_CHECKING:
     import torch
 
@@ -95,3 +97,9 @@ COMMANDS = (
     Reset,
 )
 Command = Union[COMMANDS]  # noqa: UP007 (a Union of a tuple needs the subscript form)
+
+
+def check_command(command: object) -> None:
+    """GdsimError naming ``command`` unless it is one of the command types above."""
+    if type(command) not in COMMANDS:
+        raise GdsimError(f"not a training command: {command!r}")

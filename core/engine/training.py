@@ -135,6 +135,7 @@ from core.engine.commands import (
     SetHparams,
     Step,
     Stop,
+    check_command,
 )
 from core.engine.datasets import GeneratedData, make_dataset, parse_dataset_spec
 from core.engine.devices import move_optimizer_state, resolve_device
@@ -1072,8 +1073,7 @@ class TrainingEngine:
     def send(self, command: Command) -> None:
         """Queue ``command`` for the driver (any thread). It is checked here first, against the
         engine's lanes, so a bad value or an unknown command raises GdsimError in the caller."""
-        if type(command) not in _HANDLERS:
-            raise GdsimError(f"not a training command: {command!r}")
+        check_command(command)
         check = _CHECKS.get(type(command))
         checked = command if check is None else check(self, command)
         if checked is not None:

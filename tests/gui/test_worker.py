@@ -183,3 +183,18 @@ def test_the_controller_sends_command_values_and_refuses_anything_else(qtbot, co
     controller.send(Step(2))
     seen: dict = {}
     qtbot.waitUntil(lambda: collect(controller, seen) and seen["steps"] == 2, timeout=WAIT)
+
+
+def test_the_handle_refuses_anything_but_a_command_before_the_engine_exists():
+    handle = EngineHandle()
+    with pytest.raises(GdsimError, match="not a training command: 'pause'"):
+        handle.send("pause")  # type: ignore[arg-type]
+    handle.send(Step(1))
+    recorded = []
+
+    class Fake:
+        def send(self, command):
+            recorded.append(command)
+
+    handle.attach(Fake(), recorded.append)  # type: ignore[arg-type]
+    assert recorded == [Step(1)]  # only the command was kept for the engine
