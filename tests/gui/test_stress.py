@@ -123,7 +123,7 @@ class Guard:
     def release_orphans(self) -> None:
         """Let parked workers finish before the test ends (an orphan's QThread destroyed while
         running would abort the whole test process at exit)."""
-        for thread, _obj in self.new_orphans():
+        for thread, _worker, _what in self.new_orphans():
             if shiboken6.isValid(thread):
                 thread.wait(30_000)
 
