@@ -23,7 +23,7 @@ Quick tour
 Classes and what they return (all outputs are plain floats, tuples, numpy arrays, dataclasses --
 never tensors). ``snapshot()`` and ``Trail`` exports are copies the caller may keep; the live
 attributes (``Swarm.points``, ``Swarm.losses``, ...) are the engine's own buffers, updated in
-place by each step: read them, copy what you keep, never write them.
+place (``Swarm.losses``: replaced) by each step: read them, copy what you keep, never write them.
 
 ``Race(surface, start=None, history=DEFAULT_HISTORY, horizon=1000, noise=0.0, seed=0)``
     ``surface`` (a :class:`~core.engine.surfaces.Surface`), ``start`` ((x, y), shared by the single
@@ -632,6 +632,12 @@ def noise_stream(seed: int, index: int) -> int:
     return 1000 * int(seed) + int(index) % 1000
 
 
+def _within(values: np.ndarray, limit: float) -> bool:
+    """Every value in [-limit, limit] (nan is not): one pass of ``torch.aminmax``."""
+    low, high = torch.aminmax(torch.from_numpy(values))
+    return bool(high <= limit) and bool(low >= -limit)
+
+
 def _ok(x: float, y: float, loss: float) -> bool:
     # written so that nan fails every comparison
     return abs(loss) <= LOSS_LIMIT and abs(x) <= X_LIMIT and abs(y) <= X_LIMIT
@@ -1209,16 +1215,12 @@ class Swarm:
     def _check(self, pts: np.ndarray, losses: np.ndarray, k: int) -> None:
         """Take the new values into ``points``/``losses``, freezing newly diverged points.
 
-        Fast path (every point finite and in range) is four reductions and two copies: nan
-        propagates through max/min and fails the test, sending us to the per-point path.
+        Fast path (every point finite and in range): one ``aminmax`` pass over each array (nan
+        propagates and fails the test, sending us to the per-point path), one copy of the
+        points, and ``losses`` becomes the new array itself (a fresh one every step, never
+        written: the losses of the previous step stay intact for the per-point path).
         """
-        with np.errstate(invalid="ignore"):
-            fine = (
-                pts.max() <= X_LIMIT
-                and pts.min() >= -X_LIMIT
-                and losses.max() <= LOSS_LIMIT
-                and losses.min() >= -LOSS_LIMIT
-            )
+        fine = _within(pts, X_LIMIT) and _within(losses, LOSS_LIMIT)
         new_bad = None
         if not fine:
             with np.errstate(invalid="ignore"):
@@ -1230,13 +1232,13 @@ class Swarm:
                 new_bad = None
         if new_bad is None:
             np.copyto(self.points, pts)
-            np.copyto(self.losses, losses)
+            self.losses = losses
             return
         # the last accepted values of the newly diverged points are still in points/losses
         idx = np.flatnonzero(new_bad)
         kept_pts, kept_losses = self.points[idx], self.losses[idx]
         np.copyto(self.points, pts)
-        np.copyto(self.losses, losses)
+        self.losses = losses.copy()
         self.points[idx] = kept_pts
         self.losses[idx] = kept_losses
         self.diverged[idx] = True
