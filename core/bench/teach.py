@@ -11,64 +11,25 @@ them as the "landscape" and "basins" rows.
   batched ``torch.optim`` loop on one ``(N, 2)`` parameter for the same number of steps, no
   checks. Target: >= 0.85 of it.
 
-Pairs alternate the order of their members and every figure is the median of per-pair ratios
-(speed of gdsim / speed of the other), with the interquartile range as its spread: when the
-spread straddles the target the verdict is "unsure" (noise could flip it).
+Both are timed in interleaved pairs (``core.bench.stats``): the figure is the median per-pair
+speed ratio (the other's time / gdsim's), with its interquartile range.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import statistics
 import sys
-import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from core.bench.stats import paired, seconds
+
 TARGET_LANDSCAPE = 0.8
 TARGET_BASINS = 0.85
 LIMIT_CHUNKS = (4, 8, 16)
-
-
-def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
-    """(q1, median, q3) of ``values`` (the median of the lower/upper half for q1/q3)."""
-    xs = sorted(values)
-    if len(xs) < 4:
-        return xs[0], statistics.median(xs), xs[-1]
-    q1, med, q3 = statistics.quantiles(xs, n=4, method="inclusive")
-    return q1, med, q3
-
-
-def _seconds(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-def paired(
-    gdsim: Callable[[], Any], others: dict[str, Callable[[], Any]], pairs: int
-) -> dict[str, Any]:
-    """Time ``gdsim`` and each of ``others`` ``pairs`` times, interleaved (the order reversed
-    every other pair), and the per-pair speed ratios other_time / gdsim_time."""
-    times: dict[str, list[float]] = {"gdsim": [], **{name: [] for name in others}}
-    order = ["gdsim", *others]
-    fns = {"gdsim": gdsim, **others}
-    for i in range(pairs):
-        gc.collect()
-        for name in order if i % 2 == 0 else order[::-1]:
-            times[name].append(_seconds(fns[name]))
-    out: dict[str, Any] = {"seconds": times, "pairs": pairs}
-    for name in others:
-        ratios = [o / g for o, g in zip(times[name], times["gdsim"], strict=True)]
-        q1, med, q3 = quartiles(ratios)
-        out[name] = {"ratio": med, "q1": q1, "q3": q3, "ms": statistics.median(times[name]) * 1e3}
-    out["gdsim_ms"] = statistics.median(times["gdsim"]) * 1e3
-    return out
 
 
 # --------------------------------------------------------------------------------- landscape
@@ -160,7 +121,7 @@ def bench_landscape(hidden: tuple[int, ...] = (64,), n: int = 41, pairs: int = 9
     agree = float(np.max(np.abs(bmm_grid(*args, LIMIT_CHUNKS[0]) - reference)))
     chunk_ms = {}
     for chunk in LIMIT_CHUNKS:  # warm-up, and the best chunk for the limit
-        chunk_ms[chunk] = min(_seconds(lambda c=chunk: bmm_grid(*args, c)) for _ in range(2))
+        chunk_ms[chunk] = min(seconds(lambda c=chunk: bmm_grid(*args, c)) for _ in range(2))
     best = min(chunk_ms, key=chunk_ms.__getitem__)
     vmap_grid(*args)
     result = paired(
