@@ -635,7 +635,7 @@ def noise_stream(seed: int, index: int) -> int:
 def _within(values: np.ndarray, limit: float) -> bool:
     """Every value in [-limit, limit] (nan is not): one pass of ``torch.aminmax``."""
     low, high = torch.aminmax(torch.from_numpy(values))
-    return bool(high <= limit) and bool(low >= -limit)
+    return high.item() <= limit and low.item() >= -limit
 
 
 def _ok(x: float, y: float, loss: float) -> bool:
