@@ -163,11 +163,11 @@ def _columns(points: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(points).t().contiguous()
 
 
-def _sq_dist(a: torch.Tensor, b: torch.Tensor | tuple[float, float]) -> torch.Tensor:
+def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(N,) squared distances dx² + dy² between the columns of ``a`` (2, N) and those of ``b``
-    (2, N), or one point ``b``."""
-    dx = (a[0] - b[0]).square_()
-    return dx.add_((a[1] - b[1]).square_())
+    (2, N), or one point ``b`` (2, 1)."""
+    d = (a - b).square_()
+    return d[0].add_(d[1])
 
 
 def _fmt(v: float) -> str:
@@ -262,7 +262,9 @@ class BasinsRun:
         self._calm = np.zeros(count, dtype=np.int32)  # consecutive calm checks
         self._calm_t = torch.from_numpy(self._calm)
         self._near_t = torch.zeros(count, dtype=torch.int32)  # consecutive checks near a minimum
-        self._minima = [(m.x, m.y) for m in self.surface.minima]
+        self._minima = [
+            torch.tensor([[m.x], [m.y]], dtype=torch.float64) for m in self.surface.minima
+        ]
         self._settled = False  # every live point calm, or circling a known minimum
         self._step_cost = 0.0  # running estimate of one step, s (for budgeted slices)
 
