@@ -14,7 +14,6 @@ hidden tab.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import time
@@ -55,6 +54,7 @@ from app.settings import (
     read_str,
 )
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
+from app.views import surface_anatomy, surface_basins, surface_schedule
 from app.views.surface_view import SurfaceView
 from app.window_geometry import fit_to_screen, restore_geometry, save_geometry
 from core.errors import GdsimError
@@ -87,11 +87,27 @@ def collect_garbage_on_gui_thread() -> None:
         _GC_GUARD = GarbageCollector(interval=1.0)
 
 
-#: Teaching tools plugged into each view, in panel order: a module of ``app.views`` with an
-#: ``install(view) -> tool`` (the tool has ``shutdown()``). Adding a tool is one entry here.
-VIEW_TOOLS: dict[str, tuple[str, ...]] = {
-    "surfaces": ("surface_anatomy", "surface_schedule", "surface_basins"),
-    "training": ("training_lrfinder", "training_landscape"),
+Installer = Callable[[QWidget], object]
+
+
+def _training_tools() -> tuple[tuple[str, Installer], ...]:
+    from app.views import training_landscape, training_lrfinder  # with the view, not at start-up
+
+    return (
+        ("training_lrfinder", training_lrfinder.install),
+        ("training_landscape", training_landscape.install),
+    )
+
+
+#: Teaching tools plugged into each view, in panel order: (name, ``install(view) -> tool``; the
+#: tool has ``shutdown()``). Adding a tool is one entry here.
+VIEW_TOOLS: dict[str, Callable[[], tuple[tuple[str, Installer], ...]]] = {
+    "surfaces": lambda: (
+        ("surface_anatomy", surface_anatomy.install),
+        ("surface_schedule", surface_schedule.install),
+        ("surface_basins", surface_basins.install),
+    ),
+    "training": _training_tools,
 }
 
 # (action, keys, what it does) — the Help ▸ Keyboard shortcuts table is generated from this
@@ -138,6 +154,7 @@ class MainWindow(QMainWindow):
         self._placed: QRect | None = None  # where restore_geometry put the window
         self.error_reporter = errors.install()
         self.theme = get_theme()
+        self.tools: dict[str, dict[str, object]] = {}  # view key -> tool name -> tool
 
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("viewTabs")
@@ -341,17 +358,15 @@ class MainWindow(QMainWindow):
     def _install_tools(self, key: str, view: QWidget) -> None:
         """Plug the view's teaching tools in (see VIEW_TOOLS); a broken tool is logged and
         left out rather than taking the window down."""
-        tools: dict[str, object] = {}
-        for name in VIEW_TOOLS.get(key, ()):
+        tools = self.tools.setdefault(key, {})
+        for name, install in VIEW_TOOLS[key]():
             try:
-                module = importlib.import_module(f"app.views.{name}")
-                tools[name] = module.install(view)
+                tools[name] = install(view)
             except Exception:
                 log.exception("the %s tool could not be installed", name)
-        view.tools = tools  # type: ignore[attr-defined]
 
-    def _shutdown_tools(self, view: QWidget) -> None:
-        for name, tool in getattr(view, "tools", {}).items():
+    def _shutdown_tools(self, key: str) -> None:
+        for name, tool in self.tools.get(key, {}).items():
             try:
                 tool.shutdown()  # type: ignore[attr-defined]
             except Exception:
@@ -673,7 +688,7 @@ class MainWindow(QMainWindow):
         self._guard.shutdown()
         for key, view in self._built_views().items():
             t0 = time.perf_counter()
-            self._shutdown_tools(view)
+            self._shutdown_tools(key)
             try:
                 view.shutdown()  # type: ignore[attr-defined]
             except Exception:
