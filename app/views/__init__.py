@@ -12,8 +12,9 @@ interface, so views can grow without touching the window:
     the window polls ``status_text()`` twice a second.
 ``shortcut_targets() -> dict[str, Callable[[], None] | None]``
     Keys ``"run"`` (Space: start/pause toggle), ``"step"`` (S and →: one step) and ``"reset"``
-    (R), ``"narrate"`` (N: one line of the training loop, Surfaces only). None (or a missing
-    key) = not offered. Called at every key press, so it may change.
+    (R), ``"narrate"`` (N: one line of the training loop, offered by the Surfaces view's
+    step-anatomy tool through ``add_shortcut_target``). None (or a missing key) = not offered.
+    Called at every key press, so it may change.
     The window only dispatches while this view is the current tab and the focused control does
     not use the key itself (``app.input_policy``: a text field types it, a focused button or
     check box takes Space, a slider →). Enter/Esc in a number field hand the keyboard back to
@@ -29,6 +30,12 @@ interface, so views can grow without touching the window:
     Called once when the window closes: stop timers and worker threads (set the stop event,
     ``quit()``, ``wait(≤ 900 ms)``, never ``terminate()``). Must return within ~1 s and must not
     raise (the window logs and goes on if it does).
+
+Teaching tools: ``MainWindow.VIEW_TOOLS`` lists each view's ``install(view) -> tool`` functions
+(plain imports); the window keeps the tools in ``window.tools[view_key][name]`` and calls their
+``shutdown()``. A Surfaces tool takes the view's ``SurfacesModel`` (``core.state.surfaces``) and
+the widgets it draws on, subscribes to the model's events, and places its panel with
+``add_tool``/``add_plot_page``.
 
 Theming: build pens with ``app.theme.get_theme().pen(color, width)`` and keep them current with
 ``theme.bind_pen(item, color, width)`` or a slot on ``theme.changed`` (a bound method of a

@@ -173,7 +173,7 @@ class SurfaceView(QWidget):
         ev.running_changed.connect(self._on_running)
         ev.restarted.connect(self._on_restarted)
         ev.stepped.connect(self._redraw)
-        ev.status.connect(lambda: self._refresh_status(force=True))
+        ev.status.connect(self._on_status)
 
     def add_tool(self, widget: QWidget) -> None:
         """Put a teaching tool's panel (a group box) at the bottom of the control panel."""
@@ -290,6 +290,9 @@ class SurfaceView(QWidget):
             self.log_check.setChecked(False)  # redraws on a linear axis
             what = "f*" if self.plots.reference_known else "the lowest value on the map"
             self.model.set_note(f"log y off: a loss went below {what}, which a log axis cannot show")
+
+    def _on_status(self) -> None:
+        self._refresh_status(force=True)
 
     def _refresh_status(self, force: bool = False) -> None:
         now = time.perf_counter()
