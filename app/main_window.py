@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QRect, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, QRect, QSettings, Qt, Slot
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -208,9 +208,6 @@ class MainWindow(QMainWindow):
         input_policy.install(self._guard)
         self._guard.adopt(self)  # widgets polished before the guard was there
 
-        self._poll = QTimer(self)  # only for views without a statusChanged signal
-        self._poll.setInterval(500)
-        self._poll.timeout.connect(self._refresh_status)
         self._connect_view(self.surface_view)
         self._install_tools("surfaces", self.surface_view)
         self.tabs.currentChanged.connect(self._on_tab_changed)
@@ -349,11 +346,7 @@ class MainWindow(QMainWindow):
 
     # -- the views ------------------------------------------------------------------------
     def _connect_view(self, view: QWidget) -> None:
-        sig = getattr(view, "statusChanged", None)
-        if sig is not None:
-            sig.connect(self._on_view_status)
-        else:
-            self._poll.start()
+        view.statusChanged.connect(self._on_view_status)  # type: ignore[attr-defined]
 
     def _install_tools(self, key: str, view: QWidget) -> None:
         """Plug the view's teaching tools in (see VIEW_TOOLS); a broken tool is logged and
@@ -437,9 +430,7 @@ class MainWindow(QMainWindow):
     def dispatch(self, action: str) -> bool:
         """Run the current view's target for "run"/"step"/"reset"; False if not offered."""
         view = self.current_view()
-        getter = getattr(view, "shortcut_targets", None)
-        targets = getter() if callable(getter) else {}
-        fn = (targets or {}).get(action)
+        fn = view.shortcut_targets().get(action)  # type: ignore[attr-defined]
         if fn is None:
             what = RUN_KEYS[action][1] if action in RUN_KEYS else action
             self.statusBar().showMessage(f"{what}: not available in this view", 2000)
@@ -475,9 +466,8 @@ class MainWindow(QMainWindow):
             panel.toggle()
         self._sync_panel_action()
 
-    def _panel(self, view: QWidget | None):
-        getter = getattr(view, "control_panel", None)
-        return getter() if callable(getter) else None
+    def _panel(self, view: QWidget):
+        return view.control_panel()  # type: ignore[attr-defined]
 
     def _sync_panel_action(self) -> None:
         panel = self._panel(self.current_view())
@@ -562,9 +552,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def _refresh_status(self) -> None:
         view = self.current_view()
-        getter = getattr(view, "status_text", None)
         try:
-            self.status_label.setText(getter() if callable(getter) else "")
+            self.status_label.setText(view.status_text())  # type: ignore[attr-defined]
         except Exception:
             log.exception("status_text() failed")
 
@@ -681,7 +670,6 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop every view (each within its ~1 s budget) and detach from the application."""
-        self._poll.stop()
         self.code_panel.shutdown()
         self.exports.shutdown()
         input_policy.uninstall(self._guard)

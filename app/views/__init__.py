@@ -7,9 +7,8 @@ interface, so views can grow without touching the window:
 ``status_text() -> str``
     The status-bar line for this view ("Adam, SGD racing · step 120 · 60 steps/s"). The window
     shows it when the tab becomes current.
-``statusChanged = Signal(str)`` (optional, recommended)
-    Emit the new line when it changes (throttled by you, ≤ a few times a second). Without it
-    the window polls ``status_text()`` twice a second.
+``statusChanged = Signal(str)``
+    Emit the new line when it changes (throttled by you, ≤ a few times a second).
 ``shortcut_targets() -> dict[str, Callable[[], None] | None]``
     Keys ``"run"`` (Space: start/pause toggle), ``"step"`` (S and →: one step) and ``"reset"``
     (R), ``"narrate"`` (N: one line of the training loop, offered by the Surfaces view's
@@ -19,8 +18,8 @@ interface, so views can grow without touching the window:
     not use the key itself (``app.input_policy``: a text field types it, a focused button or
     check box takes Space, a slider →). Enter/Esc in a number field hand the keyboard back to
     the view (it gets the focus), so a view needs no key handling of its own.
-``control_panel() -> CollapsiblePanel | None``
-    The panel that View ▸ "Show control panel" collapses/expands (optional method).
+``control_panel() -> CollapsiblePanel``
+    The panel that View ▸ "Show control panel" collapses/expands.
 ``save_settings(settings: QSettings)`` / ``restore_settings(settings: QSettings)``
     Called with the group ``views/<surfaces|training>`` already begun; use plain keys. Read
     with ``app.settings.read_float/read_int/read_bool/read_str...`` (type-checked, default on

@@ -205,12 +205,14 @@ class SurfacesModel:
         ids = list(self.entries)
         del self.entries[rid]
         self.race.remove(entry.runner)
-        if self.selected == rid:  # the neighbour below, as a list does (above for the last)
+        was_selected = self.selected == rid
+        if was_selected:  # the neighbour below, as a list does (above for the last)
             i = ids.index(rid)
             rest = ids[i + 1 :] or ids[:i][-1:]
             self.selected = rest[0] if rest else -1
         self.events.runner_removed.emit(rid)
-        self.events.selection_changed.emit(self.selected)
+        if was_selected:
+            self.events.selection_changed.emit(self.selected)
         if self.running and not self.entries:
             self.pause(NO_RUNNERS)
         self.events.status.emit()

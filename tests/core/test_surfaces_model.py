@@ -50,6 +50,10 @@ def test_removing_the_selected_runner_selects_its_neighbour_and_says_so():
     assert seen == [("runner_removed", b), ("selection_changed", c)]
     m.remove_runner(c)  # the last one: the one above
     assert m.selected == a and m.race.runners == [m.entries[a].runner]
+    d = m.add_runner("SGD(lr=0.1)").id
+    del seen[:]
+    m.remove_runner(d)  # not the selected one: the selection stays, and says nothing
+    assert seen == [("runner_removed", d)] and m.selected == a
 
 
 def test_a_refused_hyperparameter_raises_and_changes_nothing():
