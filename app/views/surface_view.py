@@ -221,7 +221,7 @@ class SurfaceView(QWidget):
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
         if self.model.running and not self._closed:
-            self.model.hold_clock()
+            self.model.clock.hold()
             self.timer.start()
 
     # ================================================================ model -> widgets
@@ -325,7 +325,7 @@ class SurfaceView(QWidget):
         step would wait for it; see app.warmup), then the redraw the model asks for."""
         model = self.model
         if model.running and warming_up():
-            model.hold_clock()
+            model.clock.hold()
             if model.note != LOADING_NOTE:
                 model.set_note(LOADING_NOTE)
             return

@@ -1,12 +1,11 @@
 """What the Surfaces view shows, without Qt: the race, its runners as the user manages them
 (colour, visibility, name), the speed, whether it runs, the selected runner, the status note,
-and the clock that turns a speed into steps.
+and the clock that turns the speed into steps (``core.state.clock``).
 
 Widgets write typed commands here (``add_runner``, ``set_hparam``, ``set_surface``, ``tick``…;
 a refused value raises GdsimError with one line and changes nothing) and redraw on
 ``model.events``. A race step costs ~0.1-0.4 ms per runner, so the window's timer calls
-:meth:`SurfacesModel.tick` at ~60 Hz: it takes the steps the speed asks for since the last tick
-but stops after :data:`STEP_BUDGET_S`; steps that do not fit are dropped, not owed.
+:meth:`SurfacesModel.tick` at ~60 Hz on the GUI thread.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +35,7 @@ from core.files.session import (
     SurfacesState,
     spec_text,
 )
+from core.state.clock import STEP_BUDGET_S, StepClock
 from core.state.events import Events
 from core.state.format import format_number, thin
 
@@ -49,10 +48,6 @@ DEFAULT_RACE = (
     "Adam(lr=0.02)",
     "RMSprop(lr=0.005)",
 )
-TICK_S = 0.016  # the first tick after a start counts as one ~60 Hz frame
-STEP_BUDGET_S = 0.008
-MAX_CATCH_UP_S = 0.1  # a late tick (window dragged, machine busy) never owes more than this
-RATE_WINDOW_S = 1.0
 DRAWABLE_PROBE = 48  # grid points a side when checking that a typed f has a finite value
 #: A runner's name that says where it starts: "from (x, y)" or "at (x, y)".
 NAMES_A_START = re.compile(r"\b(from|at)\s*\(")
@@ -162,10 +157,7 @@ class SurfacesModel:
         self.running = False
         self.note = ""
         self.replay_left = 0  # steps a loaded session still asks for (see apply)
-        self._accum = 0.0
-        self._last_tick: float | None = None
-        self._step_cost = 0.0  # running estimate of one race step's duration, s
-        self._rates: deque[tuple[float, int]] = deque()
+        self.clock = StepClock()
 
     # ================================================================ runners
     def _free_color(self) -> str:
@@ -370,9 +362,8 @@ class SurfacesModel:
             return
         self.note = ""
         self.running = True
-        self._last_tick = None
-        self._accum = 0.0
-        self._rates.clear()
+        self.clock.hold()
+        self.clock.clear()
         self.events.running_changed.emit(True)
         self.events.status.emit()
 
@@ -400,8 +391,7 @@ class SurfacesModel:
         """The race is at step 0 again: say so (the runners' looks and the start follow)."""
         self.replay_left = 0
         self.generation += 1
-        self._accum = 0.0
-        self._rates.clear()
+        self.clock.clear()
         self.note = self.start_problem()
         self.events.restarted.emit()
         self.events.stepped.emit()
@@ -416,62 +406,18 @@ class SurfacesModel:
         self.note = note
         self.events.status.emit()
 
-    def hold_clock(self) -> None:
-        """The next tick counts as the first after a start (no catch-up for time skipped)."""
-        self._last_tick = None
-
     def tick(self, now: float | None = None, budget_s: float = STEP_BUDGET_S) -> int:
-        """Take the steps the speed asks for since the last tick (``now``, perf_counter s),
-        within ``budget_s`` of stepping (see the module docstring); pauses with the reason
-        once no runner can go on. Returns the steps taken."""
+        """Take the steps the speed asks for since the last tick (``now``, perf_counter s;
+        see ``core.state.clock``); pauses with the reason once no runner can go on. Returns
+        the steps taken."""
         if not self.running:
             return 0
         now = time.perf_counter() if now is None else now
-        dt = TICK_S if self._last_tick is None else now - self._last_tick
-        self._last_tick = now
-        self._accum += self.speed * min(dt, MAX_CATCH_UP_S)
-        taken = self._advance(budget_s)
+        taken = self.clock.tick(self.race, self.speed, now, budget_s)
         self.events.stepped.emit()
         if not self.race.active:
             self.pause(self.stuck_note())
         return taken
-
-    def _advance(self, budget_s: float) -> int:
-        n = int(self._accum)
-        if n <= 0:
-            return 0
-        deadline = time.perf_counter() + budget_s
-        race = self.race
-        taken = 0
-        cost = self._step_cost  # one race step, s (all runners): don't start one that won't fit
-        t = time.perf_counter()
-        while taken < n and t + cost <= deadline:
-            if race.step(1) == 0:
-                break
-            taken += 1
-            t_next = time.perf_counter()
-            cost = 0.8 * cost + 0.2 * (t_next - t)
-            t = t_next
-        if taken == 0 and race.active:  # always make progress, even on a busy machine
-            race.step(1)
-            taken = 1
-            cost = 0.8 * cost + 0.2 * (time.perf_counter() - t)
-        self._step_cost = cost
-        self._accum = self._accum - taken if taken == n else 0.0  # dropped, not owed
-        self._rates.append((time.perf_counter(), race.t))
-        return taken
-
-    def rate(self) -> float:
-        """Race steps per second over the last second (what the machine actually reached)."""
-        rates = self._rates
-        if not rates:
-            return 0.0
-        now = rates[-1][0]
-        while len(rates) > 2 and now - rates[0][0] > RATE_WINDOW_S:
-            rates.popleft()
-        t0, s0 = rates[0]
-        t1, s1 = rates[-1]
-        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
     def status_text(self) -> str:
         n = len(self.entries)
@@ -481,7 +427,7 @@ class SurfacesModel:
             parts.append(f"{diverged} diverged")
         parts.append(f"step {thin(self.race.t)}")
         if self.running:
-            parts.append(f"{thin(int(round(self.rate())))} steps/s")
+            parts.append(f"{thin(int(round(self.clock.rate())))} steps/s")
         if self.note:
             parts.append(self.note)
         return " · ".join(parts)
