@@ -262,6 +262,8 @@ class SurfaceView(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.deck, 1)
         lay.addWidget(self.control_panel_widget)
+        edges = lay.contentsMargins().left() + lay.contentsMargins().right() + lay.spacing()
+        self.control_panel_widget.leave_room(lambda: self.deck.split_need().width() + edges)
 
         self.plots.map.pointClicked.connect(self.set_start)
         self.plots.map.pointDragged.connect(self.set_start)
