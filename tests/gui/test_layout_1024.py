@@ -144,6 +144,33 @@ def test_the_map_is_never_smaller_than_its_legend(small_window, qtbot, zoom):
     assert box.width() >= 200 and box.height() >= 130  # the data area keeps its minimum
 
 
+def test_a_long_legend_entry_is_shortened_not_cut_off(small_window, qtbot):
+    """At 200 % a long label ran past the map's right edge; it ends in "…" inside the map
+    instead (the whole label in its tooltip), and comes back whole at 100 %."""
+    from PySide6.QtCore import QRectF
+
+    win = small_window
+    view = win.surface_view
+    long = "Adam with the learning rate the lecturer wants to show today"
+    view.add_runner("Adam(lr=0.01)", label=long)
+    get_theme().set_scale(2.0)
+    _settle(qtbot)
+    _bring_to_front(win, "surfaces", view.plots.map)
+    _settle(qtbot)
+    plot = view.plots.map
+    shown = QRectF(0, 0, plot.width(), plot.height())
+    texts = view.plots.legend_texts()
+    for _sample, label in view.plots.legend.items:
+        box = label.item.mapRectToScene(label.item.boundingRect())
+        assert shown.contains(box), f"{label.item.toPlainText()!r} is cut off"
+    (entry,) = [t for t in texts if t.startswith("Adam with")]
+    assert entry.endswith("…") and len(entry) < len(long)
+    (label,) = [lab for _s, lab in view.plots.legend.items if long in lab.toolTip()]
+    get_theme().set_scale(1.0)
+    _settle(qtbot)
+    assert long in view.plots.legend_texts()
+
+
 def test_a_short_window_shows_plots_as_tabs_and_a_tall_one_side_by_side(small_window, qtbot):
     win = small_window
     deck = win.surface_view.deck
