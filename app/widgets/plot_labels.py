@@ -6,14 +6,16 @@
   labels printed over each other. Here each label that would touch one already placed (the
   decades come first) is left out; the tick itself stays.
 * ``EdgeLabel`` — a vertical marker line's label that stays inside the plot: it sits right of
-  the line, flips to the left near the right edge, and slides in when neither side has room
-  (the early-stop label "val best @ epoch 12 (no gain for 5)" was cut at the right edge).
+  the line, flips to the left near the right edge, slides in when neither side has room and
+  wraps when wider than the plot (the early-stop label "val best @ epoch 12 (no gain for 5)"
+  was cut at the right edge).
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF
+from PySide6.QtGui import QFontMetricsF
 
 GAP = 0.15  # of a label's height: the least space kept between two tick labels
 
@@ -60,8 +62,14 @@ class EdgeLabel(pg.InfLineLabel):
         if not isinstance(view, pg.ViewBox) or self.parentItem() is None:
             return
         x = self.parentItem().mapToItem(view, self.pos()).x()
-        width = self.textItem.boundingRect().width()
         room = view.width()
+        # wider than the whole plot (a narrow plot at 200 %): wrapped onto more lines
+        margin = 2 * self.textItem.document().documentMargin()
+        natural = QFontMetricsF(self.textItem.font()).horizontalAdvance(self.toPlainText())
+        wrap = room - 1 if natural + margin > room and room > 4 * margin else -1
+        if self.textItem.textWidth() != wrap:
+            self.textItem.setTextWidth(wrap)
+        width = self.textItem.boundingRect().width()
         if x + width <= room:
             along = 0.0  # right of the line
         elif x - width >= 0:

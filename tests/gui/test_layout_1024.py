@@ -307,3 +307,6 @@ def test_marker_labels_stay_inside_the_loss_plot(small_window, qtbot, zoom):
     plots.loss_plot.getPlotItem().setXRange(0, 60, padding=0)  # the line moves away: back
     _settle(qtbot)
     assert all(_inside_its_plot(line.label) for line in plots.markers)
+    plots.loss_plot.setFixedWidth(plots.loss_plot.minimumWidth())  # narrower than a label
+    _settle(qtbot)
+    assert all(_inside_its_plot(line.label) for line in plots.markers)
