@@ -22,7 +22,7 @@ The figures (targets from the issues):
 7. start-up: seconds from process start to the first painted window vs a process that only
    imports torch, PySide6 and pyqtgraph (<= 1.3x), both from compiled bytecode.
 
-The measuring itself lives next to what it measures (``core.bench``, ``core.bench_training``,
+The measuring itself lives next to what it measures (``core.bench.race``, ``core.bench.training``,
 ``app.bench_surface``, ``app.bench_training_view``); this module runs them, turns their results
 into rows of (figure, value, baseline, ratio, target, met) and prints/writes them.
 """
@@ -71,7 +71,7 @@ def _at_least(limit: float) -> Callable[[float], bool]:
 
 
 def race_rows(p: dict) -> tuple[list[Row], Any]:
-    from core.bench import TARGET_RATIO, bench_race_step
+    from core.bench.race import TARGET_RATIO, bench_race_step
 
     raw = bench_race_step(steps=p["race_steps"], trials=p["trials"])
     rows = [
@@ -91,12 +91,12 @@ def race_rows(p: dict) -> tuple[list[Row], Any]:
 
 
 def swarm_rows(p: dict) -> tuple[list[Row], Any]:
-    from core.bench import bench_swarm
+    from core.bench.race import bench_swarm
 
     raw = bench_swarm(seconds=p["swarm_seconds"], trials=p["trials"])
     rows = []
     for r in raw:
-        # core.bench's ratio is race time / bare time; the target is written as speed vs bare.
+        # core.bench.race's ratio is race time / bare time; the target is written as speed vs bare.
         ratio = r["race_steps_per_s"] / r["bare_steps_per_s"]
         gated = r["points"] == 10_000
         rows.append(
@@ -115,7 +115,7 @@ def swarm_rows(p: dict) -> tuple[list[Row], Any]:
 
 
 def grid_rows(p: dict) -> tuple[list[Row], Any]:
-    from core.bench import TARGET_GRID_MS, bench_grid
+    from core.bench.race import TARGET_GRID_MS, bench_grid
 
     raw = bench_grid(repeats=p["trials"])
     rows = [
@@ -135,7 +135,7 @@ def grid_rows(p: dict) -> tuple[list[Row], Any]:
 
 
 def training_rows(p: dict) -> tuple[list[Row], Any]:
-    from core.bench_training import compare
+    from core.bench.training import compare
 
     devices = ["cpu"] if p["device"] == "cpu" else ["cpu", p["device"]]
     rows, raw = [], []
@@ -256,7 +256,7 @@ import_torch_before_qt()  # in the order app.main.run_window imports them
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 from app.main_window import MainWindow
-from core.runtime import configure_torch
+from core.engine.runtime import configure_torch
 configure_torch()
 app = QApplication(sys.argv[:1])
 class FirstPaint(QObject):
@@ -357,7 +357,7 @@ SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
 def machine() -> dict[str, Any]:
     import torch
 
-    from core.bench import machine as core_machine
+    from core.bench.race import machine as core_machine
 
     return {**core_machine(), "cuda": torch.cuda.is_available()}
 
@@ -408,7 +408,7 @@ def run_bench(
     profile: str = "full", device: str = "auto", sections: list[str] | None = None
 ) -> dict:
     """Every section (or the named ones); a section that fails is reported, the rest still run."""
-    from core.devices import resolve_device
+    from core.engine.devices import resolve_device
 
     resolved = str(resolve_device(device))  # GdsimError for a device that is not there
     p = {**PROFILES[profile], "device": resolved}
@@ -488,7 +488,7 @@ def run(args: argparse.Namespace) -> int:
     result = run_bench("quick" if args.quick else "full", args.device, args.only)
     print(format_table(result))
     if args.json:
-        from core.files import write_text_atomic
+        from core.files.atomic import write_text_atomic
 
         write_text_atomic(args.json, json.dumps(result, indent=2, allow_nan=False) + "\n", "--json")
     return 1 if result["errors"] else 0

@@ -64,7 +64,7 @@ def measure_stalls(trials: int = 3) -> dict[str, dict[str, float]]:
 
     from app.main_window import MainWindow
     from app.theme import get_theme
-    from core.session import save_session
+    from core.files.session import save_session
 
     app = QApplication.instance() or QApplication([])
     folder = tempfile.mkdtemp(prefix="gdsim-bench-")

@@ -123,7 +123,7 @@ def measure_frame_time(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.runtime import configure_torch
+    from core.engine.runtime import configure_torch
 
     configure_torch()  # as the app itself runs (one torch thread)
     args = list(sys.argv[1:] if argv is None else argv)

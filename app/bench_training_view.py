@@ -69,7 +69,7 @@ def _config_kwargs(optimizers: tuple[str, ...] = ("Adam(lr=0.01)",)) -> dict[str
 def _window(optimizers: tuple[str, ...] = ("Adam(lr=0.01)",), size=(1280, 800)):
     """A shown MainWindow on the Training tab, its panel set to ``optimizers``, not running."""
     from app.main_window import MainWindow
-    from core.optimizers import parse_spec
+    from core.engine.optimizers import parse_spec
 
     win = MainWindow(restore=False)
     win.resize(*size)
@@ -106,7 +106,7 @@ def _close(win) -> None:
 
 
 def _warm_up() -> None:
-    from core.training import TrainConfig, TrainingEngine
+    from core.engine.training import TrainConfig, TrainingEngine
 
     e = TrainingEngine(TrainConfig(**{**_config_kwargs(), "epochs": 1}))
     e.step(20)
@@ -219,7 +219,7 @@ class _BareEngine:
     paused between measurement slices."""
 
     def __init__(self) -> None:
-        from core.training import TrainConfig, TrainingEngine
+        from core.engine.training import TrainConfig, TrainingEngine
 
         self.engine = TrainingEngine(TrainConfig(**_config_kwargs()))
         self.thread = threading.Thread(
@@ -307,7 +307,7 @@ def race_frame(lanes: int = 8, seconds: float = 3.0) -> dict[str, Any]:
     """(c) The view's display tick (frame) and the 16 ms timer interval with 8 lanes racing."""
     _app()
     _warm_up()
-    from core.optimizers import optimizer_names
+    from core.engine.optimizers import optimizer_names
 
     names = [n for n in optimizer_names() if n != "LBFGS"][:lanes]
     clock = _PaintClock()

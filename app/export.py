@@ -19,7 +19,7 @@ Why each piece is built this way:
   frame. MP4 is not offered: it needs an encoder binary (ffmpeg) that no well-kept pure-Python
   package ships.
 * **Never a half-written file**: everything goes to a temporary file in the target's folder and
-  is renamed over the target at the end (``core.files.AtomicFile``, the one atomic writer); a
+  is renamed over the target at the end (``core.files.atomic.AtomicFile``, the one atomic writer); a
   failure or a cancelled GIF leaves an existing file as it was.
 
 In the window: :func:`export_png` and :func:`export_csv` take well under a second, call them
@@ -48,7 +48,7 @@ from PySide6.QtGui import QColor, QImage, QRegion
 from PySide6.QtWidgets import QApplication, QWidget
 
 from core.errors import GdsimError
-from core.files import AtomicFile, check_writable, write_text_atomic
+from core.files.atomic import AtomicFile, check_writable, write_text_atomic
 
 if TYPE_CHECKING:  # only for annotations: the views import this module's callers, not it
     from app.tasks import BackgroundTask
@@ -246,8 +246,8 @@ def surface_csv_text(view: SurfaceView) -> str:
     Rows are the union of the steps any runner kept; a runner without a sample at a step (its
     history is decimated with its own stride, or it diverged earlier) leaves its cells empty.
     """
-    from core.race import RunnerSnapshot
-    from core.session import spec_text
+    from core.engine.race import RunnerSnapshot
+    from core.files.session import spec_text
 
     snaps = [s for s in view.race.snapshot() if isinstance(s, RunnerSnapshot)]
     labels = []

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 # Subcommands that need Qt (they measure or draw the window offscreen); the Qt-free ones live in
-# core.cli.SUBCOMMANDS. Both are dispatched by name before anything imports Qt.
+# core.cli.main.SUBCOMMANDS. Both are dispatched by name before anything imports Qt.
 APP_SUBCOMMANDS: dict[str, str] = {
     "bench": "app.bench",
     "render": "app.render",
@@ -34,7 +34,7 @@ Run 'gdsim SUBCOMMAND --help' for a subcommand's options.
 
 
 def _usage() -> str:
-    from core.cli import SUBCOMMANDS
+    from core.cli.main import SUBCOMMANDS
 
     lines = "\n".join(f"  {name}" for name in sorted({**SUBCOMMANDS, **APP_SUBCOMMANDS}))
     return USAGE.format(lines=lines)
@@ -43,9 +43,9 @@ def _usage() -> str:
 def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
     """Get or create the QApplication, show the main window, run the event loop.
 
-    ``session`` (a validated ``core.session.Session``) is shown instead of the saved state.
+    ``session`` (a validated ``core.files.session.Session``) is shown instead of the saved state.
     """
-    from core.cli import _fail
+    from core.cli.main import _fail
 
     problem = display_problem()
     if problem is not None:
@@ -54,7 +54,7 @@ def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow
-    from core.runtime import configure_torch
+    from core.engine.runtime import configure_torch
 
     configure_torch()
 
@@ -162,7 +162,7 @@ def import_torch_before_qt() -> None:
 
 
 def _window_parser():
-    from core.cli import _Parser
+    from core.cli.main import _Parser
 
     parser = _Parser(prog="gdsim", add_help=False)
     src = parser.add_mutually_exclusive_group()
@@ -181,7 +181,7 @@ def window_options(argv: Sequence[str]) -> int:
     Bad input (an unknown preset, a broken session, a bad path) is one line and exit 2, as for
     the subcommands, and is found before any window is built.
     """
-    from core.cli import _fail
+    from core.cli.main import _fail
     from core.errors import GdsimError
 
     args = _window_parser().parse_args(list(argv))  # usage errors: one line, exit 2
@@ -196,7 +196,7 @@ def window_options(argv: Sequence[str]) -> int:
                 raise GdsimError("--steps, --scale and --theme go with --screenshot")
             return run_window((), session)
         from app.render import screenshot
-        from core.runtime import configure_torch
+        from core.engine.runtime import configure_torch
 
         configure_torch()
         w, h = screenshot(args.screenshot, session, args.steps, args.scale, args.theme)
@@ -215,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if argv[0].startswith("-"):
         return window_options(argv)
-    from core.cli import SUBCOMMANDS, run_subcommand
+    from core.cli.main import SUBCOMMANDS, run_subcommand
 
     if argv[0] in SUBCOMMANDS:
         return run_subcommand(argv[0], argv[1:])

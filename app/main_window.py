@@ -61,7 +61,7 @@ from core.errors import GdsimError
 
 if TYPE_CHECKING:
     from app.views.training_view import TrainingView
-    from core.session import Session
+    from core.files.session import Session
 
 log = logging.getLogger("gdsim.window")
 

@@ -44,8 +44,8 @@ from collections.abc import Callable
 from typing import Any
 
 from core.errors import GdsimError
-from core.files import check_writable
-from core.session import MAX_STEPS, Session, load_preset, load_session, preset_name
+from core.files.atomic import check_writable
+from core.files.session import MAX_STEPS, Session, load_preset, load_session, preset_name
 
 HELP = "draw a preset or session as the window shows it, offscreen, to a PNG or an animated GIF"
 
@@ -277,7 +277,7 @@ def fit_size(window: Any, widget: Any, size: tuple[int, int]) -> None:
 def _build_window(theme: str, restore: bool, settings_dir: str | None) -> Any:
     from app.main_window import MainWindow
     from app.theme import get_theme
-    from core.runtime import configure_torch
+    from core.engine.runtime import configure_torch
 
     configure_torch()
     _qt_app()

@@ -1,12 +1,12 @@
 """Sessions in the window: File ▸ Open/Save session, lecture presets, and the code panel.
 
-Why a module of its own: the window only hosts views; what a *session* is (``core.session``)
-and what code reproduces the screen (``core.codegen``) belong to core, and the glue that turns
+Why a module of its own: the window only hosts views; what a *session* is (``core.files.session``)
+and what code reproduces the screen (``core.teach.codegen``) belong to core, and the glue that turns
 them into menus, a banner and a dock lives here, so ``main_window`` stays about windows.
 
-* **Open** validates the whole file first (``core.session.load_session``); a malformed, hostile,
+* **Open** validates the whole file first (``core.files.session.load_session``); a malformed, hostile,
   truncated or future-version file is refused with a message and the screen is left exactly as
-  it was. **Save** writes through ``core.session.save_session`` (validated, then written to a
+  it was. **Save** writes through ``core.files.session.save_session`` (validated, then written to a
   temporary file and renamed), so a full disk or a read-only folder never truncates a file.
 * Loading anything (a file or a preset) first keeps what was on screen; File ▸ "Back to the
   previous session" brings it back, so a click on a preset never loses a lecturer's setup.
@@ -43,8 +43,8 @@ from app.plaintext import PlainLabel, message_box, plain_tip
 from app.settings import read_str
 from app.worker import one_line  # the one-line form every status message uses
 from core.errors import GdsimError
-from core.files import write_text_atomic
-from core.session import Session, list_presets, load_preset, load_session, save_session
+from core.files.atomic import write_text_atomic
+from core.files.session import Session, list_presets, load_preset, load_session, save_session
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -449,7 +449,7 @@ class SessionActions(QObject):
     # -- code ------------------------------------------------------------------------------
     def script(self) -> str:
         """The standalone script for the current view (GdsimError if there is none)."""
-        from core.codegen import race_script, training_script  # only when code is asked for
+        from core.teach.codegen import race_script, training_script  # only when code is asked for
 
         w = self.window
         if w.current_key() == "training":

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from core.files import check_regular
+from core.files.atomic import check_regular
 
 log = logging.getLogger("gdsim.settings")
 

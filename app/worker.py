@@ -35,8 +35,8 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.tasks import wait_or_exit
+from core.engine.training import TrainConfig, TrainingEngine, Update
 from core.errors import GdsimError
-from core.training import TrainConfig, TrainingEngine, Update
 
 log = logging.getLogger("gdsim.worker")
 

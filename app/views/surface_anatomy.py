@@ -20,7 +20,7 @@ What the class sees (the "Step anatomy" group box, ``anatomyGroup``):
   Reset, a new surface or start, another selection) abandons an open narration: its generator
   is closed, and nothing has moved before the ``step`` line.
 
-Scales (see ``core.anatomy``): gradient-unit items (−∇f, −buf, −m, the RMS ellipse) share one factor, steps
+Scales (see ``core.teach.anatomy``): gradient-unit items (−∇f, −buf, −m, the RMS ellipse) share one factor, steps
 another (never below true size); each is a 1-2-5 number putting the longest arrow at ~22 % of
 the visible map, kept while it still fits, re-chosen when the user zooms or the arrows outgrow
 it, and printed in the legend.
@@ -58,7 +58,9 @@ from app.plaintext import PlainLabel
 from app.theme import ThemeManager
 from app.views.surface_runners import ERROR_COLORS
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
-from core.anatomy import (
+from core.engine.race import Phase
+from core.errors import GdsimError
+from core.teach.anatomy import (
     GRADIENT,
     STEP,
     Picture,
@@ -69,8 +71,6 @@ from core.anatomy import (
     gradient_picture,
     picture,
 )
-from core.errors import GdsimError
-from core.race import Phase
 
 #: The loop a narrated step walks through, one line per press (Phase.name order).
 PHASES = ("zero_grad", "forward", "backward", "step")
@@ -524,7 +524,7 @@ class NumbersTable(QWidget):
 
 
 def _anatomy_picture(runner, a) -> Picture:
-    """The picture of a recorded step (``a``: the runner's :class:`core.race.Anatomy`)."""
+    """The picture of a recorded step (``a``: the runner's :class:`core.engine.race.Anatomy`)."""
     return picture(
         runner.spec.name,
         runner.spec.hparams(),

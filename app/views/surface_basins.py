@@ -2,7 +2,7 @@
 
 The "Basins of attraction" group runs the selected optimizer (the one highlighted in the
 optimizer list, with its current hyperparameters) from every point of a grid over the surface
-(``core.basins``: one batched swarm of real ``torch.optim`` steps) and paints each start in the
+(``core.teach.basins``: one batched swarm of real ``torch.optim`` steps) and paints each start in the
 colour of the minimum it reached, over the contour map, with a legend of the shares.
 
 Why it is built this way:
@@ -58,7 +58,9 @@ from app.plaintext import PlainLabel
 from app.theme import get_theme
 from app.views.surface_runners import ERROR_COLORS, auto_label, swatch
 from app.warmup import LOADING_NOTE, warming_up
-from core.basins import (
+from core.engine.optimizers import OptimizerSpec
+from core.errors import GdsimError
+from core.teach.basins import (
     DEFAULT_N,
     DEFAULT_STEPS,
     MAX_N,
@@ -68,8 +70,6 @@ from core.basins import (
     BasinsResult,
     BasinsRun,
 )
-from core.errors import GdsimError
-from core.optimizers import OptimizerSpec
 
 #: Longest slice of work per timer tick (the race's own tick budget is 8 ms too).
 SLICE_BUDGET_S = 0.008

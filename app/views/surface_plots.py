@@ -36,7 +36,7 @@ from app.theme import ThemeManager, get_theme
 from app.views.surface_layers import TrajectoryLayer, runner_line
 from app.views.surface_runners import RunnerEntry
 from app.widgets.contour_map import ContourMap, Field, prepare_field
-from core.surfaces import Surface
+from core.engine.surfaces import Surface
 
 GRID_POINTS = 400
 LINE_WIDTH = 3.0  # trajectory line, px at 100 % zoom

@@ -4,7 +4,7 @@ selected optimizer's hyperparameters.
 Why a separate widget: the list and the form are plain Qt and know nothing of plotting or
 stepping. They show :class:`RunnerEntry` objects and turn the user's edits into signals; the
 surface view applies them to the race (``Race.add``/``remove``/``set_hparams``) and reports
-back. Everything here is built from ``core.optimizers``' registry alone, so an optimizer added
+back. Everything here is built from ``core.engine.optimizers``' registry alone, so an optimizer added
 there (or registered by a user) appears in the Add menu and gets its controls with no edit.
 """
 
@@ -32,9 +32,9 @@ from app.plaintext import PlainLabel, plain_tip
 from app.theme import ERROR_COLORS
 from app.widgets.hparam_form import HParamForm
 from app.widgets.slider_spin import format_number
-from core.optimizers import OptimizerInfo, OptimizerSpec, get_optimizer, optimizer_names
-from core.race import Runner
-from core.session import MAX_RUNNERS
+from core.engine.optimizers import OptimizerInfo, OptimizerSpec, get_optimizer, optimizer_names
+from core.engine.race import Runner
+from core.files.session import MAX_RUNNERS
 
 ROLE_ID = Qt.ItemDataRole.UserRole + 1
 TITLE_CHARS = 24  # of a runner's label in the hyperparameter box's title

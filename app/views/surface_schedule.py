@@ -6,7 +6,7 @@ What a lecturer does: select an optimizer in the list, pick a scheduler in "Sche
 page draw the lr each optimizer used at every step, in the optimizer's colour. Tick "Gradient
 noise" and drag σ to show what mini-batches do to a path; the seed picks the draws.
 
-How it applies (``core.race``, "Schedules" and "Noise"):
+How it applies (``core.engine.race``, "Schedules" and "Noise"):
 
 * *A schedule restarts the race*. ``Race.set_schedule`` restarts that runner (a schedule is a
   plan over steps from 0), and this tool then resets the whole race, so every loss and lr curve
@@ -14,7 +14,7 @@ How it applies (``core.race``, "Schedules" and "Noise"):
 * *σ applies live*, from the next step, with no restart: a lecturer can turn noise up while the
   race runs. Unticking sets σ = 0, which is exactly no noise. Reset replays the same noise.
 * *A new seed restarts the race*: different draws from step 0, so the run can be replayed.
-* Built from the ``core.schedulers`` registry only: a scheduler added there appears in the combo
+* Built from the ``core.engine.schedulers`` registry only: a scheduler added there appears in the combo
   with its arguments, with no edit here. The arguments' defaults are the registry's run-derived
   ones for a run of ``race.horizon`` steps; a value the user edits is written into the SPEC.
 
@@ -66,9 +66,15 @@ from app.theme import ThemeManager, get_theme
 from app.views.surface_runners import ERROR_COLORS, RunnerEntry
 from app.widgets.hparam_form import HParamForm, pretty_name
 from app.widgets.slider_spin import LogSliderSpin
+from core.engine.race import MAX_NOISE, MAX_SEED, Runner, check_schedule
+from core.engine.schedulers import (
+    SchedArg,
+    SchedulerSpec,
+    get_scheduler,
+    parse_scheduler,
+    scheduler_names,
+)
 from core.errors import GdsimError
-from core.race import MAX_NOISE, MAX_SEED, Runner, check_schedule
-from core.schedulers import SchedArg, SchedulerSpec, get_scheduler, parse_scheduler, scheduler_names
 
 NOISE_RANGE = (1e-3, 1e3)  # the slider's span; the spin box takes up to MAX_NOISE
 NOISE_DEFAULT = 1.0

@@ -5,7 +5,7 @@ optimizer's path and current point, a small loss-per-step plot, and a control pa
 step / reset and the speed, the surface (a registry entry or a typed expression), and the
 racing optimizers with the selected one's hyperparameters, which apply live.
 
-How it runs: all stepping is ``core.race.Race`` -- real ``torch.optim`` steps on float64
+How it runs: all stepping is ``core.engine.race.Race`` -- real ``torch.optim`` steps on float64
 parameters. A race step costs ~0.1-0.4 ms per runner here, so the race steps on the GUI thread
 from one ``QTimer`` at ~60 Hz: each tick takes as many steps as the speed asks for since the
 last tick, but stops after :data:`STEP_BUDGET_S` (8 ms) so the window never stalls; if the
@@ -59,10 +59,9 @@ from app.warmup import LOADING_NOTE, run_when_warm, warming_up
 from app.widgets.collapsible_panel import CollapsiblePanel
 from app.widgets.plot_deck import PlotDeck
 from app.widgets.slider_spin import format_number
-from core.errors import GdsimError
-from core.expression import ExpressionError, expression_help
-from core.optimizers import OptimizerSpec, get_optimizer, parse_spec
-from core.race import (
+from core.engine.expression import ExpressionError, expression_help
+from core.engine.optimizers import OptimizerSpec, get_optimizer, parse_spec
+from core.engine.race import (
     DEFAULT_HORIZON,
     MAX_HORIZON,
     MAX_NOISE,
@@ -72,7 +71,9 @@ from core.race import (
     check_point,
     check_schedule,
 )
-from core.session import (  # the speed range (steps/s) is shared with session files
+from core.engine.surfaces import SURFACES, Surface, get_surface, surface_names
+from core.errors import GdsimError
+from core.files.session import (  # the speed range (steps/s) is shared with session files
     MAX_RUNNERS,
     MAX_STEPS,
     SPEED_DEFAULT,
@@ -82,7 +83,6 @@ from core.session import (  # the speed range (steps/s) is shared with session f
     SurfacesState,
     spec_text,
 )
-from core.surfaces import SURFACES, Surface, get_surface, surface_names
 
 log = logging.getLogger("gdsim.surfaces")
 
@@ -1032,7 +1032,7 @@ class SurfaceView(QWidget):
     def apply_state(self, state: SurfacesState, wait: bool = False) -> None:
         """Show a session's race: surface, start, runners, speed, then replay its steps.
 
-        The state comes validated (``core.session``), so nothing here can refuse it. The steps
+        The state comes validated (``core.files.session``), so nothing here can refuse it. The steps
         are replayed in slices of :data:`REPLAY_SLICE_S` on a zero-interval timer, so a session
         of 20,000 steps never freezes the window; ``wait=True`` replays them at once (for
         headless rendering).

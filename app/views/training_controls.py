@@ -1,7 +1,7 @@
 """The Training view's control panel: data, model, optimizers (race), training settings.
 
-Everything is built from the registries (``core.datasets``, ``core.optimizers``,
-``core.schedulers``, ``core.devices``, ``core.training.ACTIVATIONS``), so a data set, optimizer
+Everything is built from the registries (``core.engine.datasets``, ``core.engine.optimizers``,
+``core.engine.schedulers``, ``core.engine.devices``, ``core.engine.training.ACTIVATIONS``), so a data set, optimizer
 or scheduler added there appears here without a UI edit (data-set options included).
 
 The panel only turns edits into signals and into a ``TrainConfig``; the view decides what to
@@ -56,7 +56,7 @@ from app.settings import read_bool, read_float, read_int, read_str, read_str_lis
 from app.theme import ERROR_COLORS, get_theme
 from app.views.training_plots import class_color, lane_label
 from app.widgets.hparam_form import HParamForm
-from core.datasets import (
+from core.engine.datasets import (
     MAX_SAMPLES,
     MIN_SAMPLES,
     GeneratedData,
@@ -65,11 +65,10 @@ from core.datasets import (
     make_dataset,
     parse_dataset_spec,
 )
-from core.devices import available_devices, resolve_device
-from core.errors import GdsimError
-from core.optimizers import OptimizerSpec, get_optimizer, optimizer_names, parse_spec
-from core.schedulers import get_scheduler, parse_scheduler, scheduler_names
-from core.training import (
+from core.engine.devices import available_devices, resolve_device
+from core.engine.optimizers import OptimizerSpec, get_optimizer, optimizer_names, parse_spec
+from core.engine.schedulers import get_scheduler, parse_scheduler, scheduler_names
+from core.engine.training import (
     ACTIVATIONS,
     MAX_BATCH_SIZE,
     MAX_EPOCHS,
@@ -78,6 +77,7 @@ from core.training import (
     TrainConfig,
     parse_hidden,
 )
+from core.errors import GdsimError
 
 log = logging.getLogger("gdsim.training")
 
@@ -174,7 +174,7 @@ def _header(text: str, parent: QWidget) -> QLabel:
 def _effective(config: TrainConfig) -> dict[str, Any]:
     """What a configuration means, one entry per thing the panel shows, named as a user reads
     it: a data set SPEC's own values ("spiral(arms=4)") merged over the explicit ones the way
-    ``core.datasets.make_dataset`` merges them, the scheduler in canonical form. Two
+    ``core.engine.datasets.make_dataset`` merges them, the scheduler in canonical form. Two
     configurations that train the same run give equal dicts (the device aside)."""
     name, merged = parse_dataset_spec(config.dataset)
     explicit = {"samples": config.samples, "noise": config.noise, **config.dataset_options}
@@ -682,7 +682,7 @@ class TrainingControls(QWidget):
 
     # -- devices ---------------------------------------------------------------------------
     def refresh_devices(self) -> None:
-        """List every device ``core.devices`` knows; unavailable ones disabled, reason as tip."""
+        """List every device ``core.engine.devices`` knows; unavailable ones disabled, reason as tip."""
         current = self.device()
         self._quiet += 1
         try:

@@ -3,7 +3,7 @@
 What the lecturer gets: one click on "Compute landscape" draws the real training loss of the
 network on a plane through its current weights — along two random directions, filter-normalised
 as in Li et al., 2018 but drawn from gdsim's own seeded generator, or the top two PCA directions
-of the path the weights took (see ``core.landscape``) — as a filled contour map, with that path projected onto it (a ring where
+of the path the weights took (see ``core.teach.landscape``) — as a filled contour map, with that path projected onto it (a ring where
 training started, a star where the weights are now). It works while training runs (the weights
 are copied between two batches and the slice is computed on the copy) and after it paused or
 finished.
@@ -57,9 +57,9 @@ from app.tasks import BackgroundTask
 from app.theme import ThemeManager, get_theme
 from app.views.training_controls import ERROR_COLORS
 from app.widgets.contour_map import ContourMap
+from core.engine.training import WeightsSnapshot
 from core.errors import GdsimError
-from core.landscape import DEFAULT_RANDOM_SPAN, LandscapeSlice, compute_landscape
-from core.training import WeightsSnapshot
+from core.teach.landscape import DEFAULT_RANDOM_SPAN, LandscapeSlice, compute_landscape
 
 log = logging.getLogger("gdsim.landscape")
 

@@ -5,13 +5,13 @@ rate*; the "LR finder" page beside the decision boundary draws the loss against 
 that grows exponentially (batch losses faint, their smoothed average bold, log lr axis) as the
 test runs, then marks the suggested value (gdsim's steepest-descent rule, the idea of fastai's
 ``steep``) with a dashed line and fastai's ``valley`` suggestion with a dotted one, and says which
-rule chose each (``core.lr_finder`` says exactly how). *Use this learning rate* (or *Use
+rule chose each (``core.teach.lr_finder`` says exactly how). *Use this learning rate* (or *Use
 valley*) puts the value into the Training view's lr control — exactly as if the lecturer had
 typed it there, so it goes to the selected race entry and, if that entry is training, applies
 live from the next batch.
 
 How it stays out of the way:
-* The test is ``core.lr_finder.find_lr`` on an ``app.tasks.BackgroundTask`` (its own QThread).
+* The test is ``core.teach.lr_finder.find_lr`` on an ``app.tasks.BackgroundTask`` (its own QThread).
   It trains a fresh copy of the network built from the panel's settings, never the model that
   may be training meanwhile. The request is validated on the GUI thread first (one line in the
   status label; nothing starts).
@@ -49,8 +49,9 @@ from app.tasks import BackgroundTask
 from app.theme import ThemeManager, get_theme
 from app.views.training_controls import ERROR_COLORS
 from app.widgets.slider_spin import SciDoubleSpinBox, format_number
+from core.engine.training import TrainConfig
 from core.errors import GdsimError
-from core.lr_finder import (
+from core.teach.lr_finder import (
     DEFAULT_LR_MAX,
     DEFAULT_LR_MIN,
     DEFAULT_STEPS,
@@ -62,7 +63,6 @@ from core.lr_finder import (
     check_request,
     find_lr,
 )
-from core.training import TrainConfig
 
 log = logging.getLogger("gdsim.lrfinder")
 

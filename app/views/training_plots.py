@@ -40,8 +40,8 @@ from app.views.training_series import (
 from app.widgets.curve_buffer import CurveBuffer
 from app.widgets.plot_labels import TidyAxis, edge_label
 from app.widgets.slider_spin import format_number
+from core.engine.optimizers import parse_spec
 from core.errors import GdsimError
-from core.optimizers import parse_spec
 
 # Class colours for data points and the boundary image (Okabe-Ito order, colour-blind safe).
 CLASS_COLORS: tuple[str, ...] = (

@@ -51,11 +51,10 @@ from app.widgets.collapsible_panel import CollapsiblePanel
 from app.widgets.plot_deck import PlotDeck
 from app.widgets.slider_spin import LogSliderSpin
 from app.worker import TrainingController, one_line
-from core.devices import resolve_device
-from core.errors import GdsimError
-from core.optimizers import get_optimizer
-from core.schedulers import RunShape, parse_scheduler
-from core.training import (
+from core.engine.devices import resolve_device
+from core.engine.optimizers import get_optimizer
+from core.engine.schedulers import RunShape, parse_scheduler
+from core.engine.training import (
     DeviceChanged,
     Diverged,
     EarlyStop,
@@ -66,6 +65,7 @@ from core.training import (
     TrainConfig,
     Update,
 )
+from core.errors import GdsimError
 
 log = logging.getLogger("gdsim.training")
 

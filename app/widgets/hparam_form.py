@@ -1,4 +1,4 @@
-"""Hyperparameter controls built from registry descriptions (``core.optimizers.HParam``).
+"""Hyperparameter controls built from registry descriptions (``core.engine.optimizers.HParam``).
 
 Why generic: the optimizer list comes from a registry (and users can register their own), so
 the controls cannot be hand-written per optimizer. Any object with the attributes ``name,
@@ -16,7 +16,7 @@ does not push its values back into the engine as "live changes").
 Slider vs box: a slider spans ``float_range`` (the registry's ``ui_range``: what is worth
 showing), but a typed value is checked against the hyperparameter's *valid* range (``low``,
 ``high``, ``low_inclusive``, ``high_inclusive``) and its own ``check`` when it has one
-(``core.optimizers.HParam.check``), so lr = 1e-6 or momentum = 0.9995 can be typed. A typed value
+(``core.engine.optimizers.HParam.check``), so lr = 1e-6 or momentum = 0.9995 can be typed. A typed value
 that is not valid keeps the old one and is explained in one line: ``rejected(text)`` and the
 form's ``message`` label under the controls. A pair element that may be None (Adafactor's eps1)
 shows "auto" and stays None until the user types a number into that box.
@@ -110,7 +110,7 @@ def value_check(hp: HParamLike, log: bool = False) -> Check:
 def float_range(hp: HParamLike, log: bool) -> tuple[float, float]:
     """A usable [low, high] for a float control, filling in what the description leaves open.
 
-    An optional ``slider_range()`` or ``ui_range`` (``core.optimizers.HParam`` has both) wins
+    An optional ``slider_range()`` or ``ui_range`` (``core.engine.optimizers.HParam`` has both) wins
     when it suits the scale. Otherwise: a log scale cannot start at 0 (lr is usually "> 0"), so an open or
     zero low end becomes a value a few decades below the default.
     """

@@ -39,7 +39,7 @@ from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, get_theme
 
 #: ``check(value, label)`` raises ValueError (core's GdsimError) with a one-line reason when
-#: ``value`` is not allowed; ``core.optimizers.HParam.check`` has exactly this shape.
+#: ``value`` is not allowed; ``core.engine.optimizers.HParam.check`` has exactly this shape.
 Check = Callable[[float, str], Any]
 
 BIG = 1.0e300  # "unbounded" for Qt's range (it needs finite ends)
@@ -506,7 +506,7 @@ class LogSliderSpin(QWidget):
             self._syncing = guard
 
     def setCheck(self, check: Check | None) -> None:  # noqa: N802
-        """A further check of typed values (``core.optimizers.HParam.check`` fits), run after
+        """A further check of typed values (``core.engine.optimizers.HParam.check`` fits), run after
         the valid range; it raises ValueError with a one-line reason."""
         self._extra_check = check
         self._install_check()

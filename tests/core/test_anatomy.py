@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.anatomy import (
+from core.engine.optimizers import parse_spec
+from core.engine.race import Race, plain_state
+from core.teach.anatomy import (
     GRADIENT,
     KEEP_HIGH,
     STEP,
@@ -22,8 +24,6 @@ from core.anatomy import (
     nice_near,
     picture,
 )
-from core.optimizers import parse_spec
-from core.race import Race, plain_state
 
 
 def run(spec: str, steps: int = 5, surface: str = "rosenbrock"):

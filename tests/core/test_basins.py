@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import core.basins as basins
-from core.basins import BasinsRun, compute_basins
+import core.teach.basins as basins
+from core.engine.surfaces import get_surface
 from core.errors import GdsimError
-from core.surfaces import get_surface
+from core.teach.basins import BasinsRun, compute_basins
 
 HIMMELBLAU_MINIMA = 4
 

@@ -1,4 +1,4 @@
-"""core.codegen: exported scripts need only torch and reproduce gdsim's own numbers.
+"""core.teach.codegen: exported scripts need only torch and reproduce gdsim's own numbers.
 
 The key test runs every exported script in ONE isolated subprocess (``python -I`` from a temporary
 folder, with an import hook that makes any ``core``/``app`` import fail) and compares what the
@@ -21,8 +21,14 @@ import tokenize
 import numpy as np
 import pytest
 
-from core.cli import run_subcommand
-from core.codegen import (
+from core.cli.main import run_subcommand
+from core.engine.datasets import DATASETS
+from core.engine.expression import FUNCTIONS
+from core.engine.race import Race
+from core.engine.surfaces import SURFACES, get_surface
+from core.engine.training import TrainConfig, TrainingEngine
+from core.errors import GdsimError
+from core.teach.codegen import (
     DATASET_CODE,
     SURFACE_CODE,
     comment_text,
@@ -30,13 +36,7 @@ from core.codegen import (
     race_script,
     training_script,
 )
-from core.codegen_random import NumpyRandom
-from core.datasets import DATASETS
-from core.errors import GdsimError
-from core.expression import FUNCTIONS
-from core.race import Race
-from core.surfaces import SURFACES, get_surface
-from core.training import TrainConfig, TrainingEngine
+from core.teach.codegen_random import NumpyRandom
 
 ALLOWED_IMPORTS = {"json", "math", "sys", "torch", "torch.utils.data"}
 
@@ -515,11 +515,11 @@ def test_user_text_cannot_escape_a_comment_or_string():
 
 
 def test_custom_optimizer_is_imported_by_its_registered_path(monkeypatch):
-    import core.optimizers
+    import core.engine.optimizers
 
     # a private copy of the registry, so other tests never see this registration
-    monkeypatch.setattr(core.optimizers, "OPTIMIZERS", dict(core.optimizers.OPTIMIZERS))
-    core.optimizers.register_optimizer("tests.core._custom_optim:SignMomentum")
+    monkeypatch.setattr(core.engine.optimizers, "OPTIMIZERS", dict(core.engine.optimizers.OPTIMIZERS))
+    core.engine.optimizers.register_optimizer("tests.core._custom_optim:SignMomentum")
     script = race_script("bowl", ["SignMomentum(lr=0.1)"], 2)
     assert "import tests.core._custom_optim" in script
     assert "tests.core._custom_optim.SignMomentum([point], lr=0.1)" in script
@@ -693,7 +693,7 @@ def test_a_formula_that_is_not_one_is_refused_before_any_code(text):
 def test_formula_source_parses_and_computes_the_same_bits_at_the_limits(text):
     import torch
 
-    from core.expression import compile_epoch_function
+    from core.engine.expression import compile_epoch_function
 
     f = compile_epoch_function(text)
     env = {"torch": torch}

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from core.datasets import DATASETS, dataset_names, get_dataset, make_dataset, parse_dataset_spec
+from core.engine.datasets import (
+    DATASETS,
+    dataset_names,
+    get_dataset,
+    make_dataset,
+    parse_dataset_spec,
+)
 from core.errors import GdsimError
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from core.devices import (
+from core.engine.devices import (
     DeviceInfo,
     available_devices,
     device_names,

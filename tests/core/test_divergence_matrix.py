@@ -7,8 +7,8 @@ clear "diverged" state that Reset recovers from.
 Kept fast (a few steps, small swarms, tiny networks): the point is the *combinations*. Cases that
 torch itself turns into an exception (a Python ``OverflowError``/``ZeroDivisionError`` inside
 ``optimizer.step()``, a float32 overflow in training) have their own tests below: in a race
-they mark that runner diverged (core.race.STEP_ERRORS), in training that lane. Training also
-calls a finite but absurd loss diverged (above core.training's per-lane loss limit).
+they mark that runner diverged (core.engine.race.STEP_ERRORS), in training that lane. Training also
+calls a finite but absurd loss diverged (above core.engine.training's per-lane loss limit).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 import torch
 
+from core.engine.optimizers import OPTIMIZERS, HParam, OptimizerSpec, parse_spec
+from core.engine.race import LOSS_LIMIT, X_LIMIT, Race, Runner, Swarm
+from core.engine.surfaces import get_surface, surface_names
+from core.engine.training import LOSS_LIMIT_FACTOR, Diverged, TrainConfig, TrainingEngine
 from core.errors import GdsimError
-from core.optimizers import OPTIMIZERS, HParam, OptimizerSpec, parse_spec
-from core.race import LOSS_LIMIT, X_LIMIT, Race, Runner, Swarm
-from core.surfaces import get_surface, surface_names
-from core.training import LOSS_LIMIT_FACTOR, Diverged, TrainConfig, TrainingEngine
 
 STEPS = 12  # race steps per scenario: enough for every lr=1e3 runner to blow up
 #: LBFGS runs max_iter inner iterations per step (20 by default, each walking a history of up to
@@ -51,7 +51,7 @@ def _one_torch_thread():
 
 def torch_raises(spec: OptimizerSpec) -> bool:
     """Specs whose torch step raises a Python arithmetic error: the race must turn that into
-    the runner diverging (core.race.STEP_ERRORS); they stay in every matrix below."""
+    the runner diverging (core.engine.race.STEP_ERRORS); they stay in every matrix below."""
     hp = spec.hparams()
     if spec.name == "ASGD" and (hp["alpha"] > 100 or (hp["alpha"] > 1 and hp["lambd"] > 1e100)):
         return True  # (1 + lambd*lr*step) ** alpha overflows a Python float
@@ -326,7 +326,7 @@ def diverged_events(engine: TrainingEngine) -> list[Diverged]:
 
 def check_diverged(event: Diverged, first_loss: float) -> None:
     """A Diverged event is either a non-finite loss, or a finite one above the lane's limit at an
-    epoch's end (core.training "Divergence"), and its reason says which."""
+    epoch's end (core.engine.training "Divergence"), and its reason says which."""
     if math.isfinite(event.loss):
         limit = LOSS_LIMIT_FACTOR * max(1.0, first_loss)
         assert event.limit == limit and event.loss > limit and event.batch == -1

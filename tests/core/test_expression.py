@@ -16,8 +16,7 @@ import pytest
 import torch
 from hypothesis import strategies as st
 
-from core.errors import GdsimError
-from core.expression import (
+from core.engine.expression import (
     CONSTANTS,
     FUNCTIONS,
     MAX_DEPTH,
@@ -26,6 +25,7 @@ from core.expression import (
     compile_expression,
     expression_help,
 )
+from core.errors import GdsimError
 
 # A small grid with x, y > 0 and away from 1 so log/sqrt/pow are defined and distinct.
 _XS = np.array([0.3, 0.7, 1.9, 2.6])

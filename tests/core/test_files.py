@@ -6,7 +6,7 @@ import time
 import pytest
 
 from core.errors import GdsimError
-from core.files import STALE_SECONDS, check_regular, check_writable, write_text_atomic
+from core.files.atomic import STALE_SECONDS, check_regular, check_writable, write_text_atomic
 
 
 def test_write_replaces_whole_file_and_leaves_no_temp(tmp_path):

@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from core.engine.training import TrainConfig, TrainingEngine, WeightTrajectory, flat_weights
 from core.errors import GdsimError
-from core.landscape import (
+from core.teach.landscape import (
     compute_landscape,
     filter_normalized,
     loss_grid,
@@ -22,7 +23,6 @@ from core.landscape import (
     random_directions,
     training_points,
 )
-from core.training import TrainConfig, TrainingEngine, WeightTrajectory, flat_weights
 
 
 def tiny(**changes) -> TrainConfig:

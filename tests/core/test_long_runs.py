@@ -1,6 +1,6 @@
 """Long runs, short: the structures a ten-million-step race or a million-batch training run keeps
 must stay bounded. Checked structurally (lengths, buffer sizes, live Python objects), never by
-timing or RSS -- ``python -m core.soak`` does the long version and watches the process's memory.
+timing or RSS -- ``python -m core.bench.soak`` does the long version and watches the process's memory.
 
 ``GDSIM_LONG_SCALE`` (default 1) multiplies the step counts for a longer local run.
 """
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import torch
 
-import core.soak as soak
-import core.training as training
-from core.race import Race, RunnerSnapshot, Trail
-from core.training import TrainConfig, TrainingEngine
+import core.bench.soak as soak
+import core.engine.training as training
+from core.engine.race import Race, RunnerSnapshot, Trail
+from core.engine.training import TrainConfig, TrainingEngine
 
 SCALE = max(1, int(os.environ.get("GDSIM_LONG_SCALE", "1")))
 
@@ -187,7 +187,7 @@ def test_soak_refuses_bad_arguments(capsys):
 
 
 def test_per_epoch_records_are_thinned_not_kept_forever(monkeypatch) -> None:
-    import core.training as training
+    import core.engine.training as training
 
     monkeypatch.setattr(training, "MAX_HISTORY", 8)
     engine = training.TrainingEngine(

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from core.engine.training import TrainConfig, TrainingEngine
 from core.errors import GdsimError
-from core.lr_finder import (
+from core.teach.lr_finder import (
     MIN_POINTS,
     LRPoint,
     check_request,
@@ -17,7 +18,6 @@ from core.lr_finder import (
     suggest_lr,
     valley_lr,
 )
-from core.training import TrainConfig, TrainingEngine
 
 MOONS = TrainConfig(dataset="moons", optimizers=("Adam(lr=0.01)",), seed=0)
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.engine.race import Race
 from core.errors import GdsimError
-from core.race import Race
 
 NAMES = ["zero_grad", "forward", "backward", "step"]
 

@@ -1,4 +1,4 @@
-"""Tests for core.optimizers: registry, SPEC parsing, live changes, and -- the key test -- every
+"""Tests for core.engine.optimizers: registry, SPEC parsing, live changes, and -- the key test -- every
 optimizer's trajectory against its *published* update rule, hand-computed with numpy floats.
 
 The references below are written from the papers / the torch documentation's pseudo-code, not
@@ -19,8 +19,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.errors import GdsimError
-from core.optimizers import (
+from core.engine.optimizers import (
     LEFT_OUT,
     OPTIMIZERS,
     HParam,
@@ -33,6 +32,7 @@ from core.optimizers import (
     register_optimizer,
     validate_hparams,
 )
+from core.errors import GdsimError
 
 START = (-1.2, 1.0)
 RTOL = 1e-10

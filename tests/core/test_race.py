@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from core.engine.optimizers import get_optimizer, optimizer_names, parse_spec
+from core.engine.race import DEFAULT_HISTORY, LOSS_LIMIT, X_LIMIT, Race, Runner, Trail, plain_state
+from core.engine.surfaces import SURFACES, get_surface
 from core.errors import GdsimError
-from core.optimizers import get_optimizer, optimizer_names, parse_spec
-from core.race import DEFAULT_HISTORY, LOSS_LIMIT, X_LIMIT, Race, Runner, Trail, plain_state
-from core.surfaces import SURFACES, get_surface
 
 # a spec per registry optimizer with settings that exercise its state (momentum, amsgrad, ...)
 SPECS = {

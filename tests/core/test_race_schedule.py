@@ -1,4 +1,4 @@
-"""core.race: learning-rate schedules and seeded gradient noise on a surface.
+"""core.engine.race: learning-rate schedules and seeded gradient noise on a surface.
 
 The reference is always a bare torch loop written here (optimizer, torch scheduler, a
 ``torch.Generator``): the race must give the same lr per step and the same points, bit for bit.
@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import GdsimError
-from core.race import (
+from core.engine.race import (
     DEFAULT_HORIZON,
     MAX_NOISE,
     MAX_SEED,
@@ -20,8 +19,9 @@ from core.race import (
     check_schedule,
     noise_stream,
 )
-from core.schedulers import SCHEDULERS, RunShape, parse_scheduler
-from core.surfaces import get_surface
+from core.engine.schedulers import SCHEDULERS, RunShape, parse_scheduler
+from core.engine.surfaces import get_surface
+from core.errors import GdsimError
 
 START = (-1.2, 1.5)
 
@@ -253,13 +253,13 @@ def test_schedule_validation_is_one_line_and_changes_nothing():
 
 
 def test_check_schedule_builds_no_optimizer(monkeypatch):
-    from core.optimizers import OptimizerSpec
+    from core.engine.optimizers import OptimizerSpec
 
     def refuse(*_a, **_k):
         raise AssertionError("check_schedule built an optimizer")
 
     monkeypatch.setattr(OptimizerSpec, "build", refuse)
-    spec = __import__("core.optimizers", fromlist=["parse_spec"]).parse_spec("SGD(lr=0.1)")
+    spec = __import__("core.engine.optimizers", fromlist=["parse_spec"]).parse_spec("SGD(lr=0.1)")
     kwargs = check_schedule(spec, parse_scheduler("StepLR"), 90)
     assert kwargs == {"step_size": 30, "gamma": 0.1}
 

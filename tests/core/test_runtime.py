@@ -1,6 +1,6 @@
 import torch
 
-from core.runtime import configure_torch
+from core.engine.runtime import configure_torch
 
 
 def test_configure_torch_defaults_to_one_thread_and_env_overrides(monkeypatch):

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.race import Race
-from core.schedulers import SCHEDULERS, RunShape, SchedulerSpec, parse_scheduler
-from core.surfaces import get_surface
-from core.training import EpochEnd, TrainConfig, TrainingEngine
+from core.engine.race import Race
+from core.engine.schedulers import SCHEDULERS, RunShape, SchedulerSpec, parse_scheduler
+from core.engine.surfaces import get_surface
+from core.engine.training import EpochEnd, TrainConfig, TrainingEngine
 
 #: the formulas the registry's defaults use, as Python (IEEE + * / give the same bits as torch)
 LAMBDAS = {
@@ -201,7 +201,7 @@ def test_every_torch_lr_scheduler_is_registered():
     ],
 )
 def test_a_live_lr_change_scales_every_new_schedule_from_there(text):
-    """The project's rule (core.schedulers): lr new/old scales the whole schedule."""
+    """The project's rule (core.engine.schedulers): lr new/old scales the whole schedule."""
 
     def lrs(change: bool) -> np.ndarray:
         race = Race("bowl", start=(1.0, 1.0), horizon=20)

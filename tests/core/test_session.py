@@ -18,12 +18,14 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import core.files
-import core.session as session_mod
+import core.files.atomic
+import core.files.session as session_mod
+from core.engine.optimizers import parse_spec
+from core.engine.race import MAX_HORIZON, MAX_NOISE, MAX_SEED, Race, Runner
+from core.engine.surfaces import get_surface, surface_names
+from core.engine.training import EarlyStop, EpochEnd, TrainConfig, TrainingEngine
 from core.errors import GdsimError
-from core.optimizers import parse_spec
-from core.race import MAX_HORIZON, MAX_NOISE, MAX_SEED, Race, Runner
-from core.session import (
+from core.files.session import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
     MAX_RUNNERS,
@@ -40,8 +42,6 @@ from core.session import (
     save_session,
     spec_text,
 )
-from core.surfaces import get_surface, surface_names
-from core.training import EarlyStop, EpochEnd, TrainConfig, TrainingEngine
 from tests.never_open import forbid_opening
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -215,17 +215,17 @@ def test_unknown_keys_are_ignored_with_warnings_and_do_not_change_equality():
 
 
 def test_loading_touches_nothing_else():
-    import core.optimizers
-    import core.surfaces
+    import core.engine.optimizers
+    import core.engine.surfaces
 
     torch_rng, numpy_rng = torch.get_rng_state(), np.random.get_state()
-    registries = (dict(core.optimizers.OPTIMIZERS), dict(core.surfaces.SURFACES))
+    registries = (dict(core.engine.optimizers.OPTIMIZERS), dict(core.engine.surfaces.SURFACES))
     for p in list_presets():
         load_preset(p.name)
     loads_session(json.dumps(with_surfaces(surface="sin(x) * y")))
     assert torch.equal(torch.get_rng_state(), torch_rng)
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_rng, strict=True))
-    assert registries == (dict(core.optimizers.OPTIMIZERS), dict(core.surfaces.SURFACES))
+    assert registries == (dict(core.engine.optimizers.OPTIMIZERS), dict(core.engine.surfaces.SURFACES))
 
 
 def test_a_newer_major_version_is_refused_and_says_so():
@@ -533,11 +533,11 @@ def test_a_failed_save_keeps_the_existing_file_and_leaves_no_temp(tmp_path, monk
     def full_disk(*args):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(core.files.os, "fsync", full_disk)  # the write itself fails
+    monkeypatch.setattr(core.files.atomic.os, "fsync", full_disk)  # the write itself fails
     with pytest.raises(GdsimError, match="cannot write session .*No space left on device"):
         save_session(s, path)
     monkeypatch.undo()
-    monkeypatch.setattr(core.files.os, "replace", full_disk)  # the final rename fails
+    monkeypatch.setattr(core.files.atomic.os, "replace", full_disk)  # the final rename fails
     with pytest.raises(GdsimError, match="No space left on device"):
         save_session(s, path)
     monkeypatch.undo()
@@ -545,7 +545,7 @@ def test_a_failed_save_keeps_the_existing_file_and_leaves_no_temp(tmp_path, monk
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr(core.files.tempfile, "mkstemp", read_only)
+    monkeypatch.setattr(core.files.atomic.tempfile, "mkstemp", read_only)
     with pytest.raises(GdsimError, match="Read-only file system"):
         save_session(s, path)
     monkeypatch.undo()
@@ -1083,7 +1083,7 @@ def test_a_fifo_swapped_in_after_the_check_cannot_block_the_open(tmp_path):
     code = (
         "import os, sys\n"
         "from core.errors import GdsimError\n"
-        "from core.session import load_session\n"
+        "from core.files.session import load_session\n"
         "real_stat = os.stat\n"
         "os.stat = lambda p, *a, **k: real_stat(sys.argv[2] if os.fspath(p) == sys.argv[1] else p)\n"
         "try:\n"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.engine.surfaces import SURFACES, Surface, get_surface, normalize_name, surface_names
 from core.errors import GdsimError
-from core.surfaces import SURFACES, Surface, get_surface, normalize_name, surface_names
 
 TEXTBOOK = [
     "rosenbrock",
@@ -198,7 +198,7 @@ def test_constant_expression_is_still_differentiable():
 
 @pytest.mark.parametrize("text", ["x +* y", "z + 1", "(x", "x)"])
 def test_bad_expressions_raise_the_expression_error(text):
-    from core.expression import ExpressionError
+    from core.engine.expression import ExpressionError
 
     with pytest.raises(ExpressionError) as info:
         get_surface(text)

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.cli import run_subcommand
-from core.surfaces import SURFACES, get_surface
-from core.trace_cli import DEFAULT_OPTIMIZERS, MAX_STEPS, trace
+from core.cli.main import run_subcommand
+from core.cli.trace import DEFAULT_OPTIMIZERS, MAX_STEPS, trace
+from core.engine.surfaces import SURFACES, get_surface
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -235,7 +235,7 @@ BAD_INPUTS = {
 def test_bad_input_exits_2_with_one_line(capsys, argv):
     try:
         code = run_subcommand("trace", argv)
-    except SystemExit as exc:  # argparse's own usage errors (one line, see core.cli._Parser)
+    except SystemExit as exc:  # argparse's own usage errors (one line, see core.cli.main._Parser)
         code = exc.code
     out, err = capsys.readouterr()
     assert code == 2
@@ -371,7 +371,7 @@ def test_noise_is_seeded_reproducible_and_zero_changes_nothing(capsys):
 
 
 def test_export_script_carries_schedule_and_noise(capsys, tmp_path):
-    from core.codegen import race_script
+    from core.teach.codegen import race_script
 
     target = tmp_path / "race.py"
     argv = ["--surface", "ravine", "--steps", "20", "--optimizer", "SGD(lr=0.02)",

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-import core.training as training
-from core.errors import GdsimError
-from core.schedulers import parse_scheduler, scheduler_names
-from core.training import (
+import core.engine.training as training
+from core.engine.schedulers import parse_scheduler, scheduler_names
+from core.engine.training import (
     ACTIVATIONS,
     Boundary,
     Diverged,
@@ -27,6 +26,7 @@ from core.training import (
     build_mlp,
     parse_hidden,
 )
+from core.errors import GdsimError
 
 TIMEOUT = 20.0
 

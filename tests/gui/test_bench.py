@@ -6,8 +6,8 @@ import math
 
 import app.bench as bench
 from app.main import main
-from core.optimizers import optimizer_names
-from core.surfaces import SURFACES
+from core.engine.optimizers import optimizer_names
+from core.engine.surfaces import SURFACES
 
 
 def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):

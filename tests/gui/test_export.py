@@ -326,10 +326,10 @@ class _FullDisk:
 
 @pytest.fixture
 def full_disk(monkeypatch):
-    import core.files
+    import core.files.atomic
 
     real = os.fdopen
-    monkeypatch.setattr(core.files.os, "fdopen", lambda *a, **k: _FullDisk(real(*a, **k)))
+    monkeypatch.setattr(core.files.atomic.os, "fdopen", lambda *a, **k: _FullDisk(real(*a, **k)))
 
 
 def test_a_full_disk_names_the_png_and_prints_nothing_else(qtbot, window, tmp_path, capfd,

@@ -9,13 +9,13 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QSlider, QSpinBox
 
-import core.optimizers as optimizers
+import core.engine.optimizers as optimizers
 from app.widgets.hparam_form import HParamForm, float_range
 from app.widgets.slider_spin import LogSliderSpin, SciDoubleSpinBox
 
 
 @dataclass(frozen=True)
-class HP:  # stands in for core.optimizers.HParam (duck typing)
+class HP:  # stands in for core.engine.optimizers.HParam (duck typing)
     name: str
     default: Any
     kind: str

@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 
 from app.theme import SERIES_COLORS, SERIES_SYMBOLS
-from core.session import MAX_RUNNERS
+from core.files.session import MAX_RUNNERS
 
 # Machado, Oliveira & Fernandes (2009), severity 1.0, on linear RGB
 CVD = {

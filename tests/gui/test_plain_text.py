@@ -375,7 +375,7 @@ def payload_sets(draw, png: str) -> dict[str, Payload]:
 
 def test_fuzz_rich_text_in_every_text_field_is_shown_literally(window, tmp_path, png):
     from app.settings import open_settings
-    from core.session import loads_session
+    from core.files.session import loads_session
 
     ini = tmp_path / "fuzz.ini"
     window.show_view("training")

@@ -15,8 +15,8 @@ from PySide6.QtGui import QImage
 
 from app import export
 from app.main import main
-from core.cli import run_subcommand
-from core.session import list_presets
+from core.cli.main import run_subcommand
+from core.files.session import list_presets
 
 
 def render(*argv: str) -> int:
@@ -126,7 +126,7 @@ def test_render_needs_a_preset_or_a_session(qtbot, tmp_path, capsys):
 
 
 def test_render_a_saved_session(qtbot, tmp_path):
-    from core.session import RunnerState, Session, SurfacesState, save_session
+    from core.files.session import RunnerState, Session, SurfacesState, save_session
 
     state = SurfacesState("bowl", (1.5, 1.5), (RunnerState("Adam(lr=0.1)", "mine"),), 50.0, 3)
     session_file = tmp_path / "mine.json"

@@ -19,7 +19,7 @@ import pytest
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from core.session import MAX_FILE_BYTES, VERSION, dumps_session
+from core.files.session import MAX_FILE_BYTES, VERSION, dumps_session
 from tests.never_open import forbid_opening
 
 OFFSCREEN_NOISE = r"This plugin does not support"

@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel, QMessageBox, QPlainTextEdit, QPushButton
 
-from core.session import list_presets, load_preset
+from core.files.session import list_presets, load_preset
 
 
 def _act(window, name):

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QWidget
 from app.main_window import MainWindow
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
 from app.window_geometry import restore_geometry
-from core.session import MAX_RUNNERS, SPEED_MAX, SPEED_MIN
+from core.files.session import MAX_RUNNERS, SPEED_MAX, SPEED_MIN
 
 DEFAULT_RUNNERS = 4  # the surfaces view's opening race
 KEYS = {

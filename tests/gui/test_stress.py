@@ -46,7 +46,7 @@ import app.tasks as tasks
 import app.worker as worker
 from app import errors
 from app.main_window import SHUTDOWN_BUDGET_S, MainWindow
-from core.training import TrainConfig, TrainingEngine
+from core.engine.training import TrainConfig, TrainingEngine
 from tests.gui.helpers import reveal, settle, thread_waits, tiny_training, type_into
 
 ROUNDS = int(os.environ.get("GDSIM_STRESS_ROUNDS", "120"))
@@ -481,7 +481,7 @@ def test_switching_devices_back_and_forth_mid_run(qtbot, guard, two_devices, mon
     """A second device that works: 'cuda:0' is mapped to torch.device('cpu', 0), a distinct
     device to the engine (so the whole move happens: model, optimizer state, evaluation data)
     that this machine can really compute on."""
-    import core.training as training
+    import core.engine.training as training
 
     real = training.resolve_device
 
@@ -588,7 +588,7 @@ EXIT_SCRIPT = textwrap.dedent(
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
     from app.main_window import MainWindow
-    from core.training import TrainingEngine
+    from core.engine.training import TrainingEngine
 
     original = TrainingEngine.__init__
     def slow_init(self, *a, **k):  # the worker is busy for BUSY_S when the window closes
@@ -721,7 +721,7 @@ def test_a_bug_in_every_redraw_gives_one_dialog_not_a_flood(qtbot, monkeypatch):
 
 @pytest.mark.qt_no_exception_capture
 def test_a_training_worker_that_dies_is_a_message_and_reset_recovers(qtbot, guard, monkeypatch):
-    import core.training as training
+    import core.engine.training as training
 
     win = make_window(qtbot)
     view = small_training(qtbot, win)

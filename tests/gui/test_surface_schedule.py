@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.theme import get_theme
 from app.views.surface_schedule import EMPTY_TEXT, ScheduleTool
-from core.schedulers import scheduler_names
+from core.engine.schedulers import scheduler_names
 from tests.gui.helpers import click, named, reveal, type_into
 
 NAMES = {

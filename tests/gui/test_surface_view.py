@@ -34,8 +34,8 @@ from app.settings import open_settings
 from app.theme import get_theme
 from app.views.surface_plots import LINE_WIDTH
 from app.views.surface_view import DEFAULT_RACE, SPEED_MAX, SurfaceView
-from core.race import Runner
-from core.session import MAX_RUNNERS
+from core.engine.race import Runner
+from core.files.session import MAX_RUNNERS
 from tests.gui.helpers import click, named, reveal, type_into
 
 NAMES = (
@@ -125,7 +125,7 @@ def test_default_race_names_tooltips_and_accessible_names(window):
         assert c.objectName(), f"{label} has no objectName"
     # the surface list comes from the registry, each with its description as tooltip
     combo = w(window, QComboBox, "surfaceCombo")
-    from core.surfaces import SURFACES
+    from core.engine.surfaces import SURFACES
 
     assert [combo.itemData(i) for i in range(combo.count())] == list(SURFACES)
     assert combo.itemData(0, Qt.ItemDataRole.ToolTipRole) == SURFACES[combo.itemData(0)].description
@@ -392,7 +392,7 @@ def test_add_duplicate_remove_optimizers(qtbot, window):
     view = sv(window)
     widget = lst(window)
     combo = w(window, QComboBox, "addOptimizerCombo")
-    from core.optimizers import optimizer_names
+    from core.engine.optimizers import optimizer_names
 
     assert [combo.itemText(i) for i in range(combo.count())] == optimizer_names()
     combo.setCurrentIndex(combo.findText("Adagrad"))
@@ -753,7 +753,7 @@ def test_shutdown_stops_the_timer(qtbot, window):
 def test_every_registry_optimizer_can_be_added_tuned_and_stepped(qtbot, window):
     """The Add menu and the form come from the registry alone: each entry races and gets its
     controls (floats, ints, bools, pairs, choices) without a line of per-optimizer UI code."""
-    from core.optimizers import optimizer_names
+    from core.engine.optimizers import optimizer_names
 
     view = sv(window)
     view.clear_runners()

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 import app.views.training_landscape as landscape_mod
 from app.views.training_landscape import install
-from core.training import TrainConfig, TrainingEngine
+from core.engine.training import TrainConfig, TrainingEngine
 from tests.gui.helpers import click, named, tiny_training, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine

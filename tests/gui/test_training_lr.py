@@ -100,7 +100,7 @@ def test_a_typed_composition_with_a_formula_trains_as_torch_would(qtbot, tv):
 
 def test_the_lr_slider_follows_the_selected_optimizer(qtbot, tv):
     # issue 15 item 9: one 1e-5..1000 slider for every optimizer made a short drag jump decades
-    from core.optimizers import get_optimizer
+    from core.engine.optimizers import get_optimizer
 
     _win, view = tv
     combo = view.controls.optimizer_combo

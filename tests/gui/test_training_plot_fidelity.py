@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QApplication
 from app.theme import get_theme
 from app.views.training_plots import TrainingPlots
 from app.views.training_series import ACC_SERIES, LOSS_SERIES, SERIES
-from core.datasets import make_dataset
+from core.engine.datasets import make_dataset
 
 BPE = 25  # batches per epoch
 EPOCHS = 10

@@ -19,10 +19,10 @@ from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFileDialog, QListWidge
 
 from app.main_window import MainWindow
 from app.views import training_controls as tc
-from core.datasets import make_dataset
+from core.engine.datasets import make_dataset
+from core.engine.training import TrainConfig
 from core.errors import GdsimError
-from core.session import load_session
-from core.training import TrainConfig
+from core.files.session import load_session
 from tests.gui.helpers import named, type_into
 
 WAIT = 15_000  # ms; nothing here measures time

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.main_window import SHUTDOWN_BUDGET_S, MainWindow
-from core.training import TrainConfig, TrainingEngine
+from core.engine.training import TrainConfig, TrainingEngine
 from tests.gui.helpers import click, named, settle, thread_waits, tiny_training, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
@@ -473,7 +473,7 @@ def test_curves_stay_bounded_and_keep_their_shape(qapp):
         StrideBuffer,
         TrainingPlots,
     )
-    from core.datasets import make_dataset
+    from core.engine.datasets import make_dataset
 
     plots = TrainingPlots()
     plots.reset(["Adam(lr=0.01)"], 25, make_dataset("moons", samples=100), epochs=1_000_000)

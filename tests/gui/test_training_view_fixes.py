@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.views import training_view
 from app.views.training_view import INTENT_S
-from core.training import TrainConfig, TrainingEngine
+from core.engine.training import TrainConfig, TrainingEngine
 from tests.gui.helpers import click, named, tiny_training, type_into
 from tests.gui.helpers import settle as settle_worker
 

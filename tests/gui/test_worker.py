@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from app.worker import EngineHandle, TrainingController
-from core.training import TrainConfig, TrainingEngine
+from core.engine.training import TrainConfig, TrainingEngine
 
 WAIT = 15_000  # ms; the first engine in a process imports torch's optimizer machinery (~2 s)
 

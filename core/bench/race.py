@@ -1,4 +1,4 @@
-"""Benchmarks for the surface engine: ``python -m core.bench [--quick] [--json] [--threads N]``.
+"""Benchmarks for the surface engine: ``python -m core.bench.race [--quick] [--json] [--threads N]``.
 
 Speed is measured here, not asserted in tests (the machine is shared and noisy). Three questions,
 each answered by a function returning plain dicts (a later ``gdsim bench`` builds on them; the
@@ -69,7 +69,7 @@ def _time_bare(spec, fn, start, steps: int) -> float:
 
 
 def _time_race(spec, surface, start, steps: int) -> tuple[float, str]:
-    from core.race import Race
+    from core.engine.race import Race
 
     race = Race(surface, start=start)
     runner = race.add(spec)
@@ -91,8 +91,8 @@ def bench_race_step(
     (medians, microseconds per step), ``ratio`` (median of per-trial race/bare), ``ratio_min``,
     ``ratio_max``, ``status`` (the race runner's status at the end: should be "ok").
     """
-    from core.optimizers import optimizer_names, parse_spec
-    from core.surfaces import get_surface
+    from core.engine.optimizers import optimizer_names, parse_spec
+    from core.engine.surfaces import get_surface
 
     surf = get_surface(surface)
     start = surf.start
@@ -143,7 +143,7 @@ def _time_bare_swarm(spec, fn, starts: torch.Tensor, steps: int) -> float:
 
 
 def _time_race_swarm(spec, surface, starts, steps: int) -> float:
-    from core.race import Race
+    from core.engine.race import Race
 
     race = Race(surface)
     race.add_swarm(spec, starts)
@@ -167,8 +167,8 @@ def bench_swarm(
     """
     import numpy as np
 
-    from core.optimizers import parse_spec
-    from core.surfaces import get_surface
+    from core.engine.optimizers import parse_spec
+    from core.engine.surfaces import get_surface
 
     surf = get_surface(surface)
     sp = parse_spec(spec)
@@ -211,7 +211,7 @@ def bench_swarm(
 
 def bench_grid(n: int = 500, repeats: int = 9) -> list[dict[str, Any]]:
     """Milliseconds for an ``n`` x ``n`` grid of every built-in surface (median and min)."""
-    from core.surfaces import SURFACES
+    from core.engine.surfaces import SURFACES
 
     rows = []
     for name, surface in SURFACES.items():
@@ -310,7 +310,7 @@ def format_report(results: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m core.bench", description=__doc__.split("\n")[0]
+        prog="python -m core.bench.race", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--quick", action="store_true", help="fewer, shorter trials (~40 s on a loaded 2-core box)"

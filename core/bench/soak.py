@@ -9,15 +9,15 @@ the RSS must stay within ``--max-growth-mb`` of the warm-up level; otherwise the
 
 ::
 
-    python -m core.soak --race-steps 10000000 --train-batches 1000000
-    python -m core.soak --race-steps 200000 --train-batches 20000 --interval 5   # a few minutes
+    python -m core.bench.soak --race-steps 10000000 --train-batches 1000000
+    python -m core.bench.soak --race-steps 200000 --train-batches 20000 --interval 5   # a few minutes
 
 What each phase does, per chunk of work (what the window does per display tick):
 
 * race: SGD with momentum and Adam on Rosenbrock (as in the surfaces view's opening race) plus a
   64-point Adam swarm with a 16-step trail; every chunk
   reads every runner's snapshot (what a redraw reads) and moves one learning rate live (the
-  slider), then back. Histories are bounded (``core.race.Trail``), so memory must not grow.
+  slider), then back. Histories are bounded (``core.engine.race.Trail``), so memory must not grow.
 * train: the tutorial's loop on a small MLP (``TrainingEngine.step`` in chunks), with
   ``drain()`` after each chunk as the training view's timer does, a decision-boundary request now
   and then and a live lr change; ``--no-drain`` leaves the engine's buffers undrained instead
@@ -25,7 +25,7 @@ What each phase does, per chunk of work (what the window does per display tick):
 
 The output is one line per interval (phase, progress, rate, RSS, growth since warm-up, live
 Python objects) and a summary line per phase; ``--json FILE`` writes the samples for plotting.
-Speed figures are for orientation only (``python -m core.bench`` measures them properly).
+Speed figures are for orientation only (``python -m core.bench.race`` measures them properly).
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from core.files import write_text_atomic
-from core.race import Race
-from core.training import TrainConfig, TrainingEngine
+from core.engine.race import Race
+from core.engine.training import TrainConfig, TrainingEngine
+from core.files.atomic import write_text_atomic
 
 #: Two of the surfaces view's opening runners (its DEFAULT_RACE has four; two keep ten million
 #: steps under an hour here while exercising the same code: history, optimizer state, live lr).
@@ -232,7 +232,7 @@ def machine() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m core.soak",
+        prog="python -m core.bench.soak",
         description="Run a very long race and training run and check that memory stays flat.",
     )
     p.add_argument("--race-steps", type=int, default=10_000_000, help="race steps (0 skips)")
@@ -261,7 +261,7 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] | None = 
         build_parser().error("interval and max-growth-mb must be > 0")
     emit = out or (lambda line: print(line, flush=True))
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the app runs (see core.race and core.training)
+    torch.set_num_threads(1)  # as the app runs (see core.engine.race and core.engine.training)
     try:
         emit(f"soak on {machine()}")
         results = []

@@ -15,9 +15,9 @@ strict JSON (``allow_nan=False``: no NaN/Infinity anywhere)::
                "status": "ok" | "diverged", "steps": n}, ...]}
 
 One run per ``--optimizer``, in the order given, all from the same start, each stepped through
-its own ``torch.optim`` instance by :class:`core.race.Race` (unbounded history: every point is
+its own ``torch.optim`` instance by :class:`core.engine.race.Race` (unbounded history: every point is
 kept). A run that did not diverge has ``steps == N`` and ``N + 1`` points and losses (the start
-included). A diverged run stops at its last accepted point (see core.race for the limits):
+included). A diverged run stops at its last accepted point (see core.engine.race for the limits):
 ``points``/``losses`` have ``steps + 1`` entries, where ``steps`` is the number of steps that
 produced an accepted point. Hyperparameter values are JSON numbers, booleans, strings or null;
 tuples become lists (a non-finite default, should a custom optimizer have one, is written as the
@@ -28,11 +28,11 @@ Defaults: ``--start`` is the surface's default start; without ``--optimizer`` th
 directory, then ``os.replace``), so a reader never sees half a file; the directory is checked
 before any stepping, so a bad path fails at once. Every bad input (unknown surface, bad
 expression, bad SPEC, steps outside 1..MAX_STEPS, a non-finite start or one where the surface is
-not finite, an unwritable path) raises ``GdsimError``, which ``core.cli`` prints as one line on
+not finite, an unwritable path) raises ``GdsimError``, which ``core.cli.main`` prints as one line on
 stderr with exit status 2.
 
-Schedules and noise (``core.race``, "Schedules" and "Noise"): ``--scheduler SPEC`` (a
-``core.schedulers`` SPEC such as ``"StepLR(step_size=100, gamma=0.5)"``) given once applies to
+Schedules and noise (``core.engine.race``, "Schedules" and "Noise"): ``--scheduler SPEC`` (a
+``core.engine.schedulers`` SPEC such as ``"StepLR(step_size=100, gamma=0.5)"``) given once applies to
 every optimizer; given once per ``--optimizer``, the n-th goes with the n-th optimizer (``none``
 for one without). Arguments left out are derived for a run of ``--horizon`` steps (default
 1000, as in the window, so the same SPEC gives the same lr everywhere). ``--noise SIGMA`` adds
@@ -43,7 +43,7 @@ values: the lr each step from that point used); with noise the document gets
 ``"noise": {"sigma": ..., "seed": ...}``. Without these options the document is as above.
 
 ``--export-script FILE`` also writes (atomically, path checked before stepping) the standalone
-PyTorch script of this race (``core.codegen.race_script``): it needs only torch and gives the
+PyTorch script of this race (``core.teach.codegen.race_script``): it needs only torch and gives the
 same points and losses. The JSON is still printed (or written to ``--out``) as usual.
 """
 
@@ -56,7 +56,7 @@ import sys
 from typing import Any
 
 from core.errors import GdsimError
-from core.files import check_writable, write_text_atomic
+from core.files.atomic import check_writable, write_text_atomic
 
 HELP = "Race optimizers on a surface without a window; print the trajectories as strict JSON."
 MAX_STEPS = 1_000_000
@@ -187,8 +187,8 @@ def trace(
 
     ``schedulers``: see :func:`schedulers_for`. Raises GdsimError for any bad input.
     """
-    from core.optimizers import parse_spec
-    from core.race import (
+    from core.engine.optimizers import parse_spec
+    from core.engine.race import (
         DEFAULT_HORIZON,
         LOSS_LIMIT,
         Race,
@@ -198,7 +198,7 @@ def trace(
         check_point,
         check_seed,
     )
-    from core.surfaces import get_surface
+    from core.engine.surfaces import get_surface
 
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise GdsimError(f"--steps must be between 1 and {MAX_STEPS:,}, got {steps}")
@@ -283,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
         args.horizon,
     )
     if args.export_script is not None:
-        from core.codegen import race_script
+        from core.teach.codegen import race_script
 
         start = tuple(doc["runs"][0]["start"])
         runners = [(spec, start, None, s) for spec, s in zip(optimizers, schedulers, strict=True)]

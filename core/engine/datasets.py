@@ -13,7 +13,7 @@ Public API
 ``dataset_names() -> list[str]``, ``get_dataset(name) -> DatasetInfo`` (GdsimError if unknown).
 ``parse_dataset_spec(text) -> (name, options)``
     ``"moons"`` or ``"spiral(arms=4, noise=0.1)"`` (the same safe literal-call syntax as an
-    optimizer SPEC, via ``core.optimizers.parse_call``).
+    optimizer SPEC, via ``core.engine.optimizers.parse_call``).
 ``make_dataset(name_or_spec, samples=None, noise=None, val_fraction=0.2, seed=0, **options)``
     -> ``GeneratedData``: every point (``x`` float32 (n, 2), ``y`` int64 (n,)) for a preview plot,
     the fixed train/validation split (index arrays), ``bounds`` for a plot or a decision-boundary
@@ -229,7 +229,7 @@ def get_dataset(name: str) -> DatasetInfo:
 
 def parse_dataset_spec(text: str) -> tuple[str, dict[str, Any]]:
     """``"spiral(arms=4, noise=0.1)"`` -> ``("spiral", {"arms": 4, "noise": 0.1})``; names checked."""
-    from core.optimizers import parse_call  # the one safe literal-call parser of the project
+    from core.engine.optimizers import parse_call  # the one safe literal-call parser of the project
 
     name, kwargs = parse_call(str(text).strip())
     return get_dataset(name).name, dict(kwargs)

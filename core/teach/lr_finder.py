@@ -29,7 +29,7 @@ gdsim's own, so its numbers are not theirs):
   smoothed curve trimmed as fastai's ``lr_find`` trims it; see :func:`valley_lr`.
 
 What is trained: a *fresh* copy of the Training view's network, built exactly the way
-``core.training.TrainingEngine`` builds a lane (``build_mlp`` from ``config.seed`` on the CPU,
+``core.engine.training.TrainingEngine`` builds a lane (``build_mlp`` from ``config.seed`` on the CPU,
 then moved; the same data and split from ``config.make_data()``; a ``DataLoader`` over a
 ``RandomSampler`` seeded with ``config.seed``; ``CrossEntropyLoss``), so the curve is the one the
 run would have seen from its first batch, and the run that may be training meanwhile is never
@@ -87,10 +87,10 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
-from core.devices import resolve_device
+from core.engine.devices import resolve_device
+from core.engine.optimizers import OptimizerSpec
+from core.engine.training import TrainConfig, build_mlp
 from core.errors import GdsimError
-from core.optimizers import OptimizerSpec
-from core.training import TrainConfig, build_mlp
 
 DEFAULT_LR_MIN = 1e-6
 DEFAULT_LR_MAX = 10.0

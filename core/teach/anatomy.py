@@ -2,7 +2,7 @@
 
 Why this module: the surface view draws, at the point a step started from, the gradient, the
 update the optimizer applied and the optimizer's own quantities read from its real
-``optimizer.state`` (see :class:`core.race.Anatomy`). Which quantities an optimizer has, what
+``optimizer.state`` (see :class:`core.engine.race.Anatomy`). Which quantities an optimizer has, what
 they mean, the per-coordinate step size they imply and a common scale are plain arithmetic, so
 they live here, Qt-free and tested against torch itself (the step size times the first moment
 must give back the update torch applied).
@@ -507,7 +507,7 @@ def picture(
     step: int,
     state_before: dict[str, Any] | None = None,
 ) -> Picture:
-    """The picture of one completed step (the fields of a :class:`core.race.Anatomy`).
+    """The picture of one completed step (the fields of a :class:`core.engine.race.Anatomy`).
 
     ``point`` is where the step started (the arrows' origin); ``state`` the optimizer's state
     after it and ``state_before`` before it, as plain values.

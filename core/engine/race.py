@@ -8,7 +8,7 @@ Quick tour
 ----------
 ::
 
-    from core.race import Race
+    from core.engine.race import Race
     race = Race("rosenbrock")                       # a Surface or a name/expression
     sgd = race.add("SGD(lr=0.001, momentum=0.9)")   # a spec string or an OptimizerSpec -> Runner
     adam = race.add("Adam(lr=0.05)", start=(-1.5, 2.5), label="Adam (lr=0.05)")
@@ -26,7 +26,7 @@ attributes (``Swarm.points``, ``Swarm.losses``, ...) are the engine's own buffer
 place by each step: read them, copy what you keep, never write them.
 
 ``Race(surface, start=None, history=DEFAULT_HISTORY, horizon=1000, noise=0.0, seed=0)``
-    ``surface`` (a :class:`~core.surfaces.Surface`), ``start`` ((x, y), shared by the single
+    ``surface`` (a :class:`~core.engine.surfaces.Surface`), ``start`` ((x, y), shared by the single
     runners), ``runners`` (list of :class:`Runner` / :class:`Swarm` in insertion order), ``t``
     (race steps taken since the last reset), ``active`` (True while any runner still steps),
     ``horizon``, ``noise`` (σ) and ``seed`` (see "Schedules" and "Noise").
@@ -35,7 +35,7 @@ place by each step: read them, copy what you keep, never write them.
       an ``OptimizerSpec`` or a SPEC string (``"Adam(lr=0.01)"``). ``start=None`` follows the
       race's start. ``label`` defaults to ``str(spec)`` and follows hyperparameter changes.
       ``history`` overrides the race's history cap for this runner (``None`` = unbounded).
-      ``scheduler``: a ``core.schedulers.SchedulerSpec`` or its SPEC text
+      ``scheduler``: a ``core.engine.schedulers.SchedulerSpec`` or its SPEC text
       (``"StepLR(step_size=100)"``), or None.
     - ``add_swarm(spec, starts, label=None, trail=0) -> Swarm``: many start points, one runner.
     - ``remove(runner)``, ``get(runner_id)``.
@@ -43,7 +43,7 @@ place by each step: read them, copy what you keep, never write them.
       runner each); returns how many were taken (fewer once every runner has stopped). With
       ``anatomy=True`` every single runner records the anatomy of the last of those steps.
     - ``set_hparams(runner, **changes)``: validated; written into the live optimizer's
-      ``param_groups`` by ``core.optimizers.apply_hparams`` (state kept) and into
+      ``param_groups`` by ``core.engine.optimizers.apply_hparams`` (state kept) and into
       ``runner.spec``. A bad value raises ``GdsimError`` and changes nothing. A scheduled
       runner's lr change rescales its schedule (see "Schedules").
     - ``set_schedule(runner, scheduler_or_None)``: that runner restarts with the schedule.
@@ -62,7 +62,7 @@ place by each step: read them, copy what you keep, never write them.
     ``anatomy`` (:class:`Anatomy` of the last step if it was recorded, else None),
     ``watch`` (record the anatomy on every step), ``optimizer_state()`` (the optimizer's state
     for the parameter now, as plain values), ``snapshot() -> RunnerSnapshot``; ``scheduler``
-    (its ``SchedulerSpec`` or None), ``schedule`` (the built ``core.schedulers.Schedule``),
+    (its ``SchedulerSpec`` or None), ``schedule`` (the built ``core.engine.schedulers.Schedule``),
     ``lr`` (in force now), ``lr_history`` (:class:`LrHistory`), ``lr_series() -> (steps, lr)``,
     ``noise`` (σ) and ``noise_stream`` (its generator's seed).
 
@@ -88,7 +88,7 @@ accepted ``optimizer.step()`` (torch's canonical order; a diverging step does no
 
 Schedules
 ---------
-A single runner may have a learning-rate scheduler from the ``core.schedulers`` registry (the
+A single runner may have a learning-rate scheduler from the ``core.engine.schedulers`` registry (the
 same SPECs as ``gdsim train --scheduler``). A surface has no batches or epochs: one race step is
 both, so every scheduler steps once after each accepted ``optimizer.step()``
 (``Schedule.after_step``; ReduceLROnPlateau with the new point's loss, its patience counted in
@@ -100,7 +100,7 @@ arguments out (``StepLR(step_size=50)``) for other timings. The lr in force afte
 like the trail, so ``lr_series()`` lines up with the trail's steps (an unscheduled runner's
 series is the staircase of its live lr changes: a change never rewrites earlier steps). A live
 lr change follows the
-training engine's rule (``core.schedulers``: the whole schedule is scaled by new / old, the lr
+training engine's rule (``core.engine.schedulers``: the whole schedule is scaled by new / old, the lr
 in force is exactly the new value). ``reset`` rebuilds optimizer and schedule from the spec: the
 schedule restarts at step 0. Swarms take no schedule.
 
@@ -187,7 +187,7 @@ and when the other core is busy the OpenMP barrier waits for a descheduled threa
 ``sqrt`` over a 10,000-point swarm went from 20 us to 8 ms (p90) here. With
 ``torch.set_num_threads(1)`` a 10,000-point Adam swarm ran at ~2,300 steps/s; with the default
 2 threads under load, ~200. The engine does not change this process-wide setting itself; the
-application decides (see ``python -m core.bench --threads 1``).
+application decides (see ``python -m core.bench.race --threads 1``).
 """
 
 from __future__ import annotations
@@ -201,10 +201,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.engine.optimizers import OptimizerSpec, apply_hparams, as_spec
+from core.engine.schedulers import RunShape, Schedule, SchedulerSpec, parse_scheduler
+from core.engine.surfaces import Surface, get_surface
 from core.errors import GdsimError
-from core.optimizers import OptimizerSpec, apply_hparams, as_spec
-from core.schedulers import RunShape, Schedule, SchedulerSpec, parse_scheduler
-from core.surfaces import Surface, get_surface
 
 log = logging.getLogger(__name__)
 
@@ -1050,7 +1050,7 @@ class Runner:
             old = _lr(opt)
             apply_hparams(opt, self.spec.info, changes)
             if "lr" in changes and self.schedule is not None:
-                # as in training (core.schedulers): the whole schedule is scaled by new / old
+                # as in training (core.engine.schedulers): the whole schedule is scaled by new / old
                 new = _lr(opt)
                 base = self.schedule.base_lr(0) if old <= 0 else old
                 if base > 0:

@@ -53,8 +53,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
 from torch import nn
 
+from core.engine.training import WeightsSnapshot, build_mlp
 from core.errors import GdsimError
-from core.training import WeightsSnapshot, build_mlp
 
 DIRECTIONS: dict[str, str] = {
     "random": "two random filter-normalised directions",

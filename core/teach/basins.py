@@ -5,7 +5,7 @@ each of the four minima from a region of its own, and the borders between those 
 not where a student guesses; with momentum or a large learning rate the regions shred into
 stripes, and past some learning rate whole regions diverge. This module computes that map.
 
-How: one :class:`core.race.Swarm` holds every grid point as one row of an ``(N, 2)`` float64
+How: one :class:`core.engine.race.Swarm` holds every grid point as one row of an ``(N, 2)`` float64
 parameter, stepped by the real ``torch.optim`` optimizer (the race engine's batched swarm: each
 row follows exactly the path it would follow alone, because the optimizer is elementwise). A
 100 x 100 grid costs one batched step of 10,000 points (~0.2 ms for Adam here), not 10,000
@@ -23,7 +23,7 @@ Incremental, so a GUI can run it in time-budgeted slices and show progress::
 Classification of each start, in this order:
 
 1. ``"undefined"``: f is not finite at the start itself (e.g. ``log(x)`` for x < 0).
-2. ``"diverged"``: the swarm's per-point divergence flag (see ``core.race``, "Divergence").
+2. ``"diverged"``: the swarm's per-point divergence flag (see ``core.engine.race``, "Divergence").
 3. a known minimum (:attr:`Surface.minima`) whose location is within ``tol`` of the end point
    (``tol`` defaults to :data:`TOL_FRACTION` of the domain's larger side, so it scales with the
    surface); the nearest one wins. A point still oscillating around a known minimum counts as
@@ -59,10 +59,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.engine.optimizers import OptimizerSpec, as_spec, get_optimizer, optimizer_names
+from core.engine.race import Race, Swarm
+from core.engine.surfaces import Domain, Surface, get_surface
 from core.errors import GdsimError
-from core.optimizers import OptimizerSpec, as_spec, get_optimizer, optimizer_names
-from core.race import Race, Swarm
-from core.surfaces import Domain, Surface, get_surface
 
 __all__ = [
     "DEFAULT_N",
@@ -153,7 +153,7 @@ class BasinsResult:
 
 
 def batchable(spec: OptimizerSpec) -> bool:
-    """True if a swarm of this optimizer runs as one batched parameter (see ``core.race``)."""
+    """True if a swarm of this optimizer runs as one batched parameter (see ``core.engine.race``)."""
     return bool(spec.info.elementwise and not spec.info.needs_closure)
 
 

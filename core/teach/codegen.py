@@ -10,16 +10,16 @@ notebook or mailed to a class.
 Public API
 ----------
 ``race_script(surface, runners, steps, noise=None, seed=None, horizon=None) -> str``
-    The race: ``surface`` is a :class:`~core.surfaces.Surface` or a name/expression; ``runners``
-    are :class:`~core.race.Runner` objects (their spec, start, label, schedule, horizon and noise
-    are used), SPEC strings or :class:`~core.optimizers.OptimizerSpec` objects (start: the
+    The race: ``surface`` is a :class:`~core.engine.surfaces.Surface` or a name/expression; ``runners``
+    are :class:`~core.engine.race.Runner` objects (their spec, start, label, schedule, horizon and noise
+    are used), SPEC strings or :class:`~core.engine.optimizers.OptimizerSpec` objects (start: the
     surface's default), or ``(spec, start)`` / ``(spec, start, label)`` /
-    ``(spec, start, label, scheduler)`` tuples. Each runner is stepped exactly as :mod:`core.race`
+    ``(spec, start, label, scheduler)`` tuples. Each runner is stepped exactly as :mod:`core.engine.race`
     does it (float64 point, ``zero_grad``/``backward``/gradient noise/``step``/forward at the new
     point, LBFGS through a closure, the same divergence limits, then ``scheduler.step()``), so
     points, losses and learning rates agree with ``gdsim trace`` to the last bit on the same
     machine. ``noise``/``seed``/``horizon`` default to the Runner objects' own (else 0, 0 and
-    ``core.race.DEFAULT_HORIZON``); given, they apply to every runner, and runner ``i`` of the
+    ``core.engine.race.DEFAULT_HORIZON``); given, they apply to every runner, and runner ``i`` of the
     list draws its noise from ``torch.Generator().manual_seed(1000 * seed + i)`` as in the race.
     Scheduler arguments are written out in full (the run-derived defaults resolved), so the script
     does not depend on the horizon; a composition's parts are calls of their own and a formula
@@ -27,7 +27,7 @@ Public API
     (live changes made mid-race are not replayed). Swarms are not exported; a comment in the
     script says so.
 ``training_script(config, log_every=100) -> str``
-    The training run of a :class:`~core.training.TrainConfig`: the data set regenerated point for
+    The training run of a :class:`~core.engine.training.TrainConfig`: the data set regenerated point for
     point, the fixed split, the MLP with gdsim's seeded initialisation, a seeded ``RandomSampler``
     (the same batches), each optimizer (race lanes one after another, identical start), the
     scheduler stepped when gdsim steps it, the validation pass, early stopping, and the tutorial's
@@ -38,7 +38,7 @@ Public API
     same order (a race's lanes one after another rather than interleaved).
 ``expression_source(text) -> str``
     The torch expression for a user formula, generated from the parsed program of
-    :func:`core.expression.compile_expression` -- never from the text itself.
+    :func:`core.engine.expression.compile_expression` -- never from the text itself.
 ``SURFACE_CODE`` / ``DATASET_CODE``
     The torch (resp. plain Python) source of every registry surface / data set generator, keyed by
     registry name; a test checks each against the registry numerically.
@@ -47,7 +47,7 @@ A script prints its progress, and given a file name (``python race.py out.json``
 results as JSON, which is how the tests compare it with gdsim.
 
 Data sets and numpy: gdsim draws its points with ``numpy.random.default_rng``. To need only torch,
-a script carries :mod:`core.codegen_random` (numpy's SeedSequence + PCG64 + uniform, normal and
+a script carries :mod:`core.teach.codegen_random` (numpy's SeedSequence + PCG64 + uniform, normal and
 permutation in plain Python; uniform and permutation are bit-identical, normal within ~1e-15, below
 float32's resolution). It is a clearly marked block a student can skip.
 
@@ -73,10 +73,9 @@ from typing import Any
 
 import torch
 
-from core.errors import GdsimError
-from core.expression import compile_epoch_function
-from core.optimizers import OptimizerSpec, as_spec
-from core.race import (
+from core.engine.expression import compile_epoch_function
+from core.engine.optimizers import OptimizerSpec, as_spec
+from core.engine.race import (
     DEFAULT_HORIZON,
     Runner,
     Swarm,
@@ -88,8 +87,9 @@ from core.race import (
     check_seed,
     noise_stream,
 )
-from core.schedulers import SchedulerSpec
-from core.surfaces import Surface, get_surface
+from core.engine.schedulers import SchedulerSpec
+from core.engine.surfaces import Surface, get_surface
+from core.errors import GdsimError
 
 __all__ = [
     "DATASET_CODE",
@@ -175,7 +175,7 @@ def _indent(code: str, spaces: int) -> str:
 # --------------------------------------------------------------------------------------------
 
 # The body of f(xy) after ``x, y = xy[..., 0], xy[..., 1]``: the same torch operations, in the same
-# order, as the registry function in core.surfaces (so the numbers are bit-identical).
+# order, as the registry function in core.engine.surfaces (so the numbers are bit-identical).
 SURFACE_CODE: dict[str, str] = {
     "rosenbrock": "return (1.0 - x) ** 2 + 100.0 * (y - x * x) ** 2",
     "beale": """\
@@ -231,7 +231,7 @@ _BINARY = {
 
 def _function_names() -> dict[Any, str]:
     """torch callable -> its source name, for every function a formula may call."""
-    from core.expression import FUNCTIONS
+    from core.engine.expression import FUNCTIONS
 
     names: dict[Any, str] = {}
     for key, func in FUNCTIONS.items():
@@ -254,7 +254,7 @@ def expression_source(text: str) -> str:
     meet a tensor; two numbers combined become a tensor first (``x.new_tensor(2.0) ** 3.0``, so
     ``9^9^9`` is inf as in gdsim, not an OverflowError); function arguments are tensors.
     """
-    from core.expression import _BIN, _CALL, _NEG, _PUSH_NUM, _PUSH_VAR, compile_expression
+    from core.engine.expression import _BIN, _CALL, _NEG, _PUSH_NUM, _PUSH_VAR, compile_expression
 
     compiled = compile_expression(text)
     functions = _function_names()
@@ -268,7 +268,7 @@ def expression_source(text: str) -> str:
         code, _, is_float = item
         return (f"x.new_tensor({code})", _ATOM, False) if is_float else item
 
-    for op, arg, nargs in compiled._program:  # the parsed program, see core.expression
+    for op, arg, nargs in compiled._program:  # the parsed program, see core.engine.expression
         if op == _PUSH_NUM:
             value = float(arg)
             code = {math.pi: "math.pi", math.e: "math.e"}.get(value, _float(value))
@@ -295,7 +295,7 @@ def expression_source(text: str) -> str:
             args = [tensor(a)[0] for a in stack[len(stack) - nargs :]]
             del stack[len(stack) - nargs :]
             stack.append((f"{functions[arg]}({', '.join(args)})", _ATOM, False))
-        else:  # pragma: no cover - a new opcode in core.expression
+        else:  # pragma: no cover - a new opcode in core.engine.expression
             raise GdsimError("this formula uses an operation the exporter does not know")
     (result,) = stack
     code = tensor(result)[0]
@@ -776,7 +776,7 @@ _ADD_NOISE = """\
     points = [[px + jitter[2 * i], py + jitter[2 * i + 1]] for i, (px, py) in enumerate(points)]
     return points, labels"""
 
-# Plain-Python copies of core.datasets' generators (same float64 operations, same random draws).
+# Plain-Python copies of core.engine.datasets' generators (same float64 operations, same random draws).
 # name -> (source of make_<name>(rng, n, noise, ...), uses linspace, extra option names)
 DATASET_CODE: dict[str, tuple[str, bool, tuple[str, ...]]] = {
     "moons": (
@@ -863,9 +863,9 @@ def make_blobs(rng, n, noise, centers):
 
 
 def _random_source() -> str:
-    """core.codegen_random's text from its marker line on: the plain-Python numpy generator."""
+    """core.teach.codegen_random's text from its marker line on: the plain-Python numpy generator."""
     text = (
-        importlib.resources.files("core").joinpath("codegen_random.py").read_text(encoding="utf-8")
+        importlib.resources.files("core.teach").joinpath("codegen_random.py").read_text(encoding="utf-8")
     )
     marker = "# --- numpy's random numbers"
     return text[text.index(marker) :].rstrip("\n")
@@ -1092,7 +1092,7 @@ else:
 def training_script(config: Any, log_every: int = 100) -> str:
     """A standalone script training like ``TrainingEngine(config)`` does (see the module doc),
     printing a progress line every ``log_every`` batches as ``gdsim train --log-every`` does."""
-    from core.training import TrainConfig, _positive_int, get_activation
+    from core.engine.training import TrainConfig, _positive_int, get_activation
 
     if not isinstance(config, TrainConfig):
         raise GdsimError(f"training_script needs a TrainConfig, got {type(config).__name__}")
@@ -1231,7 +1231,7 @@ def training_script(config: Any, log_every: int = 100) -> str:
 
 
 def _dataset_description(name: str) -> str:
-    from core.datasets import get_dataset
+    from core.engine.datasets import get_dataset
 
     return get_dataset(name).description
 

@@ -20,8 +20,8 @@ from core.errors import GdsimError, shorten_numbers
 
 # name -> module implementing it. Qt-free subcommands only; the app adds its own (see app.main).
 SUBCOMMANDS: dict[str, str] = {
-    "trace": "core.trace_cli",
-    "train": "core.train_cli",
+    "trace": "core.cli.trace",
+    "train": "core.cli.train",
 }
 
 
@@ -56,7 +56,7 @@ def _fail(prog: str, message: str, status: int) -> int:
 
 def run_subcommand(name: str, argv: Sequence[str], module_path: str | None = None) -> int:
     """Parse ``argv`` for subcommand ``name`` and run it; bad input exits 2 with one line."""
-    from core.runtime import configure_torch
+    from core.engine.runtime import configure_torch
 
     configure_torch()
     module = importlib.import_module(module_path or SUBCOMMANDS[name])
@@ -83,7 +83,7 @@ def run_subcommand(name: str, argv: Sequence[str], module_path: str | None = Non
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry for the headless subcommands (``python -m core.cli trace ...`` works too)."""
+    """Entry for the headless subcommands (``python -m core.cli.main trace ...`` works too)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in SUBCOMMANDS:
         names = ", ".join(sorted(SUBCOMMANDS))

@@ -2,7 +2,7 @@
 
 Why: the engine adds commands, events and bookkeeping around the tutorial's loop; the issue's
 target is that this costs at most 10 % (engine steps/s >= 0.9x the bare loop) and that emitting
-events does not slow training. Run ``python -m core.bench_training [--quick] [--json]``.
+events does not slow training. Run ``python -m core.bench.training [--quick] [--json]``.
 
 What is measured, per batch size (32 and 128), on the same data, model and initial weights:
   bare                  a verbatim copy of the tutorial loop with the same DataLoader (BatchSampler
@@ -46,8 +46,8 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
-from core.devices import resolve_device
-from core.training import TrainConfig, TrainingEngine, build_mlp
+from core.engine.devices import resolve_device
+from core.engine.training import TrainConfig, TrainingEngine, build_mlp
 
 
 def _config(batch_size: int, epochs: int, device: str = "cpu") -> TrainConfig:
@@ -308,7 +308,7 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.bench_training", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m core.bench.training", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer trials")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(

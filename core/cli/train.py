@@ -8,7 +8,7 @@ epoch and a final summary. Several ``--optimizer`` options race identical networ
 weights, same batch order); each line is then prefixed with the optimizer.
 
 ``--export-script FILE`` writes (atomically, before training starts) the standalone PyTorch
-script of this run (``core.codegen.training_script``): it needs only torch, gives the same losses
+script of this run (``core.teach.codegen.training_script``): it needs only torch, gives the same losses
 and prints the same lines as this command between its header and its summary (a race's lanes one
 after another). Training then runs and prints as usual.
 
@@ -25,7 +25,7 @@ import math
 from typing import Any
 
 from core.errors import GdsimError
-from core.files import check_writable, write_text_atomic
+from core.files.atomic import check_writable, write_text_atomic
 
 HELP = "train a small network on a 2-D data set, printing the tutorial's progress lines"
 
@@ -33,7 +33,7 @@ _DEFAULT_OPTIMIZER = "Adam(lr=0.01)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from core.training import TrainConfig  # defaults live in one place
+    from core.engine.training import TrainConfig  # defaults live in one place
 
     d = TrainConfig.__dataclass_fields__
     parser.add_argument(
@@ -130,7 +130,7 @@ def _fmt_lr(lr: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.training import TrainConfig, TrainingEngine
+    from core.engine.training import TrainConfig, TrainingEngine
 
     if args.log_every < 1:
         raise GdsimError(f"--log-every must be at least 1, got {args.log_every}")
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     )
     engine = TrainingEngine(config)
     if script_path is not None:
-        from core.codegen import training_script
+        from core.teach.codegen import training_script
 
         script = training_script(config, log_every=args.log_every)
         write_text_atomic(script_path, script, "--export-script")

@@ -11,14 +11,14 @@ Public API
 ``get_scheduler(name)``.
 ``parse_scheduler(text) -> SchedulerSpec``: ``"StepLR(step_size=10, gamma=0.5)"`` or ``"steplr"``;
     no invented aliases — the torch class name is what a lecturer will look up. Arguments are
-    parsed by ``core.optimizers.parse_call`` (a safe literal-call parser, no eval) and validated
+    parsed by ``core.engine.optimizers.parse_call`` (a safe literal-call parser, no eval) and validated
     here; a bad name, argument or value raises ``GdsimError`` with one line.
 ``SchedulerSpec.build(optimizer, epochs, steps_per_epoch) -> Schedule``: the torch scheduler plus
     when to step it. Arguments not given get defaults derived from the run (see each entry).
 
 Every class of ``torch.optim.lr_scheduler`` that a SPEC can describe is here (15):
     ``LambdaLR``/``MultiplicativeLR`` take ``lr_lambda`` as a formula in ``epoch`` written in
-    ``core.expression``'s language (``LambdaLR(lr_lambda='0.95 ^ epoch')``), never Python;
+    ``core.engine.expression``'s language (``LambdaLR(lr_lambda='0.95 ^ epoch')``), never Python;
     ``SequentialLR``/``ChainedScheduler`` take ``schedulers=[...]`` as SPECs of plain
     schedulers that step at the same moment (not ReduceLROnPlateau, which torch steps without
     its loss there, nor OneCycleLR, which raises when stepped past its cycle).
@@ -30,7 +30,7 @@ When each steps (``SchedulerInfo.interval``)
     ``"epoch"``: after each epoch's validation pass (the others; a composition: as its parts).
     ``"plateau"``: after each validation pass, with the validation loss (ReduceLROnPlateau).
 
-On a 2-D surface (``core.race``) there are neither batches nor epochs: one race step is both.
+On a 2-D surface (``core.engine.race``) there are neither batches nor epochs: one race step is both.
     ``Schedule.after_step(loss)`` steps every scheduler once after each ``optimizer.step()``
     (ReduceLROnPlateau with the new loss), and the run shape is ``RunShape(horizon, 1, lr)``:
     "epochs" in the defaults above read as race steps (StepLR drops every ``horizon // 3`` steps).
@@ -56,8 +56,8 @@ from typing import Any
 import torch
 from torch.optim import lr_scheduler
 
+from core.engine.expression import ExpressionError, compile_epoch_function
 from core.errors import GdsimError
-from core.expression import ExpressionError, compile_epoch_function
 
 
 @dataclass(frozen=True)
@@ -633,7 +633,7 @@ def parse_scheduler(text: str) -> SchedulerSpec:
     accepted, as in code. A composition lists its parts as SPECs:
     ``SequentialLR(schedulers=[LinearLR(start_factor=0.1), CosineAnnealingLR], milestones=[10])``.
     """
-    from core.optimizers import parse_call  # the project's one safe literal-call parser
+    from core.engine.optimizers import parse_call  # the project's one safe literal-call parser
 
     part_texts, rest = _split_parts(str(text))
     name, kwargs = parse_call(rest, prefixes=_PREFIXES)
@@ -674,7 +674,7 @@ def _split_parts(text: str) -> tuple[list[str] | None, str]:
     """
     import ast
 
-    from core.optimizers import MAX_SPEC_LENGTH
+    from core.engine.optimizers import MAX_SPEC_LENGTH
 
     stripped = text.strip()
     if len(text) > MAX_SPEC_LENGTH:

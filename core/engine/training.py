@@ -50,16 +50,16 @@ Events (``Update.events``, frozen dataclasses of plain values, in order): ``Epoc
 Rules decided here (the issue left them open)
 ---------------------------------------------
 * Live lr change with a scheduler: the change rescales the whole schedule by new/old (see
-  ``core.schedulers``): the lr in force becomes exactly the user's value and the schedule keeps
+  ``core.engine.schedulers``): the lr in force becomes exactly the user's value and the schedule keeps
   its shape from there. Without a scheduler the value simply stays.
 * Moving to another device mid-run keeps everything: ``model.to(device)`` moves parameters in
-  place, the optimizer's state follows (``core.devices.move_optimizer_state``), the batch order
+  place, the optimizer's state follows (``core.engine.devices.move_optimizer_state``), the batch order
   continues. If the move fails (out of memory, a simulated GPU), the run stays on the old device
   and an ``Error`` event says why; nothing crashes.
 * Divergence: a non-finite batch or validation loss marks that lane "diverged" and it stops
   (other race lanes go on); when no lane is training the engine state is "diverged" if every lane
   diverged, else "finished". ``reset()`` makes the engine usable again.
-  A finite but absurd loss counts too (the training analogue of ``core.race.LOSS_LIMIT``): at an
+  A finite but absurd loss counts too (the training analogue of ``core.engine.race.LOSS_LIMIT``): at an
   epoch's end, if its validation loss or its mean training loss is above the lane's limit,
   ``LOSS_LIMIT_FACTOR`` (1000) × max(1, the lane's first batch loss), the lane diverged in that
   epoch (``Diverged.batch == -1``, ``Diverged.limit`` the limit, ``Diverged.reason`` says which loss
@@ -123,11 +123,11 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
-from core.datasets import GeneratedData, make_dataset, parse_dataset_spec
-from core.devices import move_optimizer_state, resolve_device
+from core.engine.datasets import GeneratedData, make_dataset, parse_dataset_spec
+from core.engine.devices import move_optimizer_state, resolve_device
+from core.engine.optimizers import OptimizerSpec, apply_hparams, parse_spec
+from core.engine.schedulers import Schedule, SchedulerSpec, parse_scheduler
 from core.errors import GdsimError
-from core.optimizers import OptimizerSpec, apply_hparams, parse_spec
-from core.schedulers import Schedule, SchedulerSpec, parse_scheduler
 
 FLUSH_SECONDS = 0.02  # losses become floats (and NaN is noticed) at least this often while running
 MAX_CURVE_POINTS = 50_000  # per lane, between two drains

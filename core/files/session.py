@@ -45,11 +45,11 @@ Rules:
 * The section named by ``view`` must be present; the other one may be absent (``None``): a preset
   about training says nothing about the Surfaces view, and the window leaves that view as it is.
 * A runner's ``label`` is ``null`` for the automatic label; ``visible`` is a display flag only.
-* Schedules and noise (``core.race``, "Schedules" and "Noise") are optional keys of version 1: a
+* Schedules and noise (``core.engine.race``, "Schedules" and "Noise") are optional keys of version 1: a
   file without them means no schedule and no noise, and a session without them is written
   without them (``scheduler`` only for a scheduled runner, ``noise`` only when sigma > 0 or the
   seed is not 0, ``horizon`` only when it is not 1000). ``scheduler`` is a
-  ``core.schedulers`` SPEC (registry names only, validated against the runner's optimizer
+  ``core.engine.schedulers`` SPEC (registry names only, validated against the runner's optimizer
   without building one); ``sigma`` is in [0, MAX_NOISE], ``seed`` in [0, MAX_SEED]. The noise
   of runner ``i`` is seeded by its position in ``runners``, so the same file replays the same
   noise.
@@ -89,10 +89,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from core.errors import GdsimError
-from core.files import check_regular, write_text_atomic
-from core.optimizers import OptimizerSpec, parse_spec
-from core.race import (
+from core.engine.optimizers import OptimizerSpec, parse_spec
+from core.engine.race import (
     DEFAULT_HISTORY,
     DEFAULT_HORIZON,
     Race,
@@ -102,9 +100,11 @@ from core.race import (
     check_schedule,
     check_seed,
 )
-from core.schedulers import parse_scheduler
-from core.surfaces import get_surface
-from core.training import MAX_HIDDEN_LAYERS, TrainConfig
+from core.engine.schedulers import parse_scheduler
+from core.engine.surfaces import get_surface
+from core.engine.training import MAX_HIDDEN_LAYERS, TrainConfig
+from core.errors import GdsimError
+from core.files.atomic import check_regular, write_text_atomic
 
 __all__ = [
     "FORMAT",
@@ -163,7 +163,7 @@ _LINE_BREAK = re.compile("[\n\r\x85\u2028\u2029]")  # what str.splitlines() brea
 @dataclass(frozen=True)
 class RunnerState:
     """One runner of the race: an optimizer SPEC (canonical text), its label, start and lr
-    schedule (a ``core.schedulers`` SPEC, canonical text, or None)."""
+    schedule (a ``core.engine.schedulers`` SPEC, canonical text, or None)."""
 
     spec: str
     label: str | None = None  # None: the automatic label
@@ -192,7 +192,7 @@ class SurfacesState:
     runners: tuple[RunnerState, ...] = ()
     speed: float = SPEED_DEFAULT
     steps: int = 0  # race steps to pre-run when the session is loaded
-    noise: float = 0.0  # gradient noise sigma (core.race "Noise"); 0: none
+    noise: float = 0.0  # gradient noise sigma (core.engine.race "Noise"); 0: none
     seed: int = 0  # the noise seed
     horizon: int = DEFAULT_HORIZON  # steps the schedules' run-derived defaults assume
 

@@ -13,7 +13,7 @@ interesting behaviour of optimizers near a minimum lives below float32's resolut
 
 Names are case-insensitive and ``-``, ``_`` and spaces are the same (``Six_Hump_Camel`` ==
 ``six-hump-camel``). Anything that is not a registry name is compiled as an expression in ``x`` and
-``y`` by :func:`core.expression.compile_expression` (a parser, never ``eval``), so
+``y`` by :func:`core.engine.expression.compile_expression` (a parser, never ``eval``), so
 :func:`get_surface` is the one entry point for "whatever the user typed".
 
 Textbook surfaces follow the standard definitions (Surjanovic & Bingham's "Virtual Library of
@@ -90,7 +90,7 @@ class Surface:
         size), so each op stays single-threaded and its buffers are reused from the heap. Measured
         on this 2-core machine while other processes ran, one 500x500 op went from ~8 ms (an
         OpenMP barrier waiting for a descheduled thread, plus page faults on fresh 2 MB buffers)
-        to ~0.05 ms; whole grids take 0.5-4 ms (see ``python -m core.bench``).
+        to ~0.05 ms; whole grids take 0.5-4 ms (see ``python -m core.bench.race``).
         """
         n = int(n)
         if not 2 <= n <= MAX_GRID:
@@ -388,7 +388,7 @@ def get_surface(name_or_expression: str) -> Surface:
 
 def expression_surface(text: str) -> Surface:
     """A Surface for a user expression: default domain, a start where f is finite."""
-    from core.expression import compile_expression  # lazily: only when an expression is used
+    from core.engine.expression import compile_expression  # lazily: only when an expression is used
 
     fn = _make_differentiable(compile_expression(text))
     return Surface(
@@ -408,7 +408,7 @@ def _make_differentiable(fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], T
 
     A constant expression ("3") or one whose value does not track its input would otherwise break
     ``loss.backward()`` in the race; ``where(False, x, value)`` keeps the value (even inf) and gives
-    a zero gradient. (core.expression already does this; this guards any other callable.)
+    a zero gradient. (core.engine.expression already does this; this guards any other callable.)
     """
     probe = torch.zeros((3, 2), dtype=torch.float64, requires_grad=True)
     try:

@@ -1,0 +1,1 @@
+"""Measurements behind ``gdsim bench`` and the soak run: each against a bare torch loop."""

@@ -1,0 +1,1 @@
+"""The headless command line: ``gdsim trace`` and ``gdsim train`` (the window adds its own)."""

@@ -1,0 +1,1 @@
+"""What gdsim reads and writes: sessions and presets, and the one atomic writer."""
