@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QWidget
 
-from app.plaintext import PlainLabel, esc, plain_tip
+from app.plaintext import esc, plain_tip
 from app.theme import ThemeManager, get_theme
 from app.views.training_series import (
     ACC_SERIES,
@@ -38,7 +38,7 @@ from app.views.training_series import (
     style_item,
 )
 from app.widgets.curve_buffer import CurveBuffer
-from app.widgets.plot_labels import TidyAxis, edge_label
+from app.widgets.plot_labels import TidyAxis, WrappedTitle, edge_label
 from app.widgets.slider_spin import format_number
 from core.engine.optimizers import parse_spec
 from core.errors import GdsimError
@@ -357,11 +357,9 @@ class TrainingPlots(QObject):
         bp.setLabel("left", "x₂")
         # the title is a QLabel above the plot, not a pyqtgraph title: a title inside the scene
         # cannot shrink, and at 1024 px with zoom it pushed the plot out of its widget
-        self.boundary_title = PlainLabel("Decision boundary")
+        self.boundary_title = WrappedTitle("Decision boundary")
         self.boundary_title.setObjectName("boundaryTitle")
         self.boundary_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.boundary_title.setMinimumWidth(1)
-        self.boundary_title.setWordWrap(True)
         bp.setMenuEnabled(False)
         bp.getViewBox().setDefaultPadding(0.02)
 

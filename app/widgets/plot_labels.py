@@ -9,13 +9,18 @@
   the line, flips to the left near the right edge, slides in when neither side has room and
   wraps when wider than the plot (the early-stop label "val best @ epoch 12 (no gain for 5)"
   was cut at the right edge).
+* ``WrappedTitle`` — a word-wrapped title above a plot whose least height is that of its
+  lines at its width: Qt's minimum for a wrapped label is one line, so a title wrapped onto
+  two lines at 200 % zoom pushed the decision boundary out of the bottom of its page.
 """
 
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFontMetricsF
+
+from app.plaintext import PlainLabel
 
 GAP = 0.15  # of a label's height: the least space kept between two tick labels
 
@@ -83,3 +88,34 @@ def edge_label(line: pg.InfiniteLine, text: str, position: float, rise: float) -
     """Give ``line`` an ``EdgeLabel`` (as ``InfiniteLine(label=...)`` gives it a plain one)."""
     line.label = EdgeLabel(line, text, position, rise)
     return line.label
+
+
+class WrappedTitle(PlainLabel):
+    """A word-wrapped plain-text title that asks its layout for all of its lines (see above)."""
+
+    def __init__(self, text: str = "", parent=None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self.setMinimumWidth(1)
+
+    def _fit_height(self) -> None:
+        # measured here: QLabel.heightForWidth answers for its minimum height once it has one
+        m = self.contentsMargins()
+        width = max(1, self.width() - m.left() - m.right() - 2 * self.margin())
+        flags = int(Qt.TextFlag.TextWordWrap.value) | int(self.alignment().value)
+        lines = self.fontMetrics().boundingRect(0, 0, width, 1 << 20, flags, self.text())
+        need = lines.height() + m.top() + m.bottom() + 2 * self.margin()
+        if need != self.minimumHeight():
+            self.setMinimumHeight(need)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self._fit_height()
+
+    def changeEvent(self, event) -> None:  # noqa: N802
+        super().changeEvent(event)
+        self._fit_height()  # a zoom step: more or fewer lines

@@ -210,6 +210,32 @@ def test_a_preset_leaves_the_run_buttons_and_surface_in_view(small_window, qtbot
     assert _fully_shown(win.findChild(QComboBox, "surfaceCombo"))
 
 
+def test_a_presets_explanation_leaves_the_plots_their_size(small_window, qtbot):
+    """At 200 % the early-stopping preset's six lines of explanation, over the run's own
+    early-stopping message, pushed every Training plot below its minimum (and off the
+    window's bottom); the explanation scrolls instead."""
+    from app.render import run_training
+
+    win = small_window
+    zoom = 2.0
+    assert win.sessions.load_preset("early-stopping")
+    get_theme().set_scale(zoom)
+    run_training(win, win.training_view.progress.maximum())
+    assert win.training_view.message_text()  # "validation loss has not improved ..."
+    _settle(qtbot)
+    banner = win.sessions.banner
+    assert banner.isVisible() and banner.text.text()
+    least = get_theme().min_plot_size()
+    for name in PLOTS["training"]:
+        plot = _plot(win, name)
+        _bring_to_front(win, "training", plot)
+        _settle(qtbot)
+        assert plot.width() >= least.width() and plot.height() >= least.height(), (
+            f"{name} is {plot.width()}×{plot.height()} under the explanation at {zoom:.0%}"
+        )
+        assert _fully_shown(plot), name
+
+
 def test_a_presets_explanation_stays_with_its_view(small_window, qtbot):
     win = small_window
     banner = win.sessions.banner

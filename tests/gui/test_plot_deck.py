@@ -21,12 +21,18 @@ def test_an_inner_deck_in_tabs_shows_only_its_front_tab(qtbot):
     outer.addItem(left, "Left")
     outer.addItem(inner, "Inner")
     qtbot.addWidget(outer)
-    outer.resize(500, 300)  # room for two side by side, not for two stacked
+    outer.resize(500, 600)  # room for all three as a split
     outer.show()
+    qtbot.waitUntil(lambda: inner.mode == "split" and bottom.height() >= 200)
+    outer.resize(500, 300)  # room for two side by side, not for two stacked
     qtbot.waitUntil(lambda: inner.mode == "tabs")
     assert outer.mode == "split"
     front = inner.tabs.currentWidget()
     assert front in (top, bottom)
     assert [plot.isVisible() for plot in (top, bottom)] == [plot is front for plot in (top, bottom)]
-    inner.show_widget(bottom if front is top else top)
-    assert [plot.isVisible() for plot in (top, bottom)].count(True) == 1
+    back = bottom if front is top else top
+    inner.show_widget(back)
+    qtbot.wait(20)
+    assert [plot.isVisible() for plot in (top, bottom)] == [plot is back for plot in (top, bottom)]
+    page = inner.tabs.currentWidget().parentWidget()  # the tab widget's page area
+    assert page.rect().contains(back.geometry()), (back.geometry(), page.rect())
