@@ -125,7 +125,7 @@ class SessionBanner(QFrame):
         """As tall as the explanation, up to BANNER_LINES lines at the current zoom."""
         width = max(1, self.scroll.viewport().width())
         need = self.text.heightForWidth(width)
-        most = BANNER_LINES * self.text.fontMetrics().lineSpacing() + 4
+        most = BANNER_LINES * self.text.fontMetrics().lineSpacing() + 1  # no sliver of the next
         self.scroll.setFixedHeight(min(need, most) if need > 0 else most)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
