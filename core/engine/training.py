@@ -1,107 +1,27 @@
 """The tutorial's training loop as an engine: commands in from any thread, plain values out.
 
-Why an engine and not a script: the window must pause, single-step, change the learning rate and
-draw the decision boundary while a network learns, and ``gdsim train`` must print the same numbers
-headless. So the canonical PyTorch loop lives here once, Qt-free, readable (see
-``TrainingEngine._training_loop``: it is the tutorial's loop plus one ``yield`` per batch, where the
-engine takes control between steps), and everything else is bookkeeping around it.
+The window must pause, single-step, change the lr and draw the decision boundary while a network
+learns, and ``gdsim train`` must print the same numbers headless, so the canonical PyTorch loop
+lives here once (``TrainingEngine._training_loop``: the tutorial's loop, one ``yield`` per batch).
 
-Public API
-----------
-``TrainConfig``            immutable settings (data set, MLP, optimizer SPECs, scheduler, epochs,
-                           batch size, device, seed, patience); validated on construction
-                           (``GdsimError``, one line). Several optimizer SPECs = race mode.
-``parse_hidden("16,16")``  -> ``(16, 16)``; ``ACTIVATIONS``; ``build_mlp(...)`` (seeded init).
-``TrainingEngine(config)`` builds data, models, optimizers (cheap; any thread), then:
+One thread drives a ``TrainingEngine`` (``run()`` or ``step(n)``); commands (``send(Pause())``
+with a ``core.engine.commands`` value, or ``pause()``, ``set_hparams(lr=...)``, ...) come from any
+thread, are validated there and applied before the next batch; ``drain()`` returns everything
+since the last drain as plain values.
+States: "ready" -> "running" <-> "paused" -> "finished" | "diverged" | "stopped" (``run()``
+continues a stopped run; the others need ``reset()``).
 
-Driving (ONE thread at a time — a worker thread, a notebook, a test):
-  ``run(paused=False, exit_when_done=True) -> str``  blocking loop; returns the final state when
-      stopped, finished or diverged (with ``exit_when_done=False`` it keeps serving commands —
-      reset, boundary requests — after finishing, until ``stop()``). Calling it again after a stop
-      continues the same run.
-  ``step(n=1) -> int``   exactly n batches now (fewer if the run ends or a pause/stop arrives),
-      whatever the state; applies queued commands first; flushes events at the end.
-  ``process_commands()`` apply queued commands now.  ``boundary(n, lanes)`` the grid directly.
-  ``weights_snapshot(lane)`` -> ``WeightsSnapshot`` (flat weights, their trajectory, config).
-  ``metrics() -> dict``  JSON-ready summary (what ``gdsim train --metrics`` writes).
-Commands (ANY thread; queued, applied by the driver before its next batch, so pause and stop take
-effect within one step; bad values raise ``GdsimError`` in the caller's thread right away):
-  ``start()``/``resume()``, ``pause()``, ``request_step(n=1)`` (pauses if running, then exactly n
-  batches), ``stop()``, ``set_hparams(lane=None, **changes)`` (e.g. lr=0.1 — written into
-  ``param_groups`` via ``apply_hparams``; optimizer state kept), ``set_device(name)``,
-  ``request_boundary(n=100, lanes=None)``, ``reset(config=None)`` (rebuild from the seed),
-  ``request_weights(lane=0) -> Future[WeightsSnapshot]`` (served between two batches).
-Reading (ANY thread): ``drain() -> Update`` everything since the last drain (plus a status
-snapshot: state, device, steps/s, per-lane ``LaneStatus``); ``state``; ``config``; ``data`` (the
-immutable ``GeneratedData``, for a preview plot). ``lanes`` (models, optimizers) belong to the
-driver: read them only from the driving thread or when nothing drives.
-A second concurrent ``run()``/``step()`` raises RuntimeError. Commands queued while nothing drives
-wait for the next ``step()``/``run()``/``process_commands()``.
+Rules:
 
-States: "ready" (built, not started) -> "running" <-> "paused" -> "finished" | "diverged" |
-"stopped". "stopped" only ends ``run()``; ``run()``/``step()`` continue from there. "finished" and
-"diverged" need ``reset()``.
-
-Events (``Update.events``, frozen dataclasses of plain values, in order): ``EpochEnd``,
-``EarlyStop``, ``Diverged``, ``StateChanged``, ``HparamsChanged``, ``DeviceChanged``, ``Error``
-(a queued command that failed in the driver), ``ResetDone``. Per-batch losses come as arrays in
-``Update.curves`` (one ``Curve`` per lane), decision-boundary grids in ``Update.boundaries``.
-
-Rules decided here (the issue left them open)
----------------------------------------------
-* Live lr change with a scheduler: the change rescales the whole schedule by new/old (see
-  ``core.engine.schedulers``): the lr in force becomes exactly the user's value and the schedule keeps
-  its shape from there. Without a scheduler the value simply stays.
-* Moving to another device mid-run keeps everything: ``model.to(device)`` moves parameters in
-  place, the optimizer's state follows (``core.engine.devices.move_optimizer_state``), the batch order
-  continues. If the move fails (out of memory, a simulated GPU), the run stays on the old device
-  and an ``Error`` event says why; nothing crashes.
-* Divergence: a non-finite batch or validation loss marks that lane "diverged" and it stops
-  (other race lanes go on); when no lane is training the engine state is "diverged" if every lane
-  diverged, else "finished". ``reset()`` makes the engine usable again.
-  A finite but absurd loss counts too (the training analogue of ``core.engine.race.LOSS_LIMIT``): at an
-  epoch's end, if its validation loss or its mean training loss is above the lane's limit,
-  ``LOSS_LIMIT_FACTOR`` (1000) × max(1, the lane's first batch loss), the lane diverged in that
-  epoch (``Diverged.batch == -1``, ``Diverged.limit`` the limit, ``Diverged.reason`` says which loss
-  and why). The first batch loss is the untrained network's (about ln(classes), 0.69 to 2.3), so
-  the limit is ~1000: a cross-entropy that high means the network is confidently wrong by logit
-  margins of hundreds (SGD at lr=1e6 reaches 1e19, Adam 1e11, at chance accuracy), and sane
-  training never comes near it. Checked per epoch rather than per batch, so a single wild batch
-  the network recovers from within the epoch is not called a divergence.
-* Early stopping: when validation loss has not improved (by more than 1e-4) for ``patience``
-  epochs an ``EarlyStop`` event is emitted once per lane; the lane stops only if
-  ``config.stop_early``.
-* Cheap events: on a GPU each batch appends ``loss.detach()`` (still on the device) to a list,
-  turned into floats in one ``torch.stack(...).tolist()`` at the next flush, so there is no
-  per-batch device sync; on the CPU ``loss.item()`` is cheaper than that (~1 us). Flushes happen
-  every ``FLUSH_SECONDS`` (in ``run()`` and ``step(n)`` alike) and at each epoch end, single step
-  and command. ``drain()`` only takes a lock and swaps lists.
-* When a nan/inf loss stops a lane: on the CPU at the very batch that produced it (the float is
-  already there, so the check is free), whatever ``step(n)``'s n or ``gdsim train``'s logging
-  interval. On a GPU, testing the loss would cost a device sync per batch (the CPU would wait
-  for the GPU's queue to drain every batch), so it is tested at the next flush instead: the
-  ``Diverged`` event and the published curve still name the exact batch (the curve ends there),
-  but the lane may have run up to ``FLUSH_SECONDS`` of further batches, never past an epoch end
-  (each epoch end flushes first), and those count in ``steps``.
-* Bounded: if nobody drains, each lane's curve buffer keeps at most ``MAX_CURVE_POINTS`` points —
-  on overflow every second point is dropped (repeatedly), so the shape survives at lower
-  resolution (``Curve.dropped`` counts them); at most ``MAX_EVENTS`` events are kept (oldest
-  dropped, counted in ``Update.dropped_events``); only the newest boundary grid per lane is kept.
-  The per-epoch history behind ``metrics()`` is one small record per lane per epoch, bounded by
-  ``config.epochs``. Each lane's weight trajectory (flattened parameters at the start and every
-  epoch end, for the loss-landscape tool) keeps at most ``MAX_TRAJECTORY`` evenly spaced
-  snapshots and about ``TRAJECTORY_BYTES`` (see ``WeightTrajectory``).
-* CPU threads: ``TrainConfig.threads_for_cpu()`` (1 unless ``cpu_threads`` says otherwise) is set
-  in the driving thread for the duration of ``run()``/``step()``/``boundary()`` and restored
-  after. Measured here: torch's default 2 OpenMP threads make small ops called from a non-main
-  thread (the window's worker) 10-20x slower, i.e. training 2-5x slower, and on a busy machine
-  even main-thread work (a 100x100 boundary grid: 64 ms vs 0.9 ms); 1 thread is never that slow.
-* steps/s counts engine steps (one batch for every lane) per second of active stepping time, so
-  pauses do not dilute it; validation time is included.
-* Reproducible: a seed fixes the data, the split, the initial weights (built on the CPU with a
-  seeded ``torch.Generator``, then moved) and the batch order (each lane's ``RandomSampler`` has
-  its own generator with the same seed, so race lanes see identical batches). No global RNG is
-  touched (the DataLoader has a seeded generator as well, for the per-epoch seed it draws).
+* A non-finite loss stops that lane (race lanes go on), and so does, at an epoch's end, a finite
+  validation or mean training loss above ``LOSS_LIMIT_FACTOR`` x max(1, its first batch loss). On
+  a GPU the test waits for the next flush (no device sync per batch); events name the exact batch.
+* Moving device mid-run keeps the run; a failed move stays on the old device (an ``Error`` event).
+* Early stopping is signalled once per lane; the lane stops only with ``stop_early``.
+* Bounded when nobody drains: a lane's curve keeps at most ``MAX_CURVE_POINTS`` (dropping every
+  other point, counted in ``Curve.dropped``), and the newest ``MAX_EVENTS`` events are kept.
+* The seed fixes the data, the split, the initial weights and the batch order (race lanes see the
+  same batches); no global random state is touched.
 """
 
 from __future__ import annotations
@@ -114,7 +34,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -123,17 +43,31 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
+from core.engine.commands import (
+    Command,
+    Pause,
+    RequestBoundary,
+    RequestWeights,
+    Reset,
+    Resume,
+    SetDevice,
+    SetHparams,
+    Step,
+    Stop,
+    check_command,
+)
 from core.engine.datasets import GeneratedData, make_dataset, parse_dataset_spec
 from core.engine.devices import move_optimizer_state, resolve_device
 from core.engine.optimizers import OptimizerSpec, apply_hparams, parse_spec
+from core.engine.runtime import torch_threads
 from core.engine.schedulers import Schedule, SchedulerSpec, parse_scheduler
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 
 FLUSH_SECONDS = 0.02  # losses become floats (and NaN is noticed) at least this often while running
 MAX_CURVE_POINTS = 50_000  # per lane, between two drains
 MAX_EVENTS = 5_000  # between two drains
 #: Per-epoch records kept per lane (for metrics()); beyond it they are thinned to every other one,
-#: first and latest kept. The soak found ~450 B per epoch growing without bound in long runs.
+#: first and latest kept, so a run of any length stays bounded.
 MAX_HISTORY = 10_000
 MAX_HIDDEN_LAYERS = 8
 MAX_EPOCHS = MAX_BATCH_SIZE = MAX_PATIENCE = 1_000_000  # what a TrainConfig accepts
@@ -143,7 +77,7 @@ IMPROVEMENT = 1e-4  # a validation loss this much below the best counts as an im
 MAX_TRAJECTORY = 200  # weight snapshots kept per lane (start + epoch ends, thinned when full)
 TRAJECTORY_BYTES = 128 * 2**20  # ... and at most about this much memory per lane
 #: A lane whose epoch ends with a validation (or mean training) loss above this many times its
-#: first batch loss (at least 1) diverged, though finite (see "Divergence" above).
+#: first batch loss (at least 1) diverged, though finite: confidently wrong by huge logit margins.
 LOSS_LIMIT_FACTOR = 1e3
 
 # --------------------------------------------------------------------------------------------
@@ -477,6 +411,7 @@ class LaneStatus:
     last_loss: float  # nan before the first batch
     val_loss: float  # last epoch's; nan before the first epoch
     val_accuracy: float
+    optimizer: str = ""  # its name ("Adam"): a live change applies only to the same optimizer
 
 
 @dataclass(frozen=True)
@@ -638,6 +573,27 @@ class _Lane:
     def loss_limit(self) -> float:
         """Losses above this at an epoch's end mean the lane diverged (see the module doc)."""
         return LOSS_LIMIT_FACTOR * max(1.0, self.first_loss)  # 1e3 while first_loss is nan
+
+
+# Each command type's handler in the driver, and the check some run in the sending thread first.
+_HANDLERS: dict[type, Callable[[TrainingEngine, Any], None]] = {}
+_CHECKS: dict[type, Callable[[TrainingEngine, Any], Any]] = {}
+
+
+def _handles(kind: type) -> Callable[[Callable], Callable]:
+    def register(method: Callable) -> Callable:
+        _HANDLERS[kind] = method
+        return method
+
+    return register
+
+
+def _checks(kind: type) -> Callable[[Callable], Callable]:
+    def register(method: Callable) -> Callable:
+        _CHECKS[kind] = method
+        return method
+
+    return register
 
 
 class TrainingEngine:
@@ -965,6 +921,7 @@ class TrainingEngine:
                 lane.spec.hparams(),
                 lane.last_loss,
                 *lane.last_val,
+                optimizer=lane.spec.name,
             )
             for lane in self.lanes
         )
@@ -1032,43 +989,44 @@ class TrainingEngine:
 
     # ---- commands (any thread) -----------------------------------------------------------------
 
+    def send(self, command: Command) -> None:
+        """Queue ``command`` for the driver (any thread). It is checked here first, against the
+        engine's lanes, so a bad value or an unknown command raises GdsimError in the caller."""
+        check_command(command)
+        check = _CHECKS.get(type(command))
+        checked = command if check is None else check(self, command)
+        if checked is not None:
+            self._commands.put(checked)
+
     def start(self) -> None:
         """Run (or resume) training; same as ``resume``."""
-        self._commands.put(("resume",))
+        self.send(Resume())
 
     def resume(self) -> None:
-        self._commands.put(("resume",))
+        self.send(Resume())
 
     def pause(self) -> None:
-        self._commands.put(("pause",))
+        self.send(Pause())
 
     def stop(self) -> None:
         """End ``run()`` at the next step boundary (training can continue with another run())."""
-        self._commands.put(("stop",))
+        self.send(Stop())
 
     def request_step(self, n: int = 1) -> None:
         """Pause (if running), then train exactly ``n`` batches."""
-        self._commands.put(("step", _positive_int("steps", n, 1_000_000)))
+        self.send(Step(n))
 
     def set_hparams(self, lane: int | None = None, **changes: Any) -> None:
-        """Change optimizer hyperparameters of one lane (or every lane) from the next batch on.
-
-        Validated here, in the caller's thread (GdsimError), against each lane's current values.
-        """
-        if not changes:
-            return
-        for target in self._lanes_for(lane):
-            target.spec.with_changes(**changes)  # raises GdsimError naming the problem
-        self._commands.put(("hparams", lane, dict(changes)))
+        """Change optimizer hyperparameters of one lane (or every lane) from the next batch on."""
+        self.send(SetHparams(lane, changes))
 
     def set_device(self, device: str) -> None:
         """Move the run to another device at the next step boundary (state is kept)."""
-        self._commands.put(("device", resolve_device(device)))  # GdsimError if not available
+        self.send(SetDevice(device))
 
     def request_boundary(self, n: int = 100, lanes: Sequence[int] | None = None) -> None:
         """Ask for class probabilities on an n×n grid; arrives in ``Update.boundaries``."""
-        n = _positive_int("grid size", n, 1000)
-        self._commands.put(("boundary", n, None if lanes is None else tuple(lanes)))
+        self.send(RequestBoundary(n, None if lanes is None else tuple(lanes)))
 
     def request_weights(self, lane: int = 0) -> concurrent.futures.Future:
         """A future of a ``WeightsSnapshot`` of ``lane``, taken by the driver between two batches.
@@ -1079,17 +1037,15 @@ class TrainingEngine:
         by the time the driver serves it (a reset to fewer lanes) sets GdsimError on the future.
         Nothing completes it while nobody drives: wait with a timeout.
         """
-        self._lanes_for(lane)
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        self._commands.put(("weights", lane, future))
-        return future
+        command = RequestWeights(lane)
+        self.send(command)
+        return command.future
 
     def reset(self, config: TrainConfig | None = None) -> None:
         """Start over from the seed (optionally with new settings). The data set is generated
         here (so a bad option raises GdsimError in the caller); torch objects are built by the
         driver thread."""
-        config = config or self.config
-        self._commands.put(("reset", config, config.make_data(), resolve_device(config.device)))
+        self.send(Reset(config))
 
     def _lanes_for(self, lane: int | None) -> tuple[_Lane, ...]:
         lanes = self.lanes
@@ -1098,6 +1054,39 @@ class TrainingEngine:
         if isinstance(lane, bool) or not isinstance(lane, int) or not 0 <= lane < len(lanes):
             raise GdsimError(f"no lane {lane!r} (lanes 0..{len(lanes) - 1})")
         return (lanes[lane],)
+
+    # checks, in the sending thread: what to queue (None: nothing to do), or GdsimError
+
+    @_checks(Step)
+    def _check_step(self, command: Step) -> Step:
+        return Step(_positive_int("steps", command.n, 1_000_000))
+
+    @_checks(SetHparams)
+    def _check_hparams(self, command: SetHparams) -> SetHparams | None:
+        if not command.changes:
+            return None
+        for target in self._lanes_for(command.lane):
+            target.spec.with_changes(**command.changes)  # raises GdsimError naming the problem
+        return SetHparams(command.lane, dict(command.changes))
+
+    @_checks(SetDevice)
+    def _check_device(self, command: SetDevice) -> SetDevice:
+        return SetDevice(resolve_device(command.device))  # GdsimError if not available
+
+    @_checks(RequestBoundary)
+    def _check_boundary(self, command: RequestBoundary) -> RequestBoundary:
+        lanes = None if command.lanes is None else tuple(command.lanes)
+        return RequestBoundary(_positive_int("grid size", command.n, 1000), lanes)
+
+    @_checks(RequestWeights)
+    def _check_weights(self, command: RequestWeights) -> RequestWeights:
+        self._lanes_for(command.lane)
+        return command
+
+    @_checks(Reset)
+    def _check_reset(self, command: Reset) -> Reset:
+        config = command.config or self.config
+        return Reset(config, config.make_data(), resolve_device(config.device))
 
     # ---- driving (one thread) ------------------------------------------------------------------
 
@@ -1110,49 +1099,67 @@ class TrainingEngine:
                 return
             self._apply(command)
 
-    def _apply(self, command: tuple) -> None:
-        kind = command[0]
+    def _apply(self, command: Command) -> None:
         try:
-            if kind == "resume":
-                if self._state not in DONE_STATES:
-                    self._single_steps = 0
-                    self._set_state("running")
-            elif kind == "pause":
-                if self._state not in DONE_STATES:
-                    self._single_steps = 0
-                    self._set_state("paused")
-            elif kind == "stop":
-                self._exit = True  # ends run() even when it is only serving commands
-                if self._state not in DONE_STATES:
-                    self._single_steps = 0
-                    self._set_state("stopped")
-            elif kind == "step":
-                if self._state not in DONE_STATES:
-                    self._set_state("paused")
-                    self._single_steps += command[1]
-            elif kind == "hparams":
-                self._apply_hparams(command[1], command[2])
-            elif kind == "device":
-                self._move_to(command[1])
-            elif kind == "boundary":
-                for b in self.boundary(command[1], command[2]):
-                    with self._lock:
-                        self._boundaries[b.lane] = b
-            elif kind == "weights":
-                future = command[2]
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(self.weights_snapshot(command[1]))
-                    except GdsimError as exc:
-                        future.set_exception(exc)
-            elif kind == "reset":
-                self._flush()
-                self._build(*command[1:])
-                self._single_steps = 0
-                self._emit(ResetDone(self.config.as_dict(), self.data))
-                self._set_state("ready")
+            _HANDLERS[type(command)](self, command)
         except GdsimError as exc:
-            self._emit(Error(str(exc).splitlines()[0]))
+            self._emit(Error(error_line(exc)))
+
+    def _switch(self, state: str) -> None:
+        """Resume, pause or stop: drops pending single steps; a finished run needs a reset."""
+        if self._state not in DONE_STATES:
+            self._single_steps = 0
+            self._set_state(state)
+
+    @_handles(Resume)
+    def _on_resume(self, _command: Resume) -> None:
+        self._switch("running")
+
+    @_handles(Pause)
+    def _on_pause(self, _command: Pause) -> None:
+        self._switch("paused")
+
+    @_handles(Stop)
+    def _on_stop(self, _command: Stop) -> None:
+        self._exit = True  # ends run() even when it is only serving commands
+        self._switch("stopped")
+
+    @_handles(Step)
+    def _on_step(self, command: Step) -> None:
+        if self._state not in DONE_STATES:
+            self._set_state("paused")
+            self._single_steps += command.n
+
+    @_handles(SetHparams)
+    def _on_hparams(self, command: SetHparams) -> None:
+        self._apply_hparams(command.lane, dict(command.changes))
+
+    @_handles(SetDevice)
+    def _on_device(self, command: SetDevice) -> None:
+        self._move_to(command.device)
+
+    @_handles(RequestBoundary)
+    def _on_boundary(self, command: RequestBoundary) -> None:
+        for b in self.boundary(command.n, command.lanes):
+            with self._lock:
+                self._boundaries[b.lane] = b
+
+    @_handles(RequestWeights)
+    def _on_weights(self, command: RequestWeights) -> None:
+        future = command.future
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(self.weights_snapshot(command.lane))
+            except GdsimError as exc:
+                future.set_exception(exc)
+
+    @_handles(Reset)
+    def _on_reset(self, command: Reset) -> None:
+        self._flush()
+        self._build(command.config, command.data, command.device)
+        self._single_steps = 0
+        self._emit(ResetDone(self.config.as_dict(), self.data))
+        self._set_state("ready")
 
     def _apply_hparams(self, lane_index: int | None, changes: dict) -> None:
         self._flush()  # so the change lands between published points
@@ -1163,10 +1170,7 @@ class TrainingEngine:
             old = [float(g["lr"]) for g in optimizer.param_groups]
             apply_hparams(optimizer, lane.spec.info, changes)
             if "lr" in changes and lane.schedule is not None:
-                for i, group in enumerate(optimizer.param_groups):
-                    base = lane.schedule.base_lr(i) if old[i] <= 0 else old[i]
-                    if base > 0:
-                        lane.schedule.rescale(i, float(group["lr"]) / base)
+                lane.schedule.follow_lr_change(old)
             lane.spec = lane.spec.with_changes(**changes)
             _base, sep, tag = lane.name.partition(" #")
             lane.name = f"{lane.spec}{sep}{tag}"  # events, metrics and snapshots name what trains
@@ -1189,7 +1193,7 @@ class TrainingEngine:
             for lane in self.lanes:
                 lane.model.to(previous)
                 move_optimizer_state(lane.optimizer, previous)
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = error_line(exc)
             self._emit(Error(f"could not move training to {device}: {first}; still on {previous}"))
             self._publish()
             return
@@ -1206,23 +1210,9 @@ class TrainingEngine:
         finally:
             self._driver.release()
 
-    @contextlib.contextmanager
-    def _cpu_threads(self) -> Iterator[None]:
-        """Use ``config.threads_for_cpu()`` intra-op threads in this (driving) thread, then restore.
-
-        With torch's OpenMP backend the setting is per calling thread (other threads keep theirs;
-        threads created meanwhile start with it).
-        """
-        wanted = self.config.threads_for_cpu() if self.device.type == "cpu" else None
-        previous = torch.get_num_threads()
-        if wanted is None or wanted == previous:
-            yield
-            return
-        torch.set_num_threads(wanted)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
+    def _cpu_threads(self) -> contextlib.AbstractContextManager[None]:
+        """``config.threads_for_cpu()`` intra-op threads in this (driving) thread, then restored."""
+        return torch_threads(self.config.threads_for_cpu(), self.device)
 
     def step(self, n: int = 1) -> int:
         """Train exactly ``n`` batches now in the calling thread (whatever the state; a pause or

@@ -1,48 +1,16 @@
 """The network's own loss landscape: a 2-D slice of its real loss around given weights.
 
-A network has hundreds or millions of weights, so "the loss surface" cannot be drawn; a plane
-through weight space can. With θ the (flattened) weights and two directions d1, d2, this module
-evaluates ``L(θ + a·d1 + b·d2)`` — the real training loss, the same ``CrossEntropyLoss`` the
-engine minimises — on an n×n grid of (a, b), and projects the path the weights took onto the
-plane. Two ways to choose the plane (both from Li et al., 2018, "Visualizing the Loss Landscape
-of Neural Nets"):
-
-* ``"random"``: two Gaussian directions drawn from gdsim's own ``torch.Generator`` seeded with
-  ``seed`` (the run's seed in the GUI): the paper's method, not its random numbers (the authors'
-  code, tomgoldstein/loss-landscape, draws from torch's global RNG, so none of their planes can
-  be reproduced here draw for draw). They are then *filter-normalised* as in the paper: for
-  every weight matrix each row (one neuron of a Linear layer — a "filter") of the direction is
-  rescaled to the norm of the same row of the weights, so a step of 1 along the direction
-  changes every neuron by its own size (without it, the picture depends on how the weights
-  happen to be scaled). 1-D parameters (biases) get a zero direction, like the paper's
-  published figures (``--xignore biasbn``): the slice moves the weights, the biases stay.
-  ``biases="copy"`` uses the bias itself as its direction instead (their code's other option).
-  The path is projected onto the plane by least squares; in hundreds of dimensions two random
-  directions see little of it — which is itself the lesson (see the PCA plane).
-* ``"pca"``: the top two principal components of the weight trajectory (θ_i − θ_now for the
-  snapshots the engine kept: the start and every epoch end), so the plane is the one the
-  training path moved in most; ``explained`` says how much of the path's variance each captures.
-  Directions are orthonormal, so the axes are plain distances in weight space.
-
-How it is computed, and why:
-* On a *copy* (the snapshot's weights put into a freshly built model): the network in training is
-  never touched, so this can run on a background thread while training goes on.
-* ``model.eval()`` and ``torch.no_grad()``; many grid points at once with ``torch.func.vmap`` over
-  ``functional_call`` (one batched matmul per layer instead of one small forward pass per point:
-  a 41×41 slice is ~2k networks), in chunks bounded by ``CHUNK_BYTES`` of memory.
-* The loss is measured on the training points (at most ``MAX_POINTS``, an evenly spaced
-  deterministic subset beyond that, so a 200k-sample run stays interactive).
-* Incremental and cancellable: ``loss_rows`` yields the grid row by row; ``loss_grid`` and
-  ``compute_landscape`` take the ``report(fraction, text)`` / ``cancelled()`` callables of
-  ``app.tasks.BackgroundTask`` and return None when cancelled. Qt-free.
-* One intra-op thread by default in the calling thread (see ``TrainConfig.threads_for_cpu``:
-  torch's default of 2 OpenMP threads is many times slower from a non-main thread on a busy
-  machine), restored afterwards.
+A network's loss surface cannot be drawn, but a plane through weight space can: this module
+evaluates the real training loss ``L(θ + a·d1 + b·d2)`` on an n×n grid and projects the path the
+weights took onto the plane (Li et al., 2018, "Visualizing the Loss Landscape of Neural Nets").
+The plane is ``"random"`` (:func:`random_directions`: filter-normalised, seeded, so the paper's
+method but not its random numbers) or ``"pca"`` (:func:`pca_directions`: the plane the path moved
+in most). It works on a copy of the weights, many grid points per batched call
+(``torch.func.vmap``), row by row and cancellable, so it runs beside a training that goes on.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +21,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
 from torch import nn
 
+from core.engine.runtime import torch_threads
 from core.engine.training import WeightsSnapshot, build_mlp
 from core.errors import GdsimError
 
@@ -259,19 +228,6 @@ def project(points: np.ndarray, centre: np.ndarray, d1: np.ndarray, d2: np.ndarr
 # --------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    if n is None or n == previous:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _widest(model: nn.Module, x: torch.Tensor) -> int:
     """The widest activation of one forward pass (for the memory budget of a chunk)."""
     widths = [int(x.shape[-1])]
@@ -355,7 +311,7 @@ def loss_grid(
 ) -> np.ndarray | None:
     """The whole grid ``(len(ys), len(xs))``; None if ``cancelled()`` became true."""
     out = np.full((len(ys), len(xs)), np.nan)
-    with _threads(threads):
+    with torch_threads(threads):
         rows = loss_rows(model, weights, d1, d2, x, y, xs, ys, loss_fn)
         try:
             for j, row in rows:
@@ -467,7 +423,7 @@ def compute_landscape(
     traj, steps, epochs = path_of(snapshot)
     if report is not None:
         report(0.0, "choosing directions")
-    with _threads(threads):
+    with torch_threads(threads):
         if key == "pca":
             dirs = pca_directions(traj, theta, seed)
         else:
@@ -484,7 +440,7 @@ def compute_landscape(
     x, y = training_points(snapshot)
     if cancelled is not None and cancelled():
         return None
-    with torch.no_grad(), _threads(threads):
+    with torch.no_grad(), torch_threads(threads):
         centre = float(F.cross_entropy(model(x), y))
     t0 = time.perf_counter()
     grid = loss_grid(
