@@ -29,7 +29,7 @@ PRESET = "rosenbrock-adam-vs-sgd"
 _CHILD = """
 import os, sys
 mode, then, run_s, gdsim_args = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
-from app.main import import_torch_before_qt
+from app.display import import_torch_before_qt
 import_torch_before_qt()  # the order gdsim imports them in (the floor too: same work)
 import pyqtgraph
 from PySide6.QtCore import QEvent, QObject, QTimer

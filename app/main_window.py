@@ -18,7 +18,6 @@ import importlib
 import logging
 import os
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QRect, QSettings, Qt, QTimer, Slot
@@ -57,6 +56,7 @@ from app.settings import (
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
 from app.views.surface_view import SurfaceView
 from app.window_geometry import fit_to_screen, restore_geometry, save_geometry
+from app.window_host import make_action
 from core.errors import GdsimError
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ class MainWindow(QMainWindow):
         col.addWidget(self.sessions.banner)
         col.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
-        self.code_panel = CodePanel(self)
+        self.code_panel = CodePanel(self, self.sessions.act_export_script)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.code_panel)
 
         self.status_label = PlainLabel(self)
@@ -208,26 +208,8 @@ class MainWindow(QMainWindow):
         self._on_theme_changed()
 
     # -- construction --------------------------------------------------------------------
-    def _action(
-        self,
-        name: str,
-        text: str,
-        tip: str,
-        slot: Callable,
-        shortcuts: list[QKeySequence] | None = None,
-        checkable: bool = False,
-    ) -> QAction:
-        act = QAction(text, self)
-        act.setObjectName(name)
-        act.setToolTip(tip)
-        act.setStatusTip(tip)
-        act.setCheckable(checkable)
-        if shortcuts:
-            act.setShortcuts(shortcuts)
-            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        act.triggered.connect(slot)
-        self.addAction(act)  # shortcuts work in full screen, where the menu bar may be hidden
-        return act
+    def _action(self, *args, **kwargs) -> QAction:
+        return make_action(self, *args, **kwargs)
 
     def _build_actions(self) -> None:
         ks = QKeySequence.StandardKey
@@ -459,6 +441,15 @@ class MainWindow(QMainWindow):
         if panel is not None:
             panel.toggle()
         self._sync_panel_action()
+
+    def collapse_control_panel(self) -> QWidget | None:
+        """Collapse the current view's control panel to its strip; the panel, if it was open."""
+        panel = self._panel(self.current_view())
+        if panel is None or not panel.isExpanded():
+            return None
+        panel.setExpanded(False)
+        self._sync_panel_action()
+        return panel
 
     def _panel(self, view: QWidget | None):
         getter = getattr(view, "control_panel", None)

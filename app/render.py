@@ -127,7 +127,7 @@ def _output_kind(path: str) -> str:
 def _qt_app() -> Any:
     """The QApplication (made offscreen if none exists yet: render never needs a display)."""
     os.environ.setdefault("GDSIM_ERROR_DIALOGS", "0")
-    from app.main import import_torch_before_qt
+    from app.display import import_torch_before_qt
 
     import_torch_before_qt()
     from PySide6.QtWidgets import QApplication
