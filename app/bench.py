@@ -58,14 +58,6 @@ class Row:
     spread: str = ""
 
 
-def _at_most(limit: float) -> Callable[[float], bool]:
-    return lambda x: x <= limit
-
-
-def _at_least(limit: float) -> Callable[[float], bool]:
-    return lambda x: x >= limit
-
-
 # --------------------------------------------------------------------------------------- engine
 
 

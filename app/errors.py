@@ -158,8 +158,3 @@ def install(show_dialogs: bool = True) -> ExceptionReporter:
         _REPORTER.show_dialogs = show_dialogs
     _REPORTER.install()
     return _REPORTER
-
-
-def reporter() -> ExceptionReporter | None:
-    """The installed reporter, if any (tests inspect ``history``)."""
-    return _REPORTER

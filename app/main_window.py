@@ -136,7 +136,7 @@ class MainWindow(QMainWindow):
         self._settings_file = settings_file
         self._closed = False
         self._placed: QRect | None = None  # where restore_geometry put the window
-        self.error_reporter = errors.install()
+        errors.install()
         self.theme = get_theme()
 
         self.tabs = QTabWidget(self)

@@ -83,13 +83,12 @@ class Colors:
 
     background: str
     foreground: str
-    grid_alpha: float
     contour: tuple[int, int, int, int]  # contour lines over the heat map
     legend_brush: tuple[int, int, int, int]
 
 
-LIGHT = Colors("#FFFFFF", "#1E1E1E", 0.25, (0, 0, 0, 110), (255, 255, 255, 200))
-DARK = Colors("#1B1D21", "#DADADA", 0.3, (0, 0, 0, 120), (30, 32, 36, 210))
+LIGHT = Colors("#FFFFFF", "#1E1E1E", (0, 0, 0, 110), (255, 255, 255, 200))
+DARK = Colors("#1B1D21", "#DADADA", (0, 0, 0, 120), (30, 32, 36, 210))
 
 
 def _dark_palette() -> QPalette:
@@ -342,11 +341,6 @@ class ThemeManager(QObject):
                 continue
             alive.append((ref, fn))
         self._bindings = alive
-
-    def style_widget_tree(self, root: QWidget) -> None:
-        """Style every pyqtgraph view under ``root`` (``root`` included)."""
-        for view in _plot_views(root):
-            self.style_plot(view)
 
     def _restyle_later(self, view: pg.GraphicsView) -> None:
         view._gdsim_restyle = False  # type: ignore[attr-defined]

@@ -14,8 +14,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QDockWidget, QStatusBar
+    from PySide6.QtWidgets import QStatusBar
 
+    from app.views import ViewInterface
     from app.views.surface_view import SurfaceView
     from app.views.training_view import TrainingView
 
@@ -28,7 +29,7 @@ class WindowHost(Protocol):
 
     def current_key(self) -> str: ...
 
-    def current_view(self) -> QWidget: ...
+    def current_view(self) -> ViewInterface: ...
 
     def view(self, key: str) -> QWidget: ...
 
@@ -37,10 +38,6 @@ class WindowHost(Protocol):
     def collapse_control_panel(self) -> QWidget | None: ...
 
     def statusBar(self) -> QStatusBar: ...  # noqa: N802
-
-    def resizeDocks(  # noqa: N802
-        self, docks: list[QDockWidget], sizes: list[int], orientation: Qt.Orientation
-    ) -> None: ...
 
 
 def make_action(

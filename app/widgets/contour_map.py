@@ -274,10 +274,8 @@ class ContourMap(pg.PlotWidget):
         super().__init__(parent, viewBox=self._vb)
         self._theme = theme or get_theme()
         self._bands = max(1, int(bands))
-        self._cmap_name = colormap
         self._log = False
         self._levels = (0.0, 1.0)
-        self._fmin = 0.0
         self._display: np.ndarray | None = None
         self._rect: QRectF | None = None
 
@@ -341,7 +339,7 @@ class ContourMap(pg.PlotWidget):
         """Show a field :func:`prepare_field` computed (for this map's number of bands)."""
         xs, ys = field.xs, field.ys
         lo, hi = field.levels
-        self._display, self._levels, self._fmin = field.display, field.levels, field.fmin
+        self._display, self._levels = field.display, field.levels
         self._log = field.log_scale
         # pixel centres on the grid points: extend by half a cell each way
         dx = (xs[-1] - xs[0]) / (xs.size - 1)

@@ -225,10 +225,6 @@ class Throttle(QObject):
         self._timer.timeout.connect(self._fire)
         self._schedule.connect(self._start_timer)  # queued when emitted off the GUI thread
 
-    @property
-    def interval_ms(self) -> int:
-        return int(round(self._interval * 1000))
-
     def request(self) -> None:
         """Note that something changed; a redraw will follow within one frame."""
         with self._lock:
