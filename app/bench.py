@@ -1,31 +1,9 @@
 """``gdsim bench``: every performance figure against its baseline, in one process and one run.
 
-Why one command: users choose between CPU and GPU, lecturers want smooth animation on a weak
-laptop, and we want to know when a change makes gdsim slower. Each figure is measured next to its
-baseline in the same run (medians of repeated trials after warm-up, spread reported), so the
-ratios mean something on a noisy shared machine where absolute numbers do not.
-
-The figures (targets from the issues):
-
-1. race step: engine per-runner step vs a bare ``torch.optim`` loop, per registry optimizer
-   (ratio <= 1.2);
-2. swarm: steps/s at 1, 100, 10,000, 100,000 points vs a bare batched loop (>= 0.8 of bare at
-   10,000 points);
-3. surface grid: ms for a 500x500 grid of every built-in surface (< 15 ms);
-4. training: engine steps/s vs a bare copy of the tutorial loop, batch 32 and 128 (>= 0.9), on
-   the CPU and on ``--device`` when that is a GPU;
-5. window (offscreen): GUI timer-tick p50/p99 while training runs flat out (p99 <= 25 ms),
-   training steps/s with the window live vs the bare engine (>= 0.75), median frame time with 8
-   optimizers racing (<= 16 ms);
-6. stalls (offscreen, 1024×768): the longest GUI-thread stall of a preset load, a session open,
-   a theme switch and a zoom step (<= 100 ms each);
-7. start-up and quit (``app.bench_startup``): the real entry point from empty settings, saved
-   settings and a session file (<= 1.3x a bare torch + PySide6 + pyqtgraph window), and quit
-   after racing and after training (<= the bare window's quit + 0.5 s).
-
-The measuring itself lives next to what it measures (``core.bench.race``, ``core.bench.training``,
-``app.bench_surface``, ``app.bench_training_view``, ``app.bench_stalls``, ``app.bench_startup``);
-this module runs them, turns their results into rows of (figure, value, baseline, ratio, target, met) and prints/writes them.
+Each figure is measured next to its baseline in the same run (medians after warm-up, spread
+reported), so the ratios mean something on a noisy shared machine where absolute numbers do not.
+The measuring lives next to what it measures (``core.bench``, ``app.bench_*``); ``SECTIONS`` lists
+the figures, and this module turns their results into ``Row``s and prints or writes them.
 """
 
 from __future__ import annotations

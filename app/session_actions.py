@@ -1,19 +1,9 @@
-"""Sessions in the window: File ▸ Open/Save session, lecture presets, and the code panel.
+"""Sessions in the window: File ▸ Open/Save session, lecture presets, the banner and the code dock.
 
-Why a module of its own: the window only hosts views; what a *session* is (``core.files.session``)
-and what code reproduces the screen (``core.teach.codegen``) belong to core, and the glue that turns
-them into menus, a banner and a dock lives here, so ``main_window`` stays about windows.
-
-* **Open** validates the whole file first (``core.files.session.load_session``); a malformed, hostile,
-  truncated or future-version file is refused with a message and the screen is left exactly as
-  it was. **Save** writes through ``core.files.session.save_session`` (validated, then written to a
-  temporary file and renamed), so a full disk or a read-only folder never truncates a file.
-* Loading anything (a file or a preset) first keeps what was on screen; File ▸ "Back to the
-  previous session" brings it back, so a click on a preset never loses a lecturer's setup.
-* The banner above the views shows the loaded scenario's title and explanation, for the
-  lecture hall; it closes with its × button.
-* The code panel (View ▸ Show code, a dock) shows the standalone PyTorch script for the
-  current view, refreshed while visible; "Export script…" writes it as a ``.py`` file.
+What a session is belongs to ``core.files.session`` and the reproducing script to
+``core.teach.codegen``; this module is the glue into menus, so the window stays about windows.
+A file is validated whole before anything on screen changes, and File ▸ "Back to the previous
+session" undoes the last Open or preset.
 """
 
 from __future__ import annotations

@@ -1,22 +1,10 @@
 """A 2-D scalar field as a filled contour map with a colour bar, for the surface race.
 
-Why it is built this way:
-* *Filled look, cheaply*: the heat map uses a colour map cut into ``bands`` flat steps, and
-  contour lines are drawn exactly at the band edges, so it reads like ``contourf`` while the
-  GPU-free path stays one ``ImageItem`` plus one line item (``connect='pairs'``).
-* *Contours without pyqtgraph's IsocurveItem*: its Python marching squares takes seconds on a
-  500×500 grid; ``contour_segments`` below is vectorised numpy (tens of ms), run once per field.
-* *Hostile values*: surfaces produce nan (outside a domain) and inf (overflow). nan stays
-  transparent, ±inf is clamped to the ends of the colour scale, and the colour levels come
-  from finite values only, so one overflow cannot wash out the map.
-* *Log scale*: many surfaces span decades (Rosenbrock: 0 … 2500). With ``log_scale=True``
-  colours follow log10(f − f_min + ε) and the colour bar is labelled with the values of
-  f − f_min, not with logarithms.
-
-Mouse (also in the tooltip): click or drag with the left button emits ``pointClicked(x, y)`` /
-``pointDragged(x, y)`` in data coordinates (the view sets the start point); the wheel zooms,
-Shift+drag or middle-drag pans, right-drag zooms the axes, right-click opens pyqtgraph's view
-menu ("View All").
+Filled look from a banded colour map with contour lines at the band edges (one ``ImageItem``
+plus one line item; ``contour_segments`` is vectorised numpy: pyqtgraph's IsocurveItem takes
+seconds at 500×500). nan stays transparent, ±inf is clamped, and the colour levels come from
+finite values only. Mouse: left click/drag emits ``pointClicked``/``pointDragged`` in data
+coordinates; wheel zooms, Shift+drag or middle-drag pans.
 """
 
 from __future__ import annotations
