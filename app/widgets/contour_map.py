@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from app.theme import ThemeManager, get_theme
@@ -264,7 +264,6 @@ class ContourMap(pg.PlotWidget):
         self._bands = max(1, int(bands))
         self._log = False
         self._levels = (0.0, 1.0)
-        self._display: np.ndarray | None = None
         self._rect: QRectF | None = None
 
         pi = self.getPlotItem()
@@ -327,7 +326,7 @@ class ContourMap(pg.PlotWidget):
         """Show a field :func:`prepare_field` computed (for this map's number of bands)."""
         xs, ys = field.xs, field.ys
         lo, hi = field.levels
-        self._display, self._levels = field.display, field.levels
+        self._levels = field.levels
         self._log = field.log_scale
         # pixel centres on the grid points: extend by half a cell each way
         dx = (xs[-1] - xs[0]) / (xs.size - 1)
@@ -379,17 +378,8 @@ class ContourMap(pg.PlotWidget):
         """(low, high) of the colour scale in display units (log10 when log scaled)."""
         return self._levels
 
-    def display_array(self) -> np.ndarray | None:
-        """The values being coloured, shape (ny, nx); nan where the field is undefined."""
-        return self._display
-
     def is_log_scale(self) -> bool:
         return self._log
-
-    def data_to_widget(self, x: float, y: float) -> QPointF:
-        """Widget (viewport) coordinates of a data point, e.g. to click there in a test."""
-        return self.mapFromScene(self._vb.mapViewToScene(QPointF(x, y))).toPointF()
-
 
 def _style_minima(item: pg.ScatterPlotItem, t: ThemeManager) -> None:
     item.setSize(t.size(18))
