@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from app.bench_startup import startup_rows
+from app.bench_startup import QUIT_TARGET_S, START_TARGET, measure_startup
 from core.errors import GdsimError
 
 HELP = "measure gdsim's performance figures against their baselines (a table, and JSON)"
@@ -203,6 +204,41 @@ def stall_rows(p: dict) -> tuple[list[Row], Any]:
             f"max {r['max_ms']:.0f}",
         )
         for name, r in raw.items()
+    ]
+    return rows, raw
+
+
+def _start_row(figure: str, window: list[float], floor: list[float]) -> Row:
+    ratios = [w / f for w, f in zip(window, floor, strict=True)]
+    ratio = statistics.median(ratios)
+    spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+    met: bool | None = ratio <= START_TARGET
+    if min(ratios) <= START_TARGET < max(ratios):
+        met, spread = None, spread + " unsure"
+    return Row(figure, statistics.median(window), "s", statistics.median(floor), ratio,
+               f"ratio <= {START_TARGET}", met, spread)  # fmt: skip
+
+
+def _quit_row(figure: str, window: list[float], floor: list[float]) -> Row:
+    extra = [w - f for w, f in zip(window, floor, strict=True)]
+    ratio = statistics.median(window) / statistics.median(floor)
+    met: bool | None = statistics.median(extra) <= QUIT_TARGET_S
+    spread = f"+{min(extra):.2f} to +{max(extra):.2f} s"
+    if min(extra) <= QUIT_TARGET_S < max(extra):
+        met, spread = None, spread + " unsure"
+    return Row(figure, statistics.median(window), "s", statistics.median(floor), ratio,
+               f"<= floor + {QUIT_TARGET_S} s", met, spread)  # fmt: skip
+
+
+def startup_rows(p: dict) -> tuple[list[Row], Any]:
+    raw = measure_startup(p["startup_trials"], p["quit_after_s"])
+    floor_start, floor_quit = raw["floor start"], raw["floor quit"]
+    rows = [
+        _start_row("start-up, first start", raw["first start start"], floor_start),
+        _start_row("start-up, saved settings", raw["returning start"], floor_start),
+        _start_row("start-up, session file", raw["session start"], floor_start),
+        _quit_row("quit after racing", raw["returning quit"], floor_quit),
+        _quit_row("quit after training", raw["session quit"], floor_quit),
     ]
     return rows, raw
 

@@ -11,7 +11,6 @@ nobody's real settings are read or written.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,34 +140,8 @@ def _session_file(folder: str) -> str:
     return path
 
 
-def _start_row(figure: str, window: list[float], floor: list[float]) -> Any:
-    from app.bench import Row
-
-    ratios = [w / f for w, f in zip(window, floor, strict=True)]
-    ratio = statistics.median(ratios)
-    spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
-    met: bool | None = ratio <= START_TARGET
-    if min(ratios) <= START_TARGET < max(ratios):
-        met, spread = None, spread + " unsure"
-    return Row(figure, statistics.median(window), "s", statistics.median(floor), ratio,
-               f"ratio <= {START_TARGET}", met, spread)  # fmt: skip
-
-
-def _quit_row(figure: str, window: list[float], floor: list[float]) -> Any:
-    from app.bench import Row
-
-    extra = [w - f for w, f in zip(window, floor, strict=True)]
-    ratio = statistics.median(window) / statistics.median(floor)
-    met: bool | None = statistics.median(extra) <= QUIT_TARGET_S
-    spread = f"+{min(extra):.2f} to +{max(extra):.2f} s"
-    if min(extra) <= QUIT_TARGET_S < max(extra):
-        met, spread = None, spread + " unsure"
-    return Row(figure, statistics.median(window), "s", statistics.median(floor), ratio,
-               f"<= floor + {QUIT_TARGET_S} s", met, spread)  # fmt: skip
-
-
-def startup_rows(p: dict) -> tuple[list[Any], Any]:
-    trials, run_s = p["startup_trials"], p["quit_after_s"]
+def measure_startup(trials: int, run_s: float) -> dict[str, Any]:
+    """Seconds per trial of each child's start and quit ("floor start", "session quit", ...)."""
     compiled = compile_bytecode()
     raw: dict[str, list[float]] = {}
 
@@ -193,12 +166,4 @@ def startup_rows(p: dict) -> tuple[list[Any], Any]:
                                   "--session", session))  # fmt: skip
             if os.listdir(homes["empty"]):
                 raise GdsimError("start-up benchmark: the first-start child saved settings")
-    floor_start, floor_quit = raw["floor start"], raw["floor quit"]
-    rows = [
-        _start_row("start-up, first start", raw["first start start"], floor_start),
-        _start_row("start-up, saved settings", raw["returning start"], floor_start),
-        _start_row("start-up, session file", raw["session start"], floor_start),
-        _quit_row("quit after racing", raw["returning quit"], floor_quit),
-        _quit_row("quit after training", raw["session quit"], floor_quit),
-    ]
-    return rows, {**raw, "bytecode_compiled": compiled}
+    return {**raw, "bytecode_compiled": compiled}
