@@ -2,7 +2,7 @@
 
 Each figure is measured next to its baseline in the same run (medians after warm-up, spread
 reported), so the ratios mean something on a noisy shared machine where absolute numbers do not.
-The measuring lives next to what it measures (``core.bench``, ``app.bench_*``); ``SECTIONS`` lists
+The measuring lives next to what it measures (core/bench/, app/bench_*.py); ``SECTIONS`` lists
 the figures, and this module turns their results into ``Row``s and prints or writes them.
 """
 
