@@ -11,9 +11,11 @@ from PySide6.QtCore import QSettings
 
 @runtime_checkable
 class ViewInterface(Protocol):
-    """What ``MainWindow`` calls on a view. Optional too: a ``statusChanged = Signal(str)``
-    (throttled to a few a second; else the window polls ``status_text`` twice a second) and
-    ``control_panel() -> CollapsiblePanel | None`` (what View ▸ "Show control panel" toggles).
+    """What ``MainWindow`` calls on a view, besides a ``statusChanged = Signal(str)`` (throttled
+    to a few a second) and ``control_panel() -> CollapsiblePanel`` (View ▸ "Show control panel").
+
+    Teaching tools: ``MainWindow.VIEW_TOOLS`` lists each view's ``install(view) -> tool``; a
+    Surfaces tool takes the view's ``SurfacesModel`` and subscribes to its events.
 
     Theming: pens from ``get_theme().pen(color, width)`` kept current by ``theme.bind_pen`` or a
     bound-method slot on ``theme.changed`` (never a lambda: it would outlive the view)."""
@@ -23,9 +25,10 @@ class ViewInterface(Protocol):
         ...
 
     def shortcut_targets(self) -> dict[str, Callable[[], None] | None]:
-        """``run`` (Space), ``step`` (S, →), ``reset`` (R), ``narrate`` (N); None or missing: not
-        offered. Asked at each key press; the window dispatches only while this tab is current and
-        the focused control does not use the key (``app.input_policy``)."""
+        """``run`` (Space), ``step`` (S, →), ``reset`` (R), ``narrate`` (N, from a tool's
+        ``add_shortcut_target``); None or missing: not offered. Asked at each key press; the
+        window dispatches only while this tab is current and the focused control does not use
+        the key (``app.input_policy``)."""
         ...
 
     def save_settings(self, settings: QSettings) -> None:
