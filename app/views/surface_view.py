@@ -124,6 +124,8 @@ class SurfaceView(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.deck, 1)
         lay.addWidget(self.control_panel_widget)
+        edges = lay.contentsMargins().left() + lay.contentsMargins().right() + lay.spacing()
+        self.control_panel_widget.leave_room(lambda: self.deck.split_need().width() + edges)
 
     def _build_loss_box(self) -> QWidget:
         loss_box = QWidget(self)
