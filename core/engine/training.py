@@ -125,7 +125,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorData
 
 from core.engine.datasets import GeneratedData, make_dataset, parse_dataset_spec
 from core.engine.devices import move_optimizer_state, resolve_device
-from core.engine.optimizers import OptimizerSpec, apply_hparams, parse_spec
+from core.engine.optimizers import OptimizerSpec, apply_hparams, fused_kwargs, parse_spec
 from core.engine.schedulers import Schedule, SchedulerSpec, parse_scheduler
 from core.errors import GdsimError
 
@@ -596,7 +596,8 @@ class _Lane:
     ) -> None:
         self.index, self.name, self.spec = index, name, spec
         self.model = model
-        self.optimizer = spec.build(model.parameters())
+        device = next(model.parameters()).device
+        self.optimizer = spec.build(model.parameters(), **fused_kwargs(spec.info.cls, device))
         self.needs_closure = spec.info.needs_closure
         self.schedule: Schedule | None = None
         # Batches are index lists sliced in one go (no per-sample collate: 1.3-2x cheaper here).
