@@ -39,7 +39,7 @@ import platform
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -47,6 +47,7 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 from core.engine.devices import resolve_device
+from core.engine.optimizers import fused_kwargs
 from core.engine.training import TrainConfig, TrainingEngine, build_mlp
 
 
@@ -73,20 +74,39 @@ def _timed(steps_fn: Callable[[], int]) -> Timing:
     return steps, time.perf_counter() - wall, time.thread_time() - cpu
 
 
+#: How the bare loops build their optimizer and what their validation pass computes.
+#: ``engine``: the optimizer as the engine builds it (``fused_kwargs``: fused on the CPU) and the
+#: engine's validation (validation loss and accuracy plus training accuracy, one pass over both
+#: sets): the same work, so engine/bare is the engine's own cost. ``fused``: ``fused=True`` and
+#: the tutorial's validation (validation points only): the fastest way to get the tutorial's
+#: numbers with its DataLoader, the limit. ``tutorial``: the optimizer as the tutorial writes it
+#: (torch's default per-parameter loop on the CPU) and its validation.
+BUILDS = ("engine", "fused", "tutorial")
+
+
 def bare_loop(
-    config: TrainConfig, default_collate: bool = False, engine_threads: bool = True
+    config: TrainConfig,
+    default_collate: bool = False,
+    engine_threads: bool = True,
+    build: str = "engine",
+    sliced: bool = False,
 ) -> Timing:
-    """The tutorial's loop (+ validation per epoch) on the engine's data and model."""
+    """The tutorial's loop (+ validation per epoch) on the engine's data and model.
+
+    ``sliced``: batches are slices of a seeded permutation instead of the DataLoader (what the
+    loop costs without the tutorial's DataLoader)."""
     previous = torch.get_num_threads()
     if engine_threads:
         torch.set_num_threads(config.threads_for_cpu())
     try:
-        return _bare_loop(config, default_collate)
+        return _bare_loop(config, default_collate, build, sliced)
     finally:
         torch.set_num_threads(previous)
 
 
-def _bare_loop(config: TrainConfig, default_collate: bool) -> Timing:
+def _bare_loop(config: TrainConfig, default_collate: bool, build: str, sliced: bool) -> Timing:
+    if build not in BUILDS:
+        raise ValueError(f"build must be one of {BUILDS}, got {build!r}")
     data = config.make_data()
     x_train, y_train, x_val, y_val = data.tensors()
     train_set = TensorDataset(x_train, y_train)
@@ -95,6 +115,8 @@ def _bare_loop(config: TrainConfig, default_collate: bool) -> Timing:
         train_loader = DataLoader(
             train_set, batch_size=config.batch_size, shuffle=True, generator=gen
         )
+    elif sliced:
+        train_loader = _Slices(x_train, y_train, config.batch_size, gen)
     else:
         train_loader = DataLoader(
             train_set,
@@ -103,9 +125,31 @@ def _bare_loop(config: TrainConfig, default_collate: bool) -> Timing:
         )
     device = resolve_device(config.device)
     model = build_mlp(config.hidden, config.activation, data.n_classes, config.seed).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    spec = config.optimizer_specs()[0]
+    switch = {
+        "engine": fused_kwargs(spec.info.cls, device),
+        "fused": {"fused": True},
+        "tutorial": {},
+    }[build]
+    optimizer = spec.build(model.parameters(), **switch)
     loss_fn = nn.CrossEntropyLoss()
     num_epochs = config.epochs
+    x_val, y_val = x_val.to(device), y_val.to(device)
+    x_all = torch.cat((x_val, x_train)).to(device)  # as the engine's validation pass
+    y_all = torch.cat((y_val, y_train)).to(device)
+    n_val = len(x_val)
+
+    def validate() -> None:
+        if build == "engine":  # validation loss and accuracy, and training accuracy
+            scores = model(x_all)
+            _val_loss = loss_fn(scores[:n_val], y_all[:n_val]).item()
+            correct = scores.argmax(dim=1) == y_all
+            _val_acc = correct[:n_val].float().mean().item()
+            _train_acc = correct[n_val:].float().mean().item()
+        else:
+            scores = model(x_val)
+            _val_loss = loss_fn(scores, y_val).item()
+            _val_acc = (scores.argmax(dim=1) == y_val).float().mean().item()
 
     def tutorial_loop() -> int:
         model.train()
@@ -121,12 +165,26 @@ def _bare_loop(config: TrainConfig, default_collate: bool) -> Timing:
                 optimizer.step()
             model.eval()
             with torch.no_grad():
-                scores = model(x_val.to(device))
-                _val_loss = loss_fn(scores, y_val.to(device)).item()
-                _val_acc = (scores.argmax(dim=1) == y_val.to(device)).float().mean().item()
+                validate()
         return num_epochs * len(train_loader)
 
     return _timed(tutorial_loop)
+
+
+class _Slices:
+    """Batches as slices of a new seeded permutation each epoch (no DataLoader, no sampler)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch: int, gen: torch.Generator):
+        self.x, self.y, self.batch, self.gen = x, y, batch, gen
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(self.x), generator=self.gen)
+        for i in range(0, len(order), self.batch):
+            idx = order[i : i + self.batch]
+            yield self.x[idx], self.y[idx]
 
 
 def engine_loop(config: TrainConfig) -> Timing:
