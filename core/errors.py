@@ -30,3 +30,17 @@ class GdsimError(ValueError):
         if args and isinstance(args[0], str):
             args = (shorten_numbers(args[0]).translate(_ESCAPES), *args[1:])
         super().__init__(*args)
+
+
+def error_line(exc: BaseException, name_type: bool = False) -> str:
+    """``exc`` as the one line a label, status bar or log shows: its message's first line (its
+    type's name if it has none). ``name_type`` prefixes anything but a GdsimError with its type, so
+    a bug reads as one ("TypeError: ...") and can be reported."""
+    lines = str(exc).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    if isinstance(exc, GdsimError):
+        return first or "invalid input"
+    name = type(exc).__name__
+    if not first:
+        return name
+    return f"{name}: {first}" if name_type else first

@@ -77,7 +77,7 @@ from core.engine.training import (
     TrainConfig,
     parse_hidden,
 )
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 
 log = logging.getLogger("gdsim.training")
 
@@ -663,7 +663,7 @@ class TrainingControls(QWidget):
         try:
             spec = None if text.lower() in ("", "none") else parse_scheduler(text)
         except GdsimError as exc:
-            self._show_error(self.scheduler_error, f"Scheduler: {str(exc).splitlines()[0]}")
+            self._show_error(self.scheduler_error, f"Scheduler: {error_line(exc)}")
             return
         self._show_error(self.scheduler_error, "")
         self._select_scheduler(None if spec is None else str(spec))
@@ -858,7 +858,7 @@ class TrainingControls(QWidget):
         try:
             self.specs[lane] = self.specs[lane].with_changes(**{name: value})
         except GdsimError as exc:
-            self._show_error(self.hparam_error, str(exc).splitlines()[0])
+            self._show_error(self.hparam_error, error_line(exc))
             return
         self._show_error(self.hparam_error, "")
         self._update_item(lane)
@@ -953,7 +953,7 @@ class TrainingControls(QWidget):
         try:
             shown = _effective(self.config())
         except GdsimError as exc:  # not expected: every box holds a valid value
-            notes.append(f"the panel cannot show these settings: {str(exc).splitlines()[0]}")
+            notes.append(f"the panel cannot show these settings: {error_line(exc)}")
         else:
             wanted["optimizers"] = tuple(wanted["optimizers"])[:MAX_LANES]  # said above
             changed = [

@@ -58,7 +58,7 @@ from app.theme import ThemeManager, get_theme
 from app.views.training_controls import ERROR_COLORS
 from app.widgets.contour_map import ContourMap
 from core.engine.training import WeightsSnapshot
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 from core.teach.landscape import DEFAULT_RANDOM_SPAN, LandscapeSlice, compute_landscape
 
 log = logging.getLogger("gdsim.landscape")
@@ -333,7 +333,7 @@ class LandscapeTool(QObject):
         try:
             future = engine.request_weights(lane)
         except GdsimError as exc:
-            self._show_message(str(exc).splitlines()[0], True)
+            self._show_message(error_line(exc), True)
             return
         self.task.cancel()  # a computation in progress gives way to this one (no-op if idle)
         self._lane = lane

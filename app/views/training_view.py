@@ -50,7 +50,8 @@ from app.views.training_plots import TrainingPlots, lane_label, lane_short
 from app.widgets.collapsible_panel import CollapsiblePanel
 from app.widgets.plot_deck import PlotDeck
 from app.widgets.slider_spin import LogSliderSpin
-from app.worker import TrainingController, one_line
+from app.worker import TrainingController
+from core.engine.commands import Pause, RequestBoundary, Reset, Resume, SetDevice, SetHparams, Step
 from core.engine.devices import resolve_device
 from core.engine.optimizers import get_optimizer
 from core.engine.schedulers import RunShape, parse_scheduler
@@ -65,7 +66,7 @@ from core.engine.training import (
     TrainConfig,
     Update,
 )
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 
 log = logging.getLogger("gdsim.training")
 
@@ -119,6 +120,7 @@ class TrainingView(QWidget):
         self._rate = math.nan
         self._device = "cpu"
         self._lane_names: list[str] = []  # as the engine built them at the last reset
+        self._lane_optimizers: list[str] = []  # their optimizers' names ("Adam")
         self._lane_states: list[str] = []
         self._lane_lrs: list[float] = []
         self._sched_name: str | None = None  # the run's scheduler (markers; see _plan_...)
@@ -480,7 +482,7 @@ class TrainingView(QWidget):
                 self._after_reset.append("start")
             return
         if self._state == "running":
-            self.controller.pause()
+            self.controller.send(Pause())
             self._set_state("paused")
             return
         if self._state in DONE:
@@ -489,7 +491,7 @@ class TrainingView(QWidget):
         if not self._ensure_engine():
             return
         self._clear_message(errors_too=True)
-        self.controller.start()
+        self.controller.send(Resume())
         self._set_state("running")
 
     @Slot()
@@ -503,13 +505,13 @@ class TrainingView(QWidget):
             return
         if self._check_device() is None or not self._ensure_engine():
             return
-        self.controller.request_step(1)
+        self.controller.send(Step(1))
         self._set_state("paused")
 
     def apply_config(self, config: TrainConfig) -> None:
         """Show a session's training setup and start over with it (paused at step 0)."""
         if self._state == "running":
-            self.controller.pause()
+            self.controller.send(Pause())
             self._set_state("paused")
         note = self.controls.set_config(config)
         self.controls.lanesChanged.emit()
@@ -532,13 +534,13 @@ class TrainingView(QWidget):
                 return
             self._launch(config)
             if then == "start":
-                self.controller.start()
+                self.controller.send(Resume())
                 self._set_state("running")
             return
         try:
-            self.controller.reset(config)
+            self.controller.send(Reset(config))
         except GdsimError as exc:
-            self._show_message(one_line(exc), error=True)
+            self._show_message(error_line(exc), error=True)
             return
         self._after_reset = []  # a second Reset while one is on its way drops a queued Start
         self._after_reset_hparams = {}  # the config just sent holds every change made so far
@@ -554,7 +556,7 @@ class TrainingView(QWidget):
             config = self.controls.config()
             _check_schedulers(config)
         except GdsimError as exc:
-            self._show_message(one_line(exc), error=True)
+            self._show_message(error_line(exc), error=True)
             return None
         return config
 
@@ -563,7 +565,7 @@ class TrainingView(QWidget):
         try:
             resolve_device(name)
         except GdsimError as exc:
-            self._show_message(f"Cannot train: {one_line(exc)}", error=True)
+            self._show_message(f"Cannot train: {error_line(exc)}", error=True)
             return None
         return name
 
@@ -597,14 +599,18 @@ class TrainingView(QWidget):
         data = config.make_data()
         n_train = int(len(data.train_idx))
         bpe = max(1, math.ceil(n_train / config.batch_size))
-        self._start_run_display(_lane_names(config.optimizers), bpe, data, config.epochs)
+        names, kinds = _lane_names(config.optimizers), _optimizer_names(config)
+        self._start_run_display(names, bpe, data, config.epochs, kinds)
         self._plan_schedule_markers(config.scheduler, bpe, config.epochs)
         self._device = str(resolve_device(config.device))
         self._set_state("ready")
         self._timer.start()
 
-    def _start_run_display(self, names: list[str], bpe: int, data, epochs: int) -> None:
+    def _start_run_display(
+        self, names: list[str], bpe: int, data, epochs: int, optimizers: list[str]
+    ) -> None:
         self._lane_names = list(names)
+        self._lane_optimizers = list(optimizers)  # each lane's optimizer, for live changes
         self._lane_states = ["training"] * len(names)
         self._lane_lrs = [math.nan] * len(names)
         self._bpe, self._epochs, self._steps, self._rate = bpe, epochs, 0, math.nan
@@ -639,7 +645,8 @@ class TrainingView(QWidget):
         except GdsimError:
             return
         bpe = max(1, math.ceil(len(data.train_idx) / config.batch_size))
-        self._start_run_display(_lane_names(config.optimizers), bpe, data, config.epochs)
+        names, kinds = _lane_names(config.optimizers), _optimizer_names(config)
+        self._start_run_display(names, bpe, data, config.epochs, kinds)
         self._device = config.device
         self._show_lr_lane()
 
@@ -717,7 +724,7 @@ class TrainingView(QWidget):
         try:
             self.controls.set_lane_lr(lane, value)
         except GdsimError as exc:
-            self._show_message(one_line(exc), error=True)
+            self._show_message(error_line(exc), error=True)
             return
         if self._lr_error and self.message_text() == self._lr_error:
             self._clear_message(errors_too=True)  # a good value replaced the refused one
@@ -747,26 +754,26 @@ class TrainingView(QWidget):
             return
         if lane >= len(self._lane_names) or lane >= len(self.controls.specs):
             return  # the lane exists only in the panel (or no more): applies on Reset
-        if self._lane_names[lane].split("(")[0] != self.controls.specs[lane].name:
+        if self._lane_optimizers[lane] != self.controls.specs[lane].name:
             return  # a different optimizer is pending: its settings apply on Reset
         try:
-            self.controller.set_hparams(lane, **changes)
+            self.controller.send(SetHparams(lane, changes))
         except GdsimError as exc:
-            self._show_message(one_line(exc), error=True)
+            self._show_message(error_line(exc), error=True)
 
     @Slot(str)
     def _on_device(self, name: str) -> None:
         try:
             resolve_device(name)
         except GdsimError as exc:
-            self._show_message(f"Cannot use this device: {one_line(exc)}", error=True)
+            self._show_message(f"Cannot use this device: {error_line(exc)}", error=True)
             return
         self._clear_message(errors_too=True)
         if self.controller.alive and not self._awaiting_reset:
             try:
-                self.controller.set_device(name)
+                self.controller.send(SetDevice(name))
             except GdsimError as exc:
-                self._show_message(one_line(exc), error=True)
+                self._show_message(error_line(exc), error=True)
 
     @Slot(int)
     def _on_lane_selected(self, lane: int) -> None:
@@ -871,7 +878,8 @@ class TrainingView(QWidget):
             r = events[resets[-1]]
             self._awaiting_reset = False
             names = [lane.name for lane in upd.lanes]
-            self._start_run_display(names, upd.batches_per_epoch, r.data, upd.epochs)
+            kinds = [lane.optimizer for lane in upd.lanes]
+            self._start_run_display(names, upd.batches_per_epoch, r.data, upd.epochs, kinds)
             self._plan_schedule_markers(
                 r.config.get("scheduler"), upd.batches_per_epoch, upd.epochs
             )
@@ -928,10 +936,10 @@ class TrainingView(QWidget):
             after, self._after_reset = self._after_reset, []
             for command in after:
                 if command == "start" and self._state != "running":
-                    self.controller.start()
+                    self.controller.send(Resume())
                     self._set_state("running")
                 elif command == "step":
-                    self.controller.request_step(1)
+                    self.controller.send(Step(1))
                     self._set_state("paused")
         if self._state != previous:
             self._sync_buttons()
@@ -1022,7 +1030,7 @@ class TrainingView(QWidget):
             return  # throttled while it trains; once it stops, the last step is always drawn
         self._boundary_req_t = now
         self._boundary_req_step = upd.steps
-        self.controller.request_boundary(BOUNDARY_GRID, [lane])
+        self.controller.send(RequestBoundary(BOUNDARY_GRID, (lane,)))
 
     def _epoch_batch(self) -> tuple[int, int]:
         """(current epoch 1-based, batches done in it): 'Epoch 3/20 · batch 12/25'."""
@@ -1065,6 +1073,11 @@ def _lane_names(specs: tuple[str, ...]) -> list[str]:
         names.append(f"{s} #{seen.count(s) + 1}" if s in seen else s)
         seen.append(s)
     return names
+
+
+def _optimizer_names(config: TrainConfig) -> list[str]:
+    """Each lane's optimizer name ("Adam"), as ``LaneStatus.optimizer`` reports it."""
+    return [spec.name for spec in config.optimizer_specs()]
 
 
 def _with_device(config: TrainConfig, device: str) -> TrainConfig:

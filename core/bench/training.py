@@ -48,6 +48,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorData
 
 from core.engine.devices import resolve_device
 from core.engine.optimizers import fused_kwargs
+from core.engine.runtime import torch_threads
 from core.engine.training import TrainConfig, TrainingEngine, build_mlp
 
 
@@ -95,13 +96,8 @@ def bare_loop(
 
     ``sliced``: batches are slices of a seeded permutation instead of the DataLoader (what the
     loop costs without the tutorial's DataLoader)."""
-    previous = torch.get_num_threads()
-    if engine_threads:
-        torch.set_num_threads(config.threads_for_cpu())
-    try:
+    with torch_threads(config.threads_for_cpu() if engine_threads else None):
         return _bare_loop(config, default_collate, build, sliced)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _bare_loop(config: TrainConfig, default_collate: bool, build: str, sliced: bool) -> Timing:
