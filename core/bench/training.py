@@ -5,14 +5,23 @@ target is that this costs at most 10 % (engine steps/s >= 0.9x the bare loop) an
 events does not slow training. Run ``python -m core.bench.training [--quick] [--json]``.
 
 What is measured, per batch size (32 and 128), on the same data, model and initial weights:
-  bare                  a verbatim copy of the tutorial loop with the same DataLoader (BatchSampler
-                        over a TensorDataset) plus the per-epoch validation pass (loss and accuracy
-                        under ``torch.no_grad()``), nothing else; same CPU thread setting as the
-                        engine (``TrainConfig.threads_for_cpu``), so the ratio is the engine's cost;
+  bare                  the same work: the tutorial loop with the engine's DataLoader (BatchSampler
+                        over a TensorDataset), its optimizer built as the engine builds it (fused
+                        on the CPU, ``fused_kwargs``) and the engine's per-epoch validation pass
+                        (validation loss and accuracy and training accuracy, one pass); same CPU
+                        thread setting (``TrainConfig.threads_for_cpu``), so engine/bare is the
+                        engine's own cost (target >= 0.9);
+  fused_limit           the fastest way to the tutorial's numbers with its DataLoader: the loop
+                        with ``fused=True`` and the tutorial's validation (validation points
+                        only) (target >= 0.9);
   engine                ``TrainingEngine.run()`` in the calling thread, nobody draining (events pile
                         up in the bounded buffers; the flush every 20 ms still runs);
   engine_worker_30hz    ``run()`` on a worker thread while the calling thread drains at 30 Hz, as
-                        the window will;
+                        the window does;
+  bare_tutorial_optimizer  the loop as the tutorial writes it (torch's default per-parameter
+                        optimizer step): what the fused step saves;
+  bare_sliced_fused     fused, batches sliced from a permutation without a DataLoader: what the
+                        tutorial's DataLoader costs (kept: it is the loop the tutorial teaches);
   bare_default_collate  the bare loop with a default ``DataLoader(batch_size=..., shuffle=True)``
                         (per-sample collate), to show what the BatchSampler saves;
   bare_worker_default_threads  (``--threads-demo`` only) the bare loop on a worker thread with
@@ -20,12 +29,12 @@ What is measured, per batch size (32 and 128), on the same data, model and initi
                         (it is several times slower, so not run by default).
 Trials are short (~200 steps) and interleaved after a warm-up, the order reversed every trial,
 so drift in the machine's load hits every variant alike; each figure is the median over trials
-with the min-max spread, and the engine/bare ratio is also given per trial (paired). Two clocks: wall time (steps/s, the headline) and the training thread's own CPU time
-(``time.thread_time``; steps per CPU second). On a shared machine other processes make wall time
-noisy; CPU time of the one thread doing the work is far less sensitive, so its ratio is the more
-reliable estimate of the engine's own overhead. The event cost is the engine's throughput relative
-to ``bare`` (engine = bare + commands + events + bookkeeping), plus the cost of one ``drain()``
-call and of one flush (turning the pending loss tensors into floats).
+with its quartiles, and each engine/baseline ratio is paired per trial. Two clocks: wall time
+(steps/s) and the training thread's own CPU time (``time.thread_time``; steps per CPU second).
+On a shared machine other processes make wall time noisy; CPU time of the one thread doing the
+work is far less sensitive, so the verdicts use the CPU ratio: "unsure" when its quartiles
+straddle the target. Also the cost of one ``drain()`` call and of one flush (turning the
+pending loss tensors into floats).
 
 The functions return plain dicts so a later ``gdsim bench`` can reuse them.
 """
@@ -221,34 +230,68 @@ def engine_drained(config: TrainConfig, hz: float = 30.0) -> Timing:
 
 
 def _summary(values: list[float]) -> dict[str, float]:
+    """Median, min-max and quartiles (the middle half: one preempted trial on a shared machine
+    moves neither the median nor the quartiles; min and max for fewer than 4 values)."""
+    xs = sorted(values)
+    q1, q3 = (
+        statistics.quantiles(xs, n=4, method="inclusive")[::2] if len(xs) >= 4 else (xs[0], xs[-1])
+    )
     return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "trials": len(values),
+        "median": statistics.median(xs),
+        "min": xs[0],
+        "max": xs[-1],
+        "q1": q1,
+        "q3": q3,
+        "trials": len(xs),
     }
 
 
+#: The targets (issue 17): the engine at >= 0.9x the bare loop doing the same work, and at
+#: >= 0.9x the fused limit with the tutorial's DataLoader.
+TARGETS = {"bare": 0.9, "fused_limit": 0.9}
+#: What ``gdsim bench`` times: the engine and the two baselines with a target.
+TARGETED = ("engine", "bare", "fused_limit")
+
+
+def verdict(ratio: dict[str, float], target: float) -> str:
+    """ "met", "missed", or "unsure" when the quartiles of the paired ratios straddle ``target``
+    (another run could land on the other side)."""
+    if (ratio["q1"] >= target) != (ratio["q3"] >= target):
+        return "unsure"
+    return "met" if ratio["median"] >= target else "missed"
+
+
 def compare(
-    batch_size: int, epochs: int, trials: int, threads_demo: bool = False, device: str = "cpu"
+    batch_size: int,
+    epochs: int,
+    trials: int,
+    threads_demo: bool = False,
+    device: str = "cpu",
+    only: tuple[str, ...] | None = None,
 ) -> dict:
-    """Interleaved trials of every variant for one batch size.
+    """Interleaved trials of every variant (or of ``only``) for one batch size.
 
     Returns ``{"batch_size", "epochs", "variants": {name: {"steps_per_s": summary,
-    "steps_per_cpu_s": summary}}, "engine_ratio": {"wall": summary, "cpu": summary}}`` where a
-    summary is ``{"median", "min", "max", "trials"}`` and the ratios are paired per trial.
+    "steps_per_cpu_s": summary}}, "ratios": {baseline: {"wall": summary, "cpu": summary}},
+    "engine_ratio": ratios["bare"]}`` where a summary is ``{"median", "min", "max", "q1", "q3",
+    "trials"}`` and each ratio (engine speed / baseline speed) is paired per trial.
     """
     config = _config(batch_size, epochs, device)
     variants: dict[str, Callable[[], Timing]] = {
         "bare": lambda: bare_loop(config),
         "engine": lambda: engine_loop(config),
+        "fused_limit": lambda: bare_loop(config, build="fused"),
         "engine_worker_30hz": lambda: engine_drained(config),
+        "bare_tutorial_optimizer": lambda: bare_loop(config, build="tutorial"),
+        "bare_sliced_fused": lambda: bare_loop(config, build="fused", sliced=True),
         "bare_default_collate": lambda: bare_loop(config, default_collate=True),
     }
     if threads_demo:
         variants["bare_worker_default_threads"] = lambda: in_worker_thread(
             lambda: bare_loop(config, engine_threads=False)
         )
+    if only is not None:
+        variants = {name: fn for name, fn in variants.items() if name in only}
     for fn in variants.values():  # warm-up
         fn()
     results: dict[str, list[Timing]] = {name: [] for name in variants}
@@ -259,19 +302,25 @@ def compare(
         order.reverse()  # alternate the order so slow drift in the machine's load cancels out
     wall = {name: [s / w for s, w, _ in values] for name, values in results.items()}
     cpu = {name: [s / c for s, _, c in values] for name, values in results.items()}
+    # paired per trial: less sensitive to load drift than a ratio of medians
+    ratios = {
+        name: {
+            clock: _summary([e / b for e, b in zip(rate["engine"], rate[name], strict=True)])
+            for clock, rate in (("wall", wall), ("cpu", cpu))
+        }
+        for name in variants
+        if name != "engine"
+    }
     return {
         "batch_size": batch_size,
         "epochs": epochs,
-        "steps_per_trial": results["bare"][0][0],
+        "steps_per_trial": results["engine"][0][0],
         "variants": {
             name: {"steps_per_s": _summary(wall[name]), "steps_per_cpu_s": _summary(cpu[name])}
             for name in variants
         },
-        # paired per trial: less sensitive to load drift than a ratio of medians
-        "engine_ratio": {
-            "wall": _summary([e / b for e, b in zip(wall["engine"], wall["bare"], strict=True)]),
-            "cpu": _summary([e / b for e, b in zip(cpu["engine"], cpu["bare"], strict=True)]),
-        },
+        "ratios": ratios,
+        "engine_ratio": ratios["bare"],
     }
 
 
@@ -346,12 +395,14 @@ def format_table(result: dict[str, Any]) -> str:
                 f"{w['median'] / bare_wall:>6.2f} {c['median']:>11.0f} "
                 f"{c['median'] / bare_cpu:>6.2f}"
             )
-        r = row["engine_ratio"]
-        lines.append(
-            f"{'':>5} engine/bare paired per trial: wall {r['wall']['median']:.2f} "
-            f"({r['wall']['min']:.2f}-{r['wall']['max']:.2f}), CPU {r['cpu']['median']:.2f} "
-            f"({r['cpu']['min']:.2f}-{r['cpu']['max']:.2f})"
-        )
+        for name, r in row["ratios"].items():
+            target = TARGETS.get(name)
+            judged = f", {verdict(r['cpu'], target)} (target {target})" if target else ""
+            lines.append(
+                f"{'':>5} engine/{name} paired, median (quartiles): wall {r['wall']['median']:.2f}"
+                f" ({r['wall']['q1']:.2f}-{r['wall']['q3']:.2f}), CPU {r['cpu']['median']:.2f}"
+                f" ({r['cpu']['q1']:.2f}-{r['cpu']['q3']:.2f}){judged}"
+            )
     c = result["event_costs"]
     lines.append(
         f"drain(): {c['drain_us_60_points']:.0f} us with 60 points pending; "

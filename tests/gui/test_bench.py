@@ -22,7 +22,7 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
         {f"race step {name}" for name in optimizer_names()}
         | {f"swarm {n:,} points" for n in (1, 100, 10_000, 100_000)}
         | {f"grid 500x500 {name}" for name in SURFACES}
-        | {"training cpu batch 32", "training cpu batch 128"}
+        | {f"training cpu batch {b}{s}" for b in (32, 128) for s in ("", ", fused limit")}
         | {
             "GUI tick p50 while training",
             "GUI tick p99 while training",
