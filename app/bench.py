@@ -285,10 +285,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     ),
     "quick": dict(
         trials=3,
-        training_pairs=11,
+        training_pairs=13,
         race_steps=150,
         swarm_seconds=0.1,
-        epochs_scale=0.3,
+        epochs_scale=0.6,
         live_seconds=2.5,
         live_trials=4,
         slice_seconds=0.5,
