@@ -1,53 +1,10 @@
 """Basins of attraction: start one optimizer from every point of a grid, see where each ends.
 
-Where you start decides where you end. On Himmelblau's surface plain gradient descent reaches
-each of the four minima from a region of its own, and the borders between those regions are
-not where a student guesses; with momentum or a large learning rate the regions shred into
-stripes, and past some learning rate whole regions diverge. This module computes that map.
-
-How: one :class:`core.engine.race.Swarm` holds every grid point as one row of an ``(N, 2)`` float64
-parameter, stepped by the real ``torch.optim`` optimizer (the race engine's batched swarm: each
-row follows exactly the path it would follow alone, because the optimizer is elementwise). A
-100 x 100 grid costs one batched step of 10,000 points (~0.2 ms for Adam here), not 10,000
-separate optimizers.
-
-Incremental, so a GUI can run it in time-budgeted slices and show progress::
-
-    run = BasinsRun("himmelblau", "Adam(lr=0.05)", n=100, steps=1000)
-    while not run.done:
-        run.advance(50, budget_s=0.01)      # -> progress in [0, 1]
-    res = run.result()                      # BasinsResult (plain numpy + dataclasses)
-    res.labels                              # (n, n) int: index into res.legend
-    [(c.name, c.fraction) for c in res.legend]
-
-Classification of each start, in this order:
-
-1. ``"undefined"``: f is not finite at the start itself (e.g. ``log(x)`` for x < 0).
-2. ``"diverged"``: the swarm's per-point divergence flag (see ``core.engine.race``, "Divergence").
-3. a known minimum (:attr:`Surface.minima`) whose location is within ``tol`` of the end point
-   (``tol`` defaults to :data:`TOL_FRACTION` of the domain's larger side, so it scales with the
-   surface); the nearest one wins. A point still oscillating around a known minimum counts as
-   having reached it: it is in that basin.
-4. ``"still moving"``: not settled, i.e. in its last ~:data:`SETTLE_CHECKS` x
-   :data:`CHECK_EVERY` steps it moved more than ``move_tol`` (default :data:`MOVE_FRACTION` of
-   the larger side) per step (see :data:`CHECK_EVERY` for exactly how).
-5. otherwise it settled somewhere the surface does not list (a local minimum, a flat plateau, any
-   minimum of a typed expression): the settled end points are clustered greedily -- lowest loss
-   first, every settled point within ``tol`` of that founder joins it -- into ``"other minimum
-   k"`` classes (k = 1 is the lowest value), located at the founder. After
-   :data:`MAX_OTHER_CLASSES` clusters the rest are lumped into ``"settled elsewhere"`` so a
-   surface full of local minima (Rastrigin) stays bounded in time and in legend length.
-
-The run stops early once every point has diverged, settled, or kept circling a known minimum
-(within ``tol`` at :data:`CAPTURE_CHECKS` consecutive checks, :data:`CHECK_EVERY` steps apart:
-Adam keeps making small jumps around a minimum long after it has arrived).
-
-Non-elementwise optimizers (LBFGS, Adafactor) are refused: the engine cannot batch them (their
-update of one row depends on other rows), so a swarm falls back to one optimizer per point,
-~100 us per point per step -- 10,000 points x 1,000 steps would take over 15 minutes. A map
-that slow would not be a teaching tool; the error says which optimizers work.
-
-Deterministic: no randomness anywhere; the same inputs give the same labels.
+Where you start decides where you end, and the borders between the regions are not where a
+student guesses. One batched :class:`core.engine.race.Swarm` steps every grid point with the real
+``torch.optim`` optimizer (each row follows the path it would follow alone), so a 100 x 100 map
+costs one step of 10,000 points; :class:`BasinsRun` advances in time-budgeted slices for a GUI.
+No randomness: the same inputs give the same map.
 """
 
 from __future__ import annotations
@@ -58,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from core.engine.optimizers import OptimizerSpec, as_spec, get_optimizer, optimizer_names
 from core.engine.race import Race, Swarm
@@ -157,6 +115,18 @@ def batchable(spec: OptimizerSpec) -> bool:
     return bool(spec.info.elementwise and not spec.info.needs_closure)
 
 
+def _columns(points: np.ndarray) -> torch.Tensor:
+    """(2, N) contiguous x and y rows of (N, 2) points (a copy)."""
+    return torch.from_numpy(points).t().contiguous()
+
+
+def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(N,) squared distances dx² + dy² between the columns of ``a`` (2, N) and those of ``b``
+    (2, N), or one point ``b`` (2, 1)."""
+    d = (a - b).square_()
+    return d[0].add_(d[1])
+
+
 def _fmt(v: float) -> str:
     """A coordinate for a legend: 3 significant digits, and round-off (-7.8e-26) shown as 0."""
     return "0" if abs(v) < 5e-4 else f"{v:.3g}"
@@ -194,7 +164,7 @@ def _check_domain(domain: object) -> Domain:
 
 
 class BasinsRun:
-    """One basins computation, advanced in slices (see the module docstring).
+    """One basins computation, advanced in slices (``advance(50, budget_s=0.01)``).
 
     ``surface``: a Surface, a registry name or an expression. ``spec``: an OptimizerSpec or a
     SPEC string. ``n``: grid points per side (:data:`MIN_N`..:data:`MAX_N`). ``steps``: the most
@@ -215,6 +185,7 @@ class BasinsRun:
     ) -> None:
         self.surface = surface if isinstance(surface, Surface) else get_surface(surface)
         self.spec = as_spec(spec)
+        # unbatched, one optimizer per point: a 100 x 100 map would take minutes, not seconds
         if not batchable(self.spec):
             ok = ", ".join(
                 name for name in optimizer_names() if batchable(OptimizerSpec(get_optimizer(name)))
@@ -242,14 +213,16 @@ class BasinsRun:
         self.swarm: Swarm = self._race.add_swarm(self.spec, starts, label="basins")
         self._undefined = self.swarm.diverged.copy()  # bad at the start itself
         count = len(starts)
-        self._prev = np.empty((count, 2))  # points one step before a check
-        self._anchor = starts.copy()  # points at the previous check
+        # the check's state, in torch (see _check); classify reads _calm through numpy
+        self._prev_t = torch.empty((2, count), dtype=torch.float64)  # one step before a check
+        self._anchor_t = _columns(starts)  # points at the previous check
         self._anchor_step = 0
         self._calm = np.zeros(count, dtype=np.int32)  # consecutive calm checks
-        self._near = np.zeros(count, dtype=np.int32)  # consecutive checks near a known minimum
-        self._minima = (
-            np.array([(m.x, m.y) for m in self.surface.minima]) if self.surface.minima else None
-        )
+        self._calm_t = torch.from_numpy(self._calm)
+        self._near_t = torch.zeros(count, dtype=torch.int32)  # consecutive checks near a minimum
+        self._minima = [
+            torch.tensor([[m.x], [m.y]], dtype=torch.float64) for m in self.surface.minima
+        ]
         self._settled = False  # every live point calm, or circling a known minimum
         self._step_cost = 0.0  # running estimate of one step, s (for budgeted slices)
 
@@ -282,7 +255,7 @@ class BasinsRun:
             k = swarm.steps + 1
             check = k % CHECK_EVERY == 0 or k == self.max_steps
             if check:
-                np.copyto(self._prev, swarm.points)
+                self._prev_t.copy_(torch.from_numpy(swarm.points).t())
             if self._race.step(1) == 0:
                 break
             taken += 1
@@ -295,34 +268,34 @@ class BasinsRun:
         return self.progress
 
     def _check(self) -> None:
-        """Who has settled, and has everyone arrived? (See :data:`CHECK_EVERY`.)"""
+        """Who has settled, and has everyone arrived? (See :data:`CHECK_EVERY`.)
+
+        In torch over the whole grid, the points as two contiguous rows of x and y: a few
+        passes instead of numpy's many temporaries and index arrays (torch is slow at a
+        dimension of 2). Squared distances are dx² + dy² as before, so every comparison sees
+        the same numbers.
+        """
         swarm = self.swarm
-        pts = swarm.points
-        d = pts - self._prev
-        d *= d
-        small = d[:, 0] + d[:, 1] < self.move_tol * self.move_tol
-        d = pts - self._anchor
-        d *= d
+        pts = _columns(swarm.points)
+        small = _sq_dist(pts, self._prev_t) < self.move_tol * self.move_tol
         window = self.move_tol * (swarm.steps - self._anchor_step)
-        small &= d[:, 0] + d[:, 1] < window * window
-        np.copyto(self._anchor, pts)
+        small &= _sq_dist(pts, self._anchor_t) < window * window
+        self._anchor_t = pts
         self._anchor_step = swarm.steps
-        calm = self._calm
-        calm += 1
-        calm[~small] = 0
-        settled = calm >= SETTLE_CHECKS
-        # who is still going: live points that have not settled; those that keep circling a
-        # known minimum (Adam's late spikes) count as arrived once seen near it repeatedly
-        going = np.flatnonzero(~settled & ~swarm.diverged)
-        self._near[settled] = 0
-        if going.size and self._minima is not None:
-            p = pts[going]
-            m = self._minima
-            d2 = (p[:, None, 0] - m[None, :, 0]) ** 2 + (p[:, None, 1] - m[None, :, 1]) ** 2
-            near = d2.min(axis=1) <= self.tol * self.tol
-            self._near[going] = np.where(near, self._near[going] + 1, 0)
-            going = going[self._near[going] < CAPTURE_CHECKS]
-        self._settled = going.size == 0
+        calm = self._calm_t
+        calm.add_(1).mul_(small)  # consecutive calm checks: +1, or back to 0
+        going = calm < SETTLE_CHECKS  # not settled...
+        # ...and live; those that keep circling a known minimum (Adam's late spikes) count as
+        # arrived once seen near it repeatedly. Settled points restart their count at 0; the
+        # count of a diverged point is never read.
+        going &= ~torch.from_numpy(swarm.diverged)
+        if self._minima:
+            d2 = _sq_dist(pts, self._minima[0])
+            for m in self._minima[1:]:
+                torch.minimum(d2, _sq_dist(pts, m), out=d2)
+            self._near_t.add_(1).mul_(d2 <= self.tol * self.tol).mul_(going)
+            going &= self._near_t < CAPTURE_CHECKS
+        self._settled = not bool(going.any())
 
     def run(self) -> BasinsResult:
         """Advance to the end and return the result (for scripts and tests)."""
@@ -342,7 +315,10 @@ class BasinsRun:
         """:meth:`result` in pieces: yields None after each piece of work (a block of
         :data:`CLASSIFY_BLOCK` points or one cluster, a few ms each), then the result.
 
-        For a GUI: classifying a 300 x 300 grid with many local minima takes ~0.1 s in one go.
+        Each start is, in this order: "undefined" (f is not finite at the start), "diverged",
+        the nearest known minimum within ``tol`` (still circling it counts), "still moving", or
+        else settled elsewhere: settled points are clustered greedily, lowest loss first, into
+        "other minimum k" (at most :data:`MAX_OTHER_CLASSES`, then "settled elsewhere").
         The state is copied first, so the run may go on stepping meanwhile.
         """
         swarm = self.swarm
