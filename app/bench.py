@@ -33,7 +33,7 @@ Where a faster equivalent of the same work exists (the *limit*), its ratio is pr
 row with a target of its own. Ratios with interleaved pairs show their interquartile range, and
 a verdict whose range straddles the target is printed "unsure" instead of yes/NO.
 
-The measuring itself lives next to what it measures (``core.bench.race``, ``core.teach.bench``,
+The measuring itself lives next to what it measures (``core.bench.race``, ``core.bench.teach``,
 ``core.bench.training``, ``app.bench_surface``, ``app.bench_training_view``, ``app.bench_stalls``,
 ``app.bench_startup``); this module runs them, turns their results into rows of (figure, value,
 baseline, ratio, target, met) and prints/writes them.
@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from app.bench_startup import startup_rows
-from core.bench.race import verdict
+from core.bench.stats import verdict
 from core.errors import GdsimError
 
 HELP = "measure gdsim's performance figures against their baselines (a table, and JSON)"
@@ -205,7 +205,7 @@ def training_rows(p: dict) -> tuple[list[Row], Any]:
 
 
 def _limit(name: str, r: dict, target: float) -> Limit:
-    """A :class:`Limit` from ``core.bench.race.paired``'s entry for it (an at-least target)."""
+    """A :class:`Limit` from ``core.bench.stats.paired``'s entry for it (an at-least target)."""
     return Limit(
         name,
         r["ms"],
@@ -217,7 +217,7 @@ def _limit(name: str, r: dict, target: float) -> Limit:
 
 
 def landscape_rows(p: dict) -> tuple[list[Row], Any]:
-    from core.teach.bench import TARGET_LANDSCAPE, bench_landscape
+    from core.bench.teach import TARGET_LANDSCAPE, bench_landscape
 
     raw = bench_landscape(n=p["landscape_n"], pairs=p["pairs"])
     same = raw["vmap"]
@@ -236,7 +236,7 @@ def landscape_rows(p: dict) -> tuple[list[Row], Any]:
 
 
 def basins_rows(p: dict) -> tuple[list[Row], Any]:
-    from core.teach.bench import TARGET_BASINS, bench_basins
+    from core.bench.teach import TARGET_BASINS, bench_basins
 
     raw = bench_basins(n=p["basins_n"], pairs=p["pairs"])
     row = Row(

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -352,7 +352,7 @@ class TrainingControls(QWidget):
         self.race_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.race_list.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         lay.addWidget(self.race_list)
-        race_row = QHBoxLayout()
+        race_row = QGridLayout()
         self.race_add_combo = QComboBox(self)
         self.race_add_combo.setObjectName("raceAddCombo")
         self.race_add_combo.setAccessibleName("Optimizer to add")
@@ -372,9 +372,12 @@ class TrainingControls(QWidget):
         self.remove_race_button.setObjectName("removeRaceButton")
         self.remove_race_button.setAccessibleName("Remove optimizer from race")
         self.remove_race_button.setToolTip("Stop racing the selected optimizer (applies on Reset)")
-        race_row.addWidget(self.race_add_combo, 1)
-        race_row.addWidget(self.add_race_button)
-        race_row.addWidget(self.remove_race_button)
+        # Remove under Add, as in the Surfaces panel: three in a row made the panel ~420 px
+        # wide at 200 % zoom, more than it may take of a 1024 px window
+        race_row.addWidget(self.race_add_combo, 0, 0)
+        race_row.addWidget(self.add_race_button, 0, 1)
+        race_row.addWidget(self.remove_race_button, 1, 1)
+        race_row.setColumnStretch(0, 1)
         lay.addLayout(race_row)
 
         opt_form = QFormLayout()

@@ -28,7 +28,7 @@ from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QWidget
 
-from app.plaintext import PlainLabel, esc, plain_tip
+from app.plaintext import esc, plain_tip
 from app.theme import ThemeManager, get_theme
 from app.views.training_series import (
     ACC_SERIES,
@@ -38,6 +38,7 @@ from app.views.training_series import (
     style_item,
 )
 from app.widgets.curve_buffer import CurveBuffer
+from app.widgets.plot_labels import TidyAxis, WrappedTitle, edge_label
 from app.widgets.slider_spin import format_number
 from core.engine.optimizers import parse_spec
 from core.errors import GdsimError
@@ -298,7 +299,8 @@ class TrainingPlots(QObject):
     def __init__(self, theme: ThemeManager | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.theme = theme or get_theme()
-        self.loss_plot = pg.PlotWidget()
+        # log axes whose minor labels crowd at 200 % zoom: labels that would overlap are left out
+        self.loss_plot = pg.PlotWidget(axisItems={"left": TidyAxis("left")})
         self.loss_plot.setObjectName("lossPlot")
         self.loss_plot.setAccessibleName("Loss curves")
         self.loss_plot.setToolTip(LOSS_TOOLTIP)
@@ -309,7 +311,7 @@ class TrainingPlots(QObject):
             "Share of points classified correctly after each epoch: validation (hollow dots, "
             "the honest number) and training (filled dots), coloured as in the loss plot"
         )
-        self.lr_plot = pg.PlotWidget()
+        self.lr_plot = pg.PlotWidget(axisItems={"left": TidyAxis("left")})
         self.lr_plot.setObjectName("trainingLrPlot")
         self.lr_plot.setAccessibleName("Learning rate against epoch for every optimizer")
         self.lr_plot.setToolTip(LR_TOOLTIP)
@@ -355,11 +357,9 @@ class TrainingPlots(QObject):
         bp.setLabel("left", "x₂")
         # the title is a QLabel above the plot, not a pyqtgraph title: a title inside the scene
         # cannot shrink, and at 1024 px with zoom it pushed the plot out of its widget
-        self.boundary_title = PlainLabel("Decision boundary")
+        self.boundary_title = WrappedTitle("Decision boundary")
         self.boundary_title.setObjectName("boundaryTitle")
         self.boundary_title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.boundary_title.setMinimumWidth(1)
-        self.boundary_title.setWordWrap(True)
         bp.setMenuEnabled(False)
         bp.getViewBox().setDefaultPadding(0.02)
 
@@ -651,13 +651,8 @@ class TrainingPlots(QObject):
         text = f"{scheduler}: cycle over, lr held (torch stops here)"
         x = step / self.batches_per_epoch
         self._add_marker(x, text, "lr")
-        line = pg.InfiniteLine(
-            pos=x,
-            angle=90,
-            movable=False,
-            label=text,
-            labelOpts={"position": 0.9, "anchors": [(0, 0), (0, 0)]},
-        )
+        line = pg.InfiniteLine(pos=x, angle=90, movable=False)
+        edge_label(line, text, position=0.9, rise=0)
         line.setObjectName("lrHoldMarker")
         self._style_marker(line, "lr")
         self.lr_plot.getPlotItem().addItem(line)
@@ -676,13 +671,8 @@ class TrainingPlots(QObject):
         # labels low (the legend is at the top), stepped so neighbours do not overprint
         nth = self._marker_kinds.count(kind)
         position = (0.04 if kind == "lr" else 0.26) + 0.07 * (nth % 3)
-        line = pg.InfiniteLine(
-            pos=x,
-            angle=90,
-            movable=False,
-            label=text,
-            labelOpts={"position": position, "anchors": [(0, 1), (0, 1)]},
-        )
+        line = pg.InfiniteLine(pos=x, angle=90, movable=False)
+        edge_label(line, text, position=position, rise=1)  # inside the plot at either edge
         line.setObjectName(f"{kind}Marker")
         self._style_marker(line, kind)
         lp.addItem(line)
@@ -1037,4 +1027,5 @@ class TrainingPlots(QObject):
             back.setAlpha(210)
             line.label.fill = pg.mkBrush(back)  # readable over the curves
             line.label.textItem.setFont(th.font(0.85))
+            line.label.updatePosition()  # a bigger font may need the other side of the line
             line.label.update()

@@ -6,7 +6,7 @@ import math
 
 import app.bench as bench
 from app.main import main
-from core.bench.race import verdict
+from core.bench.stats import verdict
 from core.engine.optimizers import optimizer_names
 from core.engine.surfaces import SURFACES
 

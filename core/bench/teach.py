@@ -1,6 +1,6 @@
 """Benchmarks for the teaching tools: the network's loss landscape and the basins map, each against
 the fastest equivalent plain torch code (its *limit*) and, where there is one, the plain code doing
-the same work the textbook way. ``python -m core.teach.bench [--quick]``; ``gdsim bench`` shows
+the same work the textbook way. ``python -m core.bench.teach [--quick]``; ``gdsim bench`` shows
 them as the "landscape" and "basins" rows.
 
 - :func:`bench_landscape`: ``compute_landscape`` of a trained MLP (hidden 64 by default, 41x41
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from core.bench.race import paired, seconds
+from core.bench.stats import paired, seconds
 
 TARGET_LANDSCAPE = 0.8
 TARGET_BASINS = 0.85
@@ -181,7 +181,7 @@ def bench_basins(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m core.teach.bench", description=__doc__.split("\n")[0]
+        prog="python -m core.bench.teach", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="fewer pairs")
     args = parser.parse_args(argv)
