@@ -1,19 +1,10 @@
-"""Benchmarks of the Training view: is the window smooth, and what does it cost training?
+"""Benchmarks of the Training view (``gdsim bench``, section "window"): is the window smooth
+while training runs flat out, and what does it cost training?
 
-Run ``python -m app.bench_training_view [--seconds S] [--json]`` (offscreen by default). Each
-function returns a plain dict, for the closing note and a later ``gdsim bench``.
-
-(a) ``tick_latency``: a 16 ms ``QTimer`` on the GUI thread while the view trains flat out in a
-    shown ``MainWindow`` (1280×800, Training tab). The interval between its ticks is what a
-    lecturer feels as smoothness: it includes the view's own display tick (drain + setData),
-    Qt painting the plots, and waiting for the GIL while the worker thread trains. Also the
-    view's tick cost alone (p50/p99). Target: interval p99 ≤ 25 ms.
-(b) ``throughput``: training steps/s of the window's engine vs the same config on a bare
-    ``TrainingEngine.run()`` in a plain thread while the GUI thread sleeps (no events, no
-    painting), in short alternating slices in one run (the shared machine's load drifts), the
-    ratio being the median of the paired ratios. Target: window/bare ≥ 0.75.
-(c) ``race_frame``: display frame time (the view's tick plus the paints it causes) and the
-    16 ms timer's interval with 8 optimizers racing. Target: frame ≤ 16 ms.
+``tick_latency``: a 16 ms GUI timer's interval (what a lecturer feels). ``throughput``: the
+window's training steps/s against a bare engine, in alternating slices of one run (the shared
+machine's load drifts). ``race_frame``: display frame time with 8 optimizers racing.
+Alone: ``python -m app.bench_training_view [--seconds S] [--json]``.
 """
 
 from __future__ import annotations

@@ -377,7 +377,6 @@ class TrainingPlots(QObject):
         self._last_lr_marker: tuple[float, pg.InfiniteLine, float] | None = None
         self.batches_per_epoch = 1
         self.boundary_step = -1  # step of the boundary shown (-1: none yet)
-        self.boundary_lane = 0
         self._data = None
         self._n_classes = 2
         self._log_y = True

@@ -121,7 +121,6 @@ class TrainingView(QWidget):
         self._device = "cpu"
         self._lane_names: list[str] = []  # as the engine built them at the last reset
         self._lane_optimizers: list[str] = []  # their optimizers' names ("Adam")
-        self._lane_states: list[str] = []
         self._lane_lrs: list[float] = []
         self._sched_name: str | None = None  # the run's scheduler (markers; see _plan_...)
         self._hold_at: int | None = None
@@ -613,7 +612,6 @@ class TrainingView(QWidget):
     ) -> None:
         self._lane_names = list(names)
         self._lane_optimizers = list(optimizers)  # each lane's optimizer, for live changes
-        self._lane_states = ["training"] * len(names)
         self._lane_lrs = [math.nan] * len(names)
         self._bpe, self._epochs, self._steps, self._rate = bpe, epochs, 0, math.nan
         self._diverged_text = ""
@@ -928,7 +926,6 @@ class TrainingView(QWidget):
             self._state = state
         self._steps, self._epochs, self._bpe = upd.steps, upd.epochs, upd.batches_per_epoch
         self._rate, self._device = upd.steps_per_second, upd.device
-        self._lane_states = [lane.state for lane in upd.lanes]
         self._lane_lrs = [lane.lr for lane in upd.lanes]
         self._show_lr_now()
         if resets:  # lr changes, Start/Step made while the reset was on its way

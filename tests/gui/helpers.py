@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TypeVar
 
-from PySide6.QtCore import QObject, QPoint, Qt, QThread
+from PySide6.QtCore import QObject, QPoint, QPointF, Qt, QThread
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -153,3 +153,14 @@ def thread_waits(monkeypatch) -> Iterator[list[tuple[object, bool]]]:
     with monkeypatch.context() as patch:
         patch.setattr(QThread, "wait", wait)
         yield waits
+
+
+def map_values(cmap):
+    """The values a ContourMap colours, shape (ny, nx); nan where the field is undefined."""
+    image = cmap.image.image  # the ImageItem is column-major: [x, y]
+    return None if image is None else image.T
+
+
+def data_to_widget(cmap, x: float, y: float) -> QPointF:
+    """Viewport coordinates of data point (x, y) on a ContourMap: where to click it."""
+    return cmap.mapFromScene(cmap.getViewBox().mapViewToScene(QPointF(x, y))).toPointF()

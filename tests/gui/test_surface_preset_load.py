@@ -15,8 +15,9 @@ from PySide6.QtWidgets import QPushButton
 from app.theme import get_theme
 from app.views import surface_plots
 from app.views.surface_plots import GRID_POINTS, compute_field  # the real one, not the spy
+from app.views.surface_runners import ROLE_ID
 from core.engine.surfaces import get_surface
-from tests.gui.helpers import click, map_drawn, named
+from tests.gui.helpers import click, map_drawn, map_values, named
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def test_a_preset_on_a_new_surface_says_computing_then_shows_its_map(qtbot, wind
     cmap = view.plots.map
     assert window.sessions.load_preset("ravine-momentum")
     # back before the map is computed: the map says so, nothing stale is shown
-    assert view.plots.map_pending and cmap.pending and cmap.display_array() is None
+    assert view.plots.map_pending and cmap.pending and map_values(cmap) is None
     assert cmap.pending_text.isVisible() and "computing map" in cmap.pending_text.toPlainText()
     assert not cmap.image.isVisible()
     # the race works meanwhile
@@ -48,14 +49,14 @@ def test_a_preset_on_a_new_surface_says_computing_then_shows_its_map(qtbot, wind
     map_drawn(qtbot, view)
     assert computed == [("ravine", False)]  # once, on a worker
     expected = compute_field(get_surface("ravine"), GRID_POINTS, cmap.bands)
-    np.testing.assert_array_equal(cmap.display_array(), expected.display)
+    np.testing.assert_array_equal(map_values(cmap), expected.display)
     assert not cmap.pending and not cmap.pending_text.isVisible() and cmap.image.isVisible()
     # a surface seen before is drawn at once, from what the worker computed
     assert window.sessions.load_preset("saddle-escape")
     map_drawn(qtbot, view)
     assert window.sessions.load_preset("ravine-momentum")
     assert not view.plots.map_pending
-    np.testing.assert_array_equal(cmap.display_array(), expected.display)
+    np.testing.assert_array_equal(map_values(cmap), expected.display)
     assert computed == [("ravine", False), ("saddle", False)]
 
 
@@ -66,7 +67,7 @@ def test_the_newest_surface_wins_while_a_map_is_computed(qtbot, window, computed
     map_drawn(qtbot, view)
     assert view.race.surface.name == "bowl"
     expected = compute_field(get_surface("bowl"), GRID_POINTS, view.plots.map.bands)
-    np.testing.assert_array_equal(view.plots.map.display_array(), expected.display)
+    np.testing.assert_array_equal(map_values(view.plots.map), expected.display)
 
 
 def test_the_log_axis_measures_from_the_maps_minimum_once_it_is_drawn(qtbot, window, computed):
@@ -109,7 +110,8 @@ def test_a_preset_reuses_the_runner_rows_legend_entries_and_form(qtbot, window):
     entries = list(view.entries.values())
     assert plots.legend_texts() == [e.legend_text() for e in entries]
     assert [r.text() for r in rows] == [e.label for e in entries]
-    assert panel.ids() == list(view.entries) and panel.current_id() == entries[0].id
+    assert [r.data(ROLE_ID) for r in rows] == list(view.entries)
+    assert panel.current_id() == entries[0].id
     assert panel.form.value("lr") == pytest.approx(0.1)
     assert [e.color for e in entries] == [get_theme().series_color(i) for i in range(3)]
     # a click on a reused legend entry hides the runner now in that place

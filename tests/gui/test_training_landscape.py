@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 import app.views.training_landscape as landscape_mod
 from app.views.training_landscape import install
 from core.engine.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import click, named, tiny_training, type_into
+from tests.gui.helpers import click, map_values, named, tiny_training, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine
 OFFSCREEN_NOISE = r"This plugin does not support"
@@ -108,7 +108,7 @@ def test_compute_draws_the_slice_the_path_and_the_current_weights(qtbot, lt) -> 
     click(qtbot, named(page, QPushButton, "computeLandscapeButton"))
     qtbot.waitUntil(lambda: tool.result is not None, timeout=WAIT)
     assert progress.value() == 100 and progress.format().startswith("100 %")
-    shown = page.map.display_array()
+    shown = map_values(page.map)
     assert shown is not None and shown.shape == (9, 9) and np.isfinite(shown).all()
     px, py = tool.path.getData()
     assert len(px) == len(tool.result.path) >= 4  # start, ≥ 3 epoch ends, now
