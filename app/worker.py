@@ -36,7 +36,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.tasks import wait_or_exit
 from core.engine.training import TrainConfig, TrainingEngine, Update
-from core.errors import GdsimError
+from core.errors import GdsimError, one_line
 
 log = logging.getLogger("gdsim.worker")
 
@@ -59,12 +59,6 @@ def _stop_all_workers() -> None:
             pass
     # parked past the shutdown budget: let them end, or exit without them
     wait_or_exit([thread for thread, _worker in _ORPHANS], "the training worker")
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as the one line a status bar can show."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 class EngineHandle:

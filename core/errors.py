@@ -30,3 +30,9 @@ class GdsimError(ValueError):
         if args and isinstance(args[0], str):
             args = (shorten_numbers(args[0]).translate(_ESCAPES), *args[1:])
         super().__init__(*args)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as the one line a status bar or message line can show."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

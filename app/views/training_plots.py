@@ -41,6 +41,7 @@ from app.widgets.curve_buffer import CurveBuffer
 from app.widgets.slider_spin import format_number
 from core.engine.optimizers import parse_spec
 from core.errors import GdsimError
+from core.state.training import lane_short
 
 # Class colours for data points and the boundary image (Okabe-Ito order, colour-blind safe).
 CLASS_COLORS: tuple[str, ...] = (
@@ -215,12 +216,6 @@ def _fmt(value) -> str:
     if isinstance(value, (tuple, list)):
         return "(" + ", ".join(_fmt(v) for v in value) + ")"
     return str(value)
-
-
-def lane_short(name: str) -> str:
-    """An engine lane name ('Adam(lr=0.01) #2') as a lecturer says it: 'Adam #2'."""
-    base, sep, tag = name.partition(" #")
-    return base.split("(")[0] + (f" #{tag}" if sep else "")
 
 
 def lane_label(name: str, lr: float | None = None) -> str:
