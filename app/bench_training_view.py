@@ -82,7 +82,7 @@ def _window(optimizers: tuple[str, ...] = ("Adam(lr=0.01)",), size=(1280, 800)):
     c.specs = [parse_spec(s) for s in optimizers]
     c._refresh_list()
     view.reset_run()
-    _wait(lambda: view.controller.engine is not None and not view._awaiting_reset, 30)
+    _wait(lambda: view.controller.engine is not None and not view.model.awaiting_reset, 30)
     return win, view
 
 
@@ -247,10 +247,10 @@ class _BareEngine:
 
 
 def _set_running(view, on: bool) -> None:
-    if (view._state == "running") != on:
+    if (view.model.state == "running") != on:
         view.toggle_run()
     want = "running" if on else "paused"
-    _wait(lambda: view.controller.engine.state == want and view._state == want, 10)
+    _wait(lambda: view.controller.engine.state == want and view.model.state == want, 10)
 
 
 def _window_steps(view, seconds: float) -> float:

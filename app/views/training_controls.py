@@ -77,7 +77,8 @@ from core.engine.training import (
     TrainConfig,
     parse_hidden,
 )
-from core.errors import GdsimError
+from core.errors import GdsimError, one_line
+from core.state.training import TrainingModel
 
 log = logging.getLogger("gdsim.training")
 
@@ -225,9 +226,10 @@ class TrainingControls(QWidget):
     lanesChanged = Signal()  # race list edited (names/colours to refresh)
     displayChanged = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, model: TrainingModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("trainingControls")
+        self.model = model
         self._quiet = 0  # >0 while the panel sets its own values (no signals out)
         self.specs: list[OptimizerSpec] = [parse_spec(DEFAULT_SPEC)]
         self._current = 0
@@ -561,6 +563,8 @@ class TrainingControls(QWidget):
         self.log_check.toggled.connect(self.displayChanged)
         self.raw_check.toggled.connect(self.displayChanged)
         self._hidden_applied = self.hidden_edit.text()
+        model.config_loaded.connect(self._on_config_loaded)
+        self.push()
 
     # -- helpers ---------------------------------------------------------------------------
     def _label(self, text: str, buddy: QWidget) -> QLabel:
@@ -569,8 +573,18 @@ class TrainingControls(QWidget):
         label.setToolTip(buddy.toolTip())
         return label
 
+    def push(self) -> None:
+        """Write the edited settings to the model (or why they make no valid config)."""
+        if self._quiet:
+            return
+        try:
+            self.model.set_config(self.config())
+        except GdsimError as exc:
+            self.model.set_invalid(one_line(exc))
+
     def _structural(self, *_args: Any) -> None:
         if not self._quiet:
+            self.push()
             self.structuralChanged.emit()
 
     def dataset_name(self) -> str:
@@ -617,7 +631,7 @@ class TrainingControls(QWidget):
         if self._quiet:
             return
         self.refresh_preview()
-        self.structuralChanged.emit()
+        self._structural()
 
     def refresh_preview(self) -> None:
         """Regenerate the points for the preview (the engine makes the same ones: same seed)."""
@@ -638,6 +652,7 @@ class TrainingControls(QWidget):
 
     # -- model -----------------------------------------------------------------------------
     def _check_hidden(self, text: str) -> bool:
+        self.push()  # the text as typed is what a command runs with
         try:
             parse_hidden(text)
         except GdsimError as exc:
@@ -734,6 +749,7 @@ class TrainingControls(QWidget):
     @Slot(int)
     def _on_device(self, _index: int) -> None:
         if not self._quiet:
+            self.push()
             self.deviceChanged.emit(self.device())
 
     # -- race lanes ------------------------------------------------------------------------
@@ -789,7 +805,7 @@ class TrainingControls(QWidget):
         self._show_lane(self._current)
         self.lanesChanged.emit()
         self.laneSelected.emit(self._current)
-        self.structuralChanged.emit()
+        self._structural()
 
     @Slot()
     def remove_lane(self) -> None:
@@ -801,7 +817,7 @@ class TrainingControls(QWidget):
         self._show_lane(self._current)
         self.lanesChanged.emit()
         self.laneSelected.emit(self._current)
-        self.structuralChanged.emit()
+        self._structural()
 
     @Slot(int)
     def _on_row(self, row: int) -> None:
@@ -848,7 +864,7 @@ class TrainingControls(QWidget):
         self._show_lane(self._current)
         self._update_item(self._current)
         self.laneSelected.emit(self._current)  # the lr control shows this lane's lr
-        self.structuralChanged.emit()
+        self._structural()
 
     @Slot(str, object)
     def _on_hparam(self, name: str, value: object) -> None:
@@ -862,6 +878,7 @@ class TrainingControls(QWidget):
             return
         self._show_error(self.hparam_error, "")
         self._update_item(lane)
+        self.push()
         self.hparamChanged.emit(lane, name, value)
 
     def lane_lr(self, lane: int) -> float:
@@ -871,6 +888,7 @@ class TrainingControls(QWidget):
         """The view's lr control changed (validated there): keep the lane's spec in step."""
         self.specs[lane] = self.specs[lane].with_changes(lr=lr)
         self._update_item(lane)
+        self.push()
 
     # -- the run's configuration -----------------------------------------------------------
     def config(self) -> TrainConfig:
@@ -950,6 +968,7 @@ class TrainingControls(QWidget):
         self._show_lane(0)
         self._check_hidden(self.hidden_edit.text())
         self.refresh_preview()
+        self.push()
         try:
             shown = _effective(self.config())
         except GdsimError as exc:  # not expected: every box holds a valid value
@@ -967,6 +986,13 @@ class TrainingControls(QWidget):
             return ""
         text = "; ".join(notes)
         return f"{text[0].upper()}{text[1:]}."
+
+    def _on_config_loaded(self, config: TrainConfig) -> None:
+        """A session's config: shown, and what the panel could not hold said after the reset."""
+        note = self.set_config(config)
+        self.lanesChanged.emit()
+        self.laneSelected.emit(0)
+        self.model.fitted(note)
 
     def _select_scheduler(self, text: str | None) -> None:
         """Select scheduler SPEC ``text`` (validated), adding a combo entry for one with
@@ -1072,3 +1098,4 @@ class TrainingControls(QWidget):
         self._show_lane(0)
         self._check_hidden(self.hidden_edit.text())
         self.refresh_preview()
+        self.push()

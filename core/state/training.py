@@ -117,6 +117,7 @@ class Drained:
     boundaries: tuple[Boundary, ...]
     lrs_before: tuple[float, ...]  # each lane's lr before these events (for lr markers)
     update: Update
+    fresh: bool  # False when a reset came in this drain (its points were the old run's)
 
 
 @dataclass
@@ -187,6 +188,11 @@ class TrainingModel:
         """The edited settings make no valid config right now (a command says ``reason``)."""
         self._invalid = reason
 
+    @property
+    def invalid(self) -> str:
+        """Why the edited settings make no valid config ("" when they do)."""
+        return self._invalid
+
     def valid_config(self) -> TrainConfig | None:
         """The config to run, or None with the reason shown."""
         if self._invalid:
@@ -230,7 +236,7 @@ class TrainingModel:
 
     def apply(self, session: Session) -> None:
         """Show a session's training setup and start over with it (paused at step 0). The panel
-        answers ``config_loaded`` with ``fitted`` when it cannot hold every value."""
+        answers ``config_loaded`` with what it kept (``set_config``) and a ``fitted`` note."""
         if session.training is None:
             return
         if self.state == "running":
@@ -244,9 +250,10 @@ class TrainingModel:
         if note:
             self.message.emit(note, False)
 
-    def fitted(self, config: TrainConfig, note: str) -> None:
-        """What the panel kept of a loaded config, and the note saying what it changed."""
-        self._config, self._note = config, note
+    def fitted(self, note: str) -> None:
+        """The panel's note on a loaded config it could not hold exactly (it has written what it
+        kept with ``set_config``); shown after the reset."""
+        self._note = note
 
     # -- commands --------------------------------------------------------------------------
     def toggle_run(self) -> None:
@@ -413,6 +420,7 @@ class TrainingModel:
             boundaries=() if resets else upd.boundaries,
             lrs_before=before,
             update=upd,
+            fresh=not resets,
         )
         previous = self.state
         state = upd.state

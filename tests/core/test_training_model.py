@@ -242,7 +242,11 @@ def test_a_panel_that_cannot_hold_a_loaded_value_says_so_after_the_reset(setup):
     messages = []
     model.message.connect(lambda text, error: messages.append((text, error)))
     fitted = TrainConfig(samples=200, device="cpu", optimizers=("SGD",))
-    model.config_loaded.connect(lambda config: model.fitted(fitted, "Seed changed to fit."))
+    def panel_fits(_config):
+        model.set_config(fitted)
+        model.fitted("Seed changed to fit.")
+
+    model.config_loaded.connect(panel_fits)
     model.apply(Session(view="training", training=TrainConfig(samples=200, seed=2**40)))
     assert runner.calls[-1] == ("launch", fitted)
     assert messages[-1] == ("Seed changed to fit.", False)

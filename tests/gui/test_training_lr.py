@@ -26,7 +26,7 @@ def run_to_the_end(qtbot, win, view):
     engine = view.controller.engine
     click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: engine.state == "finished", timeout=WAIT)
-    qtbot.waitUntil(lambda: view._steps == 60, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps == 60, timeout=WAIT)
     view.plots.flush()
     return engine
 

@@ -76,7 +76,7 @@ def save_file(window, monkeypatch, path: str) -> None:
 
 def settle(qtbot, view) -> None:
     qtbot.waitUntil(
-        lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
+        lambda: view.controller.engine is not None and not view.model.awaiting_reset, timeout=WAIT
     )
 
 
@@ -115,7 +115,7 @@ def test_the_validation_share_is_typed_and_used(window, qtbot):
         lambda: (
             view.controller.engine is not None
             and view.controller.engine.config.val_fraction == 0.3
-            and not view._awaiting_reset
+            and not view.model.awaiting_reset
         ),
         timeout=WAIT,
     )

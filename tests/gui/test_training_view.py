@@ -43,7 +43,7 @@ def _warm_torch():
 def tv(qtbot, window):
     """The Training tab of a shown window, set (through its fields) to a tiny, long run."""
     view = tiny_training(qtbot, window)
-    assert view._bpe == 10
+    assert view.model.batches_per_epoch == 10
     return window, view
 
 
@@ -91,7 +91,7 @@ def test_start_pause_step_reset(qtbot, tv):
     qtbot.waitUntil(lambda: run.text() == "Resume", timeout=WAIT)
     qtbot.wait(150)  # let anything in flight arrive
     paused_at = points(view)
-    assert paused_at == view._steps
+    assert paused_at == view.model.steps
     qtbot.wait(200)
     assert points(view) == paused_at, "the curve grew while paused"
 
@@ -105,7 +105,7 @@ def test_start_pause_step_reset(qtbot, tv):
     assert progress.format() == f"Epoch {epoch + 1}/500 · batch {batch + 1}/10"
 
     click(qtbot, named(win, QPushButton, "trainResetButton"))
-    qtbot.waitUntil(lambda: not view._awaiting_reset and view._steps == 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: not view.model.awaiting_reset and view.model.steps == 0, timeout=WAIT)
     assert points(view) == 0 and progress.value() == 0
     assert run.text() == "Start"
     click(qtbot, run)  # and it trains again after the reset
@@ -122,7 +122,7 @@ def test_keys_space_s_r_drive_the_training_tab(qtbot, tv):
     qtbot.keyClick(view.run_button, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: points(view) > 10, timeout=WAIT)
     qtbot.keyClick(view.run_button, Qt.Key.Key_R)
-    qtbot.waitUntil(lambda: not view._awaiting_reset and points(view) == 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: not view.model.awaiting_reset and points(view) == 0, timeout=WAIT)
 
 
 def test_live_lr_change_reaches_the_optimizer_without_a_restart(qtbot, tv):
@@ -151,7 +151,7 @@ def test_live_lr_change_reaches_the_optimizer_without_a_restart(qtbot, tv):
     # optimizer state kept (no rebuild): Adam's step counter continues
     assert next(iter(engine.lanes[0].optimizer.state.values()))["step"].item() == adam_steps
     qtbot.waitUntil(lambda: bool(view.plots.marker_positions("lr")), timeout=WAIT)
-    assert view.plots.marker_positions("lr") == [pytest.approx(steps / view._bpe)]
+    assert view.plots.marker_positions("lr") == [pytest.approx(steps / view.model.batches_per_epoch)]
 
     click(qtbot, named(win, QPushButton, "trainStepButton"))  # the next batch uses it
     qtbot.waitUntil(lambda: engine.step_count == steps + 1, timeout=WAIT)
@@ -187,7 +187,7 @@ def test_dataset_change_updates_the_preview_and_the_run(qtbot, tv):
     assert preview.data.name == "circles"
     assert preview.data.x.shape == before.shape and (preview.data.x != before).any()
     # nothing trained yet: the run itself was reset to the new data
-    qtbot.waitUntil(lambda: not view._awaiting_reset, timeout=WAIT)
+    qtbot.waitUntil(lambda: not view.model.awaiting_reset, timeout=WAIT)
     assert view.controller.engine.data.name == "circles"
     xs, _ys = view.plots.train_points.getData()
     assert len(xs) == len(view.controller.engine.data.train_idx)
@@ -209,7 +209,7 @@ def test_structural_change_mid_run_waits_for_reset(qtbot, tv):
     assert view.controller.engine.config.hidden == (8, 8)  # the running run is untouched
     click(qtbot, reset)
     qtbot.waitUntil(
-        lambda: not view._awaiting_reset and view.controller.engine.config.hidden == (4,),
+        lambda: not view.model.awaiting_reset and view.controller.engine.config.hidden == (4,),
         timeout=WAIT,
     )
     assert reset.text() == "Reset"
@@ -273,7 +273,7 @@ def test_without_cuda_the_entry_is_disabled_and_cannot_start(qtbot, tv, monkeypa
     click(qtbot, named(win, QPushButton, "trainRunButton"))
     assert "Cannot train" in view.message_text() and "not available" in view.message_text()
     qtbot.wait(100)
-    assert view.controller.engine.step_count == 0 and view._state != "running"
+    assert view.controller.engine.step_count == 0 and view.model.state != "running"
     combo.setCurrentIndex(combo.findData("cpu"))  # back to a device that works: trains
     click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: points(view) > 3, timeout=WAIT)
@@ -290,7 +290,7 @@ def test_absurd_lr_diverges_visibly_and_reset_recovers(qtbot, tv):
     group = view.controller.engine.lanes[0].optimizer.param_groups[0]
     qtbot.waitUntil(lambda: (group["lr"], group["momentum"]) == (1000, 0.9), timeout=WAIT)
     click(qtbot, named(win, QPushButton, "trainRunButton"))
-    qtbot.waitUntil(lambda: view._state == "diverged", timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.state == "diverged", timeout=WAIT)
     assert "diverged" in view.message_text() and "Lower the learning rate" in view.message_text()
     assert any("diverged" in t for t in view.plots.legend_texts())
     qtbot.waitUntil(lambda: "diverged" in win.status_label.text(), timeout=WAIT)
@@ -299,12 +299,12 @@ def test_absurd_lr_diverges_visibly_and_reset_recovers(qtbot, tv):
 
     type_into(qtbot, named(win, QAbstractSpinBox, "trainLrSpin"), "0.05")
     click(qtbot, named(win, QPushButton, "trainResetButton"))
-    qtbot.waitUntil(lambda: not view._awaiting_reset and view._state == "ready", timeout=WAIT)
+    qtbot.waitUntil(lambda: not view.model.awaiting_reset and view.model.state == "ready", timeout=WAIT)
     assert view.message_text() == "" and points(view) == 0
     assert not any("diverged" in t for t in view.plots.legend_texts())
     click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: points(view) > 30, timeout=WAIT)
-    assert view._state == "running"
+    assert view.model.state == "running"
 
 
 def test_race_mode_draws_one_curve_per_optimizer(qtbot, tv):
@@ -329,8 +329,8 @@ def test_race_mode_draws_one_curve_per_optimizer(qtbot, tv):
     named(win, QListWidget, "raceList").setCurrentRow(1)
     type_into(qtbot, named(win, QAbstractSpinBox, "trainLrSpin"), "0.2")
     engine = view.controller.engine
-    qtbot.waitUntil(lambda: view._lane_lrs[1] == pytest.approx(0.2), timeout=WAIT)
-    assert view._lane_lrs[0] == pytest.approx(0.01) and engine.config.optimizers[1]
+    qtbot.waitUntil(lambda: view.model.lane_lrs[1] == pytest.approx(0.2), timeout=WAIT)
+    assert view.model.lane_lrs[0] == pytest.approx(0.01) and engine.config.optimizers[1]
 
 
 def test_decision_boundary_and_early_stop_marker_appear(qtbot, tv):

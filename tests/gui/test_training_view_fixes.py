@@ -108,14 +108,14 @@ def test_lr_set_before_the_first_start_draws_no_marker(qtbot, tv):
     # the run trains with it, and a change after training has begun is still marked
     run = named(win, QPushButton, "trainRunButton")
     click(qtbot, run)
-    qtbot.waitUntil(lambda: view._steps > 20, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps > 20, timeout=WAIT)
     click(qtbot, run)
     qtbot.waitUntil(lambda: view.controller.engine.state == "paused", timeout=WAIT)
     drained(qtbot, view)
     steps = view.controller.engine.step_count
     type_into(qtbot, lr_spin(win), "0.2")
     qtbot.waitUntil(lambda: bool(plots.marker_positions("lr")), timeout=WAIT)
-    assert plots.marker_positions("lr") == [pytest.approx(steps / view._bpe)]
+    assert plots.marker_positions("lr") == [pytest.approx(steps / view.model.batches_per_epoch)]
 
 
 def test_race_names_follow_live_changes(qtbot, tv):
@@ -240,7 +240,7 @@ def test_bad_lr_input_gets_a_message_and_changes_nothing(qtbot, tv):
         drained(qtbot, view)
         assert engine_lr(view) == pytest.approx(0.05)
         assert view.plots.marker_positions("lr") == []
-        assert view._steps == 0 and view.run_button.text() == "Start"
+        assert view.model.steps == 0 and view.run_button.text() == "Start"
 
     type_into(qtbot, spin, "1e-9")  # below the slider, but an lr torch takes: accepted
     assert view.message_text() == ""
@@ -266,6 +266,6 @@ def test_the_boundary_shows_where_a_stopped_run_ended(qtbot, window, monkeypatch
     settle(qtbot, view)
     view.controller.request_step(view.progress.maximum())  # as gdsim render trains
     qtbot.waitUntil(lambda: view.run_button.text() == "Restart", timeout=60_000)
-    done = view._steps
+    done = view.model.steps
     assert 0 < done < view.progress.maximum()  # it stopped early
     qtbot.waitUntil(lambda: view.plots.boundary_step == done, timeout=WAIT)
