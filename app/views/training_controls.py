@@ -564,6 +564,7 @@ class TrainingControls(QWidget):
         self.raw_check.toggled.connect(self.displayChanged)
         self._hidden_applied = self.hidden_edit.text()
         model.config_loaded.connect(self._on_config_loaded)
+        model.lane_selected.connect(self._follow_lane)
         self.push()
 
     # -- helpers ---------------------------------------------------------------------------
@@ -830,7 +831,13 @@ class TrainingControls(QWidget):
     def select_lane(self, row: int) -> None:
         self.race_list.setCurrentRow(row)
 
+    def _follow_lane(self, lane: int) -> None:
+        """Another widget (a tool) selected a race entry through the model."""
+        if lane != self._current and 0 <= lane < len(self.specs):
+            self.select_lane(lane)
+
     def _show_lane(self, lane: int) -> None:
+        self.model.select_lane(lane)
         spec = self.specs[lane]
         self._quiet += 1
         try:

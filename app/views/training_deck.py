@@ -82,6 +82,12 @@ class PlotArea(QWidget):
             self.plot_tabs = tabs
         self.plot_tabs.addTab(widget, title)
 
+    @Slot(QWidget)
+    def show_page(self, widget: QWidget) -> None:
+        """Bring a page beside the decision boundary to the front."""
+        if self.plot_tabs is not None and self.plot_tabs.indexOf(widget) >= 0:
+            self.plot_tabs.setCurrentWidget(widget)
+
     def show_lanes(self, names: list[str], current: int = 0) -> None:
         """One chooser entry per race lane (the chooser only shows for a race)."""
         combo = self.boundary_lane_combo

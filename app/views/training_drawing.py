@@ -80,7 +80,6 @@ class RunDrawing:
     ) -> None:
         self.model, self.plots, self.area, self.message = model, plots, area, message
         self.marks = ScheduleMarks()
-        self.boundary_lane = 0
         self._req_t = -1e9
         self._req_step = -1
 
@@ -92,13 +91,15 @@ class RunDrawing:
         self.plots.reset(names, run.batches_per_epoch, run.data, run.epochs)
         self.marks.plan(run.scheduler, run.batches_per_epoch, run.epochs)
         self._req_step, self._req_t = -1, -1e9
-        self.boundary_lane = min(lane, len(names) - 1)
-        self.area.show_lanes(names, self.boundary_lane)
-        self.plots.set_focus_lane(self.boundary_lane)
+        lane = min(lane, len(names) - 1)
+        self.model.set_focus_lane(lane)
+        self.area.show_lanes(names, lane)
+        self.plots.set_focus_lane(lane)
         self.plots.set_boundary_title("Decision boundary · untrained")
 
     def focus(self, lane: int) -> None:
-        self.boundary_lane = lane
+        """The chooser picked another lane's network to show."""
+        self.model.set_focus_lane(lane)
         self.plots.set_focus_lane(lane)
         self._req_step, self._req_t = -1, -1e9
 
@@ -115,7 +116,7 @@ class RunDrawing:
             if hold is not None:
                 self.plots.add_hold_marker(*hold)
         for b in d.boundaries:
-            if b.lane == self.boundary_lane:
+            if b.lane == self.model.focus_lane:
                 self.plots.set_boundary(b.xs, b.ys, b.probs, b.step)
                 when = f"epoch {b.step / max(1, upd.batches_per_epoch):.1f}"
                 self.plots.set_boundary_title(
@@ -166,7 +167,7 @@ class RunDrawing:
             say(e.message, error=True)
 
     def _maybe_request_boundary(self, upd: Update) -> None:
-        lane = self.boundary_lane
+        lane = self.model.focus_lane
         if lane >= len(upd.lanes) or upd.steps == self._req_step:
             return
         now = time.monotonic()

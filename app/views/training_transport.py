@@ -74,6 +74,7 @@ class TransportBar(QWidget):
         model.state_changed.connect(self.sync)
         model.pending_changed.connect(self.sync)
         model.lrs_changed.connect(self.show_lr_now)
+        model.lr_suggested.connect(self.lr_control.setValue)  # as if typed: validated, sent
         controls.laneSelected.connect(self.show_lane)
         controls.lanesChanged.connect(self.show_lr_lane)
 

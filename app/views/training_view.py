@@ -70,7 +70,7 @@ class TrainingView(QWidget):
         )
         self.lr_control = t.lr_control
         self.boundary_lane_combo = a.boundary_lane_combo
-        self.splitter, self.right_splitter = a.splitter, a.right_splitter
+        self.deck, self.splitter, self.right_splitter = a.deck, a.splitter, a.right_splitter
         self._status = ""
         self._status_t = -1e9
         self._status_state = ""

@@ -52,6 +52,9 @@ class Runner(Protocol):
     @property
     def alive(self) -> bool: ...
 
+    @property
+    def engine(self) -> Any: ...  # the TrainingEngine (None while it is being built)
+
     def launch(self, config: TrainConfig) -> None: ...
     def shutdown(self, timeout_ms: int = 900) -> bool: ...
     def start(self) -> None: ...
@@ -139,6 +142,10 @@ class TrainingModel:
     config_changed = Signal(object)  # TrainConfig
     config_loaded = Signal(object)  # TrainConfig from a session, for the panel to show
     lrs_changed = Signal()  # lane lrs in force changed
+    settings_edited = Signal()  # a setting that defines the run changed (applies on Reset)
+    lane_selected = Signal(int)  # the race entry the panel and the lr control edit
+    focus_changed = Signal(int)  # the lane whose network the boundary (and landscape) show
+    lr_suggested = Signal(float)  # a tool proposes an lr for the selected lane
 
     def __init__(
         self,
@@ -165,6 +172,8 @@ class TrainingModel:
         self._after = _AfterReset()
         self._intent: tuple[str, float] | None = None  # (state a click asked for, deadline)
         self._note = ""  # what the panel changed of a loaded config to fit it
+        self.selected_lane = 0
+        self.focus_lane = 0
 
     # -- the edited configuration ----------------------------------------------------------
     @property
@@ -200,16 +209,6 @@ class TrainingModel:
             return None
         return self._config
 
-    def set_lane_hparams(self, lane: int, send: bool = True, **changes: Any) -> None:
-        """Edit one race entry's hyperparameters (GdsimError for a bad value); sent live to a
-        lane training the same optimizer unless ``send`` is False (see ``send_hparams``)."""
-        specs = list(self._config.optimizers)
-        specs[lane] = str(parse_spec(specs[lane]).with_changes(**changes))
-        self._config = replace(self._config, optimizers=tuple(specs))
-        self.config_changed.emit(self._config)
-        if send:
-            self.send_hparams(lane, changes)
-
     def set_device(self, name: str) -> None:
         """Train on ``name`` from the next batch (a message if this machine lacks it)."""
         try:
@@ -224,6 +223,22 @@ class TrainingModel:
                 self.runner.set_device(name)
             except GdsimError as exc:
                 self.message.emit(one_line(exc), True)
+
+    def select_lane(self, lane: int) -> None:
+        if lane != self.selected_lane:
+            self.selected_lane = lane
+            self.lane_selected.emit(lane)
+
+    def set_focus_lane(self, lane: int) -> None:
+        if lane != self.focus_lane:
+            self.focus_lane = lane
+            self.focus_changed.emit(lane)
+
+    def suggest_lr(self, lane: int, lr: float) -> None:
+        """Give race entry ``lane`` this lr as if typed into the lr control (which validates it
+        and keeps the panel and a running engine in step)."""
+        self.select_lane(lane)
+        self.lr_suggested.emit(lr)
 
     def lane_lr(self, lane: int) -> float:
         """The lr in force on ``lane`` at the last drain (nan if unknown)."""
@@ -328,9 +343,12 @@ class TrainingModel:
         self._launch(config)
         return True
 
-    def settings_changed(self) -> None:
+    def settings_changed(self) -> bool:
         """A setting that defines the run changed: reset now if nothing would be lost, else
-        wait for Reset."""
+        wait for Reset. False when there is no run to reset."""
+        self.settings_edited.emit()
+        if not self.runner.alive:
+            return False
         fresh = self.awaiting_reset or (
             self.state != "running" and (self.steps == 0 or self.state in DONE)
         )
@@ -339,6 +357,7 @@ class TrainingModel:
         else:
             self._set_pending(True)
             self.cleared.emit(False)
+        return True
 
     def send_hparams(self, lane: int, changes: dict) -> None:
         """Send a live change to the engine if that lane is training the same optimizer."""
@@ -359,6 +378,12 @@ class TrainingModel:
 
     def request_boundary(self, grid: int, lanes: list[int]) -> None:
         self.runner.request_boundary(grid, lanes)
+
+    def request_weights(self, lane: int) -> Any:
+        """A future of ``lane``'s weights and path (None before anything could be trained);
+        GdsimError for a lane the run does not have."""
+        engine = self.runner.engine if self.runner.alive else None
+        return None if engine is None else engine.request_weights(lane)
 
     def preview(self, data: Any) -> None:
         """Before any engine exists: show the data the first run will use."""

@@ -23,6 +23,7 @@ class FakeRunner:
 
     def __init__(self):
         self.alive = False
+        self.engine = None
         self.calls: list[tuple] = []
         self.updates: list[Update] = []
 
@@ -99,7 +100,7 @@ def test_a_reset_in_flight_holds_back_start_and_live_changes_then_replays_them(s
     model.reset()
     assert model.awaiting_reset and runner.names()[-1] == "reset"
     model.toggle_run()  # Start while the reset is on its way: waits for it
-    model.set_lane_hparams(0, lr=0.5)
+    model.send_hparams(0, {"lr": 0.5})
     assert "start" not in runner.names() and "set_hparams" not in runner.names()
     # what the old run reported meanwhile is dropped
     assert model.apply_update(_update(model, "running", steps=40)) is None
@@ -137,8 +138,11 @@ def test_settings_changed_mid_run_wait_for_reset_but_reset_a_fresh_run_at_once(s
     model, runner, _clock = setup
     pending = []
     model.pending_changed.connect(pending.append)
+    edited = []
+    model.settings_edited.connect(lambda: edited.append(True))
+    assert model.settings_changed() is False  # no run yet: nothing to reset
     model.ensure_engine()
-    model.settings_changed()  # nothing trained yet: reset at once
+    assert model.settings_changed()  # nothing trained yet: reset at once
     assert runner.names()[-1] == "reset" and not model.pending
     model.apply_update(_update(model, events=[_reset_done(model.config)]))
     model.toggle_run()
@@ -147,22 +151,19 @@ def test_settings_changed_mid_run_wait_for_reset_but_reset_a_fresh_run_at_once(s
     assert model.pending and pending == [True]
     assert runner.names()[-1] == "start"
     model.reset()
-    assert not model.pending and pending == [True, False]
+    assert not model.pending and pending == [True, False] and len(edited) == 3
 
 
 def test_live_changes_go_only_to_a_lane_training_the_same_optimizer(setup):
     model, runner, _clock = setup
     model.ensure_engine()
-    model.set_lane_hparams(1, lr=0.02)
+    model.send_hparams(1, {"lr": 0.02})
     assert runner.calls[-1] == ("set_hparams", 1, ("lr", 0.02))
-    assert model.config.optimizers[1] == "Adam(lr=0.02)"
     # the panel switched lane 0 to another optimizer: applies on Reset
     model.set_config(TrainConfig(samples=200, device="cpu", optimizers=("RMSprop", "Adam")))
-    model.set_lane_hparams(0, lr=0.3)
+    model.send_hparams(0, {"lr": 0.3})
+    model.send_hparams(2, {"lr": 0.3})  # a lane only the panel has
     assert runner.calls[-1] == ("set_hparams", 1, ("lr", 0.02))
-    with pytest.raises(GdsimError):
-        model.set_lane_hparams(1, lr=-1.0)
-    assert model.config.optimizers[1] == "Adam()"
 
 
 def test_invalid_settings_refuse_commands_with_their_reason(setup):
@@ -242,6 +243,7 @@ def test_a_panel_that_cannot_hold_a_loaded_value_says_so_after_the_reset(setup):
     messages = []
     model.message.connect(lambda text, error: messages.append((text, error)))
     fitted = TrainConfig(samples=200, device="cpu", optimizers=("SGD",))
+
     def panel_fits(_config):
         model.set_config(fitted)
         model.fitted("Seed changed to fit.")
@@ -250,6 +252,24 @@ def test_a_panel_that_cannot_hold_a_loaded_value_says_so_after_the_reset(setup):
     model.apply(Session(view="training", training=TrainConfig(samples=200, seed=2**40)))
     assert runner.calls[-1] == ("launch", fitted)
     assert messages[-1] == ("Seed changed to fit.", False)
+
+
+def test_a_suggested_lr_selects_its_lane_first(setup):
+    model, _runner, _clock = setup
+    seen = []
+    model.lane_selected.connect(lambda lane: seen.append(("lane", lane)))
+    model.lr_suggested.connect(lambda lr: seen.append(("lr", lr)))
+    model.suggest_lr(1, 0.03)
+    model.suggest_lr(1, 0.04)
+    assert seen == [("lane", 1), ("lr", 0.03), ("lr", 0.04)] and model.selected_lane == 1
+
+
+def test_weights_are_asked_of_a_live_engine_only(setup):
+    model, runner, _clock = setup
+    assert model.request_weights(0) is None
+    runner.engine = type("Engine", (), {"request_weights": lambda self, lane: ("future", lane)})()
+    model.ensure_engine()
+    assert model.request_weights(1) == ("future", 1)
 
 
 def test_lane_names_number_repeated_specs():

@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
-from app.views import training_view
-from app.views.training_view import INTENT_S
+from app.views import training_drawing
 from core.engine.training import TrainConfig, TrainingEngine
+from core.state.training import INTENT_S
 from tests.gui.helpers import click, named, tiny_training, type_into
 from tests.gui.helpers import settle as settle_worker
 
@@ -255,7 +255,7 @@ def test_the_boundary_shows_where_a_stopped_run_ended(qtbot, window, monkeypatch
     (early stopping here, found through gdsim render) was dropped, leaving the picture of an
     epoch five earlier under a status saying the run had stopped. (A throttle longer than the
     run makes that certain instead of a matter of timing.)"""
-    monkeypatch.setattr(training_view, "BOUNDARY_EVERY_S", 3600.0)
+    monkeypatch.setattr(training_drawing, "BOUNDARY_EVERY_S", 3600.0)
     window.sessions.load_preset("early-stopping")
     window.tabs.setCurrentIndex(1)
     view = window.training_view
