@@ -77,10 +77,11 @@ def _window(optimizers: tuple[str, ...] = ("Adam(lr=0.01)",), size=(1280, 800)):
     win.tabs.setCurrentWidget(win.training_view)
     view = win.training_view
     c = view.controls
-    c.epochs_spin.setValue(100_000)
-    c.patience_spin.setValue(0)
-    c.specs = [parse_spec(s) for s in optimizers]
-    c._refresh_list()
+    c.run.epochs_spin.setValue(100_000)
+    c.run.patience_spin.setValue(0)
+    c.race.specs = [parse_spec(s) for s in optimizers]
+    c.race.refresh_list()
+    c.push()
     view.reset_run()
     _wait(lambda: view.controller.engine is not None and not view.model.awaiting_reset, 30)
     return win, view

@@ -95,7 +95,7 @@ class RunDrawing:
         self.model.set_focus_lane(lane)
         self.area.show_lanes(names, lane)
         self.plots.set_focus_lane(lane)
-        self.plots.set_boundary_title("Decision boundary · untrained")
+        self.plots.boundary.set_title("Decision boundary · untrained")
 
     def focus(self, lane: int) -> None:
         """The chooser picked another lane's network to show."""
@@ -114,12 +114,12 @@ class RunDrawing:
         if d.fresh:
             hold = self.marks.hold(upd.steps)
             if hold is not None:
-                self.plots.add_hold_marker(*hold)
+                self.plots.marks.add_hold(*hold)
         for b in d.boundaries:
             if b.lane == self.model.focus_lane:
-                self.plots.set_boundary(b.xs, b.ys, b.probs, b.step)
+                self.plots.boundary.set_boundary(b.xs, b.ys, b.probs, b.step)
                 when = f"epoch {b.step / max(1, upd.batches_per_epoch):.1f}"
-                self.plots.set_boundary_title(
+                self.plots.boundary.set_title(
                     f"Decision boundary · {when if b.step else 'untrained'}"
                 )
         self._maybe_request_boundary(upd)
@@ -129,7 +129,7 @@ class RunDrawing:
         if isinstance(e, EpochEnd):
             self.plots.add_epoch(e.lane, e.epoch, e.val_loss, e.val_accuracy, e.train_accuracy)
             if self.marks.jump(e):
-                self.plots.add_schedule_marker(
+                self.plots.marks.add_schedule(
                     e.steps, e.lr, e.next_lr, self.marks.name, lane_short(e.lane_name)
                 )
         elif isinstance(e, HparamsChanged):
@@ -138,13 +138,13 @@ class RunDrawing:
                 old = lrs[e.lane] if e.lane < len(lrs) else None
                 old = old if old is not None and math.isfinite(old) else None
                 if e.step > 0:  # before the lane's first batch the new lr is simply its lr
-                    self.plots.add_lr_marker(e.step, old, e.lr, lane_short(name))
+                    self.plots.marks.add_lr(e.step, old, e.lr, lane_short(name))
                 self.plots.set_lane_lr(e.lane, e.lr)
                 if e.lane < len(lrs):
                     lrs[e.lane] = e.lr
             self.area.rename_lane(e.lane, lane_label(name, e.lr))
         elif isinstance(e, EarlyStop):
-            self.plots.add_early_stop_marker(
+            self.plots.marks.add_early_stop(
                 e.best_epoch, e.epoch, e.patience, lane_short(e.lane_name)
             )
             who = f"{lane_label(e.lane_name)}: " if len(self.model.lane_names) > 1 else ""

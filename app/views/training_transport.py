@@ -183,7 +183,7 @@ class TransportBar(QWidget):
     def show_lr_now(self) -> None:
         """With a scheduler, say which lr is in force now (the control holds the base lr)."""
         lr = self.model.lane_lr(self.controls.current_lane())
-        scheduled = self.controls.scheduler_combo.currentData() is not None
+        scheduled = self.controls.schedule.scheduler() is not None
         text = f"now {lr:.3g}" if scheduled and math.isfinite(lr) else ""
         if text != self.lr_now.text():
             self.lr_now.setText(text)

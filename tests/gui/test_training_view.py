@@ -151,7 +151,9 @@ def test_live_lr_change_reaches_the_optimizer_without_a_restart(qtbot, tv):
     # optimizer state kept (no rebuild): Adam's step counter continues
     assert next(iter(engine.lanes[0].optimizer.state.values()))["step"].item() == adam_steps
     qtbot.waitUntil(lambda: bool(view.plots.marker_positions("lr")), timeout=WAIT)
-    assert view.plots.marker_positions("lr") == [pytest.approx(steps / view.model.batches_per_epoch)]
+    assert view.plots.marker_positions("lr") == [
+        pytest.approx(steps / view.model.batches_per_epoch)
+    ]
 
     click(qtbot, named(win, QPushButton, "trainStepButton"))  # the next batch uses it
     qtbot.waitUntil(lambda: engine.step_count == steps + 1, timeout=WAIT)
@@ -180,7 +182,7 @@ def test_with_a_scheduler_the_lr_in_force_is_shown_beside_the_base(qtbot, tv):
 def test_dataset_change_updates_the_preview_and_the_run(qtbot, tv):
     win, view = tv
     combo = named(win, QComboBox, "datasetCombo")
-    preview = view.controls.preview
+    preview = view.controls.data.preview
     assert preview.data.name == "moons"
     before = preview.data.x.copy()
     combo.setCurrentIndex(combo.findData("circles"))
@@ -219,7 +221,7 @@ def test_bad_hidden_layers_show_a_message_and_start_refuses(qtbot, tv):
     win, view = tv
     edit = named(win, QLineEdit, "hiddenEdit")
     type_into(qtbot, edit, "16,x")
-    error = view.controls.hidden_error
+    error = view.controls.net.hidden_error
     assert error.isVisible() and "whole numbers" in error.text()
     click(qtbot, named(win, QPushButton, "trainResetButton"))
     assert "whole numbers" in view.message_text()
@@ -232,7 +234,7 @@ def test_unicode_digits_in_hidden_layers_are_refused_with_a_message(qtbot, tv):
     error (the unexpected-error dialog)."""
     win, view = tv
     edit = named(win, QLineEdit, "hiddenEdit")
-    error = view.controls.hidden_error
+    error = view.controls.net.hidden_error
     for text in ("\u00b2", "16,\u2460", "16,\u0663"):
         edit.setText(text)  # pasted: QTest cannot type characters beyond Latin-1
         assert error.isVisible() and "whole numbers" in error.text(), text
@@ -299,7 +301,9 @@ def test_absurd_lr_diverges_visibly_and_reset_recovers(qtbot, tv):
 
     type_into(qtbot, named(win, QAbstractSpinBox, "trainLrSpin"), "0.05")
     click(qtbot, named(win, QPushButton, "trainResetButton"))
-    qtbot.waitUntil(lambda: not view.model.awaiting_reset and view.model.state == "ready", timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: not view.model.awaiting_reset and view.model.state == "ready", timeout=WAIT
+    )
     assert view.message_text() == "" and points(view) == 0
     assert not any("diverged" in t for t in view.plots.legend_texts())
     click(qtbot, named(win, QPushButton, "trainRunButton"))
@@ -404,17 +408,17 @@ def test_settings_round_trip(qtbot):
     first = MainWindow()
     qtbot.addWidget(first)
     c = first.training_view.controls
-    c.dataset_combo.setCurrentIndex(c.dataset_combo.findData("spiral"))
-    c.option_spins["arms"].setValue(5)
-    type_into(qtbot, c.hidden_edit, "32,16")
-    c.activation_combo.setCurrentIndex(c.activation_combo.findData("tanh"))
-    c.race_add_combo.setCurrentIndex(c.race_add_combo.findData("SGD"))
-    c.add_race_button.click()
+    c.data.dataset_combo.setCurrentIndex(c.data.dataset_combo.findData("spiral"))
+    c.data.option_spins["arms"].setValue(5)
+    type_into(qtbot, c.net.hidden_edit, "32,16")
+    c.net.activation_combo.setCurrentIndex(c.net.activation_combo.findData("tanh"))
+    c.race.race_add_combo.setCurrentIndex(c.race.race_add_combo.findData("SGD"))
+    c.race.add_race_button.click()
     first.training_view.lr_control.setValue(0.003)  # lane 1 (SGD) is selected
-    c.scheduler_combo.setCurrentIndex(c.scheduler_combo.findData("StepLR"))
-    c.batch_spin.setValue(64)
-    c.patience_spin.setValue(0)
-    c.log_check.setChecked(False)
+    c.schedule.scheduler_combo.setCurrentIndex(c.schedule.scheduler_combo.findData("StepLR"))
+    c.run.batch_spin.setValue(64)
+    c.run.patience_spin.setValue(0)
+    c.display.log_check.setChecked(False)
     first.close()
 
     second = MainWindow()
@@ -425,7 +429,7 @@ def test_settings_round_trip(qtbot):
     assert config.hidden == (32, 16) and config.activation == "tanh"
     assert config.optimizers == ("Adam(lr=0.01)", "SGD(lr=0.003)")
     assert config.scheduler == "StepLR" and config.batch_size == 64 and config.patience is None
-    assert not c2.log_check.isChecked()
+    assert not c2.display.log_check.isChecked()
     assert second.training_view.lr_control.value() == pytest.approx(0.01)  # lane 0 selected
     second.close()
 
