@@ -19,12 +19,13 @@ The figures (targets from the issues):
    optimizers racing (<= 16 ms);
 6. stalls (offscreen, 1024×768): the longest GUI-thread stall of a preset load, a session open,
    a theme switch and a zoom step (<= 100 ms each);
-7. start-up: seconds from process start to the first painted window vs a process that only
-   imports torch, PySide6 and pyqtgraph (<= 1.3x), both from compiled bytecode.
+7. start-up and quit (``app.bench_startup``): the real entry point from empty settings, saved
+   settings and a session file (<= 1.3x a bare torch + PySide6 + pyqtgraph window), and quit
+   after racing and after training (<= the bare window's quit + 0.5 s).
 
 The measuring itself lives next to what it measures (``core.bench.race``, ``core.bench.training``,
-``app.bench_surface``, ``app.bench_training_view``); this module runs them, turns their results
-into rows of (figure, value, baseline, ratio, target, met) and prints/writes them.
+``app.bench_surface``, ``app.bench_training_view``, ``app.bench_stalls``, ``app.bench_startup``);
+this module runs them, turns their results into rows of (figure, value, baseline, ratio, target, met) and prints/writes them.
 """
 
 from __future__ import annotations
@@ -32,14 +33,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from app.bench_startup import startup_rows
 from core.errors import GdsimError
 
 HELP = "measure gdsim's performance figures against their baselines (a table, and JSON)"
@@ -238,109 +237,6 @@ def stall_rows(p: dict) -> tuple[list[Row], Any]:
     return rows, raw
 
 
-# The window child restores settings as ``gdsim`` does, from a settings organisation nobody has
-# written to (a new user's first start; the child is killed before it could save any), so the
-# figure includes restoring but not whatever the person running the benchmark saved.
-_CHILD_ENV = {
-    "QT_QPA_PLATFORM": "offscreen",
-    "GDSIM_ERROR_DIALOGS": "0",
-    "GDSIM_SETTINGS_ORG": "gdsim-bench-first-start",
-}
-
-_IMPORTS_ONLY = "import torch, PySide6.QtWidgets, pyqtgraph\nprint('READY', flush=True)\n"
-
-_FIRST_PAINT = """
-import sys
-from app.main import import_torch_before_qt
-import_torch_before_qt()  # in the order app.main.run_window imports them
-from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtWidgets import QApplication
-from app.main_window import MainWindow
-from core.engine.runtime import configure_torch
-configure_torch()
-app = QApplication(sys.argv[:1])
-class FirstPaint(QObject):
-    def eventFilter(self, obj, event):
-        if event.type() == QEvent.Type.Paint:
-            print('READY', flush=True)
-            QTimer.singleShot(0, app.quit)
-            app.removeEventFilter(self)
-        return False
-watcher = FirstPaint()
-app.installEventFilter(watcher)
-window = MainWindow()
-window.show()
-QTimer.singleShot(30_000, app.quit)
-app.exec()
-"""
-
-
-def _seconds_to_ready(code: str) -> float:
-    """Wall seconds from spawning a fresh Python to its 'READY' line (teardown not counted)."""
-    env = {**os.environ, **_CHILD_ENV}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    try:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            if line.strip() == "READY":
-                return time.perf_counter() - t0
-        raise GdsimError("start-up benchmark: the child process never reported ready")
-    finally:
-        proc.kill()
-        proc.wait(timeout=30)
-
-
-def _compile_bytecode() -> bool:
-    """Write gdsim's own bytecode (``__pycache__``), as Python does on a first start, so that
-    both sides start from compiled code: torch, PySide6 and pyqtgraph were compiled when pip
-    installed them. With PYTHONDONTWRITEBYTECODE set (as on our CI machines) Python would
-    otherwise recompile all of app/ and core/ at every start (~0.1 s here), which is a property
-    of that setting, not of gdsim. False if a package folder is read-only (then it is measured
-    as it is)."""
-    import compileall
-
-    import app
-    import core
-
-    ok = True
-    for package in (app, core):
-        folder = os.path.dirname(package.__file__ or "")
-        try:
-            ok = bool(compileall.compile_dir(folder, quiet=2)) and ok
-        except OSError:
-            ok = False
-    return ok
-
-
-def startup_rows(p: dict) -> tuple[list[Row], Any]:
-    trials = p["startup_trials"]
-    compiled = _compile_bytecode()
-    _seconds_to_ready(_IMPORTS_ONLY)  # warm the OS file cache for both
-    imports, window = [], []
-    for _ in range(trials):  # interleaved, so drift in load hits both alike
-        imports.append(_seconds_to_ready(_IMPORTS_ONLY))
-        window.append(_seconds_to_ready(_FIRST_PAINT))
-    ratios = [w / i for w, i in zip(window, imports, strict=True)]
-    ratio = statistics.median(ratios)
-    row = Row(
-        "start-up to first paint",
-        statistics.median(window),
-        "s",
-        statistics.median(imports),
-        ratio,
-        "ratio <= 1.3",
-        ratio <= 1.3,
-        f"{min(ratios):.2f}-{max(ratios):.2f}",
-    )
-    return [row], {"window_s": window, "imports_s": imports, "bytecode_compiled": compiled}
-
-
 # ------------------------------------------------------------------------------------ the run
 
 SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
@@ -376,6 +272,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         frames=300,
         stall_trials=5,
         startup_trials=5,
+        quit_after_s=2.0,
     ),
     "quick": dict(
         trials=3,
@@ -388,6 +285,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         frames=60,
         stall_trials=3,
         startup_trials=2,
+        quit_after_s=1.0,
     ),
     "smoke": dict(
         trials=1,
@@ -400,6 +298,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         frames=3,
         stall_trials=1,
         startup_trials=1,
+        quit_after_s=0.3,
     ),
 }
 

@@ -17,8 +17,7 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from app.plaintext import message_box
-from app.worker import one_line  # the one-line form every status message uses
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 
 if TYPE_CHECKING:
     from app.export import GifRecorder
@@ -136,7 +135,7 @@ class ExportActions(QObject):
                 self._task, self.window.current_view(), path, scale=scale
             )
         except GdsimError as exc:
-            self._failed("Cannot export PNG", one_line(exc))
+            self._failed("Cannot export PNG", error_line(exc))
             return False
         self._say(f"Writing {Path(path).name} ({w}×{h} px)…", 3000)
         return True
@@ -161,7 +160,7 @@ class ExportActions(QObject):
         try:
             rows = export_csv(self.window.current_view(), path)
         except GdsimError as exc:
-            self._failed("Cannot export CSV", one_line(exc))
+            self._failed("Cannot export CSV", error_line(exc))
             return False
         self._say(f"Saved {Path(path).name} ({rows:,} rows)")
         return True
@@ -191,7 +190,7 @@ class ExportActions(QObject):
                 on_failed=self._gif_failed, parent=self,
             )  # fmt: skip
         except GdsimError as exc:
-            self._failed("Cannot record GIF", one_line(exc))
+            self._failed("Cannot record GIF", error_line(exc))
             return False
         self.act_cancel_gif.setEnabled(True)
         self.act_gif.setEnabled(False)

@@ -43,6 +43,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from core.engine.commands import Step
 from core.errors import GdsimError
 from core.files.atomic import check_writable
 from core.files.session import MAX_STEPS, Session, load_preset, load_session, preset_name
@@ -194,7 +195,7 @@ def run_training(window: Any, steps: int) -> None:
     total = max(1, view.progress.maximum())
     target = min(steps, total)
     if target > 0:
-        controller.request_step(target)
+        controller.send(Step(target))
 
     def trained() -> bool:
         engine = controller.engine

@@ -41,8 +41,7 @@ from PySide6.QtWidgets import (
 
 from app.plaintext import PlainLabel, message_box, plain_tip
 from app.settings import read_str
-from app.worker import one_line  # the one-line form every status message uses
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 from core.files.atomic import write_text_atomic
 from core.files.session import Session, list_presets, load_preset, load_session, save_session
 
@@ -203,7 +202,7 @@ class CodePanel(QDockWidget):
             code = self.parentWidget().sessions.script()
             note = ""
         except GdsimError as exc:
-            code, note = None, f"No code for this view yet: {one_line(exc)}"
+            code, note = None, f"No code for this view yet: {error_line(exc)}"
         self.note.setText(note)
         self.note.setVisible(bool(note))
         if code is not None and code != self.text.toPlainText():
@@ -379,7 +378,7 @@ class SessionActions(QObject):
         try:
             session = load_session(path)
         except GdsimError as exc:
-            self._error("Cannot open session", f"{Path(path).name}: {one_line(exc)}")
+            self._error("Cannot open session", f"{Path(path).name}: {error_line(exc)}")
             return False
         self._remember(path)
         self.apply_session(session, done=f"Opened {Path(path).name}")
@@ -404,7 +403,7 @@ class SessionActions(QObject):
         try:
             save_session(session, path)
         except GdsimError as exc:
-            self._error("Cannot save session", one_line(exc))
+            self._error("Cannot save session", error_line(exc))
             return False
         self._remember(path)
         self.window.statusBar().showMessage(f"Saved {Path(path).name}", 4000)
@@ -431,7 +430,7 @@ class SessionActions(QObject):
         try:
             session = load_preset(name)
         except GdsimError as exc:
-            self._error("Cannot load preset", one_line(exc))
+            self._error("Cannot load preset", error_line(exc))
             return False
         self.apply_session(session)
         return True
@@ -466,7 +465,7 @@ class SessionActions(QObject):
         try:
             code = self.script()
         except GdsimError as exc:
-            self._error("Cannot export script", one_line(exc))
+            self._error("Cannot export script", error_line(exc))
             return False
         if path is None:
             which = "training" if self.window.current_key() == "training" else "race"
@@ -481,7 +480,7 @@ class SessionActions(QObject):
         try:
             write_text_atomic(path, code, what="script")
         except GdsimError as exc:
-            self._error("Cannot export script", one_line(exc))
+            self._error("Cannot export script", error_line(exc))
             return False
         self.window.statusBar().showMessage(f"Wrote {Path(path).name}: python {path}", 6000)
         return True

@@ -33,8 +33,9 @@ Rules:
 * ``start()`` while a run is in progress cancels that run first (``cancelled`` is emitted for
   it), then starts the new one: the newest request wins, which is what a user clicking
   "Compute" again expects.
-* ``failed`` text: a ``GdsimError``'s first line as is (it is written for the user), any other
-  exception as ``"TypeError: first line"`` (a bug, named so it can be reported).
+* ``failed`` text: ``core.errors.error_line(exc, name_type=True)``: a ``GdsimError``'s first line
+  as is (it is written for the user), any other exception as ``"TypeError: first line"`` (a bug,
+  named so it can be reported).
 * Threads: a new ``QThread`` per run, with the worker-object pattern. Python references to the
   worker ``QObject`` and its ``QThread`` are kept until the thread has *finished* (dropping the
   worker early deleted it under the running thread: a segfault we had, see ``app.worker``) *and*
@@ -42,26 +43,22 @@ Rules:
   ``shutdown()``, never inside a slot those objects triggered (deleting a sender whose queued
   signals are still pending, then asking for ``sender()``, crashed the GUI thread).
   ``shutdown()`` cancels, quits and waits (≤ ``timeout_ms``) for every thread this task ever
-  started; ``terminate()`` is never used: a thread still busy after the budget is parked in
-  ``_ORPHANS`` and ends by itself. At exit, one still busy after ``EXIT_WAIT_S`` ends the process
-  (``wait_or_exit``) rather than be destroyed running, which aborts it.
+  started; ``terminate()`` is never used: a thread still busy after the budget is parked
+  (``app.threads.park``) and ends by itself; quitting waits for it (``app.threads``).
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from core.errors import GdsimError
+from app import threads
+from core.errors import GdsimError, error_line
 
 log = logging.getLogger("gdsim.tasks")
 
@@ -69,77 +66,6 @@ PROGRESS_INTERVAL_S = 0.05  # progress signals at most ~20 a second (plus the fi
 
 Report = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
-
-# Threads that did not end within a shutdown budget: kept referenced (with their worker) for the
-# rest of the process, since destroying a running QThread aborts it. Rare and tiny.
-_ORPHANS: list[tuple[QThread, QObject]] = []
-_TASKS: weakref.WeakSet[BackgroundTask] = weakref.WeakSet()
-
-# How long quitting waits, in total, for threads still busy after their close budget, before the
-# process ends without them (see ``wait_or_exit``). Generous: a big network's batch or a slow first
-# engine build finishes well within it. The environment variable overrides it (tests use ~1 s).
-EXIT_WAIT_S = 30.0
-EXIT_WAIT_ENV = "GDSIM_EXIT_WAIT_S"
-
-
-def exit_wait_s() -> float:
-    """The exit budget in seconds: ``$GDSIM_EXIT_WAIT_S`` if it is a number >= 0, else 30."""
-    try:
-        value = float(os.environ.get(EXIT_WAIT_ENV, EXIT_WAIT_S))
-    except ValueError:
-        return EXIT_WAIT_S
-    return value if value >= 0 else EXIT_WAIT_S  # nan fails >= 0 too
-
-
-def wait_or_exit(threads: list[QThread], what: str) -> None:
-    """At interpreter exit: wait (``exit_wait_s()`` in total) for ``threads``; if one is still
-    running after that, end the process at once with status 0.
-
-    Why: the interpreter would otherwise go on to destroy that ``QThread`` while it runs, and Qt
-    answers with "QThread: Destroyed while thread is still running" and SIGABRT (a core dump for
-    a user who only asked to quit). A worker holds nothing unsaved (the window wrote its settings
-    on close), so ending the process is what the user asked for; ``terminate()`` is no better (it
-    can kill the thread holding a lock). Logging and stdio are flushed first, since ``os._exit``
-    skips the remaining exit handlers.
-    """
-    budget = exit_wait_s()
-    deadline = time.monotonic() + budget
-    for thread in threads:
-        left_ms = max(0, int((deadline - time.monotonic()) * 1000))
-        try:
-            if thread.wait(left_ms) or not thread.isRunning():
-                continue
-        except RuntimeError:  # its C++ object is already gone: nothing left to abort on
-            continue
-        log.warning("%s still busy after %.0f s at exit; quitting without it", what, budget)
-        logging.shutdown()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001 - closed or replaced streams: exit regardless
-                pass
-        os._exit(0)
-
-
-@atexit.register
-def _stop_all_tasks() -> None:
-    for task in list(_TASKS):
-        try:
-            task.shutdown(900)
-        except RuntimeError:  # its Qt objects are already gone
-            pass
-    # parked past the shutdown budget: let them end, or exit without them
-    wait_or_exit([thread for thread, _worker in _ORPHANS], "a background task")
-
-
-def error_line(exc: BaseException) -> str:
-    """The one line ``failed`` carries: a GdsimError as written, anything else with its type."""
-    lines = str(exc).strip().splitlines()
-    first = lines[0].strip() if lines else ""
-    if isinstance(exc, GdsimError):
-        return first or "invalid input"
-    name = type(exc).__name__
-    return f"{name}: {first}" if first else name
 
 
 class _Worker(QObject):
@@ -188,7 +114,7 @@ class _Worker(QObject):
             else:
                 if not isinstance(exc, GdsimError):
                     log.exception("background task failed")
-                kind, payload = "failed", error_line(exc)
+                kind, payload = "failed", error_line(exc, name_type=True)
         finally:
             self._fn = None  # drop references to big inputs as soon as possible
             self._args = ()
@@ -217,7 +143,7 @@ class BackgroundTask(QObject):
         self._threads: dict[int, tuple[QThread, _Worker]] = {}
         self._delivered: set[int] = set()  # runs whose last signal (done) has arrived here
         self._closed = False
-        _TASKS.add(self)
+        threads.track(self)
 
     # -- state -----------------------------------------------------------------------------
     @property
@@ -283,8 +209,7 @@ class BackgroundTask(QObject):
             left_ms = max(0, int((deadline - time.monotonic()) * 1000))
             if not thread.wait(left_ms):
                 all_ended = False
-                log.warning("background task still busy after %d ms; letting it finish", timeout_ms)
-                _ORPHANS.append((thread, worker))
+                threads.park(thread, worker, "a background task", timeout_ms)
                 self._threads.pop(run_id, None)
         # Runs whose last signal is still queued stay referenced until this object goes (Qt drops
         # a receiver's queued events with it); the others can go now.

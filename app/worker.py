@@ -6,102 +6,79 @@ Why this shape (Qt for Python's worker-object pattern, plus the engine's own com
   ``TrainingEngine`` *inside* that thread (the model, the optimizer and any CUDA context belong
   to the thread that trains with them), then calls ``engine.run()``, which blocks until stopped.
   A busy thread never serves queued slots, so commands do not go through Qt at all: they go
-  through the engine's thread-safe API (``start``, ``pause``, ``request_step``, ``set_hparams``,
-  ``reset``...), applied by the engine between two batches.
-* The GUI never waits on the worker. Commands issued before the engine exists (it is being built
-  in the thread) are kept by ``EngineHandle`` and replayed, in order, the moment it exists.
+  through the engine's thread-safe ``send``, applied by the engine between two batches.
+* Commands are ``core.engine.commands`` values (``send(Pause())``), never method names. The GUI
+  never waits on the worker: commands sent before the engine exists (it is being built in the
+  thread) are kept by ``EngineHandle`` and replayed, in order, the moment it exists.
   Results come back only through ``engine.drain()``, called by the view's display timer (~30 Hz)
   on the GUI thread: one short lock, no queued signal per batch.
 * Shutting down sets the stop command, ``quit()``s the thread and ``wait()``s at most
   ``timeout_ms`` (the engine notices a stop within one batch). ``terminate()`` is never used:
-  if a batch takes longer than the budget, the thread is parked in ``_ORPHANS`` (so its
-  ``QThread`` is not destroyed while running, which would abort the process) and finishes on
-  its own a moment later. Quitting waits up to ``app.tasks.EXIT_WAIT_S`` for it, then ends the
-  process without it (``app.tasks.wait_or_exit``).
+  if a batch takes longer than the budget, the thread is parked (``app.threads.park``) and
+  finishes on its own a moment later; quitting waits for it (``app.threads``).
 
-``TrainingController`` is what a view holds: ``launch(config)``, the command methods, ``drain()``,
+``TrainingController`` is what a view holds: ``launch(config)``, ``send(command)``, ``drain()``,
 ``failed``/``finished`` signals (delivered on the GUI thread) and ``shutdown()``.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
-import weakref
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from app.tasks import wait_or_exit
+from app import threads
+from core.engine.commands import Command, Stop, check_command
 from core.engine.training import TrainConfig, TrainingEngine, Update
-from core.errors import GdsimError, one_line
+from core.errors import GdsimError, error_line
 
 log = logging.getLogger("gdsim.worker")
-
-# QThreads whose worker did not stop within the shutdown budget. Kept referenced for the rest of
-# the process: a QThread destroyed while running aborts it, and dropping the last reference from
-# the thread's own ``finished`` signal would destroy it in that very thread. (Rare and tiny.)
-_ORPHANS: list[tuple[QThread, QObject | None]] = []
-# Every controller, so that a worker whose view was never shut down (a window deleted without
-# closing) is still stopped before the interpreter exits, instead of Qt aborting on a running
-# QThread being destroyed.
-_CONTROLLERS: weakref.WeakSet[TrainingController] = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_all_workers() -> None:
-    for controller in list(_CONTROLLERS):
-        try:
-            controller.shutdown(900)
-        except RuntimeError:  # its Qt objects are already gone
-            pass
-    # parked past the shutdown budget: let them end, or exit without them
-    wait_or_exit([thread for thread, _worker in _ORPHANS], "the training worker")
 
 
 class EngineHandle:
     """The engine as the GUI sees it: commands buffered until the engine exists, then forwarded.
 
-    Thread-safe. ``call`` never blocks for longer than a list append or a queue put.
+    Thread-safe. ``send`` never blocks for longer than a list append or the engine's check.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._engine: TrainingEngine | None = None
-        self._pending: list[tuple[str, tuple, dict]] = []
+        self._pending: list[Command] = []
         self.stopped = False
 
     @property
     def engine(self) -> TrainingEngine | None:
         return self._engine
 
-    def call(self, method: str, *args: Any, **kwargs: Any) -> None:
-        """``engine.<method>(*args, **kwargs)`` now, or as soon as the engine exists.
+    def send(self, command: Command) -> None:
+        """``engine.send(command)`` now, or as soon as the engine exists.
 
-        Once the engine exists, a bad value raises ``GdsimError`` here (the engine validates in
+        Once the engine exists, a bad value raises ``GdsimError`` here (the engine checks in
         the caller's thread); before that, errors of replayed commands go to ``on_error``.
         """
+        check_command(command)  # refused now, even before the engine exists
         with self._lock:
-            if method == "stop":
+            if isinstance(command, Stop):
                 self.stopped = True
             engine = self._engine
             if engine is None:
-                self._pending.append((method, args, kwargs))
+                self._pending.append(command)
                 return
-        getattr(engine, method)(*args, **kwargs)
+        engine.send(command)
 
     def attach(self, engine: TrainingEngine, on_error: Callable[[str], None]) -> None:
         """Make ``engine`` current and replay the buffered commands into its queue (in order)."""
         with self._lock:
             self._engine = engine
             pending, self._pending = self._pending, []
-            for method, args, kwargs in pending:
+            for command in pending:
                 try:
-                    getattr(engine, method)(*args, **kwargs)
+                    engine.send(command)
                 except GdsimError as exc:
-                    on_error(one_line(exc))
+                    on_error(error_line(exc))
 
 
 class TrainingWorker(QObject):
@@ -138,7 +115,7 @@ class TrainingWorker(QObject):
                 state = "stopped"
         except Exception as exc:  # a missing device, out of memory, a bug: report, never crash
             log.exception("training worker failed")
-            self._fail(one_line(exc))
+            self._fail(error_line(exc))
         finally:
             self.done.emit(self._generation, state)
 
@@ -160,7 +137,7 @@ class TrainingController(QObject):
         self._worker: TrainingWorker | None = None
         self._handle: EngineHandle | None = None
         self.generation = 0
-        _CONTROLLERS.add(self)
+        threads.track(self)
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
@@ -214,41 +191,19 @@ class TrainingController(QObject):
         if thread is None:
             return True
         if handle is not None:
-            handle.call("stop")
+            handle.send(Stop())
         thread.quit()
         ended = thread.wait(max(0, int(timeout_ms)))
         if not ended:
-            log.warning("training worker still busy after %d ms; letting it finish", timeout_ms)
-            thread.setParent(None)
-            _ORPHANS.append((thread, worker))
+            threads.park(thread, worker, "the training worker", timeout_ms)
         return bool(ended)
 
     # -- commands (forwarded to the engine's thread-safe API) ----------------------------
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> None:
+    def send(self, command: Command) -> None:
+        """Send ``command`` to the engine (GdsimError for a bad value once the engine exists);
+        ignored without a live worker."""
         if self._handle is not None and self.alive:
-            self._handle.call(method, *args, **kwargs)
-
-    def start(self) -> None:
-        self._call("start")
-
-    def pause(self) -> None:
-        self._call("pause")
-
-    def request_step(self, n: int = 1) -> None:
-        self._call("request_step", n)
-
-    def set_hparams(self, lane: int | None = None, **changes: Any) -> None:
-        """Live hyperparameter change (GdsimError for a bad value once the engine exists)."""
-        self._call("set_hparams", lane, **changes)
-
-    def set_device(self, device: str) -> None:
-        self._call("set_device", device)
-
-    def request_boundary(self, n: int = 100, lanes: list[int] | None = None) -> None:
-        self._call("request_boundary", n, lanes)
-
-    def reset(self, config: TrainConfig | None = None) -> None:
-        self._call("reset", config)
+            self._handle.send(command)
 
     def drain(self) -> Update | None:
         """Everything the engine reported since the last drain (None before it exists)."""

@@ -32,7 +32,15 @@ class GdsimError(ValueError):
         super().__init__(*args)
 
 
-def one_line(exc: BaseException) -> str:
-    """An exception as the one line a status bar or message line can show."""
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def error_line(exc: BaseException, name_type: bool = False) -> str:
+    """``exc`` as the one line a label, status bar or log shows: its message's first line (its
+    type's name if it has none). ``name_type`` prefixes anything but a GdsimError with its type, so
+    a bug reads as one ("TypeError: ...") and can be reported."""
+    lines = str(exc).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    if isinstance(exc, GdsimError):
+        return first or "invalid input"
+    name = type(exc).__name__
+    if not first:
+        return name
+    return f"{name}: {first}" if name_type else first

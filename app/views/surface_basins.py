@@ -59,7 +59,7 @@ from app.theme import get_theme
 from app.views.surface_runners import ERROR_COLORS, auto_label, swatch
 from app.warmup import LOADING_NOTE, warming_up
 from core.engine.optimizers import OptimizerSpec
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 from core.teach.basins import (
     DEFAULT_N,
     DEFAULT_STEPS,
@@ -375,7 +375,7 @@ class BasinsTool(QObject):
             self.timer.stop()
             self.run = None
             self._classifier = None
-            self._set_status(f"Basins failed: {str(exc).splitlines()[0]}", error=True)
+            self._set_status(f"Basins failed: {error_line(exc)}", error=True)
             self._sync_buttons()
 
     def _finish(self, result: BasinsResult, seconds: float) -> None:

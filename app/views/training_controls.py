@@ -28,7 +28,7 @@ from app.views.training_panel_race import MAX_LANES, RaceSection
 from app.views.training_panel_run import DisplaySection, ModelSection, RunSection, ScheduleSection
 from core.engine.datasets import get_dataset, parse_dataset_spec
 from core.engine.training import TrainConfig
-from core.errors import GdsimError, one_line
+from core.errors import GdsimError, error_line
 from core.state.training import TrainingModel
 
 
@@ -168,7 +168,7 @@ class TrainingControls(QWidget):
         try:
             self.model.set_config(self.config())
         except GdsimError as exc:
-            self.model.set_invalid(one_line(exc))
+            self.model.set_invalid(error_line(exc))
 
     def _structural(self) -> None:
         if not self.quiet:
@@ -227,7 +227,7 @@ class TrainingControls(QWidget):
         try:
             shown = _effective(self.config())
         except GdsimError as exc:  # not expected: every box holds a valid value
-            notes.append(f"the panel cannot show these settings: {one_line(exc)}")
+            notes.append(f"the panel cannot show these settings: {error_line(exc)}")
         else:
             wanted["optimizers"] = tuple(wanted["optimizers"])[:MAX_LANES]  # said above
             changed = [

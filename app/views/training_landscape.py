@@ -58,7 +58,7 @@ from app.theme import ThemeManager, get_theme
 from app.views.training_controls import ERROR_COLORS
 from app.widgets.contour_map import ContourMap
 from core.engine.training import WeightsSnapshot
-from core.errors import GdsimError, one_line
+from core.errors import GdsimError, error_line
 from core.state.training import TrainingModel
 from core.teach.landscape import DEFAULT_RANDOM_SPAN, LandscapeSlice, compute_landscape
 
@@ -326,7 +326,7 @@ class LandscapeTool(QObject):
         try:
             future = self.model.request_weights(lane)
         except GdsimError as exc:
-            self._show_message(one_line(exc), True)
+            self._show_message(error_line(exc), True)
             return
         if future is None:
             self._show_message(

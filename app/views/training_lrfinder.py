@@ -51,7 +51,7 @@ from app.views.training_controls import ERROR_COLORS
 from app.widgets.slider_spin import SciDoubleSpinBox, format_number
 from core.engine.optimizers import parse_spec
 from core.engine.training import TrainConfig
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 from core.state.training import TrainingModel
 from core.teach.lr_finder import (
     DEFAULT_LR_MAX,
@@ -342,7 +342,7 @@ class LRFinderTool(QObject):
             steps = int(self.steps_spin.value())
             spec = check_request(config, lane, lr_min, lr_max, steps)
         except GdsimError as exc:
-            self._set_status(str(exc).splitlines()[0], error=True)
+            self._set_status(error_line(exc), error=True)
             return False
         sink: list[LRPoint] = []
         if not self.task.start(_job, config, lane, lr_min, lr_max, steps, sink):

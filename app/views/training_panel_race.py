@@ -28,7 +28,7 @@ from app.views.training_panel_parts import Quiet, Section, header, show_error, s
 from app.views.training_plots import lane_label
 from app.widgets.hparam_form import HParamForm
 from core.engine.optimizers import OptimizerSpec, get_optimizer, optimizer_names, parse_spec
-from core.errors import GdsimError, one_line
+from core.errors import GdsimError, error_line
 from core.state.training import TrainingModel
 
 log = logging.getLogger("gdsim.training")
@@ -248,7 +248,7 @@ class RaceSection(Section):
         try:
             self.specs[lane] = self.specs[lane].with_changes(**{name: value})
         except GdsimError as exc:
-            show_error(self.hparam_error, one_line(exc))
+            show_error(self.hparam_error, error_line(exc))
             return
         show_error(self.hparam_error, "")
         self._update_item(lane)

@@ -21,7 +21,7 @@ from app.views.training_panel_parts import Quiet, Section, header, show_error
 from core.engine.devices import available_devices, resolve_device
 from core.engine.schedulers import get_scheduler, parse_scheduler, scheduler_names
 from core.engine.training import ACTIVATIONS, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_PATIENCE, parse_hidden
-from core.errors import GdsimError, one_line
+from core.errors import GdsimError, error_line
 
 log = logging.getLogger("gdsim.training")
 
@@ -203,7 +203,7 @@ class ScheduleSection(Section):
         try:
             spec = None if text.lower() in ("", "none") else parse_scheduler(text)
         except GdsimError as exc:
-            show_error(self.scheduler_error, f"Scheduler: {one_line(exc)}")
+            show_error(self.scheduler_error, f"Scheduler: {error_line(exc)}")
             return
         show_error(self.scheduler_error, "")
         self.select(None if spec is None else str(spec))

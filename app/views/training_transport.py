@@ -15,7 +15,7 @@ from app.views.training_controls import TrainingControls
 from app.views.training_status import MessageLine
 from app.widgets.slider_spin import LogSliderSpin
 from core.engine.optimizers import get_optimizer
-from core.errors import GdsimError, one_line
+from core.errors import GdsimError, error_line
 from core.state.training import DONE, TrainingModel
 
 LR_SEND_MS = 60  # a slider drag sends at most ~16 lr changes a second
@@ -198,7 +198,7 @@ class TransportBar(QWidget):
         try:
             self.controls.set_lane_lr(lane, value)
         except GdsimError as exc:
-            self.message.show_message(one_line(exc), error=True)
+            self.message.show_message(error_line(exc), error=True)
             return
         if self._lr_error and self.message.shown_text() == self._lr_error:
             self.message.clear_message(errors_too=True)  # a good value replaced the refused one

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from core.engine.race import Race
+from core.engine.runtime import torch_threads
 from core.engine.training import TrainConfig, TrainingEngine
 from core.files.atomic import write_text_atomic
 
@@ -260,9 +261,7 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] | None = 
     if args.interval <= 0 or args.max_growth_mb <= 0:
         build_parser().error("interval and max-growth-mb must be > 0")
     emit = out or (lambda line: print(line, flush=True))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the app runs (see core.engine.race and core.engine.training)
-    try:
+    with torch_threads(1):  # as the app runs (see core.engine.runtime)
         emit(f"soak on {machine()}")
         results = []
         if args.race_steps:
@@ -273,8 +272,6 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] | None = 
                     args.train_batches, args.interval, args.warmup, emit, drain=not args.no_drain
                 )
             )
-    finally:
-        torch.set_num_threads(threads)
     status = 0
     for r in results:
         r.ok = not (r.peak_growth_mb > args.max_growth_mb)  # nan (no /proc) counts as ok

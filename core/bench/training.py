@@ -47,6 +47,7 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 from core.engine.devices import resolve_device
+from core.engine.runtime import torch_threads
 from core.engine.training import TrainConfig, TrainingEngine, build_mlp
 
 
@@ -77,13 +78,8 @@ def bare_loop(
     config: TrainConfig, default_collate: bool = False, engine_threads: bool = True
 ) -> Timing:
     """The tutorial's loop (+ validation per epoch) on the engine's data and model."""
-    previous = torch.get_num_threads()
-    if engine_threads:
-        torch.set_num_threads(config.threads_for_cpu())
-    try:
+    with torch_threads(config.threads_for_cpu() if engine_threads else None):
         return _bare_loop(config, default_collate)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _bare_loop(config: TrainConfig, default_collate: bool) -> Timing:

@@ -55,7 +55,7 @@ import math
 import sys
 from typing import Any
 
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 from core.files.atomic import check_writable, write_text_atomic
 
 HELP = "Race optimizers on a surface without a window; print the trajectories as strict JSON."
@@ -153,7 +153,7 @@ def _flag(flag: str, check: Any, value: Any) -> Any:
     try:
         return check(value)
     except GdsimError as exc:
-        raise GdsimError(f"{flag}: {str(exc).splitlines()[0]}") from None
+        raise GdsimError(f"{flag}: {error_line(exc)}") from None
 
 
 def schedulers_for(

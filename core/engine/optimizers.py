@@ -44,7 +44,7 @@ from typing import Any
 
 import torch
 
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 
 __all__ = [
     "HParam",
@@ -1283,8 +1283,7 @@ def parse_call(
         line, col = exc.lineno or 1, exc.offset or 1
         raise GdsimError(f"syntax error at {src.position(line, col)}: {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise GdsimError(f"cannot parse spec: {first}") from None
+        raise GdsimError(f"cannot parse spec: {error_line(exc)}") from None
     body = tree.body
     call = body if isinstance(body, ast.Call) else None
     func = call.func if call is not None else body
@@ -1415,7 +1414,7 @@ def register_optimizer(import_path: str) -> OptimizerInfo:
         raise GdsimError(f"cannot import {module_name!r}: {exc}") from None
     except Exception as exc:  # the module itself failed: report it, not a traceback
         raise GdsimError(
-            f"importing {module_name!r} failed: {type(exc).__name__}: {exc}".splitlines()[0]
+            f"importing {module_name!r} failed: {error_line(exc, name_type=True)}"
         ) from None
     for part in attr_path.split("."):
         if not hasattr(obj, part):

@@ -57,7 +57,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from core.engine.expression import ExpressionError, compile_epoch_function
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 
 
 @dataclass(frozen=True)
@@ -620,7 +620,7 @@ def _make(spec: SchedulerSpec, optimizer: torch.optim.Optimizer, kwargs: dict[st
     try:
         return spec.info.cls(optimizer=optimizer, **args)
     except ValueError as exc:  # torch's own argument checks, as one line
-        raise GdsimError(f"{spec}: {str(exc).splitlines()[0]}") from None
+        raise GdsimError(f"{spec}: {error_line(exc)}") from None
 
 
 _PREFIXES = ("torch.optim.lr_scheduler", "optim.lr_scheduler", "lr_scheduler")

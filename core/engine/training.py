@@ -26,6 +26,7 @@ Driving (ONE thread at a time — a worker thread, a notebook, a test):
   ``metrics() -> dict``  JSON-ready summary (what ``gdsim train --metrics`` writes).
 Commands (ANY thread; queued, applied by the driver before its next batch, so pause and stop take
 effect within one step; bad values raise ``GdsimError`` in the caller's thread right away):
+  ``send(command)`` with a ``core.engine.commands`` value (``Pause()``, ``Step(3)``...), or:
   ``start()``/``resume()``, ``pause()``, ``request_step(n=1)`` (pauses if running, then exactly n
   batches), ``stop()``, ``set_hparams(lane=None, **changes)`` (e.g. lr=0.1 — written into
   ``param_groups`` via ``apply_hparams``; optimizer state kept), ``set_device(name)``,
@@ -114,7 +115,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -123,11 +124,25 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
+from core.engine.commands import (
+    Command,
+    Pause,
+    RequestBoundary,
+    RequestWeights,
+    Reset,
+    Resume,
+    SetDevice,
+    SetHparams,
+    Step,
+    Stop,
+    check_command,
+)
 from core.engine.datasets import GeneratedData, make_dataset, parse_dataset_spec
 from core.engine.devices import move_optimizer_state, resolve_device
 from core.engine.optimizers import OptimizerSpec, apply_hparams, parse_spec
+from core.engine.runtime import torch_threads
 from core.engine.schedulers import Schedule, SchedulerSpec, parse_scheduler
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 
 FLUSH_SECONDS = 0.02  # losses become floats (and NaN is noticed) at least this often while running
 MAX_CURVE_POINTS = 50_000  # per lane, between two drains
@@ -477,6 +492,7 @@ class LaneStatus:
     last_loss: float  # nan before the first batch
     val_loss: float  # last epoch's; nan before the first epoch
     val_accuracy: float
+    optimizer: str = ""  # its name ("Adam"): a live change applies only to the same optimizer
 
 
 @dataclass(frozen=True)
@@ -638,6 +654,27 @@ class _Lane:
     def loss_limit(self) -> float:
         """Losses above this at an epoch's end mean the lane diverged (see the module doc)."""
         return LOSS_LIMIT_FACTOR * max(1.0, self.first_loss)  # 1e3 while first_loss is nan
+
+
+# Each command type's handler in the driver, and the check some run in the sending thread first.
+_HANDLERS: dict[type, Callable[[TrainingEngine, Any], None]] = {}
+_CHECKS: dict[type, Callable[[TrainingEngine, Any], Any]] = {}
+
+
+def _handles(kind: type) -> Callable[[Callable], Callable]:
+    def register(method: Callable) -> Callable:
+        _HANDLERS[kind] = method
+        return method
+
+    return register
+
+
+def _checks(kind: type) -> Callable[[Callable], Callable]:
+    def register(method: Callable) -> Callable:
+        _CHECKS[kind] = method
+        return method
+
+    return register
 
 
 class TrainingEngine:
@@ -965,6 +1002,7 @@ class TrainingEngine:
                 lane.spec.hparams(),
                 lane.last_loss,
                 *lane.last_val,
+                optimizer=lane.spec.name,
             )
             for lane in self.lanes
         )
@@ -1032,43 +1070,44 @@ class TrainingEngine:
 
     # ---- commands (any thread) -----------------------------------------------------------------
 
+    def send(self, command: Command) -> None:
+        """Queue ``command`` for the driver (any thread). It is checked here first, against the
+        engine's lanes, so a bad value or an unknown command raises GdsimError in the caller."""
+        check_command(command)
+        check = _CHECKS.get(type(command))
+        checked = command if check is None else check(self, command)
+        if checked is not None:
+            self._commands.put(checked)
+
     def start(self) -> None:
         """Run (or resume) training; same as ``resume``."""
-        self._commands.put(("resume",))
+        self.send(Resume())
 
     def resume(self) -> None:
-        self._commands.put(("resume",))
+        self.send(Resume())
 
     def pause(self) -> None:
-        self._commands.put(("pause",))
+        self.send(Pause())
 
     def stop(self) -> None:
         """End ``run()`` at the next step boundary (training can continue with another run())."""
-        self._commands.put(("stop",))
+        self.send(Stop())
 
     def request_step(self, n: int = 1) -> None:
         """Pause (if running), then train exactly ``n`` batches."""
-        self._commands.put(("step", _positive_int("steps", n, 1_000_000)))
+        self.send(Step(n))
 
     def set_hparams(self, lane: int | None = None, **changes: Any) -> None:
-        """Change optimizer hyperparameters of one lane (or every lane) from the next batch on.
-
-        Validated here, in the caller's thread (GdsimError), against each lane's current values.
-        """
-        if not changes:
-            return
-        for target in self._lanes_for(lane):
-            target.spec.with_changes(**changes)  # raises GdsimError naming the problem
-        self._commands.put(("hparams", lane, dict(changes)))
+        """Change optimizer hyperparameters of one lane (or every lane) from the next batch on."""
+        self.send(SetHparams(lane, changes))
 
     def set_device(self, device: str) -> None:
         """Move the run to another device at the next step boundary (state is kept)."""
-        self._commands.put(("device", resolve_device(device)))  # GdsimError if not available
+        self.send(SetDevice(device))
 
     def request_boundary(self, n: int = 100, lanes: Sequence[int] | None = None) -> None:
         """Ask for class probabilities on an n×n grid; arrives in ``Update.boundaries``."""
-        n = _positive_int("grid size", n, 1000)
-        self._commands.put(("boundary", n, None if lanes is None else tuple(lanes)))
+        self.send(RequestBoundary(n, None if lanes is None else tuple(lanes)))
 
     def request_weights(self, lane: int = 0) -> concurrent.futures.Future:
         """A future of a ``WeightsSnapshot`` of ``lane``, taken by the driver between two batches.
@@ -1079,17 +1118,15 @@ class TrainingEngine:
         by the time the driver serves it (a reset to fewer lanes) sets GdsimError on the future.
         Nothing completes it while nobody drives: wait with a timeout.
         """
-        self._lanes_for(lane)
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        self._commands.put(("weights", lane, future))
-        return future
+        command = RequestWeights(lane)
+        self.send(command)
+        return command.future
 
     def reset(self, config: TrainConfig | None = None) -> None:
         """Start over from the seed (optionally with new settings). The data set is generated
         here (so a bad option raises GdsimError in the caller); torch objects are built by the
         driver thread."""
-        config = config or self.config
-        self._commands.put(("reset", config, config.make_data(), resolve_device(config.device)))
+        self.send(Reset(config))
 
     def _lanes_for(self, lane: int | None) -> tuple[_Lane, ...]:
         lanes = self.lanes
@@ -1098,6 +1135,39 @@ class TrainingEngine:
         if isinstance(lane, bool) or not isinstance(lane, int) or not 0 <= lane < len(lanes):
             raise GdsimError(f"no lane {lane!r} (lanes 0..{len(lanes) - 1})")
         return (lanes[lane],)
+
+    # checks, in the sending thread: what to queue (None: nothing to do), or GdsimError
+
+    @_checks(Step)
+    def _check_step(self, command: Step) -> Step:
+        return Step(_positive_int("steps", command.n, 1_000_000))
+
+    @_checks(SetHparams)
+    def _check_hparams(self, command: SetHparams) -> SetHparams | None:
+        if not command.changes:
+            return None
+        for target in self._lanes_for(command.lane):
+            target.spec.with_changes(**command.changes)  # raises GdsimError naming the problem
+        return SetHparams(command.lane, dict(command.changes))
+
+    @_checks(SetDevice)
+    def _check_device(self, command: SetDevice) -> SetDevice:
+        return SetDevice(resolve_device(command.device))  # GdsimError if not available
+
+    @_checks(RequestBoundary)
+    def _check_boundary(self, command: RequestBoundary) -> RequestBoundary:
+        lanes = None if command.lanes is None else tuple(command.lanes)
+        return RequestBoundary(_positive_int("grid size", command.n, 1000), lanes)
+
+    @_checks(RequestWeights)
+    def _check_weights(self, command: RequestWeights) -> RequestWeights:
+        self._lanes_for(command.lane)
+        return command
+
+    @_checks(Reset)
+    def _check_reset(self, command: Reset) -> Reset:
+        config = command.config or self.config
+        return Reset(config, config.make_data(), resolve_device(config.device))
 
     # ---- driving (one thread) ------------------------------------------------------------------
 
@@ -1110,49 +1180,67 @@ class TrainingEngine:
                 return
             self._apply(command)
 
-    def _apply(self, command: tuple) -> None:
-        kind = command[0]
+    def _apply(self, command: Command) -> None:
         try:
-            if kind == "resume":
-                if self._state not in DONE_STATES:
-                    self._single_steps = 0
-                    self._set_state("running")
-            elif kind == "pause":
-                if self._state not in DONE_STATES:
-                    self._single_steps = 0
-                    self._set_state("paused")
-            elif kind == "stop":
-                self._exit = True  # ends run() even when it is only serving commands
-                if self._state not in DONE_STATES:
-                    self._single_steps = 0
-                    self._set_state("stopped")
-            elif kind == "step":
-                if self._state not in DONE_STATES:
-                    self._set_state("paused")
-                    self._single_steps += command[1]
-            elif kind == "hparams":
-                self._apply_hparams(command[1], command[2])
-            elif kind == "device":
-                self._move_to(command[1])
-            elif kind == "boundary":
-                for b in self.boundary(command[1], command[2]):
-                    with self._lock:
-                        self._boundaries[b.lane] = b
-            elif kind == "weights":
-                future = command[2]
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(self.weights_snapshot(command[1]))
-                    except GdsimError as exc:
-                        future.set_exception(exc)
-            elif kind == "reset":
-                self._flush()
-                self._build(*command[1:])
-                self._single_steps = 0
-                self._emit(ResetDone(self.config.as_dict(), self.data))
-                self._set_state("ready")
+            _HANDLERS[type(command)](self, command)
         except GdsimError as exc:
-            self._emit(Error(str(exc).splitlines()[0]))
+            self._emit(Error(error_line(exc)))
+
+    def _switch(self, state: str) -> None:
+        """Resume, pause or stop: drops pending single steps; a finished run needs a reset."""
+        if self._state not in DONE_STATES:
+            self._single_steps = 0
+            self._set_state(state)
+
+    @_handles(Resume)
+    def _on_resume(self, _command: Resume) -> None:
+        self._switch("running")
+
+    @_handles(Pause)
+    def _on_pause(self, _command: Pause) -> None:
+        self._switch("paused")
+
+    @_handles(Stop)
+    def _on_stop(self, _command: Stop) -> None:
+        self._exit = True  # ends run() even when it is only serving commands
+        self._switch("stopped")
+
+    @_handles(Step)
+    def _on_step(self, command: Step) -> None:
+        if self._state not in DONE_STATES:
+            self._set_state("paused")
+            self._single_steps += command.n
+
+    @_handles(SetHparams)
+    def _on_hparams(self, command: SetHparams) -> None:
+        self._apply_hparams(command.lane, dict(command.changes))
+
+    @_handles(SetDevice)
+    def _on_device(self, command: SetDevice) -> None:
+        self._move_to(command.device)
+
+    @_handles(RequestBoundary)
+    def _on_boundary(self, command: RequestBoundary) -> None:
+        for b in self.boundary(command.n, command.lanes):
+            with self._lock:
+                self._boundaries[b.lane] = b
+
+    @_handles(RequestWeights)
+    def _on_weights(self, command: RequestWeights) -> None:
+        future = command.future
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(self.weights_snapshot(command.lane))
+            except GdsimError as exc:
+                future.set_exception(exc)
+
+    @_handles(Reset)
+    def _on_reset(self, command: Reset) -> None:
+        self._flush()
+        self._build(command.config, command.data, command.device)
+        self._single_steps = 0
+        self._emit(ResetDone(self.config.as_dict(), self.data))
+        self._set_state("ready")
 
     def _apply_hparams(self, lane_index: int | None, changes: dict) -> None:
         self._flush()  # so the change lands between published points
@@ -1189,7 +1277,7 @@ class TrainingEngine:
             for lane in self.lanes:
                 lane.model.to(previous)
                 move_optimizer_state(lane.optimizer, previous)
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = error_line(exc)
             self._emit(Error(f"could not move training to {device}: {first}; still on {previous}"))
             self._publish()
             return
@@ -1206,23 +1294,9 @@ class TrainingEngine:
         finally:
             self._driver.release()
 
-    @contextlib.contextmanager
-    def _cpu_threads(self) -> Iterator[None]:
-        """Use ``config.threads_for_cpu()`` intra-op threads in this (driving) thread, then restore.
-
-        With torch's OpenMP backend the setting is per calling thread (other threads keep theirs;
-        threads created meanwhile start with it).
-        """
-        wanted = self.config.threads_for_cpu() if self.device.type == "cpu" else None
-        previous = torch.get_num_threads()
-        if wanted is None or wanted == previous:
-            yield
-            return
-        torch.set_num_threads(wanted)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(previous)
+    def _cpu_threads(self) -> contextlib.AbstractContextManager[None]:
+        """``config.threads_for_cpu()`` intra-op threads in this (driving) thread, then restored."""
+        return torch_threads(self.config.threads_for_cpu(), self.device)
 
     def step(self, n: int = 1) -> int:
         """Train exactly ``n`` batches now in the calling thread (whatever the state; a pause or

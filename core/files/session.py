@@ -103,7 +103,7 @@ from core.engine.race import (
 from core.engine.schedulers import parse_scheduler
 from core.engine.surfaces import get_surface
 from core.engine.training import MAX_HIDDEN_LAYERS, TrainConfig
-from core.errors import GdsimError
+from core.errors import GdsimError, error_line
 from core.files.atomic import check_regular, write_text_atomic
 
 __all__ = [
@@ -269,8 +269,8 @@ class Session:
         except (TypeError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
             # Not expected (every value is type-checked before an engine validator sees it),
             # but a file must never crash the caller: report it as the file's problem.
-            first = (str(exc).splitlines() or [""])[0][:200]
-            raise GdsimError(f"invalid session: {type(exc).__name__}: {first}") from None
+            first = error_line(exc, name_type=True)[:200]
+            raise GdsimError(f"invalid session: {first}") from None
 
 
 _TRAINING_FIELDS = (
@@ -354,8 +354,7 @@ def _engine(path: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except GdsimError as exc:
-        message = (str(exc).splitlines() or ["invalid value"])[0]
-        raise GdsimError(f"{_where(path)}: {message}") from None
+        raise GdsimError(f"{_where(path)}: {error_line(exc)}") from None
 
 
 class _Reader:
@@ -710,8 +709,7 @@ def loads_session(data: bytes | str) -> Session:
     except RecursionError:
         raise GdsimError(f"not a session: nested more than {MAX_DEPTH} levels deep") from None
     except ValueError as exc:  # e.g. an int beyond Python's digit limit
-        first = (str(exc).splitlines() or ["invalid value"])[0][:120]
-        raise GdsimError(f"not valid JSON: {first}") from None
+        raise GdsimError(f"not valid JSON: {error_line(exc)[:120]}") from None
     if not _depth_ok(doc):
         raise GdsimError(f"not a session: nested more than {MAX_DEPTH} levels deep")
     return Session.from_json(doc)

@@ -17,6 +17,17 @@ from typing import Any, Protocol
 
 from psygnal import Signal
 
+from core.engine.commands import (
+    Command,
+    Pause,
+    RequestBoundary,
+    RequestWeights,
+    Reset,
+    Resume,
+    SetDevice,
+    SetHparams,
+    Step,
+)
 from core.engine.devices import resolve_device
 from core.engine.optimizers import parse_spec
 from core.engine.training import (
@@ -30,7 +41,7 @@ from core.engine.training import (
     TrainConfig,
     Update,
 )
-from core.errors import GdsimError, one_line
+from core.errors import GdsimError, error_line
 from core.files.session import Session
 
 DONE = ("finished", "diverged")
@@ -57,13 +68,7 @@ class Runner(Protocol):
 
     def launch(self, config: TrainConfig) -> None: ...
     def shutdown(self, timeout_ms: int = 900) -> bool: ...
-    def start(self) -> None: ...
-    def pause(self) -> None: ...
-    def request_step(self, n: int = 1) -> None: ...
-    def set_hparams(self, lane: int | None = None, **changes: Any) -> None: ...
-    def set_device(self, device: str) -> None: ...
-    def request_boundary(self, n: int = 100, lanes: list[int] | None = None) -> None: ...
-    def reset(self, config: TrainConfig | None = None) -> None: ...
+    def send(self, command: Command) -> None: ...
     def drain(self) -> Update | None: ...
 
 
@@ -164,6 +169,7 @@ class TrainingModel:
         self.rate = math.nan
         self.device = "cpu"
         self.lane_names: list[str] = []  # as the engine built them at the last reset
+        self.lane_optimizers: list[str] = []  # their optimizers' names ("Adam")
         self.lane_lrs: list[float] = []
         self.awaiting_reset = False
         self.pending = False
@@ -186,7 +192,7 @@ class TrainingModel:
         try:
             check_schedulers(config)
         except GdsimError as exc:
-            self._invalid = one_line(exc)
+            self._invalid = error_line(exc)
             raise
         self._invalid = ""
         if config != self._config:
@@ -214,15 +220,15 @@ class TrainingModel:
         try:
             resolve_device(name)
         except GdsimError as exc:
-            self.message.emit(f"Cannot use this device: {one_line(exc)}", True)
+            self.message.emit(f"Cannot use this device: {error_line(exc)}", True)
             return
         self._config = replace(self._config, device=name)
         self.cleared.emit(True)
         if self.runner.alive and not self.awaiting_reset:
             try:
-                self.runner.set_device(name)
+                self.runner.send(SetDevice(name))
             except GdsimError as exc:
-                self.message.emit(one_line(exc), True)
+                self.message.emit(error_line(exc), True)
 
     def select_lane(self, lane: int) -> None:
         if lane != self.selected_lane:
@@ -255,7 +261,7 @@ class TrainingModel:
         if session.training is None:
             return
         if self.state == "running":
-            self.runner.pause()
+            self.runner.send(Pause())
             self._set_state("paused")
         self._config, self._invalid, self._note = session.training, "", ""
         self.config_loaded.emit(session.training)
@@ -280,7 +286,7 @@ class TrainingModel:
             cmds.remove("start") if "start" in cmds else cmds.append("start")
             return
         if self.state == "running":
-            self.runner.pause()
+            self.runner.send(Pause())
             self._set_state("paused")
             return
         if self.state in DONE:
@@ -289,7 +295,7 @@ class TrainingModel:
         if not self.ensure_engine():
             return
         self.cleared.emit(True)
-        self.runner.start()
+        self.runner.send(Resume())
         self._set_state("running")
 
     def step_once(self) -> None:
@@ -302,7 +308,7 @@ class TrainingModel:
             return
         if not self._device_ok() or not self.ensure_engine():
             return
-        self.runner.request_step(1)
+        self.runner.send(Step(1))
         self._set_state("paused")
 
     def reset(self, then: str | None = None) -> None:
@@ -318,13 +324,13 @@ class TrainingModel:
                 return
             self._launch(config)
             if then == "start":
-                self.runner.start()
+                self.runner.send(Resume())
                 self._set_state("running")
             return
         try:
-            self.runner.reset(config)
+            self.runner.send(Reset(config))
         except GdsimError as exc:
-            self.message.emit(one_line(exc), True)
+            self.message.emit(error_line(exc), True)
             return
         # a second Reset drops a queued Start; the config sent holds every change made so far
         self._after = _AfterReset([then] if then else [])
@@ -369,27 +375,31 @@ class TrainingModel:
         specs = self._config.optimizers
         if lane >= len(self.lane_names) or lane >= len(specs):
             return  # the lane exists only in the panel (or no more): applies on Reset
-        if self.lane_names[lane].split("(")[0] != parse_spec(specs[lane]).name:
+        if self.lane_optimizers[lane] != parse_spec(specs[lane]).name:
             return  # a different optimizer is pending: its settings apply on Reset
         try:
-            self.runner.set_hparams(lane, **changes)
+            self.runner.send(SetHparams(lane, changes))
         except GdsimError as exc:
-            self.message.emit(one_line(exc), True)
+            self.message.emit(error_line(exc), True)
 
     def request_boundary(self, grid: int, lanes: list[int]) -> None:
-        self.runner.request_boundary(grid, lanes)
+        self.runner.send(RequestBoundary(grid, tuple(lanes)))
 
     def request_weights(self, lane: int) -> Any:
         """A future of ``lane``'s weights and path (None before anything could be trained);
         GdsimError for a lane the run does not have."""
-        engine = self.runner.engine if self.runner.alive else None
-        return None if engine is None else engine.request_weights(lane)
+        if not self.runner.alive or self.runner.engine is None:
+            return None
+        command = RequestWeights(lane)
+        self.runner.send(command)
+        return command.future
 
     def preview(self, data: Any) -> None:
         """Before any engine exists: show the data the first run will use."""
         config = self._config
         bpe = max(1, math.ceil(len(data.train_idx) / config.batch_size))
-        self._start_run(lane_names(config.optimizers), bpe, data, config.epochs, None)
+        kinds = [spec.name for spec in config.optimizer_specs()]
+        self._start_run(lane_names(config.optimizers), kinds, bpe, data, config.epochs, None)
         self.device = config.device
 
     def shutdown(self, timeout_ms: int = 900) -> None:
@@ -419,8 +429,9 @@ class TrainingModel:
             r = events[resets[-1]]
             self.awaiting_reset = False
             names = [lane.name for lane in upd.lanes]
+            kinds = [lane.optimizer for lane in upd.lanes]
             sched = r.config.get("scheduler")
-            self._start_run(names, upd.batches_per_epoch, r.data, upd.epochs, sched)
+            self._start_run(names, kinds, upd.batches_per_epoch, r.data, upd.epochs, sched)
             events = events[resets[-1] + 1 :]  # points in this drain were flushed by the old run
         elif self.awaiting_reset:
             for e in events:  # everything else belongs to the run being replaced
@@ -504,7 +515,7 @@ class TrainingModel:
         try:
             resolve_device(self._config.device)
         except GdsimError as exc:
-            self.message.emit(f"Cannot train: {one_line(exc)}", True)
+            self.message.emit(f"Cannot train: {error_line(exc)}", True)
             return False
         return True
 
@@ -519,12 +530,17 @@ class TrainingModel:
         self._set_pending(False)
         data = config.make_data()
         bpe = max(1, math.ceil(int(len(data.train_idx)) / config.batch_size))
-        self._start_run(lane_names(config.optimizers), bpe, data, config.epochs, config.scheduler)
+        kinds = [spec.name for spec in config.optimizer_specs()]
+        names = lane_names(config.optimizers)
+        self._start_run(names, kinds, bpe, data, config.epochs, config.scheduler)
         self.device = str(resolve_device(config.device))
         self._set_state("ready")
 
-    def _start_run(self, names, bpe: int, data: Any, epochs: int, scheduler: str | None) -> None:
+    def _start_run(
+        self, names, optimizers, bpe: int, data: Any, epochs: int, scheduler: str | None
+    ) -> None:
         self.lane_names = list(names)
+        self.lane_optimizers = list(optimizers)  # a live change applies to the same optimizer
         self.lane_lrs = [math.nan] * len(names)
         self.batches_per_epoch, self.epochs, self.steps, self.rate = bpe, epochs, 0, math.nan
         self.diverged_text = ""
@@ -536,10 +552,10 @@ class TrainingModel:
             self.send_hparams(lane, changes)
         for command in after.commands:
             if command == "start" and self.state != "running":
-                self.runner.start()
+                self.runner.send(Resume())
                 self._set_state("running")
             elif command == "step":
-                self.runner.request_step(1)
+                self.runner.send(Step(1))
                 self._set_state("paused")
 
     def _set_state(self, state: str) -> None:

@@ -42,7 +42,6 @@ How it is computed, and why:
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -53,6 +52,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
 from torch import nn
 
+from core.engine.runtime import torch_threads
 from core.engine.training import WeightsSnapshot, build_mlp
 from core.errors import GdsimError
 
@@ -259,19 +259,6 @@ def project(points: np.ndarray, centre: np.ndarray, d1: np.ndarray, d2: np.ndarr
 # --------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    if n is None or n == previous:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _widest(model: nn.Module, x: torch.Tensor) -> int:
     """The widest activation of one forward pass (for the memory budget of a chunk)."""
     widths = [int(x.shape[-1])]
@@ -355,7 +342,7 @@ def loss_grid(
 ) -> np.ndarray | None:
     """The whole grid ``(len(ys), len(xs))``; None if ``cancelled()`` became true."""
     out = np.full((len(ys), len(xs)), np.nan)
-    with _threads(threads):
+    with torch_threads(threads):
         rows = loss_rows(model, weights, d1, d2, x, y, xs, ys, loss_fn)
         try:
             for j, row in rows:
@@ -467,7 +454,7 @@ def compute_landscape(
     traj, steps, epochs = path_of(snapshot)
     if report is not None:
         report(0.0, "choosing directions")
-    with _threads(threads):
+    with torch_threads(threads):
         if key == "pca":
             dirs = pca_directions(traj, theta, seed)
         else:
@@ -484,7 +471,7 @@ def compute_landscape(
     x, y = training_points(snapshot)
     if cancelled is not None and cancelled():
         return None
-    with torch.no_grad(), _threads(threads):
+    with torch.no_grad(), torch_threads(threads):
         centre = float(F.cross_entropy(model(x), y))
     t0 = time.perf_counter()
     grid = loss_grid(

@@ -76,7 +76,6 @@ in the raw curve (it shows the blow-up) but the suggestion ignores it.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -89,6 +88,7 @@ from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorData
 
 from core.engine.devices import resolve_device
 from core.engine.optimizers import OptimizerSpec
+from core.engine.runtime import torch_threads
 from core.engine.training import TrainConfig, build_mlp
 from core.errors import GdsimError
 
@@ -296,22 +296,6 @@ def valley_lr(lrs: np.ndarray, smoothed: np.ndarray, steps: int | None = None) -
 # --------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _cpu_threads(config: TrainConfig, device: torch.device) -> Iterator[None]:
-    """The engine's rule (``TrainConfig.threads_for_cpu``): small ops from a worker thread are
-    10-20x slower with torch's default OpenMP threads on a busy machine."""
-    wanted = config.threads_for_cpu() if device.type == "cpu" else None
-    previous = torch.get_num_threads()
-    if wanted is None or wanted == previous:
-        yield
-        return
-    torch.set_num_threads(wanted)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _batches(loader: DataLoader) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The loader's batches, epoch after epoch (the sampler draws a new order each epoch)."""
     while True:
@@ -340,7 +324,7 @@ def find_lr(
     lr_min, lr_max, steps = float(lr_min), float(lr_max), int(steps)
     device = resolve_device(config.device)
     t0 = time.perf_counter()
-    with _cpu_threads(config, device):
+    with torch_threads(config.threads_for_cpu(), device):
         lrs, losses, smoothed, stopped, diverged_at, cls = _run(
             config, spec, device, lr_min, lr_max, steps, smoothing, diverge_factor,
             report, cancelled, on_step,

@@ -1,6 +1,6 @@
 import torch
 
-from core.engine.runtime import configure_torch
+from core.engine.runtime import configure_torch, torch_threads
 
 
 def test_configure_torch_defaults_to_one_thread_and_env_overrides(monkeypatch):
@@ -12,5 +12,20 @@ def test_configure_torch_defaults_to_one_thread_and_env_overrides(monkeypatch):
         assert configure_torch() == 2 and torch.get_num_threads() == 2
         monkeypatch.setenv("GDSIM_TORCH_THREADS", "banana")  # ignored, not a crash
         assert configure_torch() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_torch_threads_sets_the_count_inside_and_restores_it_after():
+    before = torch.get_num_threads()
+    other = 2 if before != 2 else 1
+    try:
+        with torch_threads(other):
+            assert torch.get_num_threads() == other
+        assert torch.get_num_threads() == before
+        with torch_threads(other, torch.device("meta")):  # not the CPU: left alone
+            assert torch.get_num_threads() == before
+        with torch_threads(None):
+            assert torch.get_num_threads() == before
     finally:
         torch.set_num_threads(before)

@@ -5,6 +5,17 @@ import math
 
 import pytest
 
+from core.engine.commands import (
+    Pause,
+    RequestBoundary,
+    RequestWeights,
+    Reset,
+    Resume,
+    SetDevice,
+    SetHparams,
+    Step,
+    check_command,
+)
 from core.engine.training import (
     Error,
     HparamsChanged,
@@ -16,6 +27,17 @@ from core.engine.training import (
 from core.errors import GdsimError
 from core.files.session import Session
 from core.state.training import INTENT_S, RunStart, TrainingModel, lane_names
+
+NAMED = {  # a command as a short tuple the assertions read
+    Resume: lambda c: ("start",),
+    Pause: lambda c: ("pause",),
+    Step: lambda c: ("request_step", c.n),
+    SetHparams: lambda c: ("set_hparams", c.lane, *c.changes.items()),
+    SetDevice: lambda c: ("set_device", c.device),
+    Reset: lambda c: ("reset", c.config),
+    RequestBoundary: lambda c: ("request_boundary", c.n, c.lanes),
+    RequestWeights: lambda c: ("request_weights", c.lane),
+}
 
 
 class FakeRunner:
@@ -36,10 +58,9 @@ class FakeRunner:
         self.calls.append(("shutdown",))
         return True
 
-    def __getattr__(self, name):  # start, pause, request_step, set_hparams, set_device, reset...
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return lambda *args, **kwargs: self.calls.append((name, *args, *kwargs.items()))
+    def send(self, command):
+        check_command(command)
+        self.calls.append(NAMED[type(command)](command))
 
     def drain(self):
         return self.updates.pop(0) if self.updates else None
@@ -58,7 +79,8 @@ class Clock:
 
 def _lane(i, name, lr=0.01):
     nan = math.nan
-    return LaneStatus(i, name, "training", 0, 0, 0, lr, {}, nan, nan, nan)
+    kind = name.split("(")[0]
+    return LaneStatus(i, name, "training", 0, 0, 0, lr, {}, nan, nan, nan, optimizer=kind)
 
 
 def _update(model, state="paused", steps=0, events=(), lrs=None):
@@ -267,9 +289,11 @@ def test_a_suggested_lr_selects_its_lane_first(setup):
 def test_weights_are_asked_of_a_live_engine_only(setup):
     model, runner, _clock = setup
     assert model.request_weights(0) is None
-    runner.engine = type("Engine", (), {"request_weights": lambda self, lane: ("future", lane)})()
     model.ensure_engine()
-    assert model.request_weights(1) == ("future", 1)
+    assert model.request_weights(0) is None  # launched, but the engine is still being built
+    runner.engine = object()
+    future = model.request_weights(1)
+    assert runner.calls[-1] == ("request_weights", 1) and not future.done()
 
 
 def test_lane_names_number_repeated_specs():

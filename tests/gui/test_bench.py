@@ -31,7 +31,8 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
         }
         | {f"longest stall, {a}" for a in ("preset load", "session open", "theme switch",
                                             "zoom step")}
-        | {"start-up to first paint"}
+        | {f"start-up, {how}" for how in ("first start", "saved settings", "session file")}
+        | {"quit after racing", "quit after training"}
     )
     assert figures == expected
     for row in doc["rows"]:

@@ -42,8 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-import app.tasks as tasks
-import app.worker as worker
+import app.threads as threads
 from app import errors
 from app.main_window import SHUTDOWN_BUDGET_S, MainWindow
 from core.engine.training import TrainConfig, TrainingEngine
@@ -90,12 +89,12 @@ class Guard:
     def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
         self.caplog = caplog
         self.py_threads = {t.ident for t in threading.enumerate()}
-        self.orphans = (len(worker._ORPHANS), len(tasks._ORPHANS))
+        self.orphans = len(threads._ORPHANS)
         self.reporter = errors.install(show_dialogs=False)
         self.history = len(self.reporter.history)
 
     def new_orphans(self) -> list:
-        return worker._ORPHANS[self.orphans[0] :] + tasks._ORPHANS[self.orphans[1] :]
+        return threads._ORPHANS[self.orphans :]
 
     def check_closed(self, qtbot) -> None:
         """After the window closed: no thread of ours still running, nothing parked."""
@@ -124,7 +123,7 @@ class Guard:
     def release_orphans(self) -> None:
         """Let parked workers finish before the test ends (an orphan's QThread destroyed while
         running would abort the whole test process at exit)."""
-        for thread, _obj in self.new_orphans():
+        for thread, _worker, _what in self.new_orphans():
             if shiboken6.isValid(thread):
                 thread.wait(30_000)
 
@@ -636,7 +635,7 @@ def test_quitting_while_a_batch_takes_long_exits_cleanly(tmp_path, monkeypatch):
     """A worker still busy past the exit wait (a big network's batch, a slow first build) was
     destroyed running: 'QThread: Destroyed while thread is still running', SIGABRT, a core dump.
     Now the process ends without it, with status 0 and a one-line warning."""
-    monkeypatch.setenv(tasks.EXIT_WAIT_ENV, "1")  # 30 s by default; the worker is busy 30 s
+    monkeypatch.setenv(threads.EXIT_WAIT_ENV, "1")  # 30 s by default; the worker is busy 30 s
     out = quit_while_busy(tmp_path, 30.0)
     assert "Destroyed while thread" not in out.stderr
     assert out.returncode == 0, out.stderr[-500:]

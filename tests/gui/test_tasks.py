@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from app.tasks import BackgroundTask, error_line
-from core.errors import GdsimError
+from app import threads
+from app.tasks import BackgroundTask
+from core.errors import GdsimError, error_line
 
 pytestmark = pytest.mark.qt_log_level_fail("WARNING")  # no Qt warning, e.g. about threads
 
@@ -108,7 +109,7 @@ def test_failures_are_one_line_and_name_the_type_unless_they_are_user_errors(qtb
         ("failed", "grid size must be 3..201, got 1"),
         ("failed", "RuntimeError: weights are missing"),
     ]
-    assert error_line(RuntimeError()) == "RuntimeError"
+    assert error_line(RuntimeError(), name_type=True) == "RuntimeError"
 
 
 def test_cancel_is_immediate_and_the_function_sees_it(qtbot, task):
@@ -150,17 +151,15 @@ def test_shutdown_mid_run_stops_the_thread_and_refuses_new_work(qtbot):
 
 
 def test_shutdown_parks_a_thread_that_outlives_the_budget(qtbot):
-    import app.tasks as tasks_mod
-
     task = BackgroundTask()
     started, release = threading.Event(), threading.Event()
     task.start(stubborn, started, release)
     assert started.wait(5)
-    before = len(tasks_mod._ORPHANS)
+    before = len(threads._ORPHANS)
     try:
         assert not task.shutdown(10)  # still busy: parked, not terminated, not destroyed
-        assert len(tasks_mod._ORPHANS) == before + 1
-        thread, _worker = tasks_mod._ORPHANS[-1]
+        assert len(threads._ORPHANS) == before + 1
+        thread, _worker, _what = threads._ORPHANS[-1]
         assert thread.isRunning()
     finally:
         release.set()

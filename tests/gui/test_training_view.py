@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.main_window import SHUTDOWN_BUDGET_S, MainWindow
+from core.engine.commands import Step
 from core.engine.training import TrainConfig, TrainingEngine
 from tests.gui.helpers import click, named, settle, thread_waits, tiny_training, type_into
 
@@ -158,6 +159,25 @@ def test_live_lr_change_reaches_the_optimizer_without_a_restart(qtbot, tv):
     click(qtbot, named(win, QPushButton, "trainStepButton"))  # the next batch uses it
     qtbot.waitUntil(lambda: engine.step_count == steps + 1, timeout=WAIT)
     assert engine.lanes[0].optimizer.param_groups[0]["lr"] == pytest.approx(new)
+
+
+def test_a_live_change_waits_for_reset_while_another_optimizer_is_pending(qtbot, tv):
+    """The panel's lane 0 now names SGD while the engine's lane 0 trains Adam: an lr change is
+    kept for the Reset, not sent to Adam (the engine reports each lane's optimizer by name)."""
+    win, view = tv
+    click(qtbot, named(win, QPushButton, "trainStepButton"))
+    engine = view.controller.engine
+    qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)  # the view has seen the step
+    assert engine.lanes[0].spec.name == "Adam"
+    old = engine.lanes[0].optimizer.param_groups[0]["lr"]
+    combo = named(win, QComboBox, "optimizerCombo")
+    combo.setCurrentIndex(combo.findData("SGD"))
+    for _ in range(2):
+        qtbot.keyClick(named(win, QSlider, "trainLrSlider"), Qt.Key.Key_PageUp)
+    qtbot.waitUntil(lambda: not view._lr_timer.isActive(), timeout=WAIT)
+    view.controller.send(Step(1))  # queued after any live change the view sent
+    qtbot.waitUntil(lambda: engine.step_count == 2, timeout=WAIT)
+    assert engine.lanes[0].optimizer.param_groups[0]["lr"] == old
 
 
 def test_with_a_scheduler_the_lr_in_force_is_shown_beside_the_base(qtbot, tv):

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.views import training_drawing
+from core.engine.commands import Step
 from core.engine.training import TrainConfig, TrainingEngine
 from core.state.training import INTENT_S
 from tests.gui.helpers import click, named, tiny_training, type_into
@@ -264,7 +265,7 @@ def test_the_boundary_shows_where_a_stopped_run_ended(qtbot, window, monkeypatch
     assert stop_early.isChecked()
     click(qtbot, named(window, QPushButton, "trainResetButton"))
     settle(qtbot, view)
-    view.controller.request_step(view.progress.maximum())  # as gdsim render trains
+    view.controller.send(Step(view.progress.maximum()))  # as gdsim render trains
     qtbot.waitUntil(lambda: view.run_button.text() == "Restart", timeout=60_000)
     done = view.model.steps
     assert 0 < done < view.progress.maximum()  # it stopped early

@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from app.worker import EngineHandle, TrainingController
+from core.engine.commands import Resume, SetHparams, Step
 from core.engine.training import TrainConfig, TrainingEngine
+from core.errors import GdsimError
 
 WAIT = 15_000  # ms; the first engine in a process imports torch's optimizer machinery (~2 s)
 
@@ -55,7 +57,7 @@ def test_engine_is_built_in_the_worker_thread_and_early_commands_are_replayed(qt
     TrainingEngine.__init__ = spy
     try:
         controller.launch(tiny(epochs=2))
-        controller.start()  # before the engine exists: must not be lost
+        controller.send(Resume())  # before the engine exists: must not be lost
         seen: dict = {}
         qtbot.waitUntil(
             lambda: collect(controller, seen) and seen["state"] == "finished", timeout=WAIT
@@ -69,7 +71,7 @@ def test_engine_is_built_in_the_worker_thread_and_early_commands_are_replayed(qt
 
 def test_step_trains_exactly_the_requested_batches(qtbot, controller):
     controller.launch(tiny())
-    controller.request_step(3)
+    controller.send(Step(3))
     seen: dict = {}
     qtbot.waitUntil(lambda: collect(controller, seen) and seen["steps"] == 3, timeout=WAIT)
     qtbot.wait(100)  # nothing more may come
@@ -80,21 +82,21 @@ def test_step_trains_exactly_the_requested_batches(qtbot, controller):
 def test_live_hparams_and_bad_values(qtbot, controller):
     controller.launch(tiny(epochs=50))
     qtbot.waitUntil(lambda: controller.engine is not None, timeout=WAIT)
-    controller.start()
-    controller.set_hparams(lr=0.05)
+    controller.send(Resume())
+    controller.send(SetHparams(None, {"lr": 0.05}))
     engine = controller.engine
     qtbot.waitUntil(lambda: engine.lanes[0].optimizer.param_groups[0]["lr"] == 0.05, timeout=WAIT)
     from core.errors import GdsimError
 
     with pytest.raises(GdsimError):
-        controller.set_hparams(lr=-1.0)
+        controller.send(SetHparams(None, {"lr": -1.0}))
 
 
 @pytest.mark.qt_log_level_fail("WARNING")
 def test_shutdown_mid_run_is_quick_and_leaves_no_thread(qtbot, controller):
     before = {t.ident for t in threading.enumerate()}
     controller.launch(tiny(epochs=100_000, samples=2000))
-    controller.start()
+    controller.send(Resume())
     seen: dict = {}
     qtbot.waitUntil(lambda: collect(controller, seen) and seen["steps"] > 5, timeout=WAIT)
     thread = controller.thread()
@@ -115,7 +117,7 @@ def test_a_failing_device_is_a_message_not_a_crash(qtbot, controller, monkeypatc
     assert failed.args[0] and "\n" not in failed.args[0]
     qtbot.waitUntil(lambda: controller.thread().isFinished(), timeout=WAIT)
     assert not controller.alive
-    controller.start()  # commands to a dead worker are ignored, not raised
+    controller.send(Resume())  # commands to a dead worker are ignored, not raised
 
 
 def test_relaunch_ignores_the_previous_worker(qtbot, controller):
@@ -125,7 +127,7 @@ def test_relaunch_ignores_the_previous_worker(qtbot, controller):
     assert first.isFinished()
     finished = []
     controller.finished.connect(finished.append)
-    controller.request_step(2)
+    controller.send(Step(2))
     seen: dict = {}
     qtbot.waitUntil(lambda: collect(controller, seen) and seen["steps"] == 2, timeout=WAIT)
     assert controller.engine.config.seed == 3
@@ -137,24 +139,24 @@ def test_handle_replays_in_order_and_reports_bad_replays():
     calls = []
 
     class Fake:
-        def start(self):
-            calls.append("start")
-
-        def set_hparams(self, lane=None, **changes):
+        def send(self, command):
             from core.errors import GdsimError
 
-            if changes.get("lr", 1) < 0:
-                raise GdsimError("lr must be > 0, got -1")
-            calls.append(("lr", changes["lr"]))
+            if isinstance(command, SetHparams):
+                if command.changes["lr"] < 0:
+                    raise GdsimError("lr must be > 0, got -1")
+                calls.append(("lr", command.changes["lr"]))
+            else:
+                calls.append(type(command).__name__)
 
     handle = EngineHandle()
-    handle.call("start")
-    handle.call("set_hparams", None, lr=-1)
-    handle.call("set_hparams", None, lr=0.1)
+    handle.send(Resume())
+    handle.send(SetHparams(None, {"lr": -1}))
+    handle.send(SetHparams(None, {"lr": 0.1}))
     errors = []
     handle.attach(Fake(), errors.append)  # type: ignore[arg-type]
-    handle.call("start")
-    assert calls == ["start", ("lr", 0.1), "start"]
+    handle.send(Resume())
+    assert calls == ["Resume", ("lr", 0.1), "Resume"]
     assert errors == ["lr must be > 0, got -1"]
 
 
@@ -167,6 +169,32 @@ def test_rapid_relaunches_never_free_a_running_worker(qtbot, controller):
         threads.append(controller.thread())
     assert all(t.isFinished() for t in threads[:-1])
     seen: dict = {}
-    controller.request_step(1)
+    controller.send(Step(1))
     qtbot.waitUntil(lambda: collect(controller, seen) and seen["steps"] == 1, timeout=WAIT)
     assert controller.generation >= 15
+
+
+def test_the_controller_sends_command_values_and_refuses_anything_else(qtbot, controller):
+    controller.launch(tiny())
+    qtbot.waitUntil(lambda: controller.engine is not None, timeout=WAIT)
+    for thing in ("pause", ("resume",), None):
+        with pytest.raises(GdsimError, match="not a training command"):
+            controller.send(thing)  # type: ignore[arg-type]
+    controller.send(Step(2))
+    seen: dict = {}
+    qtbot.waitUntil(lambda: collect(controller, seen) and seen["steps"] == 2, timeout=WAIT)
+
+
+def test_the_handle_refuses_anything_but_a_command_before_the_engine_exists():
+    handle = EngineHandle()
+    with pytest.raises(GdsimError, match="not a training command: 'pause'"):
+        handle.send("pause")  # type: ignore[arg-type]
+    handle.send(Step(1))
+    recorded = []
+
+    class Fake:
+        def send(self, command):
+            recorded.append(command)
+
+    handle.attach(Fake(), recorded.append)  # type: ignore[arg-type]
+    assert recorded == [Step(1)]  # only the command was kept for the engine
