@@ -167,14 +167,14 @@ def test_a_live_change_waits_for_reset_while_another_optimizer_is_pending(qtbot,
     win, view = tv
     click(qtbot, named(win, QPushButton, "trainStepButton"))
     engine = view.controller.engine
-    qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)  # the view has seen the step
+    qtbot.waitUntil(lambda: view.model.steps == 1, timeout=WAIT)  # the view has seen the step
     assert engine.lanes[0].spec.name == "Adam"
     old = engine.lanes[0].optimizer.param_groups[0]["lr"]
     combo = named(win, QComboBox, "optimizerCombo")
     combo.setCurrentIndex(combo.findData("SGD"))
     for _ in range(2):
         qtbot.keyClick(named(win, QSlider, "trainLrSlider"), Qt.Key.Key_PageUp)
-    qtbot.waitUntil(lambda: not view._lr_timer.isActive(), timeout=WAIT)
+    qtbot.waitUntil(lambda: not view.transport.lr_send_timer.isActive(), timeout=WAIT)
     view.controller.send(Step(1))  # queued after any live change the view sent
     qtbot.waitUntil(lambda: engine.step_count == 2, timeout=WAIT)
     assert engine.lanes[0].optimizer.param_groups[0]["lr"] == old
