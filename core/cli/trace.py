@@ -1,50 +1,16 @@
 """``gdsim trace``: race optimizers on a surface headlessly and write the trajectories as JSON.
 
-::
-
-    gdsim trace --surface SURFACE [--start X Y] --steps N [--optimizer SPEC ...] [--out FILE]
-                [--json-indent K] [--export-script FILE]
-                [--scheduler SPEC ...] [--horizon N] [--noise SIGMA] [--seed N]
-
-This is the contract lecturers and notebooks build figures on, so the output is stable and
-strict JSON (``allow_nan=False``: no NaN/Infinity anywhere)::
+Lecturers and notebooks build figures on this output, so it is stable, strict JSON (no NaN)::
 
     {"surface": {"name": ..., "domain": [[xmin, xmax], [ymin, ymax]]},
      "runs": [{"optimizer": "Adam", "hparams": {...every effective hyperparameter...},
                "start": [x, y], "points": [[x0, y0], ...], "losses": [f0, ...],
                "status": "ok" | "diverged", "steps": n}, ...]}
 
-One run per ``--optimizer``, in the order given, all from the same start, each stepped through
-its own ``torch.optim`` instance by :class:`core.engine.race.Race` (unbounded history: every point is
-kept). A run that did not diverge has ``steps == N`` and ``N + 1`` points and losses (the start
-included). A diverged run stops at its last accepted point (see core.engine.race for the limits):
-``points``/``losses`` have ``steps + 1`` entries, where ``steps`` is the number of steps that
-produced an accepted point. Hyperparameter values are JSON numbers, booleans, strings or null;
-tuples become lists (a non-finite default, should a custom optimizer have one, is written as the
-string ``"inf"``/``"-inf"``/``"nan"``).
-
-Defaults: ``--start`` is the surface's default start; without ``--optimizer`` the run compares
-:data:`DEFAULT_OPTIMIZERS`. ``--out`` is written atomically (a temporary file in the same
-directory, then ``os.replace``), so a reader never sees half a file; the directory is checked
-before any stepping, so a bad path fails at once. Every bad input (unknown surface, bad
-expression, bad SPEC, steps outside 1..MAX_STEPS, a non-finite start or one where the surface is
-not finite, an unwritable path) raises ``GdsimError``, which ``core.cli.main`` prints as one line on
-stderr with exit status 2.
-
-Schedules and noise (``core.engine.race``, "Schedules" and "Noise"): ``--scheduler SPEC`` (a
-``core.engine.schedulers`` SPEC such as ``"StepLR(step_size=100, gamma=0.5)"``) given once applies to
-every optimizer; given once per ``--optimizer``, the n-th goes with the n-th optimizer (``none``
-for one without). Arguments left out are derived for a run of ``--horizon`` steps (default
-1000, as in the window, so the same SPEC gives the same lr everywhere). ``--noise SIGMA`` adds
-Gaussian noise of that standard deviation to every gradient, drawn from one generator per run
-seeded from ``--seed`` (default 0) and the run's place: the same command gives the same numbers.
-A scheduled run gets two more keys, ``"scheduler"`` (its SPEC) and ``"lr"`` (``steps + 1``
-values: the lr each step from that point used); with noise the document gets
-``"noise": {"sigma": ..., "seed": ...}``. Without these options the document is as above.
-
-``--export-script FILE`` also writes (atomically, path checked before stepping) the standalone
-PyTorch script of this race (``core.teach.codegen.race_script``): it needs only torch and gives the
-same points and losses. The JSON is still printed (or written to ``--out``) as usual.
+One run per ``--optimizer``, in order, all from the same start; ``points`` and ``losses`` hold
+``steps + 1`` entries (the start included), a diverged run ending at its last accepted point. A
+scheduled run adds ``"scheduler"`` and ``"lr"`` (the lr each step used); ``--noise`` adds
+``"noise": {"sigma": ..., "seed": ...}``. Paths are checked before any stepping.
 """
 
 from __future__ import annotations

@@ -1,33 +1,8 @@
-"""Seeded 2-D classification data sets, generated on the spot (nothing is downloaded).
+"""Seeded 2-D classification data sets, generated on the spot (a lecture machine may be offline).
 
-Why generated: a lecture machine may be offline, and a 2-D set can be drawn, so the decision
-boundary a network learns can be watched against the points themselves.
-
-Public API
-----------
-``DATASETS: dict[str, DatasetInfo]``
-    The registry, one entry per data set (key = lower-case name): ``moons``, ``circles``,
-    ``spiral``, ``xor``, ``blobs``. ``DatasetInfo`` carries the generator, a one-line description,
-    the default noise and the extra options a UI can build controls from (``spiral`` has ``arms``,
-    ``blobs`` has ``centers``; each is also the number of classes).
-``dataset_names() -> list[str]``, ``get_dataset(name) -> DatasetInfo`` (GdsimError if unknown).
-``parse_dataset_spec(text) -> (name, options)``
-    ``"moons"`` or ``"spiral(arms=4, noise=0.1)"`` (the same safe literal-call syntax as an
-    optimizer SPEC, via ``core.engine.optimizers.parse_call``).
-``make_dataset(name_or_spec, samples=None, noise=None, val_fraction=0.2, seed=0, **options)``
-    -> ``GeneratedData``: every point (``x`` float32 (n, 2), ``y`` int64 (n,)) for a preview plot,
-    the fixed train/validation split (index arrays), ``bounds`` for a plot or a decision-boundary
-    grid, and ``tensors()`` giving CPU torch tensors ready for a ``TensorDataset``.
-
-Reproducibility: the points depend only on (name, samples, noise, options, seed), drawn from
-``numpy.random.default_rng(seed)``; the split comes from a separate stream seeded by ``seed`` alone,
-so the same seed always gives the same points and the same split (changing ``val_fraction`` moves
-only the boundary between the two parts of one fixed permutation). Nothing here touches the global
-numpy or torch random state.
-
-``noise`` is always the standard deviation of Gaussian jitter added to each point, in the units of
-the plot (the clean shapes all fit in roughly [-2, 2]²), so the same noise means the same amount of
-blur on every data set.
+``make_dataset("spiral(arms=4)", seed=0)`` gives the points, labels and a fixed train/validation
+split. Every draw comes from one ``torch.Generator`` seeded with ``seed``, and the generators below
+are plain torch functions: an exported script (core.teach.codegen) carries their very source.
 """
 
 from __future__ import annotations
@@ -56,18 +31,12 @@ class DatasetOption:
     help: str
 
 
-# A generator: (rng, n, noise, options) -> (x float64 (n, 2), y int64 (n,)).
-Generator = Callable[
-    [np.random.Generator, int, float, dict[str, int]], tuple[np.ndarray, np.ndarray]
-]
-
-
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
     description: str  # one line a lecturer would read out
     default_noise: float
-    generate: Generator
+    generate: Callable[..., tuple[torch.Tensor, torch.Tensor]]  # (gen, n, noise, **options)
     options: tuple[DatasetOption, ...] = ()
     fixed_classes: int | None = None  # None: the class count is an option (arms / centers)
 
@@ -116,64 +85,79 @@ class GeneratedData:
         )
 
 
-def _per_class(n: int, k: int) -> list[int]:
-    """Split n samples over k classes as evenly as possible (the first classes get the extra)."""
+# --- the generators: (gen, n, noise, **options) -> (points float64 (n, 2), labels int64 (n,))
+# Exported scripts carry this source as it is, so it stays plain torch a student can read.
+
+
+def per_class(n, k):
+    """Split n points over k classes as evenly as possible (the first classes get the extra)."""
     return [n // k + (1 if c < n % k else 0) for c in range(k)]
 
 
-def _moons(rng: np.random.Generator, n: int, noise: float, _opts: dict) -> tuple:
-    n0, n1 = _per_class(n, 2)
-    t0 = np.linspace(0.0, math.pi, n0)
-    t1 = np.linspace(0.0, math.pi, n1)
-    outer = np.stack([np.cos(t0), np.sin(t0)], axis=1)
-    inner = np.stack([1.0 - np.cos(t1), 0.5 - np.sin(t1)], axis=1)
-    x = np.concatenate([outer, inner]) - np.array([0.5, 0.25])  # centred on the origin
-    y = np.concatenate([np.zeros(n0), np.ones(n1)])
-    return x + rng.normal(0.0, noise, x.shape), y
+def jitter(gen, points, noise):
+    """Gaussian noise added to each coordinate; `noise` is its standard deviation."""
+    return points + noise * torch.randn(points.shape, generator=gen, dtype=torch.float64)
 
 
-def _circles(rng: np.random.Generator, n: int, noise: float, _opts: dict) -> tuple:
-    n0, n1 = _per_class(n, 2)
-    t0 = np.linspace(0.0, 2 * math.pi, n0, endpoint=False)
-    t1 = np.linspace(0.0, 2 * math.pi, n1, endpoint=False)
-    outer = np.stack([np.cos(t0), np.sin(t0)], axis=1)
-    inner = 0.5 * np.stack([np.cos(t1), np.sin(t1)], axis=1)
-    x = np.concatenate([outer, inner])
-    y = np.concatenate([np.zeros(n0), np.ones(n1)])
-    return x + rng.normal(0.0, noise, x.shape), y
+def make_moons(gen, n, noise):
+    """Two interleaving half circles, centred on the origin."""
+    n0, n1 = per_class(n, 2)
+    t0 = torch.linspace(0.0, math.pi, n0, dtype=torch.float64)
+    t1 = torch.linspace(0.0, math.pi, n1, dtype=torch.float64)
+    upper = torch.stack([torch.cos(t0) - 0.5, torch.sin(t0) - 0.25], dim=1)  # class 0
+    lower = torch.stack([0.5 - torch.cos(t1), 0.25 - torch.sin(t1)], dim=1)  # class 1
+    labels = torch.cat([torch.full((n0,), 0), torch.full((n1,), 1)])
+    return jitter(gen, torch.cat([upper, lower]), noise), labels
 
 
-def _spiral(rng: np.random.Generator, n: int, noise: float, opts: dict) -> tuple:
-    arms = opts["arms"]
-    xs, ys = [], []
-    for k, m in enumerate(_per_class(n, arms)):
-        r = np.linspace(0.1, 1.0, m)
-        theta = 2 * math.pi * k / arms + 1.5 * math.pi * r  # three quarters of a turn per arm
-        xs.append(1.5 * np.stack([r * np.cos(theta), r * np.sin(theta)], axis=1))
-        ys.append(np.full(m, k))
-    x = np.concatenate(xs)
-    return x + rng.normal(0.0, noise, x.shape), np.concatenate(ys)
+def make_circles(gen, n, noise):
+    """A ring of radius 1 (class 0) around a circle of radius 0.5 (class 1)."""
+    n0, n1 = per_class(n, 2)
+    t0 = torch.arange(n0, dtype=torch.float64) * (2 * math.pi / n0)
+    t1 = torch.arange(n1, dtype=torch.float64) * (2 * math.pi / n1)
+    outer = torch.stack([torch.cos(t0), torch.sin(t0)], dim=1)
+    inner = 0.5 * torch.stack([torch.cos(t1), torch.sin(t1)], dim=1)
+    labels = torch.cat([torch.full((n0,), 0), torch.full((n1,), 1)])
+    return jitter(gen, torch.cat([outer, inner]), noise), labels
 
 
-def _xor(rng: np.random.Generator, n: int, noise: float, _opts: dict) -> tuple:
+def make_spiral(gen, n, noise, arms):
+    """Interleaved spiral arms, one class per arm, three quarters of a turn each."""
+    points, labels = [], []
+    for k, m in enumerate(per_class(n, arms)):
+        r = torch.linspace(0.1, 1.0, m, dtype=torch.float64)
+        theta = 2 * math.pi * k / arms + 1.5 * math.pi * r
+        points.append(1.5 * torch.stack([r * torch.cos(theta), r * torch.sin(theta)], dim=1))
+        labels.append(torch.full((m,), k))
+    return jitter(gen, torch.cat(points), noise), torch.cat(labels)
+
+
+def make_xor(gen, n, noise):
+    """Points in the four quadrants; opposite quadrants share a class."""
+    points, labels = [], []
     # one quadrant at a time, so both classes get (almost) the same number of points
-    xs, ys = [], []
-    for (sx, sy), m in zip(((1, 1), (-1, -1), (1, -1), (-1, 1)), _per_class(n, 4), strict=True):
-        xs.append(rng.uniform(0.0, 1.0, (m, 2)) * np.array([sx, sy]))
-        ys.append(np.full(m, 1 if sx * sy < 0 else 0))  # labels from the clean points
-    x = np.concatenate(xs)
-    return x + rng.normal(0.0, noise, x.shape), np.concatenate(ys)
+    for (sx, sy), m in zip(((1, 1), (-1, -1), (1, -1), (-1, 1)), per_class(n, 4), strict=True):
+        square = torch.rand((m, 2), generator=gen, dtype=torch.float64)  # the unit square
+        points.append(square * torch.tensor([sx, sy], dtype=torch.float64))
+        labels.append(torch.full((m,), 1 if sx * sy < 0 else 0))  # labels of the clean points
+    return jitter(gen, torch.cat(points), noise), torch.cat(labels)
 
 
-def _blobs(rng: np.random.Generator, n: int, noise: float, opts: dict) -> tuple:
-    k = opts["centers"]
-    xs, ys = [], []
-    for c, m in enumerate(_per_class(n, k)):
-        angle = 2 * math.pi * c / k + math.pi / 4
-        centre = np.array([math.cos(angle), math.sin(angle)]) * 1.2
-        xs.append(centre + rng.normal(0.0, noise, (m, 2)))
-        ys.append(np.full(m, c))
-    return np.concatenate(xs), np.concatenate(ys)
+def make_blobs(gen, n, noise, centers):
+    """Gaussian clusters on a circle of radius 1.2, one class each."""
+    points, labels = [], []
+    for c, m in enumerate(per_class(n, centers)):
+        angle = 2 * math.pi * c / centers + math.pi / 4
+        centre = 1.2 * torch.tensor([math.cos(angle), math.sin(angle)], dtype=torch.float64)
+        points.append(jitter(gen, centre.expand(m, 2), noise))
+        labels.append(torch.full((m,), c))
+    return torch.cat(points), torch.cat(labels)
+
+
+def split(gen, n, n_val):
+    """A fixed split: a random permutation of the n points; its first n_val are held out."""
+    order = torch.randperm(n, generator=gen)
+    return order[n_val:].sort().values, order[:n_val].sort().values  # train, validation
 
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -181,35 +165,35 @@ DATASETS: dict[str, DatasetInfo] = {
         "moons",
         "two interleaving half circles: needs a curved boundary",
         0.2,
-        _moons,
+        make_moons,
         fixed_classes=2,
     ),
     "circles": DatasetInfo(
         "circles",
         "a ring around a disc: no straight line separates them",
         0.1,
-        _circles,
+        make_circles,
         fixed_classes=2,
     ),
     "spiral": DatasetInfo(
         "spiral",
         "interleaved spiral arms, one class per arm: the hardest of the set",
         0.1,
-        _spiral,
+        make_spiral,
         options=(DatasetOption("arms", 3, 2, 8, "number of spiral arms (= classes)"),),
     ),
     "xor": DatasetInfo(
         "xor",
         "opposite quadrants share a class: the problem a single neuron cannot solve",
         0.1,
-        _xor,
+        make_xor,
         fixed_classes=2,
     ),
     "blobs": DatasetInfo(
         "blobs",
         "Gaussian clusters, one class each: nearly linearly separable",
         0.5,
-        _blobs,
+        make_blobs,
         options=(DatasetOption("centers", 3, 2, 10, "number of clusters (= classes)"),),
     ),
 }
@@ -293,12 +277,10 @@ def make_dataset(
     if samples - n_val < 2:
         raise GdsimError(f"val_fraction {val_fraction:g} leaves fewer than 2 training samples")
 
-    rng = np.random.default_rng([seed, 0])
-    x, y = info.generate(rng, samples, noise, opts)
-    order = np.random.default_rng([seed, 1]).permutation(samples)  # the fixed split
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    y = np.ascontiguousarray(y, dtype=np.int64)
-    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    gen = torch.Generator().manual_seed(seed)  # the points first, then the split
+    points, labels = info.generate(gen, samples, noise, **opts)
+    train_idx, val_idx = (i.numpy() for i in split(gen, samples, n_val))
+    x, y = points.to(torch.float32).numpy(), labels.numpy()
     for arr in (x, y, val_idx, train_idx):
         arr.setflags(write=False)
     lo, hi = x.min(axis=0), x.max(axis=0)

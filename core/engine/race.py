@@ -1,193 +1,31 @@
 """The race: real ``torch.optim`` optimizers stepped side by side on a 2-D surface.
 
-This is the engine behind the surface view, ``gdsim trace`` and notebooks. It never implements an
-update rule: every move of every point is one ``optimizer.step()`` of a real torch optimizer on a
-float64 parameter, so what students see is what PyTorch does.
+The engine behind the Surfaces view, ``gdsim trace`` and notebooks. Every move is one
+``optimizer.step()`` of a torch optimizer on a float64 parameter, never a hand-written update, so
+what students see is what PyTorch does. Out come plain floats, numpy arrays and frozen dataclasses;
+live buffers (``Swarm.points``, ...) change in place at each step, so copy what you keep. Drive a
+race from one thread::
 
-Quick tour
-----------
-::
+    race = Race("rosenbrock")
+    adam = race.add("Adam(lr=0.05)", start=(-1.5, 2.5), scheduler="StepLR(step_size=100)")
+    race.step(100); race.set_hparams(adam, lr=0.01); adam.snapshot()
 
-    from core.engine.race import Race
-    race = Race("rosenbrock")                       # a Surface or a name/expression
-    sgd = race.add("SGD(lr=0.001, momentum=0.9)")   # a spec string or an OptimizerSpec -> Runner
-    adam = race.add("Adam(lr=0.05)", start=(-1.5, 2.5), label="Adam (lr=0.05)")
-    swarm = race.add_swarm("Adam(lr=0.05)", starts)  # starts: (N, 2) array -> Swarm
-    race.step(100)                                   # 100 race steps
-    snap = adam.snapshot()                           # plain values: snap.points (M, 2), ...
-    race.set_hparams(adam, lr=0.01)                  # live, optimizer state kept
-    race.step(anatomy=True); adam.anatomy.update     # what the last step did, and why
-    race.set_schedule(adam, "StepLR(step_size=100)") # lr x 0.1 every 100 steps; adam restarts
-    race.set_noise(0.5, seed=1)                      # mini-batch-like gradient noise, seeded
+``add``'s ``start=None`` follows the race's shared start; ``label`` defaults to the SPEC.
 
-Classes and what they return (all outputs are plain floats, tuples, numpy arrays, dataclasses --
-never tensors). ``snapshot()`` and ``Trail`` exports are copies the caller may keep; the live
-attributes (``Swarm.points``, ``Swarm.losses``, ...) are the engine's own buffers, updated in
-place by each step: read them, copy what you keep, never write them.
+A step is ``zero_grad(); loss.backward(); optimizer.step(); loss = f(param)`` (LBFGS:
+``step(closure)``), so the new point's loss is known for the divergence check and the history.
 
-``Race(surface, start=None, history=DEFAULT_HISTORY, horizon=1000, noise=0.0, seed=0)``
-    ``surface`` (a :class:`~core.engine.surfaces.Surface`), ``start`` ((x, y), shared by the single
-    runners), ``runners`` (list of :class:`Runner` / :class:`Swarm` in insertion order), ``t``
-    (race steps taken since the last reset), ``active`` (True while any runner still steps),
-    ``horizon``, ``noise`` (σ) and ``seed`` (see "Schedules" and "Noise").
+Schedules: one race step is a batch and an epoch at once, so a scheduler steps once after each
+accepted ``optimizer.step()``; its defaults assume a run of ``horizon`` steps.
 
-    - ``add(spec, start=None, label=None, history=None, scheduler=None) -> Runner``: ``spec`` is
-      an ``OptimizerSpec`` or a SPEC string (``"Adam(lr=0.01)"``). ``start=None`` follows the
-      race's start. ``label`` defaults to ``str(spec)`` and follows hyperparameter changes.
-      ``history`` overrides the race's history cap for this runner (``None`` = unbounded).
-      ``scheduler``: a ``core.engine.schedulers.SchedulerSpec`` or its SPEC text
-      (``"StepLR(step_size=100)"``), or None.
-    - ``add_swarm(spec, starts, label=None, trail=0) -> Swarm``: many start points, one runner.
-    - ``remove(runner)``, ``get(runner_id)``.
-    - ``step(n=1, anatomy=False) -> int``: ``n`` race steps (one ``optimizer.step()`` per active
-      runner each); returns how many were taken (fewer once every runner has stopped). With
-      ``anatomy=True`` every single runner records the anatomy of the last of those steps.
-    - ``set_hparams(runner, **changes)``: validated; written into the live optimizer's
-      ``param_groups`` by ``core.engine.optimizers.apply_hparams`` (state kept) and into
-      ``runner.spec``. A bad value raises ``GdsimError`` and changes nothing. A scheduled
-      runner's lr change rescales its schedule (see "Schedules").
-    - ``set_schedule(runner, scheduler_or_None)``: that runner restarts with the schedule.
-      ``set_noise(sigma, seed=None)``: race-wide, live. ``set_horizon(steps)``: all restart.
-    - ``reset(runner=None)``: one runner, or all (``None``), back to its start with a fresh
-      optimizer. ``set_start(x, y)``: every single runner's start moves there and all runners
-      restart (a swarm restarts from its own starts). ``set_surface(surface, start=None)``: new
-      surface, shared start = ``start`` or the surface's default, every single runner moves to
-      it (a start chosen for one surface means nothing on another), everything restarts.
-    - ``snapshot() -> list[RunnerSnapshot | SwarmSnapshot]``.
+Noise: ``p.grad += sigma * N(0, I)`` between ``backward()`` and ``step()``, as a mini-batch would
+give; runner ``i`` draws from its own generator (:func:`noise_stream`), so a reset replays it.
 
-``Runner`` (one start point)
-    ``id``, ``label``, ``spec``, ``start``, ``status`` (``"ok"`` | ``"diverged"``), ``steps``
-    (accepted steps), ``diverged_at`` (the step that produced a bad value, or None), ``point``
-    and ``loss`` (the latest accepted point, always finite), ``trail`` (:class:`Trail`),
-    ``anatomy`` (:class:`Anatomy` of the last step if it was recorded, else None),
-    ``watch`` (record the anatomy on every step), ``optimizer_state()`` (the optimizer's state
-    for the parameter now, as plain values), ``snapshot() -> RunnerSnapshot``; ``scheduler``
-    (its ``SchedulerSpec`` or None), ``schedule`` (the built ``core.engine.schedulers.Schedule``),
-    ``lr`` (in force now), ``lr_history`` (:class:`LrHistory`), ``lr_series() -> (steps, lr)``,
-    ``noise`` (σ) and ``noise_stream`` (its generator's seed).
+History: a :class:`Trail` keeps at most ``cap`` points however long the run: when full it drops
+every other sample and doubles its stride, keeping the start and the newest point.
 
-``Swarm`` (many start points, one spec)
-    ``starts`` (N, 2), ``points`` (N, 2) latest accepted points, ``losses`` (N,), ``diverged``
-    (N,) bool, ``diverged_at`` (N,) int (-1 = never), ``steps``, ``status`` (``"diverged"``
-    once every point has), ``batched`` (see below), ``recent()`` (the optional trail),
-    ``snapshot() -> SwarmSnapshot``.
-
-A step, exactly
----------------
-For an ordinary optimizer a runner keeps the loss of its current point, with its autograd graph,
-from the end of the previous step. One step is then ``zero_grad(); loss.backward();
-optimizer.step(); loss = f(param)`` -- the same four operations as a bare torch loop (forward,
-backward, step), ordered so that the loss of the *new* point is known at the end of the step,
-which the divergence check and the history need. A closure optimizer (``needs_closure``: LBFGS)
-gets ``step(closure)`` with the usual zero_grad/forward/backward closure, then one no-grad
-forward for the new point's loss. Bookkeeping is two scalar reads per step (``tolist()`` and
-``item()``), a few float comparisons and writes into preallocated numpy buffers. With gradient
-noise, the noise is added to ``p.grad`` between ``backward()`` and ``step()`` (inside the
-closure for LBFGS, at every evaluation); with a schedule, ``scheduler.step()`` follows an
-accepted ``optimizer.step()`` (torch's canonical order; a diverging step does not step it).
-
-Schedules
----------
-A single runner may have a learning-rate scheduler from the ``core.engine.schedulers`` registry (the
-same SPECs as ``gdsim train --scheduler``). A surface has no batches or epochs: one race step is
-both, so every scheduler steps once after each accepted ``optimizer.step()``
-(``Schedule.after_step``; ReduceLROnPlateau with the new point's loss, its patience counted in
-steps; OneCycleLR holds its final lr after its cycle). Arguments left out get the registry's
-run-derived defaults for a run of ``horizon`` steps (``Race(horizon=DEFAULT_HORIZON)``, 1000):
-StepLR drops every 333 steps, CosineAnnealingLR and OneCycleLR span 1000 steps. Write the
-arguments out (``StepLR(step_size=50)``) for other timings. The lr in force after step ``k``
-(the one step ``k + 1`` uses) is recorded as ``lr_history`` entry ``k``, bounded and decimated
-like the trail, so ``lr_series()`` lines up with the trail's steps (an unscheduled runner's
-series is the staircase of its live lr changes: a change never rewrites earlier steps). A live
-lr change follows the
-training engine's rule (``core.engine.schedulers``: the whole schedule is scaled by new / old, the lr
-in force is exactly the new value). ``reset`` rebuilds optimizer and schedule from the spec: the
-schedule restarts at step 0. Swarms take no schedule.
-
-Noise
------
-``race.set_noise(sigma, seed)`` adds Gaussian noise of standard deviation ``sigma`` (absolute,
-per coordinate) to every single runner's gradient, every step: ``p.grad += sigma * N(0, I)``,
-what a mini-batch does to the gradient (an unbiased but noisy estimate), with the true surface
-underneath. Runner ``i`` of the race (its position in ``race.runners``) draws from its own
-``torch.Generator`` seeded with ``noise_stream(seed, i) = 1000 * seed + i`` when its noise
-stream starts (at reset), so a run is reproducible and a reset replays the same noise as long
-as the race's membership is the same; another seed gives other draws. ``sigma`` applies live; a
-new seed restarts the streams. ``sigma == 0`` draws nothing: bit-identical to no noise, and it
-costs one attribute test per step. Swarms get no noise (basins belong to the optimizer).
-
-History: bounded, decimated
----------------------------
-A :class:`Trail` with cap ``C`` (default :data:`DEFAULT_HISTORY`) holds at most ``C`` points
-however long the run. Points are sampled every ``stride`` steps (stride starts at 1) into a
-buffer of ``C - 1`` slots; the latest point is held separately. When the buffer is full, every
-other sample is dropped (keep slots 0, 2, 4, ...: exactly the steps that are multiples of
-``2 * stride``) and the stride doubles. So the start (step 0) is always kept, samples stay evenly
-spaced in steps (``Trail.steps()`` says which), the newest point is always there, and a
-ten-million-step run keeps at most ``C`` points. ``history=None`` keeps every point (for
-``gdsim trace``, which needs all N + 1).
-
-Divergence
-----------
-After each step, a runner whose new point has a non-finite coordinate or ``|x| > X_LIMIT``
-(1e6), or whose loss is non-finite or ``|loss| > LOSS_LIMIT`` (1e12), is marked ``"diverged"``
-at that step (``diverged_at``) and stops; the others go on. The bad point is *not* recorded: the
-trail, ``point`` and ``loss`` end at the last accepted point, and ``steps`` counts accepted
-steps (so the trail holds ``steps + 1`` points when unbounded; ``diverged_at == steps + 1``).
-A start whose loss is already bad is diverged at step 0 (its trail holds just the start).
-Divergence is a result, not an error. ``reset`` brings a runner back.
-
-Anatomy
--------
-With ``runner.watch = True`` (or ``race.step(anatomy=True)``) a step also records an
-:class:`Anatomy`: the point and loss before and after, the gradient at the point before (copied
-before ``step()`` can touch it; for LBFGS the closure's first evaluation), the update actually
-applied (after - before), the learning rate, the number of closure evaluations, and the
-optimizer's own state for the parameter (``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``,
-``sum``, ``square_avg``, ``acc_delta``, ``step``, ...) after the step and before it
-(``state_before``: Adadelta's and ASGD's steps use values they overwrite) with tensors as numpy
-arrays and one-element tensors as floats. Costs a few microseconds, only when asked. With noise,
-``gradient`` is what the optimizer saw (noise included) and ``noise`` the part that was noise;
-``lr`` is the lr the step used (a schedule may change it right after).
-
-Narrated step
--------------
-``race.narrate(runner)`` is a generator of :class:`Phase` values that performs ONE step of that
-runner the way the tutorial writes it, one line per ``next()``: ``optimizer.zero_grad()`` (the
-gradient is gone), ``loss = f(p)`` (the loss value), ``loss.backward()`` (the gradient, read from
-``p.grad``), ``optimizer.step()`` (the update and the optimizer's state after it). The last phase
-also steps every other active runner once, so the race stays in step (``race.t`` + 1), and records
-the runner's :class:`Anatomy`. With noise, the backward phase adds it (the same draw a plain step
-makes) and reports the noisy gradient, saying so; with a schedule, the step phase runs
-``scheduler.step()`` too and says which lr the step used and which the next one gets. An optimizer that needs a closure (LBFGS) shows the three phases
-of its closure's first evaluation, then one ``optimizer.step(closure)`` phase that says how many
-evaluations it made. Close the generator early (or just drop it) and nothing has moved: the
-phases before ``step`` only compute. Do not step the race while a narration is open.
-
-Swarms
-------
-If the optimizer is ``elementwise`` (each element's update depends only on that element), a
-swarm of N start points is ONE ``(N, 2)`` float64 parameter with loss ``f(P).sum()``: the
-gradient of row i is the gradient of f at point i, so every row follows exactly the trajectory
-it would alone, at the cost of one batched step (``batched = True``). Other optimizers (LBFGS,
-custom ones) fall back to N separate parameters and optimizer instances (``batched = False``).
-Per-point divergence: a point that goes bad is frozen at its last accepted position with its
-step recorded in ``diverged_at``. In a batched swarm its row is still inside the one parameter, so
-``optimizer.step()`` still updates it (elementwise: it cannot affect the other rows); after every
-step the engine writes the frozen position back into that row, so the reported points stay put
-and the per-step check keeps its fast path (four min/max reductions and two copies). Swarms keep bounded memory: the
-current points, losses and status, plus an optional ring buffer of the last ``trail`` positions.
-
-Not thread-safe: drive a race from one thread (the GUI steps it on a timer). Stepping works
-inside a caller's ``torch.no_grad()`` too (the engine re-enables grad for its own work).
-
-Threads: on a 2-core machine shared with other work, torch's intra-op parallelism hurts far more
-than it helps at these sizes. MKL-backed ops (sqrt, exp, cos, ...) go parallel from 2048 elements,
-and when the other core is busy the OpenMP barrier waits for a descheduled thread: one
-``sqrt`` over a 10,000-point swarm went from 20 us to 8 ms (p90) here. With
-``torch.set_num_threads(1)`` a 10,000-point Adam swarm ran at ~2,300 steps/s; with the default
-2 threads under load, ~200. The engine does not change this process-wide setting itself; the
-application decides (see ``python -m core.bench.race --threads 1``).
+Anatomy: ``race.step(anatomy=True)`` records what a step did (:class:`Anatomy`). Narrated step:
+``race.narrate(runner)`` yields one :class:`Phase` per line of the tutorial's loop.
 """
 
 from __future__ import annotations
@@ -1047,15 +885,11 @@ class Runner:
             self._record_lr_change(new_spec)
         opt = self._built_opt
         if opt is not None:  # else the optimizer is built from new_spec when used
-            old = _lr(opt)
+            old = [float(g["lr"]) for g in opt.param_groups]
             apply_hparams(opt, self.spec.info, changes)
             if "lr" in changes and self.schedule is not None:
-                # as in training (core.engine.schedulers): the whole schedule is scaled by new / old
-                new = _lr(opt)
-                base = self.schedule.base_lr(0) if old <= 0 else old
-                if base > 0:
-                    self.schedule.rescale(0, new / base)
-                self.lr_history.set_last(new)
+                self.schedule.follow_lr_change(old)
+                self.lr_history.set_last(_lr(opt))
         self.spec = new_spec
 
     def _record_lr_change(self, new_spec: OptimizerSpec) -> None:

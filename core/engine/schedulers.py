@@ -1,55 +1,18 @@
 """Learning-rate schedulers from ``torch.optim.lr_scheduler``, chosen by a SPEC string.
 
-Why a registry: each scheduler needs arguments that depend on the run (``OneCycleLR`` must know the
-total number of batches, ``CosineAnnealingLR`` the number of epochs), steps at a different moment
-(per batch or per epoch), and ``ReduceLROnPlateau`` needs the validation loss. The registry holds
-that knowledge once, so the engine, ``gdsim train --scheduler`` and the window agree.
-
-Public API
-----------
-``SCHEDULERS: dict[str, SchedulerInfo]`` (key = lower-case class name), ``scheduler_names()``,
-``get_scheduler(name)``.
-``parse_scheduler(text) -> SchedulerSpec``: ``"StepLR(step_size=10, gamma=0.5)"`` or ``"steplr"``;
-    no invented aliases — the torch class name is what a lecturer will look up. Arguments are
-    parsed by ``core.engine.optimizers.parse_call`` (a safe literal-call parser, no eval) and validated
-    here; a bad name, argument or value raises ``GdsimError`` with one line.
-``SchedulerSpec.build(optimizer, epochs, steps_per_epoch) -> Schedule``: the torch scheduler plus
-    when to step it. Arguments not given get defaults derived from the run (see each entry).
-
-Every class of ``torch.optim.lr_scheduler`` that a SPEC can describe is here (15):
-    ``LambdaLR``/``MultiplicativeLR`` take ``lr_lambda`` as a formula in ``epoch`` written in
-    ``core.engine.expression``'s language (``LambdaLR(lr_lambda='0.95 ^ epoch')``), never Python;
-    ``SequentialLR``/``ChainedScheduler`` take ``schedulers=[...]`` as SPECs of plain
-    schedulers that step at the same moment (not ReduceLROnPlateau, which torch steps without
-    its loss there, nor OneCycleLR, which raises when stepped past its cycle).
-
-When each steps (``SchedulerInfo.interval``)
-    ``"batch"``: after every ``optimizer.step()`` (OneCycleLR, CyclicLR).
-    Past its end a scheduler gives what a bare loop gives, except OneCycleLR, which holds its
-    cycle's last rate (torch raises there; see :class:`Schedule`).
-    ``"epoch"``: after each epoch's validation pass (the others; a composition: as its parts).
-    ``"plateau"``: after each validation pass, with the validation loss (ReduceLROnPlateau).
-
-On a 2-D surface (``core.engine.race``) there are neither batches nor epochs: one race step is both.
-    ``Schedule.after_step(loss)`` steps every scheduler once after each ``optimizer.step()``
-    (ReduceLROnPlateau with the new loss), and the run shape is ``RunShape(horizon, 1, lr)``:
-    "epochs" in the defaults above read as race steps (StepLR drops every ``horizon // 3`` steps).
-    ``SchedulerSpec.check(shape, optimizer_defaults)`` says whether ``build`` would accept the
-    spec for such an optimizer without building one (building the first optimizer of a process
-    imports ``torch._dynamo``, ~1.6 s: a session file must not cost that just to be validated).
-
-A user's live learning-rate change vs the schedule (``Schedule.rescale``)
-    A schedule must not silently undo a change the user just made. The rule: setting lr to ``new``
-    while the lr in force is ``old`` multiplies the whole schedule by ``new / old`` — the
-    scheduler's ``base_lrs``, its last lr, and OneCycleLR/CyclicLR's ``initial_lr``/``max_lr``/
-    ``min_lr`` (and ReduceLROnPlateau's floor ``min_lrs`` stays). The schedule keeps its shape and
-    timing; the lr in force is exactly what the user set, and later steps continue from there.
+Each scheduler needs arguments that depend on the run (``OneCycleLR`` the number of batches,
+``CosineAnnealingLR`` of epochs), steps at its own moment (per batch, per epoch, or with the
+validation loss), and some cannot be parts of a composition. The registry holds that knowledge
+once, so the engine, ``gdsim train --scheduler`` and the window agree. ``parse_scheduler`` reads
+``"StepLR(step_size=10)"`` (torch's class names, no aliases; ``lr_lambda`` is a formula in
+``epoch``, never Python) and ``SchedulerSpec.build`` gives a :class:`Schedule`. On a 2-D surface
+one race step is both a batch and an epoch (``Schedule.after_step``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -535,7 +498,8 @@ class SchedulerSpec:
 
     @property
     def interval(self) -> str:
-        """When to step (see the module doc); a composition steps when its parts do."""
+        """When to step: ``"batch"`` (after each optimizer.step()), ``"epoch"`` (after each
+        validation pass) or ``"plateau"`` (with the validation loss); a composition as its parts."""
         if self.info.composite:
             return self.schedulers()[0].info.interval
         return self.info.interval
@@ -580,7 +544,8 @@ class SchedulerSpec:
 
     def check(self, shape: RunShape, optimizer_defaults: Iterable[str]) -> dict[str, Any]:
         """The arguments :meth:`build` would pass for an optimizer whose ``defaults`` has these
-        names, or GdsimError with the message ``build`` gives. Builds nothing (see module doc)."""
+        names, or GdsimError with the message ``build`` gives. Builds nothing: the first optimizer
+        of a process imports ``torch._dynamo`` (~1.6 s), too slow just to validate a file."""
         kwargs = self.resolved(shape)
         _check_momentum(self, kwargs, set(optimizer_defaults))
         return kwargs
@@ -754,15 +719,23 @@ class Schedule:
         """
         self._step(loss)
 
-    def base_lr(self, group_index: int) -> float:
-        """The lr the schedule scales (its ``initial_lr``), for a live change made at lr 0."""
+    def follow_lr_change(self, old_lrs: Sequence[float]) -> None:
+        """The user just changed each param group's lr from ``old_lrs``: scale the whole schedule
+        by new / old, so it keeps its shape and timing and never undoes the change. A change made
+        at lr 0 scales against the schedule's ``initial_lr`` (there is no old value to scale)."""
+        for i, group in enumerate(self.scheduler.optimizer.param_groups):
+            base = self._initial_lr(i) if old_lrs[i] <= 0 else old_lrs[i]
+            if base > 0:
+                self._rescale(i, float(group["lr"]) / base)
+
+    def _initial_lr(self, group_index: int) -> float:
         group = self.scheduler.optimizer.param_groups[group_index]
         if "initial_lr" in group:
             return float(group["initial_lr"])
         return float(getattr(self.scheduler, "base_lrs", [math.nan])[group_index])
 
-    def rescale(self, group_index: int, ratio: float) -> None:
-        """Scale the schedule of one param group by ``ratio`` (the user changed lr; see module doc)."""
+    def _rescale(self, group_index: int, ratio: float) -> None:
+        # every value a torch scheduler computes lrs from (ReduceLROnPlateau's min_lrs floor stays)
         group = self.scheduler.optimizer.param_groups[group_index]
         for key in ("initial_lr", "max_lr", "min_lr"):
             if key in group:

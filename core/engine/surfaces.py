@@ -87,10 +87,8 @@ class Surface:
         contiguous planes and every elementwise op in ``fn`` runs at full vector speed.
 
         The grid is evaluated in blocks of rows of fewer than 32768 points (ATen's parallel grain
-        size), so each op stays single-threaded and its buffers are reused from the heap. Measured
-        on this 2-core machine while other processes ran, one 500x500 op went from ~8 ms (an
-        OpenMP barrier waiting for a descheduled thread, plus page faults on fresh 2 MB buffers)
-        to ~0.05 ms; whole grids take 0.5-4 ms (see ``python -m core.bench.race``).
+        size), so each op stays single-threaded (no OpenMP barrier waiting for a descheduled
+        thread on a busy machine) and reuses its buffers (see ``python -m core.bench.race``).
         """
         n = int(n)
         if not 2 <= n <= MAX_GRID:
@@ -112,7 +110,8 @@ class Surface:
 
 # --- the functions --------------------------------------------------------------------------------
 # Each takes xy of shape (..., 2) and uses only elementwise torch ops, so it works unchanged for a
-# (2,) parameter, an (N, 2) swarm and an (n, n, 2) grid.
+# (2,) parameter, an (N, 2) swarm and an (n, n, 2) grid. An exported script carries a function's
+# own source (core.teach.codegen), with the constants it uses: keep them plain torch.
 
 TWO_PI = 2.0 * math.pi
 
@@ -211,6 +210,7 @@ PLATEAU_SOFTENING = 0.1
 
 def _plateau(xy: Tensor) -> Tensor:
     x, y = xy[..., 0], xy[..., 1]
+    # a plain where the slope is ~1e-5, a cliff at radius 1.5, a smooth pit at the origin
     r2 = x * x + y * y
     r = torch.sqrt(r2 + PLATEAU_SOFTENING**2)
     s = torch.sigmoid(PLATEAU_STEEPNESS * (r - PLATEAU_CLIFF_RADIUS))

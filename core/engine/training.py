@@ -1,108 +1,27 @@
 """The tutorial's training loop as an engine: commands in from any thread, plain values out.
 
-Why an engine and not a script: the window must pause, single-step, change the learning rate and
-draw the decision boundary while a network learns, and ``gdsim train`` must print the same numbers
-headless. So the canonical PyTorch loop lives here once, Qt-free, readable (see
-``TrainingEngine._training_loop``: it is the tutorial's loop plus one ``yield`` per batch, where the
-engine takes control between steps), and everything else is bookkeeping around it.
+The window must pause, single-step, change the lr and draw the decision boundary while a network
+learns, and ``gdsim train`` must print the same numbers headless, so the canonical PyTorch loop
+lives here once (``TrainingEngine._training_loop``: the tutorial's loop, one ``yield`` per batch).
 
-Public API
-----------
-``TrainConfig``            immutable settings (data set, MLP, optimizer SPECs, scheduler, epochs,
-                           batch size, device, seed, patience); validated on construction
-                           (``GdsimError``, one line). Several optimizer SPECs = race mode.
-``parse_hidden("16,16")``  -> ``(16, 16)``; ``ACTIVATIONS``; ``build_mlp(...)`` (seeded init).
-``TrainingEngine(config)`` builds data, models, optimizers (cheap; any thread), then:
+One thread drives a ``TrainingEngine`` (``run()`` or ``step(n)``); commands (``send(Pause())``
+with a ``core.engine.commands`` value, or ``pause()``, ``set_hparams(lr=...)``, ...) come from any
+thread, are validated there and applied before the next batch; ``drain()`` returns everything
+since the last drain as plain values.
+States: "ready" -> "running" <-> "paused" -> "finished" | "diverged" | "stopped" (``run()``
+continues a stopped run; the others need ``reset()``).
 
-Driving (ONE thread at a time — a worker thread, a notebook, a test):
-  ``run(paused=False, exit_when_done=True) -> str``  blocking loop; returns the final state when
-      stopped, finished or diverged (with ``exit_when_done=False`` it keeps serving commands —
-      reset, boundary requests — after finishing, until ``stop()``). Calling it again after a stop
-      continues the same run.
-  ``step(n=1) -> int``   exactly n batches now (fewer if the run ends or a pause/stop arrives),
-      whatever the state; applies queued commands first; flushes events at the end.
-  ``process_commands()`` apply queued commands now.  ``boundary(n, lanes)`` the grid directly.
-  ``weights_snapshot(lane)`` -> ``WeightsSnapshot`` (flat weights, their trajectory, config).
-  ``metrics() -> dict``  JSON-ready summary (what ``gdsim train --metrics`` writes).
-Commands (ANY thread; queued, applied by the driver before its next batch, so pause and stop take
-effect within one step; bad values raise ``GdsimError`` in the caller's thread right away):
-  ``send(command)`` with a ``core.engine.commands`` value (``Pause()``, ``Step(3)``...), or:
-  ``start()``/``resume()``, ``pause()``, ``request_step(n=1)`` (pauses if running, then exactly n
-  batches), ``stop()``, ``set_hparams(lane=None, **changes)`` (e.g. lr=0.1 — written into
-  ``param_groups`` via ``apply_hparams``; optimizer state kept), ``set_device(name)``,
-  ``request_boundary(n=100, lanes=None)``, ``reset(config=None)`` (rebuild from the seed),
-  ``request_weights(lane=0) -> Future[WeightsSnapshot]`` (served between two batches).
-Reading (ANY thread): ``drain() -> Update`` everything since the last drain (plus a status
-snapshot: state, device, steps/s, per-lane ``LaneStatus``); ``state``; ``config``; ``data`` (the
-immutable ``GeneratedData``, for a preview plot). ``lanes`` (models, optimizers) belong to the
-driver: read them only from the driving thread or when nothing drives.
-A second concurrent ``run()``/``step()`` raises RuntimeError. Commands queued while nothing drives
-wait for the next ``step()``/``run()``/``process_commands()``.
+Rules:
 
-States: "ready" (built, not started) -> "running" <-> "paused" -> "finished" | "diverged" |
-"stopped". "stopped" only ends ``run()``; ``run()``/``step()`` continue from there. "finished" and
-"diverged" need ``reset()``.
-
-Events (``Update.events``, frozen dataclasses of plain values, in order): ``EpochEnd``,
-``EarlyStop``, ``Diverged``, ``StateChanged``, ``HparamsChanged``, ``DeviceChanged``, ``Error``
-(a queued command that failed in the driver), ``ResetDone``. Per-batch losses come as arrays in
-``Update.curves`` (one ``Curve`` per lane), decision-boundary grids in ``Update.boundaries``.
-
-Rules decided here (the issue left them open)
----------------------------------------------
-* Live lr change with a scheduler: the change rescales the whole schedule by new/old (see
-  ``core.engine.schedulers``): the lr in force becomes exactly the user's value and the schedule keeps
-  its shape from there. Without a scheduler the value simply stays.
-* Moving to another device mid-run keeps everything: ``model.to(device)`` moves parameters in
-  place, the optimizer's state follows (``core.engine.devices.move_optimizer_state``), the batch order
-  continues. If the move fails (out of memory, a simulated GPU), the run stays on the old device
-  and an ``Error`` event says why; nothing crashes.
-* Divergence: a non-finite batch or validation loss marks that lane "diverged" and it stops
-  (other race lanes go on); when no lane is training the engine state is "diverged" if every lane
-  diverged, else "finished". ``reset()`` makes the engine usable again.
-  A finite but absurd loss counts too (the training analogue of ``core.engine.race.LOSS_LIMIT``): at an
-  epoch's end, if its validation loss or its mean training loss is above the lane's limit,
-  ``LOSS_LIMIT_FACTOR`` (1000) × max(1, the lane's first batch loss), the lane diverged in that
-  epoch (``Diverged.batch == -1``, ``Diverged.limit`` the limit, ``Diverged.reason`` says which loss
-  and why). The first batch loss is the untrained network's (about ln(classes), 0.69 to 2.3), so
-  the limit is ~1000: a cross-entropy that high means the network is confidently wrong by logit
-  margins of hundreds (SGD at lr=1e6 reaches 1e19, Adam 1e11, at chance accuracy), and sane
-  training never comes near it. Checked per epoch rather than per batch, so a single wild batch
-  the network recovers from within the epoch is not called a divergence.
-* Early stopping: when validation loss has not improved (by more than 1e-4) for ``patience``
-  epochs an ``EarlyStop`` event is emitted once per lane; the lane stops only if
-  ``config.stop_early``.
-* Cheap events: on a GPU each batch appends ``loss.detach()`` (still on the device) to a list,
-  turned into floats in one ``torch.stack(...).tolist()`` at the next flush, so there is no
-  per-batch device sync; on the CPU ``loss.item()`` is cheaper than that (~1 us). Flushes happen
-  every ``FLUSH_SECONDS`` (in ``run()`` and ``step(n)`` alike) and at each epoch end, single step
-  and command. ``drain()`` only takes a lock and swaps lists.
-* When a nan/inf loss stops a lane: on the CPU at the very batch that produced it (the float is
-  already there, so the check is free), whatever ``step(n)``'s n or ``gdsim train``'s logging
-  interval. On a GPU, testing the loss would cost a device sync per batch (the CPU would wait
-  for the GPU's queue to drain every batch), so it is tested at the next flush instead: the
-  ``Diverged`` event and the published curve still name the exact batch (the curve ends there),
-  but the lane may have run up to ``FLUSH_SECONDS`` of further batches, never past an epoch end
-  (each epoch end flushes first), and those count in ``steps``.
-* Bounded: if nobody drains, each lane's curve buffer keeps at most ``MAX_CURVE_POINTS`` points —
-  on overflow every second point is dropped (repeatedly), so the shape survives at lower
-  resolution (``Curve.dropped`` counts them); at most ``MAX_EVENTS`` events are kept (oldest
-  dropped, counted in ``Update.dropped_events``); only the newest boundary grid per lane is kept.
-  The per-epoch history behind ``metrics()`` is one small record per lane per epoch, bounded by
-  ``config.epochs``. Each lane's weight trajectory (flattened parameters at the start and every
-  epoch end, for the loss-landscape tool) keeps at most ``MAX_TRAJECTORY`` evenly spaced
-  snapshots and about ``TRAJECTORY_BYTES`` (see ``WeightTrajectory``).
-* CPU threads: ``TrainConfig.threads_for_cpu()`` (1 unless ``cpu_threads`` says otherwise) is set
-  in the driving thread for the duration of ``run()``/``step()``/``boundary()`` and restored
-  after. Measured here: torch's default 2 OpenMP threads make small ops called from a non-main
-  thread (the window's worker) 10-20x slower, i.e. training 2-5x slower, and on a busy machine
-  even main-thread work (a 100x100 boundary grid: 64 ms vs 0.9 ms); 1 thread is never that slow.
-* steps/s counts engine steps (one batch for every lane) per second of active stepping time, so
-  pauses do not dilute it; validation time is included.
-* Reproducible: a seed fixes the data, the split, the initial weights (built on the CPU with a
-  seeded ``torch.Generator``, then moved) and the batch order (each lane's ``RandomSampler`` has
-  its own generator with the same seed, so race lanes see identical batches). No global RNG is
-  touched (the DataLoader has a seeded generator as well, for the per-epoch seed it draws).
+* A non-finite loss stops that lane (race lanes go on), and so does, at an epoch's end, a finite
+  validation or mean training loss above ``LOSS_LIMIT_FACTOR`` x max(1, its first batch loss). On
+  a GPU the test waits for the next flush (no device sync per batch); events name the exact batch.
+* Moving device mid-run keeps the run; a failed move stays on the old device (an ``Error`` event).
+* Early stopping is signalled once per lane; the lane stops only with ``stop_early``.
+* Bounded when nobody drains: a lane's curve keeps at most ``MAX_CURVE_POINTS`` (dropping every
+  other point, counted in ``Curve.dropped``), and the newest ``MAX_EVENTS`` events are kept.
+* The seed fixes the data, the split, the initial weights and the batch order (race lanes see the
+  same batches); no global random state is touched.
 """
 
 from __future__ import annotations
@@ -148,7 +67,7 @@ FLUSH_SECONDS = 0.02  # losses become floats (and NaN is noticed) at least this 
 MAX_CURVE_POINTS = 50_000  # per lane, between two drains
 MAX_EVENTS = 5_000  # between two drains
 #: Per-epoch records kept per lane (for metrics()); beyond it they are thinned to every other one,
-#: first and latest kept. The soak found ~450 B per epoch growing without bound in long runs.
+#: first and latest kept, so a run of any length stays bounded.
 MAX_HISTORY = 10_000
 MAX_HIDDEN_LAYERS = 8
 MAX_EPOCHS = MAX_BATCH_SIZE = MAX_PATIENCE = 1_000_000  # what a TrainConfig accepts
@@ -158,7 +77,7 @@ IMPROVEMENT = 1e-4  # a validation loss this much below the best counts as an im
 MAX_TRAJECTORY = 200  # weight snapshots kept per lane (start + epoch ends, thinned when full)
 TRAJECTORY_BYTES = 128 * 2**20  # ... and at most about this much memory per lane
 #: A lane whose epoch ends with a validation (or mean training) loss above this many times its
-#: first batch loss (at least 1) diverged, though finite (see "Divergence" above).
+#: first batch loss (at least 1) diverged, though finite: confidently wrong by huge logit margins.
 LOSS_LIMIT_FACTOR = 1e3
 
 # --------------------------------------------------------------------------------------------
@@ -1251,10 +1170,7 @@ class TrainingEngine:
             old = [float(g["lr"]) for g in optimizer.param_groups]
             apply_hparams(optimizer, lane.spec.info, changes)
             if "lr" in changes and lane.schedule is not None:
-                for i, group in enumerate(optimizer.param_groups):
-                    base = lane.schedule.base_lr(i) if old[i] <= 0 else old[i]
-                    if base > 0:
-                        lane.schedule.rescale(i, float(group["lr"]) / base)
+                lane.schedule.follow_lr_change(old)
             lane.spec = lane.spec.with_changes(**changes)
             _base, sep, tag = lane.name.partition(" #")
             lane.name = f"{lane.spec}{sep}{tag}"  # events, metrics and snapshots name what trains

@@ -1,81 +1,10 @@
 """Sessions and lecture presets: what is on screen, as a small versioned JSON document.
 
-Why a file format of its own: a lecturer prepares a scenario at home and opens it in the lecture
-hall, students send each other what they found, and the built-in presets are the same thing
-shipped with gdsim. So a session must be small, readable, diffable, and -- because it comes from
-other people -- safe: loading it never runs code and never imports anything by name. Every value
-is validated by the engine's own validators (``get_surface``, ``parse_spec``, ``TrainConfig``,
-``make_dataset``, ``check_point``), so a session loads if and only if the engine accepts it.
-
-The format (version 1)::
-
-    {
-      "format": "gdsim-session",
-      "version": 1,
-      "title": "The ravine: SGD zig-zags, momentum glides",
-      "explanation": "Two to four sentences a lecturer reads out.",
-      "view": "surfaces",                      # or "training": which view is shown
-      "surfaces": {                            # the Surfaces view (optional unless view says so)
-        "surface": "ravine",                   # a registry name or an expression in x and y
-        "start": [-2.5, 1.0],                  # shared start; null/absent = the surface's default
-        "runners": [
-          {"spec": "SGD(lr=0.045)", "label": null, "visible": true,
-           "start": null,                      # own start; null/absent = the shared start
-           "scheduler": "StepLR(step_size=100)"}   # lr schedule SPEC; null/absent = none
-        ],
-        "speed": 10.0,                         # race steps per second, 1..2000
-        "steps": 0,                            # steps to pre-run when loaded, 0..MAX_STEPS
-        "noise": {"sigma": 0.5, "seed": 0},    # gradient noise; absent = none (sigma 0, seed 0)
-        "horizon": 1000                        # steps schedules' defaults assume; absent = 1000
-      },
-      "training": {                            # the Training view: TrainConfig's fields
-        "dataset": "moons", "dataset_options": {}, "samples": 1000, "noise": 0.2,
-        "val_fraction": 0.2, "hidden": [16, 16], "activation": "relu",
-        "optimizers": ["SGD(lr=0.1)"], "scheduler": null, "epochs": 20, "batch_size": 8,
-        "device": "auto", "seed": 0, "patience": null, "stop_early": false
-      }
-    }
-
-Rules:
-
-* ``format`` must be ``"gdsim-session"``; ``version`` is the major version. A newer one is refused
-  ("made by a newer gdsim (version 2); this gdsim reads version 1"); within a version, keys this
-  gdsim does not know are ignored and reported in ``Session.warnings`` (forward compatibility).
-  Absent optional keys take their defaults (TrainConfig's defaults for training fields).
-* The section named by ``view`` must be present; the other one may be absent (``None``): a preset
-  about training says nothing about the Surfaces view, and the window leaves that view as it is.
-* A runner's ``label`` is ``null`` for the automatic label; ``visible`` is a display flag only.
-* Schedules and noise (``core.engine.race``, "Schedules" and "Noise") are optional keys of version 1: a
-  file without them means no schedule and no noise, and a session without them is written
-  without them (``scheduler`` only for a scheduled runner, ``noise`` only when sigma > 0 or the
-  seed is not 0, ``horizon`` only when it is not 1000). ``scheduler`` is a
-  ``core.engine.schedulers`` SPEC (registry names only, validated against the runner's optimizer
-  without building one); ``sigma`` is in [0, MAX_NOISE], ``seed`` in [0, MAX_SEED]. The noise
-  of runner ``i`` is seeded by its position in ``runners``, so the same file replays the same
-  noise.
-  ``device`` is checked for form (auto, cpu, cuda, cuda:N, mps), not for presence: a session made
-  on a GPU machine still opens on a laptop; the engine says so when it is asked to run there.
-  ``cpu_threads`` is a machine setting and is not stored.
-
-Refused, with a one-line :class:`~core.errors.GdsimError` naming the place in the document
-(``surfaces.runners[2].spec: Adam has no hyperparameter 'momentum'; ...``): a file that is not
-a regular file, larger than :data:`MAX_FILE_BYTES` (checked before reading it), empty, binary or
-not UTF-8, not JSON or truncated, nested deeper than :data:`MAX_DEPTH`, with ``NaN``/``Infinity``
-or an overflowing number, duplicate keys, wrong types, out-of-range values, more than
-:data:`MAX_RUNNERS` runners, an optimizer given by import path (``pkg.mod:Class``: importing runs
-code, so only registry names are read from files), or an expression that does not compile (the
-expression compiler's message). Loading builds a new :class:`Session` and touches nothing else.
-
-Public API::
-
-    Session, SurfacesState, RunnerState          frozen dataclasses; to_json() / from_json(doc)
-    load_session(path) -> Session                validated (see above)
-    save_session(session, path)                  validated, then written atomically
-    dumps_session(session) -> str                the file's text (what save_session writes)
-    loads_session(data: bytes | str) -> Session  the same checks for in-memory content
-    SurfacesState.build_race() -> Race           the race the session describes (steps pre-run)
-    PresetInfo, list_presets(), load_preset(name)   built-in scenarios in resources/presets/
-    preset_name(name) -> str                     the full name a typed start or number stands for
+A lecturer prepares a scenario at home and opens it in the lecture hall, students send each other
+what they found, and the presets in ``resources/presets/`` are sessions too (they show the format).
+Files come from other people, so loading never runs or imports code, and every value passes the
+engine's own validators: a session loads if and only if the engine accepts it; anything else is
+one ``GdsimError`` line naming its place (``surfaces.runners[2].spec: ...``).
 """
 
 from __future__ import annotations
@@ -204,6 +133,7 @@ class SurfacesState:
             "speed": float(self.speed),
             "steps": int(self.steps),
         }
+        # optional keys are written only when used: such a file reads as it did before they existed
         if self.noise or self.seed:
             out["noise"] = {"sigma": float(self.noise), "seed": int(self.seed)}
         if self.horizon != DEFAULT_HORIZON:
@@ -222,7 +152,7 @@ class SurfacesState:
             noise=self.noise,
             seed=self.seed,
         )
-        for r in self.runners:
+        for r in self.runners:  # in order: runner i's noise is seeded by its place
             race.add(r.spec, start=r.start, label=r.label, scheduler=r.scheduler)
         if run and self.steps:
             race.step(self.steps)
@@ -231,7 +161,7 @@ class SurfacesState:
 
 @dataclass(frozen=True)
 class Session:
-    """Everything needed to reproduce what is on screen (see the module docstring).
+    """Everything needed to reproduce what is on screen.
 
     ``warnings`` lists what loading ignored (unknown keys); it does not take part in equality.
     """
@@ -273,6 +203,7 @@ class Session:
             raise GdsimError(f"invalid session: {first}") from None
 
 
+# TrainConfig's fields a session stores; cpu_threads is a machine setting, not part of a session
 _TRAINING_FIELDS = (
     "dataset",
     "dataset_options",
@@ -369,6 +300,7 @@ class _Reader:
     def obj(self, value: Any, path: str, known: tuple[str, ...]) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise GdsimError(f"{_where(path)} must be an object, got {_type_name(value)}")
+        # keys of a newer minor version: ignored and reported, so the file still opens
         for key in value:
             if key not in known:
                 self.ignored += 1
@@ -471,6 +403,7 @@ class _Reader:
         view = self.text(doc.get("view", "surfaces"), "view", 40)
         if view not in VIEWS:
             raise GdsimError(f"view must be 'surfaces' or 'training', got {view[:40]!r}")
+        # only the shown view's section is required: a training preset leaves the Surfaces alone
         if doc.get(view) is None:
             raise GdsimError(f"view is {view!r} but the {view!r} section is missing")
         surfaces = None if doc.get("surfaces") is None else self.surfaces(doc["surfaces"])
@@ -595,7 +528,7 @@ class _Reader:
             kw["scheduler"] = self.text(d["scheduler"], f"{p}.scheduler", 2000)
         if d.get("patience") is not None:
             kw["patience"] = self.integer(d["patience"], f"{p}.patience")
-        if "device" in d:
+        if "device" in d:  # its form only: a session made on a GPU machine still opens on a laptop
             device = self.text(d["device"], f"{p}.device", 40, empty=False)
             device = device.strip().lower().replace(" ", "")
             if not _DEVICE.match(device):

@@ -1,40 +1,11 @@
 """What to draw for one step's anatomy: arrows, the optimizer's per-coordinate scale, numbers.
 
-Why this module: the surface view draws, at the point a step started from, the gradient, the
-update the optimizer applied and the optimizer's own quantities read from its real
-``optimizer.state`` (see :class:`core.engine.race.Anatomy`). Which quantities an optimizer has, what
-they mean, the per-coordinate step size they imply and a common scale are plain arithmetic, so
-they live here, Qt-free and tested against torch itself (the step size times the first moment
-must give back the update torch applied).
-
-Units, and why there are two scales
------------------------------------
-The quantities come in two units. *Gradient units* (∂f/∂p): the gradient, SGD's momentum buffer,
-Adam's first moment ``exp_avg``, RMSprop's ``grad_avg``, and the root of the second moments
-(``√v``, ``√sum``, Adamax's ``exp_inf``), drawn as an ellipse (a box for a running max) around
-the point. *Step units* (a move of p, map coordinates): the update, Rprop's per-coordinate step
-sizes. An adaptive optimizer decouples the two: on Rosenbrock Adam's gradient is ~150 while its
-step is ~lr = 0.02, so with one factor for both the update would be a few thousandths of a pixel.
-Each family therefore gets ONE factor (every arrow in it is to scale with the others), chosen so
-its longest arrow fills ~22 % of the visible map, rounded to 1-2-5 and kept while it still fits
-(:func:`fit_factor`), and the legend prints both. A step is never drawn shorter than it is
-(factor >= 1), so a large step's arrow ends exactly where the runner went.
-
-Arrows point the way the optimizer pushes: the gradient is drawn as −∇f ("downhill"), the
-momentum buffer as −buf (SGD steps by −lr·buf), the first moment as −m.
-
-The update as printed
---------------------
-:func:`update_terms` writes the step just taken as torch computed it, ``update = −Σ size ⊙
-along``, and the panel prints every factor as a row, so the rows multiply out to the update row:
-Adam/AdamW ``lr/(√(v/(1−β2^t))+ε)`` times ``m_hat = m/(1−β1^t)`` (``v`` is the
-``max_exp_avg_sq`` with amsgrad: the row says which), RAdam the same with its rectification,
-NAdam a gradient and a momentum part, Adamax ``lr/u`` times ``m_hat``, RMSprop ``lr/(√v+ε)``
-times the gradient (or ``lr`` times its momentum buffer), Adagrad, Adadelta (with ``acc_delta``
-as it was before the step), Rprop its ``step_size`` times the sign of ``prev``, SGD ``lr`` times
-the gradient, the momentum buffer or the Nesterov mix, ASGD and Adafactor; L2 weight decay makes
-the gradient ``g = ∇f + weight_decay·p``, decoupled decay adds ``lr·weight_decay·p``. State rows
-use torch's names (``m = exp_avg``). LBFGS gets none: one step runs many inner iterations.
+The Surfaces view draws, at the point a step started from, the gradient, the update torch applied
+and the optimizer's own quantities from its real ``optimizer.state``
+(:class:`core.engine.race.Anatomy`). Which quantities an optimizer has, the step they imply
+(:func:`update_terms`: its rows multiply out to the update torch applied) and a common drawing
+scale (:func:`fit_factor`) are plain arithmetic, so they live here, Qt-free and tested against
+torch itself. Arrows point the way the optimizer pushes: −∇f, −buf, −m.
 """
 
 from __future__ import annotations
@@ -65,8 +36,10 @@ __all__ = [
     "update_terms",
 ]
 
-GRADIENT = "gradient"  # units of ∂f/∂p
-STEP = "step"  # units of p (map coordinates)
+# Two families, one drawing factor each: an adaptive optimizer's step (~lr) can be thousands of
+# times shorter than its gradient, so one factor for both would shrink the update to nothing.
+GRADIENT = "gradient"  # units of ∂f/∂p: the gradient, momentum, moments, √v
+STEP = "step"  # units of p (map coordinates): the update, Rprop's step sizes
 
 #: Longest arrow of a family as a fraction of the visible map, when a factor is (re)chosen.
 TARGET = 0.22

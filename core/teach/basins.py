@@ -1,53 +1,10 @@
 """Basins of attraction: start one optimizer from every point of a grid, see where each ends.
 
-Where you start decides where you end. On Himmelblau's surface plain gradient descent reaches
-each of the four minima from a region of its own, and the borders between those regions are
-not where a student guesses; with momentum or a large learning rate the regions shred into
-stripes, and past some learning rate whole regions diverge. This module computes that map.
-
-How: one :class:`core.engine.race.Swarm` holds every grid point as one row of an ``(N, 2)`` float64
-parameter, stepped by the real ``torch.optim`` optimizer (the race engine's batched swarm: each
-row follows exactly the path it would follow alone, because the optimizer is elementwise). A
-100 x 100 grid costs one batched step of 10,000 points (~0.2 ms for Adam here), not 10,000
-separate optimizers.
-
-Incremental, so a GUI can run it in time-budgeted slices and show progress::
-
-    run = BasinsRun("himmelblau", "Adam(lr=0.05)", n=100, steps=1000)
-    while not run.done:
-        run.advance(50, budget_s=0.01)      # -> progress in [0, 1]
-    res = run.result()                      # BasinsResult (plain numpy + dataclasses)
-    res.labels                              # (n, n) int: index into res.legend
-    [(c.name, c.fraction) for c in res.legend]
-
-Classification of each start, in this order:
-
-1. ``"undefined"``: f is not finite at the start itself (e.g. ``log(x)`` for x < 0).
-2. ``"diverged"``: the swarm's per-point divergence flag (see ``core.engine.race``, "Divergence").
-3. a known minimum (:attr:`Surface.minima`) whose location is within ``tol`` of the end point
-   (``tol`` defaults to :data:`TOL_FRACTION` of the domain's larger side, so it scales with the
-   surface); the nearest one wins. A point still oscillating around a known minimum counts as
-   having reached it: it is in that basin.
-4. ``"still moving"``: not settled, i.e. in its last ~:data:`SETTLE_CHECKS` x
-   :data:`CHECK_EVERY` steps it moved more than ``move_tol`` (default :data:`MOVE_FRACTION` of
-   the larger side) per step (see :data:`CHECK_EVERY` for exactly how).
-5. otherwise it settled somewhere the surface does not list (a local minimum, a flat plateau, any
-   minimum of a typed expression): the settled end points are clustered greedily -- lowest loss
-   first, every settled point within ``tol`` of that founder joins it -- into ``"other minimum
-   k"`` classes (k = 1 is the lowest value), located at the founder. After
-   :data:`MAX_OTHER_CLASSES` clusters the rest are lumped into ``"settled elsewhere"`` so a
-   surface full of local minima (Rastrigin) stays bounded in time and in legend length.
-
-The run stops early once every point has diverged, settled, or kept circling a known minimum
-(within ``tol`` at :data:`CAPTURE_CHECKS` consecutive checks, :data:`CHECK_EVERY` steps apart:
-Adam keeps making small jumps around a minimum long after it has arrived).
-
-Non-elementwise optimizers (LBFGS, Adafactor) are refused: the engine cannot batch them (their
-update of one row depends on other rows), so a swarm falls back to one optimizer per point,
-~100 us per point per step -- 10,000 points x 1,000 steps would take over 15 minutes. A map
-that slow would not be a teaching tool; the error says which optimizers work.
-
-Deterministic: no randomness anywhere; the same inputs give the same labels.
+Where you start decides where you end, and the borders between the regions are not where a
+student guesses. One batched :class:`core.engine.race.Swarm` steps every grid point with the real
+``torch.optim`` optimizer (each row follows the path it would follow alone), so a 100 x 100 map
+costs one step of 10,000 points; :class:`BasinsRun` advances in time-budgeted slices for a GUI.
+No randomness: the same inputs give the same map.
 """
 
 from __future__ import annotations
@@ -194,7 +151,7 @@ def _check_domain(domain: object) -> Domain:
 
 
 class BasinsRun:
-    """One basins computation, advanced in slices (see the module docstring).
+    """One basins computation, advanced in slices (``advance(50, budget_s=0.01)``).
 
     ``surface``: a Surface, a registry name or an expression. ``spec``: an OptimizerSpec or a
     SPEC string. ``n``: grid points per side (:data:`MIN_N`..:data:`MAX_N`). ``steps``: the most
@@ -215,6 +172,7 @@ class BasinsRun:
     ) -> None:
         self.surface = surface if isinstance(surface, Surface) else get_surface(surface)
         self.spec = as_spec(spec)
+        # unbatched, one optimizer per point: a 100 x 100 map would take minutes, not seconds
         if not batchable(self.spec):
             ok = ", ".join(
                 name for name in optimizer_names() if batchable(OptimizerSpec(get_optimizer(name)))
@@ -342,7 +300,10 @@ class BasinsRun:
         """:meth:`result` in pieces: yields None after each piece of work (a block of
         :data:`CLASSIFY_BLOCK` points or one cluster, a few ms each), then the result.
 
-        For a GUI: classifying a 300 x 300 grid with many local minima takes ~0.1 s in one go.
+        Each start is, in this order: "undefined" (f is not finite at the start), "diverged",
+        the nearest known minimum within ``tol`` (still circling it counts), "still moving", or
+        else settled elsewhere: settled points are clustered greedily, lowest loss first, into
+        "other minimum k" (at most :data:`MAX_OTHER_CLASSES`, then "settled elsewhere").
         The state is copied first, so the run may go on stepping meanwhile.
         """
         swarm = self.swarm

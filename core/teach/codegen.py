@@ -1,66 +1,20 @@
-"""The code behind the picture: standalone PyTorch scripts that reproduce what gdsim computes.
+"""The code behind the picture: standalone PyTorch scripts that give the same numbers as gdsim.
 
-Why: gdsim should make students able to do it themselves. So for a surface race or a training run
-this module writes the plain PyTorch program -- in the tutorial's style, with the canonical loop
-(``model.train()``, a ``DataLoader``, ``.to(device)``, forward, ``loss_fn``, ``zero_grad``,
-``backward``, ``step``) and comments a student can follow -- that gives the *same numbers* as
-gdsim from the same seed. The script needs only torch (never gdsim), so it can be copied into a
-notebook or mailed to a class.
+``race_script(surface, runners, steps)`` and ``training_script(config)`` write a plain torch
+program in the tutorial's style (needing only torch, never gdsim) that reproduces a race or a
+training run from the same seed; ``python race.py out.json`` also saves its results, which is how
+the tests compare it with gdsim. Registry surfaces and data sets are the engine's own functions,
+copied by their source (:func:`_engine_source`), so there is one copy of each.
 
-Public API
-----------
-``race_script(surface, runners, steps, noise=None, seed=None, horizon=None) -> str``
-    The race: ``surface`` is a :class:`~core.engine.surfaces.Surface` or a name/expression; ``runners``
-    are :class:`~core.engine.race.Runner` objects (their spec, start, label, schedule, horizon and noise
-    are used), SPEC strings or :class:`~core.engine.optimizers.OptimizerSpec` objects (start: the
-    surface's default), or ``(spec, start)`` / ``(spec, start, label)`` /
-    ``(spec, start, label, scheduler)`` tuples. Each runner is stepped exactly as :mod:`core.engine.race`
-    does it (float64 point, ``zero_grad``/``backward``/gradient noise/``step``/forward at the new
-    point, LBFGS through a closure, the same divergence limits, then ``scheduler.step()``), so
-    points, losses and learning rates agree with ``gdsim trace`` to the last bit on the same
-    machine. ``noise``/``seed``/``horizon`` default to the Runner objects' own (else 0, 0 and
-    ``core.engine.race.DEFAULT_HORIZON``); given, they apply to every runner, and runner ``i`` of the
-    list draws its noise from ``torch.Generator().manual_seed(1000 * seed + i)`` as in the race.
-    Scheduler arguments are written out in full (the run-derived defaults resolved), so the script
-    does not depend on the horizon; a composition's parts are calls of their own and a formula
-    (``lr_lambda``) a ``def`` generated from its parsed program (``EpochFunction.python_source``). A runner reproduces its *current* settings from its start
-    (live changes made mid-race are not replayed). Swarms are not exported; a comment in the
-    script says so.
-``training_script(config, log_every=100) -> str``
-    The training run of a :class:`~core.engine.training.TrainConfig`: the data set regenerated point for
-    point, the fixed split, the MLP with gdsim's seeded initialisation, a seeded ``RandomSampler``
-    (the same batches), each optimizer (race lanes one after another, identical start), the
-    scheduler stepped when gdsim steps it, the validation pass, early stopping, and the tutorial's
-    progress line ``Epoch [1/10], Batch [0/25], Loss: 0.6931`` every ``log_every`` batches.
-    Per-epoch losses agree with the engine to float32 rounding (the engine evaluates validation
-    and training points in one pass). It prints the lines ``gdsim train --log-every N`` prints between its
-    header and its summary (progress, validation, early stopping, divergence), each lane's in the
-    same order (a race's lanes one after another rather than interleaved).
-``expression_source(text) -> str``
-    The torch expression for a user formula, generated from the parsed program of
-    :func:`core.engine.expression.compile_expression` -- never from the text itself.
-``SURFACE_CODE`` / ``DATASET_CODE``
-    The torch (resp. plain Python) source of every registry surface / data set generator, keyed by
-    registry name; a test checks each against the registry numerically.
-
-A script prints its progress, and given a file name (``python race.py out.json``) also writes its
-results as JSON, which is how the tests compare it with gdsim.
-
-Data sets and numpy: gdsim draws its points with ``numpy.random.default_rng``. To need only torch,
-a script carries :mod:`core.teach.codegen_random` (numpy's SeedSequence + PCG64 + uniform, normal and
-permutation in plain Python; uniform and permutation are bit-identical, normal within ~1e-15, below
-float32's resolution). It is a clearly marked block a student can skip.
-
-Safety: nothing a user typed becomes code except through a generator that emits only fixed tokens
-(numbers are ``repr(float)``, names come from registries). Hyperparameter values pass
-:func:`_literal`, which accepts only plain literals. User text (labels, the formula) appears only
-in ``#`` comments and string literals, after :func:`comment_text` removes every non-printable
-character (so a newline cannot end a comment early) -- never in a docstring.
+Safety: user text reaches a script only as sanitised ``#`` comments and string literals
+(:func:`comment_text`); a formula becomes code only through :func:`expression_source`, which
+emits fixed tokens from the parsed program, and values pass :func:`_literal`.
 """
 
 from __future__ import annotations
 
-import importlib.resources
+import ast
+import functools
 import inspect
 import json
 import math
@@ -92,9 +46,7 @@ from core.engine.surfaces import Surface, get_surface
 from core.errors import GdsimError
 
 __all__ = [
-    "DATASET_CODE",
     "MAX_STEPS",
-    "SURFACE_CODE",
     "comment_text",
     "expression_source",
     "race_script",
@@ -173,50 +125,6 @@ def _indent(code: str, spaces: int) -> str:
 # --------------------------------------------------------------------------------------------
 # Surfaces
 # --------------------------------------------------------------------------------------------
-
-# The body of f(xy) after ``x, y = xy[..., 0], xy[..., 1]``: the same torch operations, in the same
-# order, as the registry function in core.engine.surfaces (so the numbers are bit-identical).
-SURFACE_CODE: dict[str, str] = {
-    "rosenbrock": "return (1.0 - x) ** 2 + 100.0 * (y - x * x) ** 2",
-    "beale": """\
-y2 = y * y
-return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y2) ** 2 + (2.625 - x + x * (y2 * y)) ** 2""",
-    "himmelblau": "return (x * x + y - 11.0) ** 2 + (x + y * y - 7.0) ** 2",
-    "booth": "return (x + 2.0 * y - 7.0) ** 2 + (2.0 * x + y - 5.0) ** 2",
-    "rastrigin": """\
-two_pi = 2.0 * math.pi
-return 20.0 + x * x - 10.0 * torch.cos(two_pi * x) + y * y - 10.0 * torch.cos(two_pi * y)""",
-    "ackley": """\
-two_pi = 2.0 * math.pi
-r2 = 0.5 * (x * x + y * y)
-# sqrt has an infinite slope at 0: the `where` pair gives the gradient 0 at exactly (0, 0)
-pos = r2 > 0
-r = torch.where(pos, torch.sqrt(torch.where(pos, r2, 1.0)), 0.0)
-waves = torch.exp(0.5 * (torch.cos(two_pi * x) + torch.cos(two_pi * y)))
-return -20.0 * torch.exp(-0.2 * r) - waves + (math.e + 20.0)""",
-    "goldstein-price": """\
-xx, yy, xy_ = x * x, y * y, x * y
-a = 1.0 + (x + y + 1.0) ** 2 * (19.0 - 14.0 * x + 3.0 * xx - 14.0 * y + 6.0 * xy_ + 3.0 * yy)
-b = 30.0 + (2.0 * x - 3.0 * y) ** 2 * (
-    18.0 - 32.0 * x + 12.0 * xx + 48.0 * y - 36.0 * xy_ + 27.0 * yy
-)
-return a * b""",
-    "six-hump-camel": """\
-xx, yy = x * x, y * y
-return (4.0 - 2.1 * xx + xx * xx / 3.0) * xx + x * y + (-4.0 + 4.0 * yy) * yy""",
-    "styblinski-tang": """\
-xx, yy = x * x, y * y
-return 0.5 * (xx * xx - 16.0 * xx + 5.0 * x + yy * yy - 16.0 * yy + 5.0 * y)""",
-    "bowl": "return x * x + y * y",
-    "ravine": "return x * x + 20.0 * (y * y)",
-    "saddle": "return x * x - y * y",
-    "plateau": """\
-# a plain where the slope is ~1e-5, a cliff at radius 1.5, a smooth pit at the origin
-r2 = x * x + y * y
-r = torch.sqrt(r2 + 0.1**2)
-s = torch.sigmoid(8.0 * (r - 1.5))
-return s + (1.0 - s) * (0.5 * r2 / (r2 + 1.5**2))""",
-}
 
 # Precedence levels of the generated Python expression (higher binds tighter).
 _ADD, _MUL, _UNARY, _POW, _ATOM = 1, 2, 3, 4, 5
@@ -308,23 +216,71 @@ def expression_source(text: str) -> str:
 
 
 def _surface_function(surface: Surface) -> str:
+    """``def f(xy):`` for the surface: a registry surface's own engine function, renamed."""
     if surface.is_expression:
-        body = expression_source(surface.name)
         about = _comment(f"The loss surface you typed: f(x, y) = {surface.name}", 400)
+        body = f"    x, y = xy[..., 0], xy[..., 1]\n{_indent(expression_source(surface.name), 4)}"
+        constants, code = [], f"def f(xy):\n{body}"
     else:
-        body = SURFACE_CODE.get(surface.name)
-        if body is None:
-            raise GdsimError(f"surface {surface.name!r} has no exportable code")
         about = f"# The loss surface: {surface.name}\n{_comment(surface.description)}"
-    return "\n".join(
-        [
-            about,
-            "# xy holds points in its last dimension: xy[..., 0] is x, xy[..., 1] is y.",
-            "def f(xy):",
-            "    x, y = xy[..., 0], xy[..., 1]",
-            _indent(body, 4),
-        ]
-    )
+        constants, functions = _engine_source(surface.fn)
+        code = "\n\n\n".join([*functions[:-1], _renamed(functions[-1], "f")])
+    where = "# xy holds points in its last dimension: xy[..., 0] is x, xy[..., 1] is y."
+    head = "\n".join([about, *constants])
+    return f"{head}\n\n\n{where}\n{code}" if constants else f"{head}\n{where}\n{code}"
+
+
+@functools.cache
+def _module_tree(module_name: str) -> tuple[str, dict[str, ast.stmt]]:
+    """A module's source and its top-level constants and functions by name."""
+    source = inspect.getsource(sys.modules[module_name])
+    top: dict[str, ast.stmt] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            top[node.name] = node
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                if isinstance(target, ast.Name):
+                    top[target.id] = node
+    return source, top
+
+
+def _engine_source(*functions: Any) -> tuple[list[str], list[str]]:
+    """The source of engine functions as gdsim runs them: the module constants they use (one
+    line each) and the functions, each helper before its first user. One copy of the code."""
+    constants: list[tuple[int, str]] = []  # (line in the module, source): module order
+    defs: list[str] = []
+    seen: set[int] = set()
+
+    def visit(module: str, node: ast.stmt) -> None:
+        source, top = _module_tree(module)
+        seen.add(id(node))
+        for name in ast.walk(node):
+            used = top.get(name.id) if isinstance(name, ast.Name) else None
+            if used is not None and id(used) not in seen:
+                visit(module, used)
+        text = "\n".join(source.splitlines()[node.lineno - 1 : node.end_lineno])  # whole lines
+        if isinstance(node, ast.FunctionDef):
+            defs.append(text)
+        else:
+            constants.append((node.lineno, text))
+
+    for fn in functions:
+        node = _module_tree(fn.__module__)[1][fn.__name__]
+        if id(node) not in seen:
+            visit(fn.__module__, node)
+    return [text for _, text in sorted(constants)], defs
+
+
+def _renamed(function: str, name: str) -> str:
+    """``def _x(xy: Tensor) -> Tensor:`` as ``def f(xy):``: the engine's names and annotations
+    mean nothing in a script."""
+    header, body = function.split("\n", 1)
+    params = re.fullmatch(r"def \w+\((.*)\)(?: -> .+)?:", header)
+    if params is None:
+        raise GdsimError(f"cannot export {header!r}")
+    args = ", ".join(p.split(":")[0].strip() for p in params[1].split(","))
+    return f"def {name}({args}):\n{body}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -626,7 +582,14 @@ def race_script(
     seed: int | None = None,
     horizon: int | None = None,
 ) -> str:
-    """A standalone script racing ``runners`` on ``surface`` for ``steps`` steps (see module doc)."""
+    """A standalone script racing ``runners`` on ``surface`` for ``steps`` steps, each as the race
+    steps it, so points, losses and lrs agree with ``gdsim trace`` to the last bit.
+
+    ``runners``: :class:`~core.engine.race.Runner` objects, SPECs, or ``(spec, start[, label[,
+    scheduler]])`` tuples (start None: the surface's). ``noise``/``seed``/``horizon`` given apply
+    to every runner, else each Runner's own. Live changes made mid-race are not replayed, and
+    swarms are only named in a comment.
+    """
     if not isinstance(surface, Surface):
         surface = get_surface(surface)
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
@@ -751,127 +714,6 @@ def _tidy(script: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Data sets
-# --------------------------------------------------------------------------------------------
-
-_PER_CLASS = '''\
-def per_class(n, k):
-    """Split n points over k classes as evenly as possible (the first classes get the extra)."""
-    return [n // k + (1 if c < n % k else 0) for c in range(k)]'''
-
-_LINSPACE = '''\
-def linspace(start, stop, n, endpoint=True):
-    """n evenly spaced numbers, computed exactly as numpy.linspace does."""
-    if n == 1:
-        return [start]
-    step = (stop - start) / (n - 1 if endpoint else n)
-    values = [i * step + start for i in range(n)]
-    if endpoint:
-        values[-1] = stop
-    return values'''
-
-_ADD_NOISE = """\
-    # Gaussian jitter: `noise` is its standard deviation, drawn for x and y of each point in turn
-    jitter = rng.normal(0.0, noise, 2 * len(points))
-    points = [[px + jitter[2 * i], py + jitter[2 * i + 1]] for i, (px, py) in enumerate(points)]
-    return points, labels"""
-
-# Plain-Python copies of core.engine.datasets' generators (same float64 operations, same random draws).
-# name -> (source of make_<name>(rng, n, noise, ...), uses linspace, extra option names)
-DATASET_CODE: dict[str, tuple[str, bool, tuple[str, ...]]] = {
-    "moons": (
-        '''\
-def make_moons(rng, n, noise):
-    """Two interleaving half circles, centred on the origin."""
-    n0, n1 = per_class(n, 2)
-    points, labels = [], []
-    for t in linspace(0.0, math.pi, n0):  # the upper moon, class 0
-        points.append([math.cos(t) - 0.5, math.sin(t) - 0.25])
-        labels.append(0)
-    for t in linspace(0.0, math.pi, n1):  # the lower moon, class 1
-        points.append([1.0 - math.cos(t) - 0.5, 0.5 - math.sin(t) - 0.25])
-        labels.append(1)
-'''
-        + _ADD_NOISE,
-        True,
-        (),
-    ),
-    "circles": (
-        '''\
-def make_circles(rng, n, noise):
-    """A ring of radius 1 (class 0) around a circle of radius 0.5 (class 1)."""
-    n0, n1 = per_class(n, 2)
-    points, labels = [], []
-    for t in linspace(0.0, 2 * math.pi, n0, endpoint=False):
-        points.append([math.cos(t), math.sin(t)])
-        labels.append(0)
-    for t in linspace(0.0, 2 * math.pi, n1, endpoint=False):
-        points.append([0.5 * math.cos(t), 0.5 * math.sin(t)])
-        labels.append(1)
-'''
-        + _ADD_NOISE,
-        True,
-        (),
-    ),
-    "spiral": (
-        '''\
-def make_spiral(rng, n, noise, arms):
-    """Interleaved spiral arms, one class per arm, three quarters of a turn each."""
-    points, labels = [], []
-    for k, m in enumerate(per_class(n, arms)):
-        for r in linspace(0.1, 1.0, m):
-            theta = 2 * math.pi * k / arms + 1.5 * math.pi * r
-            points.append([1.5 * (r * math.cos(theta)), 1.5 * (r * math.sin(theta))])
-            labels.append(k)
-'''
-        + _ADD_NOISE,
-        True,
-        ("arms",),
-    ),
-    "xor": (
-        '''\
-def make_xor(rng, n, noise):
-    """Points in the four quadrants; opposite quadrants share a class."""
-    points, labels = [], []
-    for (sx, sy), m in zip(((1, 1), (-1, -1), (1, -1), (-1, 1)), per_class(n, 4)):
-        u = rng.uniform(0.0, 1.0, 2 * m)  # uniform in the unit square, then flipped
-        for i in range(m):
-            points.append([u[2 * i] * sx, u[2 * i + 1] * sy])
-            labels.append(1 if sx * sy < 0 else 0)
-'''
-        + _ADD_NOISE,
-        False,
-        (),
-    ),
-    "blobs": (
-        '''\
-def make_blobs(rng, n, noise, centers):
-    """Gaussian clusters on a circle of radius 1.2, one class each."""
-    points, labels = [], []
-    for c, m in enumerate(per_class(n, centers)):
-        angle = 2 * math.pi * c / centers + math.pi / 4
-        cx, cy = math.cos(angle) * 1.2, math.sin(angle) * 1.2
-        jitter = rng.normal(0.0, noise, 2 * m)
-        for i in range(m):
-            points.append([cx + jitter[2 * i], cy + jitter[2 * i + 1]])
-            labels.append(c)
-    return points, labels''',
-        False,
-        ("centers",),
-    ),
-}
-
-
-def _random_source() -> str:
-    """core.teach.codegen_random's text from its marker line on: the plain-Python numpy generator."""
-    text = (
-        importlib.resources.files("core.teach").joinpath("codegen_random.py").read_text(encoding="utf-8")
-    )
-    marker = "# --- numpy's random numbers"
-    return text[text.index(marker) :].rstrip("\n")
-
-
-# --------------------------------------------------------------------------------------------
 # The training run
 # --------------------------------------------------------------------------------------------
 
@@ -903,26 +745,19 @@ log_every = <<LOG_EVERY>>  # a progress line every this many batches (the tutori
 <<DEVICE>>
 
 
-<<RANDOM>>
-
 
 # --- The data set ---------------------------------------------------------------------------
 <<DATA_ABOUT>>
 
 
-<<HELPERS>>
-
-
 <<MAKE_DATA>>
 
 
-points, labels = <<DATA_CALL>>
-x_all = torch.tensor(points, dtype=torch.float32)
-y_all = torch.tensor(labels, dtype=torch.int64)
-
-# A fixed split: a random permutation (its own random stream) picks <<N_VAL>> points for validation
-order = NumpyRandom([seed, 1]).permutation(<<SAMPLES>>)
-val_idx, train_idx = sorted(order[:<<N_VAL>>]), sorted(order[<<N_VAL>>:])
+# Every draw comes from one seeded generator: the same points and split as gdsim's
+gen = torch.Generator().manual_seed(seed)
+x_all, y_all = <<DATA_CALL>>
+x_all = x_all.float()  # float32, as the model computes
+train_idx, val_idx = split(gen, <<SAMPLES>>, <<N_VAL>>)  # <<N_VAL>> points held out for validation
 train_set = TensorDataset(x_all[train_idx], y_all[train_idx])
 x_val, y_val = x_all[val_idx].to(device), y_all[val_idx].to(device)
 
@@ -1090,8 +925,10 @@ else:
 
 
 def training_script(config: Any, log_every: int = 100) -> str:
-    """A standalone script training like ``TrainingEngine(config)`` does (see the module doc),
-    printing a progress line every ``log_every`` batches as ``gdsim train --log-every`` does."""
+    """A standalone script training like ``TrainingEngine(config)`` does (race lanes one after
+    another), printing what ``gdsim train --log-every`` prints. Losses agree to float32 rounding:
+    the engine evaluates validation and training points in one pass."""
+    from core.engine.datasets import get_dataset, split
     from core.engine.training import TrainConfig, _positive_int, get_activation
 
     if not isinstance(config, TrainConfig):
@@ -1100,7 +937,8 @@ def training_script(config: Any, log_every: int = 100) -> str:
     data = config.make_data()  # validates every data set option (GdsimError)
     params = data.params
     name = data.name
-    source, uses_linspace, option_names = DATASET_CODE[name]
+    make = get_dataset(name).generate
+    option_names = [o.name for o in get_dataset(name).options]
     n_train, n_val = len(data.train_idx), len(data.val_idx)
     steps_per_epoch = -(-n_train // config.batch_size)
     specs = config.optimizer_specs()
@@ -1117,16 +955,16 @@ def training_script(config: Any, log_every: int = 100) -> str:
         last = i == len(widths) - 2
         layer_lines.append(f"        nn.Linear({a}, {b}),{'' if last else ' ' + act_code + ','}")
 
-    options = ", ".join(f"{o}={int(params[o])}" for o in option_names)
+    options = "".join(f", {o}={int(params[o])}" for o in option_names)
     data_call = (
-        f"make_{name}(NumpyRandom([seed, 0]), n={params['samples']}, "
-        f"noise={_float(params['noise'])}{', ' + options if options else ''})"
+        f"{make.__name__}(gen, n={params['samples']}, noise={_float(params['noise'])}{options})"
     )
-    helpers = _PER_CLASS + ("\n\n\n" + _LINSPACE if uses_linspace else "")
+    constants, functions = _engine_source(make, split)
     noise_text = f"noise {params['noise']:g}"
     extra = "".join(f", {o} {params[o]}" for o in option_names)
     data_about = (
-        f"{name}: {_dataset_description(name)}; {params['samples']} points, {noise_text}{extra}, "
+        f"{name}: {get_dataset(name).description}; {params['samples']} points, "
+        f"{noise_text}{extra}, "
         f"{n_val} held out for validation."
     )
 
@@ -1210,10 +1048,10 @@ def training_script(config: Any, log_every: int = 100) -> str:
         .replace("<<BATCH>>", str(config.batch_size))
         .replace("<<LOG_EVERY>>", str(log_every))
         .replace("<<DEVICE>>", _device_line(config.device))
-        .replace("<<RANDOM>>", _random_source())
         .replace("<<DATA_ABOUT>>", _comment(data_about, 300))
-        .replace("<<HELPERS>>", helpers)
-        .replace("<<MAKE_DATA>>", source)
+        .replace(
+            "<<MAKE_DATA>>", "\n\n\n".join(["\n".join(constants)] * bool(constants) + functions)
+        )
         .replace("<<DATA_CALL>>", data_call)
         .replace("<<N_VAL>>", str(n_val))
         .replace("<<SAMPLES>>", str(params["samples"]))
@@ -1228,12 +1066,6 @@ def training_script(config: Any, log_every: int = 100) -> str:
     )
     script += "\n" + "\n\n".join(blocks) + "\n" + _TRAIN_TAIL
     return _tidy(script)
-
-
-def _dataset_description(name: str) -> str:
-    from core.engine.datasets import get_dataset
-
-    return get_dataset(name).description
 
 
 def _scheduler_kwargs(

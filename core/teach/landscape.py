@@ -1,43 +1,12 @@
 """The network's own loss landscape: a 2-D slice of its real loss around given weights.
 
-A network has hundreds or millions of weights, so "the loss surface" cannot be drawn; a plane
-through weight space can. With θ the (flattened) weights and two directions d1, d2, this module
-evaluates ``L(θ + a·d1 + b·d2)`` — the real training loss, the same ``CrossEntropyLoss`` the
-engine minimises — on an n×n grid of (a, b), and projects the path the weights took onto the
-plane. Two ways to choose the plane (both from Li et al., 2018, "Visualizing the Loss Landscape
-of Neural Nets"):
-
-* ``"random"``: two Gaussian directions drawn from gdsim's own ``torch.Generator`` seeded with
-  ``seed`` (the run's seed in the GUI): the paper's method, not its random numbers (the authors'
-  code, tomgoldstein/loss-landscape, draws from torch's global RNG, so none of their planes can
-  be reproduced here draw for draw). They are then *filter-normalised* as in the paper: for
-  every weight matrix each row (one neuron of a Linear layer — a "filter") of the direction is
-  rescaled to the norm of the same row of the weights, so a step of 1 along the direction
-  changes every neuron by its own size (without it, the picture depends on how the weights
-  happen to be scaled). 1-D parameters (biases) get a zero direction, like the paper's
-  published figures (``--xignore biasbn``): the slice moves the weights, the biases stay.
-  ``biases="copy"`` uses the bias itself as its direction instead (their code's other option).
-  The path is projected onto the plane by least squares; in hundreds of dimensions two random
-  directions see little of it — which is itself the lesson (see the PCA plane).
-* ``"pca"``: the top two principal components of the weight trajectory (θ_i − θ_now for the
-  snapshots the engine kept: the start and every epoch end), so the plane is the one the
-  training path moved in most; ``explained`` says how much of the path's variance each captures.
-  Directions are orthonormal, so the axes are plain distances in weight space.
-
-How it is computed, and why:
-* On a *copy* (the snapshot's weights put into a freshly built model): the network in training is
-  never touched, so this can run on a background thread while training goes on.
-* ``model.eval()`` and ``torch.no_grad()``; many grid points at once with ``torch.func.vmap`` over
-  ``functional_call`` (one batched matmul per layer instead of one small forward pass per point:
-  a 41×41 slice is ~2k networks), in chunks bounded by ``CHUNK_BYTES`` of memory.
-* The loss is measured on the training points (at most ``MAX_POINTS``, an evenly spaced
-  deterministic subset beyond that, so a 200k-sample run stays interactive).
-* Incremental and cancellable: ``loss_rows`` yields the grid row by row; ``loss_grid`` and
-  ``compute_landscape`` take the ``report(fraction, text)`` / ``cancelled()`` callables of
-  ``app.tasks.BackgroundTask`` and return None when cancelled. Qt-free.
-* One intra-op thread by default in the calling thread (see ``TrainConfig.threads_for_cpu``:
-  torch's default of 2 OpenMP threads is many times slower from a non-main thread on a busy
-  machine), restored afterwards.
+A network's loss surface cannot be drawn, but a plane through weight space can: this module
+evaluates the real training loss ``L(θ + a·d1 + b·d2)`` on an n×n grid and projects the path the
+weights took onto the plane (Li et al., 2018, "Visualizing the Loss Landscape of Neural Nets").
+The plane is ``"random"`` (:func:`random_directions`: filter-normalised, seeded, so the paper's
+method but not its random numbers) or ``"pca"`` (:func:`pca_directions`: the plane the path moved
+in most). It works on a copy of the weights, many grid points per batched call
+(``torch.func.vmap``), row by row and cancellable, so it runs beside a training that goes on.
 """
 
 from __future__ import annotations

@@ -1,77 +1,12 @@
 """The learning-rate range test (Smith, 2017): train briefly while the lr grows exponentially.
 
-Why: picking a learning rate is the first question a student asks, and the answer "try a few and
-watch the loss" is slow. The range test answers it in one short run: start tiny (the loss barely
-moves), raise the lr every batch by a constant factor (the loss starts falling, then falls
-fastest, then blows up), and read the lr off the curve.
-
-The recipe, exactly (the idea is fastai's ``lr_find`` and ``torch-lr-finder``'s; the details are
-gdsim's own, so its numbers are not theirs):
-
-* lrs: ``lr_i = lr_min * q**i``, i = 0..steps-1, ``q = (lr_max/lr_min)**(1/(steps-1))``: the
-  first batch uses lr_min, the last lr_max (as torch-lr-finder's "exp" mode; fastai's
-  ``SchedExp`` uses ``q**(i*(steps-1)/steps)`` and never reaches lr_max).
-* smoothing: a bias-corrected exponential moving average with weight ``SMOOTHING`` = 0.9 on the
-  past (``avg = 0.9*avg + 0.1*loss``, shown as ``avg / (1 - 0.9**(i+1))``). fastai uses the same
-  bias-corrected average with 0.98; torch-lr-finder weighs the past 0.95 and starts from the
-  first loss instead of correcting.
-* stop: once the smoothed loss exceeds ``diverge_factor`` (4, fastai's factor; torch-lr-finder's
-  is 5) × its lowest value so far, or a batch loss is nan/inf.
-* suggestion (``rule == "steepest"``): the lr of the most negative central difference
-  (``numpy.gradient``) of the smoothed loss against log10(lr), taken only from after the first
-  ``SKIP_START`` (5 %) of points up to, but not at, the lowest smoothed loss. This is the rule
-  fastai calls ``steep`` (steepest fall against log lr), but fastai takes forward differences over
-  its whole trimmed curve (the first steps//10 and the last 5 points dropped), and
-  torch-lr-finder takes ``numpy.gradient`` against the step index (the same slope, the lrs being
-  evenly spaced in log) on its curve without the first 10 and last 5 points; neither stops the
-  search at the minimum, so on a noisy blow-up they can land past it.
-* ``valley`` (shown beside it): fastai's default suggestion, by fastai's definition, on gdsim's
-  smoothed curve trimmed as fastai's ``lr_find`` trims it; see :func:`valley_lr`.
-
-What is trained: a *fresh* copy of the Training view's network, built exactly the way
-``core.engine.training.TrainingEngine`` builds a lane (``build_mlp`` from ``config.seed`` on the CPU,
-then moved; the same data and split from ``config.make_data()``; a ``DataLoader`` over a
-``RandomSampler`` seeded with ``config.seed``; ``CrossEntropyLoss``), so the curve is the one the
-run would have seen from its first batch, and the run that may be training meanwhile is never
-touched. The loop is the tutorial's (``model.train()``, batches, ``.to(device)``, forward,
-``loss_fn``, ``zero_grad``, ``backward``, ``optimizer.step()``), cycling the data when the steps
-outnumber the batches of an epoch. The lr is raised by a real ``torch.optim.lr_scheduler.LambdaLR``
-stepped after every batch; the optimizer is the lane's own SPEC built by ``OptimizerSpec.build``
-(every other hyperparameter as the user set it). The run's own scheduler is ignored: the finder
-*is* the schedule.
-
-Public API
-----------
-``find_lr(config, lane=0, lr_min=1e-6, lr_max=10.0, steps=100, *, smoothing=0.9,
-diverge_factor=4.0, report=None, cancelled=None, on_step=None) -> LRFinderResult``
-    ``report(fraction, text)`` is called a few times a second; ``cancelled() -> bool`` is polled
-    before every batch (a cancelled run returns what it has, ``stopped == "cancelled"``, without
-    a suggestion); ``on_step(LRPoint)`` receives every point as it is measured (for a live plot).
-    These match ``app.tasks.BackgroundTask``'s ``fn(report, cancelled, ...)``.
-``check_request(config, lane, lr_min, lr_max, steps) -> OptimizerSpec``
-    The same validation ``find_lr`` does first, cheap, for a GUI to call before starting a task
-    (``GdsimError``, one line).
-``suggest_lr(lrs, smoothed, diverged=False) -> (lr | None, rule, reason)``
-    The suggestion rules on their own (tested on synthetic curves).
-``valley_lr(lrs, smoothed, steps=None) -> lr | None``
-    fastai's ``valley`` rule on its own.
-``LRFinderResult``, ``LRPoint`` (plain values and numpy arrays only).
-
-Suggestion rules (``rule`` says which one applied)
-----------------------------------------------------
-* ``"steepest"``: as above. That is the lr where the network learns fastest; it lies below the
-  minimum, where training is still stable.
-* ``"min/10"``: if the falling part is too short for a slope (the loss was lowest near the start),
-  one tenth of the lr at the minimum of the smoothed loss (fastai's older ``minimum`` rule).
-* ``None`` with a reason: fewer than ``MIN_POINTS`` finite points (cancelled or diverged at once),
-  or a flat curve (the smoothed loss moved less than ``FLAT_FRACTION`` of its level): nothing to
-  read off.
-``valley`` is computed independently (``LRFinderResult.valley``, None when the trimmed curve has
-fewer than 2 points or the run was cancelled).
-
-Early stop: when the smoothed loss exceeds ``diverge_factor`` × its best value, or a batch loss is
-NaN/inf, the run stops (``stopped == "diverged"``, ``diverged_at`` = that step); the point is kept
-in the raw curve (it shows the blow-up) but the suggestion ignores it.
+Picking an lr is a student's first question, and the range test answers it in one short run: start
+tiny, multiply the lr by a constant factor every batch (``lr_i = lr_min * q**i``, the last batch at
+``lr_max``, by a real ``LambdaLR``) and read the lr where the smoothed loss falls fastest off the
+curve (:func:`suggest_lr`). It trains a fresh copy of a Training lane built as ``TrainingEngine``
+builds it (same data, seed and batch order), so the curve is the one the run would have seen from
+its first batch, and the run itself is never touched. The idea is fastai's ``lr_find`` and
+torch-lr-finder's; the details are gdsim's own, so its numbers are not theirs.
 """
 
 from __future__ import annotations
@@ -98,7 +33,7 @@ DEFAULT_STEPS = 100
 MIN_STEPS = 10  # fewer points are not a curve
 MAX_STEPS = 100_000
 MAX_LR = 1e6
-SMOOTHING = 0.9  # EMA weight of the past: the Training view's loss plot uses the same
+SMOOTHING = 0.9  # bias-corrected EMA weight of the past, as the Training view's loss plot
 DIVERGE_FACTOR = 4.0  # stop when the smoothed loss exceeds this multiple of its best value
 MIN_POINTS = 10  # finite points needed for a suggestion
 FLAT_FRACTION = 0.01  # a curve that moves less than this fraction of its level is flat
@@ -210,8 +145,13 @@ def check_request(
 def suggest_lr(
     lrs: np.ndarray, smoothed: np.ndarray, diverged: bool = False
 ) -> tuple[float | None, str, str]:
-    """``(lr, rule, reason)`` from a smoothed loss curve; see the module docstring for the rules.
+    """``(lr, rule, reason)`` from a smoothed loss curve.
 
+    ``"steepest"``: the lr of the most negative slope (``numpy.gradient``) of the smoothed loss
+    against log10(lr), after the first ``SKIP_START`` of points and up to, not at, its minimum
+    (fastai's ``steep``, which may land past the minimum on a noisy blow-up): where the network
+    learns fastest while still stable. ``"min/10"``: a tenth of the lr at the minimum, when the
+    falling part is too short for a slope. None: too few finite points, or a flat curve.
     ``diverged``: the last point is the blow-up that stopped the run; it is left out.
     """
     lrs = np.asarray(lrs, dtype=np.float64)
@@ -315,7 +255,12 @@ def find_lr(
     cancelled: Canceller | None = None,
     on_step: Callable[[LRPoint], None] | None = None,
 ) -> LRFinderResult:
-    """Run the range test for one lane of ``config``; see the module docstring."""
+    """Run the range test for one lane of ``config``.
+
+    ``report(fraction, text)`` is called a few times a second and ``cancelled()`` polled before
+    every batch (a cancelled run returns what it has, without a suggestion), as
+    ``app.tasks.BackgroundTask`` calls its function; ``on_step`` gets every point, for a live plot.
+    """
     spec = check_request(config, lane, lr_min, lr_max, steps)
     if not 0 <= smoothing < 1:
         raise GdsimError(f"smoothing must be in [0, 1), got {smoothing!r}")
@@ -438,6 +383,7 @@ def _run(
         smoothed.append(smooth)
         if on_step is not None:
             on_step(LRPoint(i, lr, value, smooth))
+        # a blow-up ends the run; its point stays in the curve, the suggestion leaves it out
         if not math.isfinite(smooth) or smooth > diverge_factor * best:
             stopped, diverged_at = "diverged", i
             break

@@ -47,7 +47,8 @@ def test_split_is_disjoint_complete_and_sized():
 
 
 def test_split_fixed_per_seed_and_independent_of_noise():
-    """The split comes from its own stream: changing noise keeps it; changing seed changes it."""
+    """The split is drawn after the points, whose number of draws does not depend on the noise:
+    changing noise keeps it; changing seed changes it."""
     a = make_dataset("circles", noise=0.05, seed=7)
     b = make_dataset("circles", noise=0.3, seed=7)
     assert np.array_equal(a.val_idx, b.val_idx)
