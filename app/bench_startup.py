@@ -141,30 +141,23 @@ def _session_file(folder: str) -> str:
     return path
 
 
-def _start_row(figure: str, window: list[float], floor: list[float]) -> Any:
+def _row(figure: str, window: list[float], floor: list[float], is_quit: bool) -> Any:
+    """Start-up: the window's time over the floor's (<= 1.3); quit: the extra seconds over the
+    floor's quit (<= 0.5 s). Median of the pairs, interquartile range as the spread."""
     from app.bench import Row
+    from core.bench.stats import quartiles, verdict
 
-    ratios = [w / f for w, f in zip(window, floor, strict=True)]
-    ratio = statistics.median(ratios)
-    spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
-    met: bool | None = ratio <= START_TARGET
-    if min(ratios) <= START_TARGET < max(ratios):
-        met, spread = None, spread + " unsure"
-    return Row(figure, statistics.median(window), "s", statistics.median(floor), ratio,
-               f"ratio <= {START_TARGET}", met, spread)  # fmt: skip
-
-
-def _quit_row(figure: str, window: list[float], floor: list[float]) -> Any:
-    from app.bench import Row
-
-    extra = [w - f for w, f in zip(window, floor, strict=True)]
-    ratio = statistics.median(window) / statistics.median(floor)
-    met: bool | None = statistics.median(extra) <= QUIT_TARGET_S
-    spread = f"+{min(extra):.2f} to +{max(extra):.2f} s"
-    if min(extra) <= QUIT_TARGET_S < max(extra):
-        met, spread = None, spread + " unsure"
-    return Row(figure, statistics.median(window), "s", statistics.median(floor), ratio,
-               f"<= floor + {QUIT_TARGET_S} s", met, spread)  # fmt: skip
+    if is_quit:
+        q1, med, q3 = quartiles([w - f for w, f in zip(window, floor, strict=True)])
+        target, spread = f"<= floor + {QUIT_TARGET_S} s", f"+{q1:.2f} to +{q3:.2f} s"
+        check = verdict(lambda x: x <= QUIT_TARGET_S, med, q1, q3)
+    else:
+        q1, med, q3 = quartiles([w / f for w, f in zip(window, floor, strict=True)])
+        target, spread = f"ratio <= {START_TARGET}", f"{q1:.2f}-{q3:.2f}"
+        check = verdict(lambda x: x <= START_TARGET, med, q1, q3)
+    value, baseline = statistics.median(window), statistics.median(floor)
+    return Row(figure, value, "s", baseline, value / baseline, target, check["met"], spread,
+               check["unsure"])  # fmt: skip
 
 
 def startup_rows(p: dict) -> tuple[list[Any], Any]:
@@ -195,10 +188,10 @@ def startup_rows(p: dict) -> tuple[list[Any], Any]:
                 raise GdsimError("start-up benchmark: the first-start child saved settings")
     floor_start, floor_quit = raw["floor start"], raw["floor quit"]
     rows = [
-        _start_row("start-up, first start", raw["first start start"], floor_start),
-        _start_row("start-up, saved settings", raw["returning start"], floor_start),
-        _start_row("start-up, session file", raw["session start"], floor_start),
-        _quit_row("quit after racing", raw["returning quit"], floor_quit),
-        _quit_row("quit after training", raw["session quit"], floor_quit),
+        _row("start-up, first start", raw["first start start"], floor_start, is_quit=False),
+        _row("start-up, saved settings", raw["returning start"], floor_start, is_quit=False),
+        _row("start-up, session file", raw["session start"], floor_start, is_quit=False),
+        _row("quit after racing", raw["returning quit"], floor_quit, is_quit=True),
+        _row("quit after training", raw["session quit"], floor_quit, is_quit=True),
     ]
     return rows, {**raw, "bytecode_compiled": compiled}

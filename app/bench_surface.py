@@ -88,7 +88,7 @@ def measure_frame_time(
                 t_start = time.perf_counter()
                 t_race0 = view.race.t
             t0 = time.perf_counter()
-            view._tick()
+            view.tick()
             t1 = time.perf_counter()
             app.processEvents()
             t2 = time.perf_counter()

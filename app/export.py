@@ -366,6 +366,15 @@ def _lane_title(name: str, lr: float | None) -> str:
     return lane_label(name, lr)
 
 
+def _csv_writers() -> dict[type, Callable[[Any], str]]:
+    """Which view's curves each CSV writer knows (imported here: the views import this
+    module's callers)."""
+    from app.views.surface_view import SurfaceView
+    from app.views.training_view import TrainingView
+
+    return {SurfaceView: surface_csv_text, TrainingView: training_csv_text}
+
+
 def export_csv(view: QWidget, path: str | os.PathLike) -> int:
     """Write the current view's curves as CSV (see the two ``*_csv_text`` functions).
 
@@ -373,12 +382,10 @@ def export_csv(view: QWidget, path: str | os.PathLike) -> int:
     """
     name = _check_extension(path, ".csv", "CSV")
     check_writable(name, "CSV")
-    if hasattr(view, "race") and hasattr(view, "entries"):
-        text = surface_csv_text(view)  # type: ignore[arg-type]
-    elif hasattr(view, "plots") and hasattr(view.plots, "lanes"):
-        text = training_csv_text(view)  # type: ignore[arg-type]
-    else:
+    to_text = next((fn for cls, fn in _csv_writers().items() if isinstance(view, cls)), None)
+    if to_text is None:
         raise GdsimError("this view has no curves to export as CSV")
+    text = to_text(view)
     write_text_atomic(name, text, what="CSV")
     return sum(1 for line in text.splitlines() if line and not line.startswith("#")) - 1
 
@@ -648,7 +655,7 @@ class GifRecorder(QObject):
         self.view.pause()
         if self.from_start:
             self.view.reset()
-        self.view.restarted.connect(self._on_restarted)
+        self.view.model.events.restarted.connect(self._on_restarted)
         self._active = True
         self._capture_next = True
         self._scale_used = self._frame_scale()
@@ -744,7 +751,7 @@ class GifRecorder(QObject):
         if self._active:
             self._active = False
             try:
-                self.view.restarted.disconnect(self._on_restarted)
+                self.view.model.events.restarted.disconnect(self._on_restarted)
             except (RuntimeError, TypeError):
                 pass
 

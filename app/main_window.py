@@ -14,14 +14,13 @@ hidden tab.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QRect, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, QRect, QSettings, Qt, Slot
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -55,6 +54,7 @@ from app.settings import (
     read_str,
 )
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
+from app.views import surface_anatomy, surface_basins, surface_schedule
 from app.views.surface_view import SurfaceView
 from app.window_geometry import fit_to_screen, restore_geometry, save_geometry
 from core.errors import GdsimError
@@ -87,11 +87,27 @@ def collect_garbage_on_gui_thread() -> None:
         _GC_GUARD = GarbageCollector(interval=1.0)
 
 
-#: Teaching tools plugged into each view, in panel order: a module of ``app.views`` with an
-#: ``install(view) -> tool`` (the tool has ``shutdown()``). Adding a tool is one entry here.
-VIEW_TOOLS: dict[str, tuple[str, ...]] = {
-    "surfaces": ("surface_anatomy", "surface_schedule", "surface_basins"),
-    "training": ("training_lrfinder", "training_landscape"),
+Installer = Callable[[QWidget], object]
+
+
+def _training_tools() -> tuple[tuple[str, Installer], ...]:
+    from app.views import training_landscape, training_lrfinder  # with the view, not at start-up
+
+    return (
+        ("training_lrfinder", training_lrfinder.install),
+        ("training_landscape", training_landscape.install),
+    )
+
+
+#: Teaching tools plugged into each view, in panel order: (name, ``install(view) -> tool``; the
+#: tool has ``shutdown()``). Adding a tool is one entry here.
+VIEW_TOOLS: dict[str, Callable[[], tuple[tuple[str, Installer], ...]]] = {
+    "surfaces": lambda: (
+        ("surface_anatomy", surface_anatomy.install),
+        ("surface_schedule", surface_schedule.install),
+        ("surface_basins", surface_basins.install),
+    ),
+    "training": _training_tools,
 }
 
 # (action, keys, what it does) — the Help ▸ Keyboard shortcuts table is generated from this
@@ -138,6 +154,7 @@ class MainWindow(QMainWindow):
         self._placed: QRect | None = None  # where restore_geometry put the window
         self.error_reporter = errors.install()
         self.theme = get_theme()
+        self.tools: dict[str, dict[str, object]] = {}  # view key -> tool name -> tool
 
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("viewTabs")
@@ -191,9 +208,6 @@ class MainWindow(QMainWindow):
         input_policy.install(self._guard)
         self._guard.adopt(self)  # widgets polished before the guard was there
 
-        self._poll = QTimer(self)  # only for views without a statusChanged signal
-        self._poll.setInterval(500)
-        self._poll.timeout.connect(self._refresh_status)
         self._connect_view(self.surface_view)
         self._install_tools("surfaces", self.surface_view)
         self.tabs.currentChanged.connect(self._on_tab_changed)
@@ -332,26 +346,20 @@ class MainWindow(QMainWindow):
 
     # -- the views ------------------------------------------------------------------------
     def _connect_view(self, view: QWidget) -> None:
-        sig = getattr(view, "statusChanged", None)
-        if sig is not None:
-            sig.connect(self._on_view_status)
-        else:
-            self._poll.start()
+        view.statusChanged.connect(self._on_view_status)  # type: ignore[attr-defined]
 
     def _install_tools(self, key: str, view: QWidget) -> None:
         """Plug the view's teaching tools in (see VIEW_TOOLS); a broken tool is logged and
         left out rather than taking the window down."""
-        tools: dict[str, object] = {}
-        for name in VIEW_TOOLS.get(key, ()):
+        tools = self.tools.setdefault(key, {})
+        for name, install in VIEW_TOOLS[key]():
             try:
-                module = importlib.import_module(f"app.views.{name}")
-                tools[name] = module.install(view)
+                tools[name] = install(view)
             except Exception:
                 log.exception("the %s tool could not be installed", name)
-        view.tools = tools  # type: ignore[attr-defined]
 
-    def _shutdown_tools(self, view: QWidget) -> None:
-        for name, tool in getattr(view, "tools", {}).items():
+    def _shutdown_tools(self, key: str) -> None:
+        for name, tool in self.tools.get(key, {}).items():
             try:
                 tool.shutdown()  # type: ignore[attr-defined]
             except Exception:
@@ -422,9 +430,7 @@ class MainWindow(QMainWindow):
     def dispatch(self, action: str) -> bool:
         """Run the current view's target for "run"/"step"/"reset"; False if not offered."""
         view = self.current_view()
-        getter = getattr(view, "shortcut_targets", None)
-        targets = getter() if callable(getter) else {}
-        fn = (targets or {}).get(action)
+        fn = view.shortcut_targets().get(action)  # type: ignore[attr-defined]
         if fn is None:
             what = RUN_KEYS[action][1] if action in RUN_KEYS else action
             self.statusBar().showMessage(f"{what}: not available in this view", 2000)
@@ -460,9 +466,8 @@ class MainWindow(QMainWindow):
             panel.toggle()
         self._sync_panel_action()
 
-    def _panel(self, view: QWidget | None):
-        getter = getattr(view, "control_panel", None)
-        return getter() if callable(getter) else None
+    def _panel(self, view: QWidget):
+        return view.control_panel()  # type: ignore[attr-defined]
 
     def _sync_panel_action(self) -> None:
         panel = self._panel(self.current_view())
@@ -547,9 +552,8 @@ class MainWindow(QMainWindow):
     @Slot()
     def _refresh_status(self) -> None:
         view = self.current_view()
-        getter = getattr(view, "status_text", None)
         try:
-            self.status_label.setText(getter() if callable(getter) else "")
+            self.status_label.setText(view.status_text())  # type: ignore[attr-defined]
         except Exception:
             log.exception("status_text() failed")
 
@@ -666,14 +670,13 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop every view (each within its ~1 s budget) and detach from the application."""
-        self._poll.stop()
         self.code_panel.shutdown()
         self.exports.shutdown()
         input_policy.uninstall(self._guard)
         self._guard.shutdown()
         for key, view in self._built_views().items():
             t0 = time.perf_counter()
-            self._shutdown_tools(view)
+            self._shutdown_tools(key)
             try:
                 view.shutdown()  # type: ignore[attr-defined]
             except Exception:

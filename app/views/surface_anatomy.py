@@ -9,8 +9,8 @@ What the class sees (the "Step anatomy" group box, ``anatomyGroup``):
   the second moment it divides by as a dashed ellipse (a box for Adamax's running max), with a
   legend in the map's lower-left corner and the numbers (``anatomyInfo``): point, loss,
   gradient, update, lr, every state value and the per-coordinate step size.
-* ``narrateButton`` "Narrate step" (Alt+N; N too once the window dispatches a "narrate" key to
-  ``SurfaceView.shortcut_targets()``): each press pauses the race and runs ONE line of the
+* ``narrateButton`` "Narrate step" (Alt+N, and N: ``install`` offers it to the window's run
+  keys): each press pauses the race and runs ONE line of the
   selected runner's step (``Race.narrate``): ``optimizer.zero_grad()`` → ``loss = f(p)`` →
   ``loss.backward()`` → ``optimizer.step()``. The four lines (``narrateLine0``..``3``) show the
   loop with the current one highlighted (and marked ▶), ``narrateText`` says what happened with
@@ -55,11 +55,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.plaintext import PlainLabel
-from app.theme import ThemeManager
-from app.views.surface_runners import ERROR_COLORS
+from app.theme import ERROR_COLORS, ThemeManager, get_theme
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
+from app.widgets.collapsible_panel import CollapsiblePanel
 from core.engine.race import Phase
 from core.errors import GdsimError
+from core.state.surfaces import SurfacesModel
 from core.teach.anatomy import (
     GRADIENT,
     STEP,
@@ -543,10 +544,13 @@ def _anatomy_picture(runner, a) -> Picture:
 class AnatomyTool(QObject):
     """The "Step anatomy" group box and its overlay (see the module docstring)."""
 
-    def __init__(self, view) -> None:
-        super().__init__(view)
-        self.view = view
-        self.theme: ThemeManager = view.theme
+    def __init__(
+        self, model: SurfacesModel, map_plot, panel: CollapsiblePanel, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.control_panel = panel  # scrolled to the narration as it goes
+        self.theme: ThemeManager = get_theme()
         self._narration: Iterator[Phase] | None = None
         self._narr_rid: int | None = None
         self._phase: Phase | None = None  # the narrated phase on show (until something else)
@@ -557,14 +561,15 @@ class AnatomyTool(QObject):
         self._info_time = 0.0
         self._closed = False
         self._build()
-        self.overlay = AnatomyOverlay(view.plots.map, self.theme)
+        self.overlay = AnatomyOverlay(map_plot, self.theme)
         self._info_timer = QTimer(self)
         self._info_timer.setSingleShot(True)
         self._info_timer.setInterval(int(INFO_INTERVAL_S * 1000))
         self._info_timer.timeout.connect(self._flush_info)
-        view.redrawn.connect(self._on_redrawn)
-        view.restarted.connect(self._on_restarted)
-        view.panel.currentChanged.connect(self._on_current_changed)
+        for event in (model.events.stepped, model.events.runner_added, model.events.runner_removed):
+            event.connect(self._on_redrawn)
+        model.events.restarted.connect(self._on_restarted)
+        model.events.selection_changed.connect(self._on_current_changed)
         self.theme.changed.connect(self._on_theme)
         self._on_theme()
 
@@ -658,12 +663,12 @@ class AnatomyTool(QObject):
 
     # -- selection and watch -------------------------------------------------------------
     def _entry(self):
-        return self.view.entries.get(self.view.panel.current_id())
+        return self.model.selected_entry
 
     def _sync_watch(self) -> None:
         on = self.check.isChecked() and not self._closed
-        rid = self.view.panel.current_id()
-        for entry in self.view.entries.values():
+        rid = self.model.selected
+        for entry in self.model.entries.values():
             entry.runner.watch = bool(on and entry.id == rid)
 
     @Slot(bool)
@@ -687,8 +692,7 @@ class AnatomyTool(QObject):
         self.overlay.reset_scale()
         self._refresh(force=True)
 
-    @Slot()
-    def _on_redrawn(self) -> None:
+    def _on_redrawn(self, *_args: object) -> None:
         if self._busy:
             return
         self.abandon()
@@ -737,7 +741,7 @@ class AnatomyTool(QObject):
         self._drawn = anatomy
         pic = _anatomy_picture(runner, anatomy)
         self.overlay.show(pic)
-        self._set_info(entry.label, pic.lines, force=force or not self.view.running)
+        self._set_info(entry.label, pic.lines, force=force or not self.model.running)
 
     def _set_info(self, title: str, rows: tuple, force: bool = False) -> None:
         """Typeset the numbers now, or within INFO_INTERVAL_S while the race runs."""
@@ -763,21 +767,21 @@ class AnatomyTool(QObject):
     @Slot()
     def narrate(self) -> None:
         """Run the next line of the selected runner's narrated step (see the module docs)."""
-        view = self.view
-        if view.running:
-            view.pause()
+        model = self.model
+        if model.running:
+            model.pause()
         if warming_up():  # its first line would wait for the start-up import (app.warmup)
             self._message(f"Narrate: {LOADING_NOTE}")
             run_when_warm(self, self.narrate)
             return
         if self._narration is None:
-            entry = view.entries.get(view.panel.current_id())
+            entry = model.selected_entry
             if entry is None:
                 self._end_phase_display()
                 self._message("Select an optimizer in the list to narrate its step.", True)
                 return
             try:
-                self._narration = iter(view.race.narrate(entry.runner))
+                self._narration = iter(model.race.narrate(entry.runner))
             except GdsimError as exc:
                 self._end_phase_display()
                 self._message(str(exc), True)
@@ -794,17 +798,12 @@ class AnatomyTool(QObject):
             self._message(str(exc), True)
             return
         self._show_phase(phase)
-        view.control_panel().reveal(self.code, self.text)  # the narration, not scrolled away
+        self.control_panel.reveal(self.code, self.text)  # the narration, not scrolled away
         if phase.name == "step":
             self._close_narration()
             self._busy = True
             try:
-                refresh = getattr(view, "refresh", None)
-                if callable(refresh):
-                    refresh()
-                else:  # stopgap until the view has a public refresh() (see the report)
-                    view._redraw()
-                    view._refresh_status(force=True)
+                model.stepped_elsewhere()  # plots and status follow; not our own refresh
             finally:
                 self._busy = False
 
@@ -816,7 +815,7 @@ class AnatomyTool(QObject):
         self._set_line(idx)
         self._message(phase.text, phase.diverged)
         self._drawn = None
-        entry = self.view.entries.get(self._narr_rid)
+        entry = self.model.entries.get(self._narr_rid)
         pic = None
         if phase.name == "backward" and phase.grad is not None:
             self.overlay.reset_scale()
@@ -908,23 +907,14 @@ class AnatomyTool(QObject):
         self._closed = True
         self._info_timer.stop()
         self._close_narration()
-        for entry in self.view.entries.values():
+        for entry in self.model.entries.values():
             entry.runner.watch = False
 
 
 def install(view) -> AnatomyTool:
-    """Add the "Step anatomy" box to a SurfaceView; keep the tool as ``view.anatomy``."""
-    tool = AnatomyTool(view)
+    """Add the "Step anatomy" box to a SurfaceView, narrated by the window's N key."""
+    tool = AnatomyTool(view.model, view.plots.map, view.control_panel(), parent=view)
     view.add_tool(tool.box)
-    view.anatomy = tool
-    tool.set_key_hint(_narrate_key(view))
+    view.add_shortcut_target("narrate", tool.narrate)
+    tool.set_key_hint("N")
     return tool
-
-
-def _narrate_key(view) -> str:
-    """ "N" if the view offers a "narrate" target to the window's keys, else the mnemonic."""
-    try:
-        targets = view.shortcut_targets() or {}
-    except Exception:  # a view without the interface: the mnemonic still works
-        return "Alt+N"
-    return "N" if targets.get("narrate") is not None else "Alt+N"

@@ -22,7 +22,7 @@ Why it is built this way:
   viridis heat map; "diverged", "still moving" and "settled elsewhere" are greys, starts where
   the surface is undefined are left transparent.
 * *Invalidation*: a map of one surface means nothing on another, so a surface change (seen on
-  ``view.restarted``) clears the overlay and cancels a run. A new start point or a reset keeps
+  ``restarted`` event) clears the overlay and cancels a run. A new start point or a reset keeps
   it: the basins do not depend on where the race starts.
 
 Objects: ``basinsGroup``, ``basinsOptimizerLabel``, ``basinsGridSpin``, ``basinsStepsSpin``,
@@ -55,11 +55,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.plaintext import PlainLabel
-from app.theme import get_theme
-from app.views.surface_runners import ERROR_COLORS, auto_label, swatch
+from app.theme import ERROR_COLORS, get_theme
+from app.views.surface_runners import swatch
 from app.warmup import LOADING_NOTE, warming_up
 from core.engine.optimizers import OptimizerSpec
 from core.errors import GdsimError, error_line
+from core.state.surfaces import RunnerEntry, SurfacesModel, auto_label
 from core.teach.basins import (
     DEFAULT_N,
     DEFAULT_STEPS,
@@ -125,9 +126,9 @@ def _percent(fraction: float) -> str:
 class BasinsTool(QObject):
     """The group box, the overlay and the sliced computation (see the module docstring)."""
 
-    def __init__(self, view) -> None:
-        super().__init__(view)
-        self.view = view
+    def __init__(self, model: SurfacesModel, map_plot, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
         self.theme = get_theme()
         self.run: BasinsRun | None = None
         self._classifier: Iterator[BasinsResult | None] | None = None  # the final, in pieces
@@ -144,15 +145,15 @@ class BasinsTool(QObject):
         self.image.setZValue(OVERLAY_Z)
         self.image.setOpacity(OVERLAY_OPACITY)
         self.image.setVisible(False)
-        view.plots.map.addItem(self.image, ignoreBounds=True)
+        map_plot.addItem(self.image, ignoreBounds=True)
 
         self.timer = QTimer(self)
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
 
-        view.panel.currentChanged.connect(self._on_selection)
-        view.panel.hparamChanged.connect(self._on_hparam)
-        view.restarted.connect(self._on_restarted)
+        model.events.selection_changed.connect(self._on_selection)
+        model.events.runner_changed.connect(self._on_runner_changed)
+        model.events.restarted.connect(self._on_restarted)
         self.theme.changed.connect(self._on_theme)
         self._show_spec()
         self._sync_buttons()
@@ -270,7 +271,7 @@ class BasinsTool(QObject):
     # ===================================================================== the optimizer
     def selected_spec(self) -> OptimizerSpec | None:
         """The spec of the runner selected in the optimizer list (None if none is)."""
-        entry = self.view.entries.get(self.view.panel.current_id())
+        entry = self.model.selected_entry
         return entry.runner.spec if entry is not None else None
 
     def _show_spec(self) -> None:
@@ -286,9 +287,8 @@ class BasinsTool(QObject):
         self._show_spec()
         self._sync_buttons()
 
-    @Slot(int, str, object)
-    def _on_hparam(self, _rid: int, _name: str, _value: object) -> None:
-        self._show_spec()  # runs after the view applied (or refused) the change
+    def _on_runner_changed(self, _entry: RunnerEntry) -> None:
+        self._show_spec()
 
     # ===================================================================== running
     @property
@@ -303,7 +303,7 @@ class BasinsTool(QObject):
         if spec is None:
             self._set_status("Select an optimizer in the list first.", error=True)
             return False
-        surface = self.view.race.surface
+        surface = self.model.race.surface
         t0 = time.perf_counter()
         try:
             run = BasinsRun(surface, spec, n=self.grid_spin.value(), steps=self.steps_spin.value())
@@ -333,7 +333,7 @@ class BasinsTool(QObject):
         self.run = None
         self._classifier = None
         self.progress.setValue(0)
-        if self.result is not None and self.result.surface == self.view.race.surface.name:
+        if self.result is not None and self.result.surface == self.model.race.surface.name:
             self._draw(self.result)  # the partial preview goes, the last full map comes back
         else:
             self._clear_overlay()
@@ -461,10 +461,9 @@ class BasinsTool(QObject):
         self.cancel_button.setEnabled(running)
         self.show_check.setEnabled(self.result is not None or running)
 
-    @Slot()
     def _on_restarted(self) -> None:
         """A new surface invalidates the map (and a run); a new start or a reset does not."""
-        if self._surface is None or self.view.race.surface.name == self._surface.name:
+        if self._surface is None or self.model.race.surface.name == self._surface.name:
             return
         was_running = self.run is not None
         self.timer.stop()
@@ -496,8 +495,7 @@ class BasinsTool(QObject):
 
 
 def install(view) -> BasinsTool:
-    """Add the basins tool to a SurfaceView (``view.basins`` keeps it referenced)."""
-    tool = BasinsTool(view)
+    """Add the basins tool to a SurfaceView."""
+    tool = BasinsTool(view.model, view.plots.map, parent=view)
     view.add_tool(tool.box)
-    view.basins = tool
     return tool

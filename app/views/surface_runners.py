@@ -10,9 +10,6 @@ there (or registered by a user) appears in the Add menu and gets its controls wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
@@ -31,10 +28,9 @@ from PySide6.QtWidgets import (
 from app.plaintext import PlainLabel, plain_tip
 from app.theme import ERROR_COLORS
 from app.widgets.hparam_form import HParamForm
-from app.widgets.slider_spin import format_number
-from core.engine.optimizers import OptimizerInfo, OptimizerSpec, get_optimizer, optimizer_names
-from core.engine.race import Runner
+from core.engine.optimizers import OptimizerInfo, get_optimizer, optimizer_names
 from core.files.session import MAX_RUNNERS
+from core.state.surfaces import RunnerEntry
 
 ROLE_ID = Qt.ItemDataRole.UserRole + 1
 TITLE_CHARS = 24  # of a runner's label in the hyperparameter box's title
@@ -46,56 +42,6 @@ DUPLICATE_TIP = (
     "Add a copy of the selected optimizer (same hyperparameters), e.g. to race Adam "
     "at two learning rates."
 )
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, float):
-        return format_number(value)
-    if isinstance(value, (tuple, list)):
-        return "(" + ", ".join(_fmt(v) for v in value) + ")"
-    return str(value)
-
-
-def auto_label(spec: OptimizerSpec) -> str:
-    """What a lecturer reads out: 'SGD (lr=0.001, momentum=0.9)' -- the learning rate always,
-    then whatever differs from the defaults."""
-    hp = spec.hparams()
-    parts = []
-    if "lr" in hp:
-        parts.append(f"lr={_fmt(hp['lr'])}")
-    for k, v in spec.kwargs.items():
-        if k != "lr":
-            parts.append(k if v is True else f"{k}={_fmt(v)}")  # "nesterov", not "nesterov=True"
-    return f"{spec.name} ({', '.join(parts)})" if parts else spec.name
-
-
-@dataclass
-class RunnerEntry:
-    """A runner of the race plus what only the UI knows about it."""
-
-    runner: Runner
-    color: str
-    visible: bool = True
-    custom_label: str | None = None
-
-    @property
-    def id(self) -> int:
-        return self.runner.id
-
-    @property
-    def diverged(self) -> bool:
-        return self.runner.status == "diverged"
-
-    @property
-    def label(self) -> str:
-        return self.custom_label or auto_label(self.runner.spec)
-
-    def legend_text(self) -> str:
-        if self.diverged:
-            return f"{self.label} — diverged at step {self.runner.diverged_at}"
-        return self.label
 
 
 def swatch(color: str, size: int, crossed: bool = False) -> QIcon:

@@ -62,8 +62,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.plaintext import PlainLabel
-from app.theme import ThemeManager, get_theme
-from app.views.surface_runners import ERROR_COLORS, RunnerEntry
+from app.theme import ERROR_COLORS, ThemeManager, get_theme
 from app.widgets.hparam_form import HParamForm, pretty_name
 from app.widgets.slider_spin import LogSliderSpin
 from core.engine.race import MAX_NOISE, MAX_SEED, Runner, check_schedule
@@ -75,6 +74,7 @@ from core.engine.schedulers import (
     scheduler_names,
 )
 from core.errors import GdsimError
+from core.state.surfaces import RunnerEntry, SurfacesModel
 
 NOISE_RANGE = (1e-3, 1e3)  # the slider's span; the spin box takes up to MAX_NOISE
 NOISE_DEFAULT = 1.0
@@ -329,9 +329,9 @@ class LrPage(QWidget):
 class ScheduleTool(QObject):
     """The "Schedule & noise" group and the "Learning rate" page of one SurfaceView."""
 
-    def __init__(self, view) -> None:
-        super().__init__(view)
-        self.view = view
+    def __init__(self, model: SurfacesModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
         self.theme = get_theme()
         self._syncing = False
         self._closed = False
@@ -341,12 +341,14 @@ class ScheduleTool(QObject):
         self.box = self._build_box()
         self.page = LrPage(self.theme)
         self.page.on_show = self._on_page_shown
-        view.panel.currentChanged.connect(self._on_selected)
-        view.panel.hparamChanged.connect(self._on_hparam)  # after the view applied it
-        view.redrawn.connect(self._on_redrawn)
-        view.restarted.connect(self._on_restarted)
+        ev = model.events
+        ev.selection_changed.connect(self._on_selected)
+        ev.runner_changed.connect(self._on_runner_changed)
+        for event in (ev.stepped, ev.runner_added, ev.runner_removed):
+            event.connect(self._on_redrawn)
+        ev.restarted.connect(self._on_restarted)
         self.theme.changed.connect(self._on_theme)
-        self._on_selected(view.panel.current_id())
+        self._on_selected(model.selected)
         self._sync_noise()
 
     # -- building ----------------------------------------------------------------------------
@@ -436,13 +438,12 @@ class ScheduleTool(QObject):
 
     # -- the selected runner -----------------------------------------------------------------
     def _runner(self) -> Runner | None:
-        entry = self.view.entries.get(self._rid)
+        entry = self.model.entries.get(self._rid)
         runner = entry.runner if entry is not None else None
         return runner if isinstance(runner, Runner) else None
 
-    @Slot(int, str, object)
-    def _on_hparam(self, rid: int, _name: str, _value: object) -> None:
-        if rid == self._rid and not self._closed:
+    def _on_runner_changed(self, entry: RunnerEntry) -> None:
+        if entry.id == self._rid and not self._closed:
             self._show_runner()  # defaults such as OneCycleLR's max_lr follow the lr
 
     @Slot(int)
@@ -462,7 +463,7 @@ class ScheduleTool(QObject):
                 self.combo.setCurrentIndex(0)
                 self._build_args(None, None)
                 return
-            self.target.setText(f"Schedule for: {self.view.entries[self._rid].label}")
+            self.target.setText(f"Schedule for: {self.model.entries[self._rid].label}")
             sched = runner.scheduler
             index = 0 if sched is None else max(0, self.combo.findData(sched.name))
             self.combo.setCurrentIndex(index)
@@ -481,7 +482,7 @@ class ScheduleTool(QObject):
         values: dict[str, Any] = {}
         if runner is not None and sched is not None:
             try:
-                values = check_schedule(runner.spec, sched, self.view.race.horizon)
+                values = check_schedule(runner.spec, sched, self.model.race.horizon)
             except GdsimError:
                 values = dict(sched.kwargs)
         if sched is not None and sched.info.composite:
@@ -582,14 +583,13 @@ class ScheduleTool(QObject):
         runner = self._runner()
         if runner is None:
             return
-        try:
-            self.view.race.set_schedule(runner, spec)
+        try:  # restarts the race: every curve from step 0 together (see the module docstring)
+            self.model.set_schedule(runner.id, spec)
         except GdsimError as exc:
             self._show_error(str(exc))
             self._show_runner_keep_error()
             return
         self._clear_error()
-        self.view.reset()  # every curve from step 0 together (see the module docstring)
         self._show_runner()
 
     def _show_runner_keep_error(self) -> None:
@@ -617,7 +617,7 @@ class ScheduleTool(QObject):
             return
         self.noise.setEnabled(self.noise_check.isChecked())
         try:
-            self.view.race.set_noise(self._sigma())
+            self.model.set_noise(self._sigma())
         except GdsimError as exc:  # the spin box keeps values in range; defensive
             self._show_error(str(exc))
 
@@ -625,12 +625,11 @@ class ScheduleTool(QObject):
     def _on_seed(self, seed: int) -> None:
         if self._syncing:
             return
-        self.view.race.set_noise(self._sigma(), seed)
-        self.view.reset()  # the new draws from step 0, so the run can be replayed
+        self.model.set_noise(self._sigma(), seed)  # restarts: the new draws from step 0
 
     def _sync_noise(self) -> None:
         """Show the race's noise (a loaded session may have set it)."""
-        race = self.view.race
+        race = self.model.race
         self._syncing = True
         try:
             self.noise_check.setChecked(race.noise > 0)
@@ -642,33 +641,31 @@ class ScheduleTool(QObject):
             self._syncing = False
 
     # -- following the view ------------------------------------------------------------------
-    @Slot()
-    def _on_redrawn(self) -> None:
+    def _on_redrawn(self, *_args: object) -> None:
         if self._closed:
             return
         if not self.page.isVisible():
             self.page.dirty = True
-            scheduled = worth_a_plot(self.view.entries.values())
+            scheduled = worth_a_plot(self.model.entries.values())
             self.page.stack.setCurrentWidget(self.page.plot if scheduled else self.page.empty)
             return
         self.page.dirty = False
-        self.page.update_from(self.view.entries.values(), self.view.generation)
+        self.page.update_from(self.model.entries.values(), self.model.generation)
 
-    @Slot()
     def _on_restarted(self) -> None:
         if self._closed:
             return
         self.page.reset_range()
         self._sync_noise()
-        if self._rid not in self.view.entries:
-            self._rid = self.view.panel.current_id()
+        if self._rid not in self.model.entries:
+            self._rid = self.model.selected
         self._show_runner()
         self._on_redrawn()
 
     def refresh(self) -> None:
         """Draw the page now (it is shown, or a test wants its data)."""
         self.page.dirty = False
-        self.page.update_from(self.view.entries.values(), self.view.generation)
+        self.page.update_from(self.model.entries.values(), self.model.generation)
 
     @Slot()
     def _on_theme(self) -> None:
@@ -688,10 +685,8 @@ class ScheduleTool(QObject):
 
 
 def install(view) -> ScheduleTool:
-    """Add "Schedule & noise" and the "Learning rate" page to a SurfaceView
-    (``view.schedule`` keeps the tool referenced)."""
-    tool = ScheduleTool(view)
+    """Add "Schedule & noise" and the "Learning rate" page to a SurfaceView."""
+    tool = ScheduleTool(view.model, parent=view)
     view.add_tool(tool.box)
     view.add_plot_page(tool.page, "Learning rate")
-    view.schedule = tool
     return tool

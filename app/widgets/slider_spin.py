@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, get_theme
+from core.state.format import format_number
 
 #: ``check(value, label)`` raises ValueError (core's GdsimError) with a one-line reason when
 #: ``value`` is not allowed; ``core.engine.optimizers.HParam.check`` has exactly this shape.
@@ -45,17 +46,6 @@ Check = Callable[[float, str], Any]
 BIG = 1.0e300  # "unbounded" for Qt's range (it needs finite ends)
 PX_PER_DECADE = 45  # a log drag moves at most one decade per this many pixels (40 px < 10x)
 FINE = 10  # Shift+drag moves this many times slower; Shift+arrow moves one position
-
-
-def format_number(value: float, digits: int = 4) -> str:
-    """Compact text with ``digits`` significant digits: 0.0003, 0.1, 2.5e-06, 1e+04 -> 1e4."""
-    if value == 0 or not math.isfinite(value):
-        return "0" if value == 0 else str(value)
-    text = f"{value:.{digits}g}"
-    if "e" in text:
-        mant, exp = text.split("e")
-        text = f"{mant}e{int(exp)}"
-    return text
 
 
 def range_text(

@@ -3,8 +3,8 @@
 The engine behind the Surfaces view, ``gdsim trace`` and notebooks. Every move is one
 ``optimizer.step()`` of a torch optimizer on a float64 parameter, never a hand-written update, so
 what students see is what PyTorch does. Out come plain floats, numpy arrays and frozen dataclasses;
-live buffers (``Swarm.points``, ...) change in place at each step, so copy what you keep. Drive a
-race from one thread::
+live buffers (``Swarm.points``, ...) change in place at each step (``Swarm.losses`` is replaced),
+so copy what you keep. Drive a race from one thread::
 
     race = Race("rosenbrock")
     adam = race.add("Adam(lr=0.05)", start=(-1.5, 2.5), scheduler="StepLR(step_size=100)")
@@ -468,6 +468,12 @@ def noise_stream(seed: int, index: int) -> int:
     a race, and below 2**32 (torch seeds its CPU generator with 32 bits).
     """
     return 1000 * int(seed) + int(index) % 1000
+
+
+def _within(values: np.ndarray, limit: float) -> bool:
+    """Every value in [-limit, limit] (nan is not): one pass of ``torch.aminmax``."""
+    low, high = torch.aminmax(torch.from_numpy(values))
+    return high.item() <= limit and low.item() >= -limit
 
 
 def _ok(x: float, y: float, loss: float) -> bool:
@@ -1043,16 +1049,12 @@ class Swarm:
     def _check(self, pts: np.ndarray, losses: np.ndarray, k: int) -> None:
         """Take the new values into ``points``/``losses``, freezing newly diverged points.
 
-        Fast path (every point finite and in range) is four reductions and two copies: nan
-        propagates through max/min and fails the test, sending us to the per-point path.
+        Fast path (every point finite and in range): one ``aminmax`` pass over each array (nan
+        propagates and fails the test, sending us to the per-point path), one copy of the
+        points, and ``losses`` becomes the new array itself (a fresh one every step, never
+        written: the losses of the previous step stay intact for the per-point path).
         """
-        with np.errstate(invalid="ignore"):
-            fine = (
-                pts.max() <= X_LIMIT
-                and pts.min() >= -X_LIMIT
-                and losses.max() <= LOSS_LIMIT
-                and losses.min() >= -LOSS_LIMIT
-            )
+        fine = _within(pts, X_LIMIT) and _within(losses, LOSS_LIMIT)
         new_bad = None
         if not fine:
             with np.errstate(invalid="ignore"):
@@ -1064,13 +1066,13 @@ class Swarm:
                 new_bad = None
         if new_bad is None:
             np.copyto(self.points, pts)
-            np.copyto(self.losses, losses)
+            self.losses = losses
             return
         # the last accepted values of the newly diverged points are still in points/losses
         idx = np.flatnonzero(new_bad)
         kept_pts, kept_losses = self.points[idx], self.losses[idx]
         np.copyto(self.points, pts)
-        np.copyto(self.losses, losses)
+        self.losses = losses.copy()
         self.points[idx] = kept_pts
         self.losses[idx] = kept_losses
         self.diverged[idx] = True

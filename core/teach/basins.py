@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from core.engine.optimizers import OptimizerSpec, as_spec, get_optimizer, optimizer_names
 from core.engine.race import Race, Swarm
@@ -114,6 +115,18 @@ def batchable(spec: OptimizerSpec) -> bool:
     return bool(spec.info.elementwise and not spec.info.needs_closure)
 
 
+def _columns(points: np.ndarray) -> torch.Tensor:
+    """(2, N) contiguous x and y rows of (N, 2) points (a copy)."""
+    return torch.from_numpy(points).t().contiguous()
+
+
+def _sq_dist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(N,) squared distances dx² + dy² between the columns of ``a`` (2, N) and those of ``b``
+    (2, N), or one point ``b`` (2, 1)."""
+    d = (a - b).square_()
+    return d[0].add_(d[1])
+
+
 def _fmt(v: float) -> str:
     """A coordinate for a legend: 3 significant digits, and round-off (-7.8e-26) shown as 0."""
     return "0" if abs(v) < 5e-4 else f"{v:.3g}"
@@ -200,14 +213,16 @@ class BasinsRun:
         self.swarm: Swarm = self._race.add_swarm(self.spec, starts, label="basins")
         self._undefined = self.swarm.diverged.copy()  # bad at the start itself
         count = len(starts)
-        self._prev = np.empty((count, 2))  # points one step before a check
-        self._anchor = starts.copy()  # points at the previous check
+        # the check's state, in torch (see _check); classify reads _calm through numpy
+        self._prev_t = torch.empty((2, count), dtype=torch.float64)  # one step before a check
+        self._anchor_t = _columns(starts)  # points at the previous check
         self._anchor_step = 0
         self._calm = np.zeros(count, dtype=np.int32)  # consecutive calm checks
-        self._near = np.zeros(count, dtype=np.int32)  # consecutive checks near a known minimum
-        self._minima = (
-            np.array([(m.x, m.y) for m in self.surface.minima]) if self.surface.minima else None
-        )
+        self._calm_t = torch.from_numpy(self._calm)
+        self._near_t = torch.zeros(count, dtype=torch.int32)  # consecutive checks near a minimum
+        self._minima = [
+            torch.tensor([[m.x], [m.y]], dtype=torch.float64) for m in self.surface.minima
+        ]
         self._settled = False  # every live point calm, or circling a known minimum
         self._step_cost = 0.0  # running estimate of one step, s (for budgeted slices)
 
@@ -240,7 +255,7 @@ class BasinsRun:
             k = swarm.steps + 1
             check = k % CHECK_EVERY == 0 or k == self.max_steps
             if check:
-                np.copyto(self._prev, swarm.points)
+                self._prev_t.copy_(torch.from_numpy(swarm.points).t())
             if self._race.step(1) == 0:
                 break
             taken += 1
@@ -253,34 +268,34 @@ class BasinsRun:
         return self.progress
 
     def _check(self) -> None:
-        """Who has settled, and has everyone arrived? (See :data:`CHECK_EVERY`.)"""
+        """Who has settled, and has everyone arrived? (See :data:`CHECK_EVERY`.)
+
+        In torch over the whole grid, the points as two contiguous rows of x and y: a few
+        passes instead of numpy's many temporaries and index arrays (torch is slow at a
+        dimension of 2). Squared distances are dx² + dy² as before, so every comparison sees
+        the same numbers.
+        """
         swarm = self.swarm
-        pts = swarm.points
-        d = pts - self._prev
-        d *= d
-        small = d[:, 0] + d[:, 1] < self.move_tol * self.move_tol
-        d = pts - self._anchor
-        d *= d
+        pts = _columns(swarm.points)
+        small = _sq_dist(pts, self._prev_t) < self.move_tol * self.move_tol
         window = self.move_tol * (swarm.steps - self._anchor_step)
-        small &= d[:, 0] + d[:, 1] < window * window
-        np.copyto(self._anchor, pts)
+        small &= _sq_dist(pts, self._anchor_t) < window * window
+        self._anchor_t = pts
         self._anchor_step = swarm.steps
-        calm = self._calm
-        calm += 1
-        calm[~small] = 0
-        settled = calm >= SETTLE_CHECKS
-        # who is still going: live points that have not settled; those that keep circling a
-        # known minimum (Adam's late spikes) count as arrived once seen near it repeatedly
-        going = np.flatnonzero(~settled & ~swarm.diverged)
-        self._near[settled] = 0
-        if going.size and self._minima is not None:
-            p = pts[going]
-            m = self._minima
-            d2 = (p[:, None, 0] - m[None, :, 0]) ** 2 + (p[:, None, 1] - m[None, :, 1]) ** 2
-            near = d2.min(axis=1) <= self.tol * self.tol
-            self._near[going] = np.where(near, self._near[going] + 1, 0)
-            going = going[self._near[going] < CAPTURE_CHECKS]
-        self._settled = going.size == 0
+        calm = self._calm_t
+        calm.add_(1).mul_(small)  # consecutive calm checks: +1, or back to 0
+        going = calm < SETTLE_CHECKS  # not settled...
+        # ...and live; those that keep circling a known minimum (Adam's late spikes) count as
+        # arrived once seen near it repeatedly. Settled points restart their count at 0; the
+        # count of a diverged point is never read.
+        going &= ~torch.from_numpy(swarm.diverged)
+        if self._minima:
+            d2 = _sq_dist(pts, self._minima[0])
+            for m in self._minima[1:]:
+                torch.minimum(d2, _sq_dist(pts, m), out=d2)
+            self._near_t.add_(1).mul_(d2 <= self.tol * self.tol).mul_(going)
+            going &= self._near_t < CAPTURE_CHECKS
+        self._settled = not bool(going.any())
 
     def run(self) -> BasinsResult:
         """Advance to the end and return the result (for scripts and tests)."""

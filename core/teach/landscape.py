@@ -5,8 +5,9 @@ evaluates the real training loss ``L(θ + a·d1 + b·d2)`` on an n×n grid and p
 weights took onto the plane (Li et al., 2018, "Visualizing the Loss Landscape of Neural Nets").
 The plane is ``"random"`` (:func:`random_directions`: filter-normalised, seeded, so the paper's
 method but not its random numbers) or ``"pca"`` (:func:`pca_directions`: the plane the path moved
-in most). It works on a copy of the weights, many grid points per batched call
-(``torch.func.vmap``), row by row and cancellable, so it runs beside a training that goes on.
+in most). It works on a copy of the weights, row by row and cancellable, so it runs beside a training that
+goes on; an MLP's grid runs as one ``baddbmm`` per layer over chunks of networks whose activations
+fit in the cache (``CACHE_BYTES``), any other model through ``torch.func.vmap``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch.nn.functional as F  # noqa: N812 (the usual PyTorch spelling)
 from torch import nn
 
 from core.engine.runtime import torch_threads
-from core.engine.training import WeightsSnapshot, build_mlp
+from core.engine.training import ACTIVATIONS, WeightsSnapshot, build_mlp
 from core.errors import GdsimError
 
 DIRECTIONS: dict[str, str] = {
@@ -35,7 +36,11 @@ MAX_SPAN = 1e6
 DEFAULT_RANDOM_SPAN = 1.0  # ±1: up to one "weight norm" away along each filter-normalised axis
 PCA_MARGIN = 1.25  # the automatic PCA range: the projected path's extent times this
 MAX_POINTS = 20_000  # training points the loss is measured on (evenly spaced subset beyond)
-CHUNK_BYTES = 64 * 2**20  # memory for one batch of grid points (weights + activations)
+CHUNK_BYTES = 64 * 2**20  # vmap path: memory for one batch of grid points (weights + activations)
+#: Activations of one chunk of grid networks on the MLP path: small enough to stay in the cache
+#: (measured with ``gdsim bench``'s "landscape" rows: 1 MB is ~3x faster than 64 MB here).
+CACHE_BYTES = 2**20
+WEIGHT_BLOCK_BYTES = 4 * 2**20  # MLP path: the weights of grid networks made in one go
 MIN_PATH = 3  # PCA needs this many distinct weight snapshots (the current weights included)
 
 Report = Callable[[float, str], None]
@@ -241,7 +246,142 @@ def _grid_values(n: int, span: float) -> np.ndarray:
     return np.linspace(-span, span, n)
 
 
+def _mlp_layers(model: nn.Module) -> list[nn.Module] | None:
+    """The model's modules in order if it is a plain MLP (``nn.Linear`` layers and elementwise
+    activations, as ``build_mlp`` makes), else None: only then can the grid use ``baddbmm``."""
+    modules = list(model) if isinstance(model, nn.Sequential) else [model]
+    elementwise = tuple(ACTIVATIONS.values())
+    if not all(isinstance(m, (nn.Linear, *elementwise)) for m in modules):
+        return None
+    if [p for m in modules for p in m.parameters()] != list(model.parameters()):
+        return None  # shared or extra parameters: the flat layout would not match
+    return modules
+
+
+def _mean_cross_entropy(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``F.cross_entropy(out[k].T, y)`` for every k of ``out`` (k, classes, points), at once."""
+    return F.cross_entropy(out, y.expand(len(out), -1), reduction="none").mean(dim=1)
+
+
+#: Losses with a batched form over (networks, outputs, points); any other runs under vmap.
+BATCHED_LOSSES: dict[LossFn, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    F.cross_entropy: _mean_cross_entropy,
+}
+
+
+class _GridMLP:
+    """Many copies of one MLP, copy i with weights ``θ + a[i]·d1 + b[i]·d2``, run at once.
+
+    Activations are laid out (networks, features, points): every layer is one ``baddbmm`` whose
+    long dimension is the points, and cross-entropy reads the scores in place. The weights of a
+    block of copies are made together (few ops per block), the forward passes run over chunks
+    of copies whose activations fit in the cache (:data:`CACHE_BYTES`), which is what makes this
+    faster than one ``vmap`` over a 64 MB chunk (``gdsim bench``, "landscape").
+    """
+
+    def __init__(
+        self,
+        layers: list[nn.Module],
+        vectors: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        x: torch.Tensor,
+        y: torch.Tensor,
+        loss_fn: LossFn,
+    ) -> None:
+        self.layers: list[tuple[nn.Module, list[tuple[torch.Tensor, ...]]]] = []
+        offset = 0
+        for module in layers:
+            parts = []
+            for p in module.parameters():  # weight, then bias: parameters() order
+                size = p.numel()
+                parts.append(tuple(v[offset : offset + size].reshape(p.shape) for v in vectors))
+                offset += size
+            self.layers.append((module, parts))
+        self.xt = x.t()  # (features, points)
+        self.y = y
+        self.batched = BATCHED_LOSSES.get(loss_fn)
+        self.loss_fn = loss_fn
+
+    def weights(self, a: torch.Tensor, b: torch.Tensor) -> list[list[torch.Tensor]]:
+        """Per layer, its parameters for copies at grid coordinates ``a``, ``b`` (each (k,)):
+        elementwise as θ + a·d1 + b·d2 on the flat vector, so the same float32 numbers."""
+        out = []
+        for _module, parts in self.layers:
+            made = []
+            for theta, d1, d2 in parts:
+                shape = (-1,) + (1,) * theta.dim()
+                made.append(theta + a.view(shape) * d1 + b.view(shape) * d2)
+            out.append(made)
+        return out
+
+    def losses(self, weights: list[list[torch.Tensor]], lo: int, hi: int) -> torch.Tensor:
+        """(hi - lo,) losses of copies lo..hi of a block made by :meth:`weights`."""
+        h = self.xt.expand(hi - lo, -1, -1)
+        for (module, _parts), params in zip(self.layers, weights, strict=True):
+            if not params:
+                h = module(h)
+            elif len(params) == 2:
+                h = torch.baddbmm(params[1][lo:hi, :, None], params[0][lo:hi], h)
+            else:
+                h = torch.bmm(params[0][lo:hi], h)
+        if self.batched is not None:
+            return self.batched(h, self.y)
+        return torch.func.vmap(lambda out: self.loss_fn(out, self.y))(h.transpose(1, 2))
+
+
+def _networks_per_chunk(points: int, widest: int, cache_bytes: int) -> int:
+    return max(1, cache_bytes // (4 * points * widest))
+
+
 def loss_rows(
+    model: nn.Module,
+    weights: np.ndarray,
+    d1: np.ndarray,
+    d2: np.ndarray,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    loss_fn: LossFn = F.cross_entropy,
+    chunk_bytes: int | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(j, row)`` with ``row[i] = loss_fn(f(x; θ + xs[i]·d1 + ys[j]·d2), y)``, j = 0..
+
+    ``model`` only supplies the architecture (its parameters are replaced; it is put in eval
+    mode). A plain MLP runs as :class:`_GridMLP` in chunks of :data:`CACHE_BYTES` of
+    activations; any other model under ``vmap`` (:func:`vmap_loss_rows`). ``chunk_bytes``
+    overrides the chunk's memory. Stop iterating to cancel between rows.
+    """
+    layers = _mlp_layers(model)
+    if layers is None:
+        yield from vmap_loss_rows(
+            model, weights, d1, d2, x, y, xs, ys, loss_fn, chunk_bytes or CHUNK_BYTES
+        )
+        return
+    model.eval()
+    vectors = tuple(torch.from_numpy(np.asarray(v, np.float32).copy()) for v in (weights, d1, d2))
+    grid = _GridMLP(layers, vectors, x, y, loss_fn)  # type: ignore[arg-type]
+    n = len(xs)
+    xs_t = torch.as_tensor(np.asarray(xs), dtype=torch.float32)
+    ys_t = torch.as_tensor(np.asarray(ys), dtype=torch.float32)
+    a_all = xs_t.repeat(len(ys_t))  # row-major over the grid, as the rows are yielded
+    b_all = ys_t.repeat_interleave(n)
+    chunk = _networks_per_chunk(len(x), _widest(model, x), chunk_bytes or CACHE_BYTES)
+    per_block = max(1, WEIGHT_BLOCK_BYTES // (4 * len(vectors[0])) // chunk) * chunk
+    out = torch.empty(len(a_all))
+    row = 0
+    with torch.no_grad():
+        for start in range(0, len(a_all), per_block):
+            end = min(len(a_all), start + per_block)
+            params = grid.weights(a_all[start:end], b_all[start:end])
+            for lo in range(0, end - start, chunk):
+                hi = min(end - start, lo + chunk)
+                out[start + lo : start + hi] = grid.losses(params, lo, hi)
+                while (row + 1) * n <= start + hi:
+                    yield row, out[row * n : (row + 1) * n].to(torch.float64).numpy()
+                    row += 1
+
+
+def vmap_loss_rows(
     model: nn.Module,
     weights: np.ndarray,
     d1: np.ndarray,
@@ -253,12 +393,8 @@ def loss_rows(
     loss_fn: LossFn = F.cross_entropy,
     chunk_bytes: int = CHUNK_BYTES,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(j, row)`` with ``row[i] = loss_fn(f(x; θ + xs[i]·d1 + ys[j]·d2), y)``, j = 0..
-
-    ``model`` only supplies the architecture (``functional_call`` replaces its parameters; it is
-    put in eval mode). Several rows are computed together (vmap over grid points); stop
-    iterating to cancel between them. Call inside ``torch.no_grad()`` or not: it is used here.
-    """
+    """:func:`loss_rows` for any model: ``torch.func.vmap`` over ``functional_call`` (one
+    network at a time where vmap cannot batch an op), several rows per ``chunk_bytes``."""
     theta = torch.from_numpy(np.asarray(weights, np.float32).copy())
     t1 = torch.from_numpy(np.asarray(d1, np.float32).copy())
     t2 = torch.from_numpy(np.asarray(d2, np.float32).copy())

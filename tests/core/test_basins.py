@@ -190,3 +190,69 @@ def test_classify_in_pieces_gives_the_same_result(monkeypatch):
     last = pieces[-1]
     whole = run.result()
     assert np.array_equal(last.labels, whole.labels) and last.legend == whole.legend
+
+
+class NumpyRuleRun(BasinsRun):
+    """The numpy check the torch one replaced, kept verbatim as the reference for its rule."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._anchor = self.swarm.starts.copy()
+        self._near = np.zeros(self.swarm.size, dtype=np.int32)
+        minima = self.surface.minima
+        self._minima = np.array([(m.x, m.y) for m in minima]) if minima else None
+
+    def _check(self) -> None:
+        swarm = self.swarm
+        pts = swarm.points
+        d = pts - self._prev_t.numpy().T
+        d *= d
+        small = d[:, 0] + d[:, 1] < self.move_tol * self.move_tol
+        d = pts - self._anchor
+        d *= d
+        window = self.move_tol * (swarm.steps - self._anchor_step)
+        small &= d[:, 0] + d[:, 1] < window * window
+        np.copyto(self._anchor, pts)
+        self._anchor_step = swarm.steps
+        calm = self._calm
+        calm += 1
+        calm[~small] = 0
+        settled = calm >= basins.SETTLE_CHECKS
+        going = np.flatnonzero(~settled & ~swarm.diverged)
+        self._near[settled] = 0
+        if going.size and self._minima is not None:
+            p = pts[going]
+            m = self._minima
+            d2 = (p[:, None, 0] - m[None, :, 0]) ** 2 + (p[:, None, 1] - m[None, :, 1]) ** 2
+            near = d2.min(axis=1) <= self.tol * self.tol
+            self._near[going] = np.where(near, self._near[going] + 1, 0)
+            going = going[self._near[going] < basins.CAPTURE_CHECKS]
+        self._settled = going.size == 0
+
+
+@pytest.mark.parametrize(
+    ("surface", "spec", "steps"),
+    [
+        ("himmelblau", "Adam(lr=0.05)", 1000),  # stops early: settled or circling a minimum
+        ("himmelblau", "SGD(lr=0.001, momentum=0.9)", 400),
+        ("himmelblau", "SGD(lr=0.05)", 300),  # most diverge
+        ("rastrigin", "SGD(lr=0.002)", 300),  # settled in local minima the surface does not list
+        ("(x**2 - 1)**2 + y**2", "SGD(lr=0.01)", 2000),  # no known minima: calm points only
+        ("rosenbrock", "SGD(lr=0.0001)", 60),  # still moving at the end
+    ],
+)
+def test_the_torch_check_labels_and_stops_as_the_numpy_rule(surface, spec, steps):
+    new = BasinsRun(surface, spec, n=24, steps=steps)
+    old = NumpyRuleRun(surface, spec, n=24, steps=steps)
+    while not (new.done and old.done):  # check by check: the same calm counts, the same stop
+        new.advance(basins.CHECK_EVERY)
+        old.advance(basins.CHECK_EVERY)
+        assert new.steps == old.steps and new.done == old.done
+        np.testing.assert_array_equal(new._calm, old._calm)
+        if old._minima is not None:  # the near-a-minimum counts of live points (the rest unread)
+            live = ~new.swarm.diverged
+            np.testing.assert_array_equal(new._near_t.numpy()[live], old._near[live])
+    a, b = new.result(), old.result()
+    assert a.steps == b.steps and a.finished == b.finished
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.legend == b.legend

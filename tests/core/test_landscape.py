@@ -17,11 +17,13 @@ from core.teach.landscape import (
     compute_landscape,
     filter_normalized,
     loss_grid,
+    loss_rows,
     model_for,
     pca_directions,
     project,
     random_directions,
     training_points,
+    vmap_loss_rows,
 )
 
 
@@ -75,6 +77,49 @@ def test_slice_centre_is_the_trained_networks_own_loss(trained) -> None:
     assert result.loss.max() > own  # moving away from trained weights costs something
     assert result.points == len(snap.data.train_idx)
     assert lane.model.training  # the engine's model was not touched (not even put in eval)
+
+
+def _rows(rows) -> np.ndarray:
+    return np.stack([row for _j, row in rows])
+
+
+def _soft_targets(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A loss with no batched form (it runs under vmap on the batched path)."""
+    return (out.softmax(dim=1)[:, 0] - y.float()).abs().mean()
+
+
+@pytest.mark.parametrize(
+    ("layers", "loss_fn"),
+    [
+        ((nn.Linear(2, 3),), F.cross_entropy),  # no hidden layer: a linear model
+        ((nn.Linear(2, 9), nn.ReLU(), nn.Linear(9, 3)), F.cross_entropy),
+        (
+            (nn.Linear(2, 7), nn.Tanh(), nn.Linear(7, 5), nn.GELU(), nn.Linear(5, 2)),
+            F.cross_entropy,
+        ),
+        ((nn.Linear(2, 6, bias=False), nn.SiLU(), nn.Linear(6, 2)), F.cross_entropy),
+        (
+            (nn.Linear(2, 4), nn.ELU(), nn.Linear(4, 4), nn.Sigmoid(), nn.Linear(4, 2)),
+            _soft_targets,
+        ),
+        ((nn.Linear(2, 8), nn.LeakyReLU(0.2), nn.Linear(8, 2)), _soft_targets),
+    ],
+)
+@pytest.mark.parametrize("chunk_bytes", [1, 5_000, None])  # one network a chunk .. the default
+def test_batched_mlp_slice_equals_the_vmap_one(layers, loss_fn, chunk_bytes) -> None:
+    # the cache-sized baddbmm path computes the same numbers as vmap over functional_call
+    torch.manual_seed(0)
+    model = nn.Sequential(*layers)
+    theta = flat_weights(model)
+    gen = torch.Generator().manual_seed(2)
+    d1, d2 = (torch.randn(theta.size, generator=gen).numpy() for _ in range(2))
+    x = torch.randn(37, 2, generator=gen)
+    y = torch.randint(0, 2, (37,), generator=gen)
+    xs, ys = np.linspace(-1.5, 1.5, 7), np.linspace(-1, 2, 5)
+    fast = _rows(loss_rows(model, theta, d1, d2, x, y, xs, ys, loss_fn, chunk_bytes))
+    slow = _rows(vmap_loss_rows(model, theta, d1, d2, x, y, xs, ys, loss_fn))
+    assert fast.shape == (5, 7)
+    np.testing.assert_allclose(fast, slow, rtol=2e-6, atol=1e-7)
 
 
 # -- directions ---------------------------------------------------------------------------

@@ -6,12 +6,14 @@ import math
 
 import app.bench as bench
 from app.main import main
+from core.bench.stats import verdict
 from core.engine.optimizers import optimizer_names
 from core.engine.surfaces import SURFACES
 
 
 def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(bench.PROFILES, "quick", bench.PROFILES["smoke"])  # tiny trials
+    smoke = bench.PROFILES["smoke"]
+    monkeypatch.setitem(bench.PROFILES, "quick", smoke)  # tiny trials
     out = tmp_path / "bench.json"
     assert main(["bench", "--quick", "--device", "cpu", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
@@ -22,6 +24,8 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
         {f"race step {name}" for name in optimizer_names()}
         | {f"swarm {n:,} points" for n in (1, 100, 10_000, 100_000)}
         | {f"grid 500x500 {name}" for name in SURFACES}
+        | {f"landscape {smoke['landscape_n']}x{smoke['landscape_n']}, hidden 64"}
+        | {f"basins {smoke['basins_n']}x{smoke['basins_n']}, Adam(lr=0.05)"}
         | {"training cpu batch 32", "training cpu batch 128"}
         | {
             "GUI tick p50 while training",
@@ -29,8 +33,10 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
             "training, window live vs bare",
             "frame, 8 optimizers racing",
         }
-        | {f"longest stall, {a}" for a in ("preset load", "session open", "theme switch",
-                                            "zoom step")}
+        | {
+            f"longest stall, {a}"
+            for a in ("preset load", "session open", "theme switch", "zoom step")
+        }
         | {f"start-up, {how}" for how in ("first start", "saved settings", "session file")}
         | {"quit after racing", "quit after training"}
     )
@@ -39,7 +45,34 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
         assert math.isfinite(row["value"]) and row["value"] > 0, row
         assert row["met"] in (True, False, None)
         assert row["figure"] in printed  # the table shows every row
-    assert "missed their target" in printed
+    # the landscape and basins figures carry their limit, printed under them
+    limits = {row["figure"].split()[0]: row["limit"] for row in doc["rows"] if row["limit"]}
+    assert set(limits) == {"landscape", "basins"}
+    for limit in limits.values():
+        assert math.isfinite(limit["value"]) and limit["value"] > 0
+        assert limit["met"] in (True, False) and limit["target"].startswith("ratio >= 0.8")
+        assert f"limit: {limit['name']}" in printed
+    assert "missed their target" in printed and "unsure" in printed
+
+
+def test_a_spread_that_straddles_the_target_is_unsure():
+    at_least = bench._at_least(0.85)
+    assert verdict(at_least, 0.9, 0.8, 0.95) == {"met": True, "unsure": True}
+    assert verdict(at_least, 0.9, 0.86, 0.95) == {"met": True, "unsure": False}
+    assert verdict(at_least, 0.7, 0.6, 0.84) == {"met": False, "unsure": False}
+    row = bench.Row("x", 1.0, "ms", 2.0, 0.9, "ratio >= 0.85", True, "IQR 0.80-0.95", True)
+    result = {
+        "machine": {"cpus": 2, "torch": "t", "torch_threads": 1, "python": "p", "load_average": 0},
+        "profile": "quick",
+        "device": "cpu",
+        "rows": [bench.asdict(row)],
+        "errors": {},
+        "seconds": 1.0,
+    }
+    table = bench.format_table(result)
+    assert "unsure IQR 0.80-0.95" in table
+    assert "1 figure(s) unsure (their spread straddles the target): x" in table
+    assert "0 figure(s) missed" in table
 
 
 def test_bench_refuses_a_missing_device(capsys):

@@ -10,6 +10,7 @@ import pytest
 
 from app.interrupt import CloseOnSignal
 from app.settings import open_settings
+from core.files.session import loads_session
 
 
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -25,7 +26,8 @@ def test_a_signal_closes_the_window_and_keeps_the_settings(qtbot, window, number
     finally:
         closer.uninstall()
     assert signal.getsignal(number) is before
-    assert float(open_settings().value("views/surfaces/speed")) == 500
+    saved = loads_session(open_settings().value("views/surfaces/session"))
+    assert saved.surfaces.speed == 500
 
 
 def test_without_a_signal_nothing_happens(qtbot, window):

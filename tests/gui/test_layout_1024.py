@@ -142,7 +142,7 @@ def test_a_short_window_shows_plots_as_tabs_and_a_tall_one_side_by_side(small_wi
 # -- what an action shows is on screen when it happens (issue 15, item 7) -------------------
 def test_narrate_shows_its_line_in_view(small_window, qtbot):
     win = small_window
-    anatomy = win.surface_view.anatomy
+    anatomy = win.tools["surfaces"]["surface_anatomy"]
     for _ in range(2):  # forward, then backward: each line where the class can read it
         assert win.dispatch("narrate")
         qtbot.wait(30)
@@ -155,7 +155,7 @@ def test_a_preset_leaves_the_run_buttons_and_surface_in_view(small_window, qtbot
 
     win = small_window
     panel = win.surface_view.control_panel()
-    panel.reveal(win.surface_view.anatomy.text)  # a panel scrolled down, as after narrating
+    panel.reveal(win.tools["surfaces"]["surface_anatomy"].text)  # a panel scrolled down, as after narrating
     qtbot.wait(30)
     assert win.sessions.load_preset("ravine-momentum")
     qtbot.wait(30)

@@ -33,7 +33,7 @@ def test_save_then_open_round_trips_the_race(window, qtbot, tmp_path, monkeypatc
     sv.add_runner("SGD(lr=0.01, momentum=0.9)")
     sv.set_start(-1.0, 2.0)
     for _ in range(7):
-        qtbot.mouseClick(sv.step_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(sv.run_group.step_button, Qt.MouseButton.LeftButton)
     path = tmp_path / "lecture.json"
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "lecture"), "")
@@ -54,7 +54,7 @@ def test_save_then_open_round_trips_the_race(window, qtbot, tmp_path, monkeypatc
     assert _runner_specs(sv) == ["Adam(lr=0.05)", "SGD(lr=0.01, momentum=0.9)"]
     assert sv.race.t == 7
     assert {e.runner.label: e.runner.point for e in sv.entries.values()} == saved_points
-    assert sv.surface_combo.currentData() == "himmelblau"
+    assert sv.surface_group.surface_combo.currentData() == "himmelblau"
 
 
 def test_a_bad_file_is_refused_and_changes_nothing(window, qtbot, tmp_path, monkeypatch) -> None:

@@ -38,7 +38,7 @@ KEYS = {
         "surfaces\\runners\\2\\spec", "surfaces\\runners\\size", "surfaces\\noise",
         "surfaces\\seed", "surfaces\\horizon", "surfaces\\runners\\1\\scheduler",
         "surfaces\\runners\\1\\startX", "surfaces\\runners\\1\\startY", "surfaces\\splitter",
-        "surfaces\\plotTab", "surfaces\\selected", "training\\dataset",
+        "surfaces\\plotTab", "surfaces\\selected", "surfaces\\session", "training\\dataset",
         "training\\noise", "training\\samples", "training\\seed", "training\\hidden",
         "training\\activation", "training\\optimizers", "training\\scheduler", "training\\batch",
         "training\\epochs", "training\\patience", "training\\stopEarly", "training\\device",

@@ -528,7 +528,7 @@ def test_closing_at_a_random_moment(qtbot, guard, moment, monkeypatch):
         qtbot.waitUntil(lambda: sv.race.t > 10, timeout=WAIT)
     if moment != "race":
         view = small_training(qtbot, win)
-        tools = view.tools  # installed by the window (MainWindow._install_tools)
+        tools = win.tools["training"]  # installed by the window (MainWindow._install_tools)
         click(qtbot, child(view, QPushButton, "trainRunButton"))
         qtbot.waitUntil(lambda: view.model.steps > 30, timeout=WAIT)
         if moment == "reset-pending":

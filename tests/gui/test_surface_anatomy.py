@@ -53,8 +53,8 @@ def select(qtbot, window, name: str, **hparams) -> int:
 
 def setup(qtbot, window) -> tuple[SurfaceView, AnatomyTool]:
     view = window.surface_view
-    tool = view.tools["surface_anatomy"]  # installed by MainWindow (VIEW_TOOLS)
-    assert view.anatomy is tool
+    tool = window.tools["surfaces"]["surface_anatomy"]  # installed by MainWindow (VIEW_TOOLS)
+    assert view.shortcut_targets()["narrate"] == tool.narrate
     return view, tool
 
 

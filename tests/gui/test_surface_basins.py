@@ -48,8 +48,8 @@ def press(qtbot, window, name: str, cls: type[QWidget] = QPushButton) -> None:
 def setup(qtbot, window, surface: str = "himmelblau", grid: int = 20) -> BasinsTool:
     view = window.surface_view
     view.set_surface(surface)
-    tool = view.tools["surface_basins"]  # installed by MainWindow (VIEW_TOOLS)
-    assert view.basins is tool
+    tool = window.tools["surfaces"]["surface_basins"]  # installed by MainWindow (VIEW_TOOLS)
+    assert view.control_panel().isAncestorOf(tool.box)
     type_into(qtbot, w(window, QSpinBox, "basinsGridSpin"), str(grid))
     return tool
 
@@ -157,7 +157,7 @@ def test_a_new_surface_clears_the_basins_but_a_new_start_does_not(qtbot, window)
     assert view.race.start == pytest.approx((1.0, -1.0), abs=0.1)
     assert tool.overlay_visible() and len(tool.legend_texts()) == 4
 
-    combo = view.surface_combo
+    combo = view.surface_group.surface_combo
     combo.setCurrentIndex(combo.findData("booth"))  # what picking "Booth" in the list does
     assert view.race.surface.name == "booth"
     assert not tool.overlay_visible()
@@ -224,7 +224,7 @@ def test_dark_theme_and_shutdown(qtbot, window):
 def test_a_typed_expression_gets_clustered_minima_and_a_transparent_undefined_area(qtbot, window):
     tool = setup(qtbot, window)
     # x log x is undefined for x <= 0 (half the grid) and has its minimum at x = 1/e
-    type_into(qtbot, window.surface_view.expression_edit, "x*log(x) + (y**2 - 1)**2")
+    type_into(qtbot, window.surface_view.surface_group.expression_edit, "x*log(x) + (y**2 - 1)**2")
     assert window.surface_view.race.surface.is_expression
     type_into(qtbot, w(window, QDoubleSpinBox, "lrSpin"), "0.05")  # the selected SGD
     compute(qtbot, window, tool)

@@ -84,8 +84,8 @@ def show_lr_page(qtbot, window, tool: ScheduleTool) -> None:
 
 
 def setup(qtbot, window) -> ScheduleTool:
-    tool = window.surface_view.tools["surface_schedule"]  # installed by MainWindow (VIEW_TOOLS)
-    assert window.surface_view.schedule is tool
+    tool = window.tools["surfaces"]["surface_schedule"]  # installed by MainWindow (VIEW_TOOLS)
+    assert window.surface_view.plot_tabs.indexOf(tool.page) > 0
     return tool
 
 

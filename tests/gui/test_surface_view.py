@@ -35,7 +35,7 @@ from app.theme import get_theme
 from app.views.surface_plots import LINE_WIDTH
 from app.views.surface_view import DEFAULT_RACE, SPEED_MAX, SurfaceView
 from core.engine.race import Runner
-from core.files.session import MAX_RUNNERS
+from core.files.session import MAX_RUNNERS, loads_session
 from tests.gui.helpers import click, named, reveal, type_into
 
 NAMES = (
@@ -668,6 +668,45 @@ def test_settings_round_trip(qtbot):
     assert v2.panel.current_id() == list(v2.entries)[2]
     top, bottom = v2.splitter.sizes()  # the same share of the height (the map's 3:1 default)
     assert v2.plot_tabs.currentIndex() == 1 and abs(top / (top + bottom) - 0.5) < 0.05
+    second.close()
+
+
+def test_the_race_is_saved_as_one_session_and_old_settings_come_back_once(qtbot):
+    """Settings written field by field (before the session key) still restore the race; the
+    next save keeps it as one session document, the one a session file holds, and drops the
+    old keys."""
+    s = open_settings()
+    s.beginGroup("views/surfaces")
+    s.setValue("surface", "himmelblau")
+    s.setValue("speed", 250.0)
+    s.setValue("noise", 0.5)
+    s.beginWriteArray("runners", 1)
+    s.setArrayIndex(0)
+    s.setValue("spec", "Adam(lr=0.05)")
+    s.setValue("label", "old Adam")
+    s.setValue("scheduler", "StepLR(step_size=10)")
+    s.endArray()
+    s.endGroup()
+    s.sync()
+    first = MainWindow()
+    qtbot.addWidget(first)
+    view = first.surface_view
+    assert view.race.surface.name == "himmelblau" and view.speed == 250.0
+    assert [e.label for e in view.entries.values()] == ["old Adam"]
+    first.close()
+    s = open_settings()
+    s.beginGroup("views/surfaces")
+    assert not {"surface", "speed", "noise", "runners"} & set(s.childKeys() + s.childGroups())
+    saved = loads_session(s.value("session")).surfaces
+    assert saved.surface == "himmelblau" and saved.speed == 250.0 and saved.noise == 0.5
+    assert [(r.spec, r.label, r.scheduler) for r in saved.runners] == [
+        ("Adam(lr=0.05)", "old Adam", "StepLR(step_size=10)")
+    ]
+    s.setValue("session", "{not json")  # edited by hand: the default race, with a warning
+    s.sync()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert len(second.surface_view.entries) == len(DEFAULT_RACE)
     second.close()
 
 

@@ -42,7 +42,7 @@ def lt(qtbot, window):
     """(window, view, tool): the Training tab set to a tiny run, the landscape page installed
     and shut down before the view, as ``MainWindow`` does with its registered tools."""
     view = tiny_training(qtbot, window)
-    tool = getattr(view, "tools", {}).get("training_landscape")  # MainWindow.VIEW_TOOLS
+    tool = window.tools.get("training", {}).get("training_landscape")  # MainWindow.VIEW_TOOLS
     if tool is None:  # not registered (yet): install it and shut it down the way MainWindow does
         tool = install(view)
         view_shutdown = view.shutdown

@@ -43,7 +43,7 @@ def lrf(qtbot, window, monkeypatch):
     lead wires it (``view.shutdown()`` calls ``tool.shutdown()``)."""
     window.tabs.setCurrentIndex(1)
     view = window.training_view
-    tool = view.tools["training_lrfinder"]  # installed (and shut down) by MainWindow
+    tool = window.tools["training"]["training_lrfinder"]  # installed (and shut down) by MainWindow
     type_into(qtbot, named(window, QSpinBox, "lrFinderSteps"), "30")
     yield window, view, tool
     tool.shutdown()

@@ -90,7 +90,7 @@ def test_start_while_warming_up_runs_once_it_is_done(qtbot, window, gate):
 
 
 def test_narrating_while_warming_up_shows_the_line_once_it_is_done(qtbot, window, gate):
-    tool = window.surface_view.tools["surface_anatomy"]
+    tool = window.tools["surfaces"]["surface_anatomy"]
     window.surface_view.panel.select(next(iter(window.surface_view.entries)))
     qtbot.keyClick(window, Qt.Key.Key_N)
     qtbot.wait(100)
@@ -102,7 +102,7 @@ def test_narrating_while_warming_up_shows_the_line_once_it_is_done(qtbot, window
 def test_basins_wait_for_the_warm_up_then_finish(qtbot, window, gate):
     view = window.surface_view
     view.set_surface("himmelblau")
-    tool = view.tools["surface_basins"]
+    tool = window.tools["surfaces"]["surface_basins"]
     view.panel.select(next(iter(view.entries)))
     tool.grid_spin.setValue(10)
     click(qtbot, button(window, "computeBasinsButton"))

@@ -1,0 +1,77 @@
+"""How a speed in steps per second becomes race steps on a ~60 Hz timer, without Qt.
+
+Each tick takes the steps owed since the last one, but stops after a time budget so the window
+never stalls; steps that do not fit are dropped, not owed (no burst after a stall). A tick that
+comes late (window dragged, machine busy) never owes more than :data:`MAX_CATCH_UP_S`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from core.engine.race import Race
+
+TICK_S = 0.016  # the first tick after a start counts as one ~60 Hz frame
+STEP_BUDGET_S = 0.008
+MAX_CATCH_UP_S = 0.1
+RATE_WINDOW_S = 1.0
+
+
+class StepClock:
+    """Steps owed, the measured cost of one race step, and the rate reached."""
+
+    def __init__(self) -> None:
+        self._owed = 0.0
+        self._last_tick: float | None = None
+        self._step_cost = 0.0  # running estimate of one race step's duration, s
+        self._rates: deque[tuple[float, int]] = deque()
+
+    def clear(self) -> None:
+        """Nothing owed, no rate measured (a start or a restart)."""
+        self._owed = 0.0
+        self._rates.clear()
+
+    def hold(self) -> None:
+        """The next tick counts as the first after a start (no catch-up for time skipped)."""
+        self._last_tick = None
+
+    def tick(self, race: Race, speed: float, now: float, budget_s: float = STEP_BUDGET_S) -> int:
+        """Take the steps owed at ``now`` (perf_counter s) within ``budget_s``; returns them."""
+        dt = TICK_S if self._last_tick is None else now - self._last_tick
+        self._last_tick = now
+        self._owed += speed * min(dt, MAX_CATCH_UP_S)
+        n = int(self._owed)
+        if n <= 0:
+            return 0
+        deadline = time.perf_counter() + budget_s
+        taken = 0
+        cost = self._step_cost  # one race step, s (all runners): don't start one that won't fit
+        t = time.perf_counter()
+        while taken < n and t + cost <= deadline:
+            if race.step(1) == 0:
+                break
+            taken += 1
+            t_next = time.perf_counter()
+            cost = 0.8 * cost + 0.2 * (t_next - t)
+            t = t_next
+        if taken == 0 and race.active:  # always make progress, even on a busy machine
+            race.step(1)
+            taken = 1
+            cost = 0.8 * cost + 0.2 * (time.perf_counter() - t)
+        self._step_cost = cost
+        self._owed = self._owed - taken if taken == n else 0.0  # dropped, not owed
+        self._rates.append((time.perf_counter(), race.t))
+        return taken
+
+    def rate(self) -> float:
+        """Race steps per second over the last second (what the machine actually reached)."""
+        rates = self._rates
+        if not rates:
+            return 0.0
+        now = rates[-1][0]
+        while len(rates) > 2 and now - rates[0][0] > RATE_WINDOW_S:
+            rates.popleft()
+        t0, s0 = rates[0]
+        t1, s1 = rates[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
