@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from psygnal import Signal
-
 from core.engine.commands import (
     Command,
     Pause,
@@ -43,6 +41,7 @@ from core.engine.training import (
 )
 from core.errors import GdsimError, error_line
 from core.files.session import Session
+from core.state.events import Event as Emitter  # engine events are core.engine.training.Event
 
 DONE = ("finished", "diverged")
 STATE_WORDS = {
@@ -139,25 +138,26 @@ class _AfterReset:
 class TrainingModel:
     """The edited ``TrainConfig``, the run state and the drained lane status, with events."""
 
-    state_changed = Signal(str)  # the state shown (optimistic after a click)
-    run_started = Signal(object)  # RunStart
-    message = Signal(str, bool)  # (text, error): one line for the view's message line
-    cleared = Signal(bool)  # messages are stale (True: errors too)
-    pending_changed = Signal(bool)  # settings changed mid-run wait for Reset
-    config_changed = Signal(object)  # TrainConfig
-    config_loaded = Signal(object)  # TrainConfig from a session, for the panel to show
-    lrs_changed = Signal()  # lane lrs in force changed
-    settings_edited = Signal()  # a setting that defines the run changed (applies on Reset)
-    lane_selected = Signal(int)  # the race entry the panel and the lr control edit
-    focus_changed = Signal(int)  # the lane whose network the boundary (and landscape) show
-    lr_suggested = Signal(float)  # a tool proposes an lr for the selected lane
-
     def __init__(
         self,
         runner: Runner,
         config: TrainConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.state_changed = Emitter()  # the state shown (optimistic after a click)
+        self.run_started = Emitter()  # RunStart
+        self.message = Emitter()  # (text, error): one line for the view's message line
+        self.cleared = Emitter()  # messages are stale (True: errors too)
+        self.pending_changed = Emitter()  # settings changed mid-run wait for Reset
+        self.config_changed = Emitter()  # TrainConfig
+        self.config_loaded = Emitter()  # TrainConfig from a session, for the panel to show
+        self.lrs_changed = Emitter()  # lane lrs in force changed
+        self.settings_edited = (
+            Emitter()
+        )  # a setting that defines the run changed (applies on Reset)
+        self.lane_selected = Emitter()  # the race entry the panel and the lr control edit
+        self.focus_changed = Emitter()  # the lane whose network the boundary (and landscape) show
+        self.lr_suggested = Emitter()  # a tool proposes an lr for the selected lane
         self.runner = runner
         self._clock = clock
         self._config = config if config is not None else TrainConfig()
