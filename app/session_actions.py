@@ -22,7 +22,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QFont, QFontDatabase, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -56,6 +57,9 @@ CODE_REFRESH_MS = 1000
 #: Steps the exported race script runs when the race on screen has not started yet.
 DEFAULT_SCRIPT_STEPS = 1000
 MAX_NOTES = 3  # ignored keys named in the status bar after opening a session (all are logged)
+
+
+BANNER_LINES = 2  # of a preset's explanation shown at once; more scrolls
 
 
 class SessionBanner(QFrame):
@@ -86,8 +90,16 @@ class SessionBanner(QFrame):
         col = QVBoxLayout()
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(2)
+        # at most BANNER_LINES lines of explanation, the rest scrolls: at 200 % zoom on a
+        # 1024×768 screen six lines pushed the Training plots below their least size
+        self.scroll = QScrollArea(self)
+        self.scroll.setObjectName("sessionExplanationScroll")
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.text)
         col.addWidget(self.title)
-        col.addWidget(self.text)
+        col.addWidget(self.scroll)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 4, 4, 4)
         lay.addLayout(col, 1)
@@ -103,9 +115,26 @@ class SessionBanner(QFrame):
         self.title.setText(session.title)
         self.title.setVisible(bool(session.title))
         self.text.setText(session.explanation)
-        self.text.setVisible(bool(session.explanation))
+        self.scroll.setVisible(bool(session.explanation))
         self.has_content = True
         self.show()
+        self._fit_text()
+
+    def _fit_text(self) -> None:
+        """As tall as the explanation, up to BANNER_LINES lines at the current zoom."""
+        width = max(1, self.scroll.viewport().width())
+        need = self.text.heightForWidth(width)
+        most = BANNER_LINES * self.text.fontMetrics().lineSpacing() + 1  # no sliver of the next
+        self.scroll.setFixedHeight(min(need, most) if need > 0 else most)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_text()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # zoom: measured once the label has it
+            QTimer.singleShot(0, self, self._fit_text)
 
     @Slot()
     def dismiss(self) -> None:

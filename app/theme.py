@@ -30,7 +30,15 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QSize, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QPalette, QPen
-from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QToolTip, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFormLayout,
+    QProxyStyle,
+    QStyle,
+    QToolTip,
+    QWidget,
+)
 
 log = logging.getLogger("gdsim.theme")
 
@@ -153,6 +161,13 @@ class _ZoomStyle(QProxyStyle):
         if metric in self.METRICS:
             return int(round(value * self.scale))
         return value
+
+    def styleHint(self, hint, option=None, widget=None, returnData=None) -> int:  # noqa: N802
+        # a form row whose label and field do not fit side by side puts the field under its
+        # label (a side panel at 200 % zoom) instead of making the whole panel wider
+        if hint == QStyle.StyleHint.SH_FormLayoutWrapPolicy:
+            return int(QFormLayout.RowWrapPolicy.WrapLongRows.value)
+        return super().styleHint(hint, option, widget, returnData)
 
 
 class ThemeManager(QObject):
@@ -306,6 +321,9 @@ class ThemeManager(QObject):
             # posted to each widget like the font: deliver it now, so a grab right after a
             # theme switch (an export) shows the new theme
             app.sendPostedEvents(None, QEvent.Type.ApplicationPaletteChange.value)
+            # a widget with its own sheet (a bold title) keeps the palette it was polished
+            # with: black titles on the dark panel, pale ones back in the light theme
+            _repolish_own_sheets(app)
         if self._applied[1] != self._scale:
             font = QFont(base)
             font.setPointSizeF(self.point_size())
@@ -314,6 +332,7 @@ class ThemeManager(QObject):
             # (and every slot of ``changed``) measures the new font
             app.sendPostedEvents(None, QEvent.Type.ApplicationFontChange.value)
             _repolish_own_sheets(app)
+            _forget_combo_minimums(app)
         self._applied = (self._name, self._scale)
         c = self.colors
         pg.setConfigOption("background", c.background)
@@ -468,6 +487,16 @@ def _repolish_own_sheets(app: QApplication) -> None:
         sheet = widget.styleSheet()
         if sheet:
             widget.setStyleSheet(sheet)
+
+
+def _forget_combo_minimums(app: QApplication) -> None:
+    """QComboBox forgets its size hint on a font change but keeps its minimum size hint, so
+    after a zoom step every combo (and the panel holding it) kept the old zoom's least width;
+    a style change makes it measure again."""
+    for combo in app.allWidgets():
+        if isinstance(combo, QComboBox):
+            QApplication.sendEvent(combo, QEvent(QEvent.Type.StyleChange))
+            combo.updateGeometry()
 
 
 _THEME: ThemeManager | None = None

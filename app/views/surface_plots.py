@@ -31,7 +31,7 @@ from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QSizePolicy
 
-from app.plaintext import esc
+from app.plaintext import esc, plain_tip
 from app.theme import ThemeManager, get_theme
 from app.views.surface_layers import TrajectoryLayer, runner_line
 from app.views.surface_runners import RunnerEntry
@@ -233,6 +233,7 @@ class RacePlots(QObject):
         self.legend.addItem(sample, esc(entry.legend_text()))  # pyqtgraph takes HTML
         for it in self.legend.items[-1]:  # repainted with every frame of the map otherwise
             it.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        _set_full_text(self.legend.items[-1][1], entry.legend_text())
         self._fit_legend()
         self.restyle(entry)
         self._drawn.pop(rid, None)
@@ -269,8 +270,8 @@ class RacePlots(QObject):
             proxy.setVisible(entry.visible)
             proxy.blockSignals(False)
         label = self._label(rid)
-        if label is not None and label.text != esc(entry.legend_text()):
-            label.setText(esc(entry.legend_text()))
+        if label is not None and getattr(label, "full_text", None) != entry.legend_text():
+            _set_full_text(label, entry.legend_text())
             self._fit_legend()
         self.loss_layer.set_track(rid, _loss_color(entry.color, th), entry.visible)
         self.legend.update()
@@ -401,6 +402,8 @@ class RacePlots(QObject):
         as pyqtgraph lays them out; each column is as wide as its widest entry)."""
         items = self.legend.items
         if items:
+            for _s, label in items:
+                _set_full_text(label, getattr(label, "full_text", None))  # undo any _shorten
             sample_w = items[0][0].boundingRect().width() + 4 + 10  # spacing and a gap
             widths = [label.item.boundingRect().width() + sample_w for _s, label in items]
             pi = self.map.getPlotItem()
@@ -411,6 +414,9 @@ class RacePlots(QObject):
                 if total <= avail:
                     cols = c
                     break
+            if cols == 1:  # an entry wider than the map was cut off: shortened, "…" at the end
+                for _s, label in items:
+                    _shorten(label, avail - sample_w)
             if cols != self.legend.columnCount or len(items) != self._legend_n:
                 self._legend_n = len(items)
                 self.legend.columnCount = -1  # force pyqtgraph to lay the entries out again
@@ -473,6 +479,32 @@ class RacePlots(QObject):
             if p is proxy:
                 self.runnerVisibilityToggled.emit(rid, p.isVisible())
                 return
+
+
+def _set_full_text(label: pg.LabelItem, text: str | None) -> None:
+    """A legend entry's whole text, kept as ``full_text`` (and its tooltip) for _shorten."""
+    if text is None:
+        return
+    if getattr(label, "full_text", None) != text or label.text != esc(text):
+        label.full_text = text
+        label.setText(esc(text))
+        label.setToolTip(plain_tip(text))
+
+
+def _shorten(label: pg.LabelItem, room: float) -> None:
+    """The longest start of the entry's text that, with "…", fits ``room`` px."""
+    full = getattr(label, "full_text", "")
+    if label.item.boundingRect().width() <= room or len(full) < 2:
+        return
+    low, high = 1, len(full) - 1  # a start of ``low`` characters fits (or nothing does)
+    while low < high:
+        mid = (low + high + 1) // 2
+        label.setText(esc(full[:mid].rstrip() + "…"))
+        if label.item.boundingRect().width() <= room:
+            low = mid
+        else:
+            high = mid - 1
+    label.setText(esc(full[:low].rstrip() + "…"))
 
 
 def _nice_ceiling(x: float) -> float:

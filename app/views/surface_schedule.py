@@ -368,6 +368,12 @@ class ScheduleTool(QObject):
             "A torch.optim.lr_scheduler for the selected optimizer, stepped after every "
             "optimizer.step(). Choosing one restarts the race, so every curve starts at step 0."
         )
+        # as wide as the panel gives, not as the longest scheduler's name (a 400 px combo at
+        # 200 % zoom kept the whole panel too wide for a 1024 px window)
+        self.combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.combo.setMinimumContentsLength(12)
         self.combo.addItem("none (constant lr)", None)
         for name in scheduler_names():
             self.combo.addItem(name, name)

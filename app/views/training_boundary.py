@@ -11,8 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QColor
 
-from app.plaintext import PlainLabel
 from app.theme import ThemeManager
+from app.widgets.plot_labels import WrappedTitle
 
 # Class colours for data points and the boundary image (Okabe-Ito order, colour-blind safe).
 CLASS_COLORS: tuple[str, ...] = (
@@ -60,11 +60,9 @@ class BoundaryPicture(QObject):
         bp.setLabel("left", "x₂")
         # the title is a QLabel above the plot, not a pyqtgraph title: a title inside the scene
         # cannot shrink, and at 1024 px with zoom it pushed the plot out of its widget
-        self.title = PlainLabel("Decision boundary")
+        self.title = WrappedTitle("Decision boundary")
         self.title.setObjectName("boundaryTitle")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.title.setMinimumWidth(1)
-        self.title.setWordWrap(True)
         bp.setMenuEnabled(False)
         bp.getViewBox().setDefaultPadding(0.02)
         self.image = pg.ImageItem(axisOrder="row-major")

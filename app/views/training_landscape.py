@@ -145,7 +145,12 @@ class LandscapePage(QWidget):
         )
         for key, text in DIRECTION_CHOICES:
             self.directions.addItem(text, key)
-        self.directions.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # as wide as the page gives, not as its longest text: that made the page, and so the
+        # column it shares with the decision boundary, ~500 px wide at 100 % zoom
+        self.directions.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.directions.setMinimumContentsLength(12)
 
         self.grid = QSpinBox(self)
         self.grid.setObjectName("landscapeGrid")

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from app.theme import ThemeManager
+from app.widgets.plot_labels import edge_label
 from app.widgets.slider_spin import format_number
 
 MAX_MARKERS = 60  # oldest markers are removed beyond this
@@ -71,13 +72,8 @@ class MarkerSet:
         text = f"{scheduler}: cycle over, lr held (torch stops here)"
         x = step / self.batches_per_epoch
         self._add(x, text, "lr")
-        line = pg.InfiniteLine(
-            pos=x,
-            angle=90,
-            movable=False,
-            label=text,
-            labelOpts={"position": 0.9, "anchors": [(0, 0), (0, 0)]},
-        )
+        line = pg.InfiniteLine(pos=x, angle=90, movable=False)
+        edge_label(line, text, position=0.9, rise=0)
         line.setObjectName("lrHoldMarker")
         self._style(line, "lr")
         self.lr.addItem(line)
@@ -92,13 +88,8 @@ class MarkerSet:
         # labels low (the legend is at the top), stepped so neighbours do not overprint
         nth = self.kinds.count(kind)
         position = (0.04 if kind == "lr" else 0.26) + 0.07 * (nth % 3)
-        line = pg.InfiniteLine(
-            pos=x,
-            angle=90,
-            movable=False,
-            label=text,
-            labelOpts={"position": position, "anchors": [(0, 1), (0, 1)]},
-        )
+        line = pg.InfiniteLine(pos=x, angle=90, movable=False)
+        edge_label(line, text, position=position, rise=1)  # inside the plot at either edge
         line.setObjectName(f"{kind}Marker")
         self._style(line, kind)
         self.loss.addItem(line)
@@ -134,4 +125,5 @@ class MarkerSet:
             back.setAlpha(210)
             line.label.fill = pg.mkBrush(back)  # readable over the curves
             line.label.textItem.setFont(th.font(0.85))
+            line.label.updatePosition()  # a bigger font may need the other side of the line
             line.label.update()

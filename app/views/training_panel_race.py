@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QFormLayout,
-    QHBoxLayout,
+    QGridLayout,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -106,7 +106,7 @@ class RaceSection(Section):
 
     def _build_buttons(self, lay: QVBoxLayout) -> None:
         panel = self.panel
-        row = QHBoxLayout()
+        row = QGridLayout()
         self.race_add_combo = QComboBox(panel)
         self.race_add_combo.setObjectName("raceAddCombo")
         self.race_add_combo.setAccessibleName("Optimizer to add")
@@ -126,9 +126,12 @@ class RaceSection(Section):
         self.remove_race_button.setObjectName("removeRaceButton")
         self.remove_race_button.setAccessibleName("Remove optimizer from race")
         self.remove_race_button.setToolTip("Stop racing the selected optimizer (applies on Reset)")
-        row.addWidget(self.race_add_combo, 1)
-        row.addWidget(self.add_race_button)
-        row.addWidget(self.remove_race_button)
+        # Remove under Add, as in the Surfaces panel: three in a row made the panel ~420 px
+        # wide at 200 % zoom, more than it may take of a 1024 px window
+        row.addWidget(self.race_add_combo, 0, 0)
+        row.addWidget(self.add_race_button, 0, 1)
+        row.addWidget(self.remove_race_button, 1, 1)
+        row.setColumnStretch(0, 1)
         lay.addLayout(row)
 
     def connect_signals(self) -> None:

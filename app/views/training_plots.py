@@ -40,6 +40,7 @@ from app.views.training_series import (
     style_item,
 )
 from app.widgets.curve_buffer import CurveBuffer
+from app.widgets.plot_labels import TidyAxis
 
 EMA = 0.9  # smoothing of the per-batch loss (weight of the past)
 # CurveBuffer capacities: bounded memory and setData/paint cost. The loss plot is at most ~1500
@@ -222,7 +223,8 @@ class TrainingPlots(QObject):
     def __init__(self, theme: ThemeManager | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.theme = theme or get_theme()
-        self.loss_plot = pg.PlotWidget()
+        # log axes whose minor labels crowd at 200 % zoom: labels that would overlap are left out
+        self.loss_plot = pg.PlotWidget(axisItems={"left": TidyAxis("left")})
         self.loss_plot.setObjectName("lossPlot")
         self.loss_plot.setAccessibleName("Loss curves")
         self.loss_plot.setToolTip(LOSS_TOOLTIP)
@@ -233,7 +235,7 @@ class TrainingPlots(QObject):
             "Share of points classified correctly after each epoch: validation (hollow dots, "
             "the honest number) and training (filled dots), coloured as in the loss plot"
         )
-        self.lr_plot = pg.PlotWidget()
+        self.lr_plot = pg.PlotWidget(axisItems={"left": TidyAxis("left")})
         self.lr_plot.setObjectName("trainingLrPlot")
         self.lr_plot.setAccessibleName("Learning rate against epoch for every optimizer")
         self.lr_plot.setToolTip(LR_TOOLTIP)

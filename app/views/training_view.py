@@ -99,6 +99,8 @@ class TrainingView(QWidget):
         lay.setSpacing(0)
         lay.addLayout(area, 1)
         lay.addWidget(self._panel)
+        edges = area.contentsMargins().left() + area.contentsMargins().right()
+        self._panel.leave_room(lambda: self.deck.split_need().width() + edges)
         self.plots.lr_plot.setMinimumSize(160, 120)
         self.add_plot_page(self.plots.lr_plot, "Learning rate")
 

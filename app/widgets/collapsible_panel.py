@@ -4,9 +4,16 @@ Why: on a 1024×768 projector the controls would eat a third of the plot the cla
 looking at. Collapsed, the panel is a strip with a toggle button and its title written
 vertically, so it is obvious where the controls went. The content sits in a scroll area so a
 long form still fits a short laptop screen.
+
+Expanded, the panel gives way first: it takes at most ``PANEL_SHARE`` of its parent's width,
+and no more than leaves the plots the room they need side by side (``leave_room``), unless its
+controls cannot be narrower. Zooming in at 1024×768 made the panel as wide as the plots, which
+then went to tabs; now its forms wrap and its content scrolls instead.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QPainter, QPaintEvent
@@ -22,6 +29,8 @@ from PySide6.QtWidgets import (
 
 from app.input_policy import order_tab_stops
 from app.plaintext import PlainLabel
+
+PANEL_SHARE = 0.4  # of the view's width, at most, for an expanded panel: plots keep 60 %
 
 
 class _VerticalLabel(QWidget):
@@ -120,6 +129,9 @@ class CollapsiblePanel(QFrame):
         self._tab_timer.setSingleShot(True)
         self._tab_timer.setInterval(0)
         self._tab_timer.timeout.connect(self._order_tabs)
+        self._watched: QWidget | None = None  # the parent whose width caps ours
+        self._room: Callable[[], int] | None = None  # what the parent's plots need (px)
+        self._watch_parent()
         if content is not None:
             self.setContent(content)
         self._apply()
@@ -203,18 +215,70 @@ class CollapsiblePanel(QFrame):
     def _update_width(self) -> None:
         if self._expanded:
             self.setMinimumWidth(0)
-            self.setMaximumWidth(16777215)
             content = self._scroll.widget()
             if content is not None:
                 bar = self._scroll.verticalScrollBar().sizeHint().width()
                 self._scroll.setMinimumWidth(content.minimumSizeHint().width() + bar + 4)
             self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+            self.setMaximumWidth(self.width_cap())
+            self.updateGeometry()  # the content's wish changed (see sizeHint)
         else:
             frame = 2 * self.frameWidth()
             inner = max(self._toggle.sizeHint().width(), self._strip_label.sizeHint().width())
             self.setFixedWidth(inner + frame + 4)
 
+    def sizeHint(self) -> QSize:  # noqa: N802
+        """The content's own wish, measured now: QScrollArea keeps the size hint its widget
+        had first, so after a zoom step the panel asked for the old zoom's width."""
+        hint = super().sizeHint()
+        content = self._scroll.widget()
+        if self._expanded and content is not None:
+            bar = self._scroll.verticalScrollBar().sizeHint().width()
+            frame = 2 * (self.frameWidth() + self._scroll.frameWidth())
+            want = content.sizeHint().width() + bar + 4 + frame
+            hint.setWidth(max(self.minimumSizeHint().width(), want))
+        return hint
+
+    def leave_room(self, need: Callable[[], int]) -> None:
+        """Leave the rest of the parent ``need()`` px wide where the panel can be narrower
+        (the plots side by side, which would otherwise become tabs)."""
+        self._room = need
+        self._update_width()
+
+    def width_cap(self) -> int:
+        """The most an expanded panel takes: its share of the parent's width and what leaves
+        the plots their room, or what its controls need at the least when that is more."""
+        parent = self.parentWidget()
+        if parent is None:
+            return 16777215
+        cap = int(PANEL_SHARE * parent.width())
+        if self._room is not None:
+            cap = min(cap, parent.width() - self._room())
+        return max(self.minimumSizeHint().width(), cap)
+
+    def _watch_parent(self) -> None:
+        parent = self.parentWidget()
+        if parent is self._watched:
+            return
+        if self._watched is not None:
+            self._watched.removeEventFilter(self)
+        self._watched = parent
+        if parent is not None:
+            parent.installEventFilter(self)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ParentChange and hasattr(self, "_watched"):
+            self._watch_parent()
+            self._update_width()
+        return super().event(event)
+
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        if obj is self._watched:
+            # resized, or a plot's minimum changed (a zoom step): the cap moves
+            kind = event.type()
+            if kind in (QEvent.Type.Resize, QEvent.Type.LayoutRequest) and self._expanded:
+                self.setMaximumWidth(self.width_cap())
+            return False
         if obj is self._scroll.widget() and event.type() == QEvent.Type.LayoutRequest:
             self._update_width()
             self._tab_timer.start()  # once laid out: Tab follows the new rows

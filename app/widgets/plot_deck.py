@@ -152,9 +152,12 @@ class PlotDeck(QWidget):
             current = self.tabs.currentWidget()
             for widget, title in self.leaves():
                 self.tabs.addTab(widget, title)
-                widget.show()
             if current is not None and self.tabs.indexOf(current) >= 0:
                 self.tabs.setCurrentWidget(current)
+            # only the front tab shows: a page shown explicitly stays visible behind (over)
+            # the front one (the accuracy plot painted over the decision boundary)
+            for widget, _title in self.leaves():
+                widget.setVisible(widget is self.tabs.currentWidget())
         else:
             while self.tabs.count():
                 self.tabs.removeTab(0)

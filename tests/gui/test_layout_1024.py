@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QPushButton, QStatusBar, QWidget
 
 from app.main_window import MainWindow
 from app.theme import get_theme
+from app.widgets.collapsible_panel import PANEL_SHARE
 
 SIZE = (1024, 768)
 PLOTS = {
@@ -109,6 +110,24 @@ def test_run_controls_and_status_bar_stay_on_screen(at_zoom, key, zoom):
     assert _fully_shown(win.findChild(QStatusBar))
 
 
+@pytest.mark.parametrize(
+    ("key", "zoom"), [(k, z) for k in ("surfaces", "training") for z in (1.5, 2.0)]
+)
+def test_the_control_panel_gives_way_before_the_plots(at_zoom, key, zoom):
+    """Zooming in made the panel as wide as the plots (540 of 1024 px at 200 %): the panel
+    gives way first, its forms wrapping, and the plots keep the rest of the width."""
+    win = at_zoom
+    view = win.view(key)
+    panel = view.control_panel()
+    assert panel.isExpanded() and _fully_shown(panel)
+    assert panel.width() <= PANEL_SHARE * view.width() + 1, (
+        f"the {key} panel takes {panel.width()} of {view.width()} px at {zoom:.0%}"
+    )
+    assert view.deck.width() >= (1 - PANEL_SHARE) * view.width() - 16
+    content = panel.content()
+    assert content.width() >= content.minimumSizeHint().width()  # nothing cut off sideways
+
+
 @pytest.mark.parametrize("zoom", [1.0, 2.0])
 def test_the_map_is_never_smaller_than_its_legend(small_window, qtbot, zoom):
     win = small_window
@@ -123,6 +142,33 @@ def test_the_map_is_never_smaller_than_its_legend(small_window, qtbot, zoom):
     legend = view.plots.legend
     assert box.height() >= legend.boundingRect().height()
     assert box.width() >= 200 and box.height() >= 130  # the data area keeps its minimum
+
+
+def test_a_long_legend_entry_is_shortened_not_cut_off(small_window, qtbot):
+    """At 200 % a long label ran past the map's right edge; it ends in "…" inside the map
+    instead (the whole label in its tooltip), and comes back whole at 100 %."""
+    from PySide6.QtCore import QRectF
+
+    win = small_window
+    view = win.surface_view
+    long = "Adam with the learning rate the lecturer wants to show today"
+    view.add_runner("Adam(lr=0.01)", label=long)
+    get_theme().set_scale(2.0)
+    _settle(qtbot)
+    _bring_to_front(win, "surfaces", view.plots.map)
+    _settle(qtbot)
+    plot = view.plots.map
+    shown = QRectF(0, 0, plot.width(), plot.height())
+    texts = view.plots.legend_texts()
+    for _sample, label in view.plots.legend.items:
+        box = label.item.mapRectToScene(label.item.boundingRect())
+        assert shown.contains(box), f"{label.item.toPlainText()!r} is cut off"
+    (entry,) = [t for t in texts if t.startswith("Adam with")]
+    assert entry.endswith("…") and len(entry) < len(long)
+    (label,) = [lab for _s, lab in view.plots.legend.items if long in lab.toolTip()]
+    get_theme().set_scale(1.0)
+    _settle(qtbot)
+    assert long in view.plots.legend_texts()
 
 
 def test_a_short_window_shows_plots_as_tabs_and_a_tall_one_side_by_side(small_window, qtbot):
@@ -164,6 +210,32 @@ def test_a_preset_leaves_the_run_buttons_and_surface_in_view(small_window, qtbot
     assert _fully_shown(win.findChild(QComboBox, "surfaceCombo"))
 
 
+def test_a_presets_explanation_leaves_the_plots_their_size(small_window, qtbot):
+    """At 200 % the early-stopping preset's six lines of explanation, over the run's own
+    early-stopping message, pushed every Training plot below its minimum (and off the
+    window's bottom); the explanation scrolls instead."""
+    from app.render import run_training
+
+    win = small_window
+    zoom = 2.0
+    assert win.sessions.load_preset("early-stopping")
+    get_theme().set_scale(zoom)
+    run_training(win, win.training_view.progress.maximum())
+    assert win.training_view.message_text()  # "validation loss has not improved ..."
+    _settle(qtbot)
+    banner = win.sessions.banner
+    assert banner.isVisible() and banner.text.text()
+    least = get_theme().min_plot_size()
+    for name in PLOTS["training"]:
+        plot = _plot(win, name)
+        _bring_to_front(win, "training", plot)
+        _settle(qtbot)
+        assert plot.width() >= least.width() and plot.height() >= least.height(), (
+            f"{name} is {plot.width()}×{plot.height()} under the explanation at {zoom:.0%}"
+        )
+        assert _fully_shown(plot), name
+
+
 def test_a_presets_explanation_stays_with_its_view(small_window, qtbot):
     win = small_window
     banner = win.sessions.banner
@@ -190,3 +262,77 @@ def test_show_code_gets_room_for_its_lines(small_window, qtbot):
     assert _fully_shown(dock)
     dock.toggleViewAction().trigger()
     qtbot.waitUntil(lambda: win.surface_view.control_panel().isExpanded(), timeout=2000)
+
+
+# -- text on the plots stays readable at 1024×768 and 200 % ----------------------------------
+def _tick_label_rects(axis: pg.AxisItem) -> list:
+    """The rectangles the axis draws its tick labels in, as its paint() lays them out."""
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(
+        max(1, int(axis.width())), max(1, int(axis.height())), QImage.Format.Format_ARGB32
+    )
+    painter = QPainter(image)
+    try:
+        if axis.style["tickFont"]:
+            painter.setFont(axis.style["tickFont"])
+        _axis, _ticks, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [(rect, text) for rect, _flags, text in texts]
+
+
+@pytest.mark.parametrize("zoom", [1.0, 2.0])
+def test_log_loss_axis_labels_never_overlap(small_window, qtbot, zoom):
+    """The minor labels of a decade (0.7, 0.8, 0.9) printed over each other at 200 %."""
+    import math
+    from itertools import combinations
+
+    win = small_window
+    view = win.show_view("training")
+    get_theme().set_scale(zoom)
+    _settle(qtbot)
+    _bring_to_front(win, "training", view.plots.loss_plot)
+    _settle(qtbot)
+    lp = view.plots.loss_plot.getPlotItem()
+    lp.getViewBox().setYRange(math.log10(0.035), math.log10(1.3), padding=0)  # as in a run
+    _settle(qtbot)
+    rects = _tick_label_rects(lp.getAxis("left"))
+    assert len(rects) >= 3  # the decades and some minor labels are still there
+    for (a, ta), (b, tb) in combinations(rects, 2):
+        assert not a.intersects(b), f"tick labels {ta!r} and {tb!r} overlap at {zoom:.0%}"
+
+
+def _inside_its_plot(label) -> bool:
+    """The whole of a marker's label is inside the plot's data area."""
+    from PySide6.QtCore import QRectF
+
+    box = label.getViewBox()
+    text = label.mapRectToItem(box, label.boundingRect())
+    return QRectF(0, 0, box.width(), box.height()).adjusted(-0.5, -0.5, 0.5, 0.5).contains(text)
+
+
+@pytest.mark.parametrize("zoom", [1.0, 2.0])
+def test_marker_labels_stay_inside_the_loss_plot(small_window, qtbot, zoom):
+    """The early-stop label ran off the right edge of the loss plot; near an edge it flips
+    to the other side of its line."""
+    win = small_window
+    view = win.show_view("training")
+    get_theme().set_scale(zoom)
+    _settle(qtbot)
+    _bring_to_front(win, "training", view.plots.loss_plot)
+    plots = view.plots
+    plots.loss_plot.getPlotItem().setXRange(0, 30, padding=0)
+    plots.add_early_stop_marker(28, 30, 5)  # near the right edge
+    plots.add_early_stop_marker(1, 30, 5)  # near the left edge
+    plots.add_lr_marker(29 * plots.batches_per_epoch, 0.01, 0.0464, "Adam")
+    _settle(qtbot)
+    assert len(plots.markers) >= 3
+    for line in plots.markers:
+        assert _inside_its_plot(line.label), f"{line.label.toPlainText()!r} cut at {zoom:.0%}"
+    plots.loss_plot.getPlotItem().setXRange(0, 60, padding=0)  # the line moves away: back
+    _settle(qtbot)
+    assert all(_inside_its_plot(line.label) for line in plots.markers)
+    plots.loss_plot.setFixedWidth(plots.loss_plot.minimumWidth())  # narrower than a label
+    _settle(qtbot)
+    assert all(_inside_its_plot(line.label) for line in plots.markers)

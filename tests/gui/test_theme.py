@@ -142,3 +142,39 @@ def test_a_hidden_tab_is_restyled_when_shown_not_on_every_change(qtbot, monkeypa
     axis = loss.getPlotItem().getAxis("left")
     assert axis.textPen().color().lightness() > 150
     assert axis.style["tickFont"].pointSizeF() == pytest.approx(th.point_size())
+
+
+def test_a_widget_with_its_own_sheet_follows_a_theme_switch(qtbot):
+    """A bold panel title (its own style sheet) kept the palette it was polished with: black
+    on the dark panel, and pale grey back in the light theme after a zoom step in the dark."""
+    th = get_theme()
+    th.apply()
+    panel = CollapsiblePanel("Controls")
+    qtbot.addWidget(panel)
+    panel.show()
+    title = panel._title_label
+    assert title.styleSheet()
+    app_text = lambda: QApplication.palette().windowText().color().name()  # noqa: E731
+    th.set_theme("dark")
+    assert title.palette().windowText().color().name() == app_text() != "#000000"
+    th.set_scale(1.5)
+    th.set_theme("light")
+    assert title.palette().windowText().color().name() == app_text() == "#000000"
+
+
+def test_a_combo_box_minimum_follows_zoom(qtbot):
+    """QComboBox kept its least width from the zoom it was first measured at, so a panel of
+    combos stayed as wide at 100 % as at 200 % (or too narrow the other way round)."""
+    from PySide6.QtWidgets import QComboBox
+
+    th = get_theme()
+    th.apply()
+    combo = QComboBox()
+    combo.addItems(["Random (filter-normalised)", "SGD"])
+    qtbot.addWidget(combo)
+    combo.show()
+    before = combo.minimumSizeHint().width()
+    th.set_scale(2.0)
+    assert combo.minimumSizeHint().width() > before * 1.5
+    th.set_scale(1.0)
+    assert combo.minimumSizeHint().width() == before

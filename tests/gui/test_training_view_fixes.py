@@ -188,7 +188,9 @@ def _readable(win) -> None:
     for b in (view.run_button, view.step_button, view.reset_button):
         assert b.width() >= b.fontMetrics().horizontalAdvance(b.text()), b.text()
     right = spin.mapTo(view, spin.rect().topRight()).x()
-    plots_right = view.splitter.mapTo(view, view.splitter.rect().topRight()).x()  # (in a deck)
+    # the plots' deck, not its splitter: hidden while the deck shows tabs, it keeps the
+    # geometry of the last time it was shown
+    plots_right = view.deck.mapTo(view, view.deck.rect().topRight()).x()
     assert right <= plots_right + 1, "the lr box runs into the panel"
 
 
