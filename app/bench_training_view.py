@@ -68,12 +68,13 @@ def _window(optimizers: tuple[str, ...] = ("Adam(lr=0.01)",), size=(1280, 800)):
     win.tabs.setCurrentWidget(win.training_view)
     view = win.training_view
     c = view.controls
-    c.epochs_spin.setValue(100_000)
-    c.patience_spin.setValue(0)
-    c.specs = [parse_spec(s) for s in optimizers]
-    c._refresh_list()
+    c.run.epochs_spin.setValue(100_000)
+    c.run.patience_spin.setValue(0)
+    c.race.specs = [parse_spec(s) for s in optimizers]
+    c.race.refresh_list()
+    c.push()
     view.reset_run()
-    _wait(lambda: view.controller.engine is not None and not view._awaiting_reset, 30)
+    _wait(lambda: view.controller.engine is not None and not view.model.awaiting_reset, 30)
     return win, view
 
 
@@ -238,10 +239,10 @@ class _BareEngine:
 
 
 def _set_running(view, on: bool) -> None:
-    if (view._state == "running") != on:
+    if (view.model.state == "running") != on:
         view.toggle_run()
     want = "running" if on else "paused"
-    _wait(lambda: view.controller.engine.state == want and view._state == want, 10)
+    _wait(lambda: view.controller.engine.state == want and view.model.state == want, 10)
 
 
 def _window_steps(view, seconds: float) -> float:

@@ -109,7 +109,7 @@ WORKER_WAIT_MS = 15_000
 def settle(qtbot, view) -> None:
     """Wait until the Training view's worker has its engine and no reset is on its way."""
     qtbot.waitUntil(
-        lambda: view.controller.engine is not None and not view._awaiting_reset,
+        lambda: view.controller.engine is not None and not view.model.awaiting_reset,
         timeout=WORKER_WAIT_MS,
     )
 

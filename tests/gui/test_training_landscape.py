@@ -61,7 +61,7 @@ def train(qtbot, window, view, steps: int) -> None:
     """Press Step ``steps`` times' worth: Start, wait, Pause."""
     run = named(window, QPushButton, "trainRunButton")
     click(qtbot, run)
-    qtbot.waitUntil(lambda: view._steps >= steps, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps >= steps, timeout=WAIT)
     click(qtbot, run)
     qtbot.waitUntil(lambda: view.controller.engine.state == "paused", timeout=WAIT)
 
@@ -160,7 +160,7 @@ def test_untrained_network_and_short_path_give_clear_messages(qtbot, lt) -> None
     assert tool.result is None and not tool.task.running
 
     click(qtbot, named(window, QPushButton, "trainStepButton"))
-    qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps == 1, timeout=WAIT)
     combo = named(tool.page, QComboBox, "landscapeDirections")
     combo.setCurrentIndex(combo.findData("pca"))
     click(qtbot, compute)
@@ -177,11 +177,11 @@ def test_compute_while_training_runs_keeps_training(qtbot, lt) -> None:
     window, view, tool = lt
     run = named(window, QPushButton, "trainRunButton")
     click(qtbot, run)
-    qtbot.waitUntil(lambda: view._steps >= 5, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps >= 5, timeout=WAIT)
     click(qtbot, named(tool.page, QPushButton, "computeLandscapeButton"))
     qtbot.waitUntil(lambda: tool.result is not None, timeout=WAIT)
-    at = view._steps
-    qtbot.waitUntil(lambda: view._steps > at + 5, timeout=WAIT)  # still training
+    at = view.model.steps
+    qtbot.waitUntil(lambda: view.model.steps > at + 5, timeout=WAIT)  # still training
     assert view.controller.engine.state == "running"
     assert tool.result.steps >= 5
     click(qtbot, run)
