@@ -270,20 +270,19 @@ class LrHistory:
 
     def steps(self) -> np.ndarray:
         """``(M,)`` the steps kept, oldest first, step 0 first and the newest last (a copy)."""
-        tail = self._tail()
-        out = np.empty(self._n + tail, dtype=np.int64)
-        out[: self._n] = self._step[: self._n]
-        if tail:
-            out[-1] = self._last[0]
-        return out
+        return self._column(self._step, 0)
 
     def values(self) -> np.ndarray:
         """``(M,)`` the lr at each of :meth:`steps`."""
+        return self._column(self._lr, 1)
+
+    def _column(self, kept: np.ndarray, field: int) -> np.ndarray:
+        """The kept entries of one column plus, when it is newer, ``field`` of the last value."""
         tail = self._tail()
-        out = np.empty(self._n + tail, dtype=np.float64)
-        out[: self._n] = self._lr[: self._n]
+        out = np.empty(self._n + tail, dtype=kept.dtype)
+        out[: self._n] = kept[: self._n]
         if tail:
-            out[-1] = self._last[1]
+            out[-1] = self._last[field]
         return out
 
 
