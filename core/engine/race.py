@@ -666,6 +666,16 @@ class Runner:
         self.schedule.after_step(loss)
         self.lr_history.append(k, _lr(self._built_opt))
 
+    def _accept(self, k: int, x: float, y: float, loss: float, loss_t) -> None:
+        """Step k landed in bounds: the runner moves there and its trail and schedule follow."""
+        self._loss_t = loss_t
+        self.steps = k
+        self.point = (x, y)
+        self.loss = loss
+        self.trail.append(k, x, y, loss)
+        if self.schedule is not None:
+            self._after_step(k, loss)
+
     # -- stepping
 
     def _step(self, anatomy: bool = False) -> bool:
@@ -689,13 +699,7 @@ class Runner:
         x, y = self._data.tolist()
         k = self.steps + 1
         if abs(loss) <= LOSS_LIMIT and abs(x) <= X_LIMIT and abs(y) <= X_LIMIT:
-            self._loss_t = loss_t
-            self.steps = k
-            self.point = (x, y)
-            self.loss = loss
-            self.trail.append(k, x, y, loss)
-            if self.schedule is not None:
-                self._after_step(k, loss)
+            self._accept(k, x, y, loss, loss_t)
             return True
         self._diverge(k)
         return False
@@ -769,13 +773,7 @@ class Runner:
         x, y = self._data.tolist()
         k = self.steps + 1
         if _ok(x, y, loss):
-            self._loss_t = loss_t
-            self.steps = k
-            self.point = (x, y)
-            self.loss = loss
-            self.trail.append(k, x, y, loss)
-            if self.schedule is not None:
-                self._after_step(k, loss)
+            self._accept(k, x, y, loss, loss_t)
             return True
         self._bad_loss = loss
         self._diverge(k)
