@@ -742,6 +742,12 @@ class Runner:
             if self.noise:
                 noise = np.array(grad) - np.array(clean)
             evaluations = self._closure_calls
+        return self._finish_anatomy(before, loss_before, grad, lr, evaluations, noise, state_before)
+
+    def _finish_anatomy(
+        self, before, loss_before: float, grad, lr: float, evaluations: int, noise, state_before
+    ) -> bool:
+        """Finish the step already taken and record its :class:`Anatomy`; returns alive."""
         alive = self._finish_step_slow()
         after = self._data.tolist()
         self.anatomy = Anatomy(
@@ -839,26 +845,13 @@ class Runner:
             opt.step(self._closure)
             code = "optimizer.step(closure)"
             evals = f" after {self._closure_calls} evaluations of the closure"
-        alive = self._finish_step_slow()
+        evaluations = max(1, self._closure_calls)
+        alive = self._finish_anatomy(
+            before, loss_before, grad, lr, evaluations, noise, state_before
+        )
         after = tuple(self._data.tolist())
         update = (after[0] - before[0], after[1] - before[1])
-        state = self.optimizer_state()
-        self.anatomy = Anatomy(
-            runner_id=self.id,
-            step=self.steps if alive else self.diverged_at,
-            point_before=np.array(before),
-            point_after=np.array(after),
-            loss_before=loss_before,
-            loss_after=self.loss if alive else self._bad_loss,
-            gradient=np.array(grad),
-            update=np.array(update),
-            lr=lr,
-            evaluations=max(1, self._closure_calls),
-            state=state,
-            diverged=not alive,
-            noise=noise,
-            state_before=state_before,
-        )
+        state = self.anatomy.state
         if alive:
             text = (
                 f"Step: {self.spec.name} moves p by {_pair(update)}{evals} to {_pair(after)}; "
