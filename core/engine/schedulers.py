@@ -86,6 +86,11 @@ def _whole_run(name: str, help: str) -> SchedArg:
     return SchedArg(name, "int", lambda s: s.epochs, 1, 1e9, help=help)
 
 
+def _third_of_the_run(name: str, help: str) -> SchedArg:
+    """An epoch count that by default is a third of the run's epochs."""
+    return SchedArg(name, "int", lambda s: max(1, s.epochs // 3), 1, 1e9, help=help)
+
+
 def _fifth_of_the_run(help: str) -> SchedArg:
     """A warm-up style ``total_iters``: by default the first fifth of the run's epochs."""
     return SchedArg("total_iters", "int", lambda s: max(1, s.epochs // 5), 1, 1e9, help=help)
@@ -99,13 +104,8 @@ SCHEDULERS: dict[str, SchedulerInfo] = {
             lr_scheduler.StepLR,
             "epoch",
             (
-                SchedArg(
-                    "step_size",
-                    "int",
-                    lambda s: max(1, s.epochs // 3),
-                    1,
-                    1e9,
-                    help="epochs between drops (default: a third of the run)",
+                _third_of_the_run(
+                    "step_size", "epochs between drops (default: a third of the run)"
                 ),
                 SchedArg("gamma", "float", _c(0.1), **_GAMMA, help="factor applied at each drop"),
             ),
@@ -152,13 +152,8 @@ SCHEDULERS: dict[str, SchedulerInfo] = {
             lr_scheduler.CosineAnnealingWarmRestarts,
             "epoch",
             (
-                SchedArg(
-                    "T_0",
-                    "int",
-                    lambda s: max(1, s.epochs // 3),
-                    1,
-                    1e9,
-                    help="epochs until the first restart (default: a third of the run)",
+                _third_of_the_run(
+                    "T_0", "epochs until the first restart (default: a third of the run)"
                 ),
                 SchedArg("T_mult", "int", _c(1), 1, 100, help="each period is T_mult times longer"),
                 SchedArg("eta_min", "float", _c(0.0), 0.0, 1e3, help="lowest lr"),
