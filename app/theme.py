@@ -154,12 +154,35 @@ class _ZoomStyle(QProxyStyle):
 
     def __init__(self) -> None:
         super().__init__("Fusion")
-        self.scale = 1.0
+        self._scale = 1.0
+        # Qt asks thousands of times per zoom step (every widget re-measures), and each call
+        # crosses into Python: answers that depend on nothing but the metric (no option, no
+        # widget) are remembered for the current zoom
+        self._metrics: dict[Any, int] = {}
+        self._hints: dict[Any, int] = {}
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    @scale.setter
+    def scale(self, scale: float) -> None:
+        if scale != self._scale:
+            self._scale = scale
+            self._metrics.clear()
 
     def pixelMetric(self, metric, option=None, widget=None) -> int:  # noqa: N802 (Qt override)
+        if option is None and widget is None:
+            value = self._metrics.get(metric)
+            if value is None:
+                value = self._metrics[metric] = self._zoomed_metric(metric, None, None)
+            return value
+        return self._zoomed_metric(metric, option, widget)
+
+    def _zoomed_metric(self, metric, option, widget) -> int:
         value = super().pixelMetric(metric, option, widget)
         if metric in self.METRICS:
-            return int(round(value * self.scale))
+            return int(round(value * self._scale))
         return value
 
     def styleHint(self, hint, option=None, widget=None, returnData=None) -> int:  # noqa: N802
@@ -167,6 +190,11 @@ class _ZoomStyle(QProxyStyle):
         # label (a side panel at 200 % zoom) instead of making the whole panel wider
         if hint == QStyle.StyleHint.SH_FormLayoutWrapPolicy:
             return int(QFormLayout.RowWrapPolicy.WrapLongRows.value)
+        if option is None and widget is None and returnData is None:
+            value = self._hints.get(hint)  # hints do not follow the zoom
+            if value is None:
+                value = self._hints[hint] = super().styleHint(hint, None, None, None)
+            return value
         return super().styleHint(hint, option, widget, returnData)
 
 

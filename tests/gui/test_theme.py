@@ -178,3 +178,25 @@ def test_a_combo_box_minimum_follows_zoom(qtbot):
     assert combo.minimumSizeHint().width() > before * 1.5
     th.set_scale(1.0)
     assert combo.minimumSizeHint().width() == before
+
+
+def test_remembered_indicator_size_follows_each_zoom_step(qtbot):
+    """The style remembers option-less metrics per zoom: the same zoom gives the same size,
+    and a zoom step gives the new one (not the size remembered at the old zoom)."""
+    from PySide6.QtWidgets import QStyle
+
+    theme = get_theme()
+    theme.reset()
+    style = QApplication.instance().style()
+    width = QStyle.PixelMetric.PM_IndicatorWidth
+    try:
+        at_100 = style.pixelMetric(width)
+        assert style.pixelMetric(width) == at_100
+        theme.set_scale(2.0)
+        at_200 = style.pixelMetric(width)
+        assert at_200 == round(at_100 * 2.0)
+        assert style.pixelMetric(width) == at_200
+        theme.set_scale(1.0)
+        assert style.pixelMetric(width) == at_100
+    finally:
+        theme.reset()
