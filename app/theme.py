@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QFormLayout,
+    QLayout,
     QProxyStyle,
     QStyle,
     QToolTip,
@@ -144,7 +145,7 @@ def _dark_palette() -> QPalette:
 
 class _ZoomStyle(QProxyStyle):
     """Fusion with check box and radio button indicators that grow with the zoom (Fusion
-    sizes them in pixels, not from the font)."""
+    sizes them in pixels, not from the font), and forms that wrap long rows."""
 
     METRICS = frozenset({
         QStyle.PixelMetric.PM_IndicatorWidth, QStyle.PixelMetric.PM_IndicatorHeight,
@@ -159,7 +160,6 @@ class _ZoomStyle(QProxyStyle):
         # crosses into Python: answers that depend on nothing but the metric (no option, no
         # widget) are remembered for the current zoom
         self._metrics: dict[Any, int] = {}
-        self._hints: dict[Any, int] = {}
 
     @property
     def scale(self) -> float:
@@ -185,17 +185,23 @@ class _ZoomStyle(QProxyStyle):
             return int(round(value * self._scale))
         return value
 
-    def styleHint(self, hint, option=None, widget=None, returnData=None) -> int:  # noqa: N802
-        # a form row whose label and field do not fit side by side puts the field under its
-        # label (a side panel at 200 % zoom) instead of making the whole panel wider
-        if hint == QStyle.StyleHint.SH_FormLayoutWrapPolicy:
-            return int(QFormLayout.RowWrapPolicy.WrapLongRows.value)
-        if option is None and widget is None and returnData is None:
-            value = self._hints.get(hint)  # hints do not follow the zoom
-            if value is None:
-                value = self._hints[hint] = super().styleHint(hint, None, None, None)
-            return value
-        return super().styleHint(hint, option, widget, returnData)
+    def polish(self, arg) -> None:  # Qt override (widget, palette and application overloads)
+        super().polish(arg)
+        if isinstance(arg, QWidget) and arg.layout() is not None:
+            _wrap_long_rows(arg.layout())
+
+
+def _wrap_long_rows(layout: QLayout) -> None:
+    """A form row whose label and field do not fit side by side puts the field under its
+    label (a side panel at 200 % zoom) instead of making the whole panel wider. Set on each
+    form when its widget is polished, not answered in a styleHint() override: Qt asks for
+    style hints thousands of times per zoom step, each a call into Python."""
+    if isinstance(layout, QFormLayout):
+        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    for i in range(layout.count()):
+        child = layout.itemAt(i).layout()
+        if child is not None:
+            _wrap_long_rows(child)
 
 
 class ThemeManager(QObject):
