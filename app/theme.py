@@ -41,6 +41,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.input_policy import guards_paused
+
 log = logging.getLogger("gdsim.theme")
 
 THEMES: tuple[str, ...] = ("light", "dark")
@@ -343,6 +345,11 @@ class ThemeManager(QObject):
         app = QApplication.instance()
         if not isinstance(app, QApplication):
             return
+        with guards_paused():  # ~2,000 font and geometry events, none of them input
+            self._push(app)
+        self.changed.emit()
+
+    def _push(self, app: QApplication) -> None:
         base = self._base()
         if self._style is None:
             self._style = _ZoomStyle()  # native styles ignore a dark palette on some platforms
@@ -381,7 +388,6 @@ class ThemeManager(QObject):
                 else:
                     self.style_plot(view)
         self._run_bindings()
-        self.changed.emit()
 
     def _run_bindings(self) -> None:
         alive = []
