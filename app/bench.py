@@ -1,40 +1,11 @@
 """``gdsim bench``: every performance figure against its baseline, in one process and one run.
 
-Why one command: users choose between CPU and GPU, lecturers want smooth animation on a weak
-laptop, and we want to know when a change makes gdsim slower. Each figure is measured next to its
-baseline in the same run (medians of repeated trials after warm-up, spread reported), so the
-ratios mean something on a noisy shared machine where absolute numbers do not.
-
-The figures (targets from the issues):
-
-1. race step: engine per-runner step vs a bare ``torch.optim`` loop, per registry optimizer
-   (ratio <= 1.2);
-2. swarm: steps/s at 1, 100, 10,000, 100,000 points vs a bare batched loop (>= 0.8 of bare at
-   10,000 points);
-3. surface grid: ms for a 500x500 grid of every built-in surface (< 15 ms);
-3a. landscape: ms for a 41x41 loss landscape of an MLP with 64 hidden units vs ``torch.func.vmap``
-   (same work), and >= 0.8 of its limit, plain ``baddbmm`` over chunks of 4-16 networks;
-3b. basins: ms for a 200x200 map (Adam on Himmelblau), >= 0.85 of its limit, a bare batched
-   ``torch.optim`` loop of as many steps without checks;
-4. training: engine steps/s vs a bare copy of the tutorial loop, batch 32 and 128 (>= 0.9), on
-   the CPU and on ``--device`` when that is a GPU;
-5. window (offscreen): GUI timer-tick p50/p99 while training runs flat out (p99 <= 25 ms),
-   training steps/s with the window live vs the bare engine (>= 0.75), median frame time with 8
-   optimizers racing (<= 16 ms);
-6. stalls (offscreen, 1024×768): the longest GUI-thread stall of a preset load, a session open,
-   a theme switch and a zoom step (<= 100 ms each);
-7. start-up and quit (``app.bench_startup``): the real entry point from empty settings, saved
-   settings and a session file (<= 1.3x a bare torch + PySide6 + pyqtgraph window), and quit
-   after racing and after training (<= the bare window's quit + 0.5 s).
-
+Each figure is measured next to its baseline in the same run (medians after warm-up, spread
+reported), so the ratios mean something on a noisy shared machine where absolute numbers do not.
 Where a faster equivalent of the same work exists (the *limit*), its ratio is printed under the
-row with a target of its own. Ratios with interleaved pairs show their interquartile range, and
-a verdict whose range straddles the target is printed "unsure" instead of yes/NO.
-
-The measuring itself lives next to what it measures (``core.bench.race``, ``core.bench.teach``,
-``core.bench.training``, ``app.bench_surface``, ``app.bench_training_view``, ``app.bench_stalls``,
-``app.bench_startup``); this module runs them, turns their results into rows of (figure, value,
-baseline, ratio, target, met) and prints/writes them.
+row; a verdict whose interquartile range straddles the target is "unsure". The measuring lives
+next to what it measures (core/bench/, app/bench_*.py); ``SECTIONS`` lists the figures, and this
+module turns their results into ``Row``s and prints or writes them.
 """
 
 from __future__ import annotations
@@ -42,13 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from app.bench_startup import startup_rows
-from core.bench.stats import verdict
+from app.bench_startup import QUIT_TARGET_S, START_TARGET, measure_startup
+from core.bench.stats import quartiles, verdict
 from core.errors import GdsimError
 
 HELP = "measure gdsim's performance figures against their baselines (a table, and JSON)"
@@ -169,30 +141,36 @@ def grid_rows(p: dict) -> tuple[list[Row], Any]:
 
 
 def training_rows(p: dict) -> tuple[list[Row], Any]:
-    from core.bench.training import compare
+    """Per batch size: the engine against the same work, then against the fused limit. Ratios
+    are the training thread's CPU time, paired per trial; spread = quartiles; a verdict whose
+    quartiles straddle the target is "unsure"."""
+    from core.bench.training import TARGETED, TARGETS, compare, verdict
 
     devices = ["cpu"] if p["device"] == "cpu" else ["cpu", p["device"]]
+    baselines = {"bare": "", "fused_limit": ", fused limit"}
     rows, raw = [], []
     for dev in devices:
         for batch, epochs in ((32, 8), (128, 28)):
             epochs = max(1, round(epochs * p["epochs_scale"]))
-            r = compare(batch, epochs, trials=p["trials"], device=dev)
+            r = compare(batch, epochs, p["training_pairs"], device=dev, only=TARGETED)
             raw.append(r)
-            bare = r["variants"]["bare"]["steps_per_s"]["median"]
-            engine = r["variants"]["engine"]["steps_per_s"]["median"]
-            ratio = r["engine_ratio"]["wall"]
-            rows.append(
-                Row(
-                    f"training {dev} batch {batch}",
-                    engine,
-                    "steps/s",
-                    bare,
-                    ratio["median"],
-                    "ratio >= 0.9",
-                    ratio["median"] >= 0.9,
-                    f"{ratio['min']:.2f}-{ratio['max']:.2f}",
+            engine = r["variants"]["engine"]["steps_per_cpu_s"]["median"]
+            for name, suffix in baselines.items():
+                ratio, target = r["ratios"][name]["cpu"], TARGETS[name]
+                judged = verdict(ratio, target)
+                rows.append(
+                    Row(
+                        f"training {dev} batch {batch}{suffix}",
+                        engine,
+                        "steps/CPU-s",
+                        r["variants"][name]["steps_per_cpu_s"]["median"],
+                        ratio["median"],
+                        f"ratio >= {target}",
+                        judged == "met",
+                        f"IQR {ratio['q1']:.2f}-{ratio['q3']:.2f}",
+                        unsure=judged == "unsure",
+                    )
                 )
-            )
     return rows, raw
 
 
@@ -320,6 +298,35 @@ def stall_rows(p: dict) -> tuple[list[Row], Any]:
     return rows, raw
 
 
+def _startup_row(figure: str, window: list[float], floor: list[float], is_quit: bool) -> Row:
+    """Start-up: the window's time over the floor's (<= 1.3); quit: the extra seconds over the
+    floor's quit (<= 0.5 s). Median of the pairs, interquartile range as the spread."""
+    if is_quit:
+        q1, med, q3 = quartiles([w - f for w, f in zip(window, floor, strict=True)])
+        target, spread = f"<= floor + {QUIT_TARGET_S} s", f"+{q1:.2f} to +{q3:.2f} s"
+        check = verdict(lambda x: x <= QUIT_TARGET_S, med, q1, q3)
+    else:
+        q1, med, q3 = quartiles([w / f for w, f in zip(window, floor, strict=True)])
+        target, spread = f"ratio <= {START_TARGET}", f"{q1:.2f}-{q3:.2f}"
+        check = verdict(lambda x: x <= START_TARGET, med, q1, q3)
+    value, baseline = statistics.median(window), statistics.median(floor)
+    return Row(figure, value, "s", baseline, value / baseline, target, check["met"], spread,
+               check["unsure"])  # fmt: skip
+
+
+def startup_rows(p: dict) -> tuple[list[Row], Any]:
+    raw = measure_startup(p["startup_trials"], p["quit_after_s"])
+    floor_start, floor_quit = raw["floor start"], raw["floor quit"]
+    rows = [
+        _startup_row("start-up, first start", raw["first start start"], floor_start, False),
+        _startup_row("start-up, saved settings", raw["returning start"], floor_start, False),
+        _startup_row("start-up, session file", raw["session start"], floor_start, False),
+        _startup_row("quit after racing", raw["returning quit"], floor_quit, True),
+        _startup_row("quit after training", raw["session quit"], floor_quit, True),
+    ]
+    return rows, raw
+
+
 # ------------------------------------------------------------------------------------ the run
 
 SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
@@ -353,6 +360,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         landscape_n=41,
         basins_n=200,
         trials=9,
+        training_pairs=15,
         race_steps=400,
         swarm_seconds=0.4,
         epochs_scale=1.0,
@@ -369,9 +377,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         landscape_n=41,
         basins_n=200,
         trials=3,
+        training_pairs=13,
         race_steps=150,
         swarm_seconds=0.1,
-        epochs_scale=0.3,
+        epochs_scale=0.6,
         live_seconds=2.5,
         live_trials=4,
         slice_seconds=0.5,
@@ -385,6 +394,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         landscape_n=5,
         basins_n=10,
         trials=1,
+        training_pairs=1,
         race_steps=5,
         swarm_seconds=0.01,
         epochs_scale=0.05,

@@ -11,7 +11,6 @@ nobody's real settings are read or written.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ PRESET = "rosenbrock-adam-vs-sgd"
 _CHILD = """
 import os, sys
 mode, then, run_s, gdsim_args = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4:]
-from app.main import import_torch_before_qt
+from app.display import import_torch_before_qt
 import_torch_before_qt()  # the order gdsim imports them in (the floor too: same work)
 import pyqtgraph
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -141,27 +140,8 @@ def _session_file(folder: str) -> str:
     return path
 
 
-def _row(figure: str, window: list[float], floor: list[float], is_quit: bool) -> Any:
-    """Start-up: the window's time over the floor's (<= 1.3); quit: the extra seconds over the
-    floor's quit (<= 0.5 s). Median of the pairs, interquartile range as the spread."""
-    from app.bench import Row
-    from core.bench.stats import quartiles, verdict
-
-    if is_quit:
-        q1, med, q3 = quartiles([w - f for w, f in zip(window, floor, strict=True)])
-        target, spread = f"<= floor + {QUIT_TARGET_S} s", f"+{q1:.2f} to +{q3:.2f} s"
-        check = verdict(lambda x: x <= QUIT_TARGET_S, med, q1, q3)
-    else:
-        q1, med, q3 = quartiles([w / f for w, f in zip(window, floor, strict=True)])
-        target, spread = f"ratio <= {START_TARGET}", f"{q1:.2f}-{q3:.2f}"
-        check = verdict(lambda x: x <= START_TARGET, med, q1, q3)
-    value, baseline = statistics.median(window), statistics.median(floor)
-    return Row(figure, value, "s", baseline, value / baseline, target, check["met"], spread,
-               check["unsure"])  # fmt: skip
-
-
-def startup_rows(p: dict) -> tuple[list[Any], Any]:
-    trials, run_s = p["startup_trials"], p["quit_after_s"]
+def measure_startup(trials: int, run_s: float) -> dict[str, Any]:
+    """Seconds per trial of each child's start and quit ("floor start", "session quit", ...)."""
     compiled = compile_bytecode()
     raw: dict[str, list[float]] = {}
 
@@ -186,12 +166,4 @@ def startup_rows(p: dict) -> tuple[list[Any], Any]:
                                   "--session", session))  # fmt: skip
             if os.listdir(homes["empty"]):
                 raise GdsimError("start-up benchmark: the first-start child saved settings")
-    floor_start, floor_quit = raw["floor start"], raw["floor quit"]
-    rows = [
-        _row("start-up, first start", raw["first start start"], floor_start, is_quit=False),
-        _row("start-up, saved settings", raw["returning start"], floor_start, is_quit=False),
-        _row("start-up, session file", raw["session start"], floor_start, is_quit=False),
-        _row("quit after racing", raw["returning quit"], floor_quit, is_quit=True),
-        _row("quit after training", raw["session quit"], floor_quit, is_quit=True),
-    ]
-    return rows, {**raw, "bytecode_compiled": compiled}
+    return {**raw, "bytecode_compiled": compiled}

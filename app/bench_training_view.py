@@ -1,19 +1,10 @@
-"""Benchmarks of the Training view: is the window smooth, and what does it cost training?
+"""Benchmarks of the Training view (``gdsim bench``, section "window"): is the window smooth
+while training runs flat out, and what does it cost training?
 
-Run ``python -m app.bench_training_view [--seconds S] [--json]`` (offscreen by default). Each
-function returns a plain dict, for the closing note and a later ``gdsim bench``.
-
-(a) ``tick_latency``: a 16 ms ``QTimer`` on the GUI thread while the view trains flat out in a
-    shown ``MainWindow`` (1280×800, Training tab). The interval between its ticks is what a
-    lecturer feels as smoothness: it includes the view's own display tick (drain + setData),
-    Qt painting the plots, and waiting for the GIL while the worker thread trains. Also the
-    view's tick cost alone (p50/p99). Target: interval p99 ≤ 25 ms.
-(b) ``throughput``: training steps/s of the window's engine vs the same config on a bare
-    ``TrainingEngine.run()`` in a plain thread while the GUI thread sleeps (no events, no
-    painting), in short alternating slices in one run (the shared machine's load drifts), the
-    ratio being the median of the paired ratios. Target: window/bare ≥ 0.75.
-(c) ``race_frame``: display frame time (the view's tick plus the paints it causes) and the
-    16 ms timer's interval with 8 optimizers racing. Target: frame ≤ 16 ms.
+``tick_latency``: a 16 ms GUI timer's interval (what a lecturer feels). ``throughput``: the
+window's training steps/s against a bare engine, in alternating slices of one run (the shared
+machine's load drifts). ``race_frame``: display frame time with 8 optimizers racing.
+Alone: ``python -m app.bench_training_view [--seconds S] [--json]``.
 """
 
 from __future__ import annotations
@@ -77,12 +68,13 @@ def _window(optimizers: tuple[str, ...] = ("Adam(lr=0.01)",), size=(1280, 800)):
     win.tabs.setCurrentWidget(win.training_view)
     view = win.training_view
     c = view.controls
-    c.epochs_spin.setValue(100_000)
-    c.patience_spin.setValue(0)
-    c.specs = [parse_spec(s) for s in optimizers]
-    c._refresh_list()
+    c.run.epochs_spin.setValue(100_000)
+    c.run.patience_spin.setValue(0)
+    c.race.specs = [parse_spec(s) for s in optimizers]
+    c.race.refresh_list()
+    c.push()
     view.reset_run()
-    _wait(lambda: view.controller.engine is not None and not view._awaiting_reset, 30)
+    _wait(lambda: view.controller.engine is not None and not view.model.awaiting_reset, 30)
     return win, view
 
 
@@ -247,10 +239,10 @@ class _BareEngine:
 
 
 def _set_running(view, on: bool) -> None:
-    if (view._state == "running") != on:
+    if (view.model.state == "running") != on:
         view.toggle_run()
     want = "running" if on else "paused"
-    _wait(lambda: view.controller.engine.state == want and view._state == want, 10)
+    _wait(lambda: view.controller.engine.state == want and view.model.state == want, 10)
 
 
 def _window_steps(view, seconds: float) -> float:

@@ -1,18 +1,8 @@
-"""Unexpected exceptions become a message box and a log entry, not a dead lecture.
+"""Unexpected exceptions become a log entry and a message box, not a dead lecture.
 
-PySide6 prints exceptions raised in slots and carries on, but an exception that reaches
-``sys.excepthook`` from an event handler, or kills a worker thread silently, leaves the user
-with a window that no longer does anything and no idea why. ``install()`` routes both hooks to
-one ``ExceptionReporter`` that
-
-* logs the traceback at once (``logging`` is thread-safe) and keeps the last few in ``history``,
-* chains to the previous hook (so pytest-qt / the terminal still see it),
-* marshals the dialog to the GUI thread with a queued signal (a worker thread must never touch
-  widgets) and shows at most one non-modal dialog at a time, counting repeats, so an error
-  raised 30 times a second in a redraw does not bury the screen in dialogs.
-
-Dialogs are off when ``$GDSIM_ERROR_DIALOGS`` is "0" (the GUI tests set it) or
-``install(show_dialogs=False)``.
+``install()`` routes ``sys.excepthook`` and ``threading.excepthook`` to one ``ExceptionReporter``:
+it logs at once, chains to the previous hook, and shows at most one non-modal dialog at a time on
+the GUI thread (repeats counted). No dialogs when ``$GDSIM_ERROR_DIALOGS`` is "0".
 """
 
 from __future__ import annotations
@@ -157,9 +147,4 @@ def install(show_dialogs: bool = True) -> ExceptionReporter:
     else:
         _REPORTER.show_dialogs = show_dialogs
     _REPORTER.install()
-    return _REPORTER
-
-
-def reporter() -> ExceptionReporter | None:
-    """The installed reporter, if any (tests inspect ``history``)."""
     return _REPORTER

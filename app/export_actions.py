@@ -17,12 +17,13 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox
 
 from app.plaintext import message_box
+from app.window_host import make_action
 from core.errors import GdsimError, error_line
 
 if TYPE_CHECKING:
     from app.export import GifRecorder
-    from app.main_window import MainWindow
     from app.tasks import BackgroundTask
+    from app.window_host import WindowHost
 
 PNG_SCALES = (1, 2, 3)
 GIF_FRAMES = 120
@@ -32,7 +33,7 @@ GIF_FPS = 15
 class ExportActions(QObject):
     """The Export submenu of the File menu."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: WindowHost) -> None:
         super().__init__(window)
         self.menu = QMenu("&Export", window)
         self.menu.setObjectName("menuExport")
@@ -40,8 +41,8 @@ class ExportActions(QObject):
         w = window
         self.png_actions = []
         for scale in PNG_SCALES:
-            act = w._action(
-                f"actExportPng{scale}x", f"View as PNG at {scale}×…",
+            act = make_action(
+                w, f"actExportPng{scale}x", f"View as PNG at {scale}×…",
                 f"Save the current view as a PNG drawn at {scale}× its size on screen "
                 "(sharp on a slide: text and lines are drawn at that resolution)",
                 self._on_png,
@@ -49,18 +50,18 @@ class ExportActions(QObject):
             act.setData(scale)
             self.menu.addAction(act)
             self.png_actions.append(act)
-        self.act_csv = w._action(
-            "actExportCsv", "Curves as &CSV…",
+        self.act_csv = make_action(
+            w, "actExportCsv", "Curves as &CSV…",
             "Save the loss curves of the current view as a CSV file (one column per optimizer)",
             self._on_csv,
         )  # fmt: skip
-        self.act_gif = w._action(
-            "actExportGif", "Race as animated &GIF…",
+        self.act_gif = make_action(
+            w, "actExportGif", "Race as animated &GIF…",
             "Record the surface race from its start as an animated GIF (for slides and web pages)",
             self._on_gif,
         )  # fmt: skip
-        self.act_cancel_gif = w._action(
-            "actCancelGif", "Cancel GIF recording", "Stop recording; no file is written",
+        self.act_cancel_gif = make_action(
+            w, "actCancelGif", "Cancel GIF recording", "Stop recording; no file is written",
             self._on_cancel_gif,
         )  # fmt: skip
         self.act_cancel_gif.setEnabled(False)
@@ -71,7 +72,7 @@ class ExportActions(QObject):
         self.last_dir = str(Path.home())
 
     @property
-    def window(self) -> MainWindow:
+    def window(self) -> WindowHost:
         """The owning window, through Qt's parent link: a Python reference back to it would make a
         cycle through Qt's ownership that Python's collector cannot see, and no closed window would
         ever be freed."""

@@ -1,22 +1,10 @@
 """Who gets a key or a wheel turn: the window's run keys, the focused control, or the panel.
 
-One application event filter (``InputGuard``, installed by the main window) decides, so every
-control in every view follows the same rules without per-widget code:
-
-* The run keys (Space, S, →, R, N) are window-wide shortcuts. A focused control that *uses* the
-  key keeps it (Qt's ``ShortcutOverride``): a text field types every key, a button or check box
-  is pressed by Space, a combo opens on Space, a list toggles its row on Space, a slider or tab
-  bar moves on →. Anywhere else the key runs the race or the training.
-* Enter presses a focused push button (Qt does that only inside dialogs).
-* In a number field, Enter applies and Escape reverts the typed text, and both hand the keyboard
-  back to the view, so the next Space starts or pauses instead of typing into the field.
-* Buttons, check boxes and combos take focus from Tab only: a mouse click on Add must not leave
-  Add focused, or the next Space would add again instead of starting the race. The focus ring
-  then always marks what the keyboard is on.
-* A wheel turn over a combo, spin box or slider inside a scrolling panel scrolls the panel unless
-  that control has the focus (five notches over the Optimizer combo turned Adam into LBFGS).
-* A control reached with Tab wears a ring in the theme's highlight colour, thick enough for a
-  projector (Fusion's own is a 1 px line barely darker than the button's edge).
+One application event filter (``InputGuard``) applies the same rules to every control, without
+per-widget code: a focused control that uses a run key keeps it, Enter presses a focused button,
+Enter/Escape in a number field hand the keyboard back to the view, buttons take focus from Tab
+only, the wheel scrolls a panel unless the control under it has the focus, and a Tab-reached
+control wears a projector-visible focus ring.
 """
 
 from __future__ import annotations

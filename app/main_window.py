@@ -57,6 +57,7 @@ from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
 from app.views import surface_anatomy, surface_basins, surface_schedule
 from app.views.surface_view import SurfaceView
 from app.window_geometry import fit_to_screen, restore_geometry, save_geometry
+from app.window_host import make_action
 from core.errors import GdsimError
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ class MainWindow(QMainWindow):
         self._settings_file = settings_file
         self._closed = False
         self._placed: QRect | None = None  # where restore_geometry put the window
-        self.error_reporter = errors.install()
+        errors.install()
         self.theme = get_theme()
         self.tools: dict[str, dict[str, object]] = {}  # view key -> tool name -> tool
 
@@ -185,7 +186,7 @@ class MainWindow(QMainWindow):
         col.addWidget(self.sessions.banner)
         col.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
-        self.code_panel = CodePanel(self)
+        self.code_panel = CodePanel(self, self.sessions.act_export_script)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.code_panel)
 
         self.status_label = PlainLabel(self)
@@ -222,26 +223,8 @@ class MainWindow(QMainWindow):
         self._on_theme_changed()
 
     # -- construction --------------------------------------------------------------------
-    def _action(
-        self,
-        name: str,
-        text: str,
-        tip: str,
-        slot: Callable,
-        shortcuts: list[QKeySequence] | None = None,
-        checkable: bool = False,
-    ) -> QAction:
-        act = QAction(text, self)
-        act.setObjectName(name)
-        act.setToolTip(tip)
-        act.setStatusTip(tip)
-        act.setCheckable(checkable)
-        if shortcuts:
-            act.setShortcuts(shortcuts)
-            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        act.triggered.connect(slot)
-        self.addAction(act)  # shortcuts work in full screen, where the menu bar may be hidden
-        return act
+    def _action(self, *args, **kwargs) -> QAction:
+        return make_action(self, *args, **kwargs)
 
     def _build_actions(self) -> None:
         ks = QKeySequence.StandardKey
@@ -465,6 +448,15 @@ class MainWindow(QMainWindow):
         if panel is not None:
             panel.toggle()
         self._sync_panel_action()
+
+    def collapse_control_panel(self) -> QWidget | None:
+        """Collapse the current view's control panel to its strip; the panel, if it was open."""
+        panel = self._panel(self.current_view())
+        if not panel.isExpanded():
+            return None
+        panel.setExpanded(False)
+        self._sync_panel_action()
+        return panel
 
     def _panel(self, view: QWidget):
         return view.control_panel()  # type: ignore[attr-defined]

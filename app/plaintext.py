@@ -1,18 +1,9 @@
 """Text from a file, a setting, a SPEC or the user, shown as plain text: the one place for it.
 
-Why: Qt shows a QLabel's text (AutoText), a tooltip and a message box as HTML whenever it looks
-like HTML, and pyqtgraph's legends, titles and axis labels always take HTML. A shared session
-titled ``<img src="/dev/zero">`` made Qt read /dev/zero until the process died, and
-``<img src="/some/file.png">`` drew a local file into the window and into exported pictures.
-
-* ``PlainLabel`` -- a QLabel that shows its text as it is. Every label gdsim makes is one,
-  except a ``RichLabel``, whose markup gdsim writes itself and where any quoted text goes
-  through ``esc``.
-* ``esc(text)`` -- HTML-escaped, for pyqtgraph text items (legend entries, titles, axis labels)
-  and for the quoted parts of a ``RichLabel``.
-* ``plain_tip(text)`` -- a tooltip that shows ``text`` as it is.
-* ``message_box(icon, title, text, parent)`` -- a QMessageBox whose text (and informative
-  text) is plain.
+Qt renders a label, tooltip or message box as HTML when the text looks like HTML (an ``<img>``
+in a shared session's title can read any local file), and pyqtgraph's text items always take
+HTML. Hence ``PlainLabel``, ``esc`` (for pyqtgraph and ``RichLabel``), ``plain_tip`` and
+``message_box``.
 """
 
 from __future__ import annotations

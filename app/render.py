@@ -1,35 +1,9 @@
-"""``gdsim render`` and ``gdsim --screenshot``: the window's pictures, made without a display.
+"""``gdsim render`` and ``gdsim --screenshot``: pictures of the real window, made offscreen.
 
-Why: slides, the README and bug reports need pictures of exactly what gdsim shows, made by a
-script (reproducible, no screen, no hand-cropping). So both commands build the *real* window
-(``MainWindow``, every view and tool as a user gets them) on Qt's offscreen platform, apply a
-preset or session through the same ``MainWindow.apply_session`` the File menu uses, run it for
-a fixed number of steps (deterministic: the same command gives the same picture), and write
-the picture through ``app.export``.
-
-``gdsim render (--preset NAME | --session FILE) -o out.png|out.gif [options]``
-
-* ``--steps N``: race steps (Surfaces view) or training batches (Training view) to run after
-  the session is applied. Default: 300 race steps; the whole training run.
-* ``--view surfaces|training``: which view (default: the one the session names).
-* ``--part window|view|plots|map``: what is drawn -- the whole window (with the preset's
-  title and explanation above the views), the view's tab, its plots, or the Surfaces map
-  alone. Default: window for a PNG, map for a GIF.
-* ``--size WxH``: the size of that part in (logical) pixels; the window is resized until the
-  part has it (the window's minimum size, 640x480, still applies). ``--scale S`` draws
-  at S times that (2 or 3 for slides): more pixels, same layout.
-* ``--theme light|dark``.
-* A GIF animates the Surfaces race over the N steps: ``--frames`` (default: as many as play
-  the race at the session's own speed at ``--fps``, 15, capped at 150) and ``--fps``.
-
-Errors (unknown preset -- the names are listed --, unreadable session, bad extension, a folder
-that cannot be written, a GIF of the Training view) print ``gdsim render: error: ...`` as one
-line and exit 2, before any window is built where possible.
-
-``gdsim --screenshot PATH [--preset NAME | --session FILE] [--steps N] [--scale S]`` opens
-the real window offscreen with the user's saved state (or the given preset/session), runs the
-current view for N steps (default as above), saves the whole window as a PNG and exits 0. It
-does not save settings, so the user's next start is unchanged.
+For slides, the README and bug reports: the real ``MainWindow`` applies a preset or session the
+way File ▸ Open does, runs a fixed number of steps (the same command gives the same picture) and
+writes through ``app.export``. Options: ``gdsim render --help``. Bad input is one line, exit 2,
+before any window is built where possible; a screenshot never saves settings.
 """
 
 from __future__ import annotations
@@ -127,7 +101,7 @@ def _output_kind(path: str) -> str:
 def _qt_app() -> Any:
     """The QApplication (made offscreen if none exists yet: render never needs a display)."""
     os.environ.setdefault("GDSIM_ERROR_DIALOGS", "0")
-    from app.main import import_torch_before_qt
+    from app.display import import_torch_before_qt
 
     import_torch_before_qt()
     from PySide6.QtWidgets import QApplication

@@ -1,19 +1,9 @@
-"""Sessions in the window: File ▸ Open/Save session, lecture presets, and the code panel.
+"""Sessions in the window: File ▸ Open/Save session, lecture presets, the banner and the code dock.
 
-Why a module of its own: the window only hosts views; what a *session* is (``core.files.session``)
-and what code reproduces the screen (``core.teach.codegen``) belong to core, and the glue that turns
-them into menus, a banner and a dock lives here, so ``main_window`` stays about windows.
-
-* **Open** validates the whole file first (``core.files.session.load_session``); a malformed, hostile,
-  truncated or future-version file is refused with a message and the screen is left exactly as
-  it was. **Save** writes through ``core.files.session.save_session`` (validated, then written to a
-  temporary file and renamed), so a full disk or a read-only folder never truncates a file.
-* Loading anything (a file or a preset) first keeps what was on screen; File ▸ "Back to the
-  previous session" brings it back, so a click on a preset never loses a lecturer's setup.
-* The banner above the views shows the loaded scenario's title and explanation, for the
-  lecture hall; it closes with its × button.
-* The code panel (View ▸ Show code, a dock) shows the standalone PyTorch script for the
-  current view, refreshed while visible; "Export script…" writes it as a ``.py`` file.
+What a session is belongs to ``core.files.session`` and the reproducing script to
+``core.teach.codegen``; this module is the glue into menus, so the window stays about windows.
+A file is validated whole before anything on screen changes, and File ▸ "Back to the previous
+session" undoes the last Open or preset.
 """
 
 from __future__ import annotations
@@ -42,12 +32,13 @@ from PySide6.QtWidgets import (
 
 from app.plaintext import PlainLabel, message_box, plain_tip
 from app.settings import read_str
+from app.window_host import make_action
 from core.errors import GdsimError, error_line
 from core.files.atomic import write_text_atomic
 from core.files.session import Session, list_presets, load_preset, load_session, save_session
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.window_host import WindowHost
 
 log = logging.getLogger("gdsim.sessions")
 
@@ -151,7 +142,7 @@ class SessionBanner(QFrame):
 class CodePanel(QDockWidget):
     """The runnable PyTorch code for what the current view shows (View ▸ Show code)."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: WindowHost, export_script: QAction) -> None:
         super().__init__("Code", window)
         self.setObjectName("codeDock")
         body = QWidget(self)
@@ -172,7 +163,7 @@ class CodePanel(QDockWidget):
         self.export_button.setToolTip(
             "Save the script as a .py file that needs only torch and reproduces this run"
         )
-        self.export_button.clicked.connect(window.sessions._on_export_script)
+        self.export_button.clicked.connect(export_script.trigger)
         self.note = PlainLabel(body)
         self.note.setObjectName("codeNote")
         self.note.setWordWrap(True)
@@ -217,11 +208,9 @@ class CodePanel(QDockWidget):
         if not self.isVisible() or self.isFloating() or self.width() >= width:
             return
         window = self.parentWidget()
-        panel = window._panel(window.current_view())
-        if panel is not None and panel.isExpanded():
-            panel.setExpanded(False)
+        panel = window.collapse_control_panel()
+        if panel is not None:
             self._collapsed = panel
-            window._sync_panel_action()
             window.resizeDocks([self], [width], Qt.Orientation.Horizontal)
 
     @Slot()
@@ -253,30 +242,30 @@ class CodePanel(QDockWidget):
 class SessionActions(QObject):
     """File-menu actions for sessions, presets and the exported script."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: WindowHost) -> None:
         super().__init__(window)
         self.previous: Session | None = None
         self.last_dir = str(Path.home())
         self.last_file = ""  # the session last opened or saved: where both dialogs start
         self.banner = SessionBanner(window)
         w = window
-        self.act_open = w._action(
-            "actOpenSession", "&Open session…", "Open a saved gdsim session (.json)",
+        self.act_open = make_action(
+            w, "actOpenSession", "&Open session…", "Open a saved gdsim session (.json)",
             self._on_open, [QKeySequence("Ctrl+O")],
         )  # fmt: skip
-        self.act_save = w._action(
-            "actSaveSession", "&Save session…",
+        self.act_save = make_action(
+            w, "actSaveSession", "&Save session…",
             "Save what is on screen (surface, optimizers, training setup) as a small JSON file",
             self._on_save, [QKeySequence("Ctrl+Shift+S"), QKeySequence("Ctrl+S")],
         )  # fmt: skip
-        self.act_revert = w._action(
-            "actRevertSession", "&Back to the previous session",
+        self.act_revert = make_action(
+            w, "actRevertSession", "&Back to the previous session",
             "Undo the last Open or preset: bring back what was on screen before it",
             self.revert,
         )  # fmt: skip
         self.act_revert.setEnabled(False)
-        self.act_export_script = w._action(
-            "actExportScript", "Export &script…",
+        self.act_export_script = make_action(
+            w, "actExportScript", "Export &script…",
             "Save the PyTorch script that reproduces the current view (needs only torch)",
             self._on_export_script,
         )  # fmt: skip
@@ -289,7 +278,7 @@ class SessionActions(QObject):
         self.preset_menu.aboutToShow.connect(self._fill_presets)
 
     @property
-    def window(self) -> MainWindow:
+    def window(self) -> WindowHost:
         """The owning window, through Qt's parent link: a Python reference back to it would make a
         cycle through Qt's ownership that Python's collector cannot see, and no closed window would
         ever be freed."""

@@ -1,50 +1,9 @@
-"""A cancellable background task on a QThread: one function, progress out, one result.
+"""``BackgroundTask``: one cancellable function on a QThread, progress out, one result.
 
-Why this exists: several teaching tools (the network's loss landscape, the learning-rate finder)
-run one long computation on demand — seconds of torch work the GUI thread must never wait for —
-and each needs the same care: progress without flooding the event loop, a Cancel that works at
-once, errors as one line for a label, and a clean stop when the window closes. ``BackgroundTask``
-does that once.
-
-The work function runs on a worker thread and sees only two callables, so it can live in ``core``
-(Qt-free) and be tested without Qt::
-
-    def work(report, cancelled, *args):
-        for i in range(n):
-            if cancelled():
-                return None          # the task then emits cancelled(), whatever is returned
-            ...
-            report((i + 1) / n, f"row {i + 1} of {n}")
-        return result
-
-    task = BackgroundTask(parent)
-    task.progress.connect(bar_update)        # (fraction 0..1, text), at most ~20 a second
-    task.succeeded.connect(show_result)      # (the returned object)
-    task.failed.connect(show_error)          # (one line)
-    task.cancelled.connect(show_cancelled)
-    task.start(work, arg1, arg2)
-
-Rules:
-* Exactly one of ``succeeded``/``failed``/``cancelled`` follows every ``start`` (on the GUI
-  thread), and no ``progress`` of that run comes after it.
-* ``cancel()`` is immediate for the GUI: it raises the flag the work function polls, emits
-  ``cancelled`` right away and forgets the run; the worker thread ends by itself as soon as the
-  function notices (its result, if any, is dropped). So a Cancel button never waits for torch.
-* ``start()`` while a run is in progress cancels that run first (``cancelled`` is emitted for
-  it), then starts the new one: the newest request wins, which is what a user clicking
-  "Compute" again expects.
-* ``failed`` text: ``core.errors.error_line(exc, name_type=True)``: a ``GdsimError``'s first line
-  as is (it is written for the user), any other exception as ``"TypeError: first line"`` (a bug,
-  named so it can be reported).
-* Threads: a new ``QThread`` per run, with the worker-object pattern. Python references to the
-  worker ``QObject`` and its ``QThread`` are kept until the thread has *finished* (dropping the
-  worker early deleted it under the running thread: a segfault we had, see ``app.worker``) *and*
-  the worker's last queued signal has been delivered; they are let go later, in ``start()`` or
-  ``shutdown()``, never inside a slot those objects triggered (deleting a sender whose queued
-  signals are still pending, then asking for ``sender()``, crashed the GUI thread).
-  ``shutdown()`` cancels, quits and waits (≤ ``timeout_ms``) for every thread this task ever
-  started; ``terminate()`` is never used: a thread still busy after the budget is parked
-  (``app.threads.park``) and ends by itself; quitting waits for it (``app.threads``).
+For the teaching tools' long torch computations (landscape, lr finder), which the GUI thread must
+never wait for. The function sees only ``report(fraction, text)`` and ``cancelled()``, so it can live
+in Qt-free ``core``. Exactly one of ``succeeded``/``failed``/``cancelled`` follows every ``start``
+(the newest start wins); ``cancel()`` never waits for torch; threads are never terminated.
 """
 
 from __future__ import annotations

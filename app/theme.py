@@ -1,21 +1,10 @@
 """Lecture-hall theming: one zoom factor and one light/dark choice for the whole window.
 
-Why a single object: a lecturer presses Ctrl+= once and *everything* must grow — Qt widget
-fonts, pyqtgraph axis ticks and labels, legend text and the width of every plotted line — so
-that the back row can read the axes. Qt only scales widget fonts by itself; pyqtgraph items
-and pens have to be told. ``ThemeManager`` keeps the state, applies it to the QApplication
-(font, palette, indicator sizes) and to every pyqtgraph view in every
-top-level window, then emits ``changed`` so views can re-pen their own data items.
-
-Usage from a view (plot items are created once, re-penned on change)::
-
-    from app.theme import get_theme
-    theme = get_theme()
-    curve = plot.plot(pen=theme.pen(color, 2))
-    theme.bind_pen(curve, color, 2)          # re-applied on every zoom/theme change
-    theme.changed.connect(self._on_theme)    # a bound method of a QObject, never a lambda
-
-Colours for data series come from ``series_color(i)`` (readable on both backgrounds).
+One object, because Ctrl+= must grow everything at once (widget fonts, pyqtgraph axes and legends,
+line widths) and Qt scales only widget fonts by itself. ``ThemeManager`` applies the state to the
+QApplication and every pyqtgraph view, then emits ``changed``; views keep their pens current with
+``theme.bind_pen(item, color, width)`` or a bound-method slot (never a lambda: it would outlive
+the view). Data colours: ``series_color(i)``.
 """
 
 from __future__ import annotations
@@ -94,13 +83,12 @@ class Colors:
 
     background: str
     foreground: str
-    grid_alpha: float
     contour: tuple[int, int, int, int]  # contour lines over the heat map
     legend_brush: tuple[int, int, int, int]
 
 
-LIGHT = Colors("#FFFFFF", "#1E1E1E", 0.25, (0, 0, 0, 110), (255, 255, 255, 200))
-DARK = Colors("#1B1D21", "#DADADA", 0.3, (0, 0, 0, 120), (30, 32, 36, 210))
+LIGHT = Colors("#FFFFFF", "#1E1E1E", (0, 0, 0, 110), (255, 255, 255, 200))
+DARK = Colors("#1B1D21", "#DADADA", (0, 0, 0, 120), (30, 32, 36, 210))
 
 
 def _dark_palette() -> QPalette:
@@ -401,11 +389,6 @@ class ThemeManager(QObject):
                 continue
             alive.append((ref, fn))
         self._bindings = alive
-
-    def style_widget_tree(self, root: QWidget) -> None:
-        """Style every pyqtgraph view under ``root`` (``root`` included)."""
-        for view in _plot_views(root):
-            self.style_plot(view)
 
     def _restyle_later(self, view: pg.GraphicsView) -> None:
         view._gdsim_restyle = False  # type: ignore[attr-defined]

@@ -1,24 +1,10 @@
-"""The one place in the app that owns threads: the training engine on a worker ``QThread``.
+"""The training engine on a worker ``QThread`` (``TrainingWorker``) and what a view holds of it
+(``TrainingController``: ``launch``, ``send(command)``, ``drain``, ``shutdown``).
 
-Why this shape (Qt for Python's worker-object pattern, plus the engine's own command queue):
-
-* ``TrainingWorker`` is a plain ``QObject`` moved to a ``QThread``. Its ``run`` slot builds the
-  ``TrainingEngine`` *inside* that thread (the model, the optimizer and any CUDA context belong
-  to the thread that trains with them), then calls ``engine.run()``, which blocks until stopped.
-  A busy thread never serves queued slots, so commands do not go through Qt at all: they go
-  through the engine's thread-safe ``send``, applied by the engine between two batches.
-* Commands are ``core.engine.commands`` values (``send(Pause())``), never method names. The GUI
-  never waits on the worker: commands sent before the engine exists (it is being built in the
-  thread) are kept by ``EngineHandle`` and replayed, in order, the moment it exists.
-  Results come back only through ``engine.drain()``, called by the view's display timer (~30 Hz)
-  on the GUI thread: one short lock, no queued signal per batch.
-* Shutting down sets the stop command, ``quit()``s the thread and ``wait()``s at most
-  ``timeout_ms`` (the engine notices a stop within one batch). ``terminate()`` is never used:
-  if a batch takes longer than the budget, the thread is parked (``app.threads.park``) and
-  finishes on its own a moment later; quitting waits for it (``app.threads``).
-
-``TrainingController`` is what a view holds: ``launch(config)``, ``send(command)``, ``drain()``,
-``failed``/``finished`` signals (delivered on the GUI thread) and ``shutdown()``.
+The engine is built inside its thread (model, optimizer and any CUDA context belong to it) and
+blocks in ``run()``, so commands bypass Qt: they go through the engine's thread-safe ``send``
+(kept by ``EngineHandle`` until the engine exists) and results come back by ``drain()`` on the
+view's display timer.
 """
 
 from __future__ import annotations
@@ -183,9 +169,8 @@ class TrainingController(QObject):
 
         Never ``terminate()``: a thread still busy after the budget is parked and ends by itself.
         """
-        # Keep the worker's Python wrapper alive until its thread has ended: dropping the last
-        # reference deletes the C++ QObject right here, on the GUI thread, while the worker thread
-        # may still be inside run() on it -- a use-after-free that segfaulted ~1 GUI suite in 7.
+        # Keep the worker's wrapper until its thread has ended: dropping it deletes the C++
+        # QObject here, on the GUI thread, while run() may still be using it.
         thread, worker, handle = self._thread, self._worker, self._handle
         self._thread = self._worker = None
         if thread is None:

@@ -556,7 +556,6 @@ class AnatomyTool(QObject):
         self._phase: Phase | None = None  # the narrated phase on show (until something else)
         self._busy = False  # our own redraw after a narrated step
         self._drawn: object = None  # the anatomy on show (skip identical redraws)
-        self._drawn_range: object = None
         self._info_pending: str | None = None
         self._info_time = 0.0
         self._closed = False

@@ -131,7 +131,6 @@ class TrajectoryLayer(pg.GraphicsObject):
         self._origin = QPointF()
         self._img_halo: QImage | None = None
         self._img_line: QImage | None = None
-        self.rebuilds = 0  # full redraws so far (tests, the benchmark)
         viewbox.sigRangeChanged.connect(self._on_range)
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption, False)
 
@@ -163,10 +162,6 @@ class TrajectoryLayer(pg.GraphicsObject):
         if tr.pens is None:
             tr.pens = self._pens(tr.color, list(self._tracks).index(key))
         return tr.pens
-
-    def clear_tracks(self) -> None:
-        self._tracks.clear()
-        self.invalidate()
 
     def set_data(self, key: object, points: np.ndarray, steps: np.ndarray) -> None:
         """The runner's history (``Trail.points()``, ``Trail.steps()``); new steps are drawn
@@ -262,7 +257,6 @@ class TrajectoryLayer(pg.GraphicsObject):
         return ph, pl
 
     def _rebuild(self, t: QTransform, w: int, h: int, dev_ratio: float) -> None:
-        self.rebuilds += 1
         size = (int(round(w * dev_ratio)), int(round(h * dev_ratio)))
         for name in ("_img_halo", "_img_line"):
             img = getattr(self, name)

@@ -243,16 +243,6 @@ class OptimizerPanel(QWidget):
         if self.list.currentItem() is None:
             self._show_form(None)
 
-    def clear_entries(self) -> None:
-        self._updating = True
-        try:
-            self.list.clear()
-        finally:
-            self._updating = False
-        self._entries.clear()
-        self._show_form(None)
-        self._sync_buttons()
-
     def current_id(self) -> int:
         item = self.list.currentItem()
         return int(item.data(ROLE_ID)) if item is not None else -1
@@ -261,9 +251,6 @@ class OptimizerPanel(QWidget):
         item = self._item(rid)
         if item is not None:
             self.list.setCurrentItem(item)
-
-    def ids(self) -> list[int]:
-        return [int(self.list.item(i).data(ROLE_ID)) for i in range(self.list.count())]
 
     def set_theme_name(self, name: str) -> None:
         self._theme_name = name

@@ -199,10 +199,6 @@ class LrPage(QWidget):
         if self.on_show is not None:
             self.on_show()  # the race may have run while the page was hidden
 
-    @property
-    def showing_plot(self) -> bool:
-        return self.stack.currentWidget() is self.plot
-
     def update_from(self, entries: Iterable[RunnerEntry], generation: int) -> None:
         """Push what changed into the curves (cheap when nothing did)."""
         entries = list(entries)

@@ -291,7 +291,9 @@ class SurfaceView(QWidget):
         if self.plots.below_reference and self.log_check.isChecked():
             self.log_check.setChecked(False)  # redraws on a linear axis
             what = "f*" if self.plots.reference_known else "the lowest value on the map"
-            self.model.set_note(f"log y off: a loss went below {what}, which a log axis cannot show")
+            self.model.set_note(
+                f"log y off: a loss went below {what}, which a log axis cannot show"
+            )
 
     def _on_status(self) -> None:
         self._refresh_status(force=True)
@@ -455,4 +457,3 @@ class SurfaceView(QWidget):
     def trajectory(self, rid: int):
         """``(x, y)`` of the path the map shows for a runner."""
         return self.plots.trajectory(rid)
-

@@ -59,6 +59,7 @@ from app.views.training_controls import ERROR_COLORS
 from app.widgets.contour_map import ContourMap
 from core.engine.training import WeightsSnapshot
 from core.errors import GdsimError, error_line
+from core.state.training import TrainingModel
 from core.teach.landscape import DEFAULT_RANDOM_SPAN, LandscapeSlice, compute_landscape
 
 log = logging.getLogger("gdsim.landscape")
@@ -292,9 +293,9 @@ class LandscapePage(QWidget):
 class LandscapeTool(QObject):
     """Controller of the landscape page: asks the engine for weights, runs the task, draws."""
 
-    def __init__(self, view) -> None:
-        super().__init__(view)
-        self.view = view
+    def __init__(self, model: TrainingModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
         self.theme = get_theme()
         self.page = LandscapePage(self.theme)
         self.task = BackgroundTask(self, name="gdsim-landscape")
@@ -326,19 +327,16 @@ class LandscapeTool(QObject):
         if self._closed:
             return
         p = self.page
-        controller = self.view.controller
-        engine = controller.engine if controller.alive else None
-        if engine is None:
+        lane = self.model.focus_lane  # the network the decision boundary shows
+        try:
+            future = self.model.request_weights(lane)
+        except GdsimError as exc:
+            self._show_message(error_line(exc), True)
+            return
+        if future is None:
             self._show_message(
                 "Nothing trained yet: press Start or Step, then compute the landscape.", True
             )
-            return
-        combo = self.view.boundary_lane_combo
-        lane = max(0, combo.currentIndex())
-        try:
-            future = engine.request_weights(lane)
-        except GdsimError as exc:
-            self._show_message(error_line(exc), True)
             return
         self.task.cancel()  # a computation in progress gives way to this one (no-op if idle)
         self._lane = lane
@@ -495,6 +493,6 @@ def _explanation(r: LandscapeSlice) -> str:
 def install(view) -> LandscapeTool:
     """Add the "Loss landscape" page to a ``TrainingView``; keep the returned tool referenced
     (e.g. ``view.landscape``) and call its ``shutdown()`` from the view's ``shutdown()``."""
-    tool = LandscapeTool(view)
+    tool = LandscapeTool(view.model, view)
     view.add_plot_page(tool.page, "Loss landscape")
     return tool

@@ -30,7 +30,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, QTimer, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -49,8 +49,10 @@ from app.tasks import BackgroundTask
 from app.theme import ThemeManager, get_theme
 from app.views.training_controls import ERROR_COLORS
 from app.widgets.slider_spin import SciDoubleSpinBox, format_number
+from core.engine.optimizers import parse_spec
 from core.engine.training import TrainConfig
 from core.errors import GdsimError, error_line
+from core.state.training import TrainingModel
 from core.teach.lr_finder import (
     DEFAULT_LR_MAX,
     DEFAULT_LR_MIN,
@@ -120,9 +122,13 @@ def _round_lr(lr: float) -> float:
 class LRFinderTool(QObject):
     """The finder's controls (a panel group), its plot page and the background task."""
 
-    def __init__(self, view, theme: ThemeManager | None = None) -> None:
-        super().__init__(view)
-        self.view = view
+    pageWanted = Signal(QWidget)  # a test started: its plot page should come to the front
+
+    def __init__(
+        self, model: TrainingModel, theme: ThemeManager | None = None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.model = model
         self.theme = theme or get_theme()
         self.task = BackgroundTask(self, name="gdsim-lrfinder")
         self.result: LRFinderResult | None = None  # the last finished run
@@ -147,10 +153,8 @@ class LRFinderTool(QObject):
         self.use_button.clicked.connect(self.use_suggestion)
         self.valley_button.clicked.connect(self.use_valley)
         self.theme.changed.connect(self._on_theme)
-        controls = getattr(view, "controls", None)
-        if controls is not None:
-            controls.structuralChanged.connect(self._on_settings_changed)
-            controls.laneSelected.connect(self._on_lane_selected)
+        model.settings_edited.connect(self._on_settings_changed)
+        model.lane_selected.connect(self._on_lane_selected)
         self._sync()
 
     # -- building --------------------------------------------------------------------------
@@ -331,8 +335,9 @@ class LRFinderTool(QObject):
     def find(self) -> bool:
         """Validate the request and start the range test; False (reason shown) if refused."""
         try:
-            config = self.view.controls.config()
-            lane = int(self.view.controls.current_lane())
+            if self.model.invalid:
+                raise GdsimError(self.model.invalid)
+            config, lane = self.model.config, self.model.selected_lane
             lr_min, lr_max = float(self.min_spin.value()), float(self.max_spin.value())
             steps = int(self.steps_spin.value())
             spec = check_request(config, lane, lr_min, lr_max, steps)
@@ -352,9 +357,7 @@ class LRFinderTool(QObject):
         self._set_status(f"Range test for {spec} from lr {format_number(lr_min, 3)} to "
                          f"{format_number(lr_max, 3)} in {steps} steps…")  # fmt: skip
         self.result_label.setText(f"Running the range test for {esc(self._lane_text(spec, lane))}…")
-        tabs = getattr(self.view, "plot_tabs", None)
-        if tabs is not None and tabs.indexOf(self.page) >= 0:
-            tabs.setCurrentWidget(self.page)
+        self.pageWanted.emit(self.page)
         self._timer.start()
         self._sync()
         return True
@@ -382,18 +385,15 @@ class LRFinderTool(QObject):
         r = self.result
         if r is None or lr is None:
             return False
-        controls = self.view.controls
-        specs = controls.specs
+        specs = self.model.config.optimizers
         name = r.optimizer.split("(")[0]
-        if r.lane >= len(specs) or specs[r.lane].name != name:
+        if r.lane >= len(specs) or parse_spec(specs[r.lane]).name != name:
             self._set_status(
                 f"The race entry the test ran for ({name}) has changed: run the finder again.",
                 error=True,
             )
             return False
-        if controls.current_lane() != r.lane:
-            controls.select_lane(r.lane)  # the lr control then shows (and edits) that lane
-        self.view.lr_control.setValue(_round_lr(lr))
+        self.model.suggest_lr(r.lane, _round_lr(lr))  # the lr control then shows (and edits) it
         self._set_status(
             f"Learning rate set to {format_number(_round_lr(lr), 3)} for "
             f"{self._lane_text(name, r.lane)}."
@@ -548,7 +548,7 @@ class LRFinderTool(QObject):
         return f"Done: {how} ({r.seconds:.1f} s on {r.device})."
 
     def _lane_text(self, spec: str, lane: int) -> str:
-        many = len(getattr(self.view.controls, "specs", ())) > 1
+        many = len(self.model.config.optimizers) > 1
         return f"{spec} (race entry {lane + 1})" if many else str(spec)
 
     # -- state, theme ----------------------------------------------------------------------
@@ -623,7 +623,8 @@ def install(view) -> LRFinderTool:
     """Add the finder to a Training view: a group in its control panel, a page beside the
     decision boundary. Keep the returned object (e.g. ``view.lr_finder``) and call its
     ``shutdown()`` from the view's ``shutdown()``."""
-    tool = LRFinderTool(view)
+    tool = LRFinderTool(view.model, parent=view)
+    tool.pageWanted.connect(view.area.show_page)
     view.add_tool(tool.box)
     view.add_plot_page(tool.page, PAGE_TITLE)
     return tool

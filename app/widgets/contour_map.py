@@ -1,22 +1,10 @@
 """A 2-D scalar field as a filled contour map with a colour bar, for the surface race.
 
-Why it is built this way:
-* *Filled look, cheaply*: the heat map uses a colour map cut into ``bands`` flat steps, and
-  contour lines are drawn exactly at the band edges, so it reads like ``contourf`` while the
-  GPU-free path stays one ``ImageItem`` plus one line item (``connect='pairs'``).
-* *Contours without pyqtgraph's IsocurveItem*: its Python marching squares takes seconds on a
-  500×500 grid; ``contour_segments`` below is vectorised numpy (tens of ms), run once per field.
-* *Hostile values*: surfaces produce nan (outside a domain) and inf (overflow). nan stays
-  transparent, ±inf is clamped to the ends of the colour scale, and the colour levels come
-  from finite values only, so one overflow cannot wash out the map.
-* *Log scale*: many surfaces span decades (Rosenbrock: 0 … 2500). With ``log_scale=True``
-  colours follow log10(f − f_min + ε) and the colour bar is labelled with the values of
-  f − f_min, not with logarithms.
-
-Mouse (also in the tooltip): click or drag with the left button emits ``pointClicked(x, y)`` /
-``pointDragged(x, y)`` in data coordinates (the view sets the start point); the wheel zooms,
-Shift+drag or middle-drag pans, right-drag zooms the axes, right-click opens pyqtgraph's view
-menu ("View All").
+Filled look from a banded colour map with contour lines at the band edges (one ``ImageItem``
+plus one line item; ``contour_segments`` is vectorised numpy: pyqtgraph's IsocurveItem takes
+seconds at 500×500). nan stays transparent, ±inf is clamped, and the colour levels come from
+finite values only. Mouse: left click/drag emits ``pointClicked``/``pointDragged`` in data
+coordinates; wheel zooms, Shift+drag or middle-drag pans.
 """
 
 from __future__ import annotations
@@ -27,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from app.theme import ThemeManager, get_theme
@@ -274,11 +262,8 @@ class ContourMap(pg.PlotWidget):
         super().__init__(parent, viewBox=self._vb)
         self._theme = theme or get_theme()
         self._bands = max(1, int(bands))
-        self._cmap_name = colormap
         self._log = False
         self._levels = (0.0, 1.0)
-        self._fmin = 0.0
-        self._display: np.ndarray | None = None
         self._rect: QRectF | None = None
 
         pi = self.getPlotItem()
@@ -341,7 +326,7 @@ class ContourMap(pg.PlotWidget):
         """Show a field :func:`prepare_field` computed (for this map's number of bands)."""
         xs, ys = field.xs, field.ys
         lo, hi = field.levels
-        self._display, self._levels, self._fmin = field.display, field.levels, field.fmin
+        self._levels = field.levels
         self._log = field.log_scale
         # pixel centres on the grid points: extend by half a cell each way
         dx = (xs[-1] - xs[0]) / (xs.size - 1)
@@ -393,17 +378,8 @@ class ContourMap(pg.PlotWidget):
         """(low, high) of the colour scale in display units (log10 when log scaled)."""
         return self._levels
 
-    def display_array(self) -> np.ndarray | None:
-        """The values being coloured, shape (ny, nx); nan where the field is undefined."""
-        return self._display
-
     def is_log_scale(self) -> bool:
         return self._log
-
-    def data_to_widget(self, x: float, y: float) -> QPointF:
-        """Widget (viewport) coordinates of a data point, e.g. to click there in a test."""
-        return self.mapFromScene(self._vb.mapViewToScene(QPointF(x, y))).toPointF()
-
 
 def _style_minima(item: pg.ScatterPlotItem, t: ThemeManager) -> None:
     item.setSize(t.size(18))

@@ -1,17 +1,9 @@
-"""Bounded live-curve storage and a redraw throttle.
+"""Bounded live-curve storage (``CurveBuffer``) and a redraw throttle (``Throttle``).
 
-``CurveBuffer``: a training run can produce millions of (step, loss) points in an hour; a plot
-only has ~2000 pixels across and ``setData`` cost grows with the point count. Keeping every
-k-th point would hide the spikes that make a loss curve worth looking at, so the buffer keeps,
-for each bucket of ``stride`` consecutive samples, the sample with the smallest and the one with
-the largest y (in their original order). When the buffer is full, neighbouring buckets are
-merged the same way and the stride doubles. Memory is O(capacity) however long the run, the
-envelope of the curve (its *shape*) survives, and the very first and the latest sample are
-always part of the output.
-
-``Throttle``: engines report far faster than a screen refreshes. Views note "something changed"
-(``request()``, from any thread) and the throttle calls ``redraw`` at most ``hz`` times a second,
-and not at all while nothing changes. One QTimer, no queued signal per engine event.
+The buffer keeps, per bucket of ``stride`` samples, the smallest and the largest y (merging
+buckets and doubling the stride when full): O(capacity) memory for hours of training, and the
+spikes that make a loss curve worth reading survive. The throttle redraws at most ``hz`` times a
+second, and not at all while nothing changes.
 """
 
 from __future__ import annotations
@@ -224,10 +216,6 @@ class Throttle(QObject):
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._fire)
         self._schedule.connect(self._start_timer)  # queued when emitted off the GUI thread
-
-    @property
-    def interval_ms(self) -> int:
-        return int(round(self._interval * 1000))
 
     def request(self) -> None:
         """Note that something changed; a redraw will follow within one frame."""

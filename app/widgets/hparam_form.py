@@ -1,25 +1,9 @@
 """Hyperparameter controls built from registry descriptions (``core.engine.optimizers.HParam``).
 
-Why generic: the optimizer list comes from a registry (and users can register their own), so
-the controls cannot be hand-written per optimizer. Any object with the attributes ``name,
-default, kind, low, high, log, help, choices`` works (duck typing keeps this module free of
-``core`` and testable before the engine exists).
-
-Controls by kind:
-  * "float": ``LogSliderSpin`` when the scale is log (always for "lr") or the range is bounded,
-    else a ``SciDoubleSpinBox``;
-  * "int": QSpinBox; "bool": QCheckBox; "pair": two SciDoubleSpinBoxes; "choice": QComboBox.
-Each control's tooltip is the ``help`` line and each has an accessible name. ``changed(name,
-value)`` fires on *user* edits only, never from ``set_values`` (so selecting another optimizer
-does not push its values back into the engine as "live changes").
-
-Slider vs box: a slider spans ``float_range`` (the registry's ``ui_range``: what is worth
-showing), but a typed value is checked against the hyperparameter's *valid* range (``low``,
-``high``, ``low_inclusive``, ``high_inclusive``) and its own ``check`` when it has one
-(``core.engine.optimizers.HParam.check``), so lr = 1e-6 or momentum = 0.9995 can be typed. A typed value
-that is not valid keeps the old one and is explained in one line: ``rejected(text)`` and the
-form's ``message`` label under the controls. A pair element that may be None (Adafactor's eps1)
-shows "auto" and stays None until the user types a number into that box.
+Generic because the optimizer list is a registry users can extend: any object with ``name,
+default, kind, low, high, log, help, choices`` works. ``changed(name, value)`` fires on user
+edits only, never from ``set_values``. A slider spans the registry's ``ui_range``; a typed value
+is checked against the valid range (and ``HParam.check``) and, if refused, explained in one line.
 """
 
 from __future__ import annotations

@@ -1,20 +1,9 @@
 """A slider and a spin box that always agree, on a log or a linear scale.
 
-Why both: a lecturer drags the slider while the class watches (coarse, live), and types an
-exact value like 0.0003 into the spin box (precise). Learning rates span decades, so the slider
-is logarithmic: equal drags multiply the value by equal factors. Each control updates the other
-under a guard, so there is no feedback loop and no quantisation of the typed value by the
-slider's integer positions. ``valueChanged(float)`` fires once per change of value, whichever
-control (or ``setValue``) caused it. The spin box commits on Enter/focus-out, not on every
-keystroke: typing "0.0003" must not pass through an lr of 0.
-
-The slider is the coarse, visible range; the box takes every value that is *valid* (its
-``setValidRange``/``setCheck``, e.g. the optimizer's own check), and the slider pins at its end
-for a typed value beyond it (lr 1e-6 on a 1e-5…100 slider). A typed value the box cannot take
-is never dropped silently: the old value stays, ``rejected(str)`` carries a one-line reason
-("Learning rate must be > 0, got -0.5; kept 0.001") and the pair shows it under the controls.
-A drag moves at most one decade per ``PX_PER_DECADE`` pixels however narrow the slider
-(``FineSlider``); Shift makes drags and arrow keys finer.
+The slider is for coarse live drags (log for learning rates: equal drags multiply), the box for
+exact values, committed on Enter or focus-out (typing "0.0003" never passes through lr 0). The
+box takes every *valid* value, beyond the slider's range too (the slider pins at its end); a value
+it cannot take keeps the old one and ``rejected(str)`` says why in one line.
 """
 
 from __future__ import annotations

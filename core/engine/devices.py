@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 import torch
 
+from core.engine.optimizers import FUSED_ON_CPU, fused_kwargs
 from core.errors import GdsimError
 
 
@@ -162,7 +163,13 @@ def move_optimizer_state(optimizer: torch.optim.Optimizer, device: torch.device)
     still holds the same parameter objects). A state_dict round trip is the documented way:
     ``load_state_dict`` casts each state tensor to its parameter's device and dtype, and keeps
     the scalar ``step`` counters where each optimizer expects them (on the CPU unless capturable
-    or fused), which hand-written ``.to()`` loops get wrong.
+    or fused), which hand-written ``.to()`` loops get wrong. The ``fused`` switch gdsim builds
+    with on the CPU (``fused_kwargs``) is set for ``device`` first, so it never runs a fused
+    kernel a device lacks, and is back on after a return to the CPU.
     """
-    del device  # the target is read from the parameters themselves
-    optimizer.load_state_dict(optimizer.state_dict())
+    state = optimizer.state_dict()
+    if type(optimizer) in FUSED_ON_CPU:
+        fused = fused_kwargs(type(optimizer), device).get("fused", None)
+        for group in state["param_groups"]:
+            group["fused"] = fused
+    optimizer.load_state_dict(state)

@@ -20,7 +20,7 @@ Public API::
     HParam, OptimizerInfo, OPTIMIZERS, optimizer_names(), get_optimizer(name),
     register_optimizer("pkg.mod:Class"), OptimizerSpec, parse_spec(text),
     validate_hparams(info, values), apply_hparams(optimizer, info, changes),
-    parse_call(text, prefixes=()), MAX_SPEC_LENGTH, LEFT_OUT
+    parse_call(text, prefixes=()), MAX_SPEC_LENGTH, LEFT_OUT, FUSED_ON_CPU, fused_kwargs(cls, device)
 
 Live changes (``apply_hparams``) write into every ``param_group`` and keep ``optimizer.state``, so
 momentum buffers and Adam moments survive a learning-rate change. Where torch's state would be
@@ -47,6 +47,7 @@ import torch
 from core.errors import GdsimError, error_line
 
 __all__ = [
+    "FUSED_ON_CPU",
     "HParam",
     "LEFT_OUT",
     "MAX_SPEC_LENGTH",
@@ -54,6 +55,7 @@ __all__ = [
     "OptimizerInfo",
     "OptimizerSpec",
     "apply_hparams",
+    "fused_kwargs",
     "get_optimizer",
     "optimizer_names",
     "parse_call",
@@ -68,6 +70,15 @@ MAX_SPEC_LENGTH = 2000
 #: torch arguments deliberately not exposed: they change how the step is computed, not what it
 #: computes (or, for ``maximize``, turn descent into ascent, which the race has no use for).
 LEFT_OUT = frozenset({"foreach", "fused", "differentiable", "capturable", "maximize"})
+
+#: torch classes gdsim steps with ``fused=True`` on the CPU: one kernel over every parameter
+#: instead of a Python loop of small ops. Measured here (1 thread, moons MLPs 16-256 wide, batch
+#: 32-128, CPU time per tutorial-loop step): Adam/AdamW 1.1-1.6x, Adagrad 1.2-1.3x, SGD 1.0-1.3x
+#: faster. Same update; rounding may differ in the last bit (1e-7), so the exported script passes
+#: the same flag. ``foreach`` was no faster for any optimizer (0.9-1.2x), so it is left alone.
+FUSED_ON_CPU = frozenset(
+    {torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.Adagrad}
+)
 
 KINDS = ("float", "int", "bool", "pair", "choice")
 
@@ -1104,6 +1115,13 @@ def apply_hparams(
 # --------------------------------------------------------------------------------------------
 # SPECs
 # --------------------------------------------------------------------------------------------
+
+
+def fused_kwargs(cls: type, device: torch.device | str) -> dict[str, bool]:
+    """``{"fused": True}`` for a class in ``FUSED_ON_CPU`` on the CPU, else ``{}`` (torch's own
+    default: the per-parameter loop on the CPU, ``foreach`` on CUDA). Exact classes only: a
+    registered subclass may not take the flag."""
+    return {"fused": True} if cls in FUSED_ON_CPU and torch.device(device).type == "cpu" else {}
 
 
 def _format_value(value: Any) -> str:

@@ -202,6 +202,19 @@ TRAININGS = {
         batch_size=20,
         seed=2**40 + 5,
     ),
+    # every class the engine builds with fused=True on the CPU, and one it does not
+    "moons-fused-race": dict(
+        samples=200,
+        optimizers=(
+            "Adam(lr=0.01, amsgrad=True)",
+            "AdamW(lr=0.01)",
+            "SGD(lr=0.1, momentum=0.9, nesterov=True)",
+            "Adagrad(lr=0.05)",
+            "RMSprop(lr=0.005)",
+        ),
+        epochs=3,
+        patience=None,
+    ),
     "moons-absurd-but-finite-loss": dict(  # stopped by the loss limit, not by a nan
         samples=160,
         batch_size=32,
@@ -411,6 +424,17 @@ def test_training_script_reproduces_the_run(exported, name):
         got_losses = np.array(run["batch_losses"], dtype=np.float64)
         assert len(got_losses) == len(want_losses)
         np.testing.assert_allclose(got_losses, want_losses, rtol=1e-5, atol=1e-5, equal_nan=True)
+
+
+def test_training_script_steps_with_the_engines_optimizer_implementation(exported):
+    """The same implementation, not just the same maths: fused and looped steps differ in the
+    last bit, so with the script and the engine on the CPU every batch loss is equal exactly."""
+    config = TrainConfig(device="cpu", **TRAININGS["moons-fused-race"])
+    engine, _metrics, curves = _engine_numbers(config)
+    assert [lane.optimizer.param_groups[0]["fused"] for lane in engine.lanes[:4]] == [True] * 4
+    for i, run in enumerate(exported["moons-fused-race"]["results"]["runs"]):
+        assert run["state"] == "finished"
+        assert run["batch_losses"] == curves[i].tolist(), run["name"]
 
 
 def test_trainings_cover_what_they_claim(exported):

@@ -10,6 +10,7 @@ from core.engine.devices import (
     move_optimizer_state,
     resolve_device,
 )
+from core.engine.optimizers import fused_kwargs
 from core.errors import GdsimError
 
 
@@ -146,3 +147,36 @@ def test_move_optimizer_state_really_moves_it():
         state = optimizer.state[p]
         assert state["exp_avg"].device.type == state["exp_avg_sq"].device.type == "meta"
         assert state["step"].device.type == "cpu" and state["step"].dtype == torch.float32
+
+
+@pytest.mark.parametrize("cls", [torch.optim.Adam, torch.optim.SGD, torch.optim.Adagrad])
+def test_a_move_sets_the_fused_switch_for_the_new_device(cls):
+    """gdsim steps these classes fused on the CPU only: leaving the CPU turns the switch off (no
+    fused kernel a device may lack); arriving on the CPU turns it on, and the state still steps
+    (``meta`` stands in for a GPU; its tensors hold no data, so it is a one-way trip)."""
+
+    def stepped(**switch):
+        model = torch.nn.Linear(3, 2)
+        momentum = {"momentum": 0.9} if cls is torch.optim.SGD else {}  # SGD's state: its buffer
+        optimizer = cls(model.parameters(), lr=0.1, **momentum, **switch)
+        model(torch.ones(4, 3)).sum().backward()
+        optimizer.step()
+        return model, optimizer
+
+    model, optimizer = stepped(**fused_kwargs(cls, "cpu"))
+    assert optimizer.param_groups[0]["fused"] is True
+    swap = torch.__future__.get_swap_module_params_on_conversion()
+    torch.__future__.set_swap_module_params_on_conversion(True)  # keep the Parameter objects
+    try:
+        model.to("meta")
+    finally:
+        torch.__future__.set_swap_module_params_on_conversion(swap)
+    move_optimizer_state(optimizer, torch.device("meta"))
+    assert not optimizer.param_groups[0]["fused"]
+
+    model, optimizer = stepped()  # as built on a GPU: torch's default implementation
+    assert not optimizer.param_groups[0]["fused"]
+    move_optimizer_state(optimizer, torch.device("cpu"))
+    assert optimizer.param_groups[0]["fused"] is True
+    model(torch.ones(4, 3)).sum().backward()
+    optimizer.step()  # a fused step accepts the state the loop left

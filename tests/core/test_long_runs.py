@@ -200,3 +200,23 @@ def test_per_epoch_records_are_thinned_not_kept_forever(monkeypatch) -> None:
     epochs = [r.epoch for r in history]
     assert epochs == sorted(epochs)
     assert engine.metrics()["lanes"][0]["final"]["epoch"] == 40
+
+
+def test_per_epoch_records_stay_few_and_evenly_spaced_over_a_long_run() -> None:
+    """The window grew 0.47 KB per epoch over 10,000 epochs (issue 17): one EpochEnd record per
+    epoch, kept for metrics(). With the real limit, a run of three times MAX_HISTORY epochs
+    keeps at most MAX_HISTORY records, evenly spaced from the first epoch to the latest."""
+    engine = TrainingEngine(small(samples=40, batch_size=40, patience=None))
+    assert engine.batches_per_epoch == 1
+    epochs = 3 * training.MAX_HISTORY + 7 * SCALE
+    for _ in range(epochs // 100):
+        engine.step(100)
+        engine.drain()  # as the window does
+        assert len(engine.lanes[0].history) <= training.MAX_HISTORY
+    engine.step(epochs % 100)
+    history = engine.lanes[0].history
+    kept = [r.epoch for r in history]
+    assert kept[0] == 1 and kept[-1] == epochs == engine.lanes[0].epoch
+    gaps = set(np.diff(kept[:-1]).tolist())
+    assert len(gaps) == 1 and gaps.pop() > 1  # evenly spaced (the latest may come sooner)
+    assert [e["epoch"] for e in engine.metrics()["epochs"]] == kept

@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TypeVar
 
-from PySide6.QtCore import QObject, QPoint, Qt, QThread
+from PySide6.QtCore import QObject, QPoint, QPointF, Qt, QThread
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -109,7 +109,7 @@ WORKER_WAIT_MS = 15_000
 def settle(qtbot, view) -> None:
     """Wait until the Training view's worker has its engine and no reset is on its way."""
     qtbot.waitUntil(
-        lambda: view.controller.engine is not None and not view._awaiting_reset,
+        lambda: view.controller.engine is not None and not view.model.awaiting_reset,
         timeout=WORKER_WAIT_MS,
     )
 
@@ -147,3 +147,14 @@ def thread_waits(monkeypatch) -> Iterator[list[tuple[object, bool]]]:
     with monkeypatch.context() as patch:
         patch.setattr(QThread, "wait", wait)
         yield waits
+
+
+def map_values(cmap):
+    """The values a ContourMap colours, shape (ny, nx); nan where the field is undefined."""
+    image = cmap.image.image  # the ImageItem is column-major: [x, y]
+    return None if image is None else image.T
+
+
+def data_to_widget(cmap, x: float, y: float) -> QPointF:
+    """Viewport coordinates of data point (x, y) on a ContourMap: where to click it."""
+    return cmap.mapFromScene(cmap.getViewBox().mapViewToScene(QPointF(x, y))).toPointF()

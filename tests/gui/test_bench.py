@@ -26,7 +26,7 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
         | {f"grid 500x500 {name}" for name in SURFACES}
         | {f"landscape {smoke['landscape_n']}x{smoke['landscape_n']}, hidden 64"}
         | {f"basins {smoke['basins_n']}x{smoke['basins_n']}, Adam(lr=0.05)"}
-        | {"training cpu batch 32", "training cpu batch 128"}
+        | {f"training cpu batch {b}{s}" for b in (32, 128) for s in ("", ", fused limit")}
         | {
             "GUI tick p50 while training",
             "GUI tick p99 while training",

@@ -7,6 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.widgets.contour_map import ContourMap, contour_segments, display_values
+from tests.gui.helpers import data_to_widget, map_values
 
 
 def rosenbrock(n: int = 120):
@@ -50,7 +51,7 @@ def test_nan_and_inf_do_not_break_colouring(cmap):
     lo, hi = cmap.levels()
     assert np.isfinite(lo) and np.isfinite(hi) and lo < hi
     assert hi == pytest.approx(np.nanmax(np.where(np.isfinite(z), z, np.nan)))
-    d = cmap.display_array()
+    d = map_values(cmap)
     assert np.isnan(d[:10, :10]).all()
     assert d[30, 30] == hi and d[31, 31] == lo
     cmap.set_field(xs, ys, z, log_scale=True)
@@ -95,7 +96,7 @@ def test_real_mouse_click_emits_data_coordinates(qtbot, cmap):
     cmap.set_field(xs, ys, z, log_scale=True)
     qtbot.wait(20)
     target = (0.5, 1.5)
-    pos = cmap.data_to_widget(*target).toPoint()
+    pos = data_to_widget(cmap, *target).toPoint()
     with qtbot.waitSignal(cmap.pointClicked, timeout=1000) as sig:
         qtbot.mouseClick(cmap.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     x, y = sig.args
@@ -110,8 +111,8 @@ def test_real_mouse_drag_emits_dragged_and_does_not_pan(qtbot, cmap):
     before = cmap.getPlotItem().vb.viewRange()
     got = []
     cmap.pointDragged.connect(lambda x, y: got.append((x, y)))
-    a = cmap.data_to_widget(-1.0, 0.0).toPoint()
-    b = cmap.data_to_widget(1.0, 2.0).toPoint()
+    a = data_to_widget(cmap, -1.0, 0.0).toPoint()
+    b = data_to_widget(cmap, 1.0, 2.0).toPoint()
     vp = cmap.viewport()
     qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=a)
     for k in range(1, 6):

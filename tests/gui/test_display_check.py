@@ -8,14 +8,15 @@ import ctypes
 import pytest
 from PySide6.QtWidgets import QApplication
 
+import app.display as display
 import app.main as app_main
 
 
 @pytest.fixture
 def no_qt_yet(monkeypatch):
     """As in a fresh `gdsim` process: no QApplication, a Linux desktop session to configure."""
-    monkeypatch.setattr(app_main, "_qt_app_running", lambda: False)
-    monkeypatch.setattr(app_main.sys, "platform", "linux")
+    monkeypatch.setattr(display, "_qt_app_running", lambda: False)
+    monkeypatch.setattr(display.sys, "platform", "linux")
     for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
@@ -37,7 +38,7 @@ def test_a_missing_xcb_library_is_named_with_the_packages_to_install(no_qt_yet):
         raise OSError("libxcb-icccm.so.4: cannot open shared object file: No such file")
 
     no_qt_yet.setattr(ctypes, "CDLL", cannot_load)
-    problem = app_main.display_problem()
+    problem = display.display_problem()
     assert problem is not None and "(libxcb-icccm.so.4)" in problem
     assert "apt-get install" in problem and "libxcb-icccm4" in problem
 
@@ -50,13 +51,13 @@ def test_a_missing_xcb_library_is_named_with_the_packages_to_install(no_qt_yet):
 def test_other_platforms_are_left_to_qt(no_qt_yet, env):
     for key, value in env.items():
         no_qt_yet.setenv(key, value)
-    assert app_main.display_problem() is None
+    assert display.display_problem() is None
 
 
 def test_a_loadable_plugin_is_no_problem(no_qt_yet):
     no_qt_yet.setenv("DISPLAY", ":0")
     no_qt_yet.setattr(ctypes, "CDLL", lambda path, *a, **k: object())
-    assert app_main.display_problem() is None
+    assert display.display_problem() is None
 
 
 def _free_display() -> str:
@@ -76,7 +77,7 @@ def test_a_display_with_no_server_is_one_line_and_exit_1(tmp_path):
     import subprocess
     import sys
 
-    if app_main.x_server_answers(":0") is None:
+    if display.x_server_answers(":0") is None:
         pytest.skip("libxcb is not installed here")
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY")}
     env["DISPLAY"] = _free_display()
@@ -101,5 +102,5 @@ def test_the_quick_start_installs_the_libraries_gdsim_names():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
     quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     assert "if on Linux" in quick
-    assert f"sudo apt-get install {app_main.XCB_PACKAGES}" in quick
+    assert f"sudo apt-get install {display.XCB_PACKAGES}" in quick
     assert quick.index("apt-get install") < quick.index("pip install")

@@ -184,7 +184,7 @@ def test_training_csv_has_batch_epoch_and_the_curves(qtbot, window, tmp_path):
     bpe = view.plots.batches_per_epoch
     assert [float(r[1]) for r in data] == pytest.approx([1 / bpe, 2 / bpe, 3 / bpe])
     assert all(r[4] == "" for r in data)  # no epoch has ended: no validation value yet
-    lr = view._lane_lrs[0]  # the lr in force (no schedule: what every batch used)
+    lr = view.model.lane_lrs[0]  # the lr in force (no schedule: what every batch used)
     assert lr > 0 and [float(r[7]) for r in data] == [lr] * 3
 
 

@@ -95,15 +95,15 @@ def test_a_lecture_from_the_keyboard_alone(qtbot, window: MainWindow):
     tv = window.training_view
     qtbot.waitUntil(lambda: tv.controller.alive, timeout=30_000)
     key(qtbot, Qt.Key.Key_Space)  # start
-    qtbot.waitUntil(lambda: tv._steps > 0, timeout=60_000)
+    qtbot.waitUntil(lambda: tv.model.steps > 0, timeout=60_000)
     key(qtbot, Qt.Key.Key_Space)  # pause
-    qtbot.waitUntil(lambda: tv._state == "paused", timeout=30_000)
-    steps = tv._steps
+    qtbot.waitUntil(lambda: tv.model.state == "paused", timeout=30_000)
+    steps = tv.model.steps
     tab_to(qtbot, "trainLrSpin")
     type_number(qtbot, "0.05")
     assert tv.controls.lane_lr(0) == pytest.approx(0.05)
     assert tv.message_text() == ""  # nothing refused
-    assert tv._state == "paused" and tv._steps == steps  # Space never reached the field
+    assert tv.model.state == "paused" and tv.model.steps == steps  # Space never reached the field
     key(qtbot, Qt.Key.Key_R)  # reset
-    qtbot.waitUntil(lambda: tv._steps == 0 and not tv._awaiting_reset, timeout=30_000)
+    qtbot.waitUntil(lambda: tv.model.steps == 0 and not tv.model.awaiting_reset, timeout=30_000)
     assert tv.controls.lane_lr(0) == pytest.approx(0.05)  # the new lr survives the reset

@@ -323,16 +323,16 @@ def test_marker_labels_stay_inside_the_loss_plot(small_window, qtbot, zoom):
     _bring_to_front(win, "training", view.plots.loss_plot)
     plots = view.plots
     plots.loss_plot.getPlotItem().setXRange(0, 30, padding=0)
-    plots.add_early_stop_marker(28, 30, 5)  # near the right edge
-    plots.add_early_stop_marker(1, 30, 5)  # near the left edge
-    plots.add_lr_marker(29 * plots.batches_per_epoch, 0.01, 0.0464, "Adam")
+    plots.marks.add_early_stop(28, 30, 5)  # near the right edge
+    plots.marks.add_early_stop(1, 30, 5)  # near the left edge
+    plots.marks.add_lr(29 * plots.batches_per_epoch, 0.01, 0.0464, "Adam")
     _settle(qtbot)
-    assert len(plots.markers) >= 3
-    for line in plots.markers:
+    assert len(plots.marks.lines) >= 3
+    for line in plots.marks.lines:
         assert _inside_its_plot(line.label), f"{line.label.toPlainText()!r} cut at {zoom:.0%}"
     plots.loss_plot.getPlotItem().setXRange(0, 60, padding=0)  # the line moves away: back
     _settle(qtbot)
-    assert all(_inside_its_plot(line.label) for line in plots.markers)
+    assert all(_inside_its_plot(line.label) for line in plots.marks.lines)
     plots.loss_plot.setFixedWidth(plots.loss_plot.minimumWidth())  # narrower than a label
     _settle(qtbot)
-    assert all(_inside_its_plot(line.label) for line in plots.markers)
+    assert all(_inside_its_plot(line.label) for line in plots.marks.lines)

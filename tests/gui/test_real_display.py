@@ -76,7 +76,7 @@ def probe(display: str, settings: Path) -> dict:
     env.pop("WAYLAND_DISPLAY", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     problem = subprocess.run(
-        [sys.executable, "-c", "from app.main import display_problem as p; print(p() or '')"],
+        [sys.executable, "-c", "from app.display import display_problem as p; print(p() or '')"],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
     ).stdout.strip()  # fmt: skip
     if problem:

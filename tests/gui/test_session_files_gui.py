@@ -282,7 +282,7 @@ def test_saving_with_invalid_training_settings_writes_nothing(
 ):
     window = busy_window
     controls = window.training_view.controls
-    controls.hidden_edit.setText("16,x")  # as typed, not yet valid
+    controls.net.hidden_edit.setText("16,x")  # as typed, not yet valid
     dialogs = []
     monkeypatch.setattr(
         QFileDialog, "getSaveFileName", lambda *a, **k: dialogs.append(1) or (str(existing), "")

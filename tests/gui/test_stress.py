@@ -278,7 +278,7 @@ def training_actions(qtbot, win: MainWindow, rng: random.Random, done: Counter) 
     def race_lane():
         # a pending lr send (<= 60 ms after a drag) must reach the engine before a lane goes:
         # removing the lane first is a known bug, pinned by test_removing_a_lane_right_after...
-        qtbot.waitUntil(lambda: not view._lr_timer.isActive(), timeout=WAIT)
+        qtbot.waitUntil(lambda: not view.transport.lr_send_timer.isActive(), timeout=WAIT)
         if len(view.controls.specs) < 3:
             click(qtbot, buttons["addRaceButton"])
         else:
@@ -330,7 +330,7 @@ def training_still_answers(qtbot, win: MainWindow) -> None:
     # a Start pressed while a reset was on its way still applies after it (and after a second
     # Reset pressed meanwhile): let that play out first, then pause
     settle(qtbot, view)
-    if view._state == "running":
+    if view.model.state == "running":
         click(qtbot, child(view, QPushButton, "trainRunButton"))
     type_into(qtbot, child(view, QAbstractSpinBox, "trainLrSpin"), "0.01")
     click(qtbot, child(view, QPushButton, "trainResetButton"))
@@ -339,14 +339,14 @@ def training_still_answers(qtbot, win: MainWindow) -> None:
     def state() -> str:
         engine = view.controller.engine
         return (
-            f"view {view._state} steps {view._steps} after-reset {view._after_reset} "
+            f"view {view.model.state} steps {view.model.steps} awaiting-reset {view.model.awaiting_reset} "
             f"message {view.message_text()!r} engine {engine.state if engine else None}"
         )
 
     try:
-        qtbot.waitUntil(lambda: view._state == "ready" and view._steps == 0, timeout=WAIT)
+        qtbot.waitUntil(lambda: view.model.state == "ready" and view.model.steps == 0, timeout=WAIT)
         click(qtbot, child(view, QPushButton, "trainStepButton"))
-        qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)
+        qtbot.waitUntil(lambda: view.model.steps == 1, timeout=WAIT)
     except Exception as exc:
         raise AssertionError(f"the training view does not answer: {state()}") from exc
 
@@ -361,7 +361,7 @@ def test_removing_a_lane_right_after_dragging_its_lr(qtbot, guard):
     assert view.controls.current_lane() == 1
     settle(qtbot, view)
     click(qtbot, child(view, QPushButton, "trainRunButton"))  # two lanes racing
-    qtbot.waitUntil(lambda: view._steps > 10, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps > 10, timeout=WAIT)
     slider = child(view, QSlider, "trainLrSlider")
     slider.setFocus()
     qtbot.keyClick(slider, Qt.Key.Key_PageUp)  # the lecturer nudges lane 2's lr...
@@ -459,15 +459,15 @@ def test_switching_to_a_failing_device_mid_run_keeps_training(qtbot, guard, two_
     view.controls.refresh_devices()
     assert combo.findData("cuda:0") >= 0
     click(qtbot, child(view, QPushButton, "trainRunButton"))
-    qtbot.waitUntil(lambda: view._steps > 20, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps > 20, timeout=WAIT)
     combo.setCurrentIndex(combo.findData("cuda:0"))  # this torch has no CUDA: the move fails
     qtbot.waitUntil(
         lambda: "could not move training to cuda:0" in view.message_text(), timeout=WAIT
     )
     assert "still on cpu" in view.message_text()
-    steps = view._steps
-    qtbot.waitUntil(lambda: view._steps > steps + 20, timeout=WAIT)  # still training, on cpu
-    assert view.controller.engine.device == torch.device("cpu") and view._state == "running"
+    steps = view.model.steps
+    qtbot.waitUntil(lambda: view.model.steps > steps + 20, timeout=WAIT)  # still training, on cpu
+    assert view.controller.engine.device == torch.device("cpu") and view.model.state == "running"
     combo.setCurrentIndex(combo.findData("cpu"))
     training_still_answers(qtbot, win)
     guard.caplog.clear()  # the failed move is logged on purpose
@@ -496,12 +496,12 @@ def test_switching_devices_back_and_forth_mid_run(qtbot, guard, two_devices, mon
     click(qtbot, child(view, QPushButton, "trainRunButton"))
     rng = random.Random(5)
     for i in range(12):
-        steps = view._steps
+        steps = view.model.steps
         target = "cuda:0" if i % 2 == 0 else "cpu"
         combo.setCurrentIndex(combo.findData(target))
         want = "cpu:0" if target == "cuda:0" else "cpu"
-        qtbot.waitUntil(lambda w=want: view._device == w, timeout=WAIT)
-        qtbot.waitUntil(lambda s=steps: view._steps > s + 5, timeout=WAIT)  # goes on training
+        qtbot.waitUntil(lambda w=want: view.model.device == w, timeout=WAIT)
+        qtbot.waitUntil(lambda s=steps: view.model.steps > s + 5, timeout=WAIT)  # goes on training
         qtbot.wait(rng.choice(WAITS_MS))
     engine = view.controller.engine
     assert engine.step_count >= 12 * 5
@@ -530,10 +530,10 @@ def test_closing_at_a_random_moment(qtbot, guard, moment, monkeypatch):
         view = small_training(qtbot, win)
         tools = win.tools["training"]  # installed by the window (MainWindow._install_tools)
         click(qtbot, child(view, QPushButton, "trainRunButton"))
-        qtbot.waitUntil(lambda: view._steps > 30, timeout=WAIT)
+        qtbot.waitUntil(lambda: view.model.steps > 30, timeout=WAIT)
         if moment == "reset-pending":
             click(qtbot, child(view, QPushButton, "trainResetButton"))
-            assert view._awaiting_reset
+            assert view.model.awaiting_reset
         elif moment == "lr-finder":
             finder = tools["training_lrfinder"]
             finder.steps_spin.setValue(2000)
@@ -737,12 +737,12 @@ def test_a_training_worker_that_dies_is_a_message_and_reset_recovers(qtbot, guar
     click(qtbot, child(view, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: "a bug in the training loop" in view.message_text(), timeout=WAIT)
     assert "Training could not run" in view.message_text()
-    qtbot.waitUntil(lambda: view._state == "idle", timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.state == "idle", timeout=WAIT)
     assert win.surface_view.race is not None  # the other view is untouched
     click(qtbot, child(view, QPushButton, "trainResetButton"))  # a new worker, a fresh run
     settle(qtbot, view)
     click(qtbot, child(view, QPushButton, "trainStepButton"))
-    qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps == 1, timeout=WAIT)
     guard.caplog.clear()  # the worker's traceback is logged on purpose
     win.close()
     guard.check_closed(qtbot)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.theme import get_theme
 from app.views.surface_basins import BASIN_COLORS, GREYS, BasinsTool
-from tests.gui.helpers import click, named, type_into
+from tests.gui.helpers import click, data_to_widget, named, type_into
 
 NAMES = {
     "basinsOptimizerLabel": QLabel,
@@ -64,7 +64,7 @@ def map_pixel(window, x: float, y: float) -> QColor:
     cmap = window.surface_view.plots.map
     QApplication.processEvents()
     image = cmap.grab().toImage()
-    return image.pixelColor(cmap.data_to_widget(x, y).toPoint())
+    return image.pixelColor(data_to_widget(cmap, x, y).toPoint())
 
 
 def lut_color(tool: BasinsTool, label: int) -> str:
@@ -152,7 +152,7 @@ def test_a_new_surface_clears_the_basins_but_a_new_start_does_not(qtbot, window)
 
     view = window.surface_view
     cmap = view.plots.map
-    pos = cmap.data_to_widget(1.0, -1.0).toPoint()
+    pos = data_to_widget(cmap, 1.0, -1.0).toPoint()
     qtbot.mouseClick(cmap.viewport(), Qt.MouseButton.LeftButton, pos=pos)  # move the start
     assert view.race.start == pytest.approx((1.0, -1.0), abs=0.1)
     assert tool.overlay_visible() and len(tool.legend_texts()) == 4

@@ -36,7 +36,7 @@ from app.views.surface_plots import LINE_WIDTH
 from app.views.surface_view import DEFAULT_RACE, SPEED_MAX, SurfaceView
 from core.engine.race import Runner
 from core.files.session import MAX_RUNNERS, loads_session
-from tests.gui.helpers import click, named, reveal, type_into
+from tests.gui.helpers import click, data_to_widget, map_values, named, reveal, type_into
 
 NAMES = (
     "surfaceView", "surfaceLossPlot", "surfaceLossLogCheck", "surfaceCombo", "surfaceDescription",
@@ -217,12 +217,12 @@ def test_bad_expression_shows_the_column_and_keeps_the_surface(qtbot, window):
     before = lengths(view)
     field = w(window, QLineEdit, "expressionEdit")
     error = w(window, QLabel, "expressionError")
-    image = view.plots.map.display_array().copy()
+    image = map_values(view.plots.map).copy()
     type_into(qtbot, field, "x**2 + )")
     assert error.isVisible()
     assert "column 8" in error.text()
     assert view.race.surface.name == "rosenbrock"
-    assert np.array_equal(view.plots.map.display_array(), image, equal_nan=True)
+    assert np.array_equal(map_values(view.plots.map), image, equal_nan=True)
     assert lengths(view) == before  # the race was not touched
     assert "red" in error.styleSheet() or "#" in error.styleSheet()
     # an unknown name says so too
@@ -236,13 +236,13 @@ def test_good_expression_replaces_the_surface_and_clears_the_error(qtbot, window
     error = w(window, QLabel, "expressionError")
     type_into(qtbot, field, "x + (")
     assert error.isVisible()
-    image = view.plots.map.display_array().copy()
+    image = map_values(view.plots.map).copy()
     type_into(qtbot, field, "x**2 + 10*y**2")
     assert not error.isVisible() and error.text() == ""
     assert field.text() == "x**2 + 10*y**2"  # the run keys (s, r, space) typed into the field
     surface = view.race.surface
     assert surface.is_expression and surface.name == "x**2 + 10*y**2"
-    shown = view.plots.map.display_array()
+    shown = map_values(view.plots.map)
     assert shown.shape != image.shape or not np.array_equal(shown, image, equal_nan=True)
     assert w(window, QComboBox, "surfaceCombo").currentIndex() == -1
     assert set(lengths(view).values()) == {1} and view.race.start == surface.start
@@ -271,7 +271,7 @@ def test_a_start_or_a_surface_where_f_is_not_defined_is_explained(qtbot, window)
     type_into(qtbot, field, "log(x) + y**2")
     cmap = view.plots.map
     qtbot.mouseClick(
-        cmap.viewport(), Qt.MouseButton.LeftButton, pos=cmap.data_to_widget(-0.5, 0.5).toPoint()
+        cmap.viewport(), Qt.MouseButton.LeftButton, pos=data_to_widget(cmap, -0.5, 0.5).toPoint()
     )
     assert view.race.start[0] < 0
     assert "f is not defined at the start" in window.status_label.text()
@@ -279,7 +279,7 @@ def test_a_start_or_a_surface_where_f_is_not_defined_is_explained(qtbot, window)
     assert not view.running
     assert "f is not defined at the start" in window.status_label.text()
     qtbot.mouseClick(
-        cmap.viewport(), Qt.MouseButton.LeftButton, pos=cmap.data_to_widget(1.0, 0.5).toPoint()
+        cmap.viewport(), Qt.MouseButton.LeftButton, pos=data_to_widget(cmap, 1.0, 0.5).toPoint()
     )
     assert "not defined" not in window.status_label.text()
     press(qtbot, window, "stepButton")
@@ -318,7 +318,7 @@ def test_non_finite_surface_values_still_draw_and_race(qtbot, window):
     view = sv(window)
     type_into(qtbot, w(window, QLineEdit, "expressionEdit"), "log(x) + y**2")
     assert not w(window, QLabel, "expressionError").isVisible()
-    shown = view.plots.map.display_array()
+    shown = map_values(view.plots.map)
     assert np.isnan(shown).any() and np.isfinite(shown).any()  # x <= 0 is blank, the rest drawn
     for _ in range(3):
         press(qtbot, window, "stepButton")
@@ -483,7 +483,7 @@ def test_click_on_the_map_sets_the_start_for_every_runner(qtbot, window):
     for _ in range(3):
         press(qtbot, window, "stepButton")
     cmap = view.plots.map
-    pos = cmap.data_to_widget(0.5, 2.0).toPoint()
+    pos = data_to_widget(cmap, 0.5, 2.0).toPoint()
     qtbot.mouseClick(cmap.viewport(), Qt.MouseButton.LeftButton, pos=pos)
     sx, sy = view.race.start
     assert abs(sx - 0.5) < 0.05 and abs(sy - 2.0) < 0.05
@@ -497,8 +497,8 @@ def test_click_on_the_map_sets_the_start_for_every_runner(qtbot, window):
     assert set(lengths(view).values()) == {2}
     # dragging moves it too, and a running race keeps running from there
     press(qtbot, window, "runButton")
-    a = cmap.data_to_widget(-1.0, 0.0).toPoint()
-    b = cmap.data_to_widget(0.0, -0.5).toPoint()
+    a = data_to_widget(cmap, -1.0, 0.0).toPoint()
+    b = data_to_widget(cmap, 0.0, -0.5).toPoint()
     qtbot.mousePress(cmap.viewport(), Qt.MouseButton.LeftButton, pos=a)
     qtbot.mouseMove(cmap.viewport(), pos=b)
     qtbot.mouseRelease(cmap.viewport(), Qt.MouseButton.LeftButton, pos=b)
@@ -513,14 +513,14 @@ def test_the_axes_are_not_part_of_the_map(qtbot, window):
     cmap = view.plots.map
     start = view.race.start
     (x0, x1), (y0, y1) = cmap.getViewBox().viewRange()
-    below = cmap.data_to_widget(0.5 * (x0 + x1), y0 - 0.08 * (y1 - y0)).toPoint()
+    below = data_to_widget(cmap, 0.5 * (x0 + x1), y0 - 0.08 * (y1 - y0)).toPoint()
     assert (
         cmap.getPlotItem().getAxis("bottom").sceneBoundingRect().contains(cmap.mapToScene(below))
     )  # the x axis is what is under the mouse there
     qtbot.mouseClick(cmap.viewport(), Qt.MouseButton.LeftButton, pos=below)
     assert view.race.start == start
     # a drag that leaves the map keeps the start on its edge, in view
-    a = cmap.data_to_widget(0.0, 0.0).toPoint()
+    a = data_to_widget(cmap, 0.0, 0.0).toPoint()
     qtbot.mousePress(cmap.viewport(), Qt.MouseButton.LeftButton, pos=a)
     qtbot.mouseMove(cmap.viewport(), pos=a + QPoint(5, 5))
     qtbot.mouseMove(cmap.viewport(), pos=below)

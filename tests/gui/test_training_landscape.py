@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 import app.views.training_landscape as landscape_mod
 from app.views.training_landscape import install
 from core.engine.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import click, named, tiny_training, type_into
+from tests.gui.helpers import click, map_values, named, tiny_training, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine
 OFFSCREEN_NOISE = r"This plugin does not support"
@@ -61,7 +61,7 @@ def train(qtbot, window, view, steps: int) -> None:
     """Press Step ``steps`` times' worth: Start, wait, Pause."""
     run = named(window, QPushButton, "trainRunButton")
     click(qtbot, run)
-    qtbot.waitUntil(lambda: view._steps >= steps, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps >= steps, timeout=WAIT)
     click(qtbot, run)
     qtbot.waitUntil(lambda: view.controller.engine.state == "paused", timeout=WAIT)
 
@@ -108,7 +108,7 @@ def test_compute_draws_the_slice_the_path_and_the_current_weights(qtbot, lt) -> 
     click(qtbot, named(page, QPushButton, "computeLandscapeButton"))
     qtbot.waitUntil(lambda: tool.result is not None, timeout=WAIT)
     assert progress.value() == 100 and progress.format().startswith("100 %")
-    shown = page.map.display_array()
+    shown = map_values(page.map)
     assert shown is not None and shown.shape == (9, 9) and np.isfinite(shown).all()
     px, py = tool.path.getData()
     assert len(px) == len(tool.result.path) >= 4  # start, ≥ 3 epoch ends, now
@@ -160,7 +160,7 @@ def test_untrained_network_and_short_path_give_clear_messages(qtbot, lt) -> None
     assert tool.result is None and not tool.task.running
 
     click(qtbot, named(window, QPushButton, "trainStepButton"))
-    qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps == 1, timeout=WAIT)
     combo = named(tool.page, QComboBox, "landscapeDirections")
     combo.setCurrentIndex(combo.findData("pca"))
     click(qtbot, compute)
@@ -177,11 +177,11 @@ def test_compute_while_training_runs_keeps_training(qtbot, lt) -> None:
     window, view, tool = lt
     run = named(window, QPushButton, "trainRunButton")
     click(qtbot, run)
-    qtbot.waitUntil(lambda: view._steps >= 5, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps >= 5, timeout=WAIT)
     click(qtbot, named(tool.page, QPushButton, "computeLandscapeButton"))
     qtbot.waitUntil(lambda: tool.result is not None, timeout=WAIT)
-    at = view._steps
-    qtbot.waitUntil(lambda: view._steps > at + 5, timeout=WAIT)  # still training
+    at = view.model.steps
+    qtbot.waitUntil(lambda: view.model.steps > at + 5, timeout=WAIT)  # still training
     assert view.controller.engine.state == "running"
     assert tool.result.steps >= 5
     click(qtbot, run)

@@ -145,7 +145,7 @@ def land(qtbot, window, tmp_path):
     page shown with a 5×5 grid."""
     view = open_race(qtbot, window, tmp_path, 1)
     qtbot.waitUntil(
-        lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
+        lambda: view.controller.engine is not None and not view.model.awaiting_reset, timeout=WAIT
     )
     tool = window.tools["training"]["training_landscape"]  # MainWindow.VIEW_TOOLS installs it
     view.plot_tabs.setCurrentWidget(tool.page)
@@ -161,7 +161,7 @@ def compute(qtbot, tool) -> None:
 
 def train_a_little(qtbot, window, view) -> None:
     click(qtbot, named(window, QPushButton, "trainStepButton"))
-    qtbot.waitUntil(lambda: view._steps >= 1, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps >= 1, timeout=WAIT)
 
 
 def text_color() -> str:

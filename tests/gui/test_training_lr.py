@@ -26,7 +26,7 @@ def run_to_the_end(qtbot, win, view):
     engine = view.controller.engine
     click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: engine.state == "finished", timeout=WAIT)
-    qtbot.waitUntil(lambda: view._steps == 60, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps == 60, timeout=WAIT)
     view.plots.flush()
     return engine
 
@@ -56,13 +56,13 @@ def test_the_lr_page_draws_every_batch_and_marks_the_drops(qtbot, tv):
 
 def test_onecycle_past_its_end_holds_and_both_plots_say_so(qtbot, tv):
     win, view = tv
-    view.controls._select_scheduler("OneCycleLR(total_steps=25)")  # as a session sets it
+    view.controls.schedule.select("OneCycleLR(total_steps=25)")  # as a session sets it
     engine = run_to_the_end(qtbot, win, view)
     assert engine.lanes[0].schedule.held
     _x, y = drawn_lrs(view)
     assert y[24] > 0 and np.all(y[24:] == y[24])  # batch 25 used the last rate; it stays
     assert view.plots.marker_positions("lr") == [2.5]
-    (line,) = view.plots.lr_markers
+    (line,) = view.plots.marks.lr_lines
     assert line.value() == 2.5 and "held" in line.label.toPlainText()
 
 
@@ -103,7 +103,7 @@ def test_the_lr_slider_follows_the_selected_optimizer(qtbot, tv):
     from core.engine.optimizers import get_optimizer
 
     _win, view = tv
-    combo = view.controls.optimizer_combo
+    combo = view.controls.race.optimizer_combo
     seen = set()
     for name in ("SGD", "LBFGS", "Adam"):
         combo.setCurrentIndex(combo.findData(name))

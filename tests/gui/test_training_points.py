@@ -13,7 +13,9 @@ def shown_size(qtbot, window, samples: int) -> float:
     qtbot.keyClicks(spin.lineEdit(), str(samples))
     qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
     plots = window.training_view.plots
-    qtbot.waitUntil(lambda: plots._data is not None and plots._data.x.shape[0] == samples)
+    qtbot.waitUntil(
+        lambda: plots.boundary.data is not None and plots.boundary.data.x.shape[0] == samples
+    )
     assert len(plots.train_points.data) > 0
     return float(plots.train_points.opts["size"])  # one size for every marker
 

@@ -18,9 +18,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFileDialog, QListWidget, QSpinBox
 
 from app.main_window import MainWindow
-from app.views import training_controls as tc
-from core.engine.datasets import make_dataset
-from core.engine.training import TrainConfig
+from app.views.training_panel_data import VAL_SHARE_MAX_PERCENT
+from app.views.training_panel_race import MAX_LANES
+from core.engine.datasets import MIN_SAMPLES, make_dataset
+from core.engine.training import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_PATIENCE, TrainConfig
 from core.errors import GdsimError
 from core.files.session import load_session
 from tests.gui.helpers import named, type_into
@@ -76,7 +77,7 @@ def save_file(window, monkeypatch, path: str) -> None:
 
 def settle(qtbot, view) -> None:
     qtbot.waitUntil(
-        lambda: view.controller.engine is not None and not view._awaiting_reset, timeout=WAIT
+        lambda: view.controller.engine is not None and not view.model.awaiting_reset, timeout=WAIT
     )
 
 
@@ -115,7 +116,7 @@ def test_the_validation_share_is_typed_and_used(window, qtbot):
         lambda: (
             view.controller.engine is not None
             and view.controller.engine.config.val_fraction == 0.3
-            and not view._awaiting_reset
+            and not view.model.awaiting_reset
         ),
         timeout=WAIT,
     )
@@ -159,7 +160,7 @@ def test_a_value_no_box_can_hold_is_named_in_the_note(window, monkeypatch, tmp_p
 def test_nine_optimizers_load_eight_and_say_so(window, monkeypatch, tmp_path):
     path = write_session(tmp_path, optimizers=[f"SGD(lr=0.{k + 1})" for k in range(9)])
     open_file(window, monkeypatch, path)
-    assert len(window.training_view.controls.specs) == tc.MAX_LANES == 8
+    assert len(window.training_view.controls.specs) == MAX_LANES == 8
     note = window.training_view.message_text()
     assert "first 8 of 9 optimizers" in note
     assert "changed to fit" not in note  # the eight that were loaded are exactly the file's
@@ -237,19 +238,19 @@ def test_the_boxes_take_exactly_what_the_engine_takes(window):
     this fails, instead of a file being clamped again."""
     c = window.training_view.controls
     for field, spin, high in (
-        ("epochs", c.epochs_spin, tc.MAX_EPOCHS),
-        ("batch_size", c.batch_spin, tc.MAX_BATCH_SIZE),
-        ("patience", c.patience_spin, tc.MAX_PATIENCE),
+        ("epochs", c.run.epochs_spin, MAX_EPOCHS),
+        ("batch_size", c.run.batch_spin, MAX_BATCH_SIZE),
+        ("patience", c.run.patience_spin, MAX_PATIENCE),
     ):
         assert spin.maximum() == high
         TrainConfig(**{field: high})
         with pytest.raises(GdsimError):
             TrainConfig(**{field: high + 1})
-    assert c.samples_spin.minimum() == tc.MIN_SAMPLES
-    make_dataset("moons", samples=tc.MIN_SAMPLES)
+    assert c.data.samples_spin.minimum() == MIN_SAMPLES
+    make_dataset("moons", samples=MIN_SAMPLES)
     with pytest.raises(GdsimError):
-        make_dataset("moons", samples=tc.MIN_SAMPLES - 1)
-    TrainConfig(val_fraction=tc.VAL_SHARE_MAX_PERCENT / 100)
+        make_dataset("moons", samples=MIN_SAMPLES - 1)
+    TrainConfig(val_fraction=VAL_SHARE_MAX_PERCENT / 100)
     with pytest.raises(GdsimError):
-        TrainConfig(val_fraction=tc.VAL_SHARE_MAX_PERCENT / 100 + 1e-9)
-    assert c.val_share_spin.maximum() == tc.VAL_SHARE_MAX_PERCENT
+        TrainConfig(val_fraction=VAL_SHARE_MAX_PERCENT / 100 + 1e-9)
+    assert c.data.val_share_spin.maximum() == VAL_SHARE_MAX_PERCENT

@@ -44,7 +44,7 @@ def _warm_torch():
 def tv(qtbot, window):
     """The Training tab of a shown window, set (through its fields) to a tiny, long run."""
     view = tiny_training(qtbot, window)
-    assert view._bpe == 10
+    assert view.model.batches_per_epoch == 10
     return window, view
 
 
@@ -92,7 +92,7 @@ def test_start_pause_step_reset(qtbot, tv):
     qtbot.waitUntil(lambda: run.text() == "Resume", timeout=WAIT)
     qtbot.wait(150)  # let anything in flight arrive
     paused_at = points(view)
-    assert paused_at == view._steps
+    assert paused_at == view.model.steps
     qtbot.wait(200)
     assert points(view) == paused_at, "the curve grew while paused"
 
@@ -106,7 +106,7 @@ def test_start_pause_step_reset(qtbot, tv):
     assert progress.format() == f"Epoch {epoch + 1}/500 · batch {batch + 1}/10"
 
     click(qtbot, named(win, QPushButton, "trainResetButton"))
-    qtbot.waitUntil(lambda: not view._awaiting_reset and view._steps == 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: not view.model.awaiting_reset and view.model.steps == 0, timeout=WAIT)
     assert points(view) == 0 and progress.value() == 0
     assert run.text() == "Start"
     click(qtbot, run)  # and it trains again after the reset
@@ -123,7 +123,7 @@ def test_keys_space_s_r_drive_the_training_tab(qtbot, tv):
     qtbot.keyClick(view.run_button, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: points(view) > 10, timeout=WAIT)
     qtbot.keyClick(view.run_button, Qt.Key.Key_R)
-    qtbot.waitUntil(lambda: not view._awaiting_reset and points(view) == 0, timeout=WAIT)
+    qtbot.waitUntil(lambda: not view.model.awaiting_reset and points(view) == 0, timeout=WAIT)
 
 
 def test_live_lr_change_reaches_the_optimizer_without_a_restart(qtbot, tv):
@@ -152,7 +152,9 @@ def test_live_lr_change_reaches_the_optimizer_without_a_restart(qtbot, tv):
     # optimizer state kept (no rebuild): Adam's step counter continues
     assert next(iter(engine.lanes[0].optimizer.state.values()))["step"].item() == adam_steps
     qtbot.waitUntil(lambda: bool(view.plots.marker_positions("lr")), timeout=WAIT)
-    assert view.plots.marker_positions("lr") == [pytest.approx(steps / view._bpe)]
+    assert view.plots.marker_positions("lr") == [
+        pytest.approx(steps / view.model.batches_per_epoch)
+    ]
 
     click(qtbot, named(win, QPushButton, "trainStepButton"))  # the next batch uses it
     qtbot.waitUntil(lambda: engine.step_count == steps + 1, timeout=WAIT)
@@ -165,14 +167,14 @@ def test_a_live_change_waits_for_reset_while_another_optimizer_is_pending(qtbot,
     win, view = tv
     click(qtbot, named(win, QPushButton, "trainStepButton"))
     engine = view.controller.engine
-    qtbot.waitUntil(lambda: view._steps == 1, timeout=WAIT)  # the view has seen the step
+    qtbot.waitUntil(lambda: view.model.steps == 1, timeout=WAIT)  # the view has seen the step
     assert engine.lanes[0].spec.name == "Adam"
     old = engine.lanes[0].optimizer.param_groups[0]["lr"]
     combo = named(win, QComboBox, "optimizerCombo")
     combo.setCurrentIndex(combo.findData("SGD"))
     for _ in range(2):
         qtbot.keyClick(named(win, QSlider, "trainLrSlider"), Qt.Key.Key_PageUp)
-    qtbot.waitUntil(lambda: not view._lr_timer.isActive(), timeout=WAIT)
+    qtbot.waitUntil(lambda: not view.transport.lr_send_timer.isActive(), timeout=WAIT)
     view.controller.send(Step(1))  # queued after any live change the view sent
     qtbot.waitUntil(lambda: engine.step_count == 2, timeout=WAIT)
     assert engine.lanes[0].optimizer.param_groups[0]["lr"] == old
@@ -200,14 +202,14 @@ def test_with_a_scheduler_the_lr_in_force_is_shown_beside_the_base(qtbot, tv):
 def test_dataset_change_updates_the_preview_and_the_run(qtbot, tv):
     win, view = tv
     combo = named(win, QComboBox, "datasetCombo")
-    preview = view.controls.preview
+    preview = view.controls.data.preview
     assert preview.data.name == "moons"
     before = preview.data.x.copy()
     combo.setCurrentIndex(combo.findData("circles"))
     assert preview.data.name == "circles"
     assert preview.data.x.shape == before.shape and (preview.data.x != before).any()
     # nothing trained yet: the run itself was reset to the new data
-    qtbot.waitUntil(lambda: not view._awaiting_reset, timeout=WAIT)
+    qtbot.waitUntil(lambda: not view.model.awaiting_reset, timeout=WAIT)
     assert view.controller.engine.data.name == "circles"
     xs, _ys = view.plots.train_points.getData()
     assert len(xs) == len(view.controller.engine.data.train_idx)
@@ -229,7 +231,7 @@ def test_structural_change_mid_run_waits_for_reset(qtbot, tv):
     assert view.controller.engine.config.hidden == (8, 8)  # the running run is untouched
     click(qtbot, reset)
     qtbot.waitUntil(
-        lambda: not view._awaiting_reset and view.controller.engine.config.hidden == (4,),
+        lambda: not view.model.awaiting_reset and view.controller.engine.config.hidden == (4,),
         timeout=WAIT,
     )
     assert reset.text() == "Reset"
@@ -239,7 +241,7 @@ def test_bad_hidden_layers_show_a_message_and_start_refuses(qtbot, tv):
     win, view = tv
     edit = named(win, QLineEdit, "hiddenEdit")
     type_into(qtbot, edit, "16,x")
-    error = view.controls.hidden_error
+    error = view.controls.net.hidden_error
     assert error.isVisible() and "whole numbers" in error.text()
     click(qtbot, named(win, QPushButton, "trainResetButton"))
     assert "whole numbers" in view.message_text()
@@ -252,7 +254,7 @@ def test_unicode_digits_in_hidden_layers_are_refused_with_a_message(qtbot, tv):
     error (the unexpected-error dialog)."""
     win, view = tv
     edit = named(win, QLineEdit, "hiddenEdit")
-    error = view.controls.hidden_error
+    error = view.controls.net.hidden_error
     for text in ("\u00b2", "16,\u2460", "16,\u0663"):
         edit.setText(text)  # pasted: QTest cannot type characters beyond Latin-1
         assert error.isVisible() and "whole numbers" in error.text(), text
@@ -293,7 +295,7 @@ def test_without_cuda_the_entry_is_disabled_and_cannot_start(qtbot, tv, monkeypa
     click(qtbot, named(win, QPushButton, "trainRunButton"))
     assert "Cannot train" in view.message_text() and "not available" in view.message_text()
     qtbot.wait(100)
-    assert view.controller.engine.step_count == 0 and view._state != "running"
+    assert view.controller.engine.step_count == 0 and view.model.state != "running"
     combo.setCurrentIndex(combo.findData("cpu"))  # back to a device that works: trains
     click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: points(view) > 3, timeout=WAIT)
@@ -310,7 +312,7 @@ def test_absurd_lr_diverges_visibly_and_reset_recovers(qtbot, tv):
     group = view.controller.engine.lanes[0].optimizer.param_groups[0]
     qtbot.waitUntil(lambda: (group["lr"], group["momentum"]) == (1000, 0.9), timeout=WAIT)
     click(qtbot, named(win, QPushButton, "trainRunButton"))
-    qtbot.waitUntil(lambda: view._state == "diverged", timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.state == "diverged", timeout=WAIT)
     assert "diverged" in view.message_text() and "Lower the learning rate" in view.message_text()
     assert any("diverged" in t for t in view.plots.legend_texts())
     qtbot.waitUntil(lambda: "diverged" in win.status_label.text(), timeout=WAIT)
@@ -319,12 +321,14 @@ def test_absurd_lr_diverges_visibly_and_reset_recovers(qtbot, tv):
 
     type_into(qtbot, named(win, QAbstractSpinBox, "trainLrSpin"), "0.05")
     click(qtbot, named(win, QPushButton, "trainResetButton"))
-    qtbot.waitUntil(lambda: not view._awaiting_reset and view._state == "ready", timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: not view.model.awaiting_reset and view.model.state == "ready", timeout=WAIT
+    )
     assert view.message_text() == "" and points(view) == 0
     assert not any("diverged" in t for t in view.plots.legend_texts())
     click(qtbot, named(win, QPushButton, "trainRunButton"))
     qtbot.waitUntil(lambda: points(view) > 30, timeout=WAIT)
-    assert view._state == "running"
+    assert view.model.state == "running"
 
 
 def test_race_mode_draws_one_curve_per_optimizer(qtbot, tv):
@@ -349,8 +353,8 @@ def test_race_mode_draws_one_curve_per_optimizer(qtbot, tv):
     named(win, QListWidget, "raceList").setCurrentRow(1)
     type_into(qtbot, named(win, QAbstractSpinBox, "trainLrSpin"), "0.2")
     engine = view.controller.engine
-    qtbot.waitUntil(lambda: view._lane_lrs[1] == pytest.approx(0.2), timeout=WAIT)
-    assert view._lane_lrs[0] == pytest.approx(0.01) and engine.config.optimizers[1]
+    qtbot.waitUntil(lambda: view.model.lane_lrs[1] == pytest.approx(0.2), timeout=WAIT)
+    assert view.model.lane_lrs[0] == pytest.approx(0.01) and engine.config.optimizers[1]
 
 
 def test_decision_boundary_and_early_stop_marker_appear(qtbot, tv):
@@ -424,17 +428,17 @@ def test_settings_round_trip(qtbot):
     first = MainWindow()
     qtbot.addWidget(first)
     c = first.training_view.controls
-    c.dataset_combo.setCurrentIndex(c.dataset_combo.findData("spiral"))
-    c.option_spins["arms"].setValue(5)
-    type_into(qtbot, c.hidden_edit, "32,16")
-    c.activation_combo.setCurrentIndex(c.activation_combo.findData("tanh"))
-    c.race_add_combo.setCurrentIndex(c.race_add_combo.findData("SGD"))
-    c.add_race_button.click()
+    c.data.dataset_combo.setCurrentIndex(c.data.dataset_combo.findData("spiral"))
+    c.data.option_spins["arms"].setValue(5)
+    type_into(qtbot, c.net.hidden_edit, "32,16")
+    c.net.activation_combo.setCurrentIndex(c.net.activation_combo.findData("tanh"))
+    c.race.race_add_combo.setCurrentIndex(c.race.race_add_combo.findData("SGD"))
+    c.race.add_race_button.click()
     first.training_view.lr_control.setValue(0.003)  # lane 1 (SGD) is selected
-    c.scheduler_combo.setCurrentIndex(c.scheduler_combo.findData("StepLR"))
-    c.batch_spin.setValue(64)
-    c.patience_spin.setValue(0)
-    c.log_check.setChecked(False)
+    c.schedule.scheduler_combo.setCurrentIndex(c.schedule.scheduler_combo.findData("StepLR"))
+    c.run.batch_spin.setValue(64)
+    c.run.patience_spin.setValue(0)
+    c.display.log_check.setChecked(False)
     first.close()
 
     second = MainWindow()
@@ -445,7 +449,7 @@ def test_settings_round_trip(qtbot):
     assert config.hidden == (32, 16) and config.activation == "tanh"
     assert config.optimizers == ("Adam(lr=0.01)", "SGD(lr=0.003)")
     assert config.scheduler == "StepLR" and config.batch_size == 64 and config.patience is None
-    assert not c2.log_check.isChecked()
+    assert not c2.display.log_check.isChecked()
     assert second.training_view.lr_control.value() == pytest.approx(0.01)  # lane 0 selected
     second.close()
 

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
-from app.views import training_view
-from app.views.training_view import INTENT_S
+from app.views import training_drawing
 from core.engine.commands import Step
 from core.engine.training import TrainConfig, TrainingEngine
+from core.state.training import INTENT_S
 from tests.gui.helpers import click, named, tiny_training, type_into
 from tests.gui.helpers import settle as settle_worker
 
@@ -109,14 +109,14 @@ def test_lr_set_before_the_first_start_draws_no_marker(qtbot, tv):
     # the run trains with it, and a change after training has begun is still marked
     run = named(win, QPushButton, "trainRunButton")
     click(qtbot, run)
-    qtbot.waitUntil(lambda: view._steps > 20, timeout=WAIT)
+    qtbot.waitUntil(lambda: view.model.steps > 20, timeout=WAIT)
     click(qtbot, run)
     qtbot.waitUntil(lambda: view.controller.engine.state == "paused", timeout=WAIT)
     drained(qtbot, view)
     steps = view.controller.engine.step_count
     type_into(qtbot, lr_spin(win), "0.2")
     qtbot.waitUntil(lambda: bool(plots.marker_positions("lr")), timeout=WAIT)
-    assert plots.marker_positions("lr") == [pytest.approx(steps / view._bpe)]
+    assert plots.marker_positions("lr") == [pytest.approx(steps / view.model.batches_per_epoch)]
 
 
 def test_race_names_follow_live_changes(qtbot, tv):
@@ -243,7 +243,7 @@ def test_bad_lr_input_gets_a_message_and_changes_nothing(qtbot, tv):
         drained(qtbot, view)
         assert engine_lr(view) == pytest.approx(0.05)
         assert view.plots.marker_positions("lr") == []
-        assert view._steps == 0 and view.run_button.text() == "Start"
+        assert view.model.steps == 0 and view.run_button.text() == "Start"
 
     type_into(qtbot, spin, "1e-9")  # below the slider, but an lr torch takes: accepted
     assert view.message_text() == ""
@@ -258,7 +258,7 @@ def test_the_boundary_shows_where_a_stopped_run_ended(qtbot, window, monkeypatch
     (early stopping here, found through gdsim render) was dropped, leaving the picture of an
     epoch five earlier under a status saying the run had stopped. (A throttle longer than the
     run makes that certain instead of a matter of timing.)"""
-    monkeypatch.setattr(training_view, "BOUNDARY_EVERY_S", 3600.0)
+    monkeypatch.setattr(training_drawing, "BOUNDARY_EVERY_S", 3600.0)
     window.sessions.load_preset("early-stopping")
     window.tabs.setCurrentIndex(1)
     view = window.training_view
@@ -269,6 +269,6 @@ def test_the_boundary_shows_where_a_stopped_run_ended(qtbot, window, monkeypatch
     settle(qtbot, view)
     view.controller.send(Step(view.progress.maximum()))  # as gdsim render trains
     qtbot.waitUntil(lambda: view.run_button.text() == "Restart", timeout=60_000)
-    done = view._steps
+    done = view.model.steps
     assert 0 < done < view.progress.maximum()  # it stopped early
     qtbot.waitUntil(lambda: view.plots.boundary_step == done, timeout=WAIT)
