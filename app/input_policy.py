@@ -9,6 +9,10 @@ control wears a projector-visible focus ring.
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from PySide6.QtCore import QEvent, QObject, QPoint, QRectF, Qt, Slot
 from PySide6.QtGui import QFocusEvent, QKeyEvent, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import (
@@ -328,13 +332,38 @@ class InputGuard(QObject):
         return False
 
 
+#: The guards installed on the application (weakly: a closed window's guard is gone).
+_INSTALLED: weakref.WeakSet[InputGuard] = weakref.WeakSet()
+
+
 def install(guard: InputGuard) -> None:
     app = QApplication.instance()
     if app is not None:
         app.installEventFilter(guard)
+        _INSTALLED.add(guard)
 
 
 def uninstall(guard: InputGuard) -> None:
     app = QApplication.instance()
     if app is not None:
         app.removeEventFilter(guard)
+    _INSTALLED.discard(guard)
+
+
+@contextmanager
+def guards_paused() -> Iterator[None]:
+    """Take the guards off the application for a burst of internal events and put them back.
+
+    A zoom step sends ~2,000 font and geometry events, none of the kinds a guard handles, and
+    an application filter written in Python costs a call into Python for every one of them.
+    Only for synchronous work that handles no user input and creates no widgets."""
+    app = QApplication.instance()
+    guards = [g for g in _INSTALLED if isValid(g)] if app is not None else []
+    for guard in guards:
+        app.removeEventFilter(guard)
+    try:
+        yield
+    finally:
+        for guard in guards:
+            if isValid(guard):
+                app.installEventFilter(guard)

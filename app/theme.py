@@ -23,11 +23,14 @@ from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QFormLayout,
+    QLayout,
     QProxyStyle,
     QStyle,
     QToolTip,
     QWidget,
 )
+
+from app.input_policy import guards_paused
 
 log = logging.getLogger("gdsim.theme")
 
@@ -132,7 +135,7 @@ def _dark_palette() -> QPalette:
 
 class _ZoomStyle(QProxyStyle):
     """Fusion with check box and radio button indicators that grow with the zoom (Fusion
-    sizes them in pixels, not from the font)."""
+    sizes them in pixels, not from the font), and forms that wrap long rows."""
 
     METRICS = frozenset({
         QStyle.PixelMetric.PM_IndicatorWidth, QStyle.PixelMetric.PM_IndicatorHeight,
@@ -142,20 +145,53 @@ class _ZoomStyle(QProxyStyle):
 
     def __init__(self) -> None:
         super().__init__("Fusion")
-        self.scale = 1.0
+        self._scale = 1.0
+        # Qt asks thousands of times per zoom step (every widget re-measures), and each call
+        # crosses into Python: answers that depend on nothing but the metric (no option, no
+        # widget) are remembered for the current zoom
+        self._metrics: dict[Any, int] = {}
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    @scale.setter
+    def scale(self, scale: float) -> None:
+        if scale != self._scale:
+            self._scale = scale
+            self._metrics.clear()
 
     def pixelMetric(self, metric, option=None, widget=None) -> int:  # noqa: N802 (Qt override)
+        if option is None and widget is None:
+            value = self._metrics.get(metric)
+            if value is None:
+                value = self._metrics[metric] = self._zoomed_metric(metric, None, None)
+            return value
+        return self._zoomed_metric(metric, option, widget)
+
+    def _zoomed_metric(self, metric, option, widget) -> int:
         value = super().pixelMetric(metric, option, widget)
         if metric in self.METRICS:
-            return int(round(value * self.scale))
+            return int(round(value * self._scale))
         return value
 
-    def styleHint(self, hint, option=None, widget=None, returnData=None) -> int:  # noqa: N802
-        # a form row whose label and field do not fit side by side puts the field under its
-        # label (a side panel at 200 % zoom) instead of making the whole panel wider
-        if hint == QStyle.StyleHint.SH_FormLayoutWrapPolicy:
-            return int(QFormLayout.RowWrapPolicy.WrapLongRows.value)
-        return super().styleHint(hint, option, widget, returnData)
+    def polish(self, arg) -> None:  # Qt override (widget, palette and application overloads)
+        super().polish(arg)
+        if isinstance(arg, QWidget) and arg.layout() is not None:
+            _wrap_long_rows(arg.layout())
+
+
+def _wrap_long_rows(layout: QLayout) -> None:
+    """A form row whose label and field do not fit side by side puts the field under its
+    label (a side panel at 200 % zoom) instead of making the whole panel wider. Set on each
+    form when its widget is polished, not answered in a styleHint() override: Qt asks for
+    style hints thousands of times per zoom step, each a call into Python."""
+    if isinstance(layout, QFormLayout):
+        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    for i in range(layout.count()):
+        child = layout.itemAt(i).layout()
+        if child is not None:
+            _wrap_long_rows(child)
 
 
 class ThemeManager(QObject):
@@ -297,6 +333,11 @@ class ThemeManager(QObject):
         app = QApplication.instance()
         if not isinstance(app, QApplication):
             return
+        with guards_paused():  # ~2,000 font and geometry events, none of them input
+            self._push(app)
+        self.changed.emit()
+
+    def _push(self, app: QApplication) -> None:
         base = self._base()
         if self._style is None:
             self._style = _ZoomStyle()  # native styles ignore a dark palette on some platforms
@@ -335,7 +376,6 @@ class ThemeManager(QObject):
                 else:
                     self.style_plot(view)
         self._run_bindings()
-        self.changed.emit()
 
     def _run_bindings(self) -> None:
         alive = []

@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from core.bench.stats import quartiles
+from core.bench.stats import ratio_stats
 
 TARGET_RATIO = 1.2
 TARGET_SWARM_STEPS_PER_S = 2000.0
@@ -121,11 +121,7 @@ def bench_race_step(
                 "surface": surf.name,
                 "bare_us": statistics.median(bare) * 1e6,
                 "race_us": statistics.median(race) * 1e6,
-                "ratio": statistics.median(ratios),
-                "ratio_min": min(ratios),
-                "ratio_max": max(ratios),
-                "ratio_q1": quartiles(ratios)[0],
-                "ratio_q3": quartiles(ratios)[2],
+                **ratio_stats(ratios),
                 "trials": trials,
                 "steps_per_trial": n,
                 "status": status,
@@ -203,11 +199,7 @@ def bench_swarm(
                 "surface": surf.name,
                 "bare_steps_per_s": 1.0 / statistics.median(bare),
                 "race_steps_per_s": 1.0 / statistics.median(race),
-                "ratio": statistics.median(ratios),
-                "ratio_min": min(ratios),
-                "ratio_max": max(ratios),
-                "ratio_q1": quartiles(ratios)[0],
-                "ratio_q3": quartiles(ratios)[2],
+                **ratio_stats(ratios),
                 "steps_per_trial": steps,
                 "batched": bool(sp.info.elementwise and not sp.info.needs_closure),
             }

@@ -24,6 +24,18 @@ def quartiles(values: Sequence[float]) -> tuple[float, float, float]:
     return q1, med, q3
 
 
+def ratio_stats(ratios: Sequence[float]) -> dict[str, float]:
+    """A row's ``ratio`` figure (the median) and its spread: min, max and quartiles."""
+    q1, _, q3 = quartiles(ratios)
+    return {
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "ratio_q1": q1,
+        "ratio_q3": q3,
+    }
+
+
 def verdict(check: Callable[[float], bool], median: float, q1: float, q3: float) -> dict:
     """``met``: the median passes ``check``; ``unsure``: the quartiles disagree about it."""
     return {"met": check(median), "unsure": check(q1) != check(q3)}

@@ -381,6 +381,21 @@ def _make_info(
 
 LOG_SPAN = 2  # decades either side of the default on a log slider without a ui_range
 
+
+def _fraction(name: str, default: Any, ui_high: float, *, kind: str = "float", **more) -> HParam:
+    """A decay rate or carried fraction: valid in [0, 1), where 1 would never forget."""
+    return HParam(
+        name,
+        default,
+        kind,
+        low=0.0,
+        high=1.0,
+        high_inclusive=False,
+        ui_range=(0.0, ui_high),
+        **more,
+    )
+
+
 # Shared templates; entries override help/range with dataclasses.replace where they differ.
 _LR = HParam(
     "lr",
@@ -409,45 +424,30 @@ _EPS = HParam(
     ui_range=(1e-12, 1.0),
     help="Added to the denominator so it is never ~0; larger values make steps more SGD-like.",
 )
-_BETA1 = HParam(
+_BETA1 = _fraction(
     "beta1",
     0.9,
-    "float",
-    low=0.0,
-    high=1.0,
-    high_inclusive=False,
-    ui_range=(0.0, 0.999),
+    0.999,
     help="Decay of the gradient average (momentum): higher = smoother, slower to turn.",
 )
-_BETA2 = HParam(
+_BETA2 = _fraction(
     "beta2",
     0.999,
-    "float",
-    low=0.0,
-    high=1.0,
-    high_inclusive=False,
-    ui_range=(0.0, 0.9999),
+    0.9999,
     help="Decay of the squared-gradient average: higher = longer memory of the gradient's scale.",
 )
-_BETAS = HParam(
+_BETAS = _fraction(
     "betas",
     (0.9, 0.999),
-    "pair",
-    low=0.0,
-    high=1.0,
-    high_inclusive=False,
+    0.9999,
+    kind="pair",
     elements=(_BETA1, _BETA2),
-    ui_range=(0.0, 0.9999),
     help="(beta1, beta2): decay rates of the running averages of the gradient and its square.",
 )
-_MOMENTUM = HParam(
+_MOMENTUM = _fraction(
     "momentum",
     0.0,
-    "float",
-    low=0.0,
-    high=1.0,
-    high_inclusive=False,
-    ui_range=(0.0, 0.999),
+    0.999,
     help="Fraction of the previous update carried into the next: speeds up along consistent "
     "directions, damps zig-zags.",
 )
@@ -465,16 +465,7 @@ _DECOUPLED = HParam(
     help="Shrink theta by lr*weight_decay directly (AdamW-style) instead of adding the decay to "
     "the gradient.",
 )
-_DECAY_RATE = HParam(
-    "rho",
-    0.9,
-    "float",
-    low=0.0,
-    high=1.0,
-    high_inclusive=False,
-    ui_range=(0.0, 0.999),
-    help="Decay rate of a running average.",
-)
+_DECAY_RATE = _fraction("rho", 0.9, 0.999, help="Decay rate of a running average.")
 
 _COMMON: dict[str, HParam] = {
     hp.name: hp for hp in (_LR, _WD, _EPS, _BETAS, _MOMENTUM, _AMSGRAD, _DECOUPLED)

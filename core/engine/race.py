@@ -270,20 +270,19 @@ class LrHistory:
 
     def steps(self) -> np.ndarray:
         """``(M,)`` the steps kept, oldest first, step 0 first and the newest last (a copy)."""
-        tail = self._tail()
-        out = np.empty(self._n + tail, dtype=np.int64)
-        out[: self._n] = self._step[: self._n]
-        if tail:
-            out[-1] = self._last[0]
-        return out
+        return self._column(self._step, 0)
 
     def values(self) -> np.ndarray:
         """``(M,)`` the lr at each of :meth:`steps`."""
+        return self._column(self._lr, 1)
+
+    def _column(self, kept: np.ndarray, field: int) -> np.ndarray:
+        """The kept entries of one column plus, when it is newer, ``field`` of the last value."""
         tail = self._tail()
-        out = np.empty(self._n + tail, dtype=np.float64)
-        out[: self._n] = self._lr[: self._n]
+        out = np.empty(self._n + tail, dtype=kept.dtype)
+        out[: self._n] = kept[: self._n]
         if tail:
-            out[-1] = self._last[1]
+            out[-1] = self._last[field]
         return out
 
 
@@ -667,6 +666,16 @@ class Runner:
         self.schedule.after_step(loss)
         self.lr_history.append(k, _lr(self._built_opt))
 
+    def _accept(self, k: int, x: float, y: float, loss: float, loss_t) -> None:
+        """Step k landed in bounds: the runner moves there and its trail and schedule follow."""
+        self._loss_t = loss_t
+        self.steps = k
+        self.point = (x, y)
+        self.loss = loss
+        self.trail.append(k, x, y, loss)
+        if self.schedule is not None:
+            self._after_step(k, loss)
+
     # -- stepping
 
     def _step(self, anatomy: bool = False) -> bool:
@@ -690,13 +699,7 @@ class Runner:
         x, y = self._data.tolist()
         k = self.steps + 1
         if abs(loss) <= LOSS_LIMIT and abs(x) <= X_LIMIT and abs(y) <= X_LIMIT:
-            self._loss_t = loss_t
-            self.steps = k
-            self.point = (x, y)
-            self.loss = loss
-            self.trail.append(k, x, y, loss)
-            if self.schedule is not None:
-                self._after_step(k, loss)
+            self._accept(k, x, y, loss, loss_t)
             return True
         self._diverge(k)
         return False
@@ -739,6 +742,12 @@ class Runner:
             if self.noise:
                 noise = np.array(grad) - np.array(clean)
             evaluations = self._closure_calls
+        return self._finish_anatomy(before, loss_before, grad, lr, evaluations, noise, state_before)
+
+    def _finish_anatomy(
+        self, before, loss_before: float, grad, lr: float, evaluations: int, noise, state_before
+    ) -> bool:
+        """Finish the step already taken and record its :class:`Anatomy`; returns alive."""
         alive = self._finish_step_slow()
         after = self._data.tolist()
         self.anatomy = Anatomy(
@@ -770,13 +779,7 @@ class Runner:
         x, y = self._data.tolist()
         k = self.steps + 1
         if _ok(x, y, loss):
-            self._loss_t = loss_t
-            self.steps = k
-            self.point = (x, y)
-            self.loss = loss
-            self.trail.append(k, x, y, loss)
-            if self.schedule is not None:
-                self._after_step(k, loss)
+            self._accept(k, x, y, loss, loss_t)
             return True
         self._bad_loss = loss
         self._diverge(k)
@@ -842,26 +845,13 @@ class Runner:
             opt.step(self._closure)
             code = "optimizer.step(closure)"
             evals = f" after {self._closure_calls} evaluations of the closure"
-        alive = self._finish_step_slow()
+        evaluations = max(1, self._closure_calls)
+        alive = self._finish_anatomy(
+            before, loss_before, grad, lr, evaluations, noise, state_before
+        )
         after = tuple(self._data.tolist())
         update = (after[0] - before[0], after[1] - before[1])
-        state = self.optimizer_state()
-        self.anatomy = Anatomy(
-            runner_id=self.id,
-            step=self.steps if alive else self.diverged_at,
-            point_before=np.array(before),
-            point_after=np.array(after),
-            loss_before=loss_before,
-            loss_after=self.loss if alive else self._bad_loss,
-            gradient=np.array(grad),
-            update=np.array(update),
-            lr=lr,
-            evaluations=max(1, self._closure_calls),
-            state=state,
-            diverged=not alive,
-            noise=noise,
-            state_before=state_before,
-        )
+        state = self.anatomy.state
         if alive:
             text = (
                 f"Step: {self.spec.name} moves p by {_pair(update)}{evals} to {_pair(after)}; "

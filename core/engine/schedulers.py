@@ -81,6 +81,16 @@ def _c(value: Any) -> Callable[[RunShape], Any]:
 _GAMMA = dict(low=0.0, high=1.0, low_open=True)
 
 
+def _whole_run(name: str, help: str) -> SchedArg:
+    """An epoch count that by default spans the whole run."""
+    return SchedArg(name, "int", lambda s: s.epochs, 1, 1e9, help=help)
+
+
+def _third_of_the_run(name: str, help: str) -> SchedArg:
+    """An epoch count that by default is a third of the run's epochs."""
+    return SchedArg(name, "int", lambda s: max(1, s.epochs // 3), 1, 1e9, help=help)
+
+
 def _fifth_of_the_run(help: str) -> SchedArg:
     """A warm-up style ``total_iters``: by default the first fifth of the run's epochs."""
     return SchedArg("total_iters", "int", lambda s: max(1, s.epochs // 5), 1, 1e9, help=help)
@@ -94,13 +104,8 @@ SCHEDULERS: dict[str, SchedulerInfo] = {
             lr_scheduler.StepLR,
             "epoch",
             (
-                SchedArg(
-                    "step_size",
-                    "int",
-                    lambda s: max(1, s.epochs // 3),
-                    1,
-                    1e9,
-                    help="epochs between drops (default: a third of the run)",
+                _third_of_the_run(
+                    "step_size", "epochs between drops (default: a third of the run)"
                 ),
                 SchedArg("gamma", "float", _c(0.1), **_GAMMA, help="factor applied at each drop"),
             ),
@@ -137,14 +142,7 @@ SCHEDULERS: dict[str, SchedulerInfo] = {
             lr_scheduler.CosineAnnealingLR,
             "epoch",
             (
-                SchedArg(
-                    "T_max",
-                    "int",
-                    lambda s: s.epochs,
-                    1,
-                    1e9,
-                    help="epochs for half a cosine period (default: the whole run)",
-                ),
+                _whole_run("T_max", "epochs for half a cosine period (default: the whole run)"),
                 SchedArg("eta_min", "float", _c(0.0), 0.0, 1e3, help="lowest lr"),
             ),
             "lr follows half a cosine from its start value down to eta_min",
@@ -154,13 +152,8 @@ SCHEDULERS: dict[str, SchedulerInfo] = {
             lr_scheduler.CosineAnnealingWarmRestarts,
             "epoch",
             (
-                SchedArg(
-                    "T_0",
-                    "int",
-                    lambda s: max(1, s.epochs // 3),
-                    1,
-                    1e9,
-                    help="epochs until the first restart (default: a third of the run)",
+                _third_of_the_run(
+                    "T_0", "epochs until the first restart (default: a third of the run)"
                 ),
                 SchedArg("T_mult", "int", _c(1), 1, 100, help="each period is T_mult times longer"),
                 SchedArg("eta_min", "float", _c(0.0), 0.0, 1e3, help="lowest lr"),
@@ -216,14 +209,7 @@ SCHEDULERS: dict[str, SchedulerInfo] = {
             lr_scheduler.PolynomialLR,
             "epoch",
             (
-                SchedArg(
-                    "total_iters",
-                    "int",
-                    lambda s: s.epochs,
-                    1,
-                    1e9,
-                    help="epochs until lr reaches 0 (default: the whole run)",
-                ),
+                _whole_run("total_iters", "epochs until lr reaches 0 (default: the whole run)"),
                 SchedArg("power", "float", _c(1.0), 0.0, 1e3, help="1 is a straight line down"),
             ),
             "lr falls as (1 - epoch/total_iters)^power to 0, then stays there",

@@ -104,6 +104,18 @@ def ref_sgd(steps, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=F
     return out
 
 
+def decayed(th, lr, weight_decay, decoupled):
+    """The point and gradient after weight decay: shrink theta (decoupled, AdamW-style) or add
+    weight_decay*theta to the gradient (L2)."""
+    g = grad(th)
+    if weight_decay:
+        if decoupled:
+            th = th - lr * weight_decay * th
+        else:
+            g = g + weight_decay * th
+    return th, g
+
+
 def ref_adam(steps, lr, betas, eps, weight_decay=0.0, amsgrad=False, decoupled=False):
     """Kingma & Ba (2015) Alg. 1; AMSGrad (Reddi et al. 2018); decoupled = AdamW (Loshchilov &
     Hutter 2019), following torch's documented pseudo-code."""
@@ -111,12 +123,7 @@ def ref_adam(steps, lr, betas, eps, weight_decay=0.0, amsgrad=False, decoupled=F
     th = np.array(START)
     m, v, vmax, out = np.zeros(2), np.zeros(2), np.zeros(2), []
     for t in range(1, steps + 1):
-        g = grad(th)
-        if weight_decay:
-            if decoupled:
-                th = th - lr * weight_decay * th
-            else:
-                g = g + weight_decay * th
+        th, g = decayed(th, lr, weight_decay, decoupled)
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         m_hat = m / (1 - b1**t)
@@ -183,12 +190,7 @@ def ref_nadam(steps, lr, betas, eps, weight_decay, momentum_decay, decoupled=Fal
         return b1 * (1 - 0.5 * 0.96 ** (t * momentum_decay))
 
     for t in range(1, steps + 1):
-        g = grad(th)
-        if weight_decay:
-            if decoupled:
-                th = th - lr * weight_decay * th
-            else:
-                g = g + weight_decay * th
+        th, g = decayed(th, lr, weight_decay, decoupled)
         prod_t = math.prod(mu(i) for i in range(1, t + 1))
         prod_next = prod_t * mu(t + 1)
         m = b1 * m + (1 - b1) * g
@@ -208,12 +210,7 @@ def ref_radam(steps, lr, betas, eps, weight_decay, decoupled=False):
     rho_inf = 2 / (1 - b2) - 1
     points, branches = [], []
     for t in range(1, steps + 1):
-        g = grad(th)
-        if weight_decay:
-            if decoupled:
-                th = th - lr * weight_decay * th
-            else:
-                g = g + weight_decay * th
+        th, g = decayed(th, lr, weight_decay, decoupled)
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         m_hat = m / (1 - b1**t)

@@ -56,6 +56,13 @@ def run_in_thread(engine, **kwargs):
     return thread, result
 
 
+def stop_and_join(engine, thread):
+    """Stop a run driven by :func:`run_in_thread`; its thread must end within TIMEOUT."""
+    engine.stop()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()
+
+
 def epoch_events(update):
     return [e for e in update.events if isinstance(e, EpochEnd)]
 
@@ -239,9 +246,8 @@ def test_pause_before_the_first_batch_then_single_steps_then_stop():
     wait_for(lambda: engine.step_count == 4)
     time.sleep(0.05)
     assert engine.step_count == 4 and engine.state == "paused"  # exactly the steps asked for
-    engine.stop()
-    thread.join(TIMEOUT)
-    assert not thread.is_alive() and result["state"] == "stopped"
+    stop_and_join(engine, thread)
+    assert result["state"] == "stopped"
     assert engine.step_count == 4
 
 
@@ -256,9 +262,8 @@ def test_pause_resume_stop_while_running():
     assert engine.step_count == paused_at
     engine.resume()
     wait_for(lambda: engine.step_count > paused_at + 5)
-    engine.stop()
-    thread.join(TIMEOUT)
-    assert not thread.is_alive() and result["state"] == "stopped"
+    stop_and_join(engine, thread)
+    assert result["state"] == "stopped"
     # stop only ends run(): another run continues the same training
     stopped_at = engine.step_count
     engine.step(2)
@@ -282,9 +287,7 @@ def test_step_requested_while_running_pauses_first():
     wait_for(lambda: engine.step_count == paused_at + 2)
     time.sleep(0.05)
     assert engine.step_count == paused_at + 2 and engine.state == "paused"
-    engine.stop()
-    thread.join(TIMEOUT)
-    assert not thread.is_alive()
+    stop_and_join(engine, thread)
 
 
 def test_drain_from_another_thread_while_training():
@@ -311,9 +314,7 @@ def test_run_can_keep_serving_after_finishing():
     engine.request_boundary(5)
     wait_for(lambda: bool(engine.drain().boundaries) or False, timeout=TIMEOUT)
     assert thread.is_alive()
-    engine.stop()
-    thread.join(TIMEOUT)
-    assert not thread.is_alive()
+    stop_and_join(engine, thread)
 
 
 def test_a_second_driver_is_refused():
@@ -322,9 +323,7 @@ def test_a_second_driver_is_refused():
     wait_for(lambda: engine.step_count > 0)
     with pytest.raises(RuntimeError, match="already being driven"):
         engine.step()
-    engine.stop()
-    thread.join(TIMEOUT)
-    assert not thread.is_alive()
+    stop_and_join(engine, thread)
 
 
 def test_cpu_thread_setting_is_restored():

@@ -6,7 +6,7 @@ the wheel over an unfocused control scrolls the panel instead of changing the se
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -57,6 +57,41 @@ def test_a_focused_check_box_toggles_on_space(qtbot, window):
     assert check.isChecked()
     qtbot.keyClick(check, Qt.Key.Key_Space)
     assert not check.isChecked() and not view.running
+
+
+def test_after_a_zoom_step_a_focused_check_box_still_takes_space(qtbot, window):
+    """The guard steps aside while a zoom step restyles the window (its ~2,000 font events
+    are none of its business) and is back for the keys that follow."""
+    from app import input_policy
+    from app.theme import get_theme
+
+    class Probe(input_policy.InputGuard):
+        def __init__(self) -> None:
+            super().__init__(set())
+            self.seen: list[tuple[QObject, str]] = []
+
+        def eventFilter(self, obj, event):  # noqa: N802 (Qt override)
+            self.seen.append((obj, event.type().name))
+            return False
+
+    probe = Probe()
+    input_policy.install(probe)
+    view = window.surface_view
+    check = focus(qtbot, named(view, QCheckBox, "surfaceLossLogCheck"))
+    bystander = QWidget()  # gets the new font from the theme alone, no view's slot
+    qtbot.addWidget(bystander)
+    try:
+        before = bystander.font().pointSizeF()
+        probe.seen.clear()
+        get_theme().zoom_in()
+        assert bystander.font().pointSizeF() > before
+        assert (bystander, "FontChange") not in probe.seen  # paused during the restyle
+        qtbot.keyClick(check, Qt.Key.Key_Space)
+        assert (check, "KeyPress") in probe.seen  # and back afterwards
+        assert not check.isChecked() and not view.running
+    finally:
+        input_policy.uninstall(probe)
+        get_theme().reset()
 
 
 def test_a_mouse_click_leaves_no_button_holding_space(qtbot, window):

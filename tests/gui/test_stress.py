@@ -120,6 +120,12 @@ class Guard:
         ]
         assert noisy == [], [r.getMessage() for r in noisy]
 
+    def close_quietly(self, qtbot, win) -> None:
+        """The end of a storm: nothing was reported, then the window closes leaving nothing."""
+        self.check_quiet()
+        win.close()
+        self.check_closed(qtbot)
+
     def release_orphans(self) -> None:
         """Let parked workers finish before the test ends (an orphan's QThread destroyed while
         running would abort the whole test process at exit)."""
@@ -396,9 +402,7 @@ def test_surfaces_storm(qtbot, guard, seed):
     storm(qtbot, rng, surface_actions(qtbot, win, rng, done), ROUNDS)
     assert len(done) >= 10, done  # the storm really mixed its actions
     surfaces_still_answer(qtbot, win)
-    guard.check_quiet()
-    win.close()
-    guard.check_closed(qtbot)
+    guard.close_quietly(qtbot, win)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -410,9 +414,7 @@ def test_training_storm(qtbot, guard, seed):
     storm(qtbot, rng, training_actions(qtbot, win, rng, done), ROUNDS)
     assert len(done) >= 7, done
     training_still_answers(qtbot, win)
-    guard.check_quiet()
-    win.close()
-    guard.check_closed(qtbot)
+    guard.close_quietly(qtbot, win)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -438,9 +440,7 @@ def test_both_views_and_tab_switches(qtbot, guard, seed):
     surfaces_still_answer(qtbot, win)
     win.show_view("training")
     training_still_answers(qtbot, win)
-    guard.check_quiet()
-    win.close()
-    guard.check_closed(qtbot)
+    guard.close_quietly(qtbot, win)
 
 
 @pytest.fixture
@@ -471,9 +471,7 @@ def test_switching_to_a_failing_device_mid_run_keeps_training(qtbot, guard, two_
     combo.setCurrentIndex(combo.findData("cpu"))
     training_still_answers(qtbot, win)
     guard.caplog.clear()  # the failed move is logged on purpose
-    guard.check_quiet()
-    win.close()
-    guard.check_closed(qtbot)
+    guard.close_quietly(qtbot, win)
 
 
 def test_switching_devices_back_and_forth_mid_run(qtbot, guard, two_devices, monkeypatch):
@@ -509,9 +507,7 @@ def test_switching_devices_back_and_forth_mid_run(qtbot, guard, two_devices, mon
     assert all(lane.state == "training" for lane in lanes)
     assert "moved from" in view.message_text()
     training_still_answers(qtbot, win)
-    guard.check_quiet()
-    win.close()
-    guard.check_closed(qtbot)
+    guard.close_quietly(qtbot, win)
 
 
 CLOSE_MOMENTS = ["training", "reset-pending", "race", "both", "lr-finder", "landscape"]

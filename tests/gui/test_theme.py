@@ -178,3 +178,50 @@ def test_a_combo_box_minimum_follows_zoom(qtbot):
     assert combo.minimumSizeHint().width() > before * 1.5
     th.set_scale(1.0)
     assert combo.minimumSizeHint().width() == before
+
+
+def test_remembered_indicator_size_follows_each_zoom_step(qtbot):
+    """The style remembers option-less metrics per zoom: the same zoom gives the same size,
+    and a zoom step gives the new one (not the size remembered at the old zoom)."""
+    from PySide6.QtWidgets import QStyle
+
+    theme = get_theme()
+    theme.reset()
+    style = QApplication.instance().style()
+    width = QStyle.PixelMetric.PM_IndicatorWidth
+    try:
+        at_100 = style.pixelMetric(width)
+        assert style.pixelMetric(width) == at_100
+        theme.set_scale(2.0)
+        at_200 = style.pixelMetric(width)
+        assert at_200 == round(at_100 * 2.0)
+        assert style.pixelMetric(width) == at_200
+        theme.set_scale(1.0)
+        assert style.pixelMetric(width) == at_100
+    finally:
+        theme.reset()
+
+
+def test_a_form_too_narrow_for_its_rows_puts_fields_under_labels(qtbot):
+    """Forms wrap long rows (the side panel at 200 % zoom) and keep label and field side by
+    side where they fit; the style sets that on each form as its widget is polished."""
+    from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QWidget
+
+    theme = get_theme()
+    theme.reset()
+    box = QWidget()
+    qtbot.addWidget(box)
+    form = QFormLayout(box)
+    label = QLabel("A rather long label for a learning rate field")
+    field = QLineEdit()
+    field.setMinimumWidth(200)
+    form.addRow(label, field)
+    box.resize(900, 200)
+    box.show()
+    qtbot.waitExposed(box)
+    form.activate()
+    assert field.geometry().top() < label.geometry().bottom()  # side by side
+    box.setMinimumWidth(0)
+    box.resize(260, 200)
+    form.activate()
+    assert field.geometry().top() >= label.geometry().bottom()  # under its label

@@ -187,15 +187,22 @@ def test_compute_while_training_runs_keeps_training(qtbot, lt) -> None:
     click(qtbot, run)
 
 
-def test_cancel_mid_run_stops_and_leaves_no_thread(qtbot, lt, monkeypatch) -> None:
+def start_slow_landscape(qtbot, lt, monkeypatch) -> QProgressBar:
+    """Train a little, then start a slowed 61x61 landscape and wait until it is under way."""
     window, view, tool = lt
     slow_compute(monkeypatch)
     train(qtbot, window, view, 12)
     type_into(qtbot, named(tool.page, QSpinBox, "landscapeGrid"), "61")
     progress = named(tool.page, QProgressBar, "landscapeProgress")
-    cancel = named(tool.page, QPushButton, "cancelLandscapeButton")
     click(qtbot, named(tool.page, QPushButton, "computeLandscapeButton"))
     qtbot.waitUntil(lambda: progress.value() > 0, timeout=WAIT)
+    return progress
+
+
+def test_cancel_mid_run_stops_and_leaves_no_thread(qtbot, lt, monkeypatch) -> None:
+    window, view, tool = lt
+    progress = start_slow_landscape(qtbot, lt, monkeypatch)
+    cancel = named(tool.page, QPushButton, "cancelLandscapeButton")
     click(qtbot, cancel)
     assert not tool.task.running and not cancel.isEnabled()
     assert progress.format() == "Cancelled"
@@ -205,12 +212,7 @@ def test_cancel_mid_run_stops_and_leaves_no_thread(qtbot, lt, monkeypatch) -> No
 
 def test_closing_the_window_mid_landscape_leaves_no_thread(qtbot, lt, monkeypatch) -> None:
     window, view, tool = lt
-    slow_compute(monkeypatch)
-    train(qtbot, window, view, 12)
-    type_into(qtbot, named(tool.page, QSpinBox, "landscapeGrid"), "61")
-    progress = named(tool.page, QProgressBar, "landscapeProgress")
-    click(qtbot, named(tool.page, QPushButton, "computeLandscapeButton"))
-    qtbot.waitUntil(lambda: progress.value() > 0, timeout=WAIT)
+    start_slow_landscape(qtbot, lt, monkeypatch)
     task, training = tool.task, view.controller.thread()
     window.close()
     assert task.thread_count() == 0
