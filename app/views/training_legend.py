@@ -6,7 +6,7 @@ drawn clipped."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
@@ -17,9 +17,6 @@ from app.widgets.slider_spin import format_number
 from core.engine.optimizers import parse_spec
 from core.errors import GdsimError
 from core.state.training import lane_short
-
-if TYPE_CHECKING:
-    from app.views.training_plots import TrainingPlots
 
 LEGEND_MARGIN = 6  # px between the legend and the plot's edges (the legend's offset)
 LEGEND_FONTS = (1.0, 0.85, 0.72, 0.6, 0.5)  # label font sizes tried, relative to the theme's
@@ -64,7 +61,7 @@ def lane_label_lr(name: str, lr: float | None = None) -> str:
 class LegendFitter:
     """Lays out ``plots.legend`` and ``plots.acc_legend`` for the plots' current sizes."""
 
-    def __init__(self, plots: TrainingPlots, loss_tooltip: str) -> None:
+    def __init__(self, plots: Any, loss_tooltip: str) -> None:  # its TrainingPlots (no cycle)
         self.plots = plots
         self.loss_tooltip = loss_tooltip
         self.theme = plots.theme
@@ -111,6 +108,8 @@ class LegendFitter:
         """Lay both legends out so that each fits inside its plot, readable (see LEGEND_FONTS).
         Cheap when nothing changed (the last fit is remembered)."""
         p = self.plots
+        if p.loss_plot.getPlotItem() is None:  # closed (pyqtgraph drops it): nothing to lay out
+            return
         race = len(p.lanes) > 1
         loss_options = [self.names(b) for b in ((0, 1, 2) if race else (0,))]
         self._fit_one(
