@@ -104,36 +104,40 @@ def test_old_per_field_settings_are_read_once_then_replaced(qtbot):
     assert make(qtbot).current_session().training == config
 
 
-def test_a_bad_saved_value_is_one_line_naming_it_and_changes_nothing_else(qtbot, caplog):
-    doc = dumps_session(Session(view="training", training=SETUP)).replace(
-        '"epochs": 12', '"epochs": "lots"'
-    )
+def start_on(qtbot, caplog, values: dict[str, object]) -> tuple[MainWindow, list[str]]:
+    """A window started on settings holding ``values``, and what gdsim warned meanwhile."""
     s = open_settings()
-    s.setValue("appearance/theme", "dark")
-    s.setValue("views/training/session", doc)
+    for key, value in values.items():
+        s.setValue(key, value)
     s.sync()
     with caplog.at_level(logging.WARNING, logger="gdsim"):
         win = make(qtbot)
-    warned = [r.getMessage() for r in caplog.records if r.name.startswith("gdsim")]
+    return win, [r.getMessage() for r in caplog.records if r.name.startswith("gdsim")]
+
+
+def test_a_bad_saved_value_is_one_line_naming_it_and_changes_nothing_else(qtbot, caplog):
+    doc = dumps_session(Session(view="training", training=SETUP))
+    bad = doc.replace('"epochs": 12', '"epochs": "lots"')
+    win, warned = start_on(
+        qtbot, caplog, {"appearance/theme": "dark", "views/training/session": bad}
+    )
     assert len(warned) == 1 and "\n" not in warned[0], warned
     assert "training.epochs" in warned[0] and "views/training/session" in warned[0]
-    assert win.current_session().training == replace(SETUP, epochs=DEFAULT_CONFIG.epochs)
+    kept = replace(SETUP, epochs=DEFAULT_CONFIG.epochs)
+    assert win.current_session().training == kept
     assert get_theme().name == "dark"
-    assert win.training_view.controls.config() == replace(SETUP, epochs=DEFAULT_CONFIG.epochs)
+    assert win.training_view.controls.config() == kept
     win.close()
 
 
 def test_an_unreadable_saved_setup_falls_back_to_the_defaults_with_one_line(qtbot, caplog):
-    s = open_settings()
-    s.setValue("views/training/session", '{"format": "gdsim-session", "version": 1, "tra')
-    s.setValue("views/surfaces/lossLogY", True)
-    s.sync()
-    with caplog.at_level(logging.WARNING, logger="gdsim"):
-        win = make(qtbot)
-    warned = [r.getMessage() for r in caplog.records if r.name.startswith("gdsim")]
+    cut = '{"format": "gdsim-session", "version": 1, "tra'
+    win, warned = start_on(
+        qtbot, caplog, {"views/training/session": cut, "views/surfaces/lossLogY": False}
+    )
     assert len(warned) == 1 and "views/training/session" in warned[0], warned
     assert win.current_session().training == DEFAULT_CONFIG
-    assert win.surface_view.log_check.isChecked()
+    assert not win.surface_view.log_check.isChecked()  # the default is on
     assert win.training_view.controls.config() == DEFAULT_CONFIG
     win.close()
 
