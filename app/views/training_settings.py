@@ -45,8 +45,7 @@ LEGACY_OPTION = "option_"  # + a data set option's name ("option_arms")
 
 
 def save(config: TrainConfig, s: QSettings) -> None:
-    """``config`` as a session (the old per-field keys go: they would shadow nothing, but a
-    later gdsim should not find two setups)."""
+    """``config`` as a session; the old per-field keys go, so the settings hold one setup."""
     s.setValue(SESSION_KEY, dumps_session(Session(view="training", training=config)))
     for key in (*LEGACY_KEYS, *(k for k in s.childKeys() if k.startswith(LEGACY_OPTION))):
         s.remove(key)
