@@ -314,6 +314,16 @@ def _startup_row(figure: str, window: list[float], floor: list[float], is_quit: 
                check["unsure"])  # fmt: skip
 
 
+def first_step_rows(p: dict) -> tuple[list[Row], Any]:
+    from core.bench.first_step import TARGET_RATIO, bench_first_step
+
+    r = bench_first_step(pairs=p["first_step_pairs"])
+    check = verdict(lambda x: x <= TARGET_RATIO, r["ratio"], r["q1"], r["q3"])
+    row = Row("time to first step (fresh process)", r["gdsim_s"], "s", r["bare_s"], r["ratio"],
+              f"ratio <= {TARGET_RATIO}", check["met"], _iqr(r["q1"], r["q3"]), check["unsure"])  # fmt: skip
+    return [row], r
+
+
 def startup_rows(p: dict) -> tuple[list[Row], Any]:
     raw = measure_startup(p["startup_trials"], p["quit_after_s"])
     floor_start, floor_quit = raw["floor start"], raw["floor quit"]
@@ -339,6 +349,7 @@ SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
     "window": window_rows,
     "stalls": stall_rows,
     "startup": startup_rows,
+    "first_step": first_step_rows,
 }
 
 
@@ -371,6 +382,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         stall_trials=5,
         startup_trials=5,
         quit_after_s=2.0,
+        first_step_pairs=9,
     ),
     "quick": dict(
         pairs=9,
@@ -388,6 +400,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         stall_trials=3,
         startup_trials=2,
         quit_after_s=1.0,
+        first_step_pairs=7,
     ),
     "smoke": dict(
         pairs=1,
@@ -405,6 +418,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         stall_trials=1,
         startup_trials=1,
         quit_after_s=0.3,
+        first_step_pairs=1,
     ),
 }
 

@@ -38,7 +38,7 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
             for a in ("preset load", "session open", "theme switch", "zoom step")
         }
         | {f"start-up, {how}" for how in ("first start", "saved settings", "session file")}
-        | {"quit after racing", "quit after training"}
+        | {"quit after racing", "quit after training", "time to first step (fresh process)"}
     )
     assert figures == expected
     for row in doc["rows"]:
