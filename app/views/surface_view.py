@@ -8,7 +8,7 @@ the selected one's hyperparameters, which apply live.
 The state is a Qt-free ``core.state.surfaces.SurfacesModel`` (the race, its runners, speed,
 running, selection, the step clock). This class lays the widgets out, drives the model's clock
 from one ``QTimer`` at ~60 Hz, and redraws on the model's events: only what changed is pushed
-into plot items created once (``surface_plots``/``surface_layers``). ``app.bench_surface``
+into plot items created once (``surface_plots``/``surface_layers``). ``app.bench.surface``
 measures a full tick (steps + redraw + paint).
 
 Objects (tests and screen readers rely on these names): those of ``surface_controls`` and
