@@ -4,7 +4,7 @@ the test's: the machine is shared and noisy, so nothing here looks at a number's
 import json
 import math
 
-import app.bench as bench
+import app.bench.cli as bench
 from app.main import main
 from core.bench.stats import verdict
 from core.engine.optimizers import optimizer_names

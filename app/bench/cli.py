@@ -4,7 +4,7 @@ Each figure is measured next to its baseline in the same run (medians after warm
 reported), so the ratios mean something on a noisy shared machine where absolute numbers do not.
 Where a faster equivalent of the same work exists (the *limit*), its ratio is printed under the
 row; a verdict whose interquartile range straddles the target is "unsure". The measuring lives
-next to what it measures (core/bench/, app/bench_*.py); ``SECTIONS`` lists the figures, and this
+next to what it measures (core/bench/, app/bench/); ``SECTIONS`` lists the figures, and this
 module turns their results into ``Row``s and prints or writes them.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from app.bench_startup import QUIT_TARGET_S, START_TARGET, measure_startup
+from app.bench.startup import QUIT_TARGET_S, START_TARGET, measure_startup
 from core.bench.stats import quartiles, verdict
 from core.errors import GdsimError
 
@@ -226,8 +226,8 @@ def basins_rows(p: dict) -> tuple[list[Row], Any]:
 
 
 def window_rows(p: dict) -> tuple[list[Row], Any]:
-    from app.bench_surface import measure_frame_time
-    from app.bench_training_view import throughput, tick_latency
+    from app.bench.surface import measure_frame_time
+    from app.bench.training_view import throughput, tick_latency
 
     ticks = tick_latency(seconds=p["live_seconds"])
     live = throughput(seconds=p["slice_seconds"], trials=p["live_trials"])
@@ -279,7 +279,7 @@ def window_rows(p: dict) -> tuple[list[Row], Any]:
 
 
 def stall_rows(p: dict) -> tuple[list[Row], Any]:
-    from app.bench_stalls import TARGET_MS, measure_stalls
+    from app.bench.stalls import TARGET_MS, measure_stalls
 
     raw = measure_stalls(trials=p["stall_trials"])
     rows = [
