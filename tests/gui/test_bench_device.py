@@ -3,7 +3,7 @@ read wall time (between device syncs) and report host <-> device copies per step
 
 from __future__ import annotations
 
-import app.bench as bench
+import app.bench.cli as bench
 import core.bench.training as training_bench
 from app.main import main
 
