@@ -84,6 +84,8 @@ def paired(
     for name in others:
         by_clock = {}
         for c, t in times.items():
+            if c != clock and min(t["gdsim"]) <= 0:
+                continue  # e.g. no CPU time in this thread while a child process does the work
             q1, med, q3 = quartiles([o / g for o, g in zip(t[name], t["gdsim"], strict=True)])
             by_clock[c] = {"ratio": med, "q1": q1, "q3": q3}
         out[name] = {**by_clock[clock], "ms": statistics.median(chosen[name]) * 1e3}

@@ -24,3 +24,15 @@ def test_paired_reads_the_chosen_clock_and_reports_both(monkeypatch):
     assert cpu["other"]["by_clock"]["wall"]["ratio"] == 1.0
     wall = stats.paired(gdsim, {"other": other}, 3)  # wall time unless asked
     assert wall["clock"] == "wall" and wall["other"]["ratio"] == 1.0 and wall["gdsim_ms"] == 2000.0
+
+
+def test_a_clock_that_did_not_move_is_left_out_not_divided_by(monkeypatch):
+    now = {"wall": 0.0, "cpu": 0.0}
+    for name in now:
+        monkeypatch.setitem(stats.CLOCKS, name, lambda name=name: now[name])
+
+    def waits():  # as a child process does the work: wall time passes, this thread's CPU not
+        now["wall"] += 1.0
+
+    out = stats.paired(waits, {"other": waits}, 2)
+    assert out["other"]["ratio"] == 1.0 and set(out["other"]["by_clock"]) == {"wall"}
