@@ -346,6 +346,17 @@ def _startup_row(figure: str, window: list[float], floor: list[float], is_quit: 
                check["unsure"])  # fmt: skip
 
 
+def memory_rows(p: dict) -> tuple[list[Row], Any]:
+    from app.bench.memory import TARGET_BYTES_PER_EPOCH, memory_per_epoch
+
+    r = memory_per_epoch(p["memory_epochs"], warmup_epochs=p["memory_epochs"] // 5)
+    value = r["bytes_per_epoch"]
+    row = Row(f"training in the window, RSS over {r['epochs']:,} epochs", value, "B/epoch", None,
+              None, f"< {TARGET_BYTES_PER_EPOCH:.0f} B/epoch", value < TARGET_BYTES_PER_EPOCH,
+              f"{r['rss_before_mib']:.1f} -> {r['rss_after_mib']:.1f} MiB")  # fmt: skip
+    return [row], r
+
+
 def first_step_rows(p: dict) -> tuple[list[Row], Any]:
     from core.bench.first_step import TARGET_RATIO, bench_first_step
 
@@ -382,6 +393,7 @@ SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
     "stalls": stall_rows,
     "startup": startup_rows,
     "first_step": first_step_rows,
+    "memory": memory_rows,
 }
 
 
@@ -415,6 +427,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         startup_trials=5,
         quit_after_s=2.0,
         first_step_pairs=9,
+        memory_epochs=10_000,
     ),
     "quick": dict(
         pairs=9,
@@ -433,6 +446,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         startup_trials=2,
         quit_after_s=1.0,
         first_step_pairs=7,
+        memory_epochs=10_000,
     ),
     "smoke": dict(
         pairs=1,
@@ -451,6 +465,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         startup_trials=1,
         quit_after_s=0.3,
         first_step_pairs=1,
+        memory_epochs=50,
     ),
 }
 
