@@ -278,6 +278,42 @@ def window_rows(p: dict) -> tuple[list[Row], Any]:
     return rows, {"tick_latency": ticks, "throughput": live, "frames": frames}
 
 
+def window_race_rows(p: dict) -> tuple[list[Row], Any]:
+    """The window's race rate against the headless race's, and drawing's share of a core."""
+    from app.bench_surface import (
+        TARGET_DRAW_SHARE,
+        TARGET_RACE_RATIO,
+        measure_drawing_share,
+        measure_race_rate,
+    )
+
+    rate = measure_race_rate(pairs=p["pairs"], seconds=p["race_seconds"])
+    draw = measure_drawing_share(trials=p["draw_trials"], seconds=p["draw_seconds"])
+    rows = [
+        Row(
+            "window race rate / headless, 8 opt.",
+            rate["window_steps_per_s"],
+            "steps/s",
+            rate["headless_steps_per_s"],
+            rate["ratio"],
+            f"ratio >= {TARGET_RACE_RATIO}",
+            **verdict(_at_least(TARGET_RACE_RATIO), rate["ratio"], rate["q1"], rate["q3"]),
+            spread=_iqr(rate["q1"], rate["q3"]),
+        ),
+        Row(
+            "drawing, share of a core at speed 100",
+            draw["share"],
+            "core",
+            None,
+            None,
+            f"<= {TARGET_DRAW_SHARE}",
+            **verdict(_at_most(TARGET_DRAW_SHARE), draw["share"], draw["q1"], draw["q3"]),
+            spread=_iqr(draw["q1"], draw["q3"]) + f"; stepping {draw['stepping_share']:.2f}",
+        ),
+    ]
+    return rows, {"race_rate": rate, "drawing": draw}
+
+
 def stall_rows(p: dict) -> tuple[list[Row], Any]:
     from app.bench_stalls import TARGET_MS, measure_stalls
 
@@ -337,6 +373,7 @@ SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
     "basins": basins_rows,
     "training": training_rows,
     "window": window_rows,
+    "window_race": window_race_rows,
     "stalls": stall_rows,
     "startup": startup_rows,
 }
@@ -356,6 +393,9 @@ def machine() -> dict[str, Any]:
 #: say whether a verdict could flip ("unsure").
 PROFILES: dict[str, dict[str, Any]] = {
     "full": dict(
+        race_seconds=1.5,
+        draw_trials=5,
+        draw_seconds=4.0,
         pairs=15,
         landscape_n=41,
         basins_n=200,
@@ -373,6 +413,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         quit_after_s=2.0,
     ),
     "quick": dict(
+        race_seconds=1.0,
+        draw_trials=3,
+        draw_seconds=3.0,
         pairs=9,
         landscape_n=41,
         basins_n=200,
@@ -390,6 +433,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         quit_after_s=1.0,
     ),
     "smoke": dict(
+        race_seconds=0.1,
+        draw_trials=1,
+        draw_seconds=0.2,
         pairs=1,
         landscape_n=5,
         basins_n=10,

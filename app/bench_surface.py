@@ -13,6 +13,7 @@ runs; ``gdsim bench`` reports the median as "frame time, 8 optimizers racing").
 
 from __future__ import annotations
 
+import gc
 import os
 import statistics
 import sys
@@ -120,6 +121,161 @@ def measure_frame_time(
         win.close()
         win.deleteLater()
         app.processEvents()
+
+
+TARGET_RACE_RATIO = 0.8  # the window's race rate against the headless race's
+TARGET_DRAW_SHARE = 0.10  # of one core, drawing at the default speed
+RATE_SIZE = (1024, 768)
+
+
+def _open_window(size: tuple[int, int], specs) -> tuple[Any, Any, Any]:
+    """The real MainWindow on the Surfaces tab, offscreen, racing ``specs`` on Rosenbrock."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("GDSIM_ERROR_DIALOGS", "0")
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    win = MainWindow(restore=False)
+    win.resize(*size)
+    win.show()
+    win.tabs.setCurrentWidget(win.surface_view)
+    view = win.surface_view
+    view.set_surface("rosenbrock")
+    view.clear_runners()
+    for spec in specs:
+        view.add_runner(spec)
+    for _ in range(5):
+        app.processEvents()
+    return app, win, view
+
+
+def _close_window(app, win) -> None:
+    win.close()
+    win.deleteLater()
+    app.processEvents()
+
+
+def _run_loop(seconds: float) -> None:
+    """Let Qt's event loop (the view's own timers, painting) run for ``seconds``."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def _window_rate(app, view, speed: float, seconds: float) -> float:
+    """Race steps per second the window reaches from step 0, its timers driving it."""
+    view.pause()
+    view.reset()
+    view.set_speed(speed)
+    app.processEvents()
+    view.start()
+    t0, s0 = time.perf_counter(), view.race.t
+    _run_loop(seconds)
+    rate = (view.race.t - s0) / (time.perf_counter() - t0)
+    view.pause()
+    app.processEvents()
+    return rate
+
+
+def _headless_rate(specs, seconds: float) -> float:
+    """Race steps per second of the same race without a window (``Race.step`` in a loop)."""
+    from core.engine.race import Race
+
+    race = Race("rosenbrock")
+    for spec in specs:
+        race.add(spec)
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    while time.perf_counter() < deadline:
+        race.step(1)
+    return race.t / (time.perf_counter() - t0)
+
+
+def measure_race_rate(pairs: int = 9, seconds: float = 1.0) -> dict[str, Any]:
+    """The window racing :data:`BENCH_SPECS` at full speed against the same race headless,
+    in this process, in interleaved pairs (order reversed every other pair): the median of
+    the per-pair ratios window / headless, and their quartiles."""
+    from core.bench.stats import quartiles
+    from core.files.session import SPEED_MAX
+
+    app, win, view = _open_window(RATE_SIZE, BENCH_SPECS)
+    try:
+        _window_rate(app, view, SPEED_MAX, seconds / 2)  # warm-up: first paints, caches
+        _headless_rate(BENCH_SPECS, seconds / 2)
+        window, headless = [], []
+        for i in range(pairs):
+            gc.collect()
+            if i % 2 == 0:
+                window.append(_window_rate(app, view, SPEED_MAX, seconds))
+                headless.append(_headless_rate(BENCH_SPECS, seconds))
+            else:
+                headless.append(_headless_rate(BENCH_SPECS, seconds))
+                window.append(_window_rate(app, view, SPEED_MAX, seconds))
+    finally:
+        _close_window(app, win)
+    q1, med, q3 = quartiles([w / h for w, h in zip(window, headless, strict=True)])
+    return {
+        "pairs": pairs,
+        "seconds": seconds,
+        "window_steps_per_s": statistics.median(window),
+        "headless_steps_per_s": statistics.median(headless),
+        "ratio": med,
+        "q1": q1,
+        "q3": q3,
+    }
+
+
+def measure_drawing_share(trials: int = 3, seconds: float = 3.0) -> dict[str, Any]:
+    """The GUI thread's CPU time spent on anything but race steps, as a share of the wall
+    time, while the window races :data:`BENCH_SPECS` at the default speed (``thread_time``
+    around the whole run and around every ``Race.step``)."""
+    from core.bench.stats import quartiles
+    from core.files.session import SPEED_DEFAULT
+
+    app, win, view = _open_window(RATE_SIZE, BENCH_SPECS)
+    race = view.race
+    stepping = [0.0]
+    real_step = race.step
+
+    def timed_step(*args, **kwargs):
+        t0 = time.thread_time()
+        try:
+            return real_step(*args, **kwargs)
+        finally:
+            stepping[0] += time.thread_time() - t0
+
+    race.step = timed_step
+    shares, step_shares = [], []
+    try:
+        _window_rate(app, view, SPEED_DEFAULT, min(1.0, seconds / 2))  # warm-up
+        for _ in range(trials):
+            gc.collect()
+            view.reset()
+            app.processEvents()
+            view.start()
+            stepping[0] = 0.0
+            c0, t0 = time.thread_time(), time.perf_counter()
+            _run_loop(seconds)
+            cpu, wall = time.thread_time() - c0, time.perf_counter() - t0
+            view.pause()
+            shares.append((cpu - stepping[0]) / wall)
+            step_shares.append(stepping[0] / wall)
+    finally:
+        del race.step
+        _close_window(app, win)
+    q1, med, q3 = quartiles(shares)
+    return {
+        "trials": trials,
+        "seconds": seconds,
+        "share": med,
+        "q1": q1,
+        "q3": q3,
+        "stepping_share": statistics.median(step_shares),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
