@@ -96,6 +96,7 @@ class Track:
     pens: tuple[QPen, QPen] | None = None  # (line, halo), rebuilt when the style changes
     drawn_step: int = -1  # step of the last point stroked into the images (-1: none)
     drawn_px: np.ndarray | None = None  # that point in image pixels
+    drawn_xy: np.ndarray | None = None  # and in data coordinates
 
 
 class TrajectoryLayer(pg.GraphicsObject):
@@ -131,6 +132,7 @@ class TrajectoryLayer(pg.GraphicsObject):
         self._origin = QPointF()
         self._img_halo: QImage | None = None
         self._img_line: QImage | None = None
+        self._pixel = (0.0, 0.0)  # data units per device pixel at the last paint
         viewbox.sigRangeChanged.connect(self._on_range)
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption, False)
 
@@ -183,7 +185,32 @@ class TrajectoryLayer(pg.GraphicsObject):
                 self._full = True
         tr.points = points
         tr.steps = steps
-        self.update()
+        self.update(self._new_segments(tr))
+
+    def _new_segments(self, tr: Track) -> QRectF:
+        """Where the segments not yet drawn lie (data coordinates, padded by the widest
+        pen): only that part of the plot is repainted (pyqtgraph's views repaint the minimal
+        region), not the whole map and every item on it."""
+        if self._full or tr.drawn_xy is None or not tr.visible:
+            return self._rect
+        first = int(np.searchsorted(tr.steps, tr.drawn_step, side="right"))
+        if first >= len(tr.steps):
+            return QRectF()
+        new = tr.points[first:]
+        with np.errstate(invalid="ignore"):
+            lo = np.minimum(new.min(axis=0), tr.drawn_xy)
+            hi = np.maximum(new.max(axis=0), tr.drawn_xy)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            return self._rect
+        px_w, px_h = self._pixel
+        pad = self._width * (1.0 + UNDER_STEP * MAX_UNDER) + 2 * self._halo + 4.0  # px
+        rect = QRectF(
+            float(lo[0] - pad * px_w),
+            float(lo[1] - pad * px_h),
+            float(hi[0] - lo[0] + 2 * pad * px_w),
+            float(hi[1] - lo[1] + 2 * pad * px_h),
+        )
+        return rect.intersected(self._rect)
 
     def track_data(self, key: object) -> tuple[np.ndarray, np.ndarray]:
         """``(x, y)`` of the points this track plots (the runner's bounded history)."""
@@ -226,6 +253,7 @@ class TrajectoryLayer(pg.GraphicsObject):
 
     def paint(self, p: QPainter, *_args) -> None:
         t = p.transform()
+        self._pixel = (1.0 / max(abs(t.m11()), 1e-300), 1.0 / max(abs(t.m22()), 1e-300))
         dev = t.mapRect(self._vb.viewRect())
         w, h = int(math.ceil(dev.width())), int(math.ceil(dev.height()))
         if w <= 0 or h <= 0:
@@ -279,13 +307,14 @@ class TrajectoryLayer(pg.GraphicsObject):
         try:
             for key, tr in self._tracks.items():
                 tr.drawn_step = -1
-                tr.drawn_px = None
+                tr.drawn_px = tr.drawn_xy = None
                 if not tr.visible or len(tr.points) == 0:
                     continue
                 px = simplify_pixels(_to_pixels(t, self._origin, tr.points))
                 self._stroke(ph, pl, key, px)
                 tr.drawn_step = int(tr.steps[-1])
                 tr.drawn_px = px[-1].copy()
+                tr.drawn_xy = tr.points[-1].copy()
         finally:
             ph.end()
             pl.end()
@@ -308,6 +337,7 @@ class TrajectoryLayer(pg.GraphicsObject):
                 self._stroke(ph, pl, key, simplify_pixels(new))
                 tr.drawn_step = int(tr.steps[-1])
                 tr.drawn_px = new[-1].copy()
+                tr.drawn_xy = tr.points[-1].copy()
         finally:
             ph.end()
             pl.end()

@@ -1,12 +1,17 @@
-"""How a speed in steps per second becomes race steps on a ~60 Hz timer, without Qt.
+"""How a speed in steps per second becomes race steps on the window's timer, and how often the
+race is drawn, without Qt.
 
 Each tick takes the steps owed since the last one, but stops after a time budget so the window
 never stalls; steps that do not fit are dropped, not owed (no burst after a stall). A tick that
-comes late (window dragged, machine busy) never owes more than :data:`MAX_CATCH_UP_S`.
+comes late (window dragged, machine busy) never owes more than :data:`MAX_CATCH_UP_S`. A clock
+that dropped steps is :attr:`StepClock.behind`: the window then ticks again at once, so stepping
+gets all the time drawing leaves. Drawing is paced apart from stepping (:class:`RedrawPacer`):
+at most :data:`REDRAW_HZ` times a second, and only when the race moved.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 
@@ -16,6 +21,12 @@ TICK_S = 0.016  # the first tick after a start counts as one ~60 Hz frame
 STEP_BUDGET_S = 0.008
 MAX_CATCH_UP_S = 0.1
 RATE_WINDOW_S = 1.0
+REDRAW_HZ = 30.0
+MIN_REDRAW_HZ = 10.0
+DRAW_SHARE = 0.12  # of the time, at most, that drawing takes while the speed is out of reach
+#: Longest stepping slice of one tick when the speed cannot be reached (input and painting
+#: wait at most this long for the event loop).
+STEP_SLICE_S = 0.02
 
 
 class StepClock:
@@ -25,11 +36,13 @@ class StepClock:
         self._owed = 0.0
         self._last_tick: float | None = None
         self._step_cost = 0.0  # running estimate of one race step's duration, s
+        self.behind = False  # the last tick dropped steps: the speed asks for more than fits
         self._rates: deque[tuple[float, int]] = deque()
 
     def clear(self) -> None:
         """Nothing owed, no rate measured (a start or a restart)."""
         self._owed = 0.0
+        self.behind = False
         self._rates.clear()
 
     def hold(self) -> None:
@@ -43,6 +56,7 @@ class StepClock:
         self._owed += speed * min(dt, MAX_CATCH_UP_S)
         n = int(self._owed)
         if n <= 0:
+            self.behind = False
             return 0
         deadline = time.perf_counter() + budget_s
         taken = 0
@@ -60,6 +74,7 @@ class StepClock:
             taken = 1
             cost = 0.8 * cost + 0.2 * (time.perf_counter() - t)
         self._step_cost = cost
+        self.behind = taken < n and race.active
         self._owed = self._owed - taken if taken == n else 0.0  # dropped, not owed
         self._rates.append((time.perf_counter(), race.t))
         return taken
@@ -75,3 +90,43 @@ class StepClock:
         t0, s0 = rates[0]
         t1, s1 = rates[-1]
         return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+class RedrawPacer:
+    """When the race is drawn: at most ``hz`` times a second, and only after it moved.
+
+    ``moved()`` notes new steps; ``due(now)`` says whether to draw them now; ``drawn(now)``
+    that they were; ``until_due(now)`` how long stepping may go on before the next drawing.
+    While the speed is out of reach, ``spent`` (what the last drawing and painting took)
+    stretches the period so drawing takes at most :data:`DRAW_SHARE` of the time, down to
+    ``min_hz``: stepping gets the rest, whatever the machine's painting costs.
+    """
+
+    def __init__(self, hz: float = REDRAW_HZ, min_hz: float = MIN_REDRAW_HZ) -> None:
+        self.fastest = self.period = 1.0 / hz
+        self.slowest = 1.0 / min_hz
+        self.dirty = False
+        self._last = -math.inf
+        self._cost = 0.0  # running estimate of one drawing (redraw + paint), s
+
+    def moved(self) -> None:
+        self.dirty = True
+
+    def due(self, now: float) -> bool:
+        return self.dirty and now - self._last >= self.period
+
+    def until_due(self, now: float) -> float:
+        return max(0.0, self._last + self.period - now)
+
+    def drawn(self, now: float) -> None:
+        self.dirty = False
+        self._last = now
+
+    def spent(self, seconds: float, behind: bool) -> None:
+        """The last drawing took ``seconds`` (its redraw and the event loop's turns after
+        it); ``behind``: stepping wanted all the rest."""
+        if not behind:
+            self.period = self.fastest
+            return
+        self._cost = 0.7 * self._cost + 0.3 * min(seconds, self.slowest)
+        self.period = min(self.slowest, max(self.fastest, self._cost / DRAW_SHARE))

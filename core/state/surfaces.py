@@ -35,7 +35,7 @@ from core.files.session import (
     SurfacesState,
     spec_text,
 )
-from core.state.clock import STEP_BUDGET_S, StepClock
+from core.state.clock import STEP_SLICE_S, RedrawPacer, StepClock
 from core.state.events import Events
 from core.state.format import format_number, thin
 
@@ -52,6 +52,7 @@ DRAWABLE_PROBE = 48  # grid points a side when checking that a typed f has a fin
 #: A runner's name that says where it starts: "from (x, y)" or "at (x, y)".
 NAMES_A_START = re.compile(r"\b(from|at)\s*\(")
 NO_RUNNERS = "add an optimizer to race"
+MAX_GAP_S = 0.1  # a longer wait between ticks is the window hidden or dragged, not drawing
 EVENTS = (
     "runner_added",  # (entry)
     "runner_removed",  # (rid)
@@ -159,6 +160,9 @@ class SurfacesModel:
         self.note = ""
         self.replay_left = 0  # steps a loaded session still asks for (see apply)
         self.clock = StepClock()
+        self.pacer = RedrawPacer()  # while running, "stepped" comes at most 30 times a second
+        self._tick_end: float | None = None  # perf_counter when the last tick returned
+        self._drawing = 0.0  # seconds the last redraw and the event loop after it took
 
     # ================================================================ runners
     def _free_color(self) -> str:
@@ -363,12 +367,14 @@ class SurfacesModel:
             return
         self.note = ""
         self.running = True
+        self._tick_end = None
         self.clock.hold()
         self.clock.clear()
         self.events.running_changed.emit(True)
         self.events.status.emit()
 
     def pause(self, note: str = "") -> None:
+        self.flush()
         self.running = False
         self.note = note
         self.events.running_changed.emit(False)
@@ -407,18 +413,39 @@ class SurfacesModel:
         self.note = note
         self.events.status.emit()
 
-    def tick(self, now: float | None = None, budget_s: float = STEP_BUDGET_S) -> int:
-        """Take the steps the speed asks for since the last tick (``now``, perf_counter s;
-        see ``core.state.clock``); pauses with the reason once no runner can go on. Returns
-        the steps taken."""
+    def tick(self, now: float | None = None, budget_s: float | None = None) -> int:
+        """One tick of the window's timer (``now``, perf_counter s): first ``stepped`` if a
+        redraw is due (the pacer's ~30 Hz, only after steps), then the steps the speed asks
+        for since the last tick (``core.state.clock``), within ``budget_s`` -- by default,
+        when the speed is out of reach, until the next redraw is due; pauses with the reason
+        once no runner can go on. Returns the steps taken."""
         if not self.running:
             return 0
-        now = time.perf_counter() if now is None else now
+        t0 = time.perf_counter()
+        now = t0 if now is None else now
+        if self._tick_end is not None:  # the event loop's turn since the last tick: painting
+            self._drawing += min(t0 - self._tick_end, MAX_GAP_S)
+        if self.pacer.due(now):
+            self.pacer.spent(self._drawing, self.clock.behind)
+            self.flush(now)
+            self._drawing = time.perf_counter() - t0
+        if budget_s is None:
+            budget_s = STEP_SLICE_S
+            if self.clock.behind:  # leave the event loop in time to draw
+                budget_s = min(budget_s, self.pacer.until_due(now))
         taken = self.clock.tick(self.race, self.speed, now, budget_s)
-        self.events.stepped.emit()
+        if taken:
+            self.pacer.moved()
+        self._tick_end = time.perf_counter()
         if not self.race.active:
             self.pause(self.stuck_note())
         return taken
+
+    def flush(self, now: float | None = None) -> None:
+        """``stepped`` now if the race moved since it was last shown (a pause, a screenshot)."""
+        if self.pacer.dirty:
+            self.pacer.drawn(time.perf_counter() if now is None else now)
+            self.events.stepped.emit()
 
     def status_text(self) -> str:
         n = len(self.entries)
