@@ -264,15 +264,15 @@ def window_rows(p: dict) -> tuple[list[Row], Any]:
             live["ratio"] >= 0.75,
             spread,
         ),
-        Row(
-            "frame, 8 optimizers racing",
-            frames["median_ms"],
+        Row(  # a tick steps until the next redraw is due (<= 20 ms), then Qt paints
+            "GUI turn p99, 8 optimizers racing",
+            frames["p99_ms"],
             "ms",
             None,
             None,
-            "<= 16 ms",
-            frames["median_ms"] <= 16.0,
-            f"p99 {frames['p99_ms']:.1f}",
+            "<= 50 ms",
+            frames["p99_ms"] <= 50.0,
+            f"median {frames['median_ms']:.1f}",
         ),
     ]
     return rows, {"tick_latency": ticks, "throughput": live, "frames": frames}
@@ -298,7 +298,7 @@ def window_race_rows(p: dict) -> tuple[list[Row], Any]:
             rate["ratio"],
             f"ratio >= {TARGET_RACE_RATIO}",
             **verdict(_at_least(TARGET_RACE_RATIO), rate["ratio"], rate["q1"], rate["q3"]),
-            spread=_iqr(rate["q1"], rate["q3"]),
+            spread=_iqr(rate["q1"], rate["q3"]) + f"; {rate['redraws_per_s']:.0f} redraws/s",
         ),
         Row(
             "drawing, share of a core at speed 100",
@@ -308,7 +308,8 @@ def window_race_rows(p: dict) -> tuple[list[Row], Any]:
             None,
             f"<= {TARGET_DRAW_SHARE}",
             **verdict(_at_most(TARGET_DRAW_SHARE), draw["share"], draw["q1"], draw["q3"]),
-            spread=_iqr(draw["q1"], draw["q3"]) + f"; stepping {draw['stepping_share']:.2f}",
+            spread=_iqr(draw["q1"], draw["q3"])
+            + f"; stepping {draw['stepping_share']:.2f}; {draw['redraws_per_s']:.0f} redraws/s",
         ),
     ]
     return rows, {"race_rate": rate, "drawing": draw}

@@ -1,14 +1,14 @@
-"""Frame time of the Surfaces view with many optimizers racing (for the closing note and a
-future ``gdsim bench``).
+"""The Surfaces view racing many optimizers: frame time, race rate against the headless race,
+and drawing's share of a core (``gdsim bench``, sections "window" and "window_race").
 
-One frame is what the GUI thread does per timer tick while a race runs flat out: the race
-steps the tick's budget allows, the plot updates (``SurfaceView._tick``), then Qt paints the
-window (``processEvents``). The window is the real ``MainWindow`` on the Surfaces tab at the
+One frame is what the GUI thread does per timer tick while a race runs flat out: the redraw
+if one is due, the race steps until the next one is (``core.state.clock``), then Qt paints
+the window (``processEvents``): the longest the event loop waits. The window is the real ``MainWindow`` on the Surfaces tab at the
 given size, offscreen, with the view's own timer stopped so that every tick is one we time.
 The speed is set to the maximum so stepping always uses its whole budget: the worst case.
 
 Run: ``python -m app.bench_surface [n_optimizers] [frames]`` (one torch thread, as ``gdsim``
-runs; ``gdsim bench`` reports the median as "frame time, 8 optimizers racing").
+runs; ``gdsim bench`` reports the p99 as "GUI turn p99, 8 optimizers racing").
 """
 
 from __future__ import annotations
@@ -166,19 +166,28 @@ def _run_loop(seconds: float) -> None:
     loop.exec()
 
 
-def _window_rate(app, view, speed: float, seconds: float) -> float:
-    """Race steps per second the window reaches from step 0, its timers driving it."""
+def _window_rate(app, view, speed: float, seconds: float) -> tuple[float, float]:
+    """Race steps and redraws per second the window reaches from step 0, its timers driving
+    it."""
     view.pause()
     view.reset()
     view.set_speed(speed)
     app.processEvents()
+    redraws = [0]
+
+    def count() -> None:
+        redraws[0] += 1
+
+    view.redrawn.connect(count)
     view.start()
     t0, s0 = time.perf_counter(), view.race.t
     _run_loop(seconds)
-    rate = (view.race.t - s0) / (time.perf_counter() - t0)
+    elapsed = time.perf_counter() - t0
+    rate = (view.race.t - s0) / elapsed
     view.pause()
+    view.redrawn.disconnect(count)
     app.processEvents()
-    return rate
+    return rate, redraws[0] / elapsed
 
 
 def _headless_rate(specs, seconds: float) -> float:
@@ -206,15 +215,16 @@ def measure_race_rate(pairs: int = 9, seconds: float = 1.0) -> dict[str, Any]:
     try:
         _window_rate(app, view, SPEED_MAX, seconds / 2)  # warm-up: first paints, caches
         _headless_rate(BENCH_SPECS, seconds / 2)
-        window, headless = [], []
+        window, headless, redraws = [], [], []
         for i in range(pairs):
             gc.collect()
+            if i % 2:
+                headless.append(_headless_rate(BENCH_SPECS, seconds))
+            rate, hz = _window_rate(app, view, SPEED_MAX, seconds)
+            window.append(rate)
+            redraws.append(hz)
             if i % 2 == 0:
-                window.append(_window_rate(app, view, SPEED_MAX, seconds))
                 headless.append(_headless_rate(BENCH_SPECS, seconds))
-            else:
-                headless.append(_headless_rate(BENCH_SPECS, seconds))
-                window.append(_window_rate(app, view, SPEED_MAX, seconds))
     finally:
         _close_window(app, win)
     q1, med, q3 = quartiles([w / h for w, h in zip(window, headless, strict=True)])
@@ -226,6 +236,7 @@ def measure_race_rate(pairs: int = 9, seconds: float = 1.0) -> dict[str, Any]:
         "ratio": med,
         "q1": q1,
         "q3": q3,
+        "redraws_per_s": statistics.median(redraws),
     }
 
 
@@ -249,21 +260,29 @@ def measure_drawing_share(trials: int = 3, seconds: float = 3.0) -> dict[str, An
             stepping[0] += time.thread_time() - t0
 
     race.step = timed_step
-    shares, step_shares = [], []
+    shares, step_shares, hz = [], [], []
+    redraws = [0]
+
+    def count() -> None:
+        redraws[0] += 1
+
     try:
         _window_rate(app, view, SPEED_DEFAULT, min(1.0, seconds / 2))  # warm-up
         for _ in range(trials):
             gc.collect()
             view.reset()
             app.processEvents()
+            view.redrawn.connect(count)
             view.start()
-            stepping[0] = 0.0
+            stepping[0], redraws[0] = 0.0, 0
             c0, t0 = time.thread_time(), time.perf_counter()
             _run_loop(seconds)
             cpu, wall = time.thread_time() - c0, time.perf_counter() - t0
             view.pause()
+            view.redrawn.disconnect(count)
             shares.append((cpu - stepping[0]) / wall)
             step_shares.append(stepping[0] / wall)
+            hz.append(redraws[0] / wall)
     finally:
         del race.step
         _close_window(app, win)
@@ -275,6 +294,7 @@ def measure_drawing_share(trials: int = 3, seconds: float = 3.0) -> dict[str, An
         "q1": q1,
         "q3": q3,
         "stepping_share": statistics.median(step_shares),
+        "redraws_per_s": statistics.median(hz),
     }
 
 

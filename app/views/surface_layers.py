@@ -62,6 +62,12 @@ def _to_pixels(t: QTransform, origin: QPointF, pts: np.ndarray) -> np.ndarray:
     return out
 
 
+def _end(ph: QPainter, pl: QPainter) -> None:
+    if ph is not pl:
+        ph.end()
+    pl.end()
+
+
 def _polyline(px: np.ndarray) -> QPolygonF:
     """An (M, 2) array as a QPolygonF, filled through numpy (no Python loop per point)."""
     poly = pg.functions.create_qpolygonf(len(px))
@@ -95,8 +101,7 @@ class Track:
     steps: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     pens: tuple[QPen, QPen] | None = None  # (line, halo), rebuilt when the style changes
     drawn_step: int = -1  # step of the last point stroked into the images (-1: none)
-    drawn_px: np.ndarray | None = None  # that point in image pixels
-    drawn_xy: np.ndarray | None = None  # and in data coordinates
+    drawn_xy: np.ndarray | None = None  # that point (data coordinates)
 
 
 class TrajectoryLayer(pg.GraphicsObject):
@@ -181,7 +186,8 @@ class TrajectoryLayer(pg.GraphicsObject):
         if len(steps) and steps[-1] < tr.drawn_step:  # went back in time: a reset
             self._full = True
         if tr.drawn_step >= 0 and len(steps) and len(tr.points):
-            if not np.array_equal(points[0], tr.points[0]):  # restarted elsewhere
+            a, b = points[0], tr.points[0]
+            if a[0] != b[0] or a[1] != b[1]:  # restarted elsewhere
                 self._full = True
         tr.points = points
         tr.steps = steps
@@ -197,9 +203,8 @@ class TrajectoryLayer(pg.GraphicsObject):
         if first >= len(tr.steps):
             return QRectF()
         new = tr.points[first:]
-        with np.errstate(invalid="ignore"):
-            lo = np.minimum(new.min(axis=0), tr.drawn_xy)
-            hi = np.maximum(new.max(axis=0), tr.drawn_xy)
+        lo = np.minimum(new.min(axis=0), tr.drawn_xy)  # nan (undefined f) falls back below
+        hi = np.maximum(new.max(axis=0), tr.drawn_xy)
         if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
             return self._rect
         px_w, px_h = self._pixel
@@ -268,7 +273,8 @@ class TrajectoryLayer(pg.GraphicsObject):
             self._extend(t)
         p.save()
         p.resetTransform()
-        p.drawImage(self._origin, self._img_halo)
+        if self._halo > 0:  # else it is empty
+            p.drawImage(self._origin, self._img_halo)
         p.drawImage(self._origin, self._img_line)
         p.restore()
 
@@ -287,8 +293,8 @@ class TrajectoryLayer(pg.GraphicsObject):
         return line, halo
 
     def _painters(self) -> tuple[QPainter, QPainter]:
-        ph = QPainter(self._img_halo)
         pl = QPainter(self._img_line)
+        ph = QPainter(self._img_halo) if self._halo > 0 else pl  # no halo: nothing drawn there
         for q in (ph, pl):
             q.setRenderHint(QPainter.RenderHint.Antialiasing, self._antialias)
         return ph, pl
@@ -307,17 +313,15 @@ class TrajectoryLayer(pg.GraphicsObject):
         try:
             for key, tr in self._tracks.items():
                 tr.drawn_step = -1
-                tr.drawn_px = tr.drawn_xy = None
+                tr.drawn_xy = None
                 if not tr.visible or len(tr.points) == 0:
                     continue
                 px = simplify_pixels(_to_pixels(t, self._origin, tr.points))
                 self._stroke(ph, pl, key, px)
                 tr.drawn_step = int(tr.steps[-1])
-                tr.drawn_px = px[-1].copy()
                 tr.drawn_xy = tr.points[-1].copy()
         finally:
-            ph.end()
-            pl.end()
+            _end(ph, pl)
 
     def _extend(self, t: QTransform) -> None:
         pending = [
@@ -331,16 +335,15 @@ class TrajectoryLayer(pg.GraphicsObject):
         try:
             for key, tr in pending:
                 first = int(np.searchsorted(tr.steps, tr.drawn_step, side="right"))
-                new = _to_pixels(t, self._origin, tr.points[first:])
-                if tr.drawn_px is not None:
-                    new = np.vstack([tr.drawn_px[None, :], new])
+                pts = tr.points[first:]
+                if tr.drawn_xy is not None:  # from the last point drawn (same transform)
+                    pts = np.concatenate((tr.drawn_xy[None, :], pts))
+                new = _to_pixels(t, self._origin, pts)
                 self._stroke(ph, pl, key, simplify_pixels(new))
                 tr.drawn_step = int(tr.steps[-1])
-                tr.drawn_px = new[-1].copy()
                 tr.drawn_xy = tr.points[-1].copy()
         finally:
-            ph.end()
-            pl.end()
+            _end(ph, pl)
 
     def _stroke(self, ph: QPainter, pl: QPainter, key: object, px: np.ndarray) -> None:
         line, halo = self.pens(key)

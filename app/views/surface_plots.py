@@ -412,8 +412,10 @@ class RacePlots(QObject):
                 self.restyle(entry)
             self._drawn[entry.id] = state
             changed = True
-            copy = self._copies.setdefault(entry.id, TrailCopy())
-            if old is None or old[0] != generation:
+            copy = self._copies.get(entry.id)
+            if copy is None:
+                copy = self._copies[entry.id] = TrailCopy()
+            elif old is None or old[0] != generation:
                 copy.clear()
             copy.sync(r.trail, self.loss_values)  # appends what is new
             self.layer.set_data(entry.id, copy.points, copy.steps)

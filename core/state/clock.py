@@ -6,7 +6,8 @@ never stalls; steps that do not fit are dropped, not owed (no burst after a stal
 comes late (window dragged, machine busy) never owes more than :data:`MAX_CATCH_UP_S`. A clock
 that dropped steps is :attr:`StepClock.behind`: the window then ticks again at once, so stepping
 gets all the time drawing leaves. Drawing is paced apart from stepping (:class:`RedrawPacer`):
-at most :data:`REDRAW_HZ` times a second, and only when the race moved.
+at most :data:`REDRAW_HZ` times a second, only when the race moved, and less often where
+drawing would take more than :data:`DRAW_SHARE` of a core.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ STEP_BUDGET_S = 0.008
 MAX_CATCH_UP_S = 0.1
 RATE_WINDOW_S = 1.0
 REDRAW_HZ = 30.0
-MIN_REDRAW_HZ = 10.0
-DRAW_SHARE = 0.12  # of the time, at most, that drawing takes while the speed is out of reach
+MIN_REDRAW_HZ = 8.0
+DRAW_SHARE = 0.08  # of the GUI thread's CPU, at most, that drawing takes (above MIN_REDRAW_HZ)
 #: Longest stepping slice of one tick when the speed cannot be reached (input and painting
 #: wait at most this long for the event loop).
 STEP_SLICE_S = 0.02
@@ -97,9 +98,10 @@ class RedrawPacer:
 
     ``moved()`` notes new steps; ``due(now)`` says whether to draw them now; ``drawn(now)``
     that they were; ``until_due(now)`` how long stepping may go on before the next drawing.
-    While the speed is out of reach, ``spent`` (what the last drawing and painting took)
-    stretches the period so drawing takes at most :data:`DRAW_SHARE` of the time, down to
-    ``min_hz``: stepping gets the rest, whatever the machine's painting costs.
+    ``spent`` (the CPU the last drawing and painting took) stretches the period so drawing
+    takes at most :data:`DRAW_SHARE` of the CPU the GUI thread gets, down to ``min_hz``:
+    stepping gets the rest, and a slow or loaded machine draws less often rather than
+    spending a lecture's CPU on frames.
     """
 
     def __init__(self, hz: float = REDRAW_HZ, min_hz: float = MIN_REDRAW_HZ) -> None:
@@ -122,11 +124,10 @@ class RedrawPacer:
         self.dirty = False
         self._last = now
 
-    def spent(self, seconds: float, behind: bool) -> None:
-        """The last drawing took ``seconds`` (its redraw and the event loop's turns after
-        it); ``behind``: stepping wanted all the rest."""
-        if not behind:
-            self.period = self.fastest
-            return
+    def spent(self, seconds: float, core: float = 1.0) -> None:
+        """The last drawing took ``seconds`` of the GUI thread's CPU (its redraw and the event
+        loop's turns after it, painting) while the thread got ``core`` of a CPU (less than 1
+        on a loaded machine, where drawing then takes a larger part of what stepping gets)."""
         self._cost = 0.7 * self._cost + 0.3 * min(seconds, self.slowest)
-        self.period = min(self.slowest, max(self.fastest, self._cost / DRAW_SHARE))
+        share = DRAW_SHARE * min(1.0, max(core, 0.05))
+        self.period = min(self.slowest, max(self.fastest, self._cost / share))
