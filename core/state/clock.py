@@ -28,6 +28,7 @@ DRAW_SHARE = 0.08  # of the GUI thread's CPU, at most, that drawing takes (above
 #: Longest stepping slice of one tick when the speed cannot be reached (input and painting
 #: wait at most this long for the event loop).
 STEP_SLICE_S = 0.02
+MAX_GAP_S = 0.1
 
 
 class StepClock:
@@ -98,10 +99,11 @@ class RedrawPacer:
 
     ``moved()`` notes new steps; ``due(now)`` says whether to draw them now; ``drawn(now)``
     that they were; ``until_due(now)`` how long stepping may go on before the next drawing.
-    ``spent`` (the CPU the last drawing and painting took) stretches the period so drawing
-    takes at most :data:`DRAW_SHARE` of the CPU the GUI thread gets, down to ``min_hz``:
-    stepping gets the rest, and a slow or loaded machine draws less often rather than
-    spending a lecture's CPU on frames.
+    Around the steps, ``steps_begin``/``steps_end`` count the GUI thread's CPU spent on
+    anything else (the redraw, and the event loop's turns: painting); ``weigh`` before each
+    drawing stretches the period so that takes at most :data:`DRAW_SHARE` of the CPU the
+    thread gets, down to ``min_hz``: stepping gets the rest, and a slow or loaded machine
+    draws less often rather than spending a lecture's CPU on frames.
     """
 
     def __init__(self, hz: float = REDRAW_HZ, min_hz: float = MIN_REDRAW_HZ) -> None:
@@ -109,7 +111,10 @@ class RedrawPacer:
         self.slowest = 1.0 / min_hz
         self.dirty = False
         self._last = -math.inf
-        self._cost = 0.0  # running estimate of one drawing (redraw + paint), s
+        self._cost = 0.0  # running estimate of one drawing (redraw + paint), CPU s
+        self._drawing = 0.0  # CPU s spent outside the steps since the last weigh
+        self._steps_end: float | None = None  # thread CPU time when the last steps ended
+        self._weighed: tuple[float, float] | None = None  # (perf_counter, thread CPU) then
 
     def moved(self) -> None:
         self.dirty = True
@@ -124,10 +129,35 @@ class RedrawPacer:
         self.dirty = False
         self._last = now
 
+    def restart(self) -> None:
+        """Running again: the time since the last steps was no drawing."""
+        self._steps_end = self._weighed = None
+
+    def steps_begin(self) -> None:
+        cpu = time.thread_time()
+        if self._steps_end is not None:  # more is something else than drawing (a relayout)
+            self._drawing += min(cpu - self._steps_end, MAX_GAP_S)
+
+    def steps_end(self) -> None:
+        self._steps_end = time.thread_time()
+
+    def weigh(self, behind: bool) -> None:
+        """Before a drawing: pace the next ones by what drawing cost since the last weigh.
+        ``behind`` (stepping wants all the time): the thread's CPU per second of that time
+        is what it gets; otherwise idle time counts as room to draw."""
+        wall, cpu = time.perf_counter(), time.thread_time()
+        core = 1.0
+        if behind and self._weighed is not None:
+            core = (cpu - self._weighed[1]) / max(wall - self._weighed[0], 1e-9)
+        if self._weighed is not None:
+            self.spent(self._drawing, core)
+        self._weighed = (wall, cpu)
+        self._drawing = 0.0
+
     def spent(self, seconds: float, core: float = 1.0) -> None:
-        """The last drawing took ``seconds`` of the GUI thread's CPU (its redraw and the event
-        loop's turns after it, painting) while the thread got ``core`` of a CPU (less than 1
-        on a loaded machine, where drawing then takes a larger part of what stepping gets)."""
+        """The last drawing took ``seconds`` of the GUI thread's CPU while the thread got
+        ``core`` of a CPU (less than 1 on a loaded machine, where drawing then takes a
+        larger part of what stepping gets)."""
         self._cost = 0.7 * self._cost + 0.3 * min(seconds, self.slowest)
         share = DRAW_SHARE * min(1.0, max(core, 0.05))
         self.period = min(self.slowest, max(self.fastest, self._cost / share))

@@ -52,7 +52,6 @@ DRAWABLE_PROBE = 48  # grid points a side when checking that a typed f has a fin
 #: A runner's name that says where it starts: "from (x, y)" or "at (x, y)".
 NAMES_A_START = re.compile(r"\b(from|at)\s*\(")
 NO_RUNNERS = "add an optimizer to race"
-MAX_GAP_S = 0.1  # more CPU between two ticks is something else than drawing (a relayout)
 EVENTS = (
     "runner_added",  # (entry)
     "runner_removed",  # (rid)
@@ -161,9 +160,6 @@ class SurfacesModel:
         self.replay_left = 0  # steps a loaded session still asks for (see apply)
         self.clock = StepClock()
         self.pacer = RedrawPacer()  # while running, "stepped" comes at most 30 times a second
-        self._tick_end: float | None = None  # the GUI thread's CPU time when a tick returned
-        self._drawing = 0.0  # CPU s the last redraw and the event loop's turns after it took
-        self._drawn_at: tuple[float, float] | None = None  # (perf_counter, thread CPU) then
 
     # ================================================================ runners
     def _free_color(self) -> str:
@@ -368,7 +364,7 @@ class SurfacesModel:
             return
         self.note = ""
         self.running = True
-        self._tick_end = self._drawn_at = None
+        self.pacer.restart()
         self.clock.hold()
         self.clock.clear()
         self.events.running_changed.emit(True)
@@ -422,28 +418,19 @@ class SurfacesModel:
         once no runner can go on. Returns the steps taken."""
         if not self.running:
             return 0
-        cpu = time.thread_time()
         now = time.perf_counter() if now is None else now
-        if self._tick_end is not None:  # the GUI thread's work since the last tick: painting
-            self._drawing += min(cpu - self._tick_end, MAX_GAP_S)
         if self.pacer.due(now):
-            wall = time.perf_counter()
-            if self._drawn_at is not None and self.clock.behind:  # busy: what the thread got
-                share = (cpu - self._drawn_at[1]) / max(wall - self._drawn_at[0], 1e-9)
-            else:  # idle time counts as room to draw
-                share = 1.0
-            self.pacer.spent(self._drawing, share)
-            self._drawn_at = (wall, cpu)
+            self.pacer.weigh(self.clock.behind)
             self.flush(now)
-            self._drawing = time.thread_time() - cpu
         if budget_s is None:
             budget_s = STEP_SLICE_S
             if self.clock.behind:  # leave the event loop in time to draw
                 budget_s = min(budget_s, self.pacer.until_due(now))
+        self.pacer.steps_begin()
         taken = self.clock.tick(self.race, self.speed, now, budget_s)
+        self.pacer.steps_end()
         if taken:
             self.pacer.moved()
-        self._tick_end = time.thread_time()
         if not self.race.active:
             self.pause(self.stuck_note())
         return taken
