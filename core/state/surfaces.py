@@ -5,7 +5,9 @@ and the clock that turns the speed into steps (``core.state.clock``).
 Widgets write typed commands here (``add_runner``, ``set_hparam``, ``set_surface``, ``tick``…;
 a refused value raises GdsimError with one line and changes nothing) and redraw on
 ``model.events``. A race step costs ~0.1-0.4 ms per runner, so the window's timer calls
-:meth:`SurfacesModel.tick` at ~60 Hz on the GUI thread.
+:meth:`SurfacesModel.tick` on the GUI thread: ~60 Hz, or back to back while the speed is out
+of reach; ``stepped`` (a redraw) comes at most ~30 times a second while running, paced apart
+from the steps (``core.state.clock.RedrawPacer``).
 """
 
 from __future__ import annotations
