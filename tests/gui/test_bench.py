@@ -4,7 +4,7 @@ the test's: the machine is shared and noisy, so nothing here looks at a number's
 import json
 import math
 
-import app.bench as bench
+import app.bench.cli as bench
 from app.main import main
 from core.bench.stats import verdict
 from core.engine.optimizers import optimizer_names
@@ -40,7 +40,7 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
             for a in ("preset load", "session open", "theme switch", "zoom step")
         }
         | {f"start-up, {how}" for how in ("first start", "saved settings", "session file")}
-        | {"quit after racing", "quit after training"}
+        | {"quit after racing", "quit after training", "time to first step (fresh process)"}
     )
     assert figures == expected
     for row in doc["rows"]:

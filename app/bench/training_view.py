@@ -4,7 +4,7 @@ while training runs flat out, and what does it cost training?
 ``tick_latency``: a 16 ms GUI timer's interval (what a lecturer feels). ``throughput``: the
 window's training steps/s against a bare engine, in alternating slices of one run (the shared
 machine's load drifts). ``race_frame``: display frame time with 8 optimizers racing.
-Alone: ``python -m app.bench_training_view [--seconds S] [--json]``.
+Alone: ``python -m app.bench.training_view [--seconds S] [--json]``.
 """
 
 from __future__ import annotations

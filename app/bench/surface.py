@@ -3,11 +3,12 @@ and drawing's share of a core (``gdsim bench``, sections "window" and "window_ra
 
 One frame is what the GUI thread does per timer tick while a race runs flat out: the redraw
 if one is due, the race steps until the next one is (``core.state.clock``), then Qt paints
-the window (``processEvents``): the longest the event loop waits. The window is the real ``MainWindow`` on the Surfaces tab at the
-given size, offscreen, with the view's own timer stopped so that every tick is one we time.
+the window (``processEvents``): the longest the event loop waits. The window is the real
+``MainWindow`` on the Surfaces tab at the given size, offscreen, with the view's own timer
+stopped so that every tick is one we time.
 The speed is set to the maximum so stepping always uses its whole budget: the worst case.
 
-Run: ``python -m app.bench_surface [n_optimizers] [frames]`` (one torch thread, as ``gdsim``
+Run: ``python -m app.bench.surface [n_optimizers] [frames]`` (one torch thread, as ``gdsim``
 runs; ``gdsim bench`` reports the p99 as "GUI turn p99, 8 optimizers racing").
 """
 

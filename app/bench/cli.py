@@ -4,7 +4,7 @@ Each figure is measured next to its baseline in the same run (medians after warm
 reported), so the ratios mean something on a noisy shared machine where absolute numbers do not.
 Where a faster equivalent of the same work exists (the *limit*), its ratio is printed under the
 row; a verdict whose interquartile range straddles the target is "unsure". The measuring lives
-next to what it measures (core/bench/, app/bench_*.py); ``SECTIONS`` lists the figures, and this
+next to what it measures (core/bench/, app/bench/); ``SECTIONS`` lists the figures, and this
 module turns their results into ``Row``s and prints or writes them.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from app.bench_startup import QUIT_TARGET_S, START_TARGET, measure_startup
+from app.bench.startup import QUIT_TARGET_S, START_TARGET, measure_startup
 from core.bench.stats import quartiles, verdict
 from core.errors import GdsimError
 
@@ -226,8 +226,8 @@ def basins_rows(p: dict) -> tuple[list[Row], Any]:
 
 
 def window_rows(p: dict) -> tuple[list[Row], Any]:
-    from app.bench_surface import measure_frame_time
-    from app.bench_training_view import throughput, tick_latency
+    from app.bench.surface import measure_frame_time
+    from app.bench.training_view import throughput, tick_latency
 
     ticks = tick_latency(seconds=p["live_seconds"])
     live = throughput(seconds=p["slice_seconds"], trials=p["live_trials"])
@@ -280,7 +280,7 @@ def window_rows(p: dict) -> tuple[list[Row], Any]:
 
 def window_race_rows(p: dict) -> tuple[list[Row], Any]:
     """The window's race rate against the headless race's, and drawing's share of a core."""
-    from app.bench_surface import (
+    from app.bench.surface import (
         TARGET_DRAW_SHARE,
         TARGET_RACE_RATIO,
         measure_drawing_share,
@@ -316,7 +316,7 @@ def window_race_rows(p: dict) -> tuple[list[Row], Any]:
 
 
 def stall_rows(p: dict) -> tuple[list[Row], Any]:
-    from app.bench_stalls import TARGET_MS, measure_stalls
+    from app.bench.stalls import TARGET_MS, measure_stalls
 
     raw = measure_stalls(trials=p["stall_trials"])
     rows = [
@@ -351,6 +351,16 @@ def _startup_row(figure: str, window: list[float], floor: list[float], is_quit: 
                check["unsure"])  # fmt: skip
 
 
+def first_step_rows(p: dict) -> tuple[list[Row], Any]:
+    from core.bench.first_step import TARGET_RATIO, bench_first_step
+
+    r = bench_first_step(pairs=p["first_step_pairs"])
+    check = verdict(lambda x: x <= TARGET_RATIO, r["ratio"], r["q1"], r["q3"])
+    row = Row("time to first step (fresh process)", r["gdsim_s"], "s", r["bare_s"], r["ratio"],
+              f"ratio <= {TARGET_RATIO}", check["met"], _iqr(r["q1"], r["q3"]), check["unsure"])  # fmt: skip
+    return [row], r
+
+
 def startup_rows(p: dict) -> tuple[list[Row], Any]:
     raw = measure_startup(p["startup_trials"], p["quit_after_s"])
     floor_start, floor_quit = raw["floor start"], raw["floor quit"]
@@ -377,6 +387,7 @@ SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
     "window_race": window_race_rows,
     "stalls": stall_rows,
     "startup": startup_rows,
+    "first_step": first_step_rows,
 }
 
 
@@ -412,6 +423,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         stall_trials=5,
         startup_trials=5,
         quit_after_s=2.0,
+        first_step_pairs=9,
     ),
     "quick": dict(
         race_seconds=1.0,
@@ -432,6 +444,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         stall_trials=3,
         startup_trials=2,
         quit_after_s=1.0,
+        first_step_pairs=7,
     ),
     "smoke": dict(
         race_seconds=0.1,
@@ -452,6 +465,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         stall_trials=1,
         startup_trials=1,
         quit_after_s=0.3,
+        first_step_pairs=1,
     ),
 }
 
