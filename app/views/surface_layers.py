@@ -324,22 +324,27 @@ class TrajectoryLayer(pg.GraphicsObject):
             _end(ph, pl)
 
     def _extend(self, t: QTransform) -> None:
-        pending = [
-            (key, tr)
-            for key, tr in self._tracks.items()
-            if tr.visible and len(tr.steps) and int(tr.steps[-1]) > tr.drawn_step
-        ]
+        """Stroke every track's segments since the last paint: all their points go to pixels
+        in one call (a frame adds a few points to each track; per track, numpy's overhead
+        was most of the paint)."""
+        pending, chunks = [], []
+        for key, tr in self._tracks.items():
+            if not (tr.visible and len(tr.steps)) or int(tr.steps[-1]) <= tr.drawn_step:
+                continue
+            if tr.drawn_xy is not None:  # from the last point drawn (same transform)
+                chunks.append(tr.drawn_xy[None, :])
+            new = tr.points[int(tr.steps.searchsorted(tr.drawn_step, side="right")) :]
+            chunks.append(new)
+            pending.append((key, tr, len(new) + (tr.drawn_xy is not None)))
         if not pending:
             return
+        px = _to_pixels(t, self._origin, np.concatenate(chunks))
         ph, pl = self._painters()
         try:
-            for key, tr in pending:
-                first = int(np.searchsorted(tr.steps, tr.drawn_step, side="right"))
-                pts = tr.points[first:]
-                if tr.drawn_xy is not None:  # from the last point drawn (same transform)
-                    pts = np.concatenate((tr.drawn_xy[None, :], pts))
-                new = _to_pixels(t, self._origin, pts)
-                self._stroke(ph, pl, key, simplify_pixels(new))
+            end = 0
+            for key, tr, n in pending:
+                self._stroke(ph, pl, key, simplify_pixels(px[end : end + n]))
+                end += n
                 tr.drawn_step = int(tr.steps[-1])
                 tr.drawn_xy = tr.points[-1].copy()
         finally:
