@@ -227,9 +227,10 @@ def basins_rows(p: dict) -> tuple[list[Row], Any]:
 
 def window_rows(p: dict) -> tuple[list[Row], Any]:
     from app.bench.surface import measure_frame_time
-    from app.bench.training_view import throughput, tick_latency
+    from app.bench.training_view import throughput, tick_latency, x_display_ticks
 
     ticks = tick_latency(seconds=p["live_seconds"])
+    x_ticks = x_display_ticks(seconds=p["live_seconds"])
     live = throughput(seconds=p["slice_seconds"], trials=p["live_trials"])
     frames = measure_frame_time(8, frames=p["frames"], warmup=max(2, p["frames"] // 10))
     q1, q3 = live["ratio_iqr"]
@@ -275,7 +276,13 @@ def window_rows(p: dict) -> tuple[list[Row], Any]:
             f"median {frames['median_ms']:.1f}",
         ),
     ]
-    return rows, {"tick_latency": ticks, "throughput": live, "frames": frames}
+    if x_ticks is not None:  # the same, painted through an X server (offscreen skips it)
+        rows.append(Row("GUI tick p99 while training, X display", x_ticks["interval_p99_ms"],
+                        "ms", 16.0, x_ticks["interval_p99_ms"] / 16.0, "<= 25 ms",
+                        x_ticks["interval_p99_ms"] <= 25.0,
+                        f"max {x_ticks['interval_max_ms']}"))  # fmt: skip
+    return rows, {"tick_latency": ticks, "x_tick_latency": x_ticks, "throughput": live,
+                  "frames": frames}  # fmt: skip
 
 
 def window_race_rows(p: dict) -> tuple[list[Row], Any]:
@@ -351,6 +358,17 @@ def _startup_row(figure: str, window: list[float], floor: list[float], is_quit: 
                check["unsure"])  # fmt: skip
 
 
+def memory_rows(p: dict) -> tuple[list[Row], Any]:
+    from app.bench.memory import TARGET_BYTES_PER_EPOCH, memory_per_epoch
+
+    r = memory_per_epoch(p["memory_epochs"], warmup_epochs=p["memory_epochs"] // 5)
+    value = r["bytes_per_epoch"]
+    row = Row(f"training in the window, RSS over {r['epochs']:,} epochs", value, "B/epoch", None,
+              None, f"< {TARGET_BYTES_PER_EPOCH:.0f} B/epoch", value < TARGET_BYTES_PER_EPOCH,
+              f"{r['rss_before_mib']:.1f} -> {r['rss_after_mib']:.1f} MiB")  # fmt: skip
+    return [row], r
+
+
 def first_step_rows(p: dict) -> tuple[list[Row], Any]:
     from core.bench.first_step import TARGET_RATIO, bench_first_step
 
@@ -388,6 +406,7 @@ SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
     "stalls": stall_rows,
     "startup": startup_rows,
     "first_step": first_step_rows,
+    "memory": memory_rows,
 }
 
 
@@ -424,6 +443,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         startup_trials=5,
         quit_after_s=2.0,
         first_step_pairs=9,
+        memory_epochs=10_000,
     ),
     "quick": dict(
         race_seconds=1.0,
@@ -445,6 +465,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         startup_trials=2,
         quit_after_s=1.0,
         first_step_pairs=7,
+        memory_epochs=10_000,
     ),
     "smoke": dict(
         race_seconds=0.1,
@@ -466,6 +487,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         startup_trials=1,
         quit_after_s=0.3,
         first_step_pairs=1,
+        memory_epochs=50,
     ),
 }
 

@@ -42,6 +42,11 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
         | {f"start-up, {how}" for how in ("first start", "saved settings", "session file")}
         | {"quit after racing", "quit after training", "time to first step (fresh process)"}
     )
+    memory = doc["details"]["memory"]
+    expected.add(f"training in the window, RSS over {memory['epochs']:,} epochs")
+    assert memory["epochs"] >= smoke["memory_epochs"]
+    if doc["details"]["window"]["x_tick_latency"] is not None:  # DISPLAY names an X server
+        expected.add("GUI tick p99 while training, X display")
     assert figures == expected
     for row in doc["rows"]:
         assert math.isfinite(row["value"]) and row["value"] > 0, row
