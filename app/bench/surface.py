@@ -149,6 +149,12 @@ def _open_window(size: tuple[int, int], specs) -> tuple[Any, Any, Any]:
         view.add_runner(spec)
     for _ in range(5):
         app.processEvents()
+    from app.warmup import warming_up
+
+    deadline = time.perf_counter() + 60.0
+    while warming_up() and time.perf_counter() < deadline:  # the view steps only after it
+        app.processEvents()
+        time.sleep(0.01)
     return app, win, view
 
 
