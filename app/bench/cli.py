@@ -424,7 +424,7 @@ def machine() -> dict[str, Any]:
 #: say whether a verdict could flip ("unsure").
 PROFILES: dict[str, dict[str, Any]] = {
     "full": dict(
-        race_seconds=1.5,
+        race_seconds=3.0,
         draw_trials=5,
         draw_seconds=4.0,
         pairs=15,
@@ -446,7 +446,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         memory_epochs=10_000,
     ),
     "quick": dict(
-        race_seconds=1.0,
+        race_seconds=2.0,
         draw_trials=3,
         draw_seconds=3.0,
         pairs=9,

@@ -214,7 +214,9 @@ def _headless_rate(specs, seconds: float) -> float:
 def measure_race_rate(pairs: int = 9, seconds: float = 1.0) -> dict[str, Any]:
     """The window racing :data:`BENCH_SPECS` at full speed against the same race headless,
     in this process, in interleaved pairs (order reversed every other pair): the median of
-    the per-pair ratios window / headless, and their quartiles."""
+    the per-pair ratios window / headless, and their quartiles. Each trial starts at step 0;
+    ``seconds`` of 2 or more keep its one-off costs (the reset's full repaint, the loss
+    plot's first range jumps) from weighing like a race a class watches for minutes."""
     from core.bench.stats import quartiles
     from core.files.session import SPEED_MAX
 
