@@ -97,7 +97,7 @@ class StepClock:
 class RedrawPacer:
     """When the race is drawn: at most ``hz`` times a second, and only after it moved.
 
-    ``moved()`` notes new steps; ``due(now)`` says whether to draw them now; ``drawn(now)``
+    ``moved()`` notes new steps; ``budget`` is how long a tick may step; ``due(now)`` says whether to draw them now; ``drawn(now)``
     that they were; ``until_due(now)`` how long stepping may go on before the next drawing.
     Around the steps, ``steps_begin``/``steps_end`` count the GUI thread's CPU spent on
     anything else (the redraw, and the event loop's turns: painting); ``weigh`` before each
@@ -138,8 +138,15 @@ class RedrawPacer:
         if self._steps_end is not None:  # more is something else than drawing (a relayout)
             self._drawing += min(cpu - self._steps_end, MAX_GAP_S)
 
-    def steps_end(self) -> None:
+    def steps_end(self, taken: int) -> None:
         self._steps_end = time.thread_time()
+        if taken:
+            self.moved()
+
+    def budget(self, now: float, behind: bool) -> float:
+        """How long a tick may step: :data:`STEP_SLICE_S`, and while the speed is out of
+        reach only until the next drawing is due (the event loop must paint in time)."""
+        return min(STEP_SLICE_S, self.until_due(now)) if behind else STEP_SLICE_S
 
     def weigh(self, behind: bool) -> None:
         """Before a drawing: pace the next ones by what drawing cost since the last weigh.

@@ -37,7 +37,7 @@ from core.files.session import (
     SurfacesState,
     spec_text,
 )
-from core.state.clock import STEP_SLICE_S, RedrawPacer, StepClock
+from core.state.clock import RedrawPacer, StepClock
 from core.state.events import Events
 from core.state.format import format_number, thin
 
@@ -413,26 +413,19 @@ class SurfacesModel:
         self.events.status.emit()
 
     def tick(self, now: float | None = None, budget_s: float | None = None) -> int:
-        """One tick of the window's timer (``now``, perf_counter s): first ``stepped`` if a
-        redraw is due (the pacer's ~30 Hz, only after steps), then the steps the speed asks
-        for since the last tick (``core.state.clock``), within ``budget_s`` -- by default,
-        when the speed is out of reach, until the next redraw is due; pauses with the reason
-        once no runner can go on. Returns the steps taken."""
+        """A timer tick (``now``, perf_counter s): ``stepped`` if a redraw is due, then the steps
+        owed (``core.state.clock``) within ``budget_s`` (default: the pacer's); pauses with the
+        reason once no runner can go on. Returns the steps taken."""
         if not self.running:
             return 0
         now = time.perf_counter() if now is None else now
         if self.pacer.due(now):
             self.pacer.weigh(self.clock.behind)
             self.flush(now)
-        if budget_s is None:
-            budget_s = STEP_SLICE_S
-            if self.clock.behind:  # leave the event loop in time to draw
-                budget_s = min(budget_s, self.pacer.until_due(now))
+        budget_s = self.pacer.budget(now, self.clock.behind) if budget_s is None else budget_s
         self.pacer.steps_begin()
         taken = self.clock.tick(self.race, self.speed, now, budget_s)
-        self.pacer.steps_end()
-        if taken:
-            self.pacer.moved()
+        self.pacer.steps_end(taken)
         if not self.race.active:
             self.pause(self.stuck_note())
         return taken
