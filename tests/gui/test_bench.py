@@ -31,7 +31,9 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
             "GUI tick p50 while training",
             "GUI tick p99 while training",
             "training, window live vs bare",
-            "frame, 8 optimizers racing",
+            "GUI turn p99, 8 optimizers racing",
+            "window race rate / headless, 8 opt.",
+            "drawing, share of a core at speed 100",
         }
         | {
             f"longest stall, {a}"
