@@ -370,22 +370,6 @@ class SurfaceView(QWidget):
     def entries(self) -> dict[int, RunnerEntry]:
         return self.model.entries
 
-    @property
-    def running(self) -> bool:
-        return self.model.running
-
-    @property
-    def speed(self) -> float:
-        return self.model.speed
-
-    @property
-    def generation(self) -> int:
-        return self.model.generation
-
-    @property
-    def replaying(self) -> bool:
-        return self.model.replaying
-
     def step_once(self) -> None:
         self.run_group.step_once()
 

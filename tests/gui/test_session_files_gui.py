@@ -302,7 +302,7 @@ def test_a_saved_file_opens_to_the_same_screen(busy_window, monkeypatch, tmp_pat
     before = screen(window)
     window.surface_view.set_surface("bowl")
     open_file(window, monkeypatch, saved)
-    qtbot.waitUntil(lambda: not window.surface_view.replaying, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.surface_view.model.replaying, timeout=10_000)
     after = screen(window)
     assert after[:7] == before[:7]  # same view, surface, start, steps, runners, points, config
     assert act(window, "actRevertSession").isEnabled()  # and the bowl can be brought back

@@ -320,12 +320,12 @@ def storm(qtbot, rng: random.Random, actions: dict, rounds: int) -> None:
 
 def surfaces_still_answer(qtbot, win: MainWindow) -> None:
     view = win.surface_view
-    if view.running:
+    if view.model.running:
         click(qtbot, child(view, QPushButton, "runButton"))
     if not view.entries:
         view.add_runner("Adam(lr=0.01)")
     click(qtbot, child(view, QPushButton, "resetButton"))
-    assert view.race.t == 0 and not view.running
+    assert view.race.t == 0 and not view.model.running
     click(qtbot, child(view, QPushButton, "stepButton"))
     assert view.race.t == 1 or not view.race.active
     assert all(len(view.trajectory(rid)[0]) >= 1 for rid in view.entries)
@@ -705,9 +705,9 @@ def test_a_bug_in_every_redraw_gives_one_dialog_not_a_flood(qtbot, monkeypatch):
     qtbot.waitUntil(lambda: len(reporter.history) >= 2 and bool(error_dialogs()), timeout=WAIT)
     qtbot.waitUntil(lambda: "more since" in error_dialogs()[0].informativeText(), timeout=WAIT)
     assert len(error_dialogs()) == 1  # one dialog, counting repeats
-    assert sv.running and sv.race.t > 0  # the race itself keeps going
+    assert sv.model.running and sv.race.t > 0  # the race itself keeps going
     click(qtbot, child(sv, QPushButton, "runButton"))  # and the user can still pause it
-    assert not sv.running
+    assert not sv.model.running
     for d in error_dialogs():
         d.close()
     win.close()
