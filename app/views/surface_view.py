@@ -41,6 +41,7 @@ from app.views.surface_runners import OptimizerPanel, RunnerEntry
 from app.warmup import LOADING_NOTE, warming_up
 from app.widgets.collapsible_panel import CollapsiblePanel
 from app.widgets.plot_deck import PlotDeck
+from app.widgets.plot_pages import PlotPages
 from core.errors import GdsimError
 from core.files.session import MAX_RUNNERS, SPEED_MAX, SurfacesState  # noqa: F401 (SPEED_MAX: API)
 from core.state.surfaces import DEFAULT_RACE, SurfacesModel  # noqa: F401 (DEFAULT_RACE: API)
@@ -103,7 +104,9 @@ class SurfaceView(QWidget):
         self.deck.addItem(self._loss_box, "Loss per step", stretch=1)
         self.splitter = self.deck.splitter
         self.splitter.setObjectName("surfaceSplitter")
-        self.plot_tabs: QTabWidget | None = None  # made by add_plot_page()
+        self.pages = PlotPages(
+            self.deck, self._loss_box, "Loss per step", "Plots", "surfacePlotTabs"
+        )
 
         controls = QWidget()
         controls.setObjectName("surfaceControls")
@@ -188,14 +191,11 @@ class SurfaceView(QWidget):
 
     def add_plot_page(self, widget: QWidget, title: str) -> None:
         """Show ``widget`` as a page beside the loss plot (tabs appear on first use)."""
-        if self.plot_tabs is None:
-            tabs = QTabWidget(self)
-            tabs.setObjectName("surfacePlotTabs")
-            tabs.setDocumentMode(True)
-            self.deck.replaceItem(self._loss_box, tabs, "Plots")
-            tabs.addTab(self._loss_box, "Loss per step")
-            self.plot_tabs = tabs
-        self.plot_tabs.addTab(widget, title)
+        self.pages.add(widget, title)
+
+    @property
+    def plot_tabs(self) -> QTabWidget | None:
+        return self.pages.tabs
 
     def add_shortcut_target(self, action: str, fn: Callable[[], None]) -> None:
         """Offer a tool's command to the window's run keys (e.g. "narrate")."""

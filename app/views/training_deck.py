@@ -14,6 +14,7 @@ from app.theme import ThemeManager
 from app.views.training_controls import swatch
 from app.views.training_plots import TrainingPlots, lane_label
 from app.widgets.plot_deck import PlotDeck
+from app.widgets.plot_pages import PlotPages
 
 log = logging.getLogger("gdsim.training")
 
@@ -37,7 +38,7 @@ class PlotArea(QWidget):
         loss_plot, acc_plot, boundary_plot = plots.widgets()
         # the loss plot (the one the lecture is about) gets the full height on the left; the
         # boundary (wider than tall for most data sets) and the accuracy share the right
-        self._boundary_box = box = QWidget(self)
+        box = QWidget(self)
         bl = QVBoxLayout(box)
         bl.setContentsMargins(0, 0, 0, 0)
         bl.setSpacing(2)
@@ -60,7 +61,9 @@ class PlotArea(QWidget):
         self.splitter.setObjectName("trainingSplitter")
         self.right_splitter = right.splitter
         self.right_splitter.setObjectName("trainingRightSplitter")
-        self.plot_tabs: QTabWidget | None = None  # made by add_plot_page()
+        self.pages = PlotPages(
+            right, box, "Decision boundary", "Decision boundary", "trainingPlotTabs"
+        )
         self._plot_widgets = (loss_plot, acc_plot, boundary_plot)
         for w in self._plot_widgets:
             w.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -73,20 +76,16 @@ class PlotArea(QWidget):
 
     def add_plot_page(self, widget: QWidget, title: str) -> None:
         """Show ``widget`` as a page beside the decision boundary (tabs appear on first use)."""
-        if self.plot_tabs is None:
-            tabs = QTabWidget(self)
-            tabs.setObjectName("trainingPlotTabs")
-            tabs.setDocumentMode(True)
-            self._right.replaceItem(self._boundary_box, tabs, "Decision boundary")
-            tabs.addTab(self._boundary_box, "Decision boundary")
-            self.plot_tabs = tabs
-        self.plot_tabs.addTab(widget, title)
+        self.pages.add(widget, title)
+
+    @property
+    def plot_tabs(self) -> QTabWidget | None:
+        return self.pages.tabs
 
     @Slot(QWidget)
     def show_page(self, widget: QWidget) -> None:
         """Bring a page beside the decision boundary to the front."""
-        if self.plot_tabs is not None and self.plot_tabs.indexOf(widget) >= 0:
-            self.plot_tabs.setCurrentWidget(widget)
+        self.pages.show(widget)
 
     def show_lanes(self, names: list[str], current: int = 0) -> None:
         """One chooser entry per race lane (the chooser only shows for a race)."""
