@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QGroupBox,
     QHBoxLayout,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -192,10 +191,6 @@ class SurfaceView(QWidget):
     def add_plot_page(self, widget: QWidget, title: str) -> None:
         """Show ``widget`` as a page beside the loss plot (tabs appear on first use)."""
         self.pages.add(widget, title)
-
-    @property
-    def plot_tabs(self) -> QTabWidget | None:
-        return self.pages.tabs
 
     def add_shortcut_target(self, action: str, fn: Callable[[], None]) -> None:
         """Offer a tool's command to the window's run keys (e.g. "narrate")."""
@@ -435,7 +430,7 @@ class SurfaceView(QWidget):
         surface_settings.save(self.model, s)
         s.setValue("lossLogY", bool(self.log_check.isChecked()))
         s.setValue("splitter", self.splitter.saveState())
-        s.setValue("plotTab", self.plot_tabs.currentIndex() if self.plot_tabs else 0)
+        s.setValue("plotTab", self.pages.tabs.currentIndex() if self.pages.tabs else 0)
         rids = list(self.model.entries)
         current = self.model.selected
         s.setValue("selected", rids.index(current) if current in rids else 0)
@@ -449,8 +444,10 @@ class SurfaceView(QWidget):
         splitter = read_bytes(s, "splitter")
         if splitter is not None and not self.splitter.restoreState(splitter):
             log.warning("ignoring setting splitter: not a saved splitter state")
-        if self.plot_tabs is not None:
-            self.plot_tabs.setCurrentIndex(read_int(s, "plotTab", 0, 0, self.plot_tabs.count() - 1))
+        if self.pages.tabs is not None:
+            self.pages.tabs.setCurrentIndex(
+                read_int(s, "plotTab", 0, 0, self.pages.tabs.count() - 1)
+            )
         if self.model.entries:
             rids = list(self.model.entries)
             self.model.select(rids[read_int(s, "selected", 0, 0, MAX_RUNNERS - 1) % len(rids)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from app.plaintext import PlainLabel
 from app.settings import read_bytes
@@ -73,14 +73,6 @@ class PlotArea(QWidget):
         self.fit_minimums()
         self.show_lanes([])
         self.boundary_lane_combo.currentIndexChanged.connect(self._on_lane)
-
-    def add_plot_page(self, widget: QWidget, title: str) -> None:
-        """Show ``widget`` as a page beside the decision boundary (tabs appear on first use)."""
-        self.pages.add(widget, title)
-
-    @property
-    def plot_tabs(self) -> QTabWidget | None:
-        return self.pages.tabs
 
     @Slot(QWidget)
     def show_page(self, widget: QWidget) -> None:

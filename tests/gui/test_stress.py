@@ -538,7 +538,7 @@ def test_closing_at_a_random_moment(qtbot, guard, moment, monkeypatch):
             assert finder.running
         elif moment == "landscape":
             tool = tools["training_landscape"]
-            view.plot_tabs.setCurrentWidget(tool.page)
+            view.pages.tabs.setCurrentWidget(tool.page)
             tool.page.grid.setValue(tool.page.grid.maximum())  # a long computation
             click(qtbot, child(tool.page, QPushButton, "computeLandscapeButton"))
             qtbot.waitUntil(lambda: tool.page.progress.value() > 0, timeout=WAIT)

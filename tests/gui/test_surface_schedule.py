@@ -76,7 +76,7 @@ def step(qtbot, window, n: int) -> None:
 
 
 def show_lr_page(qtbot, window, tool: ScheduleTool) -> None:
-    tabs = window.surface_view.plot_tabs
+    tabs = window.surface_view.pages.tabs
     bar = tabs.tabBar()
     index = next(i for i in range(tabs.count()) if tabs.tabText(i) == "Learning rate")
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
@@ -85,7 +85,7 @@ def show_lr_page(qtbot, window, tool: ScheduleTool) -> None:
 
 def setup(qtbot, window) -> ScheduleTool:
     tool = window.tools["surfaces"]["surface_schedule"]  # installed by MainWindow (VIEW_TOOLS)
-    assert window.surface_view.plot_tabs.indexOf(tool.page) > 0
+    assert window.surface_view.pages.tabs.indexOf(tool.page) > 0
     return tool
 
 
@@ -105,7 +105,7 @@ def test_controls_have_names_tooltips_and_the_registry(qtbot, window):
     assert window.surface_view.control_panel().isAncestorOf(tool.box)
     combo = w(window, QComboBox, "surfaceSchedulerCombo")
     assert [combo.itemData(i) for i in range(combo.count())] == [None, *scheduler_names()]
-    tabs = window.surface_view.plot_tabs
+    tabs = window.surface_view.pages.tabs
     assert [tabs.tabText(i) for i in range(tabs.count())] == ["Loss per step", "Learning rate"]
     # nothing scheduled yet: the page says so instead of drawing flat lines
     show_lr_page(qtbot, window, tool)

@@ -658,7 +658,7 @@ def test_settings_round_trip(qtbot):
     w(first, QCheckBox, "surfaceLossLogCheck").setChecked(False)
     specs = [str(e.runner.spec) for e in view.entries.values()]
     view.panel.select(list(view.entries)[2])
-    view.plot_tabs.setCurrentIndex(1)
+    view.pages.tabs.setCurrentIndex(1)
     view.splitter.setSizes([300, 300])
     first.close()
 
@@ -677,7 +677,7 @@ def test_settings_round_trip(qtbot):
     assert not w(second, QCheckBox, "surfaceLossLogCheck").isChecked()
     assert v2.panel.current_id() == list(v2.entries)[2]
     top, bottom = v2.splitter.sizes()  # the same share of the height (the map's 3:1 default)
-    assert v2.plot_tabs.currentIndex() == 1 and abs(top / (top + bottom) - 0.5) < 0.05
+    assert v2.pages.tabs.currentIndex() == 1 and abs(top / (top + bottom) - 0.5) < 0.05
     second.close()
 
 

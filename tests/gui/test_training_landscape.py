@@ -52,7 +52,7 @@ def lt(qtbot, window):
             view_shutdown()
 
         view.shutdown = shutdown
-    view.plot_tabs.setCurrentWidget(tool.page)
+    view.pages.tabs.setCurrentWidget(tool.page)
     type_into(qtbot, named(tool.page, QSpinBox, "landscapeGrid"), "9")
     return window, view, tool
 
@@ -84,7 +84,7 @@ def slow_compute(monkeypatch, delay: float = 0.03) -> None:
 
 def test_page_controls_have_names_tooltips_and_accessible_names(lt) -> None:
     window, view, tool = lt
-    tabs = view.plot_tabs
+    tabs = view.pages.tabs
     assert [tabs.tabText(i) for i in range(tabs.count())][-1] == "Loss landscape"
     for name in (
         "landscapeDirections",

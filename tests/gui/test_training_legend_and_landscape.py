@@ -148,7 +148,7 @@ def land(qtbot, window, tmp_path):
         lambda: view.controller.engine is not None and not view.model.awaiting_reset, timeout=WAIT
     )
     tool = window.tools["training"]["training_landscape"]  # MainWindow.VIEW_TOOLS installs it
-    view.plot_tabs.setCurrentWidget(tool.page)
+    view.pages.tabs.setCurrentWidget(tool.page)
     type_into(qtbot, named(tool.page, QSpinBox, "landscapeGrid"), "5")
     return window, view, tool
 

@@ -69,7 +69,7 @@ def test_controls_have_names_tooltips_and_accessible_names(lrf):
     widgets += [named(win, QSpinBox, "lrFinderSteps"), named(win, QProgressBar, "lrFinderProgress")]
     for w in widgets:
         assert w.toolTip() and w.accessibleName(), w.objectName()
-    tabs = view.plot_tabs
+    tabs = view.pages.tabs
     assert "LR finder" in [tabs.tabText(i) for i in range(tabs.count())]
     assert not named(win, QPushButton, "useLrButton").isEnabled()  # nothing to use yet
     assert not named(win, QPushButton, "lrFinderCancel").isEnabled()
@@ -80,7 +80,7 @@ def test_find_draws_the_curves_and_marks_the_suggestion(qtbot, lrf):
     run_finder(qtbot, win, tool)
     r = tool.result
     assert r is not None and r.suggestion is not None and r.rule == "steepest"
-    assert view.plot_tabs.currentWidget() is tool.page  # the page came to the front
+    assert view.pages.tabs.currentWidget() is tool.page  # the page came to the front
     xs, ys = tool.raw_curve.getData()
     assert len(xs) == len(r.lrs) > 10
     assert min(xs) == pytest.approx(-6.0)  # log10 of lr_min: the lr axis is logarithmic
