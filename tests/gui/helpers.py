@@ -14,9 +14,11 @@ A test file whose controls all live under one view may keep a one-line wrapper s
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Iterator
 from typing import TypeVar
 
+import pytest
 from PySide6.QtCore import QObject, QPoint, QPointF, Qt, QThread
 from PySide6.QtWidgets import (
     QApplication,
@@ -29,6 +31,39 @@ from PySide6.QtWidgets import (
 )
 
 T = TypeVar("T", bound=QObject)
+W = TypeVar("W", bound=QWidget)
+
+#: The offscreen platform warns about a feature it lacks; that is not our bug.
+OFFSCREEN_NOISE = r"This plugin does not support"
+#: A Qt warning fails the test (pytestmark = QT_WARNINGS_FAIL), except the offscreen one.
+QT_WARNINGS_FAIL = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
+]
+
+
+def shown(qtbot, widget: W, width: int = 1280, height: int = 800) -> W:
+    """``widget`` registered with qtbot (closed after the test), at that size, on screen."""
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def running_qthreads() -> list[QThread]:
+    """Every QThread of the process still running, but the main one."""
+    import shiboken6
+
+    main = QApplication.instance().thread()
+    return [
+        o
+        for o in gc.get_objects()
+        if issubclass(type(o), QThread)  # type(): isinstance would poke lazy torch modules
+        and shiboken6.isValid(o)
+        and o is not main
+        and o.isRunning()
+    ]
 
 
 def named(root: QObject, cls: type[T], name: str) -> T:

@@ -20,13 +20,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from core.files.session import MAX_FILE_BYTES, VERSION, dumps_session
+from tests.gui.helpers import QT_WARNINGS_FAIL
 from tests.never_open import forbid_opening
 
-OFFSCREEN_NOISE = r"This plugin does not support"
-pytestmark = [
-    pytest.mark.qt_log_level_fail("WARNING"),
-    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
-]
+pytestmark = QT_WARNINGS_FAIL
 
 
 def act(window, name: str) -> QAction:

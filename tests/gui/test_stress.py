@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import shiboken6
 import torch
-from PySide6.QtCore import QPoint, Qt, QThread
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -45,41 +45,28 @@ from PySide6.QtWidgets import (
 import app.threads as threads
 from app import errors
 from app.main_window import SHUTDOWN_BUDGET_S, MainWindow
-from core.engine.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import reveal, settle, thread_waits, tiny_training, type_into
+from core.engine.training import TrainingEngine
+from tests.gui.helpers import (
+    QT_WARNINGS_FAIL,
+    reveal,
+    running_qthreads,
+    settle,
+    shown,
+    thread_waits,
+    tiny_training,
+    type_into,
+)
 
 ROUNDS = int(os.environ.get("GDSIM_STRESS_ROUNDS", "120"))
 SEEDS = [int(s) for s in os.environ.get("GDSIM_STRESS_SEEDS", "0,1").split(",") if s.strip()]
 WAITS_MS = (0, 0, 0, 1, 2, 5, 10, 20)
 WAIT = 15_000  # ms, for waitUntil: generous on a loaded 2-core machine; nothing measures time
-OFFSCREEN_NOISE = r"This plugin does not support"
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [
-    pytest.mark.qt_log_level_fail("WARNING"),
-    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
-]
+pytestmark = [*QT_WARNINGS_FAIL, pytest.mark.usefixtures("warm_torch")]
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _warm_torch():
-    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
-    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
-
-
-def running_qthreads() -> list[QThread]:
-    main = QApplication.instance().thread()
-    return [
-        o
-        for o in gc.get_objects()
-        if issubclass(type(o), QThread)  # type(): isinstance would poke lazy torch modules
-        and shiboken6.isValid(o)
-        and o is not main
-        and o.isRunning()
-    ]
 
 
 class Guard:
@@ -148,11 +135,7 @@ def bounded(waits) -> bool:
 
 
 def make_window(qtbot) -> MainWindow:
-    win = MainWindow(restore=False)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown(qtbot, MainWindow(restore=False))
     win.activateWindow()
     return win
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from app.theme import get_theme
 from app.views.surface_schedule import EMPTY_TEXT, ScheduleTool
 from core.engine.schedulers import scheduler_names
-from tests.gui.helpers import click, named, reveal, type_into
+from tests.gui.helpers import click, named, reveal, shown, type_into
 
 NAMES = {
     "scheduleGroup": QGroupBox,
@@ -273,10 +273,7 @@ def test_schedules_noise_and_own_starts_survive_a_restart(qtbot, window):
     window.close()
 
     second = MainWindow()
-    qtbot.addWidget(second)
-    second.resize(1280, 800)
-    second.show()
-    qtbot.waitExposed(second)
+    shown(qtbot, second)
     v2 = second.surface_view
     assert str(entry(second, 1).runner.scheduler) == "StepLR(step_size=3)"
     assert [e.runner.scheduler for i, e in enumerate(v2.entries.values()) if i != 1] == [None] * 4

@@ -19,22 +19,11 @@ from PySide6.QtWidgets import (
 
 import app.views.training_landscape as landscape_mod
 from app.views.training_landscape import install
-from core.engine.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import click, map_values, named, tiny_training, type_into
+from tests.gui.helpers import QT_WARNINGS_FAIL, click, map_values, named, tiny_training, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine
-OFFSCREEN_NOISE = r"This plugin does not support"
 
-pytestmark = [
-    pytest.mark.qt_log_level_fail("WARNING"),
-    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
-]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _warm_torch():
-    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
-    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
+pytestmark = [*QT_WARNINGS_FAIL, pytest.mark.usefixtures("warm_torch")]
 
 
 @pytest.fixture

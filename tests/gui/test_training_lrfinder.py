@@ -24,17 +24,11 @@ from PySide6.QtWidgets import (
 from app.theme import get_theme
 from app.views.training_lrfinder import MARKER_COLORS, VALLEY_COLORS
 from app.widgets.slider_spin import format_number
-from core.engine.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import click, named, type_into
+from tests.gui.helpers import OFFSCREEN_NOISE, click, named, type_into
 
 WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
-OFFSCREEN_NOISE = "This plugin does not support"
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _warm_torch():
-    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
-    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
+pytestmark = pytest.mark.usefixtures("warm_torch")
 
 
 @pytest.fixture
