@@ -137,22 +137,23 @@ def type_into(qtbot, field: QWidget, text: str, enter: bool = True) -> None:
         qtbot.keyClick(target, Qt.Key.Key_Return)
 
 
-#: How long the helpers wait for the training worker (ms): generous for a loaded 2-core machine.
-WORKER_WAIT_MS = 15_000
+#: How long a test waits for something to happen (ms, a waitUntil deadline): generous for a
+#: loaded 2-core machine; nothing here measures time.
+WAIT = 15_000
 
 
 def settle(qtbot, view) -> None:
     """Wait until the Training view's worker has its engine and no reset is on its way."""
     qtbot.waitUntil(
         lambda: view.controller.engine is not None and not view.model.awaiting_reset,
-        timeout=WORKER_WAIT_MS,
+        timeout=WAIT,
     )
 
 
 def map_drawn(qtbot, view) -> None:
     """Wait until the Surfaces view's map is drawn: a surface not shown before has its map
     computed on a worker, and the map says "computing map…" until then."""
-    qtbot.waitUntil(lambda: not view.plots.map_pending, timeout=WORKER_WAIT_MS)
+    qtbot.waitUntil(lambda: not view.plots.map_pending, timeout=WAIT)
 
 
 def tiny_training(qtbot, window, hidden: str = "8,8"):

@@ -46,24 +46,15 @@ import app.threads as threads
 from app import errors
 from app.main_window import SHUTDOWN_BUDGET_S, MainWindow
 from core.engine.training import TrainingEngine
-from tests.gui.helpers import (
-    QT_WARNINGS_FAIL,
-    reveal,
-    running_qthreads,
-    settle,
-    shown,
-    thread_waits,
-    tiny_training,
-    type_into,
-)
+from tests.gui import helpers
+from tests.gui.helpers import WAIT, reveal, settle, thread_waits, tiny_training, type_into
 
 ROUNDS = int(os.environ.get("GDSIM_STRESS_ROUNDS", "120"))
 SEEDS = [int(s) for s in os.environ.get("GDSIM_STRESS_SEEDS", "0,1").split(",") if s.strip()]
 WAITS_MS = (0, 0, 0, 1, 2, 5, 10, 20)
-WAIT = 15_000  # ms, for waitUntil: generous on a loaded 2-core machine; nothing measures time
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [*QT_WARNINGS_FAIL, pytest.mark.usefixtures("warm_torch")]
+pytestmark = [*helpers.QT_WARNINGS_FAIL, pytest.mark.usefixtures("warm_torch")]
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
@@ -86,7 +77,7 @@ class Guard:
     def check_closed(self, qtbot) -> None:
         """After the window closed: no thread of ours still running, nothing parked."""
         assert self.new_orphans() == [], "a worker was still busy after close"
-        qtbot.waitUntil(lambda: not running_qthreads(), timeout=WAIT)
+        qtbot.waitUntil(lambda: not helpers.running_qthreads(), timeout=WAIT)
         gc.collect()
         leaked = [
             t.name
@@ -135,7 +126,7 @@ def bounded(waits) -> bool:
 
 
 def make_window(qtbot) -> MainWindow:
-    win = shown(qtbot, MainWindow(restore=False))
+    win = helpers.shown(qtbot, MainWindow(restore=False))
     win.activateWindow()
     return win
 

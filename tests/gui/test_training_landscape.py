@@ -19,11 +19,10 @@ from PySide6.QtWidgets import (
 
 import app.views.training_landscape as landscape_mod
 from app.views.training_landscape import install
-from tests.gui.helpers import QT_WARNINGS_FAIL, click, map_values, named, tiny_training, type_into
+from tests.gui import helpers
+from tests.gui.helpers import WAIT, click, map_values, named, tiny_training, type_into
 
-WAIT = 15_000  # ms: generous for a loaded 2-core machine
-
-pytestmark = [*QT_WARNINGS_FAIL, pytest.mark.usefixtures("warm_torch")]
+pytestmark = [*helpers.QT_WARNINGS_FAIL, pytest.mark.usefixtures("warm_torch")]
 
 
 @pytest.fixture

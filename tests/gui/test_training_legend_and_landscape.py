@@ -22,9 +22,7 @@ from PySide6.QtWidgets import QApplication, QPushButton, QSpinBox
 
 from app.theme import get_theme
 from app.views.training_controls import ERROR_COLORS
-from tests.gui.helpers import QT_WARNINGS_FAIL, click, named, type_into
-
-WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
+from tests.gui.helpers import QT_WARNINGS_FAIL, WAIT, click, named, type_into
 
 pytestmark = QT_WARNINGS_FAIL
 

@@ -24,9 +24,7 @@ from PySide6.QtWidgets import (
 from app.theme import get_theme
 from app.views.training_lrfinder import MARKER_COLORS, VALLEY_COLORS
 from app.widgets.slider_spin import format_number
-from tests.gui.helpers import OFFSCREEN_NOISE, click, named, type_into
-
-WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
+from tests.gui.helpers import OFFSCREEN_NOISE, WAIT, click, named, type_into
 
 pytestmark = pytest.mark.usefixtures("warm_torch")
 

@@ -26,18 +26,8 @@ from PySide6.QtWidgets import (
 
 from app.main_window import SHUTDOWN_BUDGET_S, MainWindow
 from core.engine.commands import Step
-from tests.gui.helpers import (
-    OFFSCREEN_NOISE,
-    click,
-    named,
-    running_qthreads,
-    settle,
-    thread_waits,
-    tiny_training,
-    type_into,
-)
-
-WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
+from tests.gui import helpers
+from tests.gui.helpers import WAIT, click, named, settle, thread_waits, tiny_training, type_into
 
 pytestmark = pytest.mark.usefixtures("warm_torch")
 
@@ -382,7 +372,7 @@ def test_theme_and_zoom_changes_restyle_without_errors(qtbot, tv):
 
 
 @pytest.mark.qt_log_level_fail("WARNING")
-@pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
+@pytest.mark.qt_log_ignore(helpers.OFFSCREEN_NOISE)
 def test_closing_mid_training_stops_the_worker_quickly(qtbot, monkeypatch):
     py_before = {t.ident for t in threading.enumerate()}
     win = MainWindow()
@@ -409,7 +399,7 @@ def test_closing_mid_training_stops_the_worker_quickly(qtbot, monkeypatch):
     gc.collect()
     leaked = [t for t in threading.enumerate() if t.ident not in py_before and t.is_alive()]
     assert leaked == []
-    assert running_qthreads() == []
+    assert helpers.running_qthreads() == []
 
 
 def test_settings_round_trip(qtbot):

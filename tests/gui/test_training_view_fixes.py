@@ -28,10 +28,8 @@ from PySide6.QtWidgets import (
 from app.views import training_drawing
 from core.engine.commands import Step
 from core.state.training import INTENT_S
-from tests.gui.helpers import click, named, tiny_training, type_into
+from tests.gui.helpers import WAIT, click, named, tiny_training, type_into
 from tests.gui.helpers import settle as settle_worker
-
-WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
 
 pytestmark = pytest.mark.usefixtures("warm_torch")
 
