@@ -39,6 +39,7 @@ from app.views.surface_plots import RacePlots
 from app.views.surface_runners import OptimizerPanel, RunnerEntry
 from app.warmup import LOADING_NOTE, warming_up
 from app.widgets.collapsible_panel import CollapsiblePanel
+from app.widgets.describe import describe
 from app.widgets.plot_deck import PlotDeck
 from app.widgets.plot_pages import PlotPages
 from core.errors import GdsimError
@@ -140,12 +141,12 @@ class SurfaceView(QWidget):
         head.setContentsMargins(4, 0, 4, 0)
         title = PlainLabel("Loss per step", loss_box)
         title.setObjectName("lossTitle")
-        self.log_check = QCheckBox("log y", loss_box)
-        self.log_check.setObjectName("surfaceLossLogCheck")
-        self.log_check.setAccessibleName("Logarithmic loss axis")
-        self.log_check.setToolTip(
+        self.log_check = describe(
+            QCheckBox("log y", loss_box),
+            "surfaceLossLogCheck",
+            "Logarithmic loss axis",
             "Show the loss on a log axis (the gap to the known minimum, f − f*, where the surface "
-            "knows it), so convergence rates appear as slopes."
+            "knows it), so convergence rates appear as slopes.",
         )
         self.log_check.setChecked(True)
         self.log_check.toggled.connect(self._on_log_toggled)

@@ -13,6 +13,7 @@ from app.settings import read_bytes
 from app.theme import ThemeManager
 from app.views.training_controls import swatch
 from app.views.training_plots import TrainingPlots, lane_label
+from app.widgets.describe import describe
 from app.widgets.plot_deck import PlotDeck
 from app.widgets.plot_pages import PlotPages
 
@@ -28,10 +29,12 @@ class PlotArea(QWidget):
         super().__init__(parent)
         self.plots, self.theme = plots, theme
         self.splitters_restored = False
-        self.boundary_lane_combo = QComboBox(self)
-        self.boundary_lane_combo.setObjectName("boundaryLaneCombo")
-        self.boundary_lane_combo.setAccessibleName("Decision boundary of")
-        self.boundary_lane_combo.setToolTip("Whose network the decision boundary shows")
+        self.boundary_lane_combo = describe(
+            QComboBox(self),
+            "boundaryLaneCombo",
+            "Decision boundary of",
+            "Whose network the decision boundary shows",
+        )
         self.boundary_lane_label = PlainLabel("Boundary of", self)
         self.boundary_lane_label.setBuddy(self.boundary_lane_combo)
 

@@ -13,6 +13,7 @@ from app.plaintext import PlainLabel, RichLabel, esc
 from app.theme import get_theme
 from app.views.training_controls import TrainingControls
 from app.views.training_status import MessageLine
+from app.widgets.describe import describe
 from app.widgets.slider_spin import LogSliderSpin
 from core.engine.optimizers import get_optimizer
 from core.errors import GdsimError, error_line
@@ -25,10 +26,7 @@ RESET_TIP = "Start over from the same initial weights, applying any changed sett
 
 
 def _button(text: str, name: str, accessible: str, tip: str, parent: QWidget) -> QPushButton:
-    b = QPushButton(text, parent)
-    b.setObjectName(name)
-    b.setAccessibleName(accessible)
-    b.setToolTip(tip)
+    b = describe(QPushButton(text, parent), name, accessible, tip)
     return b
 
 
@@ -95,11 +93,12 @@ class TransportBar(QWidget):
         c.setCheck(lr_info.check)
         c.setLabel(LR_LABEL)
         c.setObjectNames("trainLrSlider", "trainLrSpin")
-        c.setObjectName("trainLr")
-        c.setAccessibleName("Learning rate")
-        c.setToolTip(
+        describe(
+            c,
+            "trainLr",
+            "Learning rate",
             "How big a step the optimizer takes along the negative gradient; too small crawls, "
-            "too large oscillates or diverges — applies live, from the next batch"
+            "too large oscillates or diverges — applies live, from the next batch",
         )
         self.lr_label.setBuddy(c.spin)
         self.lr_label.setToolTip(c.toolTip())

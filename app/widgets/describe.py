@@ -1,0 +1,19 @@
+"""The names every control in gdsim carries: an objectName (tests, styles and settings find it
+by that), an accessible name (what a screen reader says) and, mostly, a tool tip."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from PySide6.QtWidgets import QWidget
+
+W = TypeVar("W", bound=QWidget)
+
+
+def describe(widget: W, name: str, accessible: str, tip: str | None = None) -> W:
+    """``widget``, named ``name``, read out as ``accessible``, with ``tip`` as its tool tip."""
+    widget.setObjectName(name)
+    widget.setAccessibleName(accessible)
+    if tip is not None:
+        widget.setToolTip(tip)
+    return widget
