@@ -71,7 +71,7 @@ from core.teach.anatomy import (
     fmt,
     fmt_pair,
     gradient_picture,
-    picture,
+    recorded_picture,
 )
 
 #: The loop a narrated step walks through, one line per press (Phase.name order).
@@ -525,23 +525,6 @@ class NumbersTable(QWidget):
         p.end()
 
 
-def _anatomy_picture(runner, a) -> Picture:
-    """The picture of a recorded step (``a``: the runner's :class:`core.engine.race.Anatomy`)."""
-    return picture(
-        runner.spec.name,
-        runner.spec.hparams(),
-        point=a.point_before,
-        gradient=a.gradient,
-        update=a.update,
-        state=a.state,
-        lr=a.lr,
-        loss_before=a.loss_before,
-        loss_after=a.loss_after,
-        step=a.step,
-        state_before=a.state_before,
-    )
-
-
 class AnatomyTool(QObject):
     """The "Step anatomy" group box and its overlay (see the module docstring)."""
 
@@ -744,7 +727,7 @@ class AnatomyTool(QObject):
         if anatomy is self._drawn and not force:
             return
         self._drawn = anatomy
-        pic = _anatomy_picture(runner, anatomy)
+        pic = recorded_picture(runner, anatomy)
         self.overlay.show(pic)
         self._set_info(entry.label, pic.lines, force=force or not self.model.running)
 
@@ -827,7 +810,7 @@ class AnatomyTool(QObject):
             pic = gradient_picture(phase.point, phase.grad, phase.loss)
         elif phase.name == "step" and not phase.diverged and entry is not None:
             if entry.runner.anatomy is not None:
-                pic = _anatomy_picture(entry.runner, entry.runner.anatomy)
+                pic = recorded_picture(entry.runner, entry.runner.anatomy)
         self.overlay.show(pic)
         if self.check.isChecked() and entry is not None:
             # the numbers known so far, in the panel too
