@@ -58,7 +58,7 @@ from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager, get_theme
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
 from app.widgets.collapsible_panel import CollapsiblePanel
-from app.widgets.describe import describe
+from app.widgets.describe import describe, wrapping
 from core.engine.race import Phase
 from core.errors import GdsimError
 from core.state.surfaces import SurfacesModel
@@ -587,8 +587,7 @@ class AnatomyTool(QObject):
             "Step anatomy status",
             "Why there is nothing to draw right now, and what to do.",
         )
-        self.message.setWordWrap(True)
-        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        wrapping(self.message)
         self.message.hide()
 
         self.narrate_button = describe(
@@ -625,8 +624,7 @@ class AnatomyTool(QObject):
             "Narration",
             "What the highlighted line did, with its numbers.",
         )
-        self.text.setWordWrap(True)
-        self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        wrapping(self.text)
         self._current_line = -1
         self._set_line(-1)
 

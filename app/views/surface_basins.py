@@ -49,7 +49,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
 )
@@ -58,7 +57,7 @@ from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, get_theme
 from app.views.surface_runners import swatch
 from app.warmup import LOADING_NOTE, warming_up
-from app.widgets.describe import describe
+from app.widgets.describe import describe, wrapping
 from core.engine.optimizers import OptimizerSpec
 from core.errors import GdsimError, error_line
 from core.state.surfaces import RunnerEntry, SurfacesModel, auto_label
@@ -174,8 +173,7 @@ class BasinsTool(QObject):
             "The basins use the optimizer selected in the list above, with its current "
             "hyperparameters (select another one or change its learning rate, then compute).",
         )
-        self.spec_label.setWordWrap(True)
-        self.spec_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        wrapping(self.spec_label)
 
         self.grid_spin = describe(
             QSpinBox(box),
@@ -241,8 +239,7 @@ class BasinsTool(QObject):
             "Basins status",
             "What the last computation did, or why it could not start.",
         )
-        self.status.setWordWrap(True)
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        wrapping(self.status)
 
         self.legend = describe(
             QListWidget(box),

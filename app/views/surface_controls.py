@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -30,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
-from app.widgets.describe import describe
+from app.widgets.describe import describe, wrapping
 from core.engine.expression import expression_help
 from core.engine.surfaces import SURFACES, Surface, surface_names
 from core.errors import GdsimError
@@ -55,13 +54,6 @@ def position_to_speed(pos: int) -> float:
 def surface_title(name: str) -> str:
     """'six-hump-camel' -> 'Six-Hump-Camel' (the combo's text; the registry key stays data)."""
     return name.title()
-
-
-def _wrapping(label: PlainLabel, name: str, accessible: str) -> PlainLabel:
-    describe(label, name, accessible)
-    label.setWordWrap(True)
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-    return label
 
 
 class RunControls(QGroupBox):
@@ -190,8 +182,8 @@ class SurfaceControls(QGroupBox):
                 combo.count() - 1, SURFACES[name].description, Qt.ItemDataRole.ToolTipRole
             )
         combo.currentIndexChanged.connect(self._on_combo)
-        self.surface_description = _wrapping(
-            PlainLabel(self), "surfaceDescription", "Surface description"
+        self.surface_description = wrapping(
+            describe(PlainLabel(self), "surfaceDescription", "Surface description")
         )
         self.expression_edit = edit = QLineEdit(self)
         describe(edit, "expressionEdit", "Surface expression f(x, y)")
@@ -203,9 +195,11 @@ class SurfaceControls(QGroupBox):
         )
         edit.returnPressed.connect(self.apply_expression)
         edit.textEdited.connect(lambda _text: self._expr_timer.start())
-        self.expression_error = _wrapping(PlainLabel(self), "expressionError", "Expression error")
+        self.expression_error = wrapping(
+            describe(PlainLabel(self), "expressionError", "Expression error")
+        )
         self.expression_error.hide()
-        self.start_label = _wrapping(PlainLabel(self), "startLabel", "Start point")
+        self.start_label = wrapping(describe(PlainLabel(self), "startLabel", "Start point"))
         self.start_label.setToolTip("Where every optimizer starts; click or drag on the map to "
                                     "move it.")  # fmt: skip
         lay = QVBoxLayout(self)

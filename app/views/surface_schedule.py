@@ -63,7 +63,7 @@ from PySide6.QtWidgets import (
 
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager, get_theme
-from app.widgets.describe import describe
+from app.widgets.describe import describe, wrapping
 from app.widgets.hparam_form import HParamForm, pretty_name
 from app.widgets.slider_spin import LogSliderSpin
 from core.engine.race import MAX_NOISE, MAX_SEED, Runner, check_schedule
@@ -354,8 +354,7 @@ class ScheduleTool(QObject):
         self.target = describe(
             PlainLabel(box), "scheduleTarget", "Optimizer the schedule applies to"
         )
-        self.target.setWordWrap(True)
-        self.target.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        wrapping(self.target)
         self.combo = describe(
             QComboBox(box),
             "surfaceSchedulerCombo",
@@ -385,8 +384,7 @@ class ScheduleTool(QObject):
         self.ints_form = QFormLayout(self.ints_box)
         self.ints_form.setContentsMargins(0, 0, 0, 0)
         self.error = describe(PlainLabel(box), "scheduleError", "Schedule error")
-        self.error.setWordWrap(True)
-        self.error.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        wrapping(self.error)
         self.error.hide()
 
         self.noise_check = describe(

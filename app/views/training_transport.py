@@ -25,11 +25,6 @@ LR_LABEL, LR_LABEL_SHORT = "Learning rate", "lr"  # the short one when the windo
 RESET_TIP = "Start over from the same initial weights, applying any changed settings (R)"
 
 
-def _button(text: str, name: str, accessible: str, tip: str, parent: QWidget) -> QPushButton:
-    b = describe(QPushButton(text, parent), name, accessible, tip)
-    return b
-
-
 class TransportBar(QWidget):
     """Buttons that command the model; an lr control that edits the panel's selected lane."""
 
@@ -47,16 +42,17 @@ class TransportBar(QWidget):
         self._setting_lr = False
         self._lr_error = ""  # the message a refused lr entry showed (cleared by a good one)
         self._lr_pending: tuple[int, float] | None = None
-        self.run_button = _button(
-            "Start", "trainRunButton", "Start or pause training",
-            "Start training, or pause it between two batches (Space)", self,
+        self.run_button = describe(
+            QPushButton("Start", self), "trainRunButton", "Start or pause training",
+            "Start training, or pause it between two batches (Space)",
         )  # fmt: skip
-        self.step_button = _button(
-            "Step", "trainStepButton", "Train one batch",
+        self.step_button = describe(
+            QPushButton("Step", self), "trainStepButton", "Train one batch",
             "Train exactly one batch: one forward pass, one backward pass, one optimizer.step() "
-            "(S or →)", self,
+            "(S or →)",
         )  # fmt: skip
-        self.reset_button = _button("Reset", "trainResetButton", "Reset training", RESET_TIP, self)
+        reset = QPushButton("Reset", self)
+        self.reset_button = describe(reset, "trainResetButton", "Reset training", RESET_TIP)
         self._build_lr()
         self._build_rows()
         self.lr_send_timer = QTimer(self)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 W = TypeVar("W", bound=QWidget)
 
@@ -17,3 +17,14 @@ def describe(widget: W, name: str, accessible: str, tip: str | None = None) -> W
     if tip is not None:
         widget.setToolTip(tip)
     return widget
+
+
+L = TypeVar("L", bound=QLabel)
+
+
+def wrapping(label: L) -> L:
+    """``label`` wrapping its text to the width it is given, never asking for more (a long
+    message cannot widen the panel it sits in)."""
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
