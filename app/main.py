@@ -14,7 +14,7 @@ from app.display import display_problem, import_torch_before_qt
 # Subcommands that need Qt (they measure or draw the window offscreen); the Qt-free ones live in
 # core.cli.main.SUBCOMMANDS. Both are dispatched by name before anything imports Qt.
 APP_SUBCOMMANDS: dict[str, str] = {
-    "bench": "app.bench",
+    "bench": "app.bench.cli",
     "render": "app.render",
 }
 

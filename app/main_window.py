@@ -21,14 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QRect, QSettings, Qt, Slot
-from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QCloseEvent,
-    QKeySequence,
-    QShortcut,
-    QShowEvent,
-)
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QMainWindow,
@@ -39,10 +32,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import errors, input_policy
+from app import errors, input_policy, window_help
 from app.export_actions import ExportActions
 from app.input_policy import InputGuard, is_text_input  # noqa: F401 (is_text_input: API)
-from app.plaintext import PlainLabel, esc
+from app.plaintext import PlainLabel
 from app.session_actions import CodePanel, SessionActions
 from app.settings import (
     SETTINGS_VERSION,
@@ -56,8 +49,8 @@ from app.settings import (
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
 from app.views import surface_anatomy, surface_basins, surface_schedule
 from app.views.surface_view import SurfaceView
+from app.window_actions import RUN_KEYS, WindowActions
 from app.window_geometry import fit_to_screen, restore_geometry, save_geometry
-from app.window_host import make_action
 from core.errors import GdsimError
 
 if TYPE_CHECKING:
@@ -110,25 +103,6 @@ VIEW_TOOLS: dict[str, Callable[[], tuple[tuple[str, Installer], ...]]] = {
     ),
     "training": _training_tools,
 }
-
-# (action, keys, what it does) — the Help ▸ Keyboard shortcuts table is generated from this
-RUN_KEYS: dict[str, tuple[tuple[Qt.Key, ...], str]] = {
-    "run": ((Qt.Key.Key_Space,), "Start / pause"),
-    "step": ((Qt.Key.Key_S, Qt.Key.Key_Right), "One step"),
-    "reset": ((Qt.Key.Key_R,), "Reset to the start"),
-    "narrate": ((Qt.Key.Key_N,), "Narrate one step, line by line (Surfaces)"),
-}
-
-
-def _unique(*sequences: QKeySequence | str) -> list[QKeySequence]:
-    """Distinct, non-empty key sequences (duplicates would make Qt call them ambiguous)."""
-    seen: dict[str, QKeySequence] = {}
-    for seq in sequences:
-        ks = QKeySequence(seq)
-        text = ks.toString(QKeySequence.SequenceFormat.PortableText)
-        if text and text not in seen:
-            seen[text] = ks
-    return list(seen.values())
 
 
 class MainWindow(QMainWindow):
@@ -199,9 +173,12 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.zoom_label)
 
-        self._build_actions()
-        self._build_menus()
-        self._build_run_shortcuts()
+        self.window_actions = WindowActions(
+            self, self.theme, toggle_panel=self.toggle_control_panel,
+            show_shortcuts=self.show_shortcuts, show_about=self.show_about,
+            run_shortcut=self._on_run_shortcut,
+        )  # fmt: skip
+        self.window_actions.build_menus(self.menuBar(), self._fill_file_menu, self.code_panel)
         self._guard = InputGuard(
             {int(k) for keys, _ in RUN_KEYS.values() for k in keys} | {int(Qt.Key.Key_Escape)},
             self,
@@ -222,110 +199,9 @@ class MainWindow(QMainWindow):
         self._on_tab_changed(self.tabs.currentIndex())
         self._on_theme_changed()
 
-    # -- construction --------------------------------------------------------------------
-    def _action(self, *args, **kwargs) -> QAction:
-        return make_action(self, *args, **kwargs)
-
-    def _build_actions(self) -> None:
-        ks = QKeySequence.StandardKey
-        self.act_quit = self._action(
-            "actionQuit", "&Quit", "Close gdsim (stops any running race or training)",
-            self.close, _unique("Ctrl+Q", ks.Quit),
-        )  # fmt: skip
-        self.act_fullscreen = self._action(
-            "actionFullScreen", "&Full screen", "Fill the screen with the window (Esc leaves)",
-            self.toggle_full_screen, _unique("F11", ks.FullScreen), checkable=True,
-        )  # fmt: skip
-        self.act_zoom_in = self._action(
-            "actionZoomIn", "Zoom &in", "Larger text, axis labels and lines (for the back row)",
-            self.theme.zoom_in, _unique("Ctrl+=", "Ctrl++", ks.ZoomIn),
-        )  # fmt: skip
-        self.act_zoom_out = self._action(
-            "actionZoomOut", "Zoom &out", "Smaller text, axis labels and lines",
-            self.theme.zoom_out, _unique("Ctrl+-", ks.ZoomOut),
-        )  # fmt: skip
-        self.act_zoom_reset = self._action(
-            "actionZoomReset", "&Reset zoom", "Text and lines back to normal size (100 %)",
-            self.theme.reset_zoom, _unique("Ctrl+0"),
-        )  # fmt: skip
-        self.theme_group = QActionGroup(self)
-        self.theme_group.setExclusive(True)
-        self.theme_actions: dict[str, QAction] = {}
-        for name in THEMES:
-            act = self._action(
-                f"actionTheme{name.capitalize()}", f"&{name.capitalize()}",
-                f"Use the {name} colour theme (plots and controls)",
-                self._on_theme_action, checkable=True,
-            )  # fmt: skip
-            act.setData(name)  # (no lambda: one would keep a closed window alive)
-            self.theme_group.addAction(act)
-            self.theme_actions[name] = act
-        self.act_panel = self._action(
-            "actionTogglePanel", "Show &control panel",
-            "Show or hide the current view's control panel (more room for the plot)",
-            self.toggle_control_panel, _unique("Ctrl+B"), checkable=True,
-        )  # fmt: skip
-        self.act_shortcuts = self._action(
-            "actionShortcuts", "&Keyboard shortcuts", "List the keyboard shortcuts",
-            self.show_shortcuts, _unique(ks.HelpContents),
-        )  # fmt: skip
-        self.act_about = self._action(
-            "actionAbout", "&About gdsim", "What gdsim is and which versions are running",
-            self.show_about,
-        )  # fmt: skip
-        self._esc = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
-        self._esc.setContext(Qt.ShortcutContext.WindowShortcut)
-        self._esc.setEnabled(False)  # only while full screen
-        self._esc.activated.connect(self.toggle_full_screen)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.setObjectName("menuFile")
-        file_menu.setToolTipsVisible(True)
-        self.sessions.fill_file_menu(file_menu)
-        file_menu.addMenu(self.exports.menu)
-        file_menu.addSeparator()
-        file_menu.addAction(self.act_quit)
-        view_menu = bar.addMenu("&View")
-        view_menu.setObjectName("menuView")
-        view_menu.setToolTipsVisible(True)
-        view_menu.addAction(self.act_fullscreen)
-        view_menu.addSeparator()
-        view_menu.addAction(self.act_zoom_in)
-        view_menu.addAction(self.act_zoom_out)
-        view_menu.addAction(self.act_zoom_reset)
-        view_menu.addSeparator()
-        theme_menu = view_menu.addMenu("&Theme")
-        theme_menu.setObjectName("menuTheme")
-        for act in self.theme_actions.values():
-            theme_menu.addAction(act)
-        view_menu.addSeparator()
-        view_menu.addAction(self.act_panel)
-        act_code = self.code_panel.toggleViewAction()
-        act_code.setObjectName("actShowCode")
-        act_code.setText("Show &code")
-        act_code.setToolTip("The PyTorch code for what is on screen, ready to copy or export")
-        act_code.setShortcut(QKeySequence("Ctrl+K"))
-        self.addAction(act_code)
-        view_menu.addAction(act_code)
-        help_menu = bar.addMenu("&Help")
-        help_menu.setObjectName("menuHelp")
-        help_menu.addAction(self.act_shortcuts)
-        help_menu.addAction(self.act_about)
-
-    def _build_run_shortcuts(self) -> None:
-        self.run_shortcuts: dict[str, list[QShortcut]] = {}
-        for action, (keys, _text) in RUN_KEYS.items():
-            items = []
-            for key in keys:
-                sc = QShortcut(QKeySequence(key), self)
-                sc.setContext(Qt.ShortcutContext.WindowShortcut)
-                sc.setAutoRepeat(action == "step")  # hold S to step; Space must not flicker
-                sc.setProperty("gdsimAction", action)
-                sc.activated.connect(self._on_run_shortcut)
-                items.append(sc)
-            self.run_shortcuts[action] = items
+    def _fill_file_menu(self, menu: QMenu) -> None:
+        self.sessions.fill_file_menu(menu)
+        menu.addMenu(self.exports.menu)
 
     # -- the views ------------------------------------------------------------------------
     def _connect_view(self, view: QWidget) -> None:
@@ -406,10 +282,6 @@ class MainWindow(QMainWindow):
     def _on_run_shortcut(self) -> None:
         self.dispatch(str(self.sender().property("gdsimAction")))
 
-    @Slot()
-    def _on_theme_action(self) -> None:
-        self.set_theme(str(self.sender().data()))
-
     def dispatch(self, action: str) -> bool:
         """Run the current view's target for "run"/"step"/"reset"; False if not offered."""
         view = self.current_view()
@@ -424,7 +296,7 @@ class MainWindow(QMainWindow):
     # -- view menu -----------------------------------------------------------------------
     @Slot()
     def toggle_full_screen(self) -> None:
-        self.setWindowState(self.windowState() ^ Qt.WindowState.WindowFullScreen)
+        self.window_actions.toggle_full_screen()
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
@@ -435,9 +307,7 @@ class MainWindow(QMainWindow):
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802
         super().changeEvent(event)
         if event.type() == QEvent.Type.WindowStateChange:
-            full = self.isFullScreen()
-            self.act_fullscreen.setChecked(full)
-            self._esc.setEnabled(full)
+            self.window_actions.follow_window_state()
 
     def set_theme(self, name: str) -> None:
         self.theme.set_theme(name)
@@ -462,64 +332,16 @@ class MainWindow(QMainWindow):
         return view.control_panel()  # type: ignore[attr-defined]
 
     def _sync_panel_action(self) -> None:
-        panel = self._panel(self.current_view())
-        self.act_panel.setEnabled(panel is not None)
-        self.act_panel.setChecked(bool(panel is not None and panel.isExpanded()))
+        self.window_actions.sync_panel(self._panel(self.current_view()))
 
     # -- help ----------------------------------------------------------------------------
-    def _message(self, name: str, title: str, text: str) -> QMessageBox:
-        box = QMessageBox(self)
-        box.setObjectName(name)
-        box.setWindowTitle(title)
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(text)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()  # window-modal but never blocks the event loop (races keep running)
-        return box
-
     @Slot()
     def show_shortcuts(self) -> QMessageBox:
-        native = QKeySequence.SequenceFormat.NativeText
-
-        def keys(act: QAction) -> str:
-            return " or ".join(s.toString(native) for s in act.shortcuts())
-
-        rows = [
-            (" or ".join(QKeySequence(k).toString(native) for k in ks), text)
-            for ks, text in RUN_KEYS.values()
-        ]
-        # every menu command with a shortcut, in menu order: one added to a menu is listed too
-        seen: set[int] = set()
-        for menu in self.menuBar().findChildren(QMenu):
-            for act in menu.actions():
-                if act.shortcuts() and id(act) not in seen:
-                    seen.add(id(act))
-                    rows.append((keys(act), act.text().replace("&", "").rstrip(".…")))
-        rows.append(("Esc", "Leave full screen"))
-        table = "".join(
-            f"<tr><td><b>{esc(k)}</b></td><td>&nbsp;&nbsp;{esc(t)}</td></tr>" for k, t in rows
-        )
-        text = (
-            f"<table>{table}</table><p>Space, S, →, R and N act on the current tab unless the "
-            "focused control uses the key: a text field types it, a focused button or check "
-            "box takes Space (and a button Enter), a slider keeps → and ←. Tab moves the "
-            "focus; in a number field Enter applies and Esc reverts, and both give the keys "
-            "back.</p>"
-        )
-        return self._message("shortcutsDialog", "Keyboard shortcuts", text)
+        return window_help.show_shortcuts(self)
 
     @Slot()
     def show_about(self) -> QMessageBox:
-        import pyqtgraph
-        import PySide6
-
-        text = (
-            "<h3>gdsim — Gradient Descent Simulator</h3>"
-            "<p>Watch torch.optim optimizers race on loss surfaces and a small network learn, "
-            "live. Built for lecture halls and students' laptops.</p>"
-            f"<p>PySide6 {PySide6.__version__} · pyqtgraph {pyqtgraph.__version__}</p>"
-        )
-        return self._message("aboutDialog", "About gdsim", text)
+        return window_help.show_about(self)
 
     # -- status --------------------------------------------------------------------------
     @Slot(int)
@@ -553,11 +375,6 @@ class MainWindow(QMainWindow):
     def _on_theme_changed(self) -> None:
         scale = self.theme.scale
         self.zoom_label.setText("" if abs(scale - 1) < 1e-6 else f"Zoom {scale * 100:.0f} %")
-        act = self.theme_actions.get(self.theme.name)
-        if act is not None and not act.isChecked():
-            act.setChecked(True)
-        self.act_zoom_in.setEnabled(scale < MAX_ZOOM - 1e-6)
-        self.act_zoom_out.setEnabled(scale > MIN_ZOOM + 1e-6)
 
     # -- persistence ---------------------------------------------------------------------
     def _open_settings(self) -> QSettings | None:

@@ -5,9 +5,9 @@ Everything here is created once and updated with ``setData``; nothing is rebuilt
 * Map (``surfaceView``, the shell's ``ContourMap``): heat map + contours + colour bar + minima
   stars + start marker, then the trajectories (:class:`~app.views.surface_layers.TrajectoryLayer`,
   incremental), one scatter item for every runner's current point (a filled dot, or a large
-  cross at the last finite point once a runner has diverged), and a legend whose entries say
-  "— diverged at step N". Clicking a legend entry hides/shows that runner (pyqtgraph's legend
-  behaviour, kept in sync with the list's check boxes).
+  cross at the last finite point once a runner has diverged), and the legend above it
+  (:class:`~app.views.surface_legend.RaceLegend`; a click on an entry hides/shows that runner,
+  kept in sync with the list's check boxes).
 * Loss plot (``surfaceLossPlot``): loss against step per runner, drawn incrementally too. On a
   log axis it shows the gap to the minimum, f − f* (what converges to zero, at a rate the class
   can read off as a slope), with f* the surface's known minimum, else the lowest value on the
@@ -27,20 +27,18 @@ from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
-from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtWidgets import QGraphicsItem, QSizePolicy
+from PySide6.QtCore import QObject, QRectF, QSize, Qt, Signal
+from PySide6.QtWidgets import QGraphicsItem
 
-from app.plaintext import esc, plain_tip
 from app.tasks import BackgroundTask
 from app.theme import ThemeManager, get_theme
-from app.views.surface_layers import TrajectoryLayer, runner_line
+from app.views.surface_layers import TrajectoryLayer
+from app.views.surface_legend import LINE_WIDTH, RaceLegend
 from app.views.surface_runners import RunnerEntry
 from app.widgets.contour_map import ContourMap, Field, field_rect, prepare_field
 from core.engine.surfaces import Surface
 
 GRID_POINTS = 400
-LINE_WIDTH = 3.0  # trajectory line, px at 100 % zoom
 HALO = 1.5  # dark outline each side of a trajectory, px
 HEAD_SIZE = 13.0
 CROSS_SIZE = 22.0
@@ -101,49 +99,6 @@ def rough_minimum(surface: Surface) -> float:
     return float(finite.min()) if finite.size else 0.0
 
 
-class LegendSample(pg.ItemSample):
-    """A legend sample drawn at the zoomed size: the runner's line with its marker (a dot, or a
-    cross once it diverged). Clicking it toggles the runner, as pyqtgraph's samples do."""
-
-    def __init__(self, item: pg.PlotDataItem) -> None:
-        super().__init__(item)
-        self.color = "#000000"
-        self.symbol = "o"
-        self.scale = 1.0
-        self.dashes: tuple[float, ...] = ()  # the runner's line pattern on the map
-
-    def set_style(self, color: str, symbol: str, scale: float) -> None:
-        self.color, self.symbol, self.scale = color, symbol, float(scale)
-        self.prepareGeometryChange()
-        self.setFixedWidth(24.0 * self.scale)
-        self.setFixedHeight(18.0 * self.scale)
-        self.update()
-
-    def boundingRect(self) -> QRectF:  # noqa: N802
-        return QRectF(0, 0, 24.0 * self.scale, 18.0 * self.scale)
-
-    def paint(self, p, *args) -> None:
-        s = self.scale
-        p.setRenderHint(p.RenderHint.Antialiasing)
-        if not self.item.isVisible():
-            p.drawPixmap(3, 1, invisible_eye().pixmap(int(16 * s), int(16 * s)))
-            return
-        line = pg.mkPen(self.color, width=LINE_WIDTH * s)
-        if self.dashes:
-            line.setDashPattern(list(self.dashes))
-        p.setPen(line)
-        p.drawLine(QPointF(1 * s, 9 * s), QPointF(23 * s, 9 * s))
-        p.translate(12 * s, 9 * s)
-        size = (14 if self.symbol == "x" else 11) * s
-        drawSymbol(p, self.symbol, size, pg.mkPen("#000000", width=s), pg.mkBrush(self.color))
-
-
-def invisible_eye():
-    from pyqtgraph.icons import invisibleEye
-
-    return invisibleEye.qicon
-
-
 class RacePlots(QObject):
     """Owns the map, the loss plot and every plot item of the race."""
 
@@ -177,23 +132,9 @@ class RacePlots(QObject):
         self._head_styles: dict[tuple, dict] = {}  # see _head_style
         self.heads.setZValue(30)
         self.map.addItem(self.heads, ignoreBounds=True)
-        # the legend sits above the map, in the plot's (unused) title row, in as many columns
-        # as fit: inside the map, eight entries would hide a third of the surface
-        pi = self.map.getPlotItem()
-        self.legend = pg.LegendItem(
-            offset=None, sampleType=LegendSample, verSpacing=-4, horSpacing=4, frame=False
-        )
-        pi.layout.removeItem(pi.titleLabel)
-        pi.titleLabel.setVisible(False)
-        pi.layout.addItem(self.legend, 0, 1, 1, 5)  # above the map and the colour bar
-        # never let the legend widen the plot: it gets what is there, _fit_legend fills it
-        self.legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.legend.setMinimumWidth(0)
-        pi.layout.setRowMinimumHeight(0, 0)
-        pi.layout.setRowMaximumHeight(0, 1e6)
-        self.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self._legend_n = 0
-        vb.sigResized.connect(self._fit_legend)
+        self.legend = RaceLegend(self.map.getPlotItem())
+        self.legend.visibilityToggled.connect(self.runnerVisibilityToggled)
+        self.legend.refitted.connect(self.fit_minimums)
         # a surface's map not seen before is computed on a worker: on the GUI thread it froze
         # a preset load for 50-300 ms; the map says "computing map…" meanwhile
         self._maps = BackgroundTask(self, "gdsim-map")
@@ -237,11 +178,8 @@ class RacePlots(QObject):
         self.loss_layer.setZValue(5)
         self.loss.addItem(self.loss_layer, ignoreBounds=True)
 
-        self._proxies: dict[int, pg.PlotDataItem] = {}
-        self._samples: dict[int, LegendSample] = {}
         self._drawn: dict[int, tuple[int, int, str]] = {}  # rid -> (generation, steps, status)
         self._extent: dict[int, tuple[float, float, float]] = {}  # rid -> (step, y min, y max)
-        self._order: list[int] = []
         th.bind(self.layer, _style_layer)
         th.bind(self.loss_layer, _style_loss_layer)
         th.style_plot(self.loss)
@@ -313,32 +251,15 @@ class RacePlots(QObject):
     # -- runners -------------------------------------------------------------------------
     def add_runner(self, entry: RunnerEntry) -> None:
         rid = entry.id
-        self._order.append(rid)
         self.layer.set_track(rid, entry.color, entry.visible)
-        proxy = pg.PlotDataItem()
-        proxy.visibleChanged.connect(self._on_proxy_visibility)
-        self._proxies[rid] = proxy
         self.loss_layer.set_track(rid, _loss_color(entry.color, self.theme), entry.visible)
-        sample = LegendSample(proxy)
-        self._samples[rid] = sample
-        self.legend.addItem(sample, esc(entry.legend_text()))  # pyqtgraph takes HTML
-        for it in self.legend.items[-1]:  # repainted with every frame of the map otherwise
-            it.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        _set_full_text(self.legend.items[-1][1], entry.legend_text())
-        self._fit_legend()
+        self.legend.add_entry(entry)
         self.restyle(entry)
         self._drawn.pop(rid, None)
 
     def remove_runner(self, rid: int) -> None:
-        if rid in self._order:
-            self._order.remove(rid)
         self.layer.remove_track(rid)
-        proxy = self._proxies.pop(rid, None)
-        self._samples.pop(rid, None)
-        if proxy is not None:
-            self.legend.removeItem(proxy)
-            self._fit_legend()
-        self._dash_samples()  # positions moved up: the map's dashes did too
+        self.legend.remove_entry(rid)
         self._extent.pop(rid, None)
         self.loss_layer.remove_track(rid)
         self._drawn.pop(rid, None)
@@ -347,18 +268,16 @@ class RacePlots(QObject):
         """Show ``entry`` in runner ``old_rid``'s place, reusing its legend row and tracks:
         removing and adding every runner was a third of a preset load."""
         rid = entry.id
-        self._order[self._order.index(old_rid)] = rid
+        self.legend.replace_entry(old_rid, rid)
         self.layer.replace_track(old_rid, rid, entry.color, entry.visible)
         color = _loss_color(entry.color, self.theme)
         self.loss_layer.replace_track(old_rid, rid, color, entry.visible)
-        self._proxies[rid] = self._proxies.pop(old_rid)
-        self._samples[rid] = self._samples.pop(old_rid)
         self._extent.pop(old_rid, None)
         self._drawn.pop(old_rid, None)
         self.restyle(entry)
 
     def clear_runners(self) -> None:
-        for rid in list(self._order):
+        for rid in list(self.legend.order):
             self.remove_runner(rid)
 
     def restyle(self, entry: RunnerEntry) -> None:
@@ -366,29 +285,9 @@ class RacePlots(QObject):
         th = self.theme
         rid = entry.id
         self.layer.set_track(rid, entry.color, entry.visible)
-        proxy = self._proxies[rid]
         symbol = "x" if entry.diverged else th.series_symbol(entry.color)
-        self._samples[rid].set_style(entry.color, symbol, th.scale)
-        self._dash_samples()
-        if proxy.isVisible() != entry.visible:
-            proxy.blockSignals(True)
-            proxy.setVisible(entry.visible)
-            proxy.blockSignals(False)
-        label = self._label(rid)
-        if label is not None and getattr(label, "full_text", None) != entry.legend_text():
-            _set_full_text(label, entry.legend_text())
-            self._fit_legend()
+        self.legend.restyle_entry(entry, symbol, th.scale)
         self.loss_layer.set_track(rid, _loss_color(entry.color, th), entry.visible)
-        self.legend.update()
-
-    def _dash_samples(self) -> None:
-        """Each legend sample shows its runner's dash pattern (``runner_line``)."""
-        for position, rid in enumerate(self._order):
-            sample = self._samples.get(rid)
-            dashes = runner_line(position, len(self._order))[1]
-            if sample is not None and sample.dashes != dashes:
-                sample.dashes = dashes
-                sample.update()
 
     # -- data ----------------------------------------------------------------------------
     def redraw(self, entries: Iterable[RunnerEntry], generation: int) -> None:
@@ -502,33 +401,6 @@ class RacePlots(QObject):
         """``(step, y)`` the loss plot shows for a runner (y in axis units: log10 on a log axis)."""
         return self.loss_layer.track_data(rid)
 
-    def _fit_legend(self, *_args) -> None:
-        """As many legend columns as the map's width allows (entries fill rows left to right,
-        as pyqtgraph lays them out; each column is as wide as its widest entry)."""
-        items = self.legend.items
-        if items:
-            for _s, label in items:
-                _set_full_text(label, getattr(label, "full_text", None))  # undo any _shorten
-            sample_w = items[0][0].boundingRect().width() + 4 + 10  # spacing and a gap
-            widths = [label.item.boundingRect().width() + sample_w for _s, label in items]
-            pi = self.map.getPlotItem()
-            avail = pi.width() - pi.getAxis("left").width() - 8
-            cols = 1
-            for c in range(len(widths), 1, -1):
-                total = sum(max(widths[i::c]) for i in range(c))
-                if total <= avail:
-                    cols = c
-                    break
-            if cols == 1:  # an entry wider than the map was cut off: shortened, "…" at the end
-                for _s, label in items:
-                    _shorten(label, avail - sample_w)
-            if cols != self.legend.columnCount or len(items) != self._legend_n:
-                self._legend_n = len(items)
-                self.legend.columnCount = -1  # force pyqtgraph to lay the entries out again
-                self.legend.setColumnCount(cols)
-        self.legend.updateGeometry()
-        self.fit_minimums()
-
     def fit_minimums(self) -> None:
         """Each plot's least size at this zoom: the map keeps a readable map below its legend
         (a legend taller than the map left a thumbnail at 200 %); views reflow, not squeeze."""
@@ -541,15 +413,8 @@ class RacePlots(QObject):
         if changed:
             self.minimumsChanged.emit()
 
-    def _label(self, rid: int):
-        sample = self._samples.get(rid)
-        for smp, label in self.legend.items:
-            if smp is sample:
-                return label
-        return None
-
     def legend_texts(self) -> list[str]:
-        return [label.item.toPlainText() for _sample, label in self.legend.items]
+        return self.legend.texts()
 
     def head_spots(self) -> list[tuple[float, float, str]]:
         """(x, y, symbol) of every drawn current-point marker."""
@@ -575,39 +440,6 @@ class RacePlots(QObject):
         text = ("f − f*" if self._ref_known else "f − min f") if self._log_y else "loss"
         if axis.labelText != text:  # setLabel keeps the theme's label style: no restyle
             axis.setLabel(text)
-
-    def _on_proxy_visibility(self) -> None:
-        proxy = self.sender()
-        for rid, p in self._proxies.items():
-            if p is proxy:
-                self.runnerVisibilityToggled.emit(rid, p.isVisible())
-                return
-
-
-def _set_full_text(label: pg.LabelItem, text: str | None) -> None:
-    """A legend entry's whole text, kept as ``full_text`` (and its tooltip) for _shorten."""
-    if text is None:
-        return
-    if getattr(label, "full_text", None) != text or label.text != esc(text):
-        label.full_text = text
-        label.setText(esc(text))
-        label.setToolTip(plain_tip(text))
-
-
-def _shorten(label: pg.LabelItem, room: float) -> None:
-    """The longest start of the entry's text that, with "…", fits ``room`` px."""
-    full = getattr(label, "full_text", "")
-    if label.item.boundingRect().width() <= room or len(full) < 2:
-        return
-    low, high = 1, len(full) - 1  # a start of ``low`` characters fits (or nothing does)
-    while low < high:
-        mid = (low + high + 1) // 2
-        label.setText(esc(full[:mid].rstrip() + "…"))
-        if label.item.boundingRect().width() <= room:
-            low = mid
-        else:
-            high = mid - 1
-    label.setText(esc(full[:low].rstrip() + "…"))
 
 
 def _nice_ceiling(x: float) -> float:

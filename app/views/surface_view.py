@@ -8,7 +8,7 @@ the selected one's hyperparameters, which apply live.
 The state is a Qt-free ``core.state.surfaces.SurfacesModel`` (the race, its runners, speed,
 running, selection, the step clock). This class lays the widgets out, drives the model's clock
 from one ``QTimer`` at ~60 Hz, and redraws on the model's events: only what changed is pushed
-into plot items created once (``surface_plots``/``surface_layers``). ``app.bench_surface``
+into plot items created once (``surface_plots``/``surface_layers``). ``app.bench.surface``
 measures a full tick (steps + redraw + paint).
 
 Objects (tests and screen readers rely on these names): those of ``surface_controls`` and
@@ -23,23 +23,21 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
-    QCheckBox,
     QGroupBox,
     QHBoxLayout,
     QVBoxLayout,
     QWidget,
 )
 
-from app.plaintext import PlainLabel
 from app.settings import read_bool, read_bytes, read_int
 from app.theme import SERIES_COLORS, get_theme
 from app.views import surface_settings
 from app.views.surface_controls import RunControls, SurfaceControls
+from app.views.surface_loss_box import LossBox
 from app.views.surface_plots import RacePlots
 from app.views.surface_runners import OptimizerPanel, RunnerEntry
 from app.warmup import LOADING_NOTE, warming_up
 from app.widgets.collapsible_panel import CollapsiblePanel
-from app.widgets.describe import describe
 from app.widgets.plot_deck import PlotDeck
 from app.widgets.plot_pages import PlotPages
 from core.errors import GdsimError
@@ -100,7 +98,8 @@ class SurfaceView(QWidget):
         self.deck = PlotDeck(Qt.Orientation.Vertical, self)
         self.deck.setObjectName("surfacePlotDeck")
         self.deck.addItem(self.plots.map, "Map", stretch=3)
-        self._loss_box = self._build_loss_box()
+        self._loss_box = LossBox(self.model, self.plots, self)
+        self.log_check = self._loss_box.log_check
         self.deck.addItem(self._loss_box, "Loss per step", stretch=1)
         self.splitter = self.deck.splitter
         self.splitter.setObjectName("surfaceSplitter")
@@ -132,31 +131,6 @@ class SurfaceView(QWidget):
         edges = lay.contentsMargins().left() + lay.contentsMargins().right() + lay.spacing()
         self.control_panel_widget.leave_room(lambda: self.deck.split_need().width() + edges)
 
-    def _build_loss_box(self) -> QWidget:
-        loss_box = QWidget(self)
-        loss_lay = QVBoxLayout(loss_box)
-        loss_lay.setContentsMargins(0, 0, 0, 0)
-        loss_lay.setSpacing(2)
-        head = QHBoxLayout()
-        head.setContentsMargins(4, 0, 4, 0)
-        title = PlainLabel("Loss per step", loss_box)
-        title.setObjectName("lossTitle")
-        self.log_check = describe(
-            QCheckBox("log y", loss_box),
-            "surfaceLossLogCheck",
-            "Logarithmic loss axis",
-            "Show the loss on a log axis (the gap to the known minimum, f − f*, where the surface "
-            "knows it), so convergence rates appear as slopes.",
-        )
-        self.log_check.setChecked(True)
-        self.log_check.toggled.connect(self._on_log_toggled)
-        head.addWidget(title)
-        head.addStretch(1)
-        head.addWidget(self.log_check)
-        loss_lay.addLayout(head)
-        loss_lay.addWidget(self.plots.loss, 1)
-        return loss_box
-
     def _connect_model(self) -> None:
         """Widgets write commands to the model; its events redraw them."""
         m, panel, plots = self.model, self.panel, self.plots
@@ -169,7 +143,6 @@ class SurfaceView(QWidget):
         panel.currentChanged.connect(m.select)
         plots.runnerVisibilityToggled.connect(m.set_visible)
         plots.minimumsChanged.connect(self.deck.schedule_refit)
-        plots.referenceChanged.connect(self._on_reference_changed)
         plots.map.pointClicked.connect(m.set_start)
         plots.map.pointDragged.connect(m.set_start)
         ev = m.events
@@ -289,18 +262,9 @@ class SurfaceView(QWidget):
         for rid, entry in entries.items():
             if entry.diverged != before[rid] or entry.diverged:
                 self.panel.update_entry(entry)
-        self._log_off_if_below()
+        self._loss_box.log_off_if_below()
         self.redrawn.emit()
         self._refresh_status()
-
-    def _log_off_if_below(self) -> None:
-        """A loss below the log axis' reference would be drawn clamped, looking converged."""
-        if self.plots.below_reference and self.log_check.isChecked():
-            self.log_check.setChecked(False)  # redraws on a linear axis
-            what = "f*" if self.plots.reference_known else "the lowest value on the map"
-            self.model.set_note(
-                f"log y off: a loss went below {what}, which a log axis cannot show"
-            )
 
     def _on_status(self) -> None:
         self._refresh_status(force=True)
@@ -323,15 +287,6 @@ class SurfaceView(QWidget):
             self.plots.restyle(entry)
         self.plots.update_heads(self.model.entries.values())
         self.surface_group.restyle()
-
-    @Slot()
-    def _on_reference_changed(self) -> None:
-        self._on_log_toggled(self.log_check.isChecked())  # the loss curves, from the new f*
-
-    @Slot(bool)
-    def _on_log_toggled(self, on: bool) -> None:
-        self.plots.set_log_y(on, self.model.entries.values(), self.model.generation)
-        self._log_off_if_below()  # ticked again on a race that already went below
 
     # ================================================================ the clock
     @Slot()

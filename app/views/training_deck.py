@@ -79,8 +79,9 @@ class PlotArea(QWidget):
 
     @Slot(QWidget)
     def show_page(self, widget: QWidget) -> None:
-        """Bring a page beside the decision boundary to the front."""
-        self.pages.show(widget)
+        """Bring a page beside the decision boundary to the front (a tab of its own when the
+        plots are tabs)."""
+        self.deck.show_widget(widget)
 
     def show_lanes(self, names: list[str], current: int = 0) -> None:
         """One chooser entry per race lane (the chooser only shows for a race)."""

@@ -5,7 +5,8 @@ plot with its tick labels running into each other, a 35 px tall loss-per-step pl
 ``PlotDeck`` holds its plots in a ``QSplitter`` only while the splitter can give each one its
 minimum size; otherwise it shows them as tabs, one full-size plot at a time. Decks nest (the
 Training view's loss plot beside a column of two): an inner deck reflows on its own, and an
-outer deck in tabs shows every plot of the inner ones as a tab of its own (never tabs in tabs).
+outer deck in tabs shows every plot of the inner ones, and every page of a ``QTabWidget`` item
+(a view's tool pages), as a tab of its own: never tabs in tabs.
 
 The deck never asks its parent layout for more than its tab mode needs (the largest plot's
 minimum plus a tab bar), so a window can always shrink to that, and the choice of mode depends
@@ -15,9 +16,13 @@ only on the deck's size, which does not depend on the mode: no flip-flopping.
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtWidgets import QSplitter, QTabWidget, QWidget
+from PySide6.QtWidgets import QSplitter, QStackedWidget, QTabWidget, QWidget
 
 SPLIT, TABS = "split", "tabs"
+
+
+def _pages(tabs: QTabWidget) -> list[tuple[QWidget, str]]:
+    return [(tabs.widget(i), tabs.tabText(i)) for i in range(tabs.count())]
 
 
 def _min_size(widget: QWidget) -> QSize:
@@ -48,6 +53,8 @@ class PlotDeck(QWidget):
         self._mode = SPLIT
         self._split_state: QByteArray | None = None
         self._outer: PlotDeck | None = None  # an enclosing deck showing our leaves as tabs
+        # in tab mode, the pages taken out of each QTabWidget item (to put back in order)
+        self._lent: dict[QTabWidget, tuple[list[tuple[QWidget, str]], int]] = {}
         self._refit_timer = QTimer(self)
         self._refit_timer.setSingleShot(True)
         self._refit_timer.setInterval(0)
@@ -60,6 +67,7 @@ class PlotDeck(QWidget):
         self._stretch.append(stretch)
         if isinstance(widget, PlotDeck):
             widget._outer = self
+        self._watch_pages(widget)
         self.splitter.addWidget(widget)
         self.splitter.setStretchFactor(len(self._items) - 1, stretch)
         widget.installEventFilter(self)
@@ -73,6 +81,7 @@ class PlotDeck(QWidget):
             self._set_mode(SPLIT)
         self._items[index] = (new, title)
         old.removeEventFilter(self)
+        self._watch_pages(new)
         self.splitter.replaceWidget(index, new)
         self.splitter.setStretchFactor(index, self._stretch[index])
         new.installEventFilter(self)
@@ -80,11 +89,48 @@ class PlotDeck(QWidget):
             self._set_mode(TABS)
         self.schedule_refit()
 
+    def _watch_pages(self, widget: QWidget) -> None:
+        """A page added to a QTabWidget item refits the outermost deck, which may lend it."""
+        if isinstance(widget, QTabWidget):
+            stack = widget.findChild(QStackedWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+            if stack is not None:
+                stack.widgetAdded.connect(self._refit_outermost)
+
+    def _refit_outermost(self) -> None:
+        deck = self
+        while deck._outer is not None:
+            deck = deck._outer
+        deck.schedule_refit()
+
     def leaves(self) -> list[tuple[QWidget, str]]:
         """Every plot in this deck and the decks inside it, in order, with its tab title."""
         out: list[tuple[QWidget, str]] = []
         for widget, title in self._items:
-            out += widget.leaves() if isinstance(widget, PlotDeck) else [(widget, title)]
+            if isinstance(widget, PlotDeck):
+                out += widget.leaves()
+            elif isinstance(widget, QTabWidget):
+                lent = self._lent_pages(widget)
+                out += (lent[0] if lent else []) + _pages(widget)
+            else:
+                out.append((widget, title))
+        return out
+
+    def _lent_pages(self, tabs: QTabWidget) -> tuple[list[tuple[QWidget, str]], int] | None:
+        deck: PlotDeck | None = self
+        while deck is not None:
+            if tabs in deck._lent:
+                return deck._lent[tabs]
+            deck = deck._outer
+        return None
+
+    def _tab_items(self) -> list[QTabWidget]:
+        """The QTabWidget items of this deck and the decks inside it."""
+        out: list[QTabWidget] = []
+        for widget, _title in self._items:
+            if isinstance(widget, PlotDeck):
+                out += widget._tab_items()
+            elif isinstance(widget, QTabWidget):
+                out.append(widget)
         return out
 
     @property
@@ -92,7 +138,10 @@ class PlotDeck(QWidget):
         return self._mode
 
     def show_widget(self, widget: QWidget) -> None:
-        """Bring the tab holding ``widget`` to the front (nothing to do in split mode)."""
+        """Bring the tab holding ``widget`` to the front, here or in a QTabWidget item."""
+        for tabs in self._tab_items():
+            if tabs.indexOf(widget) >= 0:
+                tabs.setCurrentWidget(widget)
         deck: PlotDeck | None = self
         while deck is not None:
             i = deck.tabs.indexOf(widget)
@@ -115,13 +164,24 @@ class PlotDeck(QWidget):
     def split_need(self) -> QSize:
         """The least room the splitter needs to give every item its minimum."""
         handle = self.splitter.handleWidth()
-        sizes = [_min_size(w) for w, _t in self._items]
+        sizes = [self._item_min(w) for w, _t in self._items]
         if not sizes:
             return QSize(0, 0)
         gaps = handle * (len(sizes) - 1)
         if self.splitter.orientation() == Qt.Orientation.Horizontal:
             return QSize(sum(s.width() for s in sizes) + gaps, max(s.height() for s in sizes))
         return QSize(max(s.width() for s in sizes), sum(s.height() for s in sizes) + gaps)
+
+    def _item_min(self, widget: QWidget) -> QSize:
+        """An item's minimum in split mode, also while its pages are lent to tabs (so the
+        choice of mode does not depend on the mode)."""
+        lent = self._lent_pages(widget) if isinstance(widget, QTabWidget) else None
+        if lent is None or widget.count():
+            return _min_size(widget)
+        size = QSize(0, 0)
+        for page, _title in lent[0]:
+            size = size.expandedTo(_min_size(page))
+        return QSize(size.width(), size.height() + self._tab_bar_height())
 
     def fits_split(self) -> bool:
         need = self.split_need()
@@ -139,6 +199,8 @@ class PlotDeck(QWidget):
             return  # our leaves are the outer deck's tabs
         if not self.isVisible() or self.width() <= 0 or self.height() <= 0:
             return  # (sizes before the first show are transient)
+        if self._mode == TABS and any(t.count() for t in self._lent):
+            self._set_mode(SPLIT)  # a page was added to a lent QTabWidget: lend it too
         self._set_mode(SPLIT if self.fits_split() else TABS)
         for widget, _title in self._items:
             if isinstance(widget, PlotDeck):
@@ -150,7 +212,13 @@ class PlotDeck(QWidget):
         if mode == TABS:
             self._split_state = self.splitter.saveState()  # the lecturer's sizes, for later
             current = self.tabs.currentWidget()
-            for widget, title in self.leaves():
+            for widget, _title in self._items:  # their leaves (and pages) become our tabs
+                if isinstance(widget, PlotDeck):
+                    widget._set_mode(SPLIT)
+            leaves = self.leaves()
+            for tabs in self._tab_items():
+                self._lent[tabs] = (_pages(tabs), tabs.currentIndex())
+            for widget, title in leaves:
                 self.tabs.addTab(widget, title)
             if current is not None and self.tabs.indexOf(current) >= 0:
                 self.tabs.setCurrentWidget(current)
@@ -159,9 +227,10 @@ class PlotDeck(QWidget):
             for widget, _title in self.leaves():
                 widget.setVisible(widget is self.tabs.currentWidget())
         else:
+            front = self.tabs.currentWidget()
             while self.tabs.count():
                 self.tabs.removeTab(0)
-            self._restore_leaves()
+            self._restore_leaves(front)
             if self._split_state is not None:
                 self.splitter.restoreState(self._split_state)
         self._mode = mode
@@ -170,8 +239,17 @@ class PlotDeck(QWidget):
         self._place()
         self.modeChanged.emit(mode)
 
-    def _restore_leaves(self) -> None:
-        """Every plot back into its own deck's splitter, in order."""
+    def _restore_leaves(self, front: QWidget | None = None) -> None:
+        """Every plot back into its own deck's splitter (or QTabWidget), in order; a page
+        that was the front tab stays in front."""
+        for tabs, (pages, current) in self._lent.items():
+            for i, (page, title) in enumerate(pages):
+                tabs.insertTab(i, page, title)
+                page.show()
+            tabs.setCurrentIndex(current)
+            if front is not None and tabs.indexOf(front) >= 0:
+                tabs.setCurrentWidget(front)
+        self._lent.clear()
         for index, (widget, _title) in enumerate(self._items):
             if isinstance(widget, PlotDeck):
                 widget._restore_leaves()

@@ -27,8 +27,3 @@ class PlotPages:
             tabs.addTab(self._first, self._first_title)
             self.tabs = tabs
         self.tabs.addTab(widget, title)
-
-    def show(self, widget: QWidget) -> None:
-        """Bring ``widget``'s page to the front (nothing if it is not one of these pages)."""
-        if self.tabs is not None and self.tabs.indexOf(widget) >= 0:
-            self.tabs.setCurrentWidget(widget)

@@ -4,7 +4,7 @@ the test's: the machine is shared and noisy, so nothing here looks at a number's
 import json
 import math
 
-import app.bench as bench
+import app.bench.cli as bench
 from app.main import main
 from core.bench.stats import verdict
 from core.engine.optimizers import optimizer_names
@@ -38,8 +38,13 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
             for a in ("preset load", "session open", "theme switch", "zoom step")
         }
         | {f"start-up, {how}" for how in ("first start", "saved settings", "session file")}
-        | {"quit after racing", "quit after training"}
+        | {"quit after racing", "quit after training", "time to first step (fresh process)"}
     )
+    memory = doc["details"]["memory"]
+    expected.add(f"training in the window, RSS over {memory['epochs']:,} epochs")
+    assert memory["epochs"] >= smoke["memory_epochs"]
+    if doc["details"]["window"]["x_tick_latency"] is not None:  # DISPLAY names an X server
+        expected.add("GUI tick p99 while training, X display")
     assert figures == expected
     for row in doc["rows"]:
         assert math.isfinite(row["value"]) and row["value"] > 0, row

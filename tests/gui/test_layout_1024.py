@@ -108,6 +108,20 @@ def test_run_controls_and_status_bar_stay_on_screen(at_zoom, key, zoom):
     assert _fully_shown(win.findChild(QStatusBar))
 
 
+@ZOOMS_AND_VIEWS
+def test_plots_in_tabs_are_one_row_of_tabs_never_tabs_in_tabs(at_zoom, key, zoom):
+    """At 200 % the Training view showed "Loss | Decision boundary | Accuracy" over a second
+    row "Decision boundary | Learning rate | …": the tool pages now join the deck's tabs."""
+    from PySide6.QtWidgets import QTabWidget
+
+    view = at_zoom.view(key)
+    shown = [t for t in view.deck.findChildren(QTabWidget) if t.isVisible() and t.count()]
+    nested = [(o.objectName(), i.objectName()) for o in shown for i in shown if o is not i and o.isAncestorOf(i)]
+    assert not nested, f"tabs in tabs at {zoom:.0%}: {nested}"
+    titles = [t.tabText(i) for t in shown for i in range(t.count())]
+    assert len(titles) == len(set(titles)), titles
+
+
 @pytest.mark.parametrize(
     ("key", "zoom"), [(k, z) for k in ("surfaces", "training") for z in (1.5, 2.0)]
 )

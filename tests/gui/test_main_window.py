@@ -127,7 +127,7 @@ def test_unoffered_action_reports_in_the_status_bar(qtbot, window):
 def test_f11_toggles_full_screen(qtbot, window):
     qtbot.keyClick(window, Qt.Key.Key_F11)
     qtbot.waitUntil(window.isFullScreen)
-    assert window.act_fullscreen.isChecked()
+    assert window.window_actions.act_fullscreen.isChecked()
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not window.isFullScreen())
 
@@ -159,31 +159,32 @@ def test_zoom_scales_app_font_and_plot_axes(qtbot, window):
 def test_theme_switch_changes_plot_background_and_palette(qtbot, window):
     plot = pg.PlotWidget(window.training_view)
     window.training_view.layout().addWidget(plot)
-    window.theme_actions["dark"].trigger()
+    window.window_actions.theme_actions["dark"].trigger()
     assert get_theme().name == "dark"
     assert plot.backgroundBrush().color().lightness() < 60
     assert QApplication.palette().window().color().lightness() < 80
-    assert window.theme_actions["dark"].isChecked()
-    window.theme_actions["light"].trigger()
+    assert window.window_actions.theme_actions["dark"].isChecked()
+    window.window_actions.theme_actions["light"].trigger()
     assert plot.backgroundBrush().color().lightness() > 200
 
 
 def test_control_panel_action_toggles_the_current_views_panel(qtbot, window):
     panel = window.surface_view.control_panel()
-    assert window.act_panel.isChecked()
-    window.act_panel.trigger()
-    assert not panel.isExpanded() and not window.act_panel.isChecked()
+    assert window.window_actions.act_panel.isChecked()
+    window.window_actions.act_panel.trigger()
+    assert not panel.isExpanded() and not window.window_actions.act_panel.isChecked()
     window.tabs.setCurrentIndex(1)
-    assert window.act_panel.isChecked()  # the training view's panel is still open
+    assert window.window_actions.act_panel.isChecked()  # the training view's panel is open
     window.tabs.setCurrentIndex(0)
-    window.act_panel.trigger()
+    window.window_actions.act_panel.trigger()
     assert panel.isExpanded()
 
 
 def test_help_dialogs_do_not_block(qtbot, window):
     box = window.show_shortcuts()
     assert isinstance(box, QMessageBox) and "Space" in box.text()
-    for act in (window.act_fullscreen, window.act_shortcuts, window.code_panel.toggleViewAction()):
+    acts = window.window_actions
+    for act in (acts.act_fullscreen, acts.act_shortcuts, window.code_panel.toggleViewAction()):
         assert act.shortcut().toString(QKeySequence.SequenceFormat.NativeText) in box.text()
     box.close()
     about = window.show_about()
@@ -208,7 +209,7 @@ def test_settings_persist_across_two_windows(qtbot):
     second.show()
     assert second.tabs.currentIndex() == 1
     assert get_theme().name == "dark" and get_theme().scale == 1.5
-    assert second.theme_actions["dark"].isChecked()
+    assert second.window_actions.theme_actions["dark"].isChecked()
     assert not second.training_view.control_panel().isExpanded()
     assert second.surface_view.control_panel().isExpanded()
     assert (second.width(), second.height()) == (700, 500)

@@ -107,10 +107,10 @@ def test_runners_whose_paths_coincide_both_stay_visible(qtbot):
     assert widths[0] > widths[1] > widths[2]  # each line under another is wider than it
     patterns = [tuple(p.dashPattern()) if p.style() != Qt.PenStyle.SolidLine else () for p in pens]
     assert len(set(patterns)) == 3  # and each has its own dash pattern
-    samples = [view.plots._samples[rid].dashes for rid in order]
+    samples = [view.plots.legend.samples[rid].dashes for rid in order]
     assert len(set(samples)) == 3  # the legend shows which pattern is which runner
     view.remove_runner(order[0])  # the others move down a place, and so do their looks
     first, second = (layer.pens(rid)[0] for rid in order[1:])
     assert first.widthF() > second.widthF() and first.style() == Qt.PenStyle.SolidLine
-    assert view.plots._samples[order[1]].dashes == ()
+    assert view.plots.legend.samples[order[1]].dashes == ()
     view.shutdown()

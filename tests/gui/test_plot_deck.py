@@ -36,3 +36,39 @@ def test_an_inner_deck_in_tabs_shows_only_its_front_tab(qtbot):
     assert [plot.isVisible() for plot in (top, bottom)] == [plot is back for plot in (top, bottom)]
     page = inner.tabs.currentWidget().parentWidget()  # the tab widget's page area
     assert page.rect().contains(back.geometry()), (back.geometry(), page.rect())
+
+
+def test_a_tab_widget_item_lends_its_pages_to_the_decks_tabs(qtbot):
+    """At 200 % on 1024×768 the Training view showed tabs in tabs: "Loss | Decision boundary |
+    Accuracy" over "Decision boundary | Learning rate | …" (the tool pages' QTabWidget)."""
+    from PySide6.QtWidgets import QTabWidget
+
+    deck = PlotDeck(Qt.Orientation.Horizontal)
+    loss, boundary, lr, later = QWidget(), QWidget(), QWidget(), QWidget()
+    for plot in (loss, boundary, lr, later):
+        plot.setMinimumSize(200, 200)
+    pages = QTabWidget()
+    pages.addTab(boundary, "Decision boundary")
+    pages.addTab(lr, "Learning rate")
+    deck.addItem(loss, "Loss")
+    deck.addItem(pages, "Boundary and tools")
+    qtbot.addWidget(deck)
+    deck.resize(500, 300)
+    deck.show()
+    qtbot.waitUntil(lambda: deck.mode == "split")
+    deck.resize(300, 300)  # room for one plot only
+    qtbot.waitUntil(lambda: deck.mode == "tabs")
+    titles = [deck.tabs.tabText(i) for i in range(deck.tabs.count())]
+    assert titles == ["Loss", "Decision boundary", "Learning rate"]
+    pages.addTab(later, "Later")  # a tool installed while the deck is in tabs
+    qtbot.waitUntil(lambda: deck.tabs.count() == 4)
+    assert deck.tabs.tabText(3) == "Later"
+    deck.show_widget(lr)
+    assert deck.tabs.currentWidget() is lr
+    deck.resize(500, 300)
+    qtbot.waitUntil(lambda: deck.mode == "split")
+    assert [pages.tabText(i) for i in range(pages.count())] == [
+        "Decision boundary", "Learning rate", "Later"
+    ]  # fmt: skip
+    assert pages.currentWidget() is lr  # the page shown in tabs is still the one in front
+    assert pages.widget(0) is boundary and loss.parentWidget() is deck.splitter

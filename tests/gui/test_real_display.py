@@ -117,6 +117,7 @@ def check(found: dict, size: tuple[int, int], origin: str) -> None:
                 assert plot["fully_shown"], f"{name} is not fully on screen {at}"
             for name, shown in view["controls"].items():
                 assert shown, f"{name} is off screen {at}"
+            assert view["tabs_in_tabs"] == 0, f"the {key} plots show tabs in tabs {at}"
             panel = view["panel"]
             assert panel["expanded"]
             if size == SMALL:

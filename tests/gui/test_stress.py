@@ -506,9 +506,9 @@ def test_closing_at_a_random_moment(qtbot, guard, moment, monkeypatch):
             assert view.model.awaiting_reset
         elif moment == "lr-finder":
             finder = tools["training_lrfinder"]
-            finder.steps_spin.setValue(2000)
+            finder.controls.steps_spin.setValue(2000)
             click(qtbot, child(view, QPushButton, "findLrButton"))
-            qtbot.waitUntil(lambda: finder.progress.value() > 0, timeout=WAIT)
+            qtbot.waitUntil(lambda: finder.controls.progress.value() > 0, timeout=WAIT)
             assert finder.running
         elif moment == "landscape":
             tool = tools["training_landscape"]

@@ -448,7 +448,7 @@ def test_hide_show_and_rename_in_the_list(qtbot, window):
     assert widget.item(1).checkState() == Qt.CheckState.Unchecked
     assert not view.entries[rid].visible and not view.plots.layer.is_visible(rid)
     assert len(view.plots.head_spots()) == 3
-    assert not view.plots._proxies[rid].isVisible()  # greyed out in the legend
+    assert not view.plots.legend.proxies[rid].isVisible()  # greyed out in the legend
     press(qtbot, window, "stepButton")  # a hidden runner still races
     assert runner(view, 1).steps == 1
     click_check(qtbot, window, 1)
@@ -475,7 +475,7 @@ def test_hide_show_and_rename_in_the_list(qtbot, window):
 def test_legend_click_hides_the_runner_too(qtbot, window):
     view = sv(window)
     rid = runner(view, 0).id
-    sample = view.plots._samples[rid]
+    sample = view.plots.legend.samples[rid]
     cmap = view.plots.map
     pos = cmap.mapFromScene(sample.mapToScene(sample.boundingRect().center()))
     start = view.race.start
@@ -633,7 +633,7 @@ def test_zoom_thickens_lines_and_dark_theme_keeps_things_readable(qtbot, window)
     th = get_theme()
     th.set_scale(2.0)
     assert view.plots.layer._width == pytest.approx(2 * LINE_WIDTH)
-    sample = view.plots._samples[runner(view, 0).id]
+    sample = view.plots.legend.samples[runner(view, 0).id]
     assert sample.scale == 2.0
     th.set_theme("dark")
     press(qtbot, window, "stepButton")

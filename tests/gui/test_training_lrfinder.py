@@ -44,7 +44,7 @@ def lrf(qtbot, window, monkeypatch):
 
 def drawn(tool) -> int:
     """Points of the batch-loss curve on screen."""
-    xs = tool.raw_curve.getData()[0]
+    xs = tool.plot.raw_curve.getData()[0]
     return 0 if xs is None else len(xs)
 
 
@@ -73,15 +73,15 @@ def test_find_draws_the_curves_and_marks_the_suggestion(qtbot, lrf):
     r = tool.result
     assert r is not None and r.suggestion is not None and r.rule == "steepest"
     assert view.pages.tabs.currentWidget() is tool.page  # the page came to the front
-    xs, ys = tool.raw_curve.getData()
+    xs, ys = tool.plot.raw_curve.getData()
     assert len(xs) == len(r.lrs) > 10
     assert min(xs) == pytest.approx(-6.0)  # log10 of lr_min: the lr axis is logarithmic
-    sx, _sy = tool.smooth_curve.getData()
+    sx, _sy = tool.plot.smooth_curve.getData()
     assert len(sx) >= len(r.lrs) - 1
-    assert tool.marker.isVisible()
-    assert tool.marker.value() == pytest.approx(math.log10(r.suggestion))
+    assert tool.plot.marker.isVisible()
+    assert tool.plot.marker.value() == pytest.approx(math.log10(r.suggestion))
     shown = format_number(float(f"{r.suggestion:.3g}"), 3)
-    assert f"lr {shown}" in tool.marker.label.toPlainText()
+    assert f"lr {shown}" in tool.plot.marker.label.toPlainText()
     text = named(win, QLabel, "lrFinderResult").text()
     assert f"Suggested learning rate: {shown}" in text and "steepest descent" in text
     assert named(win, QLabel, "lrFinderStatus").text().startswith("Done:")
@@ -112,7 +112,7 @@ def test_fastais_valley_is_drawn_beside_the_suggestion_and_can_be_used(qtbot, lr
     run_finder(qtbot, win, tool)
     r = tool.result
     assert r.valley is not None and r.suggestion is not None
-    line = tool.valley_marker
+    line = tool.plot.valley_marker
     assert line.isVisible() and line.value() == pytest.approx(math.log10(r.valley))
     shown = format_number(float(f"{r.valley:.3g}"), 3)
     assert f"valley {shown}" in line.label.toPlainText()
@@ -168,7 +168,7 @@ def test_cancel_keeps_the_partial_curve_and_ends_the_thread(qtbot, lrf):
     assert not named(win, QPushButton, "useLrButton").isEnabled()
     assert not named(win, QPushButton, "useValleyButton").isEnabled()
     assert named(win, QPushButton, "findLrButton").isEnabled() and not cancel.isEnabled()
-    assert not tool.marker.isVisible() and not tool.valley_marker.isVisible()
+    assert not tool.plot.marker.isVisible() and not tool.plot.valley_marker.isVisible()
     qtbot.waitUntil(lambda: tool.task.thread_count() == 0, timeout=WAIT)
     qtbot.wait(100)  # the cancelled worker's late points are not drawn
     assert drawn(tool) == shown
@@ -199,9 +199,9 @@ def test_bad_range_and_lbfgs_are_refused_in_the_status_line(qtbot, lrf):
 def test_theme_change_repens_the_marker(qtbot, lrf):
     win, view, tool = lrf
     run_finder(qtbot, win, tool)
-    assert tool.marker.pen.color().name().lower() == MARKER_COLORS["light"].lower()
+    assert tool.plot.marker.pen.color().name().lower() == MARKER_COLORS["light"].lower()
     get_theme().set_theme("dark")  # (the fixture puts light back)
-    assert tool.marker.pen.color().name().lower() == MARKER_COLORS["dark"].lower()
+    assert tool.plot.marker.pen.color().name().lower() == MARKER_COLORS["dark"].lower()
 
 
 def test_closing_the_window_mid_run_stops_the_thread_cleanly(qtbot, lrf, qtlog):

@@ -49,7 +49,7 @@ def measure(window, key: str) -> dict:
     """Every plot of view ``key`` (brought to the front of its deck) and its run buttons."""
     import pyqtgraph as pg
     from PySide6.QtCore import QPoint, QRect
-    from PySide6.QtWidgets import QApplication, QPushButton
+    from PySide6.QtWidgets import QApplication, QPushButton, QTabWidget
 
     from app.render import _pump
 
@@ -75,8 +75,10 @@ def measure(window, key: str) -> dict:
         full = QRect(button.mapToGlobal(QPoint(0, 0)), button.size())
         controls[name] = button.isVisible() and _shown_rect(button) == full
     panel = view.control_panel()
+    shown = [t for t in view.deck.findChildren(QTabWidget) if t.isVisible() and t.count()]
     return {
         "plots": plots,
+        "tabs_in_tabs": sum(1 for o in shown for i in shown if o is not i and o.isAncestorOf(i)),
         "controls": controls,
         "panel": {"width": panel.width(), "expanded": panel.isExpanded()},
         "view_width": view.width(),

@@ -4,7 +4,7 @@ while training runs flat out, and what does it cost training?
 ``tick_latency``: a 16 ms GUI timer's interval (what a lecturer feels). ``throughput``: the
 window's training steps/s against a bare engine, in alternating slices of one run (the shared
 machine's load drifts). ``race_frame``: display frame time with 8 optimizers racing.
-Alone: ``python -m app.bench_training_view [--seconds S] [--json]``.
+Alone: ``python -m app.bench.training_view [--seconds S] [--json]``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -316,6 +317,22 @@ def race_frame(lanes: int = 8, seconds: float = 3.0) -> dict[str, Any]:
     return out
 
 
+def x_display_ticks(seconds: float) -> dict[str, Any] | None:
+    """``tick_latency`` on the X display ``DISPLAY`` names (a child process with Qt's X11
+    plugin: offscreen painting skips the X server round trips), or None without one."""
+    from app.display import x_server_answers
+
+    display = os.environ.get("DISPLAY", "")
+    if not display or x_server_answers(display) is not True:
+        return None
+    cmd = [sys.executable, "-m", "app.bench.training_view", "--ticks-only", "--json",
+           "--seconds", str(seconds)]  # fmt: skip
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=True)
+    out = json.loads(done.stdout.strip().splitlines()[-1])["tick_latency"]
+    return {**out, "display": display}
+
+
 def run_all(seconds: float = 4.0) -> dict[str, Any]:
     return {
         "machine": {
@@ -334,8 +351,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--ticks-only", action="store_true", help="only the GUI tick figure")
     args = parser.parse_args(argv)
-    result = run_all(args.seconds)
+    result = (
+        {"tick_latency": tick_latency(args.seconds)} if args.ticks_only else run_all(args.seconds)
+    )
     if args.json:
         print(json.dumps(result))
     else:

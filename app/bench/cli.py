@@ -4,7 +4,7 @@ Each figure is measured next to its baseline in the same run (medians after warm
 reported), so the ratios mean something on a noisy shared machine where absolute numbers do not.
 Where a faster equivalent of the same work exists (the *limit*), its ratio is printed under the
 row; a verdict whose interquartile range straddles the target is "unsure". The measuring lives
-next to what it measures (core/bench/, app/bench_*.py); ``SECTIONS`` lists the figures, and this
+next to what it measures (core/bench/, app/bench/); ``SECTIONS`` lists the figures, and this
 module turns their results into ``Row``s and prints or writes them.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from app.bench_startup import QUIT_TARGET_S, START_TARGET, measure_startup
+from app.bench.startup import QUIT_TARGET_S, START_TARGET, measure_startup
 from core.bench.stats import quartiles, verdict
 from core.errors import GdsimError
 
@@ -226,10 +226,11 @@ def basins_rows(p: dict) -> tuple[list[Row], Any]:
 
 
 def window_rows(p: dict) -> tuple[list[Row], Any]:
-    from app.bench_surface import measure_frame_time
-    from app.bench_training_view import throughput, tick_latency
+    from app.bench.surface import measure_frame_time
+    from app.bench.training_view import throughput, tick_latency, x_display_ticks
 
     ticks = tick_latency(seconds=p["live_seconds"])
+    x_ticks = x_display_ticks(seconds=p["live_seconds"])
     live = throughput(seconds=p["slice_seconds"], trials=p["live_trials"])
     frames = measure_frame_time(8, frames=p["frames"], warmup=max(2, p["frames"] // 10))
     q1, q3 = live["ratio_iqr"]
@@ -275,11 +276,17 @@ def window_rows(p: dict) -> tuple[list[Row], Any]:
             f"p99 {frames['p99_ms']:.1f}",
         ),
     ]
-    return rows, {"tick_latency": ticks, "throughput": live, "frames": frames}
+    if x_ticks is not None:  # the same, painted through an X server (offscreen skips it)
+        rows.append(Row("GUI tick p99 while training, X display", x_ticks["interval_p99_ms"],
+                        "ms", 16.0, x_ticks["interval_p99_ms"] / 16.0, "<= 25 ms",
+                        x_ticks["interval_p99_ms"] <= 25.0,
+                        f"max {x_ticks['interval_max_ms']}"))  # fmt: skip
+    return rows, {"tick_latency": ticks, "x_tick_latency": x_ticks, "throughput": live,
+                  "frames": frames}  # fmt: skip
 
 
 def stall_rows(p: dict) -> tuple[list[Row], Any]:
-    from app.bench_stalls import TARGET_MS, measure_stalls
+    from app.bench.stalls import TARGET_MS, measure_stalls
 
     raw = measure_stalls(trials=p["stall_trials"])
     rows = [
@@ -314,6 +321,27 @@ def _startup_row(figure: str, window: list[float], floor: list[float], is_quit: 
                check["unsure"])  # fmt: skip
 
 
+def memory_rows(p: dict) -> tuple[list[Row], Any]:
+    from app.bench.memory import TARGET_BYTES_PER_EPOCH, memory_per_epoch
+
+    r = memory_per_epoch(p["memory_epochs"], warmup_epochs=p["memory_epochs"] // 5)
+    value = r["bytes_per_epoch"]
+    row = Row(f"training in the window, RSS over {r['epochs']:,} epochs", value, "B/epoch", None,
+              None, f"< {TARGET_BYTES_PER_EPOCH:.0f} B/epoch", value < TARGET_BYTES_PER_EPOCH,
+              f"{r['rss_before_mib']:.1f} -> {r['rss_after_mib']:.1f} MiB")  # fmt: skip
+    return [row], r
+
+
+def first_step_rows(p: dict) -> tuple[list[Row], Any]:
+    from core.bench.first_step import TARGET_RATIO, bench_first_step
+
+    r = bench_first_step(pairs=p["first_step_pairs"])
+    check = verdict(lambda x: x <= TARGET_RATIO, r["ratio"], r["q1"], r["q3"])
+    row = Row("time to first step (fresh process)", r["gdsim_s"], "s", r["bare_s"], r["ratio"],
+              f"ratio <= {TARGET_RATIO}", check["met"], _iqr(r["q1"], r["q3"]), check["unsure"])  # fmt: skip
+    return [row], r
+
+
 def startup_rows(p: dict) -> tuple[list[Row], Any]:
     raw = measure_startup(p["startup_trials"], p["quit_after_s"])
     floor_start, floor_quit = raw["floor start"], raw["floor quit"]
@@ -339,6 +367,8 @@ SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
     "window": window_rows,
     "stalls": stall_rows,
     "startup": startup_rows,
+    "first_step": first_step_rows,
+    "memory": memory_rows,
 }
 
 
@@ -371,6 +401,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         stall_trials=5,
         startup_trials=5,
         quit_after_s=2.0,
+        first_step_pairs=9,
+        memory_epochs=10_000,
     ),
     "quick": dict(
         pairs=9,
@@ -388,6 +420,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         stall_trials=3,
         startup_trials=2,
         quit_after_s=1.0,
+        first_step_pairs=7,
+        memory_epochs=10_000,
     ),
     "smoke": dict(
         pairs=1,
@@ -405,6 +439,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         stall_trials=1,
         startup_trials=1,
         quit_after_s=0.3,
+        first_step_pairs=1,
+        memory_epochs=50,
     ),
 }
 

@@ -7,7 +7,7 @@ window (``processEvents``). The window is the real ``MainWindow`` on the Surface
 given size, offscreen, with the view's own timer stopped so that every tick is one we time.
 The speed is set to the maximum so stepping always uses its whole budget: the worst case.
 
-Run: ``python -m app.bench_surface [n_optimizers] [frames]`` (one torch thread, as ``gdsim``
+Run: ``python -m app.bench.surface [n_optimizers] [frames]`` (one torch thread, as ``gdsim``
 runs; ``gdsim bench`` reports the median as "frame time, 8 optimizers racing").
 """
 
