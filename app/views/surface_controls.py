@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
-from app.widgets.describe import describe, wrapping
+from app.widgets.describe import add_item, describe, wrapping
 from core.engine.expression import expression_help
 from core.engine.surfaces import SURFACES, Surface, surface_names
 from core.errors import GdsimError
@@ -177,10 +177,7 @@ class SurfaceControls(QGroupBox):
         combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         combo.setMinimumContentsLength(12)
         for name in surface_names():
-            combo.addItem(surface_title(name), name)
-            combo.setItemData(
-                combo.count() - 1, SURFACES[name].description, Qt.ItemDataRole.ToolTipRole
-            )
+            add_item(combo, surface_title(name), name, SURFACES[name].description)
         combo.currentIndexChanged.connect(self._on_combo)
         self.surface_description = wrapping(
             describe(PlainLabel(self), "surfaceDescription", "Surface description")

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.plaintext import PlainLabel, plain_tip
 from app.theme import ERROR_COLORS
-from app.widgets.describe import describe
+from app.widgets.describe import add_item, describe
 from app.widgets.hparam_form import HParamForm
 from core.engine.optimizers import OptimizerInfo, get_optimizer, optimizer_names
 from core.files.session import MAX_RUNNERS
@@ -174,11 +174,7 @@ class OptimizerPanel(QWidget):
         keep = self.add_combo.currentText()
         self.add_combo.clear()
         for name in optimizer_names():
-            self.add_combo.addItem(name, name)
-            idx = self.add_combo.count() - 1
-            self.add_combo.setItemData(
-                idx, get_optimizer(name).description, Qt.ItemDataRole.ToolTipRole
-            )
+            add_item(self.add_combo, name, name, get_optimizer(name).description)
         if keep:
             self.add_combo.setCurrentText(keep)
 

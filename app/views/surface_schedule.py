@@ -63,7 +63,7 @@ from PySide6.QtWidgets import (
 
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager, get_theme
-from app.widgets.describe import describe, wrapping
+from app.widgets.describe import add_item, describe, wrapping
 from app.widgets.hparam_form import HParamForm, pretty_name
 from app.widgets.slider_spin import LogSliderSpin
 from core.engine.race import MAX_NOISE, MAX_SEED, Runner, check_schedule
@@ -370,12 +370,7 @@ class ScheduleTool(QObject):
         self.combo.setMinimumContentsLength(12)
         self.combo.addItem("none (constant lr)", None)
         for name in scheduler_names():
-            self.combo.addItem(name, name)
-            self.combo.setItemData(
-                self.combo.count() - 1,
-                get_scheduler(name).description,
-                Qt.ItemDataRole.ToolTipRole,
-            )
+            add_item(self.combo, name, name, get_scheduler(name).description)
         self.combo.currentIndexChanged.connect(self._on_combo)
         self.args = HParamForm((), box, name_prefix="sched_")
         self.args.setObjectName("scheduleArgs")

@@ -21,7 +21,7 @@ from app.settings import read_float, read_int, read_str
 from app.theme import get_theme
 from app.views.training_boundary import class_color
 from app.views.training_panel_parts import Quiet, Section, header
-from app.widgets.describe import describe
+from app.widgets.describe import add_item, describe
 from core.engine.datasets import (
     MAX_SAMPLES,
     MIN_SAMPLES,
@@ -122,12 +122,7 @@ class DataSection(Section):
             "and more epochs (applies on Reset)",
         )
         for name in dataset_names():
-            self.dataset_combo.addItem(name, name)
-            self.dataset_combo.setItemData(
-                self.dataset_combo.count() - 1,
-                get_dataset(name).description,
-                Qt.ItemDataRole.ToolTipRole,
-            )
+            add_item(self.dataset_combo, name, name, get_dataset(name).description)
         form.addRow(self.label("Data set", self.dataset_combo), self.dataset_combo)
         self.preview = DataPreview(panel)
         form.addRow(self.preview)

@@ -26,7 +26,7 @@ from app.settings import read_str_list
 from app.theme import get_theme
 from app.views.training_panel_parts import Quiet, Section, header, show_error, swatch
 from app.views.training_plots import lane_label
-from app.widgets.describe import describe
+from app.widgets.describe import add_item, describe
 from app.widgets.hparam_form import HParamForm
 from core.engine.optimizers import OptimizerSpec, get_optimizer, optimizer_names, parse_spec
 from core.errors import GdsimError, error_line
@@ -79,12 +79,7 @@ class RaceSection(Section):
         opt_form = QFormLayout()
         self.optimizer_combo = describe(QComboBox(panel), "optimizerCombo", "Optimizer")
         for name in optimizer_names():
-            self.optimizer_combo.addItem(name, name)
-            self.optimizer_combo.setItemData(
-                self.optimizer_combo.count() - 1,
-                get_optimizer(name).description,
-                Qt.ItemDataRole.ToolTipRole,
-            )
+            add_item(self.optimizer_combo, name, name, get_optimizer(name).description)
         self.optimizer_combo.setToolTip(
             "The torch.optim rule that turns each batch's gradient into a weight update for "
             "the selected entry (applies on Reset; its settings below apply live)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QSettings, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from app.settings import read_bool, read_int, read_str
 from app.views.training_panel_parts import Quiet, Section, header, show_error
-from app.widgets.describe import describe
+from app.widgets.describe import add_item, describe
 from core.engine.devices import available_devices, resolve_device
 from core.engine.schedulers import get_scheduler, parse_scheduler, scheduler_names
 from core.engine.training import ACTIVATIONS, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_PATIENCE, parse_hidden
@@ -142,12 +142,7 @@ class ScheduleSection(Section):
         )
         self.scheduler_combo.addItem("none", None)
         for name in scheduler_names():
-            self.scheduler_combo.addItem(name, name)
-            self.scheduler_combo.setItemData(
-                self.scheduler_combo.count() - 1,
-                get_scheduler(name).description,
-                Qt.ItemDataRole.ToolTipRole,
-            )
+            add_item(self.scheduler_combo, name, name, get_scheduler(name).description)
         self.scheduler_combo.setToolTip(
             "Changes the learning rate during the run (e.g. lower it every few epochs) so "
             "training can settle into a minimum (applies on Reset)"
@@ -186,9 +181,7 @@ class ScheduleSection(Section):
         if index < 0 and not spec.kwargs and spec.parts is None:
             index = self.scheduler_combo.findData(spec.name)
         if index < 0:  # a scheduler with arguments: offer exactly that one
-            self.scheduler_combo.addItem(text, text)
-            index = self.scheduler_combo.count() - 1
-            self.scheduler_combo.setItemData(index, text, Qt.ItemDataRole.ToolTipRole)
+            index = add_item(self.scheduler_combo, text, text, text)
         self.scheduler_combo.setCurrentIndex(index)
 
     def _on_typed(self) -> None:
@@ -302,11 +295,7 @@ class RunSection(Section):
             for d in available_devices():
                 suffix = "" if d.description.endswith(f"({d.name})") else f" · {d.description}"
                 text = d.name + suffix + ("" if d.available else " (not available)")
-                combo.addItem(text, d.name)
-                row = combo.count() - 1
-                combo.setItemData(
-                    row, d.reason or f"Train on {d.description}", Qt.ItemDataRole.ToolTipRole
-                )
+                row = add_item(combo, text, d.name, d.reason or f"Train on {d.description}")
                 if not d.available:
                     model.item(row).setEnabled(False)
             # last, after the devices themselves: "auto" is what a session written for any
@@ -315,13 +304,13 @@ class RunSection(Section):
                 best = str(resolve_device(AUTO_DEVICE))
             except GdsimError:
                 best = "cpu"
-            combo.addItem(f"auto (best here: {best})", AUTO_DEVICE)
-            combo.setItemData(
-                combo.count() - 1,
+            add_item(
+                combo,
+                f"auto (best here: {best})",
+                AUTO_DEVICE,
                 "The best device of the machine it runs on: a CUDA GPU, else an Apple GPU, "
                 f"else the CPU (here: {best}); a session saved with it uses a GPU wherever "
                 "there is one",
-                Qt.ItemDataRole.ToolTipRole,
             )
             combo.setCurrentIndex(max(0, combo.findData(current or "cpu")))
 

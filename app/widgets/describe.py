@@ -1,11 +1,13 @@
-"""The names every control in gdsim carries: an objectName (tests, styles and settings find it
-by that), an accessible name (what a screen reader says) and, mostly, a tool tip."""
+"""How a control describes itself: the names every control in gdsim carries (an objectName that
+tests, styles and settings find it by, an accessible name a screen reader says, mostly a tool
+tip), combo entries with tips of their own, and labels whose text wraps instead of widening."""
 
 from __future__ import annotations
 
 from typing import TypeVar
 
-from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QWidget
 
 W = TypeVar("W", bound=QWidget)
 
@@ -28,3 +30,12 @@ def wrapping(label: L) -> L:
     label.setWordWrap(True)
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     return label
+
+
+def add_item(combo: QComboBox, text: str, data: object, tip: str) -> int:
+    """Add an entry to ``combo`` with a tool tip of its own (what a registry entry is, say);
+    returns its index."""
+    combo.addItem(text, data)
+    index = combo.count() - 1
+    combo.setItemData(index, tip, Qt.ItemDataRole.ToolTipRole)
+    return index
