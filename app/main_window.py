@@ -47,6 +47,7 @@ from app.settings import (
     read_str,
 )
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
+from app.training_page import TrainingPage
 from app.views import surface_anatomy, surface_basins, surface_schedule
 from app.views.surface_view import SurfaceView
 from app.window_actions import RUN_KEYS, WindowActions
@@ -139,17 +140,15 @@ class MainWindow(QMainWindow):
         # start-up here, and a lecture that only races on surfaces never needs it.
         self._views: dict[str, QWidget | None] = {"surfaces": self.surface_view, "training": None}
         self._restore_views = restore  # a view built later restores its own settings then
-        self._training_page = QWidget()
-        self._training_page.setObjectName("trainingTab")
-        page_lay = QVBoxLayout(self._training_page)
-        page_lay.setContentsMargins(0, 0, 0, 0)
+        self.training_page = TrainingPage()  # the view's setup until it is built
+        self.training_page.paintedEmpty.connect(self._on_training_painted)
         self._pages: dict[str, QWidget] = {
             "surfaces": self.surface_view,
-            "training": self._training_page,
+            "training": self.training_page,
         }
         self.tabs.addTab(self.surface_view, "Surfaces")
         self.tabs.setTabToolTip(0, "Race optimizers on a 2-D loss surface")
-        self.tabs.addTab(self._training_page, "Training")
+        self.tabs.addTab(self.training_page, "Training")
         self.tabs.setTabToolTip(1, "Train a small network on a 2-D data set, live")
         self.sessions = SessionActions(self)  # File ▸ sessions, presets; the banner
         self.exports = ExportActions(self)  # File ▸ Export: PNG, CSV, GIF
@@ -237,8 +236,7 @@ class MainWindow(QMainWindow):
 
         view = TrainingView()
         self._views["training"] = view
-        self._training_page.layout().addWidget(view)
-        view.show()  # a child added to a shown page stays hidden until shown
+        self.training_page.adopt(view)
         self._connect_view(view)
         self._install_tools("training", view)
         if self._restore_views:
@@ -248,6 +246,7 @@ class MainWindow(QMainWindow):
                     self._restore_view(s, "training", view)
             except Exception:
                 log.exception("the training view could not restore its settings")
+        self.training_page.show_pending()  # after its tools: they follow what it shows
         log.debug("training view built in %.3f s", time.perf_counter() - t0)
         return view
 
@@ -273,6 +272,15 @@ class MainWindow(QMainWindow):
         view = self.view(key)
         self.tabs.setCurrentWidget(self._pages[key])
         return view
+
+    def show_tab(self, key: str) -> None:
+        """Make ``key``'s tab current; a view not built yet is built once the window shows."""
+        self.tabs.setCurrentWidget(self._pages[key])
+
+    @Slot()
+    def _on_training_painted(self) -> None:
+        if self._views["training"] is None and self.current_key() == "training":
+            self._on_tab_changed(self.tabs.currentIndex())  # builds it
 
     # -- keyboard dispatch ---------------------------------------------------------------
     def current_view(self) -> QWidget:
@@ -332,7 +340,8 @@ class MainWindow(QMainWindow):
         return view.control_panel()  # type: ignore[attr-defined]
 
     def _sync_panel_action(self) -> None:
-        self.window_actions.sync_panel(self._panel(self.current_view()))
+        view = self._views[self.current_key()]  # not built yet: nothing to toggle
+        self.window_actions.sync_panel(None if view is None else self._panel(view))
 
     # -- help ----------------------------------------------------------------------------
     @Slot()
@@ -346,6 +355,11 @@ class MainWindow(QMainWindow):
     # -- status --------------------------------------------------------------------------
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
+        if self._views[self.current_key()] is None and not self.isVisible():
+            # starting on it: built right after its page's first paint (paintedEmpty)
+            self.sessions.banner.follow_view(self.current_key())
+            self._sync_panel_action()
+            return
         view = self.current_view()  # a view is built before its tab is first painted
         focus = QApplication.focusWidget()
         if focus is not None and self.tabs.isAncestorOf(focus) and focus is not self.tabs.tabBar():
@@ -360,7 +374,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_view_status(self, text: str) -> None:
-        if self.sender() is self.current_view():
+        if self.sender() is self._views[self.current_key()]:
             self.status_label.setText(text)
 
     @Slot()
@@ -398,6 +412,9 @@ class MainWindow(QMainWindow):
             s.setValue("appearance/theme", self.theme.name)
             s.setValue("appearance/zoom", float(self.theme.scale))
             self.sessions.save_settings(s)
+            s.beginGroup("views/training")
+            self.training_page.save_settings(s)  # built or not: the setup as a session
+            s.endGroup()
             for key, view in self._built_views().items():  # unbuilt: their settings stay
                 s.beginGroup(f"views/{key}")
                 try:
@@ -437,6 +454,13 @@ class MainWindow(QMainWindow):
         state = read_bytes(s, "window/state")
         if state is not None and not self.restoreState(state):
             log.warning("ignoring setting window/state: not a saved window state")
+        s.beginGroup("views/training")
+        try:
+            self.training_page.restore_settings(s)
+        except Exception:
+            log.exception("the training settings could not be read; using defaults")
+        finally:
+            s.endGroup()
         keys = list(self._views)
         tab = read_str(s, "window/tab", keys[0], keys)
         for key, view in self._built_views().items():

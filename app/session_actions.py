@@ -332,7 +332,8 @@ class SessionActions(QObject):
 
     # -- the session on screen -------------------------------------------------------------
     def current_session(self) -> Session:
-        """What is on screen (GdsimError if the training settings are not valid right now)."""
+        """What is on screen (GdsimError if the training settings are not valid right now); a
+        Training view not built yet gives the setup kept for it, unchanged."""
         w = self.window
         view = w.current_key()
         shown = self.banner.has_content
@@ -341,7 +342,7 @@ class SessionActions(QObject):
             explanation=self.banner.text.text() if shown else "",
             view=view,
             surfaces=w.surface_view.session_state(),
-            training=w.training_view.controls.config(),
+            training=w.training_page.config(),
         )
 
     def apply_session(self, session: Session, keep_previous: bool = True, done: str = "") -> None:
@@ -359,12 +360,13 @@ class SessionActions(QObject):
         if session.surfaces is not None:
             w.surface_view.apply_state(session.surfaces)
         if session.training is not None:
-            w.training_view.apply_config(session.training)
+            w.training_page.apply(session.training)  # kept for the view if it is not built
         self.banner.show_session(session)
-        w.show_view(session.view)
+        w.show_tab(session.view)
         self.banner.follow_view(session.view)
-        panel = w.view(session.view).control_panel()
-        panel.scroll_to_top()  # Start/Step/Reset and the surface first, not the form's end
+        if session.view == "surfaces" or w.training_page.view is not None:  # else: built at top
+            panel = w.view(session.view).control_panel()
+            panel.scroll_to_top()  # Start/Step/Reset and the surface first, not the form's end
         notes = list(session.warnings[:MAX_NOTES])
         if len(session.warnings) > MAX_NOTES:
             notes.append(f"{len(session.warnings) - MAX_NOTES} more notes in the log")
@@ -470,7 +472,7 @@ class SessionActions(QObject):
 
         w = self.window
         if w.current_key() == "training":
-            return training_script(w.training_view.controls.config())
+            return training_script(w.training_page.config())
         view = w.surface_view
         runners = [e.runner for e in view.entries.values()]
         if not runners:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QWidget
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QStatusBar
 
+    from app.training_page import TrainingPage
     from app.views import ViewInterface
     from app.views.surface_view import SurfaceView
     from app.views.training_view import TrainingView
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 class WindowHost(Protocol):
     surface_view: SurfaceView
+    training_page: TrainingPage
 
     @property
     def training_view(self) -> TrainingView: ...
@@ -34,6 +36,8 @@ class WindowHost(Protocol):
     def view(self, key: str) -> QWidget: ...
 
     def show_view(self, key: str) -> QWidget: ...
+
+    def show_tab(self, key: str) -> None: ...
 
     def collapse_control_panel(self) -> QWidget | None: ...
 

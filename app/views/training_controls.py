@@ -257,15 +257,10 @@ class TrainingControls(QWidget):
         self.laneSelected.emit(0)
         self.model.fitted(note)
 
-    # -- settings --------------------------------------------------------------------------
+    # -- settings (the setup itself is saved as a session: training_settings) -------------
     def save_settings(self, s: QSettings) -> None:
-        for section in (self.data, self.net, self.race, self.schedule, self.run, self.display):
-            section.save(s)
+        self.display.save(s)
 
     def restore_settings(self, s: QSettings) -> None:
-        """Apply saved values; each bad one is ignored with a warning (never raises)."""
-        with self.quiet.held():
-            for section in (self.data, self.net, self.race, self.schedule, self.run):
-                section.restore(s)
-            self.display.restore(s)
-        self._shown_afresh()
+        """How the loss is drawn; a bad value is ignored with a warning (never raises)."""
+        self.display.restore(s)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QPointF, QSettings, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QPointF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QComboBox,
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import read_float, read_int, read_str
 from app.theme import get_theme
 from app.views.training_boundary import class_color
 from app.views.training_panel_parts import Quiet, Section, header
@@ -260,29 +259,3 @@ class DataSection(Section):
         self.samples_spin.setValue(int(wanted["samples"]))
         self.val_share_spin.setValue(float(wanted["validation share"]) * 100.0)
         self.seed_spin.setValue(min(int(wanted["seed"]), MAX_SEED))
-
-    def save(self, s: QSettings) -> None:
-        s.setValue("dataset", self.dataset_name())
-        s.setValue("samples", int(self.samples_spin.value()))
-        s.setValue("noise", float(self.noise_spin.value()))
-        s.setValue("valFraction", self.val_fraction())
-        for k, v in self.dataset_options().items():
-            s.setValue(f"option_{k}", v)
-        s.setValue("seed", int(self.seed_spin.value()))
-
-    def restore(self, s: QSettings) -> None:
-        """Saved values; each bad one ignored with a warning (quiet is held by the caller)."""
-        name = read_str(s, "dataset", self.dataset_name(), dataset_names())
-        self.dataset_combo.setCurrentIndex(self.dataset_combo.findData(name))
-        self.rebuild_options(name)
-        self.noise_spin.setValue(read_float(s, "noise", get_dataset(name).default_noise, 0.0, 5.0))
-        self.samples_spin.setValue(read_int(s, "samples", 1000, MIN_SAMPLES, MAX_SAMPLES))
-        share = read_float(
-            s, "valFraction", 0.2, VAL_SHARE_MIN_PERCENT / 100, VAL_SHARE_MAX_PERCENT / 100
-        )
-        self.val_share_spin.setValue(share * 100.0)
-        for opt in get_dataset(name).options:
-            self.option_spins[opt.name].setValue(
-                read_int(s, f"option_{opt.name}", opt.default, opt.low, opt.high)
-            )
-        self.seed_spin.setValue(read_int(s, "seed", 0, 0, MAX_SEED))

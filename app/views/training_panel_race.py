@@ -3,9 +3,7 @@ network), the selected entry's optimizer and its hyperparameters."""
 
 from __future__ import annotations
 
-import logging
-
-from PySide6.QtCore import QModelIndex, QSettings, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -22,7 +20,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.plaintext import plain_tip
-from app.settings import read_str_list
 from app.theme import get_theme
 from app.views.training_panel_parts import Quiet, Section, header, show_error, swatch
 from app.views.training_plots import lane_label
@@ -31,8 +28,6 @@ from app.widgets.hparam_form import HParamForm
 from core.engine.optimizers import OptimizerSpec, get_optimizer, optimizer_names, parse_spec
 from core.errors import GdsimError, error_line
 from core.state.training import TrainingModel
-
-log = logging.getLogger("gdsim.training")
 
 DEFAULT_SPEC = "Adam(lr=0.01)"
 MAX_LANES = 8
@@ -269,17 +264,4 @@ class RaceSection(Section):
                 f"loaded the first {MAX_LANES} of {len(optimizers)} optimizers "
                 f"(the Training view races at most {MAX_LANES})"
             )
-        self.current = 0
-
-    def save(self, s: QSettings) -> None:
-        s.setValue("optimizers", [str(sp) for sp in self.specs])
-
-    def restore(self, s: QSettings) -> None:
-        specs = []
-        for text in read_str_list(s, "optimizers", [DEFAULT_SPEC])[:MAX_LANES]:
-            try:
-                specs.append(parse_spec(text))
-            except GdsimError as exc:
-                log.warning("ignoring saved optimizer %r: %s", text[:80], exc)
-        self.specs = specs or [parse_spec(DEFAULT_SPEC)]
         self.current = 0

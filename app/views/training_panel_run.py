@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from PySide6.QtCore import QSettings, Signal, Slot
@@ -16,15 +15,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import read_bool, read_int, read_str
+from app.settings import read_bool
 from app.views.training_panel_parts import Quiet, Section, header, show_error
 from app.widgets.describe import add_item, describe
 from core.engine.devices import available_devices, resolve_device
 from core.engine.schedulers import get_scheduler, parse_scheduler, scheduler_names
 from core.engine.training import ACTIVATIONS, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_PATIENCE, parse_hidden
 from core.errors import GdsimError, error_line
-
-log = logging.getLogger("gdsim.training")
 
 AUTO_DEVICE = "auto"
 
@@ -112,22 +109,6 @@ class ModelSection(Section):
         self.applied = text
         self.activation_combo.setCurrentIndex(self.activation_combo.findData(activation))
 
-    def save(self, s: QSettings) -> None:
-        s.setValue("hidden", self.hidden_edit.text())
-        s.setValue("activation", str(self.activation_combo.currentData()))
-
-    def restore(self, s: QSettings) -> None:
-        hidden = read_str(s, "hidden", "16,16")
-        try:
-            parse_hidden(hidden)
-        except GdsimError as exc:
-            log.warning("ignoring setting hidden=%r: %s", hidden, exc)
-            hidden = "16,16"
-        self.hidden_edit.setText(hidden)
-        self.applied = hidden
-        act = read_str(s, "activation", "relu", list(ACTIVATIONS))
-        self.activation_combo.setCurrentIndex(self.activation_combo.findData(act))
-
 
 class ScheduleSection(Section):
     """The learning-rate scheduler: a registry name, or any SPEC typed with its arguments."""
@@ -205,17 +186,6 @@ class ScheduleSection(Section):
     def _on_change(self, *_args: Any) -> None:
         if not self.quiet:
             self.changed.emit()
-
-    def save(self, s: QSettings) -> None:
-        s.setValue("scheduler", str(self.scheduler_combo.currentData() or "none"))
-
-    def restore(self, s: QSettings) -> None:
-        sched = read_str(s, "scheduler", "none")
-        try:  # any SPEC, "StepLR(step_size=5, gamma=0.5)" too, as set_config shows it
-            self.select(sched)
-        except GdsimError as exc:
-            log.warning("ignoring setting scheduler=%r: %s", sched[:200], exc)
-            self.scheduler_combo.setCurrentIndex(0)
 
 
 class RunSection(Section):
@@ -347,24 +317,6 @@ class RunSection(Section):
             )
             device = "cpu"
         self.set_device(device)
-
-    def save(self, s: QSettings) -> None:
-        s.setValue("batch", int(self.batch_spin.value()))
-        s.setValue("epochs", int(self.epochs_spin.value()))
-        s.setValue("patience", int(self.patience_spin.value()))
-        s.setValue("stopEarly", self.stop_early_check.isChecked())
-        s.setValue("device", self.device())
-
-    def restore(self, s: QSettings) -> None:
-        self.batch_spin.setValue(read_int(s, "batch", 32, 1, MAX_BATCH_SIZE))
-        self.epochs_spin.setValue(read_int(s, "epochs", 30, 1, MAX_EPOCHS))
-        self.patience_spin.setValue(read_int(s, "patience", 10, 0, MAX_PATIENCE))
-        self.stop_early_check.setChecked(read_bool(s, "stopEarly", False))
-        device = read_str(s, "device", "cpu")
-        if device.strip().lower() in {AUTO_DEVICE, *(d.name for d in available_devices())}:
-            self.set_device(device.strip().lower())
-        else:
-            log.warning("ignoring setting device=%r: not a device name", device)
 
 
 class DisplaySection(Section):

@@ -137,16 +137,24 @@ class TrainingView(QWidget):
         return self._panel
 
     def save_settings(self, settings: QSettings) -> None:
+        """How the view is drawn and laid out (the window keeps the setup as a session)."""
         self.controls.save_settings(settings)
         self.area.save_settings(settings)
 
     def restore_settings(self, settings: QSettings) -> None:
         self.controls.restore_settings(settings)
         self.area.restore_settings(settings)
+        self._on_display()
+
+    def show_settings(self, config: TrainConfig) -> None:
+        """A setup from the settings, shown in the panel: unlike a session's (``apply_config``)
+        no run starts over unless one is running, and what the panel could not hold is logged."""
+        note = self.controls.set_config(config)
+        if note:
+            log.warning("saved training settings: %s", note)
         lane = self.controls.current_lane()
         self.transport.show_lane(lane)
         self.area.select_lane(lane)
-        self._on_display()
         if self.controller.alive:
             self.reset_run()
         else:

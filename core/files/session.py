@@ -14,7 +14,7 @@ import math
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -53,6 +53,7 @@ __all__ = [
     "load_preset",
     "preset_name",
     "load_session",
+    "loads_saved",
     "loads_session",
     "save_session",
     "spec_text",
@@ -596,6 +597,34 @@ def _depth_ok(doc: Any) -> bool:
 
 def loads_session(data: bytes | str) -> Session:
     """Parse and validate session content (the bytes of a file, or text)."""
+    return Session.from_json(_document(data))
+
+
+_TRAINING_FIELD = re.compile(r"^training\.([a-z_]+)")
+
+
+def loads_saved(data: bytes | str) -> Session:
+    """A session gdsim saved itself (the settings keep one): as :func:`loads_session`, but a
+    training value the validator refuses now (a hand edit, an optimizer a newer gdsim renamed) is
+    left out, so its default is used, and named in ``warnings``: one bad value costs only itself."""
+    doc = _document(data)
+    dropped: list[str] = []
+    while True:  # each turn removes a key, so this ends
+        try:
+            session = Session.from_json(doc)
+        except GdsimError as exc:
+            match = _TRAINING_FIELD.match(str(exc))
+            part = doc.get("training") if isinstance(doc, dict) else None
+            if match is None or not isinstance(part, dict) or match.group(1) not in part:
+                raise
+            del part[match.group(1)]
+            dropped.append(f"ignored {error_line(exc)}")
+        else:
+            return replace(session, warnings=(*dropped, *session.warnings))
+
+
+def _document(data: bytes | str) -> Any:
+    """The parsed JSON of session content, checked for size, encoding, numbers and depth."""
     if isinstance(data, str):
         text = data
         size = len(text.encode("utf-8", "surrogatepass"))
@@ -645,7 +674,7 @@ def loads_session(data: bytes | str) -> Session:
         raise GdsimError(f"not valid JSON: {error_line(exc)[:120]}") from None
     if not _depth_ok(doc):
         raise GdsimError(f"not a session: nested more than {MAX_DEPTH} levels deep")
-    return Session.from_json(doc)
+    return doc
 
 
 def load_session(path: str | os.PathLike) -> Session:

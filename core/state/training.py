@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from core.engine import commands as cmd
+from core.engine.datasets import get_dataset
 from core.engine.devices import resolve_device
 from core.engine.optimizers import parse_spec
 from core.engine.training import (
@@ -44,6 +45,9 @@ STATE_WORDS = {
     "diverged": "Training diverged",
 }
 INTENT_S = 1.0  # a clicked state wins over stale engine states for at most this long
+#: What the Training view's panel starts with: the engine's defaults with the data set's own noise,
+#: on the CPU (a network this small trains faster there than on a GPU).
+DEFAULT_CONFIG = TrainConfig(noise=get_dataset(TrainConfig.dataset).default_noise, device="cpu")
 
 
 class Runner(Protocol):
@@ -92,6 +96,15 @@ def check_schedulers(config: TrainConfig) -> None:
 def _thousands(n: float) -> str:
     """1850 -> '1 850' (a thin, unambiguous separator for a projector)."""
     return f"{n:,.0f}".replace(",", "\u202f")
+
+
+@dataclass(frozen=True)
+class PendingTraining:
+    """A training setup waiting for the Training view, which is built only when first shown:
+    the window's sessions and settings keep and report it from here, never building the view."""
+
+    config: TrainConfig = DEFAULT_CONFIG
+    loaded: bool = False  # from a session: shown as one (a reset, a note on what had to change)
 
 
 @dataclass(frozen=True)

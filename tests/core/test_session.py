@@ -37,6 +37,7 @@ from core.files.session import (
     list_presets,
     load_preset,
     load_session,
+    loads_saved,
     loads_session,
     preset_name,
     save_session,
@@ -225,7 +226,10 @@ def test_loading_touches_nothing_else():
     loads_session(json.dumps(with_surfaces(surface="sin(x) * y")))
     assert torch.equal(torch.get_rng_state(), torch_rng)
     assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), numpy_rng, strict=True))
-    assert registries == (dict(core.engine.optimizers.OPTIMIZERS), dict(core.engine.surfaces.SURFACES))
+    assert registries == (
+        dict(core.engine.optimizers.OPTIMIZERS),
+        dict(core.engine.surfaces.SURFACES),
+    )
 
 
 def test_a_newer_major_version_is_refused_and_says_so():
@@ -385,6 +389,24 @@ BAD_DOCUMENTS = [
 def test_bad_documents_are_refused_naming_the_place(document, expected):
     message = refused(document)
     assert message.startswith(expected), message
+
+
+def test_a_saved_session_loses_only_the_training_values_now_refused():
+    """The settings keep a session: a value refused since (a hand edit, an optimizer renamed)
+    costs only itself, named in one line, where a file would be refused whole."""
+    d = with_training(epochs="many", optimizers=["Adam(lr=0.02)", "NoSuchOpt()"], batch_size=8)
+    s = loads_saved(json.dumps(d))
+    assert s.training == TrainConfig(batch_size=8)  # epochs and optimizers: the defaults
+    assert [w.split(":")[0].split(" must")[0] for w in s.warnings] == [
+        "ignored training.epochs",
+        "ignored training.optimizers[1]",
+    ]
+    assert all("\n" not in w for w in s.warnings)
+    assert s.surfaces == loads_session(json.dumps(doc())).surfaces
+    with pytest.raises(GdsimError, match="epochs"):
+        loads_session(json.dumps(d))  # a file is still all or nothing
+    with pytest.raises(GdsimError, match="surfaces.speed"):  # outside the training part
+        loads_saved(json.dumps(with_surfaces(speed="fast")))
 
 
 def test_a_device_absent_here_is_still_a_valid_session():

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 
 from app import export
 from app.main import main
+from app.views import training_settings
 from tests.gui.helpers import shown
 from tests.gui.test_render import render
 from tests.gui.test_session_files_gui import error_boxes, open_file
@@ -411,6 +412,7 @@ def test_fuzz_rich_text_in_every_text_field_is_shown_literally(window, tmp_path,
             s.setValue(key, p["saved"].text)
         s.setValue("optimizers", [p["saved"].text, "Adam(lr=0.01)"])
         window.training_view.restore_settings(s)
+        window.training_view.show_settings(training_settings.read(s))  # as the window does
         s.endGroup()
         QApplication.processEvents()
         assert shows(assert_literal(window, list(p.values())), p["setting"], "QListWidget#")

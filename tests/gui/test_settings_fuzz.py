@@ -44,6 +44,7 @@ KEYS = {
         "training\\epochs", "training\\patience", "training\\stopEarly", "training\\device",
         "training\\logLoss", "training\\rawLoss", "training\\splitter",
         "training\\rightSplitter", "training\\panelExpanded", "training\\option_arms",
+        "training\\session",
     ],
 }  # fmt: skip
 NASTY = [
