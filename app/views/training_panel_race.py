@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGridLayout,
     QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSizePolicy,
     QStyledItemDelegate,
@@ -137,11 +136,16 @@ class RaceSection(Section):
     # -- the list --------------------------------------------------------------------------
     def refresh_list(self) -> None:
         with self.quiet.held():
-            self.race_list.clear()
+            # rows are updated in place, never cleared and remade: clear() from a zoom's timer
+            # segfaulted in Shiboken's releaseWrapper for the old items (2 runs in 3)
+            rows = self.race_list
+            while rows.count() > len(self.specs):
+                rows.takeItem(rows.count() - 1)
+            while rows.count() < len(self.specs):
+                rows.addItem("")
             size = max(10, self.panel.fontMetrics().height() - 4)
             for i in range(len(self.specs)):
-                item = QListWidgetItem(swatch(get_theme().series_color(i), size), "")
-                self.race_list.addItem(item)
+                rows.item(i).setIcon(swatch(get_theme().series_color(i), size))
                 self._label_item(i)
             self.race_list.setCurrentRow(self.current)
             self._fit_list_height()
