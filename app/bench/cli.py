@@ -142,8 +142,9 @@ def grid_rows(p: dict) -> tuple[list[Row], Any]:
 
 def training_rows(p: dict) -> tuple[list[Row], Any]:
     """Per batch size: the engine against the same work, then against the fused limit. Ratios
-    are the training thread's CPU time, paired per trial; spread = quartiles; a verdict whose
-    quartiles straddle the target is "unsure"."""
+    are the training thread's CPU time (on a GPU: wall time between device syncs), paired per
+    trial; spread = quartiles; a verdict whose quartiles straddle the target is "unsure". A GPU
+    also gets its host <-> device copies per step."""
     from core.bench.training import TARGETED, TARGETS, compare, verdict
 
     devices = ["cpu"] if p["device"] == "cpu" else ["cpu", p["device"]]
@@ -154,16 +155,17 @@ def training_rows(p: dict) -> tuple[list[Row], Any]:
             epochs = max(1, round(epochs * p["epochs_scale"]))
             r = compare(batch, epochs, p["training_pairs"], device=dev, only=TARGETED)
             raw.append(r)
-            engine = r["variants"]["engine"]["steps_per_cpu_s"]["median"]
+            clock, unit, speed = _TRAINING_CLOCKS[r["clock"]]
+            engine = r["variants"]["engine"][speed]["median"]
             for name, suffix in baselines.items():
-                ratio, target = r["ratios"][name]["cpu"], TARGETS[name]
+                ratio, target = r["ratios"][name][clock], TARGETS[name]
                 judged = verdict(ratio, target)
                 rows.append(
                     Row(
                         f"training {dev} batch {batch}{suffix}",
                         engine,
-                        "steps/CPU-s",
-                        r["variants"][name]["steps_per_cpu_s"]["median"],
+                        unit,
+                        r["variants"][name][speed]["median"],
                         ratio["median"],
                         f"ratio >= {target}",
                         judged == "met",
@@ -171,7 +173,27 @@ def training_rows(p: dict) -> tuple[list[Row], Any]:
                         unsure=judged == "unsure",
                     )
                 )
+            if r["transfers"] is not None:
+                t = r["transfers"]
+                rows.append(
+                    Row(
+                        f"training {dev} batch {batch}, transfers",
+                        t["to_device_per_step"],
+                        "in/step",
+                        None,
+                        None,
+                        f"(reported; {t['to_host_per_step']:.2f} out/step)",
+                        None,
+                    )
+                )
     return rows, raw
+
+
+#: Which clock a training row's verdict reads (``compare``'s "clock"): (ratio key, unit, speed key).
+_TRAINING_CLOCKS = {
+    "cpu": ("cpu", "steps/CPU-s", "steps_per_cpu_s"),
+    "wall": ("wall", "steps/s", "steps_per_s"),
+}
 
 
 def _limit(name: str, r: dict, target: float) -> Limit:
@@ -209,13 +231,16 @@ def basins_rows(p: dict) -> tuple[list[Row], Any]:
     from core.bench.teach import TARGET_BASINS, bench_basins
 
     raw = bench_basins(n=p["basins_n"], pairs=p["pairs"])
+    wall = raw["limit"]["by_clock"]["wall"]  # beside the CPU-time verdict, when that is read
     row = Row(
         f"basins {raw['n']}x{raw['n']}, {raw['spec']}",
         raw["gdsim_ms"],
-        "ms",
+        "CPU-ms" if raw["clock"] == "cpu" else "ms",
         None,
         None,
-        f"(reported; {raw['steps']} steps)",
+        f"(reported; {raw['steps']} steps)"
+        if raw["clock"] == "wall"
+        else f"({raw['steps']} steps; wall {wall['ratio']:.2f})",
         None,
         limit=_limit("bare batched torch.optim", raw["limit"], TARGET_BASINS),
     )

@@ -55,7 +55,8 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
-from core.engine.devices import resolve_device
+from core.bench.transfers import count_transfers
+from core.engine.devices import device_sync, resolve_device
 from core.engine.optimizers import fused_kwargs
 from core.engine.runtime import torch_threads
 from core.engine.training import TrainConfig, TrainingEngine, build_mlp
@@ -78,9 +79,13 @@ def _config(batch_size: int, epochs: int, device: str = "cpu") -> TrainConfig:
 Timing = tuple[int, float, float]  # (steps, wall seconds, CPU seconds of the training thread)
 
 
-def _timed(steps_fn: Callable[[], int]) -> Timing:
+def _timed(steps_fn: Callable[[], int], device: torch.device | str = "cpu") -> Timing:
+    """Steps, wall and thread-CPU seconds of ``steps_fn()``; on a GPU the clocks start and stop
+    with the device idle (``device_sync``): the work, not its queueing, is timed."""
+    device_sync(device)
     wall, cpu = time.perf_counter(), time.thread_time()
     steps = steps_fn()
+    device_sync(device)
     return steps, time.perf_counter() - wall, time.thread_time() - cpu
 
 
@@ -173,7 +178,7 @@ def _bare_loop(config: TrainConfig, default_collate: bool, build: str, sliced: b
                 validate()
         return num_epochs * len(train_loader)
 
-    return _timed(tutorial_loop)
+    return _timed(tutorial_loop, device)
 
 
 class _Slices:
@@ -200,7 +205,16 @@ def engine_loop(config: TrainConfig) -> Timing:
         assert engine.run() == "finished", engine.state
         return engine.step_count
 
-    return _timed(run)
+    return _timed(run, engine.device)
+
+
+def engine_transfers(config: TrainConfig) -> dict[str, float]:
+    """Host <-> device copies per step of ``TrainingEngine.run()`` (an untimed run: counting
+    slows every op). On the CPU both are 0."""
+    engine = TrainingEngine(config)
+    _, count = count_transfers(engine.run)
+    steps = max(1, engine.step_count)
+    return {"to_device_per_step": count.to_device / steps, "to_host_per_step": count.to_host / steps}
 
 
 def in_worker_thread(fn: Callable[[], Timing]) -> Timing:
@@ -218,7 +232,7 @@ def engine_drained(config: TrainConfig, hz: float = 30.0) -> Timing:
     result: list[Timing] = []
 
     def work() -> None:
-        result.append(_timed(lambda: (engine.run(), engine.step_count)[1]))
+        result.append(_timed(lambda: (engine.run(), engine.step_count)[1], engine.device))
 
     worker = threading.Thread(target=work, daemon=True)
     worker.start()
@@ -271,7 +285,9 @@ def compare(
 ) -> dict:
     """Interleaved trials of every variant (or of ``only``) for one batch size.
 
-    Returns ``{"batch_size", "epochs", "variants": {name: {"steps_per_s": summary,
+    Returns ``{"batch_size", "epochs", "device", "clock" (the one verdicts read: "cpu" or, on a
+    GPU, "wall"), "transfers" (None on the CPU, else ``engine_transfers``), "variants": {name:
+    {"steps_per_s": summary,
     "steps_per_cpu_s": summary}}, "ratios": {baseline: {"wall": summary, "cpu": summary}},
     "engine_ratio": ratios["bare"]}`` where a summary is ``{"median", "min", "max", "q1", "q3",
     "trials"}`` and each ratio (engine speed / baseline speed) is paired per trial.
@@ -311,9 +327,15 @@ def compare(
         for name in variants
         if name != "engine"
     }
+    on_cpu = resolve_device(device).type == "cpu"
     return {
         "batch_size": batch_size,
         "epochs": epochs,
+        "device": str(resolve_device(device)),
+        # what verdicts read: the training thread's CPU time on the CPU (steadier under load);
+        # on a GPU that thread mostly waits, so wall time between device syncs
+        "clock": "cpu" if on_cpu else "wall",
+        "transfers": None if on_cpu else engine_transfers(config),
         "steps_per_trial": results["engine"][0][0],
         "variants": {
             name: {"steps_per_s": _summary(wall[name]), "steps_per_cpu_s": _summary(cpu[name])}

@@ -16,6 +16,8 @@ Public API
     ``"cuda:N"``, ``"mps"``; case and spaces ignored. Raises ``GdsimError`` naming the available
     devices if the request is malformed or the device is absent.
 ``device_names() -> list[str]``: names of the available devices only (for messages and menus).
+``device_sync(device)``: wait until every kernel queued on ``device`` has run (``cuda``/``mps``;
+    nothing to wait for on the CPU): a timing must end after the work, not after its queueing.
 ``move_optimizer_state(optimizer, device)``: after ``model.to(device)``, bring the optimizer's
     state (momentum buffers, Adam moments, LBFGS history) to the parameters' device, the same way
     ``Optimizer.load_state_dict`` does (scalar ``step`` counters stay where torch wants them).
@@ -173,3 +175,19 @@ def move_optimizer_state(optimizer: torch.optim.Optimizer, device: torch.device)
         for group in state["param_groups"]:
             group["fused"] = fused
     optimizer.load_state_dict(state)
+
+
+#: How to wait for a device's queued kernels, by device type; the CPU runs each op before it
+#: returns, so it has nothing here. (Looked up at call time: tests fake torch.cuda.synchronize.)
+_SYNC = {
+    "cuda": lambda device: torch.cuda.synchronize(device),
+    "mps": lambda _device: torch.mps.synchronize(),
+}
+
+
+def device_sync(device: torch.device | str) -> None:
+    """Block until ``device`` has finished every kernel queued so far (no-op on the CPU)."""
+    device = torch.device(device)
+    sync = _SYNC.get(device.type)
+    if sync is not None:
+        sync(device)
