@@ -61,6 +61,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model_events import subscribe
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager, get_theme
 from app.widgets.form_rows import retire_rows
@@ -339,11 +340,11 @@ class ScheduleTool(QObject):
         self.page = LrPage(self.theme)
         self.page.on_show = self._on_page_shown
         ev = model.events
-        ev.selection_changed.connect(self._on_selected)
-        ev.runner_changed.connect(self._on_runner_changed)
-        for event in (ev.stepped, ev.runner_added, ev.runner_removed, ev.runner_replaced):
-            event.connect(self._on_redrawn)
-        ev.restarted.connect(self._on_restarted)
+        subscribe(self, self._on_selected, ev.selection_changed)
+        subscribe(self, self._on_runner_changed, ev.runner_changed)
+        subscribe(self, self._on_redrawn, ev.stepped, ev.runner_added, ev.runner_removed)
+        subscribe(self, self._on_redrawn, ev.runner_replaced)
+        subscribe(self, self._on_restarted, ev.restarted)
         self.theme.changed.connect(self._on_theme)
         self._on_selected(model.selected)
         self._sync_noise()
