@@ -290,15 +290,15 @@ def window_rows(p: dict) -> tuple[list[Row], Any]:
             live["ratio"] >= 0.75,
             spread,
         ),
-        Row(
-            "frame, 8 optimizers racing",
-            frames["median_ms"],
+        Row(  # a tick steps until the next redraw is due (<= 20 ms), then Qt paints
+            "GUI turn p99, 8 optimizers racing",
+            frames["p99_ms"],
             "ms",
             None,
             None,
-            "<= 16 ms",
-            frames["median_ms"] <= 16.0,
-            f"p99 {frames['p99_ms']:.1f}",
+            "<= 50 ms",
+            frames["p99_ms"] <= 50.0,
+            f"median {frames['median_ms']:.1f}",
         ),
     ]
     if x_ticks is not None:  # the same, painted through an X server (offscreen skips it)
@@ -308,6 +308,43 @@ def window_rows(p: dict) -> tuple[list[Row], Any]:
                         f"max {x_ticks['interval_max_ms']}"))  # fmt: skip
     return rows, {"tick_latency": ticks, "x_tick_latency": x_ticks, "throughput": live,
                   "frames": frames}  # fmt: skip
+
+
+def window_race_rows(p: dict) -> tuple[list[Row], Any]:
+    """The window's race rate against the headless race's, and drawing's share of a core."""
+    from app.bench.surface import (
+        TARGET_DRAW_SHARE,
+        TARGET_RACE_RATIO,
+        measure_drawing_share,
+        measure_race_rate,
+    )
+
+    rate = measure_race_rate(pairs=p["pairs"], seconds=p["race_seconds"])
+    draw = measure_drawing_share(trials=p["draw_trials"], seconds=p["draw_seconds"])
+    rows = [
+        Row(
+            "window race rate / headless, 8 opt.",
+            rate["window_steps_per_s"],
+            "steps/s",
+            rate["headless_steps_per_s"],
+            rate["ratio"],
+            f"ratio >= {TARGET_RACE_RATIO}",
+            **verdict(_at_least(TARGET_RACE_RATIO), rate["ratio"], rate["q1"], rate["q3"]),
+            spread=_iqr(rate["q1"], rate["q3"]) + f"; {rate['redraws_per_s']:.0f} redraws/s",
+        ),
+        Row(
+            "drawing, share of a core at speed 100",
+            draw["share"],
+            "core",
+            None,
+            None,
+            f"<= {TARGET_DRAW_SHARE}",
+            **verdict(_at_most(TARGET_DRAW_SHARE), draw["share"], draw["q1"], draw["q3"]),
+            spread=_iqr(draw["q1"], draw["q3"])
+            + f"; stepping {draw['stepping_share']:.2f}; {draw['redraws_per_s']:.0f} redraws/s",
+        ),
+    ]
+    return rows, {"race_rate": rate, "drawing": draw}
 
 
 def stall_rows(p: dict) -> tuple[list[Row], Any]:
@@ -390,6 +427,7 @@ SECTIONS: dict[str, Callable[..., tuple[list[Row], Any]]] = {
     "basins": basins_rows,
     "training": training_rows,
     "window": window_rows,
+    "window_race": window_race_rows,
     "stalls": stall_rows,
     "startup": startup_rows,
     "first_step": first_step_rows,
@@ -411,6 +449,9 @@ def machine() -> dict[str, Any]:
 #: say whether a verdict could flip ("unsure").
 PROFILES: dict[str, dict[str, Any]] = {
     "full": dict(
+        race_seconds=3.0,
+        draw_trials=5,
+        draw_seconds=4.0,
         pairs=15,
         landscape_n=41,
         basins_n=200,
@@ -430,6 +471,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         memory_epochs=10_000,
     ),
     "quick": dict(
+        race_seconds=2.0,
+        draw_trials=3,
+        draw_seconds=3.0,
         pairs=9,
         landscape_n=41,
         basins_n=200,
@@ -449,6 +493,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         memory_epochs=10_000,
     ),
     "smoke": dict(
+        race_seconds=0.1,
+        draw_trials=1,
+        draw_seconds=0.2,
         pairs=1,
         landscape_n=5,
         basins_n=10,

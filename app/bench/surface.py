@@ -1,18 +1,20 @@
-"""Frame time of the Surfaces view with many optimizers racing (for the closing note and a
-future ``gdsim bench``).
+"""The Surfaces view racing many optimizers: frame time, race rate against the headless race,
+and drawing's share of a core (``gdsim bench``, sections "window" and "window_race").
 
-One frame is what the GUI thread does per timer tick while a race runs flat out: the race
-steps the tick's budget allows, the plot updates (``SurfaceView._tick``), then Qt paints the
-window (``processEvents``). The window is the real ``MainWindow`` on the Surfaces tab at the
-given size, offscreen, with the view's own timer stopped so that every tick is one we time.
+One frame is what the GUI thread does per timer tick while a race runs flat out: the redraw
+if one is due, the race steps until the next one is (``core.state.clock``), then Qt paints
+the window (``processEvents``): the longest the event loop waits. The window is the real
+``MainWindow`` on the Surfaces tab at the given size, offscreen, with the view's own timer
+stopped so that every tick is one we time.
 The speed is set to the maximum so stepping always uses its whole budget: the worst case.
 
 Run: ``python -m app.bench.surface [n_optimizers] [frames]`` (one torch thread, as ``gdsim``
-runs; ``gdsim bench`` reports the median as "frame time, 8 optimizers racing").
+runs; ``gdsim bench`` reports the p99 as "GUI turn p99, 8 optimizers racing").
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import statistics
 import sys
@@ -120,6 +122,189 @@ def measure_frame_time(
         win.close()
         win.deleteLater()
         app.processEvents()
+
+
+TARGET_RACE_RATIO = 0.8  # the window's race rate against the headless race's
+TARGET_DRAW_SHARE = 0.10  # of one core, drawing at the default speed
+RATE_SIZE = (1024, 768)
+
+
+def _open_window(size: tuple[int, int], specs) -> tuple[Any, Any, Any]:
+    """The real MainWindow on the Surfaces tab, offscreen, racing ``specs`` on Rosenbrock."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("GDSIM_ERROR_DIALOGS", "0")
+    from PySide6.QtWidgets import QApplication
+
+    from app.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    win = MainWindow(restore=False)
+    win.resize(*size)
+    win.show()
+    win.tabs.setCurrentWidget(win.surface_view)
+    view = win.surface_view
+    view.set_surface("rosenbrock")
+    view.clear_runners()
+    for spec in specs:
+        view.add_runner(spec)
+    for _ in range(5):
+        app.processEvents()
+    from app.warmup import warming_up
+
+    deadline = time.perf_counter() + 60.0
+    while warming_up() and time.perf_counter() < deadline:  # the view steps only after it
+        app.processEvents()
+        time.sleep(0.01)
+    return app, win, view
+
+
+def _close_window(app, win) -> None:
+    win.close()
+    win.deleteLater()
+    app.processEvents()
+
+
+def _run_loop(seconds: float) -> None:
+    """Let Qt's event loop (the view's own timers, painting) run for ``seconds``."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def _window_rate(app, view, speed: float, seconds: float) -> tuple[float, float]:
+    """Race steps and redraws per second the window reaches from step 0, its timers driving
+    it."""
+    view.pause()
+    view.reset()
+    view.set_speed(speed)
+    app.processEvents()
+    redraws = [0]
+
+    def count() -> None:
+        redraws[0] += 1
+
+    view.redrawn.connect(count)
+    view.start()
+    t0, s0 = time.perf_counter(), view.race.t
+    _run_loop(seconds)
+    elapsed = time.perf_counter() - t0
+    rate = (view.race.t - s0) / elapsed
+    view.pause()
+    view.redrawn.disconnect(count)
+    app.processEvents()
+    return rate, redraws[0] / elapsed
+
+
+def _headless_rate(specs, seconds: float) -> float:
+    """Race steps per second of the same race without a window (``Race.step`` in a loop)."""
+    from core.engine.race import Race
+
+    race = Race("rosenbrock")
+    for spec in specs:
+        race.add(spec)
+    t0 = time.perf_counter()
+    deadline = t0 + seconds
+    while time.perf_counter() < deadline:
+        race.step(1)
+    return race.t / (time.perf_counter() - t0)
+
+
+def measure_race_rate(pairs: int = 9, seconds: float = 1.0) -> dict[str, Any]:
+    """The window racing :data:`BENCH_SPECS` at full speed against the same race headless,
+    in this process, in interleaved pairs (order reversed every other pair): the median of
+    the per-pair ratios window / headless, and their quartiles. Each trial starts at step 0;
+    ``seconds`` of 2 or more keep its one-off costs (the reset's full repaint, the loss
+    plot's first range jumps) from weighing like a race a class watches for minutes."""
+    from core.bench.stats import quartiles
+    from core.files.session import SPEED_MAX
+
+    app, win, view = _open_window(RATE_SIZE, BENCH_SPECS)
+    try:
+        _window_rate(app, view, SPEED_MAX, seconds / 2)  # warm-up: first paints, caches
+        _headless_rate(BENCH_SPECS, seconds / 2)
+        window, headless, redraws = [], [], []
+        for i in range(pairs):
+            gc.collect()
+            if i % 2:
+                headless.append(_headless_rate(BENCH_SPECS, seconds))
+            rate, hz = _window_rate(app, view, SPEED_MAX, seconds)
+            window.append(rate)
+            redraws.append(hz)
+            if i % 2 == 0:
+                headless.append(_headless_rate(BENCH_SPECS, seconds))
+    finally:
+        _close_window(app, win)
+    q1, med, q3 = quartiles([w / h for w, h in zip(window, headless, strict=True)])
+    return {
+        "pairs": pairs,
+        "seconds": seconds,
+        "window_steps_per_s": statistics.median(window),
+        "headless_steps_per_s": statistics.median(headless),
+        "ratio": med,
+        "q1": q1,
+        "q3": q3,
+        "redraws_per_s": statistics.median(redraws),
+    }
+
+
+def measure_drawing_share(trials: int = 3, seconds: float = 3.0) -> dict[str, Any]:
+    """The GUI thread's CPU time spent on anything but race steps, as a share of the wall
+    time, while the window races :data:`BENCH_SPECS` at the default speed (``thread_time``
+    around the whole run and around every ``Race.step``)."""
+    from core.bench.stats import quartiles
+    from core.files.session import SPEED_DEFAULT
+
+    app, win, view = _open_window(RATE_SIZE, BENCH_SPECS)
+    race = view.race
+    stepping = [0.0]
+    real_step = race.step
+
+    def timed_step(*args, **kwargs):
+        t0 = time.thread_time()
+        try:
+            return real_step(*args, **kwargs)
+        finally:
+            stepping[0] += time.thread_time() - t0
+
+    race.step = timed_step
+    shares, step_shares, hz = [], [], []
+    redraws = [0]
+
+    def count() -> None:
+        redraws[0] += 1
+
+    try:
+        _window_rate(app, view, SPEED_DEFAULT, min(1.0, seconds / 2))  # warm-up
+        for _ in range(trials):
+            gc.collect()
+            view.reset()
+            app.processEvents()
+            view.redrawn.connect(count)
+            view.start()
+            stepping[0], redraws[0] = 0.0, 0
+            c0, t0 = time.thread_time(), time.perf_counter()
+            _run_loop(seconds)
+            cpu, wall = time.thread_time() - c0, time.perf_counter() - t0
+            view.pause()
+            view.redrawn.disconnect(count)
+            shares.append((cpu - stepping[0]) / wall)
+            step_shares.append(stepping[0] / wall)
+            hz.append(redraws[0] / wall)
+    finally:
+        del race.step
+        _close_window(app, win)
+    q1, med, q3 = quartiles(shares)
+    return {
+        "trials": trials,
+        "seconds": seconds,
+        "share": med,
+        "q1": q1,
+        "q3": q3,
+        "stepping_share": statistics.median(step_shares),
+        "redraws_per_s": statistics.median(hz),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

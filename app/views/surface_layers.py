@@ -62,6 +62,12 @@ def _to_pixels(t: QTransform, origin: QPointF, pts: np.ndarray) -> np.ndarray:
     return out
 
 
+def _end(ph: QPainter, pl: QPainter) -> None:
+    if ph is not pl:
+        ph.end()
+    pl.end()
+
+
 def _polyline(px: np.ndarray) -> QPolygonF:
     """An (M, 2) array as a QPolygonF, filled through numpy (no Python loop per point)."""
     poly = pg.functions.create_qpolygonf(len(px))
@@ -95,7 +101,7 @@ class Track:
     steps: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     pens: tuple[QPen, QPen] | None = None  # (line, halo), rebuilt when the style changes
     drawn_step: int = -1  # step of the last point stroked into the images (-1: none)
-    drawn_px: np.ndarray | None = None  # that point in image pixels
+    drawn_xy: np.ndarray | None = None  # that point (data coordinates)
 
 
 class TrajectoryLayer(pg.GraphicsObject):
@@ -131,6 +137,7 @@ class TrajectoryLayer(pg.GraphicsObject):
         self._origin = QPointF()
         self._img_halo: QImage | None = None
         self._img_line: QImage | None = None
+        self._pixel = (0.0, 0.0)  # data units per device pixel at the last paint
         viewbox.sigRangeChanged.connect(self._on_range)
         self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption, False)
 
@@ -179,11 +186,36 @@ class TrajectoryLayer(pg.GraphicsObject):
         if len(steps) and steps[-1] < tr.drawn_step:  # went back in time: a reset
             self._full = True
         if tr.drawn_step >= 0 and len(steps) and len(tr.points):
-            if not np.array_equal(points[0], tr.points[0]):  # restarted elsewhere
+            a, b = points[0], tr.points[0]
+            if a[0] != b[0] or a[1] != b[1]:  # restarted elsewhere
                 self._full = True
         tr.points = points
         tr.steps = steps
-        self.update()
+        self.update(self._new_segments(tr))
+
+    def _new_segments(self, tr: Track) -> QRectF:
+        """Where the segments not yet drawn lie (data coordinates, padded by the widest
+        pen): only that part of the plot is repainted (pyqtgraph's views repaint the minimal
+        region), not the whole map and every item on it."""
+        if self._full or tr.drawn_xy is None or not tr.visible:
+            return self._rect
+        first = int(np.searchsorted(tr.steps, tr.drawn_step, side="right"))
+        if first >= len(tr.steps):
+            return QRectF()
+        new = tr.points[first:]
+        lo = np.minimum(new.min(axis=0), tr.drawn_xy)  # nan (undefined f) falls back below
+        hi = np.maximum(new.max(axis=0), tr.drawn_xy)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            return self._rect
+        px_w, px_h = self._pixel
+        pad = self._width * (1.0 + UNDER_STEP * MAX_UNDER) + 2 * self._halo + 4.0  # px
+        rect = QRectF(
+            float(lo[0] - pad * px_w),
+            float(lo[1] - pad * px_h),
+            float(hi[0] - lo[0] + 2 * pad * px_w),
+            float(hi[1] - lo[1] + 2 * pad * px_h),
+        )
+        return rect.intersected(self._rect)
 
     def track_data(self, key: object) -> tuple[np.ndarray, np.ndarray]:
         """``(x, y)`` of the points this track plots (the runner's bounded history)."""
@@ -226,6 +258,7 @@ class TrajectoryLayer(pg.GraphicsObject):
 
     def paint(self, p: QPainter, *_args) -> None:
         t = p.transform()
+        self._pixel = (1.0 / max(abs(t.m11()), 1e-300), 1.0 / max(abs(t.m22()), 1e-300))
         dev = t.mapRect(self._vb.viewRect())
         w, h = int(math.ceil(dev.width())), int(math.ceil(dev.height()))
         if w <= 0 or h <= 0:
@@ -240,7 +273,8 @@ class TrajectoryLayer(pg.GraphicsObject):
             self._extend(t)
         p.save()
         p.resetTransform()
-        p.drawImage(self._origin, self._img_halo)
+        if self._halo > 0:  # else it is empty
+            p.drawImage(self._origin, self._img_halo)
         p.drawImage(self._origin, self._img_line)
         p.restore()
 
@@ -259,8 +293,8 @@ class TrajectoryLayer(pg.GraphicsObject):
         return line, halo
 
     def _painters(self) -> tuple[QPainter, QPainter]:
-        ph = QPainter(self._img_halo)
         pl = QPainter(self._img_line)
+        ph = QPainter(self._img_halo) if self._halo > 0 else pl  # no halo: nothing drawn there
         for q in (ph, pl):
             q.setRenderHint(QPainter.RenderHint.Antialiasing, self._antialias)
         return ph, pl
@@ -279,38 +313,42 @@ class TrajectoryLayer(pg.GraphicsObject):
         try:
             for key, tr in self._tracks.items():
                 tr.drawn_step = -1
-                tr.drawn_px = None
+                tr.drawn_xy = None
                 if not tr.visible or len(tr.points) == 0:
                     continue
                 px = simplify_pixels(_to_pixels(t, self._origin, tr.points))
                 self._stroke(ph, pl, key, px)
                 tr.drawn_step = int(tr.steps[-1])
-                tr.drawn_px = px[-1].copy()
+                tr.drawn_xy = tr.points[-1].copy()
         finally:
-            ph.end()
-            pl.end()
+            _end(ph, pl)
 
     def _extend(self, t: QTransform) -> None:
-        pending = [
-            (key, tr)
-            for key, tr in self._tracks.items()
-            if tr.visible and len(tr.steps) and int(tr.steps[-1]) > tr.drawn_step
-        ]
+        """Stroke every track's segments since the last paint: all their points go to pixels
+        in one call (a frame adds a few points to each track; per track, numpy's overhead
+        was most of the paint)."""
+        pending, chunks = [], []
+        for key, tr in self._tracks.items():
+            if not (tr.visible and len(tr.steps)) or int(tr.steps[-1]) <= tr.drawn_step:
+                continue
+            if tr.drawn_xy is not None:  # from the last point drawn (same transform)
+                chunks.append(tr.drawn_xy[None, :])
+            new = tr.points[int(tr.steps.searchsorted(tr.drawn_step, side="right")) :]
+            chunks.append(new)
+            pending.append((key, tr, len(new) + (tr.drawn_xy is not None)))
         if not pending:
             return
+        px = _to_pixels(t, self._origin, np.concatenate(chunks))
         ph, pl = self._painters()
         try:
-            for key, tr in pending:
-                first = int(np.searchsorted(tr.steps, tr.drawn_step, side="right"))
-                new = _to_pixels(t, self._origin, tr.points[first:])
-                if tr.drawn_px is not None:
-                    new = np.vstack([tr.drawn_px[None, :], new])
-                self._stroke(ph, pl, key, simplify_pixels(new))
+            end = 0
+            for key, tr, n in pending:
+                self._stroke(ph, pl, key, simplify_pixels(px[end : end + n]))
+                end += n
                 tr.drawn_step = int(tr.steps[-1])
-                tr.drawn_px = new[-1].copy()
+                tr.drawn_xy = tr.points[-1].copy()
         finally:
-            ph.end()
-            pl.end()
+            _end(ph, pl)
 
     def _stroke(self, ph: QPainter, pl: QPainter, key: object, px: np.ndarray) -> None:
         line, halo = self.pens(key)

@@ -37,6 +37,7 @@ from app.views.surface_legend import LINE_WIDTH, RaceLegend
 from app.views.surface_runners import RunnerEntry
 from app.widgets.contour_map import ContourMap, Field, field_rect, prepare_field
 from core.engine.surfaces import Surface
+from core.state.trail_copy import TrailCopy
 
 GRID_POINTS = 400
 HALO = 1.5  # dark outline each side of a trajectory, px
@@ -179,6 +180,7 @@ class RacePlots(QObject):
         self.loss.addItem(self.loss_layer, ignoreBounds=True)
 
         self._drawn: dict[int, tuple[int, int, str]] = {}  # rid -> (generation, steps, status)
+        self._copies: dict[int, TrailCopy] = {}  # rid -> what the plots hold of its trail
         self._extent: dict[int, tuple[float, float, float]] = {}  # rid -> (step, y min, y max)
         th.bind(self.layer, _style_layer)
         th.bind(self.loss_layer, _style_loss_layer)
@@ -263,6 +265,7 @@ class RacePlots(QObject):
         self._extent.pop(rid, None)
         self.loss_layer.remove_track(rid)
         self._drawn.pop(rid, None)
+        self._copies.pop(rid, None)
 
     def replace_runner(self, old_rid: int, entry: RunnerEntry) -> None:
         """Show ``entry`` in runner ``old_rid``'s place, reusing its legend row and tracks:
@@ -274,6 +277,7 @@ class RacePlots(QObject):
         self.loss_layer.replace_track(old_rid, rid, color, entry.visible)
         self._extent.pop(old_rid, None)
         self._drawn.pop(old_rid, None)
+        self._copies.pop(old_rid, None)
         self.restyle(entry)
 
     def clear_runners(self) -> None:
@@ -307,10 +311,14 @@ class RacePlots(QObject):
                 self.restyle(entry)
             self._drawn[entry.id] = state
             changed = True
-            trail = r.trail
-            steps = trail.steps()
-            self.layer.set_data(entry.id, trail.points(), steps)
-            self._set_loss(entry.id, steps, trail.losses())
+            copy = self._copies.get(entry.id)
+            if copy is None:
+                copy = self._copies[entry.id] = TrailCopy()
+            elif old is None or old[0] != generation:
+                copy.clear()
+            copy.sync(r.trail, self.loss_values)  # appends what is new
+            self.layer.set_data(entry.id, copy.points, copy.steps)
+            self._set_loss(entry.id, copy)
         if changed:
             self.update_heads(entries)
             self._fit_loss_range(entries)
@@ -355,12 +363,9 @@ class RacePlots(QObject):
                 self.below_reference = True
         return np.log10(np.maximum(losses - self._ref, 1e-16 * scale))
 
-    def _set_loss(self, rid: int, steps: np.ndarray, losses: np.ndarray) -> None:
-        y = self.loss_values(losses)
-        pts = np.empty((len(steps), 2))
-        pts[:, 0] = steps
-        pts[:, 1] = y
-        self.loss_layer.set_data(rid, pts, steps)
+    def _set_loss(self, rid: int, copy: TrailCopy) -> None:
+        steps, y = copy.steps, copy.values
+        self.loss_layer.set_data(rid, copy.value_points, steps)
         finite = y[np.isfinite(y)]  # a start where f is undefined (log x, x < 0) has nan
         if len(finite):
             self._extent[rid] = (float(steps[-1]), float(finite.min()), float(finite.max()))

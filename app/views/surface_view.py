@@ -7,8 +7,10 @@ the selected one's hyperparameters, which apply live.
 
 The state is a Qt-free ``core.state.surfaces.SurfacesModel`` (the race, its runners, speed,
 running, selection, the step clock). This class lays the widgets out, drives the model's clock
-from one ``QTimer`` at ~60 Hz, and redraws on the model's events: only what changed is pushed
-into plot items created once (``surface_plots``/``surface_layers``). ``app.bench.surface``
+from one ``QTimer`` (~60 Hz, or back to back while the speed is out of reach, so stepping gets
+the time drawing leaves), and redraws on the model's events (``stepped`` at most ~30 Hz while
+running): only what changed is pushed into plot items created once
+(``surface_plots``/``surface_layers``). ``app.bench.surface``
 measures a full tick (steps + redraw + paint).
 
 Objects (tests and screen readers rely on these names): those of ``surface_controls`` and
@@ -308,6 +310,11 @@ class SurfaceView(QWidget):
         if model.note == LOADING_NOTE:
             model.note = ""
         model.tick()
+        # out of reach, the speed gets all the time drawing leaves: the next tick comes as
+        # soon as the event loop has painted and handled input
+        interval = 0 if model.running and model.clock.behind else TICK_MS
+        if self.timer.interval() != interval:
+            self.timer.setInterval(interval)
 
     @Slot()
     def _replay_slice(self) -> None:

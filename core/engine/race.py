@@ -170,6 +170,17 @@ class Trail:
         """``(step, x, y, loss)`` of the newest point, or None if empty."""
         return self._last
 
+    @property
+    def kept(self) -> int:
+        """Points stored so far (:meth:`points` adds the newest one if it is not among them)."""
+        return self._n
+
+    def stored(self, start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Views of the stored ``(steps, points, losses)`` from index ``start`` on: what a copy
+        holding the first ``start`` lacks (valid until the next append; see TrailCopy)."""
+        n = self._n
+        return self._step[start:n], self._pts[start:n], self._loss[start:n]
+
     def _export(self, column: str) -> np.ndarray:
         n = self._n
         tail = self._last is not None and not (n and self._step[n - 1] == self._last[0])

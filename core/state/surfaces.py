@@ -5,7 +5,9 @@ and the clock that turns the speed into steps (``core.state.clock``).
 Widgets write typed commands here (``add_runner``, ``set_hparam``, ``set_surface``, ``tick``…;
 a refused value raises GdsimError with one line and changes nothing) and redraw on
 ``model.events``. A race step costs ~0.1-0.4 ms per runner, so the window's timer calls
-:meth:`SurfacesModel.tick` at ~60 Hz on the GUI thread.
+:meth:`SurfacesModel.tick` on the GUI thread: ~60 Hz, or back to back while the speed is out
+of reach; ``stepped`` (a redraw) comes at most ~30 times a second while running, paced apart
+from the steps (``core.state.clock.RedrawPacer``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from core.files.session import (
     SurfacesState,
     spec_text,
 )
-from core.state.clock import STEP_BUDGET_S, StepClock
+from core.state.clock import RedrawPacer, StepClock
 from core.state.events import Events
 from core.state.format import format_number, thin
 
@@ -159,6 +161,7 @@ class SurfacesModel:
         self.note = ""
         self.replay_left = 0  # steps a loaded session still asks for (see apply)
         self.clock = StepClock()
+        self.pacer = RedrawPacer()  # while running, "stepped" comes at most 30 times a second
 
     # ================================================================ runners
     def _free_color(self) -> str:
@@ -363,12 +366,14 @@ class SurfacesModel:
             return
         self.note = ""
         self.running = True
+        self.pacer.restart()
         self.clock.hold()
         self.clock.clear()
         self.events.running_changed.emit(True)
         self.events.status.emit()
 
     def pause(self, note: str = "") -> None:
+        self.flush()
         self.running = False
         self.note = note
         self.events.running_changed.emit(False)
@@ -407,18 +412,29 @@ class SurfacesModel:
         self.note = note
         self.events.status.emit()
 
-    def tick(self, now: float | None = None, budget_s: float = STEP_BUDGET_S) -> int:
-        """Take the steps the speed asks for since the last tick (``now``, perf_counter s;
-        see ``core.state.clock``); pauses with the reason once no runner can go on. Returns
-        the steps taken."""
+    def tick(self, now: float | None = None, budget_s: float | None = None) -> int:
+        """A timer tick (``now``, perf_counter s): ``stepped`` if a redraw is due, then the steps
+        owed (``core.state.clock``) within ``budget_s`` (default: the pacer's); pauses with the
+        reason once no runner can go on. Returns the steps taken."""
         if not self.running:
             return 0
         now = time.perf_counter() if now is None else now
+        if self.pacer.due(now):
+            self.pacer.weigh(self.clock.behind)
+            self.flush(now)
+        budget_s = self.pacer.budget(now, self.clock.behind) if budget_s is None else budget_s
+        self.pacer.steps_begin()
         taken = self.clock.tick(self.race, self.speed, now, budget_s)
-        self.events.stepped.emit()
+        self.pacer.steps_end(taken)
         if not self.race.active:
             self.pause(self.stuck_note())
         return taken
+
+    def flush(self, now: float | None = None) -> None:
+        """``stepped`` now if the race moved since it was last shown (a pause, a screenshot)."""
+        if self.pacer.dirty:
+            self.pacer.drawn(time.perf_counter() if now is None else now)
+            self.events.stepped.emit()
 
     def status_text(self) -> str:
         n = len(self.entries)

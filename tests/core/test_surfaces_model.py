@@ -130,6 +130,22 @@ def test_the_clock_steps_at_the_speed_and_pauses_once_every_runner_diverged():
     assert not diverging.running and "diverged" in diverging.note
 
 
+def test_running_flat_out_says_stepped_at_most_30_times_a_second_and_shows_the_last_steps():
+    m = model_with("SGD(lr=0.0001)")
+    m.set_speed(2000)
+    m.start()
+    seen = record(m, "stepped")
+    for i in range(250):  # a quarter of a fake second, a tick every millisecond
+        m.tick(now=10.0 + i / 1000, budget_s=math.inf)
+    assert m.race.t > 250 and 6 <= len(seen) <= 9  # 2 steps a tick; ~30 redraws a second
+    assert m.pacer.dirty  # the last tick stepped after its redraw
+    drawn = len(seen)
+    m.pause()
+    assert len(seen) == drawn + 1  # a pause shows the steps since the last redraw
+    m.pause()
+    assert len(seen) == drawn + 1  # nothing new: no redraw
+
+
 def test_running_with_no_runner_says_what_to_do():
     m = SurfacesModel()
     m.start()

@@ -31,7 +31,9 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
             "GUI tick p50 while training",
             "GUI tick p99 while training",
             "training, window live vs bare",
-            "frame, 8 optimizers racing",
+            "GUI turn p99, 8 optimizers racing",
+            "window race rate / headless, 8 opt.",
+            "drawing, share of a core at speed 100",
         }
         | {
             f"longest stall, {a}"
@@ -47,7 +49,8 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
         expected.add("GUI tick p99 while training, X display")
     assert figures == expected
     for row in doc["rows"]:
-        assert math.isfinite(row["value"]) and row["value"] > 0, row
+        grows = row["unit"] == "B/epoch"  # memory growth may be 0 (or < 0) in a short run
+        assert math.isfinite(row["value"]) and (grows or row["value"] > 0), row
         assert row["met"] in (True, False, None)
         assert row["figure"] in printed  # the table shows every row
     # the landscape and basins figures carry their limit, printed under them

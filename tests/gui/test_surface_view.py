@@ -839,6 +839,56 @@ def test_log_y_shows_the_gap_to_the_minimum(qtbot, window):
     assert view.plots.loss.getPlotItem().getAxis("left").labelText == "loss"
 
 
+def test_plots_appended_to_over_uneven_batches_hold_the_races_history(qtbot, window):
+    """The plots append each redraw's new points; after any mix of batches, a reset and a log
+    toggle, what they show is every runner's history as the race exports it."""
+    view = sv(window)
+    check = w(window, QCheckBox, "surfaceLossLogCheck")
+
+    def shown_equals_the_race() -> None:
+        for entry in view.entries.values():
+            trail = entry.runner.trail
+            x, y = view.trajectory(entry.id)
+            np.testing.assert_array_equal(np.column_stack([x, y]), trail.points())
+            steps, shown = view.plots.loss_data(entry.id)
+            np.testing.assert_array_equal(steps, trail.steps())
+            np.testing.assert_array_equal(shown, view.plots.loss_values(trail.losses()))
+
+    for batch in (1, 3, 17, 1, 40):
+        view.race.step(batch)
+        view.model.stepped_elsewhere()
+        shown_equals_the_race()
+    view.reset()
+    view.race.step(5)
+    view.model.stepped_elsewhere()
+    shown_equals_the_race()
+    reveal(check)
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton)  # every loss again, on a linear axis
+    view.race.step(2)
+    view.model.stepped_elsewhere()
+    shown_equals_the_race()
+
+
+def test_a_step_repaints_only_where_the_new_segments_are(qtbot, window):
+    """A frame asks the map to repaint the region of the segments drawn since the last paint
+    (padded by the pen), not the whole map with every item on it."""
+    view = sv(window)
+    layer = view.plots.layer
+    press(qtbot, window, "stepButton")
+    view.plots.map.viewport().repaint()  # the first segments are on the map now
+    asked = []
+    real_update = layer.update
+    layer.update = lambda *rect: (asked.append(rect[0] if rect else None), real_update(*rect))
+    press(qtbot, window, "stepButton")
+    whole = layer.boundingRect()
+    assert len(asked) == len(view.entries)  # one region per runner
+    for rect, entry in zip(asked, view.entries.values(), strict=True):
+        x, y = view.trajectory(entry.id)
+        for px, py in ((x[-1], y[-1]), (x[-2], y[-2])):  # the new segment's two ends
+            assert rect.left() <= px <= rect.right() and rect.top() <= py <= rect.bottom()
+        assert rect.width() < whole.width() / 4 and rect.height() < whole.height() / 4
+
+
 def test_log_y_turns_off_when_a_loss_falls_below_the_map(qtbot, window):
     """On a surface unbounded below (the saddle), f − min f of the map turns negative: clamped on
     a log axis it looked like convergence to 1e-15. The axis goes linear and the status says why."""
