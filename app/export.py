@@ -783,25 +783,20 @@ class GifRecorder(QObject):
 def record_gif(
     view: SurfaceView,
     path: str | os.PathLike,
-    frames: int = DEFAULT_FRAMES,
-    steps_per_frame: float = 1.0,
-    fps: float = DEFAULT_FPS,
-    size: tuple[int, int] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     on_finished: Callable[[str], None] | None = None,
     on_failed: Callable[[str], None] | None = None,
     parent: QObject | None = None,
+    **options: Any,
 ) -> GifRecorder:
     """For a menu action: record the race from step 0 in the window, without freezing it.
 
-    Returns the started recorder (keep a reference until ``on_finished``/``on_failed``; its
-    ``cancel()`` drops the partial file; call ``shutdown()`` when the window closes). Bad
-    arguments raise GdsimError before anything changes.
+    ``options`` are :class:`GifRecorder`'s (frames, steps_per_frame, fps, size, ...). Returns
+    the started recorder (keep a reference until ``on_finished``/``on_failed``; its ``cancel()``
+    drops the partial file; call ``shutdown()`` when the window closes). Bad arguments raise
+    GdsimError before anything changes.
     """
-    recorder = GifRecorder(
-        view, path, frames=frames, steps_per_frame=steps_per_frame, fps=fps, size=size,
-        parent=parent,
-    )  # fmt: skip
+    recorder = GifRecorder(view, path, parent=parent, **options)
     if on_progress is not None:
         recorder.progress.connect(on_progress)
     if on_finished is not None:
@@ -813,30 +808,13 @@ def record_gif(
 
 
 def export_gif(
-    surface_view: SurfaceView,
-    path: str | os.PathLike,
-    frames: int = DEFAULT_FRAMES,
-    steps_per_frame: float = 1.0,
-    fps: float = DEFAULT_FPS,
-    size: tuple[int, int] | None = None,
-    scale: float = 1.0,
-    widget: QWidget | None = None,
-    from_start: bool = False,
+    surface_view: SurfaceView, path: str | os.PathLike, from_start: bool = False, **options: Any
 ) -> GifRecorder:
     """Record the race as a GIF now, synchronously (offscreen rendering; in the window use
-    :class:`GifRecorder`.start()). From the race's current state unless ``from_start``.
+    :class:`GifRecorder`.start()). From the race's current state unless ``from_start``;
+    ``options`` are :class:`GifRecorder`'s (frames, steps_per_frame, fps, size, scale, widget).
     Returns the recorder (``done`` frames, ``writer.frames_written``, ``capture_seconds``)."""
-    recorder = GifRecorder(
-        surface_view,
-        path,
-        frames=frames,
-        steps_per_frame=steps_per_frame,
-        fps=fps,
-        size=size,
-        scale=scale,
-        widget=widget,
-        from_start=from_start,
-    )
+    recorder = GifRecorder(surface_view, path, from_start=from_start, **options)
     recorder.run_blocking()
     app = QApplication.instance()
     if app is not None:

@@ -190,7 +190,7 @@ class ExportActions(QObject):
                 return False
         self.window.show_view("surfaces")
         # as many race steps per frame as the race on screen has taken (or one second's worth)
-        steps = max(view.race.t, int(view.speed)) or 100
+        steps = max(view.race.t, int(view.model.speed)) or 100
         try:
             self._recorder = record_gif(
                 view, path, frames=frames, steps_per_frame=max(1.0, steps / frames),

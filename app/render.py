@@ -150,7 +150,7 @@ def run_surfaces(window: Any, steps: int) -> None:
     """``steps`` race steps, the last through the view (plots, tools and status follow)."""
     app = _qt_app()
     view = window.surface_view
-    wait_until(app, lambda: not getattr(view, "replaying", False), 600, "replaying the session")
+    wait_until(app, lambda: not view.model.replaying, 600, "replaying the session")
     wait_until(app, lambda: not view.plots.map_pending, 600, "computing the map")
     view.pause()
     if steps > 1:

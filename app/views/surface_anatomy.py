@@ -59,6 +59,7 @@ from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager, get_theme
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
 from app.widgets.collapsible_panel import CollapsiblePanel
+from app.widgets.describe import describe, wrapping
 from core.engine.race import Phase
 from core.errors import GdsimError
 from core.state.surfaces import SurfacesModel
@@ -71,7 +72,7 @@ from core.teach.anatomy import (
     fmt,
     fmt_pair,
     gradient_picture,
-    picture,
+    recorded_picture,
 )
 
 #: The loop a narrated step walks through, one line per press (Phase.name order).
@@ -525,23 +526,6 @@ class NumbersTable(QWidget):
         p.end()
 
 
-def _anatomy_picture(runner, a) -> Picture:
-    """The picture of a recorded step (``a``: the runner's :class:`core.engine.race.Anatomy`)."""
-    return picture(
-        runner.spec.name,
-        runner.spec.hparams(),
-        point=a.point_before,
-        gradient=a.gradient,
-        update=a.update,
-        state=a.state,
-        lr=a.lr,
-        loss_before=a.loss_before,
-        loss_after=a.loss_after,
-        step=a.step,
-        state_before=a.state_before,
-    )
-
-
 class AnatomyTool(QObject):
     """The "Step anatomy" group box and its overlay (see the module docstring)."""
 
@@ -579,67 +563,69 @@ class AnatomyTool(QObject):
         box = QGroupBox("Step anatomy")
         box.setObjectName("anatomyGroup")
         self.box = box
-        self.check = QCheckBox("Show step anatomy", box)
-        self.check.setObjectName("anatomyCheck")
-        self.check.setAccessibleName("Show step anatomy")
-        self.check.setToolTip(
+        self.check = describe(
+            QCheckBox("Show step anatomy", box),
+            "anatomyCheck",
+            "Show step anatomy",
             "Draw, for the optimizer selected in the list, where its last step started: the "
             "gradient (red, drawn downhill as −∇f), the update it applied (white) and what its "
             "real optimizer.state holds (momentum buffer or first moment in magenta, the second "
-            "moment it divides by as a dashed ellipse), with the numbers below."
+            "moment it divides by as a dashed ellipse), with the numbers below.",
         )
         self.check.toggled.connect(self._on_toggled)
-        self.info = NumbersTable(box)
-        self.info.setObjectName("anatomyInfo")
-        self.info.setAccessibleName("Step anatomy numbers")
-        self.info.setToolTip(
+        self.info = describe(
+            NumbersTable(box),
+            "anatomyInfo",
+            "Step anatomy numbers",
             "The numbers behind the arrows: p where the step started, the loss before → after, "
             "∇f, the update, the learning rate, every value in optimizer.state for the point "
-            "and the per-coordinate step size they imply."
+            "and the per-coordinate step size they imply.",
         )
         self.info.hide()
-        self.message = PlainLabel(box)
-        self.message.setObjectName("anatomyMessage")
-        self.message.setAccessibleName("Step anatomy status")
-        self.message.setToolTip("Why there is nothing to draw right now, and what to do.")
-        self.message.setWordWrap(True)
-        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.message = describe(
+            PlainLabel(box),
+            "anatomyMessage",
+            "Step anatomy status",
+            "Why there is nothing to draw right now, and what to do.",
+        )
+        wrapping(self.message)
         self.message.hide()
 
-        self.narrate_button = QPushButton("&Narrate step", box)
-        self.narrate_button.setObjectName("narrateButton")
-        self.narrate_button.setAccessibleName("Narrate step")
-        self.narrate_button.setToolTip(
+        self.narrate_button = describe(
+            QPushButton("&Narrate step", box),
+            "narrateButton",
+            "Narrate step",
             "Walk through ONE step of the selected optimizer, one line of the PyTorch loop per "
             "press: zero_grad, forward (the loss), backward (the gradient), step (the update; "
-            "every other optimizer takes its step too). Pauses the race. (Alt+N)"
+            "every other optimizer takes its step too). Pauses the race. (Alt+N)",
         )
         self.narrate_button.clicked.connect(self.narrate)
 
-        self.code = QFrame(box)
-        self.code.setObjectName("narrateCode")
-        self.code.setAccessibleName("The training loop's four lines")
+        self.code = describe(QFrame(box), "narrateCode", "The training loop's four lines")
         self.code.setFrameShape(QFrame.Shape.StyledPanel)
         code_lay = QVBoxLayout(self.code)
         code_lay.setContentsMargins(4, 3, 4, 3)
         code_lay.setSpacing(0)
         self.lines: list[QLabel] = []
         for i, text in enumerate(CODE_LINES):
-            label = PlainLabel(self.code)
-            label.setObjectName(f"narrateLine{i}")
-            label.setAccessibleName(f"Loop line {i + 1}")
-            label.setToolTip("The line of the PyTorch loop a narrated step runs at this press.")
+            label = describe(
+                PlainLabel(self.code),
+                f"narrateLine{i}",
+                f"Loop line {i + 1}",
+                "The line of the PyTorch loop a narrated step runs at this press.",
+            )
             label.setProperty("code", text)
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             code_lay.addWidget(label)
             self.lines.append(label)
         self.hint = HINT.format(key="Alt+N")
-        self.text = PlainLabel(self.hint, box)
-        self.text.setObjectName("narrateText")
-        self.text.setAccessibleName("Narration")
-        self.text.setToolTip("What the highlighted line did, with its numbers.")
-        self.text.setWordWrap(True)
-        self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.text = describe(
+            PlainLabel(self.hint, box),
+            "narrateText",
+            "Narration",
+            "What the highlighted line did, with its numbers.",
+        )
+        wrapping(self.text)
         self._current_line = -1
         self._set_line(-1)
 
@@ -740,7 +726,7 @@ class AnatomyTool(QObject):
         if anatomy is self._drawn and not force:
             return
         self._drawn = anatomy
-        pic = _anatomy_picture(runner, anatomy)
+        pic = recorded_picture(runner, anatomy)
         self.overlay.show(pic)
         self._set_info(entry.label, pic.lines, force=force or not self.model.running)
 
@@ -823,7 +809,7 @@ class AnatomyTool(QObject):
             pic = gradient_picture(phase.point, phase.grad, phase.loss)
         elif phase.name == "step" and not phase.diverged and entry is not None:
             if entry.runner.anatomy is not None:
-                pic = _anatomy_picture(entry.runner, entry.runner.anatomy)
+                pic = recorded_picture(entry.runner, entry.runner.anatomy)
         self.overlay.show(pic)
         if self.check.isChecked() and entry is not None:
             # the numbers known so far, in the panel too

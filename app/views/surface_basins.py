@@ -49,7 +49,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
 )
@@ -59,6 +58,7 @@ from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, get_theme
 from app.views.surface_runners import swatch
 from app.warmup import LOADING_NOTE, warming_up
+from app.widgets.describe import describe, wrapping
 from core.engine.optimizers import OptimizerSpec
 from core.errors import GdsimError, error_line
 from core.state.surfaces import RunnerEntry, SurfacesModel, auto_label
@@ -167,79 +167,87 @@ class BasinsTool(QObject):
             "Start the selected optimizer from every point of a grid and colour each start by "
             "the minimum it reaches: where you start decides where you end."
         )
-        self.spec_label = PlainLabel(box)
-        self.spec_label.setObjectName("basinsOptimizerLabel")
-        self.spec_label.setAccessibleName("Optimizer used for the basins")
-        self.spec_label.setToolTip(
+        self.spec_label = describe(
+            PlainLabel(box),
+            "basinsOptimizerLabel",
+            "Optimizer used for the basins",
             "The basins use the optimizer selected in the list above, with its current "
-            "hyperparameters (select another one or change its learning rate, then compute)."
+            "hyperparameters (select another one or change its learning rate, then compute).",
         )
-        self.spec_label.setWordWrap(True)
-        self.spec_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        wrapping(self.spec_label)
 
-        self.grid_spin = QSpinBox(box)
-        self.grid_spin.setObjectName("basinsGridSpin")
-        self.grid_spin.setAccessibleName("Grid points per side")
-        self.grid_spin.setToolTip(
+        self.grid_spin = describe(
+            QSpinBox(box),
+            "basinsGridSpin",
+            "Grid points per side",
             f"Start points per side of the grid ({MIN_N}–{MAX_N}); 100 means 100 × 100 = "
-            "10,000 starts, all stepped together."
+            "10,000 starts, all stepped together.",
         )
         self.grid_spin.setRange(MIN_N, MAX_N)
         self.grid_spin.setValue(DEFAULT_N)
         self.grid_spin.setSuffix(" per side")
 
-        self.steps_spin = QSpinBox(box)
-        self.steps_spin.setObjectName("basinsStepsSpin")
-        self.steps_spin.setAccessibleName("Maximum optimizer steps")
-        self.steps_spin.setToolTip(
+        self.steps_spin = describe(
+            QSpinBox(box),
+            "basinsStepsSpin",
+            "Maximum optimizer steps",
             "The most optimizer steps each start takes; the computation stops earlier once "
-            "every start has arrived or diverged. Starts still on their way are 'still moving'."
+            "every start has arrived or diverged. Starts still on their way are 'still moving'.",
         )
         self.steps_spin.setRange(10, MAX_STEPS)
         self.steps_spin.setSingleStep(100)
         self.steps_spin.setValue(DEFAULT_STEPS)
 
-        self.compute_button = QPushButton("Compute basins", box)
-        self.compute_button.setObjectName("computeBasinsButton")
-        self.compute_button.setAccessibleName("Compute basins")
-        self.compute_button.setToolTip(
+        self.compute_button = describe(
+            QPushButton("Compute basins", box),
+            "computeBasinsButton",
+            "Compute basins",
             "Run the selected optimizer from every grid point and colour the map by where each "
-            "start ends (the window stays responsive; Cancel stops it)."
+            "start ends (the window stays responsive; Cancel stops it).",
         )
         self.compute_button.clicked.connect(self.compute)
-        self.cancel_button = QPushButton("Cancel", box)
-        self.cancel_button.setObjectName("cancelBasinsButton")
-        self.cancel_button.setAccessibleName("Cancel basins")
-        self.cancel_button.setToolTip("Stop computing the basins (the map keeps what it had).")
+        self.cancel_button = describe(
+            QPushButton("Cancel", box),
+            "cancelBasinsButton",
+            "Cancel basins",
+            "Stop computing the basins (the map keeps what it had).",
+        )
         self.cancel_button.clicked.connect(self.cancel)
 
-        self.progress = QProgressBar(box)
-        self.progress.setObjectName("basinsProgress")
-        self.progress.setAccessibleName("Basins progress")
-        self.progress.setToolTip("Steps taken of the maximum (ends early once all have arrived).")
+        self.progress = describe(
+            QProgressBar(box),
+            "basinsProgress",
+            "Basins progress",
+            "Steps taken of the maximum (ends early once all have arrived).",
+        )
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("%p %")
 
-        self.show_check = QCheckBox("Show basins", box)
-        self.show_check.setObjectName("showBasinsCheck")
-        self.show_check.setAccessibleName("Show basins on the map")
-        self.show_check.setToolTip("Show or hide the basin colours over the contour map.")
+        self.show_check = describe(
+            QCheckBox("Show basins", box),
+            "showBasinsCheck",
+            "Show basins on the map",
+            "Show or hide the basin colours over the contour map.",
+        )
         self.show_check.setChecked(True)
         self.show_check.toggled.connect(self._sync_overlay_visibility)
 
-        self.status = PlainLabel(box)
-        self.status.setObjectName("basinsStatus")
-        self.status.setAccessibleName("Basins status")
-        self.status.setToolTip("What the last computation did, or why it could not start.")
-        self.status.setWordWrap(True)
-        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status = describe(
+            PlainLabel(box),
+            "basinsStatus",
+            "Basins status",
+            "What the last computation did, or why it could not start.",
+        )
+        wrapping(self.status)
 
-        self.legend = QListWidget(box)
-        self.legend.setObjectName("basinsLegend")
-        self.legend.setAccessibleName("Basins legend")
-        self.legend.setToolTip("Each colour on the map: where those starts ended, and their share.")
+        self.legend = describe(
+            QListWidget(box),
+            "basinsLegend",
+            "Basins legend",
+            "Each colour on the map: where those starts ended, and their share.",
+        )
         self.legend.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.legend.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.legend.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -31,6 +30,7 @@ from app.model_events import subscribe
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
+from app.widgets.describe import add_item, describe, wrapping
 from core.engine.expression import expression_help
 from core.engine.surfaces import SURFACES, Surface, surface_names
 from core.errors import GdsimError
@@ -57,14 +57,6 @@ def surface_title(name: str) -> str:
     return name.title()
 
 
-def _wrapping(label: PlainLabel, name: str, accessible: str) -> PlainLabel:
-    label.setObjectName(name)
-    label.setAccessibleName(accessible)
-    label.setWordWrap(True)
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-    return label
-
-
 class RunControls(QGroupBox):
     """Start/pause, one step, reset, and the speed (steps per second, log slider)."""
 
@@ -82,20 +74,17 @@ class RunControls(QGroupBox):
         self.run_button = self._button("runButton", "Start", tips["run"], model.toggle_run)
         self.step_button = self._button("stepButton", "Step", tips["step"], self.step_once)
         self.reset_button = self._button("resetButton", "Reset", tips["reset"], model.reset)
-        self.speed_slider = QSlider(Qt.Orientation.Horizontal, self)
-        self.speed_slider.setObjectName("speedSlider")
-        self.speed_slider.setAccessibleName("Speed in steps per second")
-        self.speed_slider.setToolTip(
+        self.speed_slider = describe(
+            QSlider(Qt.Orientation.Horizontal, self),
+            "speedSlider",
+            "Speed in steps per second",
             "How many optimizer steps per second the race takes while running (log scale, "
-            f"{SPEED_MIN:g} to {SPEED_MAX:g}); it does not change what each step does."
+            f"{SPEED_MIN:g} to {SPEED_MAX:g}); it does not change what each step does.",
         )
         self.speed_slider.setRange(0, SPEED_POSITIONS)
         self.speed_slider.setPageStep(SPEED_POSITIONS // 10)
         self.speed_slider.valueChanged.connect(self._on_slider)
-        self.speed_label = PlainLabel(self)
-        self.speed_label.setObjectName("speedLabel")
-        self.speed_label.setAccessibleName("Speed")
-        self.speed_label.setToolTip("Steps per second asked for (the status line shows the rate "
+        self.speed_label = describe(PlainLabel(self), "speedLabel", "Speed", "Steps per second asked for (the status line shows the rate "
                                     "reached).")  # fmt: skip
         self.speed_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("2000 steps/s") + 4)
         self._layout()
@@ -178,27 +167,24 @@ class SurfaceControls(QGroupBox):
 
     def _build(self) -> None:
         self.surface_combo = combo = QComboBox(self)
-        combo.setObjectName("surfaceCombo")
-        combo.setAccessibleName("Built-in surface")
-        combo.setToolTip(
+        describe(
+            combo,
+            "surfaceCombo",
+            "Built-in surface",
             "The loss surface the optimizers race on; switching restarts every optimizer from "
-            "the surface's default start."
+            "the surface's default start.",
         )
         combo.setPlaceholderText("Your expression")
         combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         combo.setMinimumContentsLength(12)
         for name in surface_names():
-            combo.addItem(surface_title(name), name)
-            combo.setItemData(
-                combo.count() - 1, SURFACES[name].description, Qt.ItemDataRole.ToolTipRole
-            )
+            add_item(combo, surface_title(name), name, SURFACES[name].description)
         combo.currentIndexChanged.connect(self._on_combo)
-        self.surface_description = _wrapping(
-            PlainLabel(self), "surfaceDescription", "Surface description"
+        self.surface_description = wrapping(
+            describe(PlainLabel(self), "surfaceDescription", "Surface description")
         )
         self.expression_edit = edit = QLineEdit(self)
-        edit.setObjectName("expressionEdit")
-        edit.setAccessibleName("Surface expression f(x, y)")
+        describe(edit, "expressionEdit", "Surface expression f(x, y)")
         edit.setPlaceholderText("or type f(x, y), e.g. x**2 + 10*y**2")
         edit.setClearButtonEnabled(True)
         edit.setToolTip(
@@ -207,9 +193,11 @@ class SurfaceControls(QGroupBox):
         )
         edit.returnPressed.connect(self.apply_expression)
         edit.textEdited.connect(lambda _text: self._expr_timer.start())
-        self.expression_error = _wrapping(PlainLabel(self), "expressionError", "Expression error")
+        self.expression_error = wrapping(
+            describe(PlainLabel(self), "expressionError", "Expression error")
+        )
         self.expression_error.hide()
-        self.start_label = _wrapping(PlainLabel(self), "startLabel", "Start point")
+        self.start_label = wrapping(describe(PlainLabel(self), "startLabel", "Start point"))
         self.start_label.setToolTip("Where every optimizer starts; click or drag on the map to "
                                     "move it.")  # fmt: skip
         lay = QVBoxLayout(self)

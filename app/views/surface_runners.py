@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.plaintext import PlainLabel, plain_tip
 from app.theme import ERROR_COLORS
+from app.widgets.describe import add_item, describe
 from app.widgets.hparam_form import HParamForm
 from core.engine.optimizers import OptimizerInfo, get_optimizer, optimizer_names
 from core.files.session import MAX_RUNNERS
@@ -83,12 +84,12 @@ class OptimizerPanel(QWidget):
         self._form_info: OptimizerInfo | None = None
         self._theme_name = "light"
 
-        self.list = QListWidget(self)
-        self.list.setObjectName("optimizerList")
-        self.list.setAccessibleName("Racing optimizers")
-        self.list.setToolTip(
+        self.list = describe(
+            QListWidget(self),
+            "optimizerList",
+            "Racing optimizers",
             "The optimizers racing on the surface: tick to show or hide one, double-click (or F2) "
-            "to rename it, select one to tune its hyperparameters live."
+            "to rename it, select one to tune its hyperparameters live.",
         )
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setEditTriggers(
@@ -103,25 +104,30 @@ class OptimizerPanel(QWidget):
         self.list.itemChanged.connect(self._on_item_changed)
         self.list.currentItemChanged.connect(self._on_current_changed)
 
-        self.add_combo = QComboBox(self)
-        self.add_combo.setObjectName("addOptimizerCombo")
-        self.add_combo.setAccessibleName("Optimizer to add")
-        self.add_combo.setToolTip("Which torch.optim optimizer the Add button puts into the race.")
+        self.add_combo = describe(
+            QComboBox(self),
+            "addOptimizerCombo",
+            "Optimizer to add",
+            "Which torch.optim optimizer the Add button puts into the race.",
+        )
         self.refresh_registry()
-        self.add_button = QPushButton("Add", self)
-        self.add_button.setObjectName("addOptimizerButton")
-        self.add_button.setAccessibleName("Add optimizer")
-        self.add_button.setToolTip(ADD_TIP)
+        self.add_button = describe(
+            QPushButton("Add", self), "addOptimizerButton", "Add optimizer", ADD_TIP
+        )
         self.add_button.clicked.connect(self._on_add)
-        self.duplicate_button = QPushButton("Duplicate", self)
-        self.duplicate_button.setObjectName("duplicateOptimizerButton")
-        self.duplicate_button.setAccessibleName("Duplicate optimizer")
-        self.duplicate_button.setToolTip(DUPLICATE_TIP)
+        self.duplicate_button = describe(
+            QPushButton("Duplicate", self),
+            "duplicateOptimizerButton",
+            "Duplicate optimizer",
+            DUPLICATE_TIP,
+        )
         self.duplicate_button.clicked.connect(self._on_duplicate)
-        self.remove_button = QPushButton("Remove", self)
-        self.remove_button.setObjectName("removeOptimizerButton")
-        self.remove_button.setAccessibleName("Remove optimizer")
-        self.remove_button.setToolTip("Take the selected optimizer out of the race.")
+        self.remove_button = describe(
+            QPushButton("Remove", self),
+            "removeOptimizerButton",
+            "Remove optimizer",
+            "Take the selected optimizer out of the race.",
+        )
         self.remove_button.clicked.connect(self._on_remove)
 
         grid = QGridLayout()
@@ -145,9 +151,9 @@ class OptimizerPanel(QWidget):
         self.form = HParamForm(parent=self.hparam_box)
         self.form.setObjectName("hparamForm")
         self.form.changed.connect(self._on_form_changed)
-        self.error = PlainLabel(self.hparam_box)
-        self.error.setObjectName("surfaceHparamError")
-        self.error.setAccessibleName("Hyperparameter error")
+        self.error = describe(
+            PlainLabel(self.hparam_box), "surfaceHparamError", "Hyperparameter error"
+        )
         self.error.setWordWrap(True)
         self.error.hide()
         box_lay = QVBoxLayout(self.hparam_box)
@@ -168,11 +174,7 @@ class OptimizerPanel(QWidget):
         keep = self.add_combo.currentText()
         self.add_combo.clear()
         for name in optimizer_names():
-            self.add_combo.addItem(name, name)
-            idx = self.add_combo.count() - 1
-            self.add_combo.setItemData(
-                idx, get_optimizer(name).description, Qt.ItemDataRole.ToolTipRole
-            )
+            add_item(self.add_combo, name, name, get_optimizer(name).description)
         if keep:
             self.add_combo.setCurrentText(keep)
 

@@ -64,6 +64,7 @@ from PySide6.QtWidgets import (
 from app.model_events import subscribe
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager, get_theme
+from app.widgets.describe import add_item, describe, wrapping
 from app.widgets.form_rows import retire_rows
 from app.widgets.hparam_form import HParamForm, pretty_name
 from app.widgets.slider_spin import LogSliderSpin
@@ -162,19 +163,19 @@ class LrPage(QWidget):
         super().__init__(parent)
         self.setObjectName("lrPage")
         self.theme = theme
-        self.empty = PlainLabel(EMPTY_TEXT, self)
-        self.empty.setObjectName("lrEmptyLabel")
-        self.empty.setAccessibleName("No learning-rate schedule")
+        self.empty = describe(
+            PlainLabel(EMPTY_TEXT, self), "lrEmptyLabel", "No learning-rate schedule"
+        )
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setMargin(12)
         self.empty.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.plot = pg.PlotWidget(self)
-        self.plot.setObjectName("surfaceLrPlot")
-        self.plot.setAccessibleName("Learning rate against step for every optimizer")
-        self.plot.setToolTip(
+        self.plot = describe(
+            pg.PlotWidget(self),
+            "surfaceLrPlot",
+            "Learning rate against step for every optimizer",
             "The learning rate each optimizer used at every step (log axis; same colours as "
-            "the map). A schedule changes it after every optimizer.step()."
+            "the map). A schedule changes it after every optimizer.step().",
         )
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", "step")
@@ -351,20 +352,17 @@ class ScheduleTool(QObject):
 
     # -- building ----------------------------------------------------------------------------
     def _build_box(self) -> QGroupBox:
-        box = QGroupBox("Schedule && noise")
-        box.setObjectName("scheduleGroup")
-        box.setAccessibleName("Schedule and noise")
-        self.target = PlainLabel(box)
-        self.target.setObjectName("scheduleTarget")
-        self.target.setAccessibleName("Optimizer the schedule applies to")
-        self.target.setWordWrap(True)
-        self.target.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.combo = QComboBox(box)
-        self.combo.setObjectName("surfaceSchedulerCombo")
-        self.combo.setAccessibleName("Learning-rate scheduler for the selected optimizer")
-        self.combo.setToolTip(
+        box = describe(QGroupBox("Schedule && noise"), "scheduleGroup", "Schedule and noise")
+        self.target = describe(
+            PlainLabel(box), "scheduleTarget", "Optimizer the schedule applies to"
+        )
+        wrapping(self.target)
+        self.combo = describe(
+            QComboBox(box),
+            "surfaceSchedulerCombo",
+            "Learning-rate scheduler for the selected optimizer",
             "A torch.optim.lr_scheduler for the selected optimizer, stepped after every "
-            "optimizer.step(). Choosing one restarts the race, so every curve starts at step 0."
+            "optimizer.step(). Choosing one restarts the race, so every curve starts at step 0.",
         )
         # as wide as the panel gives, not as the longest scheduler's name (a 400 px combo at
         # 200 % zoom kept the whole panel too wide for a 1024 px window)
@@ -374,12 +372,7 @@ class ScheduleTool(QObject):
         self.combo.setMinimumContentsLength(12)
         self.combo.addItem("none (constant lr)", None)
         for name in scheduler_names():
-            self.combo.addItem(name, name)
-            self.combo.setItemData(
-                self.combo.count() - 1,
-                get_scheduler(name).description,
-                Qt.ItemDataRole.ToolTipRole,
-            )
+            add_item(self.combo, name, name, get_scheduler(name).description)
         self.combo.currentIndexChanged.connect(self._on_combo)
         self.args = HParamForm((), box, name_prefix="sched_")
         self.args.setObjectName("scheduleArgs")
@@ -388,16 +381,13 @@ class ScheduleTool(QObject):
         self.ints_form = QFormLayout(self.ints_box)
         self._retired: list[QWidget] = []  # old rows' edits until the event loop deletes them
         self.ints_form.setContentsMargins(0, 0, 0, 0)
-        self.error = PlainLabel(box)
-        self.error.setObjectName("scheduleError")
-        self.error.setAccessibleName("Schedule error")
-        self.error.setWordWrap(True)
-        self.error.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.error = describe(PlainLabel(box), "scheduleError", "Schedule error")
+        wrapping(self.error)
         self.error.hide()
 
-        self.noise_check = QCheckBox("Gradient noise σ", box)
-        self.noise_check.setObjectName("noiseCheck")
-        self.noise_check.setAccessibleName("Gradient noise")
+        self.noise_check = describe(
+            QCheckBox("Gradient noise σ", box), "noiseCheck", "Gradient noise"
+        )
         tip = (
             "Add Gaussian noise of standard deviation σ to every gradient, every step, as a "
             "mini-batch's estimate of the gradient would be noisy. Applies at once (no restart); "
@@ -413,12 +403,12 @@ class ScheduleTool(QObject):
         self.noise.setValidRange(0.0, MAX_NOISE, low_inclusive=False)  # beyond the slider's end
         self.noise.setLabel("Gradient noise σ")
         self.noise.valueChanged.connect(self._on_noise)
-        self.seed = QSpinBox(box)
-        self.seed.setObjectName("noiseSeedSpin")
-        self.seed.setAccessibleName("Noise seed")
-        self.seed.setToolTip(
+        self.seed = describe(
+            QSpinBox(box),
+            "noiseSeedSpin",
+            "Noise seed",
             "Which random draws the noise uses: the same seed gives the same paths. Changing "
-            "it restarts the race with the new draws."
+            "it restarts the race with the new draws.",
         )
         self.seed.setRange(0, MAX_SEED)
         self.seed.setKeyboardTracking(False)
@@ -511,10 +501,12 @@ class ScheduleTool(QObject):
         if sched.info.composite:
             edits.insert(0, ("schedulers", "schedulers", "the schedulers, in order"))
         for name, kind, help_text in edits:
-            edit = QLineEdit(_edit_text(values.get(name)), self.ints_box)
-            edit.setObjectName(f"sched_{name}Edit")
-            edit.setAccessibleName(pretty_name(name))
-            edit.setToolTip(f"{help_text} ({EDIT_HINTS[kind]}; Enter applies)")
+            edit = describe(
+                QLineEdit(_edit_text(values.get(name)), self.ints_box),
+                f"sched_{name}Edit",
+                pretty_name(name),
+                f"{help_text} ({EDIT_HINTS[kind]}; Enter applies)",
+            )
             edit.editingFinished.connect(self._on_ints_edited)
             label = PlainLabel(pretty_name(name), self.ints_box)
             label.setBuddy(edit)

@@ -27,7 +27,6 @@ from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +42,7 @@ from app.views.surface_runners import OptimizerPanel, RunnerEntry
 from app.warmup import LOADING_NOTE, warming_up
 from app.widgets.collapsible_panel import CollapsiblePanel
 from app.widgets.plot_deck import PlotDeck
+from app.widgets.plot_pages import PlotPages
 from core.errors import GdsimError
 from core.files.session import MAX_RUNNERS, SPEED_MAX, SurfacesState  # noqa: F401 (SPEED_MAX: API)
 from core.state.surfaces import DEFAULT_RACE, SurfacesModel  # noqa: F401 (DEFAULT_RACE: API)
@@ -106,7 +106,9 @@ class SurfaceView(QWidget):
         self.deck.addItem(self._loss_box, "Loss per step", stretch=1)
         self.splitter = self.deck.splitter
         self.splitter.setObjectName("surfaceSplitter")
-        self.plot_tabs: QTabWidget | None = None  # made by add_plot_page()
+        self.pages = PlotPages(
+            self.deck, self._loss_box, "Loss per step", "Plots", "surfacePlotTabs"
+        )
 
         controls = QWidget()
         controls.setObjectName("surfaceControls")
@@ -165,14 +167,7 @@ class SurfaceView(QWidget):
 
     def add_plot_page(self, widget: QWidget, title: str) -> None:
         """Show ``widget`` as a page beside the loss plot (tabs appear on first use)."""
-        if self.plot_tabs is None:
-            tabs = QTabWidget(self)
-            tabs.setObjectName("surfacePlotTabs")
-            tabs.setDocumentMode(True)
-            self.deck.replaceItem(self._loss_box, tabs, "Plots")
-            tabs.addTab(self._loss_box, "Loss per step")
-            self.plot_tabs = tabs
-        self.plot_tabs.addTab(widget, title)
+        self.pages.add(widget, title)
 
     def add_shortcut_target(self, action: str, fn: Callable[[], None]) -> None:
         """Offer a tool's command to the window's run keys (e.g. "narrate")."""
@@ -334,22 +329,6 @@ class SurfaceView(QWidget):
     def entries(self) -> dict[int, RunnerEntry]:
         return self.model.entries
 
-    @property
-    def running(self) -> bool:
-        return self.model.running
-
-    @property
-    def speed(self) -> float:
-        return self.model.speed
-
-    @property
-    def generation(self) -> int:
-        return self.model.generation
-
-    @property
-    def replaying(self) -> bool:
-        return self.model.replaying
-
     def step_once(self) -> None:
         self.run_group.step_once()
 
@@ -415,7 +394,7 @@ class SurfaceView(QWidget):
         surface_settings.save(self.model, s)
         s.setValue("lossLogY", bool(self.log_check.isChecked()))
         s.setValue("splitter", self.splitter.saveState())
-        s.setValue("plotTab", self.plot_tabs.currentIndex() if self.plot_tabs else 0)
+        s.setValue("plotTab", self.pages.tabs.currentIndex() if self.pages.tabs else 0)
         rids = list(self.model.entries)
         current = self.model.selected
         s.setValue("selected", rids.index(current) if current in rids else 0)
@@ -429,8 +408,10 @@ class SurfaceView(QWidget):
         splitter = read_bytes(s, "splitter")
         if splitter is not None and not self.splitter.restoreState(splitter):
             log.warning("ignoring setting splitter: not a saved splitter state")
-        if self.plot_tabs is not None:
-            self.plot_tabs.setCurrentIndex(read_int(s, "plotTab", 0, 0, self.plot_tabs.count() - 1))
+        if self.pages.tabs is not None:
+            self.pages.tabs.setCurrentIndex(
+                read_int(s, "plotTab", 0, 0, self.pages.tabs.count() - 1)
+            )
         if self.model.entries:
             rids = list(self.model.entries)
             self.model.select(rids[read_int(s, "selected", 0, 0, MAX_RUNNERS - 1) % len(rids)])

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QRectF, Qt, Slot
 from PySide6.QtGui import QColor
 
 from app.theme import ThemeManager
+from app.widgets.describe import describe
 from app.widgets.plot_labels import WrappedTitle
 
 # Class colours for data points and the boundary image (Okabe-Ito order, colour-blind safe).
@@ -47,12 +48,12 @@ class BoundaryPicture(QObject):
     def __init__(self, theme: ThemeManager, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.theme = theme
-        self.plot = pg.PlotWidget()
-        self.plot.setObjectName("boundaryPlot")
-        self.plot.setAccessibleName("Decision boundary")
-        self.plot.setToolTip(
+        self.plot = describe(
+            pg.PlotWidget(),
+            "boundaryPlot",
+            "Decision boundary",
             "The class the network predicts at each point of the plane (paler = less sure), "
-            "with the data: filled dots are training points, rings are validation points"
+            "with the data: filled dots are training points, rings are validation points",
         )
         bp = self.plot.getPlotItem()
         bp.setAspectLocked(True)

@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QVBoxLayout, QWidget
 
 from app.plaintext import PlainLabel
 from app.settings import read_bytes
 from app.theme import ThemeManager
 from app.views.training_controls import swatch
 from app.views.training_plots import TrainingPlots, lane_label
+from app.widgets.describe import describe
 from app.widgets.plot_deck import PlotDeck
+from app.widgets.plot_pages import PlotPages
 
 log = logging.getLogger("gdsim.training")
 
@@ -27,17 +29,19 @@ class PlotArea(QWidget):
         super().__init__(parent)
         self.plots, self.theme = plots, theme
         self.splitters_restored = False
-        self.boundary_lane_combo = QComboBox(self)
-        self.boundary_lane_combo.setObjectName("boundaryLaneCombo")
-        self.boundary_lane_combo.setAccessibleName("Decision boundary of")
-        self.boundary_lane_combo.setToolTip("Whose network the decision boundary shows")
+        self.boundary_lane_combo = describe(
+            QComboBox(self),
+            "boundaryLaneCombo",
+            "Decision boundary of",
+            "Whose network the decision boundary shows",
+        )
         self.boundary_lane_label = PlainLabel("Boundary of", self)
         self.boundary_lane_label.setBuddy(self.boundary_lane_combo)
 
         loss_plot, acc_plot, boundary_plot = plots.widgets()
         # the loss plot (the one the lecture is about) gets the full height on the left; the
         # boundary (wider than tall for most data sets) and the accuracy share the right
-        self._boundary_box = box = QWidget(self)
+        box = QWidget(self)
         bl = QVBoxLayout(box)
         bl.setContentsMargins(0, 0, 0, 0)
         bl.setSpacing(2)
@@ -60,7 +64,9 @@ class PlotArea(QWidget):
         self.splitter.setObjectName("trainingSplitter")
         self.right_splitter = right.splitter
         self.right_splitter.setObjectName("trainingRightSplitter")
-        self.plot_tabs: QTabWidget | None = None  # made by add_plot_page()
+        self.pages = PlotPages(
+            right, box, "Decision boundary", "Decision boundary", "trainingPlotTabs"
+        )
         self._plot_widgets = (loss_plot, acc_plot, boundary_plot)
         for w in self._plot_widgets:
             w.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -70,17 +76,6 @@ class PlotArea(QWidget):
         self.fit_minimums()
         self.show_lanes([])
         self.boundary_lane_combo.currentIndexChanged.connect(self._on_lane)
-
-    def add_plot_page(self, widget: QWidget, title: str) -> None:
-        """Show ``widget`` as a page beside the decision boundary (tabs appear on first use)."""
-        if self.plot_tabs is None:
-            tabs = QTabWidget(self)
-            tabs.setObjectName("trainingPlotTabs")
-            tabs.setDocumentMode(True)
-            self._right.replaceItem(self._boundary_box, tabs, "Decision boundary")
-            tabs.addTab(self._boundary_box, "Decision boundary")
-            self.plot_tabs = tabs
-        self.plot_tabs.addTab(widget, title)
 
     @Slot(QWidget)
     def show_page(self, widget: QWidget) -> None:

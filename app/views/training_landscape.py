@@ -57,6 +57,7 @@ from app.tasks import BackgroundTask
 from app.theme import ThemeManager, get_theme
 from app.views.training_controls import ERROR_COLORS
 from app.widgets.contour_map import ContourMap
+from app.widgets.describe import describe
 from core.engine.training import WeightsSnapshot
 from core.errors import GdsimError, error_line
 from core.state.training import TrainingModel
@@ -134,14 +135,14 @@ class LandscapePage(QWidget):
         super().__init__(parent)
         self.setObjectName("landscapePage")
 
-        self.directions = QComboBox(self)
-        self.directions.setObjectName("landscapeDirections")
-        self.directions.setAccessibleName("Landscape directions")
-        self.directions.setToolTip(
+        self.directions = describe(
+            QComboBox(self),
+            "landscapeDirections",
+            "Landscape directions",
             "The plane through the weights: two random directions, filter-normalised as in Li "
             "et al., 2018 (scaled to each neuron's weights) but drawn from gdsim's own seeded "
             "generator (the run's seed), so not the paper's random numbers; or the two "
-            "directions the training path moved in most"
+            "directions the training path moved in most",
         )
         for key, text in DIRECTION_CHOICES:
             self.directions.addItem(text, key)
@@ -152,23 +153,23 @@ class LandscapePage(QWidget):
         )
         self.directions.setMinimumContentsLength(12)
 
-        self.grid = QSpinBox(self)
-        self.grid.setObjectName("landscapeGrid")
-        self.grid.setAccessibleName("Landscape grid size")
-        self.grid.setToolTip(
+        self.grid = describe(
+            QSpinBox(self),
+            "landscapeGrid",
+            "Landscape grid size",
             "Points per side of the grid: each point is one evaluation of the loss over the "
-            "training data (41 × 41 = 1681 networks)"
+            "training data (41 × 41 = 1681 networks)",
         )
         self.grid.setRange(*GRID_RANGE)
         self.grid.setValue(DEFAULT_GRID)
 
-        self.span = QDoubleSpinBox(self)
-        self.span.setObjectName("landscapeRange")
-        self.span.setAccessibleName("Landscape range")
-        self.span.setToolTip(
+        self.span = describe(
+            QDoubleSpinBox(self),
+            "landscapeRange",
+            "Landscape range",
             "How far the plane reaches each way from the current weights: ±1 along a random "
             f"direction is one weight norm per neuron; auto: ±{DEFAULT_RANDOM_SPAN:g} for random "
-            "directions, the whole path for PCA"
+            "directions, the whole path for PCA",
         )
         self.span.setRange(0.0, SPAN_MAX)
         self.span.setDecimals(2)
@@ -177,47 +178,53 @@ class LandscapePage(QWidget):
         self.span.setPrefix("± ")
         self.span.setValue(0.0)
 
-        self.compute_button = QPushButton("Compute landscape", self)
-        self.compute_button.setObjectName("computeLandscapeButton")
-        self.compute_button.setAccessibleName("Compute the loss landscape")
-        self.compute_button.setToolTip(
+        self.compute_button = describe(
+            QPushButton("Compute landscape", self),
+            "computeLandscapeButton",
+            "Compute the loss landscape",
             "Copy the current weights (training goes on) and compute the loss on the plane "
-            "through them, in the background"
+            "through them, in the background",
         )
-        self.cancel_button = QPushButton("Cancel", self)
-        self.cancel_button.setObjectName("cancelLandscapeButton")
-        self.cancel_button.setAccessibleName("Cancel the loss landscape")
-        self.cancel_button.setToolTip("Stop computing the landscape (the last picture stays)")
+        self.cancel_button = describe(
+            QPushButton("Cancel", self),
+            "cancelLandscapeButton",
+            "Cancel the loss landscape",
+            "Stop computing the landscape (the last picture stays)",
+        )
         self.cancel_button.setEnabled(False)
 
-        self.progress = QProgressBar(self)
-        self.progress.setObjectName("landscapeProgress")
-        self.progress.setAccessibleName("Loss landscape progress")
-        self.progress.setToolTip("Rows of the grid evaluated so far")
+        self.progress = describe(
+            QProgressBar(self),
+            "landscapeProgress",
+            "Loss landscape progress",
+            "Rows of the grid evaluated so far",
+        )
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
 
-        self.title = PlainLabel("Loss landscape · not computed yet", self)
-        self.title.setObjectName("landscapeTitle")
-        self.title.setAccessibleName("Loss landscape title")
+        self.title = describe(
+            PlainLabel("Loss landscape · not computed yet", self),
+            "landscapeTitle",
+            "Loss landscape title",
+        )
         self.title.setWordWrap(True)
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
-        self.map = ContourMap(self, bands=14, theme=theme)
-        self.map.setObjectName("landscapeMap")
-        self.map.setAccessibleName("Loss landscape contour map")
-        self.map.setToolTip(MAP_TOOLTIP)
+        self.map = describe(
+            ContourMap(self, bands=14, theme=theme),
+            "landscapeMap",
+            "Loss landscape contour map",
+            MAP_TOOLTIP,
+        )
         self.map.setMinimumSize(160, 120)
         self.map.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         pi = self.map.getPlotItem()
         pi.setLabel("bottom", "a (along d1)")
         pi.setLabel("left", "b (along d2)")
 
-        self.message = PlainLabel("", self)
-        self.message.setObjectName("landscapeMessage")
-        self.message.setAccessibleName("Loss landscape message")
+        self.message = describe(PlainLabel("", self), "landscapeMessage", "Loss landscape message")
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.setVisible(False)
@@ -264,9 +271,7 @@ class LandscapePage(QWidget):
         lay.addWidget(self.title)
         lay.addWidget(self.map, 1)
         lay.addWidget(self.message)
-        self.scroll = QScrollArea(self)
-        self.scroll.setObjectName("landscapeScroll")
-        self.scroll.setAccessibleName("Loss landscape page")
+        self.scroll = describe(QScrollArea(self), "landscapeScroll", "Loss landscape page")
         self.scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.scroll.setWidgetResizable(True)

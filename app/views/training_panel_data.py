@@ -21,6 +21,7 @@ from app.settings import read_float, read_int, read_str
 from app.theme import get_theme
 from app.views.training_boundary import class_color
 from app.views.training_panel_parts import Quiet, Section, header
+from app.widgets.describe import add_item, describe
 from app.widgets.form_rows import retire_rows
 from core.engine.datasets import (
     MAX_SAMPLES,
@@ -48,9 +49,12 @@ class DataPreview(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("datasetPreview")
-        self.setAccessibleName("Data set preview")
-        self.setToolTip("The data the network will learn, one colour per class")
+        describe(
+            self,
+            "datasetPreview",
+            "Data set preview",
+            "The data the network will learn, one colour per class",
+        )
         self.setMinimumHeight(90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.data: GeneratedData | None = None
@@ -96,8 +100,7 @@ class DataPreview(QWidget):
 
 
 def _spin(spin, name: str, tip: str) -> None:
-    spin.setObjectName(name)
-    spin.setAccessibleName(name.removesuffix("Spin").capitalize())
+    describe(spin, name, name.removesuffix("Spin").capitalize())
     spin.setKeyboardTracking(False)
     spin.setToolTip(tip)
 
@@ -112,20 +115,15 @@ class DataSection(Section):
         self.preview_data: GeneratedData | None = None
         lay.addWidget(header("Data", panel))
         form = QFormLayout()
-        self.dataset_combo = QComboBox(panel)
-        self.dataset_combo.setObjectName("datasetCombo")
-        self.dataset_combo.setAccessibleName("Data set")
-        self.dataset_combo.setToolTip(
+        self.dataset_combo = describe(
+            QComboBox(panel),
+            "datasetCombo",
+            "Data set",
             "The 2-D points the network learns to classify; harder shapes need a bigger network "
-            "and more epochs (applies on Reset)"
+            "and more epochs (applies on Reset)",
         )
         for name in dataset_names():
-            self.dataset_combo.addItem(name, name)
-            self.dataset_combo.setItemData(
-                self.dataset_combo.count() - 1,
-                get_dataset(name).description,
-                Qt.ItemDataRole.ToolTipRole,
-            )
+            add_item(self.dataset_combo, name, name, get_dataset(name).description)
         form.addRow(self.label("Data set", self.dataset_combo), self.dataset_combo)
         self.preview = DataPreview(panel)
         form.addRow(self.preview)
@@ -190,9 +188,9 @@ class DataSection(Section):
         retire_rows(self.options_form, self._retired)
         self.option_spins = {}
         for opt in get_dataset(name).options:
-            spin = QSpinBox(self.panel)
-            spin.setObjectName(f"datasetOption_{opt.name}")
-            spin.setAccessibleName(opt.name.capitalize())
+            spin = describe(
+                QSpinBox(self.panel), f"datasetOption_{opt.name}", opt.name.capitalize()
+            )
             spin.setRange(opt.low, opt.high)
             spin.setValue(opt.default)
             spin.setKeyboardTracking(False)

@@ -26,6 +26,7 @@ from app.settings import read_str_list
 from app.theme import get_theme
 from app.views.training_panel_parts import Quiet, Section, header, show_error, swatch
 from app.views.training_plots import lane_label
+from app.widgets.describe import add_item, describe
 from app.widgets.hparam_form import HParamForm
 from core.engine.optimizers import OptimizerSpec, get_optimizer, optimizer_names, parse_spec
 from core.errors import GdsimError, error_line
@@ -61,12 +62,12 @@ class RaceSection(Section):
         self.specs: list[OptimizerSpec] = [parse_spec(DEFAULT_SPEC)]
         self.current = 0
         lay.addWidget(header("Optimizer", panel))
-        self.race_list = QListWidget(panel)
-        self.race_list.setObjectName("raceList")
-        self.race_list.setAccessibleName("Optimizers training side by side")
-        self.race_list.setToolTip(
+        self.race_list = describe(
+            QListWidget(panel),
+            "raceList",
+            "Optimizers training side by side",
             "Each entry trains its own copy of the same network from the same weights on the "
-            "same batches, so the curves compare the optimizers alone; select one to edit it"
+            "same batches, so the curves compare the optimizers alone; select one to edit it",
         )
         self.race_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.race_list.setItemDelegate(_ViewportWidthDelegate(self.race_list))
@@ -76,16 +77,9 @@ class RaceSection(Section):
         lay.addWidget(self.race_list)
         self._build_buttons(lay)
         opt_form = QFormLayout()
-        self.optimizer_combo = QComboBox(panel)
-        self.optimizer_combo.setObjectName("optimizerCombo")
-        self.optimizer_combo.setAccessibleName("Optimizer")
+        self.optimizer_combo = describe(QComboBox(panel), "optimizerCombo", "Optimizer")
         for name in optimizer_names():
-            self.optimizer_combo.addItem(name, name)
-            self.optimizer_combo.setItemData(
-                self.optimizer_combo.count() - 1,
-                get_optimizer(name).description,
-                Qt.ItemDataRole.ToolTipRole,
-            )
+            add_item(self.optimizer_combo, name, name, get_optimizer(name).description)
         self.optimizer_combo.setToolTip(
             "The torch.optim rule that turns each batch's gradient into a weight update for "
             "the selected entry (applies on Reset; its settings below apply live)"
@@ -107,25 +101,27 @@ class RaceSection(Section):
     def _build_buttons(self, lay: QVBoxLayout) -> None:
         panel = self.panel
         row = QGridLayout()
-        self.race_add_combo = QComboBox(panel)
-        self.race_add_combo.setObjectName("raceAddCombo")
-        self.race_add_combo.setAccessibleName("Optimizer to add")
-        self.race_add_combo.setToolTip(
-            "An optimizer to race against the ones in the list: pick it, then 'Add to race'"
+        self.race_add_combo = describe(
+            QComboBox(panel),
+            "raceAddCombo",
+            "Optimizer to add",
+            "An optimizer to race against the ones in the list: pick it, then 'Add to race'",
         )
         for name in optimizer_names():
             self.race_add_combo.addItem(name, name)
-        self.add_race_button = QPushButton("Add to race", panel)
-        self.add_race_button.setObjectName("addRaceButton")
-        self.add_race_button.setAccessibleName("Add optimizer to race")
-        self.add_race_button.setToolTip(
+        self.add_race_button = describe(
+            QPushButton("Add to race", panel),
+            "addRaceButton",
+            "Add optimizer to race",
             "Train one more identical network with this optimizer, side by side, each with its "
-            "own curve (applies on Reset)"
+            "own curve (applies on Reset)",
         )
-        self.remove_race_button = QPushButton("Remove", panel)
-        self.remove_race_button.setObjectName("removeRaceButton")
-        self.remove_race_button.setAccessibleName("Remove optimizer from race")
-        self.remove_race_button.setToolTip("Stop racing the selected optimizer (applies on Reset)")
+        self.remove_race_button = describe(
+            QPushButton("Remove", panel),
+            "removeRaceButton",
+            "Remove optimizer from race",
+            "Stop racing the selected optimizer (applies on Reset)",
+        )
         # Remove under Add, as in the Surfaces panel: three in a row made the panel ~420 px
         # wide at 200 % zoom, more than it may take of a 1024 px window
         row.addWidget(self.race_add_combo, 0, 0)

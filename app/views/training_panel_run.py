@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QSettings, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from app.settings import read_bool, read_int, read_str
 from app.views.training_panel_parts import Quiet, Section, header, show_error
+from app.widgets.describe import add_item, describe
 from core.engine.devices import available_devices, resolve_device
 from core.engine.schedulers import get_scheduler, parse_scheduler, scheduler_names
 from core.engine.training import ACTIVATIONS, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_PATIENCE, parse_hidden
@@ -31,9 +32,7 @@ AUTO_DEVICE = "auto"
 def _int_spin(
     panel: QWidget, name: str, accessible: str, span: tuple[int, int], value: int, tip: str
 ):
-    spin = QSpinBox(panel)
-    spin.setObjectName(name)
-    spin.setAccessibleName(accessible)
+    spin = describe(QSpinBox(panel), name, accessible)
     spin.setRange(*span)
     spin.setValue(value)
     spin.setKeyboardTracking(False)
@@ -51,19 +50,17 @@ class ModelSection(Section):
         super().__init__(panel, quiet)
         lay.addWidget(header("Model", panel))
         form = QFormLayout()
-        self.hidden_edit = QLineEdit("16,16", panel)
-        self.hidden_edit.setObjectName("hiddenEdit")
-        self.hidden_edit.setAccessibleName("Hidden layers")
-        self.hidden_edit.setToolTip(
+        self.hidden_edit = describe(
+            QLineEdit("16,16", panel),
+            "hiddenEdit",
+            "Hidden layers",
             "Neurons per hidden layer, e.g. 16,16 (empty: a linear model); wider and deeper "
-            "networks can bend the boundary more (applies on Reset)"
+            "networks can bend the boundary more (applies on Reset)",
         )
         form.addRow(self.label("Hidden layers", self.hidden_edit), self.hidden_edit)
         self.hidden_error = self.error_label("hiddenError")
         form.addRow(self.hidden_error)
-        self.activation_combo = QComboBox(panel)
-        self.activation_combo.setObjectName("activationCombo")
-        self.activation_combo.setAccessibleName("Activation")
+        self.activation_combo = describe(QComboBox(panel), "activationCombo", "Activation")
         for name in ACTIVATIONS:
             self.activation_combo.addItem(name, name)
         self.activation_combo.setToolTip(
@@ -140,25 +137,20 @@ class ScheduleSection(Section):
     def __init__(self, panel: QWidget, quiet: Quiet, lay: QVBoxLayout) -> None:
         super().__init__(panel, quiet)
         form = QFormLayout()
-        self.scheduler_combo = QComboBox(panel)
-        self.scheduler_combo.setObjectName("schedulerCombo")
-        self.scheduler_combo.setAccessibleName("Learning-rate scheduler")
+        self.scheduler_combo = describe(
+            QComboBox(panel), "schedulerCombo", "Learning-rate scheduler"
+        )
         self.scheduler_combo.addItem("none", None)
         for name in scheduler_names():
-            self.scheduler_combo.addItem(name, name)
-            self.scheduler_combo.setItemData(
-                self.scheduler_combo.count() - 1,
-                get_scheduler(name).description,
-                Qt.ItemDataRole.ToolTipRole,
-            )
+            add_item(self.scheduler_combo, name, name, get_scheduler(name).description)
         self.scheduler_combo.setToolTip(
             "Changes the learning rate during the run (e.g. lower it every few epochs) so "
             "training can settle into a minimum (applies on Reset)"
         )
         form.addRow(self.label("Scheduler", self.scheduler_combo), self.scheduler_combo)
-        self.scheduler_edit = QLineEdit(panel)
-        self.scheduler_edit.setObjectName("schedulerSpecEdit")
-        self.scheduler_edit.setAccessibleName("Scheduler SPEC with arguments")
+        self.scheduler_edit = describe(
+            QLineEdit(panel), "schedulerSpecEdit", "Scheduler SPEC with arguments"
+        )
         self.scheduler_edit.setPlaceholderText("or type one: LambdaLR(lr_lambda='0.95^epoch')")
         self.scheduler_edit.setToolTip(
             "A scheduler with its arguments, as in a session file or gdsim train --scheduler: "
@@ -189,9 +181,7 @@ class ScheduleSection(Section):
         if index < 0 and not spec.kwargs and spec.parts is None:
             index = self.scheduler_combo.findData(spec.name)
         if index < 0:  # a scheduler with arguments: offer exactly that one
-            self.scheduler_combo.addItem(text, text)
-            index = self.scheduler_combo.count() - 1
-            self.scheduler_combo.setItemData(index, text, Qt.ItemDataRole.ToolTipRole)
+            index = add_item(self.scheduler_combo, text, text, text)
         self.scheduler_combo.setCurrentIndex(index)
 
     def _on_typed(self) -> None:
@@ -257,20 +247,20 @@ class RunSection(Section):
         )  # fmt: skip
         self.patience_spin.setSpecialValueText("off")
         form.addRow(self.label("Patience", self.patience_spin), self.patience_spin)
-        self.stop_early_check = QCheckBox("Stop early", panel)
-        self.stop_early_check.setObjectName("stopEarlyCheck")
-        self.stop_early_check.setAccessibleName("Stop early")
-        self.stop_early_check.setToolTip(
+        self.stop_early_check = describe(
+            QCheckBox("Stop early", panel),
+            "stopEarlyCheck",
+            "Stop early",
             "Early stopping: end training when validation has not improved for 'patience' "
-            "epochs, instead of overfitting further (applies on Reset)"
+            "epochs, instead of overfitting further (applies on Reset)",
         )
         form.addRow(self.stop_early_check)
-        self.device_combo = QComboBox(panel)
-        self.device_combo.setObjectName("deviceCombo")
-        self.device_combo.setAccessibleName("Device")
-        self.device_combo.setToolTip(
+        self.device_combo = describe(
+            QComboBox(panel),
+            "deviceCombo",
+            "Device",
             "Where the network trains: the numbers are the same, only the speed differs; "
-            "changing it mid-run moves the run between two batches"
+            "changing it mid-run moves the run between two batches",
         )
         form.addRow(self.label("Device", self.device_combo), self.device_combo)
         lay.addLayout(form)
@@ -305,11 +295,7 @@ class RunSection(Section):
             for d in available_devices():
                 suffix = "" if d.description.endswith(f"({d.name})") else f" · {d.description}"
                 text = d.name + suffix + ("" if d.available else " (not available)")
-                combo.addItem(text, d.name)
-                row = combo.count() - 1
-                combo.setItemData(
-                    row, d.reason or f"Train on {d.description}", Qt.ItemDataRole.ToolTipRole
-                )
+                row = add_item(combo, text, d.name, d.reason or f"Train on {d.description}")
                 if not d.available:
                     model.item(row).setEnabled(False)
             # last, after the devices themselves: "auto" is what a session written for any
@@ -318,13 +304,13 @@ class RunSection(Section):
                 best = str(resolve_device(AUTO_DEVICE))
             except GdsimError:
                 best = "cpu"
-            combo.addItem(f"auto (best here: {best})", AUTO_DEVICE)
-            combo.setItemData(
-                combo.count() - 1,
+            add_item(
+                combo,
+                f"auto (best here: {best})",
+                AUTO_DEVICE,
                 "The best device of the machine it runs on: a CUDA GPU, else an Apple GPU, "
                 f"else the CPU (here: {best}); a session saved with it uses a GPU wherever "
                 "there is one",
-                Qt.ItemDataRole.ToolTipRole,
             )
             combo.setCurrentIndex(max(0, combo.findData(current or "cpu")))
 
@@ -389,18 +375,18 @@ class DisplaySection(Section):
     def __init__(self, panel: QWidget, quiet: Quiet, lay: QVBoxLayout) -> None:
         super().__init__(panel, quiet)
         lay.addWidget(header("Display", panel))
-        self.log_check = QCheckBox("Log-scale loss axis", panel)
-        self.log_check.setObjectName("lossLogCheck")
-        self.log_check.setAccessibleName("Log-scale loss axis")
+        self.log_check = describe(
+            QCheckBox("Log-scale loss axis", panel), "lossLogCheck", "Log-scale loss axis"
+        )
         self.log_check.setChecked(True)
         self.log_check.setToolTip(
             "Show the loss on a log scale, where late, small improvements stay visible "
             "(display only)"
         )
         lay.addWidget(self.log_check)
-        self.raw_check = QCheckBox("Per-batch loss", panel)
-        self.raw_check.setObjectName("rawLossCheck")
-        self.raw_check.setAccessibleName("Show per-batch loss")
+        self.raw_check = describe(
+            QCheckBox("Per-batch loss", panel), "rawLossCheck", "Show per-batch loss"
+        )
         self.raw_check.setChecked(True)
         self.raw_check.setToolTip(
             "Show every batch's loss (faint) under the smoothed curve: the noise is what "

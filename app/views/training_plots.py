@@ -40,6 +40,7 @@ from app.views.training_series import (
     style_item,
 )
 from app.widgets.curve_buffer import CurveBuffer
+from app.widgets.describe import describe
 from app.widgets.plot_labels import TidyAxis
 
 EMA = 0.9  # smoothing of the per-batch loss (weight of the past)
@@ -224,21 +225,25 @@ class TrainingPlots(QObject):
         super().__init__(parent)
         self.theme = theme or get_theme()
         # log axes whose minor labels crowd at 200 % zoom: labels that would overlap are left out
-        self.loss_plot = pg.PlotWidget(axisItems={"left": TidyAxis("left")})
-        self.loss_plot.setObjectName("lossPlot")
-        self.loss_plot.setAccessibleName("Loss curves")
-        self.loss_plot.setToolTip(LOSS_TOOLTIP)
-        self.acc_plot = pg.PlotWidget()
-        self.acc_plot.setObjectName("accuracyPlot")
-        self.acc_plot.setAccessibleName("Accuracy curves")
-        self.acc_plot.setToolTip(
-            "Share of points classified correctly after each epoch: validation (hollow dots, "
-            "the honest number) and training (filled dots), coloured as in the loss plot"
+        self.loss_plot = describe(
+            pg.PlotWidget(axisItems={"left": TidyAxis("left")}),
+            "lossPlot",
+            "Loss curves",
+            LOSS_TOOLTIP,
         )
-        self.lr_plot = pg.PlotWidget(axisItems={"left": TidyAxis("left")})
-        self.lr_plot.setObjectName("trainingLrPlot")
-        self.lr_plot.setAccessibleName("Learning rate against epoch for every optimizer")
-        self.lr_plot.setToolTip(LR_TOOLTIP)
+        self.acc_plot = describe(
+            pg.PlotWidget(),
+            "accuracyPlot",
+            "Accuracy curves",
+            "Share of points classified correctly after each epoch: validation (hollow dots, "
+            "the honest number) and training (filled dots), coloured as in the loss plot",
+        )
+        self.lr_plot = describe(
+            pg.PlotWidget(axisItems={"left": TidyAxis("left")}),
+            "trainingLrPlot",
+            "Learning rate against epoch for every optimizer",
+            LR_TOOLTIP,
+        )
         self.boundary = BoundaryPicture(self.theme, self)
         # what the view lays out and tests read
         self.boundary_plot, self.boundary_title = self.boundary.plot, self.boundary.title

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QProgressBar, QWidget
 
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, get_theme
+from app.widgets.describe import describe
 from core.state.training import TrainingModel
 
 PROGRESS_EVERY_S = 0.1
@@ -22,9 +23,12 @@ class ProgressLine(QProgressBar):
         super().__init__(parent)
         self.model = model
         self._shown_t = -1e9
-        self.setObjectName("epochProgress")
-        self.setAccessibleName("Training progress")
-        self.setToolTip("Epochs and batches done: one epoch is one pass over the data")
+        describe(
+            self,
+            "epochProgress",
+            "Training progress",
+            "Epochs and batches done: one epoch is one pass over the data",
+        )
         self.setTextVisible(True)
         self.setRange(0, 1)
         self.setValue(0)
@@ -51,8 +55,7 @@ class MessageLine(PlainLabel):
     def __init__(self, model: TrainingModel, parent: QWidget | None = None) -> None:
         super().__init__("", parent)
         self.model = model
-        self.setObjectName("trainMessage")
-        self.setAccessibleName("Training message")
+        describe(self, "trainMessage", "Training message")
         self.setWordWrap(True)
         self.setVisible(False)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

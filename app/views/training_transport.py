@@ -13,6 +13,7 @@ from app.plaintext import PlainLabel, RichLabel, esc
 from app.theme import get_theme
 from app.views.training_controls import TrainingControls
 from app.views.training_status import MessageLine
+from app.widgets.describe import describe
 from app.widgets.slider_spin import LogSliderSpin
 from core.engine.optimizers import get_optimizer
 from core.errors import GdsimError, error_line
@@ -22,14 +23,6 @@ LR_SEND_MS = 60  # a slider drag sends at most ~16 lr changes a second
 BAR_GAP = 12  # px between the transport buttons and the learning rate on one row
 LR_LABEL, LR_LABEL_SHORT = "Learning rate", "lr"  # the short one when the window is narrow
 RESET_TIP = "Start over from the same initial weights, applying any changed settings (R)"
-
-
-def _button(text: str, name: str, accessible: str, tip: str, parent: QWidget) -> QPushButton:
-    b = QPushButton(text, parent)
-    b.setObjectName(name)
-    b.setAccessibleName(accessible)
-    b.setToolTip(tip)
-    return b
 
 
 class TransportBar(QWidget):
@@ -49,16 +42,17 @@ class TransportBar(QWidget):
         self._setting_lr = False
         self._lr_error = ""  # the message a refused lr entry showed (cleared by a good one)
         self._lr_pending: tuple[int, float] | None = None
-        self.run_button = _button(
-            "Start", "trainRunButton", "Start or pause training",
-            "Start training, or pause it between two batches (Space)", self,
+        self.run_button = describe(
+            QPushButton("Start", self), "trainRunButton", "Start or pause training",
+            "Start training, or pause it between two batches (Space)",
         )  # fmt: skip
-        self.step_button = _button(
-            "Step", "trainStepButton", "Train one batch",
+        self.step_button = describe(
+            QPushButton("Step", self), "trainStepButton", "Train one batch",
             "Train exactly one batch: one forward pass, one backward pass, one optimizer.step() "
-            "(S or →)", self,
+            "(S or →)",
         )  # fmt: skip
-        self.reset_button = _button("Reset", "trainResetButton", "Reset training", RESET_TIP, self)
+        reset = QPushButton("Reset", self)
+        self.reset_button = describe(reset, "trainResetButton", "Reset training", RESET_TIP)
         self._build_lr()
         self._build_rows()
         self.lr_send_timer = QTimer(self)
@@ -95,11 +89,12 @@ class TransportBar(QWidget):
         c.setCheck(lr_info.check)
         c.setLabel(LR_LABEL)
         c.setObjectNames("trainLrSlider", "trainLrSpin")
-        c.setObjectName("trainLr")
-        c.setAccessibleName("Learning rate")
-        c.setToolTip(
+        describe(
+            c,
+            "trainLr",
+            "Learning rate",
             "How big a step the optimizer takes along the negative gradient; too small crawls, "
-            "too large oscillates or diverges — applies live, from the next batch"
+            "too large oscillates or diverges — applies live, from the next batch",
         )
         self.lr_label.setBuddy(c.spin)
         self.lr_label.setToolTip(c.toolTip())

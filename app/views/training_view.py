@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, QTimer, Signal, Slot
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import QHBoxLayout, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from app.theme import get_theme
 from app.views.training_controls import TrainingControls
@@ -61,6 +61,7 @@ class TrainingView(QWidget):
         self.transport = TransportBar(self.model, self.controls, self.message, self)
         self.progress = ProgressLine(self.model, self)
         self.area = PlotArea(self.plots, self.theme, self)
+        self.pages = self.area.pages  # tool pages beside the decision boundary
         self.drawing = RunDrawing(self.model, self.plots, self.area, self.message)
         t, a = self.transport, self.area
         self.run_button, self.step_button, self.reset_button = (
@@ -123,11 +124,7 @@ class TrainingView(QWidget):
 
     def add_plot_page(self, widget: QWidget, title: str) -> None:
         """Show ``widget`` as a page beside the decision boundary (tabs appear on first use)."""
-        self.area.add_plot_page(widget, title)
-
-    @property
-    def plot_tabs(self) -> QTabWidget | None:
-        return self.area.plot_tabs
+        self.pages.add(widget, title)
 
     # -- the view interface ----------------------------------------------------------------
     def status_text(self) -> str:

@@ -151,14 +151,19 @@ def build_mlp(
         width = h
     layers.append(nn.utils.skip_init(nn.Linear, width, n_classes))
     model = nn.Sequential(*layers)
-    gen = torch.Generator().manual_seed(int(seed))
+    init_like_pytorch(model, int(seed))
+    return model
+
+
+def init_like_pytorch(model, seed):
+    """PyTorch's default initialisation, drawn from a seeded generator: the same start every time."""
+    gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for layer in model:
             if isinstance(layer, nn.Linear):
                 nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=gen)
                 bound = 1.0 / math.sqrt(layer.in_features)
                 nn.init.uniform_(layer.bias, -bound, bound, generator=gen)
-    return model
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,17 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from core.engine.commands import (
-    Command,
-    Pause,
-    RequestBoundary,
-    RequestWeights,
-    Reset,
-    Resume,
-    SetDevice,
-    SetHparams,
-    Step,
-)
+from core.engine import commands as cmd
 from core.engine.devices import resolve_device
 from core.engine.optimizers import parse_spec
 from core.engine.training import (
@@ -67,7 +57,7 @@ class Runner(Protocol):
 
     def launch(self, config: TrainConfig) -> None: ...
     def shutdown(self, timeout_ms: int = 900) -> bool: ...
-    def send(self, command: Command) -> None: ...
+    def send(self, command: cmd.Command) -> None: ...
     def drain(self) -> Update | None: ...
 
 
@@ -226,7 +216,7 @@ class TrainingModel:
         self.cleared.emit(True)
         if self.runner.alive and not self.awaiting_reset:
             try:
-                self.runner.send(SetDevice(name))
+                self.runner.send(cmd.SetDevice(name))
             except GdsimError as exc:
                 self.message.emit(error_line(exc), True)
 
@@ -261,7 +251,7 @@ class TrainingModel:
         if session.training is None:
             return
         if self.state == "running":
-            self.runner.send(Pause())
+            self.runner.send(cmd.Pause())
             self._set_state("paused")
         self._config, self._invalid, self._note = session.training, "", ""
         self.config_loaded.emit(session.training)
@@ -286,7 +276,7 @@ class TrainingModel:
             cmds.remove("start") if "start" in cmds else cmds.append("start")
             return
         if self.state == "running":
-            self.runner.send(Pause())
+            self.runner.send(cmd.Pause())
             self._set_state("paused")
             return
         if self.state in DONE:
@@ -295,7 +285,7 @@ class TrainingModel:
         if not self.ensure_engine():
             return
         self.cleared.emit(True)
-        self.runner.send(Resume())
+        self.runner.send(cmd.Resume())
         self._set_state("running")
 
     def step_once(self) -> None:
@@ -308,7 +298,7 @@ class TrainingModel:
             return
         if not self._device_ok() or not self.ensure_engine():
             return
-        self.runner.send(Step(1))
+        self.runner.send(cmd.Step(1))
         self._set_state("paused")
 
     def reset(self, then: str | None = None) -> None:
@@ -324,11 +314,11 @@ class TrainingModel:
                 return
             self._launch(config)
             if then == "start":
-                self.runner.send(Resume())
+                self.runner.send(cmd.Resume())
                 self._set_state("running")
             return
         try:
-            self.runner.send(Reset(config))
+            self.runner.send(cmd.Reset(config))
         except GdsimError as exc:
             self.message.emit(error_line(exc), True)
             return
@@ -378,19 +368,19 @@ class TrainingModel:
         if self.lane_optimizers[lane] != parse_spec(specs[lane]).name:
             return  # a different optimizer is pending: its settings apply on Reset
         try:
-            self.runner.send(SetHparams(lane, changes))
+            self.runner.send(cmd.SetHparams(lane, changes))
         except GdsimError as exc:
             self.message.emit(error_line(exc), True)
 
     def request_boundary(self, grid: int, lanes: list[int]) -> None:
-        self.runner.send(RequestBoundary(grid, tuple(lanes)))
+        self.runner.send(cmd.RequestBoundary(grid, tuple(lanes)))
 
     def request_weights(self, lane: int) -> Any:
         """A future of ``lane``'s weights and path (None before anything could be trained);
         GdsimError for a lane the run does not have."""
         if not self.runner.alive or self.runner.engine is None:
             return None
-        command = RequestWeights(lane)
+        command = cmd.RequestWeights(lane)
         self.runner.send(command)
         return command.future
 
@@ -552,10 +542,10 @@ class TrainingModel:
             self.send_hparams(lane, changes)
         for command in after.commands:
             if command == "start" and self.state != "running":
-                self.runner.send(Resume())
+                self.runner.send(cmd.Resume())
                 self._set_state("running")
             elif command == "step":
-                self.runner.send(Step(1))
+                self.runner.send(cmd.Step(1))
                 self._set_state("paused")
 
     def _set_state(self, state: str) -> None:

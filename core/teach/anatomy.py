@@ -535,6 +535,24 @@ def picture(
     )
 
 
+def recorded_picture(runner: Any, anatomy: Any) -> Picture:
+    """The picture of ``runner``'s last recorded step (``anatomy``: its race Anatomy)."""
+    a = anatomy
+    return picture(
+        runner.spec.name,
+        runner.spec.hparams(),
+        point=a.point_before,
+        gradient=a.gradient,
+        update=a.update,
+        state=a.state,
+        lr=a.lr,
+        loss_before=a.loss_before,
+        loss_after=a.loss_after,
+        step=a.step,
+        state_before=a.state_before,
+    )
+
+
 def _term_lines(terms: tuple[Term, ...]) -> list[tuple[str, str]]:
     """Each factor of the update as a row, then how they combine: the rows multiply out to
     the update row (to the 4 digits shown)."""

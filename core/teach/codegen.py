@@ -775,19 +775,15 @@ x_val, y_val = x_all[val_idx].to(device), y_all[val_idx].to(device)
 
 
 # --- The model ------------------------------------------------------------------------------
+<<INIT_MODEL>>
+
+
 def make_model():
     """A small MLP: one score per class (CrossEntropyLoss applies the softmax)."""
     model = nn.Sequential(
 <<LAYERS>>
     )
-    # PyTorch's default initialisation, drawn from a seeded generator: the same start every time
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for layer in model:
-            if isinstance(layer, nn.Linear):
-                nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=gen)
-                bound = 1.0 / math.sqrt(layer.in_features)
-                nn.init.uniform_(layer.bias, -bound, bound, generator=gen)
+    init_like_pytorch(model, seed)
     return model
 
 
@@ -952,7 +948,7 @@ def training_script(config: Any, log_every: int = 100) -> str:
     another), printing what ``gdsim train --log-every`` prints. Losses agree to float32 rounding:
     the engine evaluates validation and training points in one pass."""
     from core.engine.datasets import get_dataset, split
-    from core.engine.training import TrainConfig, _positive_int, get_activation
+    from core.engine.training import TrainConfig, _positive_int, get_activation, init_like_pytorch
 
     if not isinstance(config, TrainConfig):
         raise GdsimError(f"training_script needs a TrainConfig, got {type(config).__name__}")
@@ -1080,6 +1076,7 @@ def training_script(config: Any, log_every: int = 100) -> str:
         .replace("<<N_VAL>>", str(n_val))
         .replace("<<SAMPLES>>", str(params["samples"]))
         .replace("<<LAYERS>>", "\n".join(layer_lines))
+        .replace("<<INIT_MODEL>>", "\n\n\n".join(_engine_source(init_like_pytorch)[1]))
         .replace("<<TRAIN_ARGS>>", train_args)
         .replace("<<PREFIX>>", 'f"[{name}] "' if race else '""')
         .replace("<<EARLY_INIT>>", early_init)

@@ -87,6 +87,29 @@ class LandscapeSlice:
         return (0.0, 0.0)
 
 
+@dataclass(frozen=True, eq=False)
+class LossPlane:
+    """Where a grid of losses is evaluated: ``loss_fn(f(x; θ + a·d1 + b·d2), y)`` for each ``a``
+    in ``xs`` and ``b`` in ``ys``, θ = ``weights`` (``model`` only supplies the architecture)."""
+
+    model: nn.Module
+    weights: np.ndarray
+    d1: np.ndarray
+    d2: np.ndarray
+    x: torch.Tensor
+    y: torch.Tensor
+    xs: np.ndarray
+    ys: np.ndarray
+    loss_fn: LossFn = F.cross_entropy
+
+    def vectors(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """θ, d1 and d2 as float32 tensors of their own (the arrays stay untouched)."""
+        return tuple(  # type: ignore[return-value]
+            torch.from_numpy(np.asarray(v, np.float32).copy())
+            for v in (self.weights, self.d1, self.d2)
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # Directions
 # --------------------------------------------------------------------------------------------
@@ -332,18 +355,7 @@ def _networks_per_chunk(points: int, widest: int, cache_bytes: int) -> int:
     return max(1, cache_bytes // (4 * points * widest))
 
 
-def loss_rows(
-    model: nn.Module,
-    weights: np.ndarray,
-    d1: np.ndarray,
-    d2: np.ndarray,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    xs: np.ndarray,
-    ys: np.ndarray,
-    loss_fn: LossFn = F.cross_entropy,
-    chunk_bytes: int | None = None,
-) -> Iterator[tuple[int, np.ndarray]]:
+def loss_rows(plane: LossPlane, chunk_bytes: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(j, row)`` with ``row[i] = loss_fn(f(x; θ + xs[i]·d1 + ys[j]·d2), y)``, j = 0..
 
     ``model`` only supplies the architecture (its parameters are replaced; it is put in eval
@@ -351,15 +363,14 @@ def loss_rows(
     activations; any other model under ``vmap`` (:func:`vmap_loss_rows`). ``chunk_bytes``
     overrides the chunk's memory. Stop iterating to cancel between rows.
     """
+    model, x, xs, ys = plane.model, plane.x, plane.xs, plane.ys
     layers = _mlp_layers(model)
     if layers is None:
-        yield from vmap_loss_rows(
-            model, weights, d1, d2, x, y, xs, ys, loss_fn, chunk_bytes or CHUNK_BYTES
-        )
+        yield from vmap_loss_rows(plane, chunk_bytes or CHUNK_BYTES)
         return
     model.eval()
-    vectors = tuple(torch.from_numpy(np.asarray(v, np.float32).copy()) for v in (weights, d1, d2))
-    grid = _GridMLP(layers, vectors, x, y, loss_fn)  # type: ignore[arg-type]
+    vectors = plane.vectors()
+    grid = _GridMLP(layers, vectors, x, plane.y, plane.loss_fn)  # type: ignore[arg-type]
     n = len(xs)
     xs_t = torch.as_tensor(np.asarray(xs), dtype=torch.float32)
     ys_t = torch.as_tensor(np.asarray(ys), dtype=torch.float32)
@@ -382,22 +393,12 @@ def loss_rows(
 
 
 def vmap_loss_rows(
-    model: nn.Module,
-    weights: np.ndarray,
-    d1: np.ndarray,
-    d2: np.ndarray,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    xs: np.ndarray,
-    ys: np.ndarray,
-    loss_fn: LossFn = F.cross_entropy,
-    chunk_bytes: int = CHUNK_BYTES,
+    plane: LossPlane, chunk_bytes: int = CHUNK_BYTES
 ) -> Iterator[tuple[int, np.ndarray]]:
     """:func:`loss_rows` for any model: ``torch.func.vmap`` over ``functional_call`` (one
     network at a time where vmap cannot batch an op), several rows per ``chunk_bytes``."""
-    theta = torch.from_numpy(np.asarray(weights, np.float32).copy())
-    t1 = torch.from_numpy(np.asarray(d1, np.float32).copy())
-    t2 = torch.from_numpy(np.asarray(d2, np.float32).copy())
+    model, x, y, xs, ys, loss_fn = plane.model, plane.x, plane.y, plane.xs, plane.ys, plane.loss_fn
+    theta, t1, t2 = plane.vectors()
     names = _shapes(model)
     model.eval()
     xs_t = torch.as_tensor(np.asarray(xs), dtype=torch.float32)
@@ -432,23 +433,16 @@ def vmap_loss_rows(
 
 
 def loss_grid(
-    model: nn.Module,
-    weights: np.ndarray,
-    d1: np.ndarray,
-    d2: np.ndarray,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    xs: np.ndarray,
-    ys: np.ndarray,
-    loss_fn: LossFn = F.cross_entropy,
+    plane: LossPlane,
     report: Report | None = None,
     cancelled: Cancelled | None = None,
     threads: int | None = 1,
 ) -> np.ndarray | None:
     """The whole grid ``(len(ys), len(xs))``; None if ``cancelled()`` became true."""
-    out = np.full((len(ys), len(xs)), np.nan)
+    ys = plane.ys
+    out = np.full((len(ys), len(plane.xs)), np.nan)
     with torch_threads(threads):
-        rows = loss_rows(model, weights, d1, d2, x, y, xs, ys, loss_fn)
+        rows = loss_rows(plane)
         try:
             for j, row in rows:
                 out[j] = row
@@ -579,9 +573,8 @@ def compute_landscape(
     with torch.no_grad(), torch_threads(threads):
         centre = float(F.cross_entropy(model(x), y))
     t0 = time.perf_counter()
-    grid = loss_grid(
-        model, theta, dirs.d1, dirs.d2, x, y, xs, ys, F.cross_entropy, report, cancelled, threads
-    )
+    plane = LossPlane(model, theta, dirs.d1, dirs.d2, x, y, xs, ys, F.cross_entropy)
+    grid = loss_grid(plane, report, cancelled, threads)
     if grid is None:
         return None
     return LandscapeSlice(

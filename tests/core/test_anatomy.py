@@ -23,6 +23,7 @@ from core.teach.anatomy import (
     nice_floor,
     nice_near,
     picture,
+    recorded_picture,
 )
 
 
@@ -36,25 +37,9 @@ def run(spec: str, steps: int = 5, surface: str = "rosenbrock"):
     return r, a
 
 
-def pic(r, a):
-    return picture(
-        r.spec.name,
-        r.spec.hparams(),
-        point=a.point_before,
-        gradient=a.gradient,
-        update=a.update,
-        state=a.state,
-        lr=a.lr,
-        loss_before=a.loss_before,
-        loss_after=a.loss_after,
-        step=a.step,
-        state_before=a.state_before,
-    )
-
-
 def step_size(r, a):
     """The picture's per-coordinate step size and its formula (None, "" if it has none)."""
-    p = pic(r, a)
+    p = recorded_picture(r, a)
     return p.step_size, p.step_size_formula
 
 
@@ -112,7 +97,7 @@ def test_rprop_step_sizes_are_its_state() -> None:
     r, a = run("Rprop(lr=0.01)", steps=1)
     size, _ = step_size(r, a)
     np.testing.assert_allclose(a.update, -np.sign(a.gradient) * size, rtol=1e-12)
-    p = pic(r, a)
+    p = recorded_picture(r, a)
     assert [e.family for e in p.extents] == [STEP]
 
 
@@ -124,14 +109,14 @@ def test_plain_optimizers_have_no_step_size() -> None:
 
 def test_sgd_pictures() -> None:
     r, a = run("SGD(lr=0.001)")
-    p = pic(r, a)
+    p = recorded_picture(r, a)
     assert p.keys() == ("gradient", "update")
     # plain SGD: the update is -lr * gradient, i.e. lr times the drawn downhill arrow
     grad_arrow, upd_arrow = p.arrows
     np.testing.assert_allclose(upd_arrow.vector, a.lr * grad_arrow.vector, rtol=1e-12)
     assert (grad_arrow.family, upd_arrow.family) == (GRADIENT, STEP)
     r, a = run("SGD(lr=0.001, momentum=0.9)")
-    p = pic(r, a)
+    p = recorded_picture(r, a)
     assert p.keys() == ("gradient", "update", "momentum")
     np.testing.assert_allclose(p.arrows[2].vector, -a.state["momentum_buffer"])
     np.testing.assert_allclose(a.update, a.lr * p.arrows[2].vector, rtol=1e-12)  # -lr * buf
@@ -139,7 +124,7 @@ def test_sgd_pictures() -> None:
 
 def test_adam_picture_lists_its_state() -> None:
     r, a = run("Adam(lr=0.02)")
-    p = pic(r, a)
+    p = recorded_picture(r, a)
     assert p.keys() == ("gradient", "update", "first_moment", "rms")
     rms = p.extents[0]
     t = a.state["step"]
@@ -162,7 +147,7 @@ def test_adam_picture_lists_its_state() -> None:
 )
 def test_each_optimizer_draws_only_what_its_state_has(spec: str, keys: tuple) -> None:
     r, a = run(spec)
-    p = pic(r, a)
+    p = recorded_picture(r, a)
     assert p.keys() == ("gradient", "update", *keys)
     for arrow in p.arrows:
         assert np.all(np.isfinite(arrow.vector))

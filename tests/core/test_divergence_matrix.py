@@ -19,10 +19,10 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 
 from core.engine.optimizers import OPTIMIZERS, HParam, OptimizerSpec, parse_spec
 from core.engine.race import LOSS_LIMIT, X_LIMIT, Race, Runner, Swarm
+from core.engine.runtime import torch_threads
 from core.engine.surfaces import get_surface, surface_names
 from core.engine.training import LOSS_LIMIT_FACTOR, Diverged, TrainConfig, TrainingEngine
 from core.errors import GdsimError
@@ -40,10 +40,8 @@ SURFACES = surface_names()
 @pytest.fixture(autouse=True)
 def _one_torch_thread():
     """Small tensors: one intra-op thread is faster and steadier on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with torch_threads(1):
+        yield
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from torch import nn
 from core.engine.training import TrainConfig, TrainingEngine, WeightTrajectory, flat_weights
 from core.errors import GdsimError
 from core.teach.landscape import (
+    LossPlane,
     compute_landscape,
     filter_normalized,
     loss_grid,
@@ -54,7 +55,7 @@ def test_linear_model_slice_matches_the_mse_computed_by_hand() -> None:
     d2 = np.array([-0.3, 1.0], np.float32)
     xs = np.linspace(-2, 2, 5)
     ys = np.linspace(-1, 3, 4)
-    grid = loss_grid(model, theta, d1, d2, x, y, xs, ys, F.mse_loss)
+    grid = loss_grid(LossPlane(model, theta, d1, d2, x, y, xs, ys, F.mse_loss))
     xv, yv = x.numpy().ravel(), y.numpy().ravel()
     expected = np.empty((len(ys), len(xs)))
     for j, b in enumerate(ys):
@@ -116,8 +117,9 @@ def test_batched_mlp_slice_equals_the_vmap_one(layers, loss_fn, chunk_bytes) -> 
     x = torch.randn(37, 2, generator=gen)
     y = torch.randint(0, 2, (37,), generator=gen)
     xs, ys = np.linspace(-1.5, 1.5, 7), np.linspace(-1, 2, 5)
-    fast = _rows(loss_rows(model, theta, d1, d2, x, y, xs, ys, loss_fn, chunk_bytes))
-    slow = _rows(vmap_loss_rows(model, theta, d1, d2, x, y, xs, ys, loss_fn))
+    plane = LossPlane(model, theta, d1, d2, x, y, xs, ys, loss_fn)
+    fast = _rows(loss_rows(plane, chunk_bytes))
+    slow = _rows(vmap_loss_rows(plane))
     assert fast.shape == (5, 7)
     np.testing.assert_allclose(fast, slow, rtol=2e-6, atol=1e-7)
 

@@ -5,17 +5,7 @@ import math
 
 import pytest
 
-from core.engine.commands import (
-    Pause,
-    RequestBoundary,
-    RequestWeights,
-    Reset,
-    Resume,
-    SetDevice,
-    SetHparams,
-    Step,
-    check_command,
-)
+from core.engine import commands as cmd
 from core.engine.training import (
     Error,
     HparamsChanged,
@@ -29,14 +19,14 @@ from core.files.session import Session
 from core.state.training import INTENT_S, RunStart, TrainingModel, lane_names
 
 NAMED = {  # a command as a short tuple the assertions read
-    Resume: lambda c: ("start",),
-    Pause: lambda c: ("pause",),
-    Step: lambda c: ("request_step", c.n),
-    SetHparams: lambda c: ("set_hparams", c.lane, *c.changes.items()),
-    SetDevice: lambda c: ("set_device", c.device),
-    Reset: lambda c: ("reset", c.config),
-    RequestBoundary: lambda c: ("request_boundary", c.n, c.lanes),
-    RequestWeights: lambda c: ("request_weights", c.lane),
+    cmd.Resume: lambda c: ("start",),
+    cmd.Pause: lambda c: ("pause",),
+    cmd.Step: lambda c: ("request_step", c.n),
+    cmd.SetHparams: lambda c: ("set_hparams", c.lane, *c.changes.items()),
+    cmd.SetDevice: lambda c: ("set_device", c.device),
+    cmd.Reset: lambda c: ("reset", c.config),
+    cmd.RequestBoundary: lambda c: ("request_boundary", c.n, c.lanes),
+    cmd.RequestWeights: lambda c: ("request_weights", c.lane),
 }
 
 
@@ -59,7 +49,7 @@ class FakeRunner:
         return True
 
     def send(self, command):
-        check_command(command)
+        cmd.check_command(command)
         self.calls.append(NAMED[type(command)](command))
 
     def drain(self):

@@ -6,7 +6,18 @@ import os
 
 import pytest
 
+from tests.gui.helpers import shown
+
 os.environ.setdefault("GDSIM_ERROR_DIALOGS", "0")  # errors are logged/recorded, never shown
+
+
+@pytest.fixture(scope="module")
+def warm_torch():
+    """The first optimizer of a process imports torch's compiler stack (~2 s): a module that
+    waits on training pays it once, up front (pytestmark = pytest.mark.usefixtures(...))."""
+    from core.engine.training import TrainConfig, TrainingEngine
+
+    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
 
 
 @pytest.fixture(autouse=True)
@@ -51,11 +62,7 @@ def window(qtbot):
     """A shown MainWindow at 1280×800, closed (and its views shut down) after the test."""
     from app.main_window import MainWindow
 
-    win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown(qtbot, MainWindow())
     win.activateWindow()
     yield win
     win.close()

@@ -14,9 +14,11 @@ A test file whose controls all live under one view may keep a one-line wrapper s
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Iterator
 from typing import TypeVar
 
+import pytest
 from PySide6.QtCore import QObject, QPoint, QPointF, Qt, QThread
 from PySide6.QtWidgets import (
     QApplication,
@@ -29,6 +31,39 @@ from PySide6.QtWidgets import (
 )
 
 T = TypeVar("T", bound=QObject)
+W = TypeVar("W", bound=QWidget)
+
+#: The offscreen platform warns about a feature it lacks; that is not our bug.
+OFFSCREEN_NOISE = r"This plugin does not support"
+#: A Qt warning fails the test (pytestmark = QT_WARNINGS_FAIL), except the offscreen one.
+QT_WARNINGS_FAIL = [
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
+]
+
+
+def shown(qtbot, widget: W, width: int = 1280, height: int = 800) -> W:
+    """``widget`` registered with qtbot (closed after the test), at that size, on screen."""
+    qtbot.addWidget(widget)
+    widget.resize(width, height)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def running_qthreads() -> list[QThread]:
+    """Every QThread of the process still running, but the main one."""
+    import shiboken6
+
+    main = QApplication.instance().thread()
+    return [
+        o
+        for o in gc.get_objects()
+        if issubclass(type(o), QThread)  # type(): isinstance would poke lazy torch modules
+        and shiboken6.isValid(o)
+        and o is not main
+        and o.isRunning()
+    ]
 
 
 def named(root: QObject, cls: type[T], name: str) -> T:
@@ -102,22 +137,23 @@ def type_into(qtbot, field: QWidget, text: str, enter: bool = True) -> None:
         qtbot.keyClick(target, Qt.Key.Key_Return)
 
 
-#: How long the helpers wait for the training worker (ms): generous for a loaded 2-core machine.
-WORKER_WAIT_MS = 15_000
+#: How long a test waits for something to happen (ms, a waitUntil deadline): generous for a
+#: loaded 2-core machine; nothing here measures time.
+WAIT = 15_000
 
 
 def settle(qtbot, view) -> None:
     """Wait until the Training view's worker has its engine and no reset is on its way."""
     qtbot.waitUntil(
         lambda: view.controller.engine is not None and not view.model.awaiting_reset,
-        timeout=WORKER_WAIT_MS,
+        timeout=WAIT,
     )
 
 
 def map_drawn(qtbot, view) -> None:
     """Wait until the Surfaces view's map is drawn: a surface not shown before has its map
     computed on a worker, and the map says "computing map…" until then."""
-    qtbot.waitUntil(lambda: not view.plots.map_pending, timeout=WORKER_WAIT_MS)
+    qtbot.waitUntil(lambda: not view.plots.map_pending, timeout=WAIT)
 
 
 def tiny_training(qtbot, window, hidden: str = "8,8"):

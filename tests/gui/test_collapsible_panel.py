@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QToolButton, QWidget
 
 from app.widgets.collapsible_panel import CollapsiblePanel
+from tests.gui.helpers import shown
 
 
 def _content() -> QWidget:
@@ -18,10 +19,7 @@ def _content() -> QWidget:
 
 def test_toggle_button_collapses_to_a_strip(qtbot):
     panel = CollapsiblePanel("Controls", content=_content())
-    qtbot.addWidget(panel)
-    panel.resize(300, 400)
-    panel.show()
-    qtbot.waitExposed(panel)
+    shown(qtbot, panel, 300, 400)
     expanded_width = panel.width()
     states = []
     panel.expandedChanged.connect(states.append)

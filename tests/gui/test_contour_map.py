@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.widgets.contour_map import ContourMap, contour_segments, display_values
-from tests.gui.helpers import data_to_widget, map_values
+from tests.gui.helpers import data_to_widget, map_values, shown
 
 
 def rosenbrock(n: int = 120):
@@ -19,12 +19,7 @@ def rosenbrock(n: int = 120):
 
 @pytest.fixture
 def cmap(qtbot):
-    w = ContourMap()
-    qtbot.addWidget(w)
-    w.resize(600, 500)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+    return shown(qtbot, ContourMap(), 600, 500)
 
 
 def test_rosenbrock_log_scale(cmap):

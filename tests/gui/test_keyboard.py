@@ -40,15 +40,15 @@ def test_a_focused_button_takes_space_and_enter_and_the_run_keys_work_elsewhere(
     n = len(view.entries)
     focus(qtbot, add)
     qtbot.keyClick(add, Qt.Key.Key_Return)
-    assert len(view.entries) == n + 1 and not view.running
+    assert len(view.entries) == n + 1 and not view.model.running
     qtbot.keyClick(add, Qt.Key.Key_Space)
-    assert len(view.entries) == n + 2 and not view.running
+    assert len(view.entries) == n + 2 and not view.model.running
     remove = named(view, QPushButton, "removeOptimizerButton")
     focus(qtbot, remove)
     qtbot.keyClick(remove, Qt.Key.Key_Enter)  # the keypad's Enter too
     assert len(view.entries) == n + 1
     qtbot.keyClick(remove, Qt.Key.Key_S)  # a key the button does not use steps the race
-    assert view.race.t == 1 and not view.running
+    assert view.race.t == 1 and not view.model.running
 
 
 def test_a_focused_check_box_toggles_on_space(qtbot, window):
@@ -56,7 +56,7 @@ def test_a_focused_check_box_toggles_on_space(qtbot, window):
     check = focus(qtbot, named(view, QCheckBox, "surfaceLossLogCheck"))
     assert check.isChecked()
     qtbot.keyClick(check, Qt.Key.Key_Space)
-    assert not check.isChecked() and not view.running
+    assert not check.isChecked() and not view.model.running
 
 
 def test_after_a_zoom_step_a_focused_check_box_still_takes_space(qtbot, window):
@@ -88,7 +88,7 @@ def test_after_a_zoom_step_a_focused_check_box_still_takes_space(qtbot, window):
         assert (bystander, "FontChange") not in probe.seen  # paused during the restyle
         qtbot.keyClick(check, Qt.Key.Key_Space)
         assert (check, "KeyPress") in probe.seen  # and back afterwards
-        assert not check.isChecked() and not view.running
+        assert not check.isChecked() and not view.model.running
     finally:
         input_policy.uninstall(probe)
         get_theme().reset()
@@ -105,7 +105,7 @@ def test_a_mouse_click_leaves_no_button_holding_space(qtbot, window):
     qtbot.mouseClick(add, Qt.MouseButton.LeftButton)
     assert len(view.entries) == n + 1 and not add.hasFocus()
     qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Space)
-    assert view.running and len(view.entries) == n + 1
+    assert view.model.running and len(view.entries) == n + 1
     view.pause()
 
 
@@ -142,7 +142,7 @@ def test_enter_applies_a_number_and_gives_the_keyboard_back(qtbot, window):
     assert entry.runner.spec.hparams()["lr"] == pytest.approx(0.0005)
     assert not spin.hasFocus()
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
-    assert view.running  # Space started the race instead of blanking the field
+    assert view.model.running  # Space started the race instead of blanking the field
     assert spin.text() == "0.0005"
     view.pause()
 

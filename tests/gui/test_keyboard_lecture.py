@@ -55,13 +55,13 @@ def test_a_lecture_from_the_keyboard_alone(qtbot, window: MainWindow):
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     assert view.race.surface.name == "ravine"
     specs = [str(e.runner.spec) for e in view.entries.values()]
-    qtbot.waitUntil(lambda: not view.replaying)
+    qtbot.waitUntil(lambda: not view.model.replaying)
 
     key(qtbot, Qt.Key.Key_Space)  # start
-    assert view.running
+    assert view.model.running
     qtbot.waitUntil(lambda: view.race.t > 0, timeout=10_000)
     key(qtbot, Qt.Key.Key_Space)  # pause
-    assert not view.running
+    assert not view.model.running
     t = view.race.t
     key(qtbot, Qt.Key.Key_S)  # one step
     assert view.race.t == t + 1

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QPushButton, QStatusBar, QWidget
 from app.main_window import MainWindow
 from app.theme import get_theme
 from app.widgets.collapsible_panel import PANEL_SHARE
+from tests.gui.helpers import shown
 
 SIZE = (1024, 768)
 PLOTS = {
@@ -29,10 +30,7 @@ CONTROLS = {
 @pytest.fixture
 def small_window(qtbot):
     win = MainWindow(restore=False)
-    qtbot.addWidget(win)
-    win.resize(*SIZE)
-    win.show()
-    qtbot.waitExposed(win)
+    shown(qtbot, win, *SIZE)
     yield win
 
 

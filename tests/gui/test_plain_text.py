@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 
 from app import export
 from app.main import main
+from tests.gui.helpers import shown
 from tests.gui.test_render import render
 from tests.gui.test_session_files_gui import error_boxes, open_file
 
@@ -159,12 +160,12 @@ def _norm(text: str) -> str:
 def assert_literal(window, payloads: list[Payload]) -> list[tuple[str, str]]:
     """No payload is rendered as markup anywhere; returns the texts for further checks."""
     texts = shown_texts(window)
-    for where, shown in texts:
-        s = _norm(shown)
+    for where, text in texts:
+        s = _norm(text)
         for p in payloads:
             literal = _norm(p.prefix + p.marker)
             assert s.count(p.marker) == s.count(literal), (
-                f"{where} renders {p.text!r} as rich text: {shown!r}"
+                f"{where} renders {p.text!r} as rich text: {text!r}"
             )
     return texts
 
@@ -305,10 +306,7 @@ def test_saved_settings_are_shown_literally(qtbot, png):
     s.endGroup()
     s.sync()
     win = MainWindow()
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    shown(qtbot, win)
     texts = assert_literal(win, payloads)
     for p in payloads:
         assert shows(texts, p, "QListWidget#"), p

@@ -20,13 +20,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from core.files.session import MAX_FILE_BYTES, VERSION, dumps_session
+from tests.gui.helpers import QT_WARNINGS_FAIL
 from tests.never_open import forbid_opening
 
-OFFSCREEN_NOISE = r"This plugin does not support"
-pytestmark = [
-    pytest.mark.qt_log_level_fail("WARNING"),
-    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
-]
+pytestmark = QT_WARNINGS_FAIL
 
 
 def act(window, name: str) -> QAction:
@@ -302,7 +299,7 @@ def test_a_saved_file_opens_to_the_same_screen(busy_window, monkeypatch, tmp_pat
     before = screen(window)
     window.surface_view.set_surface("bowl")
     open_file(window, monkeypatch, saved)
-    qtbot.waitUntil(lambda: not window.surface_view.replaying, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.surface_view.model.replaying, timeout=10_000)
     after = screen(window)
     assert after[:7] == before[:7]  # same view, surface, start, steps, runners, points, config
     assert act(window, "actRevertSession").isEnabled()  # and the bowl can be brought back

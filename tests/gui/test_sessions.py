@@ -49,7 +49,7 @@ def test_save_then_open_round_trips_the_race(window, qtbot, tmp_path, monkeypatc
     sv.add_runner("RMSprop(lr=0.01)")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     _act(window, "actOpenSession").trigger()
-    qtbot.waitUntil(lambda: not sv.replaying, timeout=10_000)
+    qtbot.waitUntil(lambda: not sv.model.replaying, timeout=10_000)
     assert sv.race.surface.name == "himmelblau" and sv.race.start == (-1.0, 2.0)
     assert _runner_specs(sv) == ["Adam(lr=0.05)", "SGD(lr=0.01, momentum=0.9)"]
     assert sv.race.t == 7

@@ -95,7 +95,7 @@ def check_sane(win: MainWindow) -> None:
     assert 0 <= win.tabs.currentIndex() < win.tabs.count()
     sv = win.surface_view
     assert 1 <= len(sv.entries) <= MAX_RUNNERS
-    assert SPEED_MIN <= sv.speed <= SPEED_MAX
+    assert SPEED_MIN <= sv.model.speed <= SPEED_MAX
     assert all(math.isfinite(v) for v in sv.race.start)
     win.training_view.controls.config()  # valid training settings (GdsimError otherwise)
     sv.step_once()
@@ -151,7 +151,7 @@ CASES = {
     "start-too-far": (
         "views", "surfaces\\startY", "1e300", lambda w: w.surface_view.race.start == (-1.2, 1.0)
     ),
-    "speed-negative": ("views", "surfaces\\speed", "-5", lambda w: w.surface_view.speed == 100.0),
+    "speed-negative": ("views", "surfaces\\speed", "-5", lambda w: w.surface_view.model.speed == 100.0),
     "runner-spec-code": (
         "views", "surfaces\\runners\\1\\spec", "__import__('os').system('x')",
         lambda w: len(w.surface_view.entries) == DEFAULT_RUNNERS,

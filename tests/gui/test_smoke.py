@@ -16,10 +16,7 @@ from PySide6.QtCore import QThread, QThreadPool
 from PySide6.QtWidgets import QApplication
 
 from app.main_window import MainWindow
-
-# The offscreen platform warns about a feature it lacks; that is not our bug.
-OFFSCREEN_NOISE = r"This plugin does not support"
-WAIT = 15_000  # ms: a deadline, generous on a loaded machine; not a speed claim
+from tests.gui.helpers import OFFSCREEN_NOISE, WAIT
 
 
 def _native_threads() -> int | None:

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 import shiboken6
 import torch
-from PySide6.QtCore import QPoint, Qt, QThread
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -46,42 +46,20 @@ from PySide6.QtWidgets import (
 import app.threads as threads
 from app import errors
 from app.main_window import SHUTDOWN_BUDGET_S, MainWindow
-from core.engine.training import TrainConfig, TrainingEngine
+from core.engine.training import TrainingEngine
 from core.state.events import Event
-from tests.gui.helpers import reveal, settle, thread_waits, tiny_training, type_into
+from tests.gui import helpers
+from tests.gui.helpers import WAIT, reveal, settle, thread_waits, tiny_training, type_into
 
 ROUNDS = int(os.environ.get("GDSIM_STRESS_ROUNDS", "120"))
 SEEDS = [int(s) for s in os.environ.get("GDSIM_STRESS_SEEDS", "0,1").split(",") if s.strip()]
 WAITS_MS = (0, 0, 0, 1, 2, 5, 10, 20)
-WAIT = 15_000  # ms, for waitUntil: generous on a loaded 2-core machine; nothing measures time
-OFFSCREEN_NOISE = r"This plugin does not support"
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [
-    pytest.mark.qt_log_level_fail("WARNING"),
-    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
-]
+pytestmark = [*helpers.QT_WARNINGS_FAIL, pytest.mark.usefixtures("warm_torch")]
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _warm_torch():
-    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
-    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
-
-
-def running_qthreads() -> list[QThread]:
-    main = QApplication.instance().thread()
-    return [
-        o
-        for o in gc.get_objects()
-        if issubclass(type(o), QThread)  # type(): isinstance would poke lazy torch modules
-        and shiboken6.isValid(o)
-        and o is not main
-        and o.isRunning()
-    ]
 
 
 class Guard:
@@ -101,7 +79,7 @@ class Guard:
     def check_closed(self, qtbot) -> None:
         """After the window closed: no thread of ours still running, nothing parked."""
         assert self.new_orphans() == [], "a worker was still busy after close"
-        qtbot.waitUntil(lambda: not running_qthreads(), timeout=WAIT)
+        qtbot.waitUntil(lambda: not helpers.running_qthreads(), timeout=WAIT)
         gc.collect()
         leaked = [
             t.name
@@ -150,11 +128,7 @@ def bounded(waits) -> bool:
 
 
 def make_window(qtbot) -> MainWindow:
-    win = MainWindow(restore=False)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    win = helpers.shown(qtbot, MainWindow(restore=False))
     win.activateWindow()
     return win
 
@@ -322,12 +296,12 @@ def storm(qtbot, rng: random.Random, actions: dict, rounds: int) -> None:
 
 def surfaces_still_answer(qtbot, win: MainWindow) -> None:
     view = win.surface_view
-    if view.running:
+    if view.model.running:
         click(qtbot, child(view, QPushButton, "runButton"))
     if not view.entries:
         view.add_runner("Adam(lr=0.01)")
     click(qtbot, child(view, QPushButton, "resetButton"))
-    assert view.race.t == 0 and not view.running
+    assert view.race.t == 0 and not view.model.running
     click(qtbot, child(view, QPushButton, "stepButton"))
     assert view.race.t == 1 or not view.race.active
     assert all(len(view.trajectory(rid)[0]) >= 1 for rid in view.entries)
@@ -540,7 +514,7 @@ def test_closing_at_a_random_moment(qtbot, guard, moment, monkeypatch):
             assert finder.running
         elif moment == "landscape":
             tool = tools["training_landscape"]
-            view.plot_tabs.setCurrentWidget(tool.page)
+            view.pages.tabs.setCurrentWidget(tool.page)
             tool.page.grid.setValue(tool.page.grid.maximum())  # a long computation
             click(qtbot, child(tool.page, QPushButton, "computeLandscapeButton"))
             qtbot.waitUntil(lambda: tool.page.progress.value() > 0, timeout=WAIT)
@@ -707,9 +681,9 @@ def test_a_bug_in_every_redraw_gives_one_dialog_not_a_flood(qtbot, monkeypatch):
     qtbot.waitUntil(lambda: len(reporter.history) >= 2 and bool(error_dialogs()), timeout=WAIT)
     qtbot.waitUntil(lambda: "more since" in error_dialogs()[0].informativeText(), timeout=WAIT)
     assert len(error_dialogs()) == 1  # one dialog, counting repeats
-    assert sv.running and sv.race.t > 0  # the race itself keeps going
+    assert sv.model.running and sv.race.t > 0  # the race itself keeps going
     click(qtbot, child(sv, QPushButton, "runButton"))  # and the user can still pause it
-    assert not sv.running
+    assert not sv.model.running
     for d in error_dialogs():
         d.close()
     win.close()

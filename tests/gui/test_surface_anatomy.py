@@ -266,9 +266,9 @@ def test_narrating_four_presses_is_one_step(qtbot, window):
 def test_narrating_pauses_a_running_race(qtbot, window):
     view, tool = setup(qtbot, window)
     press(qtbot, window, "runButton")
-    assert view.running
+    assert view.model.running
     narrate(qtbot, window)
-    assert not view.running and tool.current_line() == 0
+    assert not view.model.running and tool.current_line() == 0
 
 
 @pytest.mark.parametrize("action", ["resetButton", "stepButton", "select"])

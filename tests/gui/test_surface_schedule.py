@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from app.theme import get_theme
 from app.views.surface_schedule import EMPTY_TEXT, ScheduleTool
 from core.engine.schedulers import scheduler_names
-from tests.gui.helpers import click, named, reveal, type_into
+from tests.gui.helpers import click, named, reveal, shown, type_into
 
 NAMES = {
     "scheduleGroup": QGroupBox,
@@ -76,7 +76,7 @@ def step(qtbot, window, n: int) -> None:
 
 
 def show_lr_page(qtbot, window, tool: ScheduleTool) -> None:
-    tabs = window.surface_view.plot_tabs
+    tabs = window.surface_view.pages.tabs
     bar = tabs.tabBar()
     index = next(i for i in range(tabs.count()) if tabs.tabText(i) == "Learning rate")
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
@@ -85,7 +85,7 @@ def show_lr_page(qtbot, window, tool: ScheduleTool) -> None:
 
 def setup(qtbot, window) -> ScheduleTool:
     tool = window.tools["surfaces"]["surface_schedule"]  # installed by MainWindow (VIEW_TOOLS)
-    assert window.surface_view.plot_tabs.indexOf(tool.page) > 0
+    assert window.surface_view.pages.tabs.indexOf(tool.page) > 0
     return tool
 
 
@@ -105,7 +105,7 @@ def test_controls_have_names_tooltips_and_the_registry(qtbot, window):
     assert window.surface_view.control_panel().isAncestorOf(tool.box)
     combo = w(window, QComboBox, "surfaceSchedulerCombo")
     assert [combo.itemData(i) for i in range(combo.count())] == [None, *scheduler_names()]
-    tabs = window.surface_view.plot_tabs
+    tabs = window.surface_view.pages.tabs
     assert [tabs.tabText(i) for i in range(tabs.count())] == ["Loss per step", "Learning rate"]
     # nothing scheduled yet: the page says so instead of drawing flat lines
     show_lr_page(qtbot, window, tool)
@@ -273,10 +273,7 @@ def test_schedules_noise_and_own_starts_survive_a_restart(qtbot, window):
     window.close()
 
     second = MainWindow()
-    qtbot.addWidget(second)
-    second.resize(1280, 800)
-    second.show()
-    qtbot.waitExposed(second)
+    shown(qtbot, second)
     v2 = second.surface_view
     assert str(entry(second, 1).runner.scheduler) == "StepLR(step_size=3)"
     assert [e.runner.scheduler for i, e in enumerate(v2.entries.values()) if i != 1] == [None] * 4

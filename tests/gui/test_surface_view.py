@@ -174,12 +174,12 @@ def test_run_pause_toggles_text_and_advances(qtbot, window):
     view = sv(window)
     run = w(window, QPushButton, "runButton")
     qtbot.mouseClick(run, Qt.MouseButton.LeftButton)
-    assert run.text() == "Pause" and view.running
+    assert run.text() == "Pause" and view.model.running
     qtbot.waitUntil(lambda: min(lengths(view).values()) > 5, timeout=5000)
     qtbot.waitUntil(lambda: "Running · 4 optimizers · step" in window.status_label.text())
     assert "steps/s" in window.status_label.text()
     qtbot.mouseClick(run, Qt.MouseButton.LeftButton)
-    assert run.text() == "Start" and not view.running
+    assert run.text() == "Start" and not view.model.running
     frozen = lengths(view)
     t = view.race.t
     qtbot.wait(100)
@@ -211,11 +211,11 @@ def test_speed_slider_sets_steps_per_second(qtbot, window):
     label = w(window, QLabel, "speedLabel")
     slider.setFocus()
     qtbot.keyClick(slider, Qt.Key.Key_End)
-    assert view.speed == SPEED_MAX and label.text() == "2000 steps/s"
+    assert view.model.speed == SPEED_MAX and label.text() == "2000 steps/s"
     qtbot.keyClick(slider, Qt.Key.Key_Home)
-    assert view.speed == 1.0 and label.text() == "1 steps/s"
+    assert view.model.speed == 1.0 and label.text() == "1 steps/s"
     qtbot.keyClick(slider, Qt.Key.Key_PageUp)
-    assert 1.0 < view.speed < 10.0 and label.text().endswith("steps/s")
+    assert 1.0 < view.model.speed < 10.0 and label.text().endswith("steps/s")
 
 
 # -- surfaces ---------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ def test_a_start_or_a_surface_where_f_is_not_defined_is_explained(qtbot, window)
     assert view.race.start[0] < 0
     assert "f is not defined at the start" in window.status_label.text()
     press(qtbot, window, "runButton")  # nothing can run: the note says why, not "press Reset"
-    assert not view.running
+    assert not view.model.running
     assert "f is not defined at the start" in window.status_label.text()
     qtbot.mouseClick(
         cmap.viewport(), Qt.MouseButton.LeftButton, pos=data_to_widget(cmap, 1.0, 0.5).toPoint()
@@ -466,7 +466,7 @@ def test_hide_show_and_rename_in_the_list(qtbot, window):
     entry = list(view.entries.values())[3]
     assert entry.label == "Slow RMS" and widget.item(3).text() == "Slow RMS"
     assert "Slow RMS" in view.plots.legend_texts()
-    assert view.race.t == 1 and not view.running
+    assert view.race.t == 1 and not view.model.running
     # renamed runners keep their name when their lr changes; emptying the name goes back
     view.rename_runner(entry.id, "")
     assert entry.label == "RMSprop (lr=0.005)"
@@ -512,7 +512,7 @@ def test_click_on_the_map_sets_the_start_for_every_runner(qtbot, window):
     qtbot.mousePress(cmap.viewport(), Qt.MouseButton.LeftButton, pos=a)
     qtbot.mouseMove(cmap.viewport(), pos=b)
     qtbot.mouseRelease(cmap.viewport(), Qt.MouseButton.LeftButton, pos=b)
-    assert view.running
+    assert view.model.running
     assert abs(view.race.start[0]) < 0.1 and abs(view.race.start[1] + 0.5) < 0.1
 
 
@@ -564,7 +564,7 @@ def test_a_diverging_runner_is_marked_while_the_others_go_on(qtbot, window):
     assert all(r.steps == 3 for r in others)
     press(qtbot, window, "runButton")
     qtbot.waitUntil(lambda: min(r.steps for r in others) > 10, timeout=5000)
-    assert view.running and "1 diverged" in window.status_label.text()
+    assert view.model.running and "1 diverged" in window.status_label.text()
     press(qtbot, window, "runButton")
 
 
@@ -574,14 +574,14 @@ def test_the_run_pauses_itself_when_every_runner_has_diverged(qtbot, window):
     view.add_runner("SGD(lr=10)")
     view.add_runner("Adam(lr=1000)")
     press(qtbot, window, "runButton")
-    qtbot.waitUntil(lambda: not view.running, timeout=5000)
+    qtbot.waitUntil(lambda: not view.model.running, timeout=5000)
     run = w(window, QPushButton, "runButton")
     assert run.text() == "Start"
     assert "every optimizer has diverged" in window.status_label.text()
     assert len(view.plots.legend_texts()) == 2
     assert all("diverged at step" in t for t in view.plots.legend_texts())
     qtbot.mouseClick(run, Qt.MouseButton.LeftButton)  # nothing left to run: says so, no crash
-    assert not view.running
+    assert not view.model.running
     press(qtbot, window, "resetButton")
     assert all(e.runner.status == "ok" for e in view.entries.values())
 
@@ -599,13 +599,13 @@ def test_space_s_right_and_r_work_from_a_button_and_type_in_the_expression(qtbot
     qtbot.keyClick(step, Qt.Key.Key_R)
     assert set(lengths(view).values()) == {1}
     qtbot.keyClick(step, Qt.Key.Key_Space)  # the focused Step button takes Space: one step
-    assert set(lengths(view).values()) == {2} and not view.running
+    assert set(lengths(view).values()) == {2} and not view.model.running
     view.setFocus()  # elsewhere Space starts and pauses the race
     qtbot.keyClick(view, Qt.Key.Key_Space)
-    assert view.running and w(window, QPushButton, "runButton").text() == "Pause"
+    assert view.model.running and w(window, QPushButton, "runButton").text() == "Pause"
     qtbot.waitUntil(lambda: view.race.t > 2, timeout=5000)
     qtbot.keyClick(view, Qt.Key.Key_Space)
-    assert not view.running
+    assert not view.model.running
     t = view.race.t
     # in the expression field the same keys are text
     field = w(window, QLineEdit, "expressionEdit")
@@ -614,7 +614,7 @@ def test_space_s_right_and_r_work_from_a_button_and_type_in_the_expression(qtbot
     qtbot.keyClicks(field, "s r ")
     qtbot.keyClick(field, Qt.Key.Key_Right)
     assert field.text() == "s r "
-    assert view.race.t == t and not view.running
+    assert view.race.t == t and not view.model.running
     # a focused slider moves both ways with the arrow keys (→ stepped the race instead)
     slider = w(window, QSlider, "speedSlider")
     reveal(slider)
@@ -658,7 +658,7 @@ def test_settings_round_trip(qtbot):
     w(first, QCheckBox, "surfaceLossLogCheck").setChecked(False)
     specs = [str(e.runner.spec) for e in view.entries.values()]
     view.panel.select(list(view.entries)[2])
-    view.plot_tabs.setCurrentIndex(1)
+    view.pages.tabs.setCurrentIndex(1)
     view.splitter.setSizes([300, 300])
     first.close()
 
@@ -673,11 +673,11 @@ def test_settings_round_trip(qtbot):
     assert [e.custom_label for e in v2.entries.values()][-1] == "Bold Adam"
     assert [e.visible for e in v2.entries.values()] == [True, False, True, True, True]
     assert "Bold Adam" in v2.plots.legend_texts()
-    assert v2.speed == pytest.approx(500, rel=0.02)
+    assert v2.model.speed == pytest.approx(500, rel=0.02)
     assert not w(second, QCheckBox, "surfaceLossLogCheck").isChecked()
     assert v2.panel.current_id() == list(v2.entries)[2]
     top, bottom = v2.splitter.sizes()  # the same share of the height (the map's 3:1 default)
-    assert v2.plot_tabs.currentIndex() == 1 and abs(top / (top + bottom) - 0.5) < 0.05
+    assert v2.pages.tabs.currentIndex() == 1 and abs(top / (top + bottom) - 0.5) < 0.05
     second.close()
 
 
@@ -701,7 +701,7 @@ def test_the_race_is_saved_as_one_session_and_old_settings_come_back_once(qtbot)
     first = MainWindow()
     qtbot.addWidget(first)
     view = first.surface_view
-    assert view.race.surface.name == "himmelblau" and view.speed == 250.0
+    assert view.race.surface.name == "himmelblau" and view.model.speed == 250.0
     assert [e.label for e in view.entries.values()] == ["old Adam"]
     first.close()
     s = open_settings()
@@ -759,7 +759,7 @@ def test_corrupt_view_settings_are_ignored_with_a_warning(qtbot, caplog):
     assert view.race.surface.name == "rosenbrock"
     assert [str(e.runner.spec) for e in view.entries.values()] == ["RMSprop(lr=0.02)"]
     assert view.entries[runner(view, 0).id].visible  # "perhaps" -> the default
-    assert math.isclose(view.speed, 100.0)
+    assert math.isclose(view.model.speed, 100.0)
     rms = runner(view, 0)  # kept, without the schedule and the start it cannot have
     assert rms.scheduler is None and rms.start == view.race.start
     assert (view.race.noise, view.race.seed) == (0.0, 0)
@@ -786,7 +786,7 @@ def test_an_empty_race_says_so(qtbot, window):
     assert not view.entries and lst(window).count() == 0
     assert not w(window, QPushButton, "removeOptimizerButton").isEnabled()
     press(qtbot, window, "runButton")
-    assert not view.running and "add an optimizer" in window.status_label.text()
+    assert not view.model.running and "add an optimizer" in window.status_label.text()
     press(qtbot, window, "stepButton")
     assert view.race.t == 0
 
@@ -796,7 +796,7 @@ def test_shutdown_stops_the_timer(qtbot, window):
     press(qtbot, window, "runButton")
     assert view.timer.isActive()
     view.shutdown()
-    assert not view.timer.isActive() and not view.running
+    assert not view.timer.isActive() and not view.model.running
 
 
 def test_every_registry_optimizer_can_be_added_tuned_and_stepped(qtbot, window):
@@ -945,7 +945,7 @@ def test_a_hidden_tab_does_not_step_and_resumes_when_shown(qtbot, window):
     press(qtbot, window, "runButton")
     qtbot.waitUntil(lambda: view.race.t > 0, timeout=5000)
     window.tabs.setCurrentIndex(1)  # the class looks at training now
-    assert not view.timer.isActive() and view.running
+    assert not view.timer.isActive() and view.model.running
     t = view.race.t
     qtbot.wait(100)
     assert view.race.t == t

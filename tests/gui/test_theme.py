@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.theme import MAX_ZOOM, MIN_ZOOM, get_theme
 from app.widgets import CollapsiblePanel, HParamForm
+from tests.gui.helpers import shown
 
 
 def test_bound_pens_follow_zoom_and_dead_items_are_dropped(qtbot):
@@ -122,10 +123,7 @@ def test_a_hidden_tab_is_restyled_when_shown_not_on_every_change(qtbot, monkeypa
     from app.main_window import MainWindow
 
     win = MainWindow(restore=False)
-    qtbot.addWidget(win)
-    win.resize(1024, 768)
-    win.show()
-    qtbot.waitExposed(win)
+    shown(qtbot, win, 1024, 768)
     view = win.training_view  # built, then hidden behind the Surfaces tab
     win.show_view("surfaces")
     loss = view.plots.widgets()[0]

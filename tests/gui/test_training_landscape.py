@@ -19,22 +19,10 @@ from PySide6.QtWidgets import (
 
 import app.views.training_landscape as landscape_mod
 from app.views.training_landscape import install
-from core.engine.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import click, map_values, named, tiny_training, type_into
+from tests.gui import helpers
+from tests.gui.helpers import WAIT, click, map_values, named, tiny_training, type_into
 
-WAIT = 15_000  # ms: generous for a loaded 2-core machine
-OFFSCREEN_NOISE = r"This plugin does not support"
-
-pytestmark = [
-    pytest.mark.qt_log_level_fail("WARNING"),
-    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
-]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _warm_torch():
-    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
-    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
+pytestmark = [*helpers.QT_WARNINGS_FAIL, pytest.mark.usefixtures("warm_torch")]
 
 
 @pytest.fixture
@@ -52,7 +40,7 @@ def lt(qtbot, window):
             view_shutdown()
 
         view.shutdown = shutdown
-    view.plot_tabs.setCurrentWidget(tool.page)
+    view.pages.tabs.setCurrentWidget(tool.page)
     type_into(qtbot, named(tool.page, QSpinBox, "landscapeGrid"), "9")
     return window, view, tool
 
@@ -84,7 +72,7 @@ def slow_compute(monkeypatch, delay: float = 0.03) -> None:
 
 def test_page_controls_have_names_tooltips_and_accessible_names(lt) -> None:
     window, view, tool = lt
-    tabs = view.plot_tabs
+    tabs = view.pages.tabs
     assert [tabs.tabText(i) for i in range(tabs.count())][-1] == "Loss landscape"
     for name in (
         "landscapeDirections",

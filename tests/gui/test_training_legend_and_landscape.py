@@ -22,15 +22,9 @@ from PySide6.QtWidgets import QApplication, QPushButton, QSpinBox
 
 from app.theme import get_theme
 from app.views.training_controls import ERROR_COLORS
-from tests.gui.helpers import click, named, type_into
+from tests.gui.helpers import QT_WARNINGS_FAIL, WAIT, click, named, type_into
 
-WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
-OFFSCREEN_NOISE = r"This plugin does not support"
-
-pytestmark = [
-    pytest.mark.qt_log_level_fail("WARNING"),
-    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
-]
+pytestmark = QT_WARNINGS_FAIL
 
 LONG_SPECS = [
     "SGD(lr=0.05, momentum=0.9, nesterov=True)",
@@ -148,7 +142,7 @@ def land(qtbot, window, tmp_path):
         lambda: view.controller.engine is not None and not view.model.awaiting_reset, timeout=WAIT
     )
     tool = window.tools["training"]["training_landscape"]  # MainWindow.VIEW_TOOLS installs it
-    view.plot_tabs.setCurrentWidget(tool.page)
+    view.pages.tabs.setCurrentWidget(tool.page)
     type_into(qtbot, named(tool.page, QSpinBox, "landscapeGrid"), "5")
     return window, view, tool
 

@@ -38,7 +38,7 @@ def drawn_lrs(view, lane: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def test_the_lr_page_draws_every_batch_and_marks_the_drops(qtbot, tv):
     win, view = tv
-    tabs = view.plot_tabs
+    tabs = view.pages.tabs
     assert "Learning rate" in [tabs.tabText(i) for i in range(tabs.count())]
     combo = named(win, QComboBox, "schedulerCombo")
     combo.setCurrentIndex(combo.findData("StepLR"))  # defaults: a drop every 6 // 3 epochs

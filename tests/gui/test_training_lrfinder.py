@@ -24,17 +24,9 @@ from PySide6.QtWidgets import (
 from app.theme import get_theme
 from app.views.training_lrfinder import MARKER_COLORS, VALLEY_COLORS
 from app.widgets.slider_spin import format_number
-from core.engine.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import click, named, type_into
+from tests.gui.helpers import OFFSCREEN_NOISE, WAIT, click, named, type_into
 
-WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
-OFFSCREEN_NOISE = "This plugin does not support"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _warm_torch():
-    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
-    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
+pytestmark = pytest.mark.usefixtures("warm_torch")
 
 
 @pytest.fixture
@@ -69,7 +61,7 @@ def test_controls_have_names_tooltips_and_accessible_names(lrf):
     widgets += [named(win, QSpinBox, "lrFinderSteps"), named(win, QProgressBar, "lrFinderProgress")]
     for w in widgets:
         assert w.toolTip() and w.accessibleName(), w.objectName()
-    tabs = view.plot_tabs
+    tabs = view.pages.tabs
     assert "LR finder" in [tabs.tabText(i) for i in range(tabs.count())]
     assert not named(win, QPushButton, "useLrButton").isEnabled()  # nothing to use yet
     assert not named(win, QPushButton, "lrFinderCancel").isEnabled()
@@ -80,7 +72,7 @@ def test_find_draws_the_curves_and_marks_the_suggestion(qtbot, lrf):
     run_finder(qtbot, win, tool)
     r = tool.result
     assert r is not None and r.suggestion is not None and r.rule == "steepest"
-    assert view.plot_tabs.currentWidget() is tool.page  # the page came to the front
+    assert view.pages.tabs.currentWidget() is tool.page  # the page came to the front
     xs, ys = tool.plot.raw_curve.getData()
     assert len(xs) == len(r.lrs) > 10
     assert min(xs) == pytest.approx(-6.0)  # log10 of lr_min: the lr axis is logarithmic

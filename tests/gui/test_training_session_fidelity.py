@@ -24,9 +24,7 @@ from core.engine.datasets import MIN_SAMPLES, make_dataset
 from core.engine.training import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_PATIENCE, TrainConfig
 from core.errors import GdsimError
 from core.files.session import load_session
-from tests.gui.helpers import named, type_into
-
-WAIT = 15_000  # ms; nothing here measures time
+from tests.gui.helpers import WAIT, named, type_into
 
 BASE = {
     "dataset": "spiral",

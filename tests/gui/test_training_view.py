@@ -11,10 +11,9 @@ import threading
 
 import pytest
 import torch
-from PySide6.QtCore import Qt, QThread
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
-    QApplication,
     QComboBox,
     QLabel,
     QLineEdit,
@@ -27,17 +26,10 @@ from PySide6.QtWidgets import (
 
 from app.main_window import SHUTDOWN_BUDGET_S, MainWindow
 from core.engine.commands import Step
-from core.engine.training import TrainConfig, TrainingEngine
-from tests.gui.helpers import click, named, settle, thread_waits, tiny_training, type_into
+from tests.gui import helpers
+from tests.gui.helpers import WAIT, click, named, settle, thread_waits, tiny_training, type_into
 
-WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
-OFFSCREEN_NOISE = r"This plugin does not support"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _warm_torch():
-    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
-    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
+pytestmark = pytest.mark.usefixtures("warm_torch")
 
 
 @pytest.fixture
@@ -379,22 +371,8 @@ def test_theme_and_zoom_changes_restyle_without_errors(qtbot, tv):
     assert pen.widthF() == pytest.approx(2.5 * win.theme.scale)
 
 
-def _running_qthreads() -> list[QThread]:
-    import shiboken6
-
-    main = QApplication.instance().thread()
-    return [
-        o
-        for o in gc.get_objects()
-        if issubclass(type(o), QThread)  # type(): isinstance would poke lazy torch modules
-        and shiboken6.isValid(o)
-        and o is not main
-        and o.isRunning()
-    ]
-
-
 @pytest.mark.qt_log_level_fail("WARNING")
-@pytest.mark.qt_log_ignore(OFFSCREEN_NOISE)
+@pytest.mark.qt_log_ignore(helpers.OFFSCREEN_NOISE)
 def test_closing_mid_training_stops_the_worker_quickly(qtbot, monkeypatch):
     py_before = {t.ident for t in threading.enumerate()}
     win = MainWindow()
@@ -421,7 +399,7 @@ def test_closing_mid_training_stops_the_worker_quickly(qtbot, monkeypatch):
     gc.collect()
     leaked = [t for t in threading.enumerate() if t.ident not in py_before and t.is_alive()]
     assert leaked == []
-    assert _running_qthreads() == []
+    assert helpers.running_qthreads() == []
 
 
 def test_settings_round_trip(qtbot):

@@ -27,18 +27,11 @@ from PySide6.QtWidgets import (
 
 from app.views import training_drawing
 from core.engine.commands import Step
-from core.engine.training import TrainConfig, TrainingEngine
 from core.state.training import INTENT_S
-from tests.gui.helpers import click, named, tiny_training, type_into
+from tests.gui.helpers import WAIT, click, named, tiny_training, type_into
 from tests.gui.helpers import settle as settle_worker
 
-WAIT = 15_000  # ms: generous for a loaded 2-core machine; nothing here measures time
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _warm_torch():
-    """The first optimizer of a process imports torch's compiler stack (~2 s): pay it once."""
-    TrainingEngine(TrainConfig(samples=40, epochs=1, device="cpu")).step(1)
+pytestmark = pytest.mark.usefixtures("warm_torch")
 
 
 def settle(qtbot, view) -> None:

@@ -12,7 +12,7 @@ def test_surface_view_takes_tool_panels_and_plot_pages(window, qtbot) -> None:
     view.add_tool(tool)
     page = QLabel("a page")
     view.add_plot_page(page, "Extra")
-    tabs = view.plot_tabs
+    tabs = view.pages.tabs
     titles = [tabs.tabText(i) for i in range(tabs.count())]
     assert titles[0] == "Loss per step" and titles[-1] == "Extra"  # tools' pages between
     assert view.splitter.widget(1) is tabs and tool.parent() is not None
@@ -27,7 +27,7 @@ def test_training_view_takes_tool_panels_and_plot_pages(window) -> None:
     assert view.objectName() == "trainingPage"
     view.add_tool(QGroupBox("A tool"))
     view.add_plot_page(QLabel("a page"), "Extra")
-    tabs = view.plot_tabs
+    tabs = view.pages.tabs
     titles = [tabs.tabText(i) for i in range(tabs.count())]
     assert titles[0] == "Decision boundary" and titles[-1] == "Extra"
     assert view.right_splitter.widget(0) is tabs

@@ -80,13 +80,13 @@ def test_start_while_warming_up_runs_once_it_is_done(qtbot, window, gate):
     view = window.surface_view
     click(qtbot, button(window, "runButton"))
     qtbot.wait(150)
-    assert view.running and steps(window) == {0}
+    assert view.model.running and steps(window) == {0}
     assert "loading PyTorch" in window.status_label.text()
     gate.open()
     qtbot.waitUntil(lambda: min(steps(window)) > 0)
     qtbot.waitUntil(lambda: "loading" not in window.status_label.text())
     click(qtbot, button(window, "runButton"))
-    assert not view.running
+    assert not view.model.running
 
 
 def test_narrating_while_warming_up_shows_the_line_once_it_is_done(qtbot, window, gate):

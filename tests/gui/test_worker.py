@@ -12,8 +12,7 @@ from app.worker import EngineHandle, TrainingController
 from core.engine.commands import Resume, SetHparams, Step
 from core.engine.training import TrainConfig, TrainingEngine
 from core.errors import GdsimError
-
-WAIT = 15_000  # ms; the first engine in a process imports torch's optimizer machinery (~2 s)
+from tests.gui.helpers import WAIT
 
 
 def tiny(**changes) -> TrainConfig:
