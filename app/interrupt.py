@@ -31,7 +31,6 @@ class CloseOnSignal(QObject):
 
     def __init__(self, window: QWidget) -> None:
         super().__init__(window)
-        self._window = window
         self.received: list[int] = []
         self._reader, self._writer = socket.socketpair()
         self._reader.setblocking(False)
@@ -59,7 +58,9 @@ class CloseOnSignal(QObject):
         log.info("%s received: closing the window", signal.Signals(number).name)
         for other in self._old:  # a second one ends the process at once, the OS's default
             signal.signal(other, signal.SIG_DFL)
-        QTimer.singleShot(0, self._window.close)
+        # the window through Qt's parent link: a Python reference to it would make a cycle
+        # that only the collector frees, deleting the window at a moment of its choosing
+        QTimer.singleShot(0, self.parent().close)
 
     def uninstall(self) -> None:
         """Give back the handlers and the wake-up fd that were there before."""

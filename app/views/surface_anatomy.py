@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model_events import subscribe
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager, get_theme
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
@@ -550,10 +551,10 @@ class AnatomyTool(QObject):
         self._info_timer.setInterval(int(INFO_INTERVAL_S * 1000))
         self._info_timer.timeout.connect(self._flush_info)
         ev = model.events
-        for event in (ev.stepped, ev.runner_added, ev.runner_removed, ev.runner_replaced):
-            event.connect(self._on_redrawn)
-        model.events.restarted.connect(self._on_restarted)
-        model.events.selection_changed.connect(self._on_current_changed)
+        subscribe(self, self._on_redrawn, ev.stepped, ev.runner_added, ev.runner_removed)
+        subscribe(self, self._on_redrawn, ev.runner_replaced)
+        subscribe(self, self._on_restarted, ev.restarted)
+        subscribe(self, self._on_current_changed, ev.selection_changed)
         self.theme.changed.connect(self._on_theme)
         self._on_theme()
 

@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from app.model_events import subscribe
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, get_theme
 from app.views.surface_runners import swatch
@@ -151,9 +152,9 @@ class BasinsTool(QObject):
         self.timer.setInterval(TICK_MS)
         self.timer.timeout.connect(self._tick)
 
-        model.events.selection_changed.connect(self._on_selection)
-        model.events.runner_changed.connect(self._on_runner_changed)
-        model.events.restarted.connect(self._on_restarted)
+        subscribe(self, self._on_selection, model.events.selection_changed)
+        subscribe(self, self._on_runner_changed, model.events.runner_changed)
+        subscribe(self, self._on_restarted, model.events.restarted)
         self.theme.changed.connect(self._on_theme)
         self._show_spec()
         self._sync_buttons()

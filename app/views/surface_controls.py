@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model_events import subscribe
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager
 from app.warmup import LOADING_NOTE, run_when_warm, warming_up
@@ -87,8 +88,8 @@ class RunControls(QGroupBox):
                                     "reached).")  # fmt: skip
         self.speed_label.setMinimumWidth(self.fontMetrics().horizontalAdvance("2000 steps/s") + 4)
         self._layout()
-        model.events.speed_changed.connect(self._show_speed)
-        model.events.running_changed.connect(self._show_running)
+        subscribe(self, self._show_speed, model.events.speed_changed)
+        subscribe(self, self._show_running, model.events.running_changed)
         self._show_speed(model.speed)
 
     def _button(self, name: str, text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
@@ -160,8 +161,8 @@ class SurfaceControls(QGroupBox):
         self._expr_timer.setSingleShot(True)
         self._expr_timer.setInterval(EXPRESSION_CHECK_MS)
         self._expr_timer.timeout.connect(self._check_expression)
-        model.events.surface_changed.connect(self._show_surface)
-        model.events.restarted.connect(self._show_start)
+        subscribe(self, self._show_surface, model.events.surface_changed)
+        subscribe(self, self._show_start, model.events.restarted)
         self._show_surface(model.race.surface)
 
     def _build(self) -> None:

@@ -61,9 +61,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model_events import subscribe
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager, get_theme
 from app.widgets.describe import add_item, describe, wrapping
+from app.widgets.form_rows import retire_rows
 from app.widgets.hparam_form import HParamForm, pretty_name
 from app.widgets.slider_spin import LogSliderSpin
 from core.engine.race import MAX_NOISE, MAX_SEED, Runner, check_schedule
@@ -339,11 +341,11 @@ class ScheduleTool(QObject):
         self.page = LrPage(self.theme)
         self.page.on_show = self._on_page_shown
         ev = model.events
-        ev.selection_changed.connect(self._on_selected)
-        ev.runner_changed.connect(self._on_runner_changed)
-        for event in (ev.stepped, ev.runner_added, ev.runner_removed, ev.runner_replaced):
-            event.connect(self._on_redrawn)
-        ev.restarted.connect(self._on_restarted)
+        subscribe(self, self._on_selected, ev.selection_changed)
+        subscribe(self, self._on_runner_changed, ev.runner_changed)
+        subscribe(self, self._on_redrawn, ev.stepped, ev.runner_added, ev.runner_removed)
+        subscribe(self, self._on_redrawn, ev.runner_replaced)
+        subscribe(self, self._on_restarted, ev.restarted)
         self.theme.changed.connect(self._on_theme)
         self._on_selected(model.selected)
         self._sync_noise()
@@ -377,6 +379,7 @@ class ScheduleTool(QObject):
         self.args.changed.connect(self._on_arg)
         self.ints_box = QWidget(box)
         self.ints_form = QFormLayout(self.ints_box)
+        self._retired: list[QWidget] = []  # old rows' edits until the event loop deletes them
         self.ints_form.setContentsMargins(0, 0, 0, 0)
         self.error = describe(PlainLabel(box), "scheduleError", "Schedule error")
         wrapping(self.error)
@@ -467,8 +470,8 @@ class ScheduleTool(QObject):
         """The scheduler's arguments, showing the values the race passes to torch.
 
         The controls are rebuilt only when the runner or the scheduler class changes (from the
-        combo or the list, never from one of these controls): a control deleted inside its own
-        signal would crash. Otherwise only the shown values change.
+        combo or the list); otherwise only the shown values change, so an edit keeps its control.
+        Old rows are deleted by the event loop (``retire_rows``), never inside a signal.
         """
         key = (None if runner is None else runner.id, None if sched is None else sched.name)
         values: dict[str, Any] = {}
@@ -485,8 +488,7 @@ class ScheduleTool(QObject):
                 edit.setText(_edit_text(values.get(name)))
             return
         self._args_key = key
-        while self.ints_form.rowCount():  # deletes the row's label and line edit
-            self.ints_form.removeRow(0)
+        retire_rows(self.ints_form, self._retired)
         self._arg_edits.clear()
         if runner is None or sched is None:
             self.args.set_hparams(())

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model_events import subscribe
 from app.settings import read_bool, read_bytes, read_int
 from app.theme import SERIES_COLORS, get_theme
 from app.views import surface_settings
@@ -148,16 +149,16 @@ class SurfaceView(QWidget):
         plots.map.pointClicked.connect(m.set_start)
         plots.map.pointDragged.connect(m.set_start)
         ev = m.events
-        ev.runner_added.connect(self._on_runner_added)
-        ev.runner_removed.connect(self._on_runner_removed)
-        ev.runner_replaced.connect(self._on_runner_replaced)
-        ev.runner_changed.connect(self._on_runner_changed)
-        ev.selection_changed.connect(self._on_selection)
-        ev.surface_changed.connect(self._on_surface)
-        ev.running_changed.connect(self._on_running)
-        ev.restarted.connect(self._on_restarted)
-        ev.stepped.connect(self._redraw)
-        ev.status.connect(self._on_status)
+        subscribe(self, self._on_runner_added, ev.runner_added)
+        subscribe(self, self._on_runner_removed, ev.runner_removed)
+        subscribe(self, self._on_runner_replaced, ev.runner_replaced)
+        subscribe(self, self._on_runner_changed, ev.runner_changed)
+        subscribe(self, self._on_selection, ev.selection_changed)
+        subscribe(self, self._on_surface, ev.surface_changed)
+        subscribe(self, self._on_running, ev.running_changed)
+        subscribe(self, self._on_restarted, ev.restarted)
+        subscribe(self, self._redraw, ev.stepped)
+        subscribe(self, self._on_status, ev.status)
 
     def add_tool(self, widget: QWidget) -> None:
         """Put a teaching tool's panel (a group box) at the bottom of the control panel."""

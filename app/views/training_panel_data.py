@@ -21,6 +21,7 @@ from app.theme import get_theme
 from app.views.training_boundary import class_color
 from app.views.training_panel_parts import Quiet, Section, header
 from app.widgets.describe import add_item, describe
+from app.widgets.form_rows import retire_rows
 from core.engine.datasets import (
     MAX_SAMPLES,
     MIN_SAMPLES,
@@ -159,6 +160,7 @@ class DataSection(Section):
         self.val_share_spin.setValue(20.0)
         form.addRow(self.label("Validation share", self.val_share_spin), self.val_share_spin)
         self.options_form = QFormLayout()
+        self._retired: list[QWidget] = []  # old option rows until the event loop deletes them
         self.option_spins: dict[str, QSpinBox] = {}
         form.addRow(self.options_form)
         self.seed_spin = QSpinBox(panel)
@@ -182,8 +184,7 @@ class DataSection(Section):
 
     def rebuild_options(self, name: str) -> None:
         """Spin boxes for the data set's own options (spiral arms, blob centres...)."""
-        while self.options_form.rowCount():
-            self.options_form.removeRow(0)
+        retire_rows(self.options_form, self._retired)
         self.option_spins = {}
         for opt in get_dataset(name).options:
             spin = describe(

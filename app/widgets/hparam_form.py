@@ -12,7 +12,6 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-import shiboken6
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.plaintext import PlainLabel
+from app.widgets.form_rows import retire_rows
 from app.widgets.slider_spin import (
     BIG,
     Check,
@@ -146,7 +146,7 @@ class HParamForm(QWidget):
         self._setting = False
         self._specs: dict[str, HParamLike] = {}
         self._controls: dict[str, QWidget] = {}
-        self._retired: list[QWidget] = []  # old rows' widgets waiting for deleteLater
+        self._retired: list[QWidget] = []  # old rows' widgets until the event loop deletes them
         self._layout = QFormLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -158,21 +158,8 @@ class HParamForm(QWidget):
     # -- building --------------------------------------------------------------------------
     def set_hparams(self, hparams: Iterable[HParamLike]) -> None:
         """Rebuild the form for a new list (e.g. another optimizer was selected)."""
-        self._layout.takeRow(self.message)  # kept; every other row is deleted
+        retire_rows(self._layout, self._retired, keep=self.message)
         self.message.clear_message()
-        # Old rows leave the form now and are deleted later: deleting a widget at once, from
-        # inside a signal or event of another one, crashed Qt (test_stress's training storm).
-        self._retired = [w for w in self._retired if shiboken6.isValid(w)]
-        while self._layout.rowCount():
-            row = self._layout.takeRow(0)
-            for item in (row.labelItem, row.fieldItem):
-                widget = item.widget() if item is not None else None
-                if widget is not None:
-                    widget.blockSignals(True)
-                    widget.hide()
-                    widget.setParent(None)
-                    self._retired.append(widget)  # a Python reference until Qt deletes it
-                    widget.deleteLater()
         self._specs.clear()
         self._controls.clear()
         for hp in hparams:

@@ -3,10 +3,13 @@ the settings are written, and a second signal would end the process at once."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
+import weakref
 
 import pytest
+from PySide6.QtWidgets import QWidget
 
 from app.interrupt import CloseOnSignal
 from app.settings import open_settings
@@ -37,3 +40,20 @@ def test_without_a_signal_nothing_happens(qtbot, window):
         assert window.isVisible() and closer.received == []
     finally:
         closer.uninstall()
+
+
+def test_a_window_with_its_closer_is_freed_without_the_collector(qtbot):
+    """The closer reaches its window through Qt's parent link. A Python reference back would
+    make a cycle that only the cyclic collector frees, deleting the window inside it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        window = QWidget()
+        closer = CloseOnSignal(window)
+        closer.uninstall()
+        ref = weakref.ref(window)
+        del window, closer
+        assert ref() is None
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -22,6 +22,7 @@ import sys
 import textwrap
 import threading
 import time
+import weakref
 from collections import Counter
 from pathlib import Path
 
@@ -46,6 +47,7 @@ import app.threads as threads
 from app import errors
 from app.main_window import SHUTDOWN_BUDGET_S, MainWindow
 from core.engine.training import TrainingEngine
+from core.state.events import Event
 from tests.gui import helpers
 from tests.gui.helpers import WAIT, reveal, settle, thread_waits, tiny_training, type_into
 
@@ -723,8 +725,6 @@ def test_a_closed_window_is_freed(qtbot, used):
     """Children that keep a Python reference to their window make a cycle through Qt's ownership
     that the collector cannot see: every closed window (one per GUI test) then stayed alive and
     re-styled itself on each theme change, slowing every later window."""
-    import weakref
-
     win = MainWindow(restore=False)
     if used:
         win.show()
@@ -735,8 +735,27 @@ def test_a_closed_window_is_freed(qtbot, used):
             qtbot.wait(100)
         win.code_panel.toggleViewAction().trigger()  # the code dock refers back to its window
         qtbot.wait(50)
+    shown = (win.surface_view, win.training_view) if used else (win.surface_view,)
+    views = [weakref.ref(v) for v in shown]
+    del shown
     win.close()
     ref = weakref.ref(win)
     del win
     gc.collect()
     assert ref() is None
+    assert [v() for v in views if v() is not None] == []  # and its views with it
+
+
+def test_a_deleted_window_leaves_no_callbacks_in_its_surface_model(qtbot):
+    """The surface view and its tools subscribe to the Qt-free model; once their widgets are
+    gone, nothing of them is left in its event lists to be called on a deleted widget."""
+    win = MainWindow(restore=False)
+    model = win.surface_view.model
+    events = [e for e in vars(model.events).values() if isinstance(e, Event)]
+    assert any(e._callbacks for e in events)  # the view, its controls and its tools follow it
+    win.close()
+    ref = weakref.ref(win)
+    del win
+    assert ref() is None  # freed by its last reference: nothing in a cycle waits for the collector
+    assert [fn for e in events for fn in e._callbacks] == []
+    model.reset()  # an event now reaches no deleted widget

@@ -1,0 +1,35 @@
+"""Emptying a ``QFormLayout`` whose rows are rebuilt, without deleting their widgets at once.
+
+``removeRow`` deletes a row's widgets on the spot. A rebuild runs from a signal or event (a list
+row, a combo, a focus change that finishes an edit), and when a deleted widget is still on that
+call stack Qt goes on in freed memory: test_stress's training storm segfaulted in the next
+widget's constructor. Rows are taken out, hidden, unparented (so a search by name finds only
+the new rows) and deleted by the event loop.
+"""
+
+from __future__ import annotations
+
+import shiboken6
+from PySide6.QtWidgets import QFormLayout, QWidget
+
+
+def retire_rows(form: QFormLayout, retired: list[QWidget], keep: QWidget | None = None) -> None:
+    """Take every row out of ``form`` and delete its widgets later; ``keep``'s row is taken out
+    too, but its widget kept (the caller adds it again).
+
+    ``retired`` is the caller's list of widgets waiting for their deletion: an unparented
+    widget belongs to Python, and one whose last reference went would be deleted at once.
+    """
+    retired[:] = [w for w in retired if shiboken6.isValid(w)]
+    if keep is not None:
+        form.takeRow(keep)
+    while form.rowCount():
+        row = form.takeRow(0)
+        for item in (row.labelItem, row.fieldItem):
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.blockSignals(True)
+                widget.hide()
+                widget.setParent(None)
+                retired.append(widget)
+                widget.deleteLater()
