@@ -245,10 +245,11 @@ class PlotDeck(QWidget):
         for tabs, (pages, current) in self._lent.items():
             for i, (page, title) in enumerate(pages):
                 tabs.insertTab(i, page, title)
-                page.show()
             tabs.setCurrentIndex(current)
             if front is not None and tabs.indexOf(front) >= 0:
                 tabs.setCurrentWidget(front)
+            for page, _title in pages:  # only the front page shows (the others drew over it)
+                page.setVisible(page is tabs.currentWidget())
         self._lent.clear()
         for index, (widget, _title) in enumerate(self._items):
             if isinstance(widget, PlotDeck):

@@ -71,4 +71,6 @@ def test_a_tab_widget_item_lends_its_pages_to_the_decks_tabs(qtbot):
         "Decision boundary", "Learning rate", "Later"
     ]  # fmt: skip
     assert pages.currentWidget() is lr  # the page shown in tabs is still the one in front
+    # and the only one shown: pages behind it drew over it (an lr axis over the boundary)
+    assert [p.isVisible() for p in (boundary, lr, later)] == [False, True, False]
     assert pages.widget(0) is boundary and loss.parentWidget() is deck.splitter

@@ -79,6 +79,12 @@ def measure(window, key: str) -> dict:
     return {
         "plots": plots,
         "tabs_in_tabs": sum(1 for o in shown for i in shown if o is not i and o.isAncestorOf(i)),
+        "pages_behind_shown": sum(  # a page behind the front one that still draws
+            1
+            for t in view.deck.findChildren(QTabWidget)
+            for i in range(t.count())
+            if t.widget(i) is not t.currentWidget() and t.widget(i).isVisible()
+        ),
         "controls": controls,
         "panel": {"width": panel.width(), "expanded": panel.isExpanded()},
         "view_width": view.width(),
