@@ -55,6 +55,7 @@ class PlotDeck(QWidget):
         self._outer: PlotDeck | None = None  # an enclosing deck showing our leaves as tabs
         # in tab mode, the pages taken out of each QTabWidget item (to put back in order)
         self._lent: dict[QTabWidget, tuple[list[tuple[QWidget, str]], int]] = {}
+        self._moving = False  # leaves are being moved between the splitter and the tabs
         self._refit_timer = QTimer(self)
         self._refit_timer.setSingleShot(True)
         self._refit_timer.setInterval(0)
@@ -92,7 +93,9 @@ class PlotDeck(QWidget):
     def _watch_pages(self, widget: QWidget) -> None:
         """A page added to a QTabWidget item refits the outermost deck, which may lend it."""
         if isinstance(widget, QTabWidget):
-            stack = widget.findChild(QStackedWidget, options=Qt.FindChildOption.FindDirectChildrenOnly)
+            stack = widget.findChild(
+                QStackedWidget, options=Qt.FindChildOption.FindDirectChildrenOnly
+            )
             if stack is not None:
                 stack.widgetAdded.connect(self._refit_outermost)
 
@@ -138,17 +141,22 @@ class PlotDeck(QWidget):
         return self._mode
 
     def show_widget(self, widget: QWidget) -> None:
-        """Bring the tab holding ``widget`` to the front, here or in a QTabWidget item."""
-        for tabs in self._tab_items():
+        """Bring the tab holding ``widget`` to the front: this deck's, an enclosing or an
+        inner deck's, or a QTabWidget item's."""
+        top = self
+        while top._outer is not None:
+            top = top._outer
+        for tabs in top._tab_items() + [d.tabs for d in top._decks() if d._mode == TABS]:
             if tabs.indexOf(widget) >= 0:
                 tabs.setCurrentWidget(widget)
-        deck: PlotDeck | None = self
-        while deck is not None:
-            i = deck.tabs.indexOf(widget)
-            if deck._mode == TABS and i >= 0:
-                deck.tabs.setCurrentIndex(i)
-                return
-            deck = deck._outer
+
+    def _decks(self) -> list[PlotDeck]:
+        """This deck and every deck inside it."""
+        out: list[PlotDeck] = [self]
+        for widget, _title in self._items:
+            if isinstance(widget, PlotDeck):
+                out += widget._decks()
+        return out
 
     # -- sizes -----------------------------------------------------------------------------
     def _tab_bar_height(self) -> int:
@@ -195,8 +203,12 @@ class PlotDeck(QWidget):
 
     def refit(self) -> None:
         """Split if every item gets its minimum at the current size, else tabs."""
-        if self._outer is not None and self._outer._mode == TABS:
-            return  # our leaves are the outer deck's tabs
+        if (
+            self._moving
+            or self._outer is not None
+            and (self._outer._mode == TABS or self._outer._moving)
+        ):
+            return  # our leaves are the outer deck's tabs, or on their way (it refits us next)
         if not self.isVisible() or self.width() <= 0 or self.height() <= 0:
             return  # (sizes before the first show are transient)
         if self._mode == TABS and any(t.count() for t in self._lent):
@@ -209,6 +221,20 @@ class PlotDeck(QWidget):
     def _set_mode(self, mode: str) -> None:
         if mode == self._mode:
             return
+        # moving a widget resizes the decks inside: their refits wait until we are done (an
+        # inner deck took its leaves back into its own tabs halfway, leaving its side blank)
+        self._moving = True
+        try:
+            self._move_leaves(mode)
+        finally:
+            self._moving = False
+        self._mode = mode
+        self.splitter.setVisible(mode == SPLIT)
+        self.tabs.setVisible(mode == TABS)
+        self._place()
+        self.modeChanged.emit(mode)
+
+    def _move_leaves(self, mode: str) -> None:
         if mode == TABS:
             self._split_state = self.splitter.saveState()  # the lecturer's sizes, for later
             current = self.tabs.currentWidget()
@@ -233,11 +259,6 @@ class PlotDeck(QWidget):
             self._restore_leaves(front)
             if self._split_state is not None:
                 self.splitter.restoreState(self._split_state)
-        self._mode = mode
-        self.splitter.setVisible(mode == SPLIT)
-        self.tabs.setVisible(mode == TABS)
-        self._place()
-        self.modeChanged.emit(mode)
 
     def _restore_leaves(self, front: QWidget | None = None) -> None:
         """Every plot back into its own deck's splitter (or QTabWidget), in order; a page

@@ -74,3 +74,36 @@ def test_a_tab_widget_item_lends_its_pages_to_the_decks_tabs(qtbot):
     # and the only one shown: pages behind it drew over it (an lr axis over the boundary)
     assert [p.isVisible() for p in (boundary, lr, later)] == [False, True, False]
     assert pages.widget(0) is boundary and loss.parentWidget() is deck.splitter
+
+
+def test_decks_in_decks_keep_every_plot_through_tabs_and_back(qtbot):
+    """At 200 % in a 1280x800 window the Training view's right half went blank: while the outer
+    deck moved plots into its tabs, the inner deck refit halfway and took them back, and it
+    ended in tabs with none. ``show_widget`` from the outer deck now reaches inner tabs too."""
+    from PySide6.QtWidgets import QTabWidget
+
+    outer = PlotDeck(Qt.Orientation.Horizontal)
+    inner = PlotDeck(Qt.Orientation.Vertical)
+    left, boundary, lr, acc = QWidget(), QWidget(), QWidget(), QWidget()
+    for plot in (left, boundary, lr, acc):
+        plot.setMinimumSize(200, 200)
+    pages = QTabWidget()
+    pages.addTab(boundary, "Decision boundary")
+    pages.addTab(lr, "Learning rate")
+    inner.addItem(pages, "Boundary")
+    inner.addItem(acc, "Accuracy")
+    outer.addItem(left, "Loss")
+    outer.addItem(inner, "Right")
+    qtbot.addWidget(outer)
+    outer.resize(500, 300)  # side by side, the right column in tabs
+    outer.show()
+    qtbot.waitUntil(lambda: outer.mode == "split" and inner.mode == "tabs")
+    for size in ((300, 300), (500, 300)):  # everything in the outer tabs, then back
+        outer.resize(*size)
+        qtbot.wait(30)
+    qtbot.waitUntil(lambda: outer.mode == "split" and inner.mode == "tabs")
+    titles = [inner.tabs.tabText(i) for i in range(inner.tabs.count())]
+    assert titles == ["Decision boundary", "Learning rate", "Accuracy"]
+    outer.show_widget(acc)
+    qtbot.waitUntil(lambda: acc.isVisible())
+    assert not boundary.isVisible() and left.isVisible()
