@@ -187,3 +187,4 @@ def test_a_start_on_the_training_tab_builds_it_after_the_first_paint(qtbot):
     assert win.training_view.isVisible()
     assert win.training_view.controls.config() == SETUP
     assert win.status_label.text()  # the view's status, once it is there
+    win.close()  # stops its training thread (qtbot only closes windows still referenced)
