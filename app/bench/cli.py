@@ -598,7 +598,9 @@ def format_table(result: dict) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter trials (9 pairs where paired)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer, shorter trials (9 pairs where paired)"
+    )
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps for training")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON here")
     parser.add_argument(

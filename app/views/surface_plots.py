@@ -37,6 +37,7 @@ from app.views.surface_legend import LINE_WIDTH, RaceLegend
 from app.views.surface_runners import RunnerEntry
 from app.widgets.contour_map import ContourMap, Field, field_rect, prepare_field
 from core.engine.surfaces import Surface
+from core.state.format import nice_ceiling
 from core.state.trail_copy import TrailCopy
 
 GRID_POINTS = 400
@@ -387,7 +388,7 @@ class RacePlots(QObject):
         else:
             pad = 0.08 * (hi - lo) if hi > lo else max(1.0, abs(hi)) * 0.1
             y0, y1 = lo - pad, hi + pad
-        x1 = _nice_ceiling(xmax * 2.0)
+        x1 = nice_ceiling(xmax * 2.0)
         if cur is not None:
             if cur[1] >= xmax and cur[1] <= 8 * x1:
                 x1 = cur[1]  # still fits, and not absurdly loose (a reset shrinks it)
@@ -445,15 +446,6 @@ class RacePlots(QObject):
         text = ("f − f*" if self._ref_known else "f − min f") if self._log_y else "loss"
         if axis.labelText != text:  # setLabel keeps the theme's label style: no restyle
             axis.setLabel(text)
-
-
-def _nice_ceiling(x: float) -> float:
-    """The smallest of 1, 2, 5 x 10^k that is >= x."""
-    k = math.floor(math.log10(x))
-    for m in (1, 2, 5, 10):
-        if m * 10**k >= x:
-            return float(m * 10**k)
-    return float(10 ** (k + 1))
 
 
 def _style_layer(layer: TrajectoryLayer, th: ThemeManager) -> None:

@@ -77,6 +77,7 @@ from core.engine.schedulers import (
     scheduler_names,
 )
 from core.errors import GdsimError
+from core.state.format import nice_ceiling
 from core.state.surfaces import RunnerEntry, SurfacesModel
 
 NOISE_RANGE = (1e-3, 1e3)  # the slider's span; the spin box takes up to MAX_NOISE
@@ -144,15 +145,6 @@ def _edit_text(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     return "" if value is None else str(value)
-
-
-def _nice_ceiling(x: float) -> float:
-    """The smallest of 1, 2, 5 x 10^k that is >= x."""
-    k = math.floor(math.log10(x))
-    for m in (1, 2, 5, 10):
-        if m * 10**k >= x:
-            return float(m * 10**k)
-    return float(10 ** (k + 1))
 
 
 class LrPage(QWidget):
@@ -301,10 +293,10 @@ class LrPage(QWidget):
         hi = math.log10(max(e[2] for e in ext))
         y0, y1 = math.floor(lo - 0.05) - 0.1, math.ceil(hi + 0.05) + 0.1
         cur = self._range
-        if cur is not None and cur[0] >= x1 and cur[0] <= 8 * _nice_ceiling(2 * x1):
+        if cur is not None and cur[0] >= x1 and cur[0] <= 8 * nice_ceiling(2 * x1):
             x1 = cur[0]
         else:
-            x1 = _nice_ceiling(2 * x1)
+            x1 = nice_ceiling(2 * x1)
         if cur is not None and cur[1] <= lo and hi <= cur[2] and cur[2] - cur[1] <= 4 + y1 - y0:
             y0, y1 = cur[1], cur[2]
         if cur == (x1, y0, y1):

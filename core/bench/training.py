@@ -214,7 +214,10 @@ def engine_transfers(config: TrainConfig) -> dict[str, float]:
     engine = TrainingEngine(config)
     _, count = count_transfers(engine.run)
     steps = max(1, engine.step_count)
-    return {"to_device_per_step": count.to_device / steps, "to_host_per_step": count.to_host / steps}
+    return {
+        "to_device_per_step": count.to_device / steps,
+        "to_host_per_step": count.to_host / steps,
+    }
 
 
 def in_worker_thread(fn: Callable[[], Timing]) -> Timing:

@@ -16,6 +16,15 @@ def format_number(value: float, digits: int = 4) -> str:
     return text
 
 
+def nice_ceiling(x: float) -> float:
+    """The smallest of 1, 2, 5 x 10^k that is >= x (a plot's round upper end)."""
+    k = math.floor(math.log10(x))
+    for m in (1, 2, 5, 10):
+        if m * 10**k >= x:
+            return float(m * 10**k)
+    return float(10 ** (k + 1))
+
+
 def thin(n: int) -> str:
     """1234567 -> '1 234 567' (narrow no-break spaces read well on a projector)."""
     return f"{n:,}".replace(",", "\u202f")

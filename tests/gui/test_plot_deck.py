@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QTabWidget, QWidget
 
 from app.widgets.plot_deck import PlotDeck
+
+
+def plots(n: int) -> list[QWidget]:
+    """``n`` stand-in plots of 200x200 px at the least."""
+    out = [QWidget() for _ in range(n)]
+    for plot in out:
+        plot.setMinimumSize(200, 200)
+    return out
+
+
+def tool_pages(*pages: QWidget) -> QTabWidget:
+    """A view's tool pages: the decision boundary, then the learning-rate page."""
+    tabs = QTabWidget()
+    for page, title in zip(pages, ("Decision boundary", "Learning rate"), strict=True):
+        tabs.addTab(page, title)
+    return tabs
 
 
 def test_an_inner_deck_in_tabs_shows_only_its_front_tab(qtbot):
@@ -41,15 +57,9 @@ def test_an_inner_deck_in_tabs_shows_only_its_front_tab(qtbot):
 def test_a_tab_widget_item_lends_its_pages_to_the_decks_tabs(qtbot):
     """At 200 % on 1024×768 the Training view showed tabs in tabs: "Loss | Decision boundary |
     Accuracy" over "Decision boundary | Learning rate | …" (the tool pages' QTabWidget)."""
-    from PySide6.QtWidgets import QTabWidget
-
     deck = PlotDeck(Qt.Orientation.Horizontal)
-    loss, boundary, lr, later = QWidget(), QWidget(), QWidget(), QWidget()
-    for plot in (loss, boundary, lr, later):
-        plot.setMinimumSize(200, 200)
-    pages = QTabWidget()
-    pages.addTab(boundary, "Decision boundary")
-    pages.addTab(lr, "Learning rate")
+    loss, boundary, lr, later = plots(4)
+    pages = tool_pages(boundary, lr)
     deck.addItem(loss, "Loss")
     deck.addItem(pages, "Boundary and tools")
     qtbot.addWidget(deck)
@@ -80,16 +90,10 @@ def test_decks_in_decks_keep_every_plot_through_tabs_and_back(qtbot):
     """At 200 % in a 1280x800 window the Training view's right half went blank: while the outer
     deck moved plots into its tabs, the inner deck refit halfway and took them back, and it
     ended in tabs with none. ``show_widget`` from the outer deck now reaches inner tabs too."""
-    from PySide6.QtWidgets import QTabWidget
-
     outer = PlotDeck(Qt.Orientation.Horizontal)
     inner = PlotDeck(Qt.Orientation.Vertical)
-    left, boundary, lr, acc = QWidget(), QWidget(), QWidget(), QWidget()
-    for plot in (left, boundary, lr, acc):
-        plot.setMinimumSize(200, 200)
-    pages = QTabWidget()
-    pages.addTab(boundary, "Decision boundary")
-    pages.addTab(lr, "Learning rate")
+    left, boundary, lr, acc = plots(4)
+    pages = tool_pages(boundary, lr)
     inner.addItem(pages, "Boundary")
     inner.addItem(acc, "Accuracy")
     outer.addItem(left, "Loss")
