@@ -373,11 +373,12 @@ class SurfacesModel:
         self.events.status.emit()
 
     def pause(self, note: str = "") -> None:
-        self.flush()
-        self.running = False
-        self.note = note
-        self.events.running_changed.emit(False)
-        self.events.status.emit()
+        self.running, self.note = False, note
+        try:  # the last steps drawn; a drawing error must not keep the race running
+            self.flush()
+        finally:
+            self.events.running_changed.emit(False)
+            self.events.status.emit()
 
     def step(self) -> None:
         """Exactly one optimizer step for every runner that is still going."""

@@ -146,6 +146,22 @@ def test_running_flat_out_says_stepped_at_most_30_times_a_second_and_shows_the_l
     assert len(seen) == drawn + 1  # nothing new: no redraw
 
 
+def test_a_drawing_error_at_a_pause_still_pauses():
+    """A redraw that raised on every tick (a bug) left Start/Pause unable to pause, 1 run in
+    4: the pause drew the last steps first and the error skipped the rest."""
+    m = model_with("SGD(lr=0.0001)")
+    m.set_speed(2000)
+    m.start()
+    for i in range(50):
+        m.tick(now=10.0 + i / 1000, budget_s=math.inf)
+    assert m.pacer.dirty  # steps not drawn yet: the pause draws them
+    m.events.stepped.connect(lambda: 1 / 0)
+    told = record(m, "running_changed")
+    with pytest.raises(ZeroDivisionError):  # the error still reaches the error report
+        m.pause()
+    assert not m.running and told == [("running_changed", False)]
+
+
 def test_running_with_no_runner_says_what_to_do():
     m = SurfacesModel()
     m.start()
