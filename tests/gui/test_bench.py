@@ -37,7 +37,10 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
         }
         | {
             f"longest stall, {a}"
-            for a in ("preset load", "session open", "theme switch", "zoom step")
+            for a in (
+                "first switch to Training", "preset load", "session open", "theme switch",
+                "zoom step",
+            )  # fmt: skip
         }
         | {f"start-up, {how}" for how in ("first start", "saved settings", "session file")}
         | {"quit after racing", "quit after training", "time to first step (fresh process)"}
