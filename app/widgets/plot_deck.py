@@ -100,10 +100,13 @@ class PlotDeck(QWidget):
                 stack.widgetAdded.connect(self._refit_outermost)
 
     def _refit_outermost(self) -> None:
+        self._outermost().schedule_refit()
+
+    def _outermost(self) -> PlotDeck:
         deck = self
         while deck._outer is not None:
             deck = deck._outer
-        deck.schedule_refit()
+        return deck
 
     def leaves(self) -> list[tuple[QWidget, str]]:
         """Every plot in this deck and the decks inside it, in order, with its tab title."""
@@ -143,9 +146,7 @@ class PlotDeck(QWidget):
     def show_widget(self, widget: QWidget) -> None:
         """Bring the tab holding ``widget`` to the front: this deck's, an enclosing or an
         inner deck's, or a QTabWidget item's."""
-        top = self
-        while top._outer is not None:
-            top = top._outer
+        top = self._outermost()
         for tabs in top._tab_items() + [d.tabs for d in top._decks() if d._mode == TABS]:
             if tabs.indexOf(widget) >= 0:
                 tabs.setCurrentWidget(widget)
@@ -237,7 +238,6 @@ class PlotDeck(QWidget):
     def _move_leaves(self, mode: str) -> None:
         if mode == TABS:
             self._split_state = self.splitter.saveState()  # the lecturer's sizes, for later
-            current = self.tabs.currentWidget()
             for widget, _title in self._items:  # their leaves (and pages) become our tabs
                 if isinstance(widget, PlotDeck):
                     widget._set_mode(SPLIT)
@@ -246,8 +246,6 @@ class PlotDeck(QWidget):
                 self._lent[tabs] = (_pages(tabs), tabs.currentIndex())
             for widget, title in leaves:
                 self.tabs.addTab(widget, title)
-            if current is not None and self.tabs.indexOf(current) >= 0:
-                self.tabs.setCurrentWidget(current)
             # only the front tab shows: a page shown explicitly stays visible behind (over)
             # the front one (the accuracy plot painted over the decision boundary)
             for widget, _title in self.leaves():
