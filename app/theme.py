@@ -22,8 +22,6 @@ from PySide6.QtGui import QColor, QFont, QPalette, QPen
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
-    QFormLayout,
-    QLayout,
     QProxyStyle,
     QStyle,
     QToolTip,
@@ -135,7 +133,7 @@ def _dark_palette() -> QPalette:
 
 class _ZoomStyle(QProxyStyle):
     """Fusion with check box and radio button indicators that grow with the zoom (Fusion
-    sizes them in pixels, not from the font), and forms that wrap long rows."""
+    sizes them in pixels, not from the font)."""
 
     METRICS = frozenset({
         QStyle.PixelMetric.PM_IndicatorWidth, QStyle.PixelMetric.PM_IndicatorHeight,
@@ -174,24 +172,6 @@ class _ZoomStyle(QProxyStyle):
         if metric in self.METRICS:
             return int(round(value * self._scale))
         return value
-
-    def polish(self, arg) -> None:  # Qt override (widget, palette and application overloads)
-        super().polish(arg)
-        if isinstance(arg, QWidget) and arg.layout() is not None:
-            _wrap_long_rows(arg.layout())
-
-
-def _wrap_long_rows(layout: QLayout) -> None:
-    """A form row whose label and field do not fit side by side puts the field under its
-    label (a side panel at 200 % zoom) instead of making the whole panel wider. Set on each
-    form when its widget is polished, not answered in a styleHint() override: Qt asks for
-    style hints thousands of times per zoom step, each a call into Python."""
-    if isinstance(layout, QFormLayout):
-        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
-    for i in range(layout.count()):
-        child = layout.itemAt(i).layout()
-        if child is not None:
-            _wrap_long_rows(child)
 
 
 class ThemeManager(QObject):

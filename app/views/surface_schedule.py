@@ -50,7 +50,6 @@ from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLineEdit,
@@ -65,7 +64,7 @@ from app.model_events import subscribe
 from app.plaintext import PlainLabel
 from app.theme import ERROR_COLORS, ThemeManager, get_theme
 from app.widgets.describe import add_item, describe, wrapping
-from app.widgets.form_rows import retire_rows
+from app.widgets.form_rows import retire_rows, wrapping_form
 from app.widgets.hparam_form import HParamForm, pretty_name
 from app.widgets.slider_spin import LogSliderSpin
 from core.engine.race import MAX_NOISE, MAX_SEED, Runner, check_schedule
@@ -370,7 +369,7 @@ class ScheduleTool(QObject):
         self.args.setObjectName("scheduleArgs")
         self.args.changed.connect(self._on_arg)
         self.ints_box = QWidget(box)
-        self.ints_form = QFormLayout(self.ints_box)
+        self.ints_form = wrapping_form(self.ints_box)
         self._retired: list[QWidget] = []  # old rows' edits until the event loop deletes them
         self.ints_form.setContentsMargins(0, 0, 0, 0)
         self.error = describe(PlainLabel(box), "scheduleError", "Schedule error")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QProgressBar,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
 from app.plaintext import PlainLabel
 from app.theme import ThemeManager
 from app.views.training_controls import ERROR_COLORS
+from app.widgets.form_rows import wrapping_form
 from app.widgets.slider_spin import SciDoubleSpinBox
 from core.teach.lr_finder import (
     DEFAULT_LR_MAX,
@@ -109,7 +109,7 @@ class LRFinderControls(QGroupBox):
         self.status.setMinimumWidth(1)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        form = QFormLayout(self)
+        form = wrapping_form(self)
         form.setContentsMargins(6, 6, 6, 6)
         lr_label = PlainLabel("lr from", self)
         lr_label.setBuddy(self.min_spin)

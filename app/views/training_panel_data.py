@@ -10,7 +10,6 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
-    QFormLayout,
     QSizePolicy,
     QSpinBox,
     QVBoxLayout,
@@ -21,7 +20,7 @@ from app.theme import get_theme
 from app.views.training_boundary import class_color
 from app.views.training_panel_parts import Quiet, Section, header
 from app.widgets.describe import add_item, describe
-from app.widgets.form_rows import retire_rows
+from app.widgets.form_rows import retire_rows, wrapping_form
 from core.engine.datasets import (
     MAX_SAMPLES,
     MIN_SAMPLES,
@@ -113,7 +112,7 @@ class DataSection(Section):
         super().__init__(panel, quiet)
         self.preview_data: GeneratedData | None = None
         lay.addWidget(header("Data", panel))
-        form = QFormLayout()
+        form = wrapping_form()
         self.dataset_combo = describe(
             QComboBox(panel),
             "datasetCombo",
@@ -159,7 +158,7 @@ class DataSection(Section):
         self.val_share_spin.setSuffix(" %")
         self.val_share_spin.setValue(20.0)
         form.addRow(self.label("Validation share", self.val_share_spin), self.val_share_spin)
-        self.options_form = QFormLayout()
+        self.options_form = wrapping_form()
         self._retired: list[QWidget] = []  # old option rows until the event loop deletes them
         self.option_spins: dict[str, QSpinBox] = {}
         form.addRow(self.options_form)

@@ -7,7 +7,6 @@ from PySide6.QtCore import QModelIndex, QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFormLayout,
     QGridLayout,
     QListWidget,
     QPushButton,
@@ -23,6 +22,7 @@ from app.theme import get_theme
 from app.views.training_panel_parts import Quiet, Section, header, show_error, swatch
 from app.views.training_plots import lane_label
 from app.widgets.describe import add_item, describe
+from app.widgets.form_rows import wrapping_form
 from app.widgets.hparam_form import HParamForm
 from core.engine.optimizers import OptimizerSpec, get_optimizer, optimizer_names, parse_spec
 from core.errors import GdsimError, error_line
@@ -70,7 +70,7 @@ class RaceSection(Section):
         self.race_list.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         lay.addWidget(self.race_list)
         self._build_buttons(lay)
-        opt_form = QFormLayout()
+        opt_form = wrapping_form()
         self.optimizer_combo = describe(QComboBox(panel), "optimizerCombo", "Optimizer")
         for name in optimizer_names():
             add_item(self.optimizer_combo, name, name, get_optimizer(name).description)

@@ -8,7 +8,6 @@ from PySide6.QtCore import QSettings, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFormLayout,
     QLineEdit,
     QSpinBox,
     QVBoxLayout,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
 from app.settings import read_bool
 from app.views.training_panel_parts import Quiet, Section, header, show_error
 from app.widgets.describe import add_item, describe
+from app.widgets.form_rows import wrapping_form
 from core.engine.devices import available_devices, resolve_device
 from core.engine.schedulers import get_scheduler, parse_scheduler, scheduler_names
 from core.engine.training import ACTIVATIONS, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_PATIENCE, parse_hidden
@@ -46,7 +46,7 @@ class ModelSection(Section):
     def __init__(self, panel: QWidget, quiet: Quiet, lay: QVBoxLayout) -> None:
         super().__init__(panel, quiet)
         lay.addWidget(header("Model", panel))
-        form = QFormLayout()
+        form = wrapping_form()
         self.hidden_edit = describe(
             QLineEdit("16,16", panel),
             "hiddenEdit",
@@ -117,7 +117,7 @@ class ScheduleSection(Section):
 
     def __init__(self, panel: QWidget, quiet: Quiet, lay: QVBoxLayout) -> None:
         super().__init__(panel, quiet)
-        form = QFormLayout()
+        form = wrapping_form()
         self.scheduler_combo = describe(
             QComboBox(panel), "schedulerCombo", "Learning-rate scheduler"
         )
@@ -197,7 +197,7 @@ class RunSection(Section):
     def __init__(self, panel: QWidget, quiet: Quiet, lay: QVBoxLayout) -> None:
         super().__init__(panel, quiet)
         lay.addWidget(header("Training", panel))
-        form = QFormLayout()
+        form = wrapping_form()
         self.batch_spin = _int_spin(
             panel, "batchSpin", "Batch size", (1, MAX_BATCH_SIZE), 32,
             "Points per gradient step: small batches give noisy, cheap steps, large batches "

@@ -1,4 +1,7 @@
-"""Emptying a ``QFormLayout`` whose rows are rebuilt, without deleting their widgets at once.
+"""The app's ``QFormLayout``: made wrapping long rows, emptied without deleting widgets at once.
+
+``wrapping_form``: a row whose label and field do not fit side by side puts the field under its
+label (a side panel at 200 % zoom) instead of making the whole panel wider.
 
 ``removeRow`` deletes a row's widgets on the spot. A rebuild runs from a signal or event (a list
 row, a combo, a focus change that finishes an edit), and when a deleted widget is still on that
@@ -11,6 +14,15 @@ from __future__ import annotations
 
 import shiboken6
 from PySide6.QtWidgets import QFormLayout, QWidget
+
+
+def wrapping_form(parent: QWidget | None = None) -> QFormLayout:
+    """A form that wraps long rows. Set where each form is made: a Python ``QStyle.polish``
+    override that walked layouts (``itemAt``) left QLayoutItem wrappers that outlive their
+    items, and one handed to the override as a widget crashed PySide 6.11 (Python 3.11)."""
+    form = QFormLayout(parent) if parent is not None else QFormLayout()
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    return form
 
 
 def retire_rows(form: QFormLayout, retired: list[QWidget], keep: QWidget | None = None) -> None:

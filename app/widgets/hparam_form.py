@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.plaintext import PlainLabel
-from app.widgets.form_rows import retire_rows
+from app.widgets.form_rows import retire_rows, wrapping_form
 from app.widgets.slider_spin import (
     BIG,
     Check,
@@ -147,7 +147,7 @@ class HParamForm(QWidget):
         self._specs: dict[str, HParamLike] = {}
         self._controls: dict[str, QWidget] = {}
         self._retired: list[QWidget] = []  # old rows' widgets until the event loop deletes them
-        self._layout = QFormLayout(self)
+        self._layout = wrapping_form(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.message = MessageLabel(self)  # the last refused typed value, under the controls

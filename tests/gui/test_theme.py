@@ -202,14 +202,16 @@ def test_remembered_indicator_size_follows_each_zoom_step(qtbot):
 
 def test_a_form_too_narrow_for_its_rows_puts_fields_under_labels(qtbot):
     """Forms wrap long rows (the side panel at 200 % zoom) and keep label and field side by
-    side where they fit; the style sets that on each form as its widget is polished."""
-    from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QWidget
+    side where they fit."""
+    from PySide6.QtWidgets import QLabel, QLineEdit, QWidget
+
+    from app.widgets.form_rows import wrapping_form
 
     theme = get_theme()
     theme.reset()
     box = QWidget()
     qtbot.addWidget(box)
-    form = QFormLayout(box)
+    form = wrapping_form(box)
     label = QLabel("A rather long label for a learning rate field")
     field = QLineEdit()
     field.setMinimumWidth(200)
@@ -223,3 +225,17 @@ def test_a_form_too_narrow_for_its_rows_puts_fields_under_labels(qtbot):
     box.resize(260, 200)
     form.activate()
     assert field.geometry().top() >= label.geometry().bottom()  # under its label
+
+
+def test_every_form_in_the_window_wraps_long_rows(window):
+    """Each view's forms, the Training view's and its tools' included, are made wrapping (no
+    style override sets it: see ``wrapping_form``)."""
+    from PySide6.QtWidgets import QFormLayout
+
+    window.show_view("training")
+    forms = window.findChildren(QFormLayout)
+    assert len(forms) >= 8
+    wrap = QFormLayout.RowWrapPolicy.WrapLongRows
+    assert [
+        f.objectName() or f.parentWidget().objectName() for f in forms if f.rowWrapPolicy() != wrap
+    ] == []
