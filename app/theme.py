@@ -168,6 +168,8 @@ class _ZoomStyle(QProxyStyle):
         return self._zoomed_metric(metric, option, widget)
 
     def _zoomed_metric(self, metric, option, widget) -> int:
+        if widget is not None and not isinstance(widget, QWidget):
+            widget = None  # a stale wrapper at a reused address: its TypeError would crash PySide
         value = super().pixelMetric(metric, option, widget)
         if metric in self.METRICS:
             return int(round(value * self._scale))

@@ -200,6 +200,19 @@ def test_remembered_indicator_size_follows_each_zoom_step(qtbot):
         theme.reset()
 
 
+def test_a_metric_asked_for_a_non_widget_is_answered_as_for_no_widget(qtbot):
+    """Qt may hand the style a pointer whose Python wrapper is stale (another type at a reused
+    address); the override answers as for no widget instead of raising (PySide 6.11 crashes
+    storing an error raised in an override)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QStyle
+
+    get_theme().reset()
+    style = QApplication.instance().style()
+    width = QStyle.PixelMetric.PM_IndicatorWidth
+    assert style.pixelMetric(width, None, QTimer()) == style.pixelMetric(width)
+
+
 def test_a_form_too_narrow_for_its_rows_puts_fields_under_labels(qtbot):
     """Forms wrap long rows (the side panel at 200 % zoom) and keep label and field side by
     side where they fit."""
