@@ -16,7 +16,7 @@ only on the deck's size, which does not depend on the mode: no flip-flopping.
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtWidgets import QSplitter, QStackedWidget, QTabWidget, QWidget
+from PySide6.QtWidgets import QSplitter, QStackedWidget, QTabBar, QTabWidget, QWidget
 
 SPLIT, TABS = "split", "tabs"
 
@@ -48,6 +48,12 @@ class PlotDeck(QWidget):
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.tabs.hide()
+        # a hidden one-tab bar of the same font: the tab bar's height whatever the mode (our
+        # own bar is empty in split mode, and a minimum that depends on the mode flip-flops)
+        self._bar_gauge = QTabBar(self)
+        self._bar_gauge.setDocumentMode(True)
+        self._bar_gauge.addTab("Loss")
+        self._bar_gauge.hide()
         self._items: list[tuple[QWidget, str]] = []
         self._stretch: list[int] = []
         self._mode = SPLIT
@@ -55,6 +61,9 @@ class PlotDeck(QWidget):
         self._outer: PlotDeck | None = None  # an enclosing deck showing our leaves as tabs
         # in tab mode, the pages taken out of each QTabWidget item (to put back in order)
         self._lent: dict[QTabWidget, tuple[list[tuple[QWidget, str]], int]] = {}
+        # each QTabWidget item's own chrome (its tab bar and frame) around its largest page,
+        # as measured while it held its pages: its minimum while they are lent
+        self._chrome: dict[QTabWidget, QSize] = {}
         self._moving = False  # leaves are being moved between the splitter and the tabs
         self._refit_timer = QTimer(self)
         self._refit_timer.setSingleShot(True)
@@ -161,7 +170,7 @@ class PlotDeck(QWidget):
 
     # -- sizes -----------------------------------------------------------------------------
     def _tab_bar_height(self) -> int:
-        return self.tabs.tabBar().sizeHint().height()
+        return self._bar_gauge.sizeHint().height()
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802
         """Tab mode's need: the largest plot's minimum plus the tab bar."""
@@ -184,13 +193,16 @@ class PlotDeck(QWidget):
     def _item_min(self, widget: QWidget) -> QSize:
         """An item's minimum in split mode, also while its pages are lent to tabs (so the
         choice of mode does not depend on the mode)."""
-        lent = self._lent_pages(widget) if isinstance(widget, QTabWidget) else None
-        if lent is None or widget.count():
+        if not isinstance(widget, QTabWidget):
             return _min_size(widget)
-        size = QSize(0, 0)
-        for page, _title in lent[0]:
-            size = size.expandedTo(_min_size(page))
-        return QSize(size.width(), size.height() + self._tab_bar_height())
+        lent = self._lent_pages(widget)
+        own = widget.count() > 0
+        largest = QSize(0, 0)
+        for page, _title in _pages(widget) if own or lent is None else lent[0]:
+            largest = largest.expandedTo(_min_size(page))
+        if own:
+            self._chrome[widget] = _min_size(widget) - largest
+        return largest + self._chrome.get(widget, QSize(0, self._tab_bar_height()))
 
     def fits_split(self) -> bool:
         need = self.split_need()

@@ -111,3 +111,26 @@ def test_decks_in_decks_keep_every_plot_through_tabs_and_back(qtbot):
     outer.show_widget(acc)
     qtbot.waitUntil(lambda: acc.isVisible())
     assert not boundary.isVisible() and left.isVisible()
+
+
+def test_a_size_between_a_tab_widgets_own_minimum_and_its_pages_does_not_flip_flop(qtbot):
+    """At 1024×768 the Training view's right deck switched between split and tabs ~10 times
+    a second for as long as the window stayed: the tool pages' QTabWidget needs its frame
+    around its largest page (337 px), and counted without it while its pages were lent (333 px),
+    so a deck 333-336 px wide fitted in tabs and not in split."""
+    deck = PlotDeck(Qt.Orientation.Vertical)
+    boundary, lr, accuracy = plots(3)
+    tabs = tool_pages(boundary, lr)
+    tabs.setDocumentMode(True)
+    deck.addItem(tabs, "Decision boundary")
+    deck.addItem(accuracy, "Accuracy")
+    qtbot.addWidget(deck)
+    changes: list[str] = []
+    deck.modeChanged.connect(changes.append)
+    chrome = tabs.minimumSizeHint() - boundary.minimumSize()
+    assert chrome.width() > 0  # the frame this is about
+    deck.resize(200 + chrome.width() - 1, 800)  # the pages fit, the tab widget does not
+    deck.show()
+    qtbot.waitUntil(lambda: deck.mode == "tabs")
+    qtbot.wait(300)  # a flip-flop runs a refit every event-loop turn
+    assert changes == ["tabs"]
