@@ -119,6 +119,9 @@ def check(found: dict, size: tuple[int, int], origin: str) -> None:
                 assert shown, f"{name} is off screen {at}"
             assert view["tabs_in_tabs"] == 0, f"the {key} plots show tabs in tabs {at}"
             assert view["pages_behind_shown"] == 0, f"a {key} page behind the front one draws {at}"
+            assert view["idle_mode_changes"] == 0, (
+                f"the {key} plots flip between split and tabs {at}"
+            )
             panel = view["panel"]
             assert panel["expanded"]
             if size == SMALL:

@@ -52,6 +52,7 @@ def measure(window, key: str) -> dict:
     from PySide6.QtWidgets import QApplication, QPushButton, QTabWidget
 
     from app.render import _pump
+    from app.widgets.plot_deck import PlotDeck
 
     app = QApplication.instance()
     view = window.show_view(key)
@@ -75,6 +76,10 @@ def measure(window, key: str) -> dict:
         full = QRect(button.mapToGlobal(QPoint(0, 0)), button.size())
         controls[name] = button.isVisible() and _shown_rect(button) == full
     panel = view.control_panel()
+    flips: list[str] = []  # a deck that keeps changing mode at a fixed size flip-flops
+    for deck in view.findChildren(PlotDeck):
+        deck.modeChanged.connect(flips.append)
+    _pump(app, 0.5)
     shown = [t for t in view.deck.findChildren(QTabWidget) if t.isVisible() and t.count()]
     return {
         "plots": plots,
@@ -86,6 +91,7 @@ def measure(window, key: str) -> dict:
             if t.widget(i) is not t.currentWidget() and t.widget(i).isVisible()
         ),
         "controls": controls,
+        "idle_mode_changes": len(flips),
         "panel": {"width": panel.width(), "expanded": panel.isExpanded()},
         "view_width": view.width(),
     }
