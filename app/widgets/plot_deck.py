@@ -254,10 +254,14 @@ class PlotDeck(QWidget):
                 if isinstance(widget, PlotDeck):
                     widget._set_mode(SPLIT)
             leaves = self.leaves()
+            # a page brought to the front (the landscape after Compute) stays in front
+            chosen = [t.currentWidget() for t in self._tab_items() if t.currentIndex() > 0]
             for tabs in self._tab_items():
                 self._lent[tabs] = (_pages(tabs), tabs.currentIndex())
             for widget, title in leaves:
                 self.tabs.addTab(widget, title)
+            if chosen:
+                self.tabs.setCurrentWidget(chosen[0])
             # only the front tab shows: a page shown explicitly stays visible behind (over)
             # the front one (the accuracy plot painted over the decision boundary)
             for widget, _title in self.leaves():

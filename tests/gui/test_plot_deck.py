@@ -134,3 +134,21 @@ def test_a_size_between_a_tab_widgets_own_minimum_and_its_pages_does_not_flip_fl
     qtbot.waitUntil(lambda: deck.mode == "tabs")
     qtbot.wait(300)  # a flip-flop runs a refit every event-loop turn
     assert changes == ["tabs"]
+
+
+def test_a_page_brought_to_the_front_stays_in_front_when_the_deck_turns_to_tabs(qtbot):
+    """The landscape page shown after Compute went behind the decision boundary when a zoom
+    turned the deck into tabs (its first tab came to the front)."""
+    deck = PlotDeck(Qt.Orientation.Vertical)
+    boundary, lr, accuracy = plots(3)
+    tabs = tool_pages(boundary, lr)
+    deck.addItem(tabs, "Decision boundary")
+    deck.addItem(accuracy, "Accuracy")
+    qtbot.addWidget(deck)
+    deck.resize(400, 800)
+    deck.show()
+    qtbot.waitUntil(lambda: deck.mode == "split")
+    deck.show_widget(lr)
+    deck.resize(400, 400)  # no room for two stacked
+    qtbot.waitUntil(lambda: deck.mode == "tabs")
+    assert deck.tabs.currentWidget() is lr and lr.isVisible() and not boundary.isVisible()
