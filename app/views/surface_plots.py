@@ -36,6 +36,7 @@ from app.views.surface_layers import TrajectoryLayer
 from app.views.surface_legend import LINE_WIDTH, RaceLegend
 from app.views.surface_runners import RunnerEntry
 from app.widgets.contour_map import ContourMap, Field, field_rect, prepare_field
+from app.widgets.lazy_menu import plot_widget
 from core.engine.surfaces import Surface
 from core.state.format import nice_ceiling
 from core.state.trail_copy import TrailCopy
@@ -145,7 +146,7 @@ class RacePlots(QObject):
         self._map_key: tuple | None = None
 
         # -- loss plot
-        self.loss = pg.PlotWidget()
+        self.loss = plot_widget()
         self.loss.setObjectName("surfaceLossPlot")
         self.loss.setAccessibleName("Loss against step for every optimizer")
         self.loss.setToolTip("Loss against step for every optimizer (same colours as the map).")
@@ -157,7 +158,7 @@ class RacePlots(QObject):
         lp.hideButtons()
         # the view box's menu (view all, axes, export) without "Plot Options": its Transforms
         # would put the axis out of step with the "log y" box, the rest does nothing here
-        lp.setMenuEnabled(False, enableViewBoxMenu=True)
+        lp.setMenuEnabled(False, enableViewBoxMenu=None)  # (the view box keeps its own, lazy)
         lp.disableAutoRange()  # see _fit_loss_range: ranges move in big jumps, not every frame
         # a fixed axis width: tick labels growing from "1" to "0.0001" must not resize the plot
         # (which would redraw every curve); the theme scales it with the zoom

@@ -66,6 +66,7 @@ from app.theme import ERROR_COLORS, ThemeManager, get_theme
 from app.widgets.describe import add_item, describe, wrapping
 from app.widgets.form_rows import retire_rows, wrapping_form
 from app.widgets.hparam_form import HParamForm, pretty_name
+from app.widgets.lazy_menu import plot_widget
 from app.widgets.slider_spin import LogSliderSpin
 from core.engine.race import MAX_NOISE, MAX_SEED, Runner, check_schedule
 from core.engine.schedulers import (
@@ -162,7 +163,7 @@ class LrPage(QWidget):
         self.empty.setMargin(12)
         self.empty.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.plot = describe(
-            pg.PlotWidget(self),
+            plot_widget(self),
             "surfaceLrPlot",
             "Learning rate against step for every optimizer",
             "The learning rate each optimizer used at every step (log axis; same colours as "

@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor
 
 from app.theme import ThemeManager
 from app.widgets.describe import describe
+from app.widgets.lazy_menu import plot_widget
 from app.widgets.plot_labels import WrappedTitle
 
 # Class colours for data points and the boundary image (Okabe-Ito order, colour-blind safe).
@@ -49,7 +50,7 @@ class BoundaryPicture(QObject):
         super().__init__(parent)
         self.theme = theme
         self.plot = describe(
-            pg.PlotWidget(),
+            plot_widget(),
             "boundaryPlot",
             "Decision boundary",
             "The class the network predicts at each point of the plane (paler = less sure), "

@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.theme import ThemeManager
+from app.widgets.lazy_menu import LazyMenuViewBox
 from app.widgets.slider_spin import format_number
 from core.teach.lr_finder import LRFinderResult, LRPoint
 
@@ -50,7 +51,7 @@ class LRFinderPlot(pg.PlotWidget):
     (``marker``, ``valley_marker``) of one range test; restyled on every theme change."""
 
     def __init__(self, theme: ThemeManager, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, viewBox=LazyMenuViewBox())
         self.theme = theme
         self._sink: list[LRPoint] = []  # points of the current run (appended by the worker)
         self._live: tuple[list[float], list[float], list[float]] = ([], [], [])  # lr, loss, ema

@@ -41,6 +41,7 @@ from app.views.training_series import (
 )
 from app.widgets.curve_buffer import CurveBuffer
 from app.widgets.describe import describe
+from app.widgets.lazy_menu import plot_widget
 from app.widgets.plot_labels import TidyAxis
 
 EMA = 0.9  # smoothing of the per-batch loss (weight of the past)
@@ -226,20 +227,20 @@ class TrainingPlots(QObject):
         self.theme = theme or get_theme()
         # log axes whose minor labels crowd at 200 % zoom: labels that would overlap are left out
         self.loss_plot = describe(
-            pg.PlotWidget(axisItems={"left": TidyAxis("left")}),
+            plot_widget(axisItems={"left": TidyAxis("left")}),
             "lossPlot",
             "Loss curves",
             LOSS_TOOLTIP,
         )
         self.acc_plot = describe(
-            pg.PlotWidget(),
+            plot_widget(),
             "accuracyPlot",
             "Accuracy curves",
             "Share of points classified correctly after each epoch: validation (hollow dots, "
             "the honest number) and training (filled dots), coloured as in the loss plot",
         )
         self.lr_plot = describe(
-            pg.PlotWidget(axisItems={"left": TidyAxis("left")}),
+            plot_widget(axisItems={"left": TidyAxis("left")}),
             "trainingLrPlot",
             "Learning rate against epoch for every optimizer",
             LR_TOOLTIP,

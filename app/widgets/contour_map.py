@@ -19,6 +19,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from app.theme import ThemeManager, get_theme
+from app.widgets.lazy_menu import LazyMenuViewBox
 
 TOOLTIP = (
     "Click or drag to set the start point · wheel: zoom · Shift+drag or middle-drag: pan · "
@@ -169,7 +170,7 @@ def stepped_colormap(name: str, bands: int) -> pg.ColorMap:
     return pg.ColorMap(pos, colors)
 
 
-class _PickViewBox(pg.ViewBox):
+class _PickViewBox(LazyMenuViewBox):
     """Left click/drag picks points; everything else is pyqtgraph's usual navigation.
 
     The axes forward their clicks and drags to this box (pyqtgraph's AxisItem does), with
