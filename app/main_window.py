@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QRect, QSettings, Qt, Slot
+from PySide6.QtCore import QEvent, QRect, QSettings, Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -139,6 +139,11 @@ class MainWindow(QMainWindow):
         # The Training view is built when first shown (or asked for): it costs ~0.2 s of
         # start-up here, and a lecture that only races on surfaces never needs it.
         self._views: dict[str, QWidget | None] = {"surfaces": self.surface_view, "training": None}
+        self._build: Iterator[None] | None = None  # the Training view's build, in slices
+        self._build_timer = QTimer(self)
+        self._build_timer.setSingleShot(True)
+        self._build_timer.setInterval(0)
+        self._build_timer.timeout.connect(self._build_slice)
         self._restore_views = restore  # a view built later restores its own settings then
         self.training_page = TrainingPage()  # the view's setup until it is built
         self.training_page.paintedEmpty.connect(self._on_training_painted)
@@ -186,7 +191,8 @@ class MainWindow(QMainWindow):
         self._guard.adopt(self)  # widgets polished before the guard was there
 
         self._connect_view(self.surface_view)
-        self._install_tools("surfaces", self.surface_view)
+        for _ in self._install_tools("surfaces", self.surface_view):
+            pass
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.theme.changed.connect(self._on_theme_changed)
 
@@ -206,15 +212,16 @@ class MainWindow(QMainWindow):
     def _connect_view(self, view: QWidget) -> None:
         view.statusChanged.connect(self._on_view_status)  # type: ignore[attr-defined]
 
-    def _install_tools(self, key: str, view: QWidget) -> None:
-        """Plug the view's teaching tools in (see VIEW_TOOLS); a broken tool is logged and
-        left out rather than taking the window down."""
+    def _install_tools(self, key: str, view: QWidget) -> Iterator[None]:
+        """Plug the view's teaching tools in (see VIEW_TOOLS), yielding after each; a broken
+        tool is logged and left out rather than taking the window down."""
         tools = self.tools.setdefault(key, {})
         for name, install in VIEW_TOOLS[key]():
             try:
                 tools[name] = install(view)
             except Exception:
                 log.exception("the %s tool could not be installed", name)
+            yield
 
     def _shutdown_tools(self, key: str) -> None:
         for name, tool in self.tools.get(key, {}).items():
@@ -224,21 +231,42 @@ class MainWindow(QMainWindow):
                 log.exception("the %s tool failed to shut down cleanly", name)
 
     def view(self, key: str) -> QWidget:
-        """The view called ``key`` ("surfaces" or "training"), built on first use."""
+        """The view called ``key`` ("surfaces" or "training"), built on first use (the rest of
+        a build going on in slices, at once)."""
         view = self._views[key]
         if view is None:
-            view = self._build_training_view()
+            for _ in self._training_build():
+                pass
+            view = self._views[key]
         return view
 
-    def _build_training_view(self) -> QWidget:
-        t0 = time.perf_counter()
-        from app.views.training_view import TrainingView  # ~25 ms of imports: not at start-up
+    def _training_build(self) -> Iterator[None]:
+        if self._build is None:
+            self._build = self._build_training_view()
+        return self._build
 
-        view = TrainingView()
-        self._views["training"] = view
-        self.training_page.adopt(view)
+    @Slot()
+    def _build_slice(self) -> None:
+        """Build the Training view one slice per event-loop turn (~0.4 s in all, each slice
+        under ~0.1 s), so that the first switch to its tab does not freeze the window."""
+        if self._closed or self._views["training"] is not None:
+            return
+        if next(self._training_build(), False) is None:  # a slice was built: the next one
+            self._build_timer.start()
+
+    def _build_training_view(self) -> Iterator[None]:
+        t0 = time.perf_counter()
+        from app.views.training_plots import TrainingPlots  # ~25 ms of imports: not at start-up
+        from app.views.training_view import TrainingView
+
+        yield
+        plots = TrainingPlots(self.theme, self.training_page)  # ~1/3 of the view
+        yield
+        view = TrainingView(self.training_page, plots=plots)  # (hidden until adopted)
+        yield
+        yield from self._install_tools("training", view)
+        self.training_page.adopt(view)  # shown from here on: last, to be laid out once
         self._connect_view(view)
-        self._install_tools("training", view)
         if self._restore_views:
             try:
                 s = self._open_settings()
@@ -246,9 +274,11 @@ class MainWindow(QMainWindow):
                     self._restore_view(s, "training", view)
             except Exception:
                 log.exception("the training view could not restore its settings")
+        self._views["training"] = view
         self.training_page.show_pending()  # after its tools: they follow what it shows
         log.debug("training view built in %.3f s", time.perf_counter() - t0)
-        return view
+        if self.current_key() == "training":  # the switch to its tab, finished
+            self._on_tab_changed(self.tabs.currentIndex())
 
     @property
     def training_view(self) -> TrainingView:
@@ -280,7 +310,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _on_training_painted(self) -> None:
         if self._views["training"] is None and self.current_key() == "training":
-            self._on_tab_changed(self.tabs.currentIndex())  # builds it
+            self._build_timer.start()
 
     # -- keyboard dispatch ---------------------------------------------------------------
     def current_view(self) -> QWidget:
@@ -355,8 +385,8 @@ class MainWindow(QMainWindow):
     # -- status --------------------------------------------------------------------------
     @Slot(int)
     def _on_tab_changed(self, index: int) -> None:
-        if self._views[self.current_key()] is None and not self.isVisible():
-            # starting on it: built right after its page's first paint (paintedEmpty)
+        if self._views[self.current_key()] is None:
+            # built in slices once its empty page is painted (paintedEmpty)
             self.sessions.banner.follow_view(self.current_key())
             self._sync_panel_action()
             return

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, QTimer, Signal, Slot
-from PySide6.QtGui import QShowEvent
+from PySide6.QtGui import QPaintEvent, QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from app.theme import get_theme
@@ -46,7 +46,7 @@ class TrainingView(QWidget):
 
     statusChanged = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, plots: TrainingPlots | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("trainingPage")
         self.theme = get_theme()
@@ -56,7 +56,8 @@ class TrainingView(QWidget):
         self.controller.finished.connect(self.model.worker_finished)
         self.controls = TrainingControls(self.model)
         self._panel = CollapsiblePanel("Training", self, content=self.controls)
-        self.plots = TrainingPlots(self.theme, self)
+        self.plots = plots or TrainingPlots(self.theme)
+        self.plots.setParent(self)
         self.message = MessageLine(self.model, self)
         self.transport = TransportBar(self.model, self.controls, self.message, self)
         self.progress = ProgressLine(self.model, self)
@@ -76,6 +77,7 @@ class TrainingView(QWidget):
         self._status_t = -1e9
         self._status_state = ""
         self._shown_once = False
+        self._launch_after_paint = False
         self.ticks = 0  # display-timer ticks handled
         self.tick_times: deque[float] = deque(maxlen=4000)  # seconds per tick (benchmarks)
         self.tick_log: list[tuple[float, float]] | None = None  # (start, seconds), benchmarks
@@ -176,8 +178,14 @@ class TrainingView(QWidget):
             self._shown_once = True
             if not self.area.splitters_restored:
                 QTimer.singleShot(0, self, self.area.fit_splitters)
-            # build the engine now, in its thread, so the first Start is instant and the
-            # untrained network's boundary is already on screen
+            self._launch_after_paint = True
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if self._launch_after_paint:
+            # the engine now, in its thread, so the first Start is instant and the untrained
+            # network's boundary is on screen; after the first frame, not in the same turn
+            self._launch_after_paint = False
             QTimer.singleShot(0, self, self._ensure_engine)
 
     def message_text(self) -> str:

@@ -41,8 +41,11 @@ def test_tabs_views_and_names(window, qtbot):
     qtbot.mouseClick(
         tabs.tabBar(), Qt.MouseButton.LeftButton, pos=tabs.tabBar().tabRect(1).center()
     )
+    # built in slices over the next event-loop turns (the click does not freeze the window)
+    qtbot.waitUntil(lambda: window.findChild(QWidget, "trainingPage") is not None)
     view = window.findChild(QWidget, "trainingPage")
-    assert view is not None and view.isVisible() and view is window.training_view
+    qtbot.waitUntil(view.isVisible)
+    assert view is window.training_view
     assert window.statusBar().findChild(type(window.status_label), "statusLine").text()
 
 
@@ -174,7 +177,8 @@ def test_control_panel_action_toggles_the_current_views_panel(qtbot, window):
     window.window_actions.act_panel.trigger()
     assert not panel.isExpanded() and not window.window_actions.act_panel.isChecked()
     window.tabs.setCurrentIndex(1)
-    assert window.window_actions.act_panel.isChecked()  # the training view's panel is open
+    # the training view's panel is open (once the view is built, a few turns later)
+    qtbot.waitUntil(window.window_actions.act_panel.isChecked)
     window.tabs.setCurrentIndex(0)
     window.window_actions.act_panel.trigger()
     assert panel.isExpanded()

@@ -541,9 +541,10 @@ def test_closing_while_the_engine_is_still_being_built(qtbot, guard, monkeypatch
     monkeypatch.setattr(TrainingEngine, "__init__", slow_init)
     win = make_window(qtbot)
     win.show_view("training")
-    qtbot.wait(50)  # the worker thread has started building
-    thread = win.training_view.controller.thread()
-    assert thread is not None and thread.isRunning()
+    controller = win.training_view.controller
+    # the worker thread has started building (it starts after the view's first frame)
+    qtbot.waitUntil(lambda: controller.thread() is not None and controller.thread().isRunning())
+    thread = controller.thread()
     with thread_waits(monkeypatch) as waits:
         win.close()
     assert bounded(waits) and not all(ended for _ms, ended in waits)  # gave up within budget

@@ -214,6 +214,7 @@ def test_every_lane_of_the_race_list_is_visible(window, qtbot, monkeypatch, tmp_
     if lanes == 3:
         path = write_session(tmp_path, name="three.json")
     open_file(window, monkeypatch, path)
+    qtbot.waitUntil(lambda: window.training_page.view is not None)  # built, in slices
     lst = named(window, QListWidget, "raceList")
     assert lst.count() == lanes
     assert lanes_visible(lst), [lst.visualItemRect(lst.item(i)) for i in range(lst.count())]
