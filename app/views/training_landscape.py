@@ -255,7 +255,7 @@ class LandscapePage(QWidget):
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.compute_button)
         buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.progress, 1)
+        buttons.addStretch(1)
 
         # Everything sits in a frameless scroll area: when the page is shorter than its content
         # (200 % zoom in an 850 px window) it scrolls instead of laying the explanation over the
@@ -268,6 +268,8 @@ class LandscapePage(QWidget):
         lay.setSpacing(3)
         lay.addLayout(controls)
         lay.addLayout(buttons)
+        lay.addWidget(self.progress)  # a row of its own: beside the buttons the page was 4 px
+        # too wide for the column beside the loss plot at 1024×768, which then became tabs
         lay.addWidget(self.title)
         lay.addWidget(self.map, 1)
         lay.addWidget(self.message)

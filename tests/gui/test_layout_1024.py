@@ -198,6 +198,16 @@ def test_a_short_window_shows_plots_as_tabs_and_a_tall_one_side_by_side(small_wi
 
 
 # -- what an action shows is on screen when it happens (issue 15, item 7) -------------------
+def test_at_100_percent_every_plot_of_each_view_is_on_screen_at_once(small_window, qtbot):
+    """At 1024×768 and 100 % no plot hides behind a tab: the loss beside the decision boundary
+    over the accuracy (the landscape page's controls made that column 4 px too narrow)."""
+    for key in ("surfaces", "training"):
+        small_window.show_view(key)
+        _settle(qtbot)
+        for name in PLOTS[key]:
+            assert _fully_shown(_plot(small_window, name)), f"{name} is behind a tab"
+
+
 def test_narrate_shows_its_line_in_view(small_window, qtbot):
     win = small_window
     anatomy = win.tools["surfaces"]["surface_anatomy"]
