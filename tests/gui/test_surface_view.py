@@ -933,7 +933,7 @@ def test_large_losses_are_labelled_with_their_own_values(qtbot, window):
     major = axis.tickValues(*axis.range, 300)[0][1]
     labels = axis.tickStrings(major, axis.autoSIPrefixScale, 1)
     assert labels[-1] == f"10{str(int(major[-1])).translate(SUPERSCRIPT)}"
-    assert "Plot Options" not in [a.text() for a in plot.vb.menu.actions()]
+    assert "Plot Options" not in [a.text() for a in plot.vb.getMenu(None).actions()]
     assert plot.vb.menu.actions()  # View All, the axes, Export stay
 
 
