@@ -24,6 +24,18 @@ def tool_pages(*pages: QWidget) -> QTabWidget:
     return tabs
 
 
+def right_column(qtbot) -> tuple[PlotDeck, QTabWidget, tuple[QWidget, QWidget]]:
+    """The Training view's right column: the tool pages (boundary, lr) over an accuracy plot."""
+    deck = PlotDeck(Qt.Orientation.Vertical)
+    boundary, lr, accuracy = plots(3)
+    tabs = tool_pages(boundary, lr)
+    tabs.setDocumentMode(True)
+    deck.addItem(tabs, "Decision boundary")
+    deck.addItem(accuracy, "Accuracy")
+    qtbot.addWidget(deck)
+    return deck, tabs, (boundary, lr)
+
+
 def test_an_inner_deck_in_tabs_shows_only_its_front_tab(qtbot):
     """An inner deck gone to tabs beside a split outer one (the Training view at 200 % in a
     1280×800 window) showed its other tab's plot over the front one."""
@@ -118,13 +130,7 @@ def test_a_size_between_a_tab_widgets_own_minimum_and_its_pages_does_not_flip_fl
     a second for as long as the window stayed: the tool pages' QTabWidget needs its frame
     around its largest page (337 px), and counted without it while its pages were lent (333 px),
     so a deck 333-336 px wide fitted in tabs and not in split."""
-    deck = PlotDeck(Qt.Orientation.Vertical)
-    boundary, lr, accuracy = plots(3)
-    tabs = tool_pages(boundary, lr)
-    tabs.setDocumentMode(True)
-    deck.addItem(tabs, "Decision boundary")
-    deck.addItem(accuracy, "Accuracy")
-    qtbot.addWidget(deck)
+    deck, tabs, (boundary, _lr) = right_column(qtbot)
     changes: list[str] = []
     deck.modeChanged.connect(changes.append)
     chrome = tabs.minimumSizeHint() - boundary.minimumSize()
@@ -139,12 +145,7 @@ def test_a_size_between_a_tab_widgets_own_minimum_and_its_pages_does_not_flip_fl
 def test_a_page_brought_to_the_front_stays_in_front_when_the_deck_turns_to_tabs(qtbot):
     """The landscape page shown after Compute went behind the decision boundary when a zoom
     turned the deck into tabs (its first tab came to the front)."""
-    deck = PlotDeck(Qt.Orientation.Vertical)
-    boundary, lr, accuracy = plots(3)
-    tabs = tool_pages(boundary, lr)
-    deck.addItem(tabs, "Decision boundary")
-    deck.addItem(accuracy, "Accuracy")
-    qtbot.addWidget(deck)
+    deck, _tabs, (boundary, lr) = right_column(qtbot)
     deck.resize(400, 800)
     deck.show()
     qtbot.waitUntil(lambda: deck.mode == "split")
