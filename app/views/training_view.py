@@ -56,7 +56,7 @@ class TrainingView(QWidget):
         self.controller.finished.connect(self.model.worker_finished)
         self.controls = TrainingControls(self.model)
         self._panel = CollapsiblePanel("Training", self, content=self.controls)
-        self.plots = plots or TrainingPlots(self.theme)
+        self.plots = plots or TrainingPlots(self.theme, self)
         self.plots.setParent(self)
         self.message = MessageLine(self.model, self)
         self.transport = TransportBar(self.model, self.controls, self.message, self)
