@@ -49,6 +49,25 @@ def test_tabs_views_and_names(window, qtbot):
     assert window.statusBar().findChild(type(window.status_label), "statusLine").text()
 
 
+def test_closing_while_the_training_view_is_half_built_is_clean(qtbot, capsys):
+    """A tab click starts the Training view's build in slices; a window closed halfway (the
+    view made, its tools not yet) deletes the unfinished view with the page, with no error
+    from a half-deleted widget's event filter and no thread left."""
+    from tests.gui.helpers import running_qthreads
+
+    win = MainWindow(restore=False)  # not given to qtbot: this test deletes it
+    win.show()
+    qtbot.waitExposed(win)
+    win.show_tab("training")
+    qtbot.waitUntil(lambda: win.training_page.findChild(QWidget, "trainingPage") is not None)
+    assert win.training_page.view is None  # made, not adopted: the build is halfway
+    win.close()
+    win.deleteLater()
+    qtbot.wait(50)
+    assert "Error calling Python override" not in capsys.readouterr().err
+    assert running_qthreads() == []
+
+
 def test_menus_and_actions_have_tips(window):
     titles = [a.text() for a in window.menuBar().actions()]
     assert titles == ["&File", "&View", "&Help"]
