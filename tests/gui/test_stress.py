@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QPushButton,
     QSlider,
+    QSpinBox,
     QStyle,
     QStyleOptionSlider,
     QWidget,
@@ -467,6 +468,10 @@ def test_switching_devices_back_and_forth_mid_run(qtbot, guard, two_devices, mon
     view = small_training(qtbot, win)
     combo = child(view, QComboBox, "deviceCombo")
     view.controls.refresh_devices()
+    # no early stopping: its "not improved" line would replace the last move's message
+    type_into(qtbot, child(view, QSpinBox, "patienceSpin"), "0")
+    settle(qtbot, view)
+    assert view.controller.engine.config.patience is None
     click(qtbot, child(view, QPushButton, "trainRunButton"))
     rng = random.Random(5)
     for i in range(12):
