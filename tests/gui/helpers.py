@@ -200,3 +200,21 @@ def map_values(cmap):
 def data_to_widget(cmap, x: float, y: float) -> QPointF:
     """Viewport coordinates of data point (x, y) on a ContourMap: where to click it."""
     return cmap.mapFromScene(cmap.getViewBox().mapViewToScene(QPointF(x, y))).toPointF()
+
+
+def slow_compute(monkeypatch, delay: float = 0.03) -> None:
+    """Make every reported row take ``delay`` s longer, so Cancel/close land mid-computation."""
+    import app.views.training_landscape as landscape_mod
+
+    real = landscape_mod.compute_landscape
+
+    def slowed(*args, report=None, **kwargs):
+        import time
+
+        def slow_report(fraction, text):
+            time.sleep(delay)
+            report(fraction, text)
+
+        return real(*args, report=slow_report, **kwargs)
+
+    monkeypatch.setattr(landscape_mod, "compute_landscape", slowed)

@@ -50,7 +50,15 @@ from app.main_window import SHUTDOWN_BUDGET_S, MainWindow
 from core.engine.training import TrainingEngine
 from core.state.events import Event
 from tests.gui import helpers
-from tests.gui.helpers import WAIT, reveal, settle, thread_waits, tiny_training, type_into
+from tests.gui.helpers import (
+    WAIT,
+    reveal,
+    settle,
+    slow_compute,
+    thread_waits,
+    tiny_training,
+    type_into,
+)
 
 ROUNDS = int(os.environ.get("GDSIM_STRESS_ROUNDS", "120"))
 SEEDS = [int(s) for s in os.environ.get("GDSIM_STRESS_SEEDS", "0,1").split(",") if s.strip()]
@@ -521,6 +529,7 @@ def test_closing_at_a_random_moment(qtbot, guard, moment, monkeypatch):
             tool = tools["training_landscape"]
             view.pages.tabs.setCurrentWidget(tool.page)
             tool.page.grid.setValue(tool.page.grid.maximum())  # a long computation
+            slow_compute(monkeypatch)  # long on any machine: still running at the check below
             click(qtbot, child(tool.page, QPushButton, "computeLandscapeButton"))
             qtbot.waitUntil(lambda: tool.page.progress.value() > 0, timeout=WAIT)
             assert tool.task.running

@@ -20,7 +20,15 @@ from PySide6.QtWidgets import (
 import app.views.training_landscape as landscape_mod
 from app.views.training_landscape import install
 from tests.gui import helpers
-from tests.gui.helpers import WAIT, click, map_values, named, tiny_training, type_into
+from tests.gui.helpers import (
+    WAIT,
+    click,
+    map_values,
+    named,
+    slow_compute,
+    tiny_training,
+    type_into,
+)
 
 pytestmark = [*helpers.QT_WARNINGS_FAIL, pytest.mark.usefixtures("warm_torch")]
 
@@ -52,22 +60,6 @@ def train(qtbot, window, view, steps: int) -> None:
     qtbot.waitUntil(lambda: view.model.steps >= steps, timeout=WAIT)
     click(qtbot, run)
     qtbot.waitUntil(lambda: view.controller.engine.state == "paused", timeout=WAIT)
-
-
-def slow_compute(monkeypatch, delay: float = 0.03) -> None:
-    """Make every reported row take ``delay`` s longer, so Cancel/close land mid-computation."""
-    real = landscape_mod.compute_landscape
-
-    def slowed(*args, report=None, **kwargs):
-        import time
-
-        def slow_report(fraction, text):
-            time.sleep(delay)
-            report(fraction, text)
-
-        return real(*args, report=slow_report, **kwargs)
-
-    monkeypatch.setattr(landscape_mod, "compute_landscape", slowed)
 
 
 def test_page_controls_have_names_tooltips_and_accessible_names(lt) -> None:
