@@ -81,7 +81,7 @@ def measure_stalls(trials: int = 3) -> dict[str, dict[str, float]]:
         # the Training view is built on first use, in slices, from a click on its tab: one
         # trial per window (both views built from here on, as in a lecture)
         first = 1000 * _longest_stall(app, lambda: window.show_tab("training"))
-        _check("training" in window._built_views(), "the Training view was not built")
+        _check(window.training_page.view is not None, "the Training view was not built")
         window.show_view("surfaces")
         _longest_stall(app, lambda: None)
         session_path = os.path.join(folder, "session.json")

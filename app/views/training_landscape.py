@@ -268,8 +268,8 @@ class LandscapePage(QWidget):
         lay.setSpacing(3)
         lay.addLayout(controls)
         lay.addLayout(buttons)
-        lay.addWidget(self.progress)  # a row of its own: beside the buttons the page was 4 px
-        # too wide for the column beside the loss plot at 1024×768, which then became tabs
+        lay.addWidget(self.progress)  # a row of its own: the page then fits the column beside
+        # the loss plot at 1024×768 (the buttons and the bar side by side did not)
         lay.addWidget(self.title)
         lay.addWidget(self.map, 1)
         lay.addWidget(self.message)

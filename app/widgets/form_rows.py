@@ -17,9 +17,9 @@ from PySide6.QtWidgets import QFormLayout, QWidget
 
 
 def wrapping_form(parent: QWidget | None = None) -> QFormLayout:
-    """A form that wraps long rows. Set where each form is made: a Python ``QStyle.polish``
-    override that walked layouts (``itemAt``) left QLayoutItem wrappers that outlive their
-    items, and one handed to the override as a widget crashed PySide 6.11 (Python 3.11)."""
+    """A form that wraps long rows. Set here, not from a Python ``QStyle`` override: an error
+    escaping an override crashes PySide 6.11 on Python 3.11, and walking layouts with
+    ``itemAt`` leaves wrappers that outlive their items."""
     form = QFormLayout(parent) if parent is not None else QFormLayout()
     form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
     return form
