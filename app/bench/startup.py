@@ -1,7 +1,8 @@
 """Start and quit as users do (``gdsim bench``, section "startup"): the real ``gdsim`` entry point
 from empty settings, from saved settings and with a session file, and quit (File ▸ Quit to process
-exit) after racing and after training, each against its floor: a bare process that imports torch,
-PySide6 and pyqtgraph, shows an empty window, and quits the same way.
+exit) after racing and after training for a set time from their first step, each against its
+floor: a bare process that imports torch, PySide6 and pyqtgraph, shows an empty window, and quits
+the same way.
 
 Each child prints READY at its first paint and QUIT just before it asks to quit; the parent times
 process start → READY and QUIT → exit. Children run offscreen with their own XDG_CONFIG_HOME, so
@@ -45,12 +46,24 @@ def quit_now():
     action = window().findChild(QAction, "actionQuit")
     action.trigger() if action is not None else window().close()
 
+def progressed(model):
+    return (model.race.t if then == "surfaces" else model.steps) > 0
+
 def after_first_paint():
     if then == "none":
         return
-    if then in ("surfaces", "training"):
-        window().show_view(then).toggle_run()
-    QTimer.singleShot(int(run_s * 1000), quit_now)
+    if then == "idle":
+        QTimer.singleShot(int(run_s * 1000), quit_now)
+        return
+    model = window().show_view(then).model
+    model.toggle_run()
+    poll = QTimer(app)  # run_s of racing or training, counted from its first step
+    def started():
+        if progressed(model):
+            poll.stop()
+            QTimer.singleShot(int(run_s * 1000), quit_now)
+    poll.timeout.connect(started)
+    poll.start(20)
 
 class FirstPaint(QObject):
     def eventFilter(self, obj, event):
