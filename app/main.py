@@ -60,7 +60,7 @@ def run_window(argv: Sequence[str] = (), session: object | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("gdsim")
     app.setOrganizationName("gdsim")
-    window = MainWindow()
+    window = MainWindow(tools_after_paint=True)
     if session is not None:
         window.apply_session(session)  # type: ignore[arg-type]
     window.show()

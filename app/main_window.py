@@ -48,8 +48,8 @@ from app.settings import (
 )
 from app.theme import MAX_ZOOM, MIN_ZOOM, THEMES, get_theme
 from app.training_page import TrainingPage
-from app.views import surface_anatomy, surface_basins, surface_schedule
 from app.views.surface_view import SurfaceView
+from app.widgets.first_paint import after_first_paint
 from app.window_actions import RUN_KEYS, WindowActions
 from app.window_geometry import fit_to_screen, restore_geometry, save_geometry
 from core.errors import GdsimError
@@ -85,6 +85,16 @@ def collect_garbage_on_gui_thread() -> None:
 Installer = Callable[[QWidget], object]
 
 
+def _surface_tools() -> tuple[tuple[str, Installer], ...]:
+    from app.views import surface_anatomy, surface_basins, surface_schedule
+
+    return (
+        ("surface_anatomy", surface_anatomy.install),
+        ("surface_schedule", surface_schedule.install),
+        ("surface_basins", surface_basins.install),
+    )
+
+
 def _training_tools() -> tuple[tuple[str, Installer], ...]:
     from app.views import training_landscape, training_lrfinder  # with the view, not at start-up
 
@@ -97,11 +107,7 @@ def _training_tools() -> tuple[tuple[str, Installer], ...]:
 #: Teaching tools plugged into each view, in panel order: (name, ``install(view) -> tool``; the
 #: tool has ``shutdown()``). Adding a tool is one entry here.
 VIEW_TOOLS: dict[str, Callable[[], tuple[tuple[str, Installer], ...]]] = {
-    "surfaces": lambda: (
-        ("surface_anatomy", surface_anatomy.install),
-        ("surface_schedule", surface_schedule.install),
-        ("surface_basins", surface_basins.install),
-    ),
+    "surfaces": _surface_tools,
     "training": _training_tools,
 }
 
@@ -110,7 +116,10 @@ class MainWindow(QMainWindow):
     """The gdsim window. ``MainWindow()`` needs only a running QApplication.
 
     ``settings_file`` redirects persistence to one INI file; ``restore=False`` starts from
-    defaults (both for tests and a future "reset preferences").
+    defaults (both for tests and a future "reset preferences"). ``tools_after_paint`` (the
+    app's start-up) plugs the Surfaces view's tools in and fills the preset menu one piece per
+    event-loop turn after the view's first frame (~0.1 s of start-up here); anything that asks
+    for a tool finishes that at once.
     """
 
     def __init__(
@@ -119,6 +128,7 @@ class MainWindow(QMainWindow):
         *,
         settings_file: str | os.PathLike | None = None,
         restore: bool = True,
+        tools_after_paint: bool = False,
     ) -> None:
         collect_garbage_on_gui_thread()
         super().__init__(parent)
@@ -130,7 +140,8 @@ class MainWindow(QMainWindow):
         self._placed: QRect | None = None  # where restore_geometry put the window
         errors.install()
         self.theme = get_theme()
-        self.tools: dict[str, dict[str, object]] = {}  # view key -> tool name -> tool
+        self._tools: dict[str, dict[str, object]] = {}  # view key -> tool name -> tool
+        self._pending: Iterator[None] | None = None  # what can wait for the first frame
 
         self.tabs = QTabWidget(self)
         self.tabs.setObjectName("viewTabs")
@@ -191,8 +202,11 @@ class MainWindow(QMainWindow):
         self._guard.adopt(self)  # widgets polished before the guard was there
 
         self._connect_view(self.surface_view)
-        for _ in self._install_tools("surfaces", self.surface_view):
-            pass
+        self._pending = self._after_first_frame()
+        if tools_after_paint:
+            after_first_paint(self.surface_view, self._pending_slice)
+        else:
+            self._finish_pending()
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.theme.changed.connect(self._on_theme_changed)
 
@@ -215,7 +229,7 @@ class MainWindow(QMainWindow):
     def _install_tools(self, key: str, view: QWidget) -> Iterator[None]:
         """Plug the view's teaching tools in (see VIEW_TOOLS), yielding after each; a broken
         tool is logged and left out rather than taking the window down."""
-        tools = self.tools.setdefault(key, {})
+        tools = self._tools.setdefault(key, {})
         for name, install in VIEW_TOOLS[key]():
             try:
                 tools[name] = install(view)
@@ -223,8 +237,32 @@ class MainWindow(QMainWindow):
                 log.exception("the %s tool could not be installed", name)
             yield
 
+    @property
+    def tools(self) -> dict[str, dict[str, object]]:
+        """The installed teaching tools, by view key and name."""
+        self._finish_pending()
+        return self._tools
+
+    def _after_first_frame(self) -> Iterator[None]:
+        yield from self._install_tools("surfaces", self.surface_view)
+        self.sessions.fill_presets()
+
+    def _finish_pending(self) -> None:
+        for _ in self._pending or ():
+            pass
+        self._pending = None
+
+    @Slot()
+    def _pending_slice(self) -> None:
+        if self._closed or self._pending is None:
+            return
+        if next(self._pending, False) is None:  # one piece done: the next on the next turn
+            QTimer.singleShot(0, self, self._pending_slice)
+        else:
+            self._pending = None
+
     def _shutdown_tools(self, key: str) -> None:
-        for name, tool in self.tools.get(key, {}).items():
+        for name, tool in self._tools.get(key, {}).items():
             try:
                 tool.shutdown()  # type: ignore[attr-defined]
             except Exception:
@@ -322,6 +360,7 @@ class MainWindow(QMainWindow):
 
     def dispatch(self, action: str) -> bool:
         """Run the current view's target for "run"/"step"/"reset"; False if not offered."""
+        self._finish_pending()  # N narrates with a tool
         view = self.current_view()
         fn = view.shortcut_targets().get(action)  # type: ignore[attr-defined]
         if fn is None:

@@ -273,9 +273,9 @@ class SessionActions(QObject):
         self.preset_menu.setObjectName("menuPresets")
         self.preset_menu.setToolTipsVisible(True)
         self.preset_actions: dict[str, QAction] = {}
-        # Reading and validating the preset files is ~15 ms: done right after the first paint.
-        QTimer.singleShot(0, self, self._fill_presets)
-        self.preset_menu.aboutToShow.connect(self._fill_presets)
+        # Reading and validating the preset files is ~15 ms: the window has it done after its
+        # first frame (fill_presets), or the menu does when it opens first.
+        self.preset_menu.aboutToShow.connect(self.fill_presets)
 
     @property
     def window(self) -> WindowHost:
@@ -285,7 +285,7 @@ class SessionActions(QObject):
         return self.parent()  # type: ignore[return-value]
 
     @Slot()
-    def _fill_presets(self) -> None:
+    def fill_presets(self) -> None:
         if self.preset_actions:
             return
         try:

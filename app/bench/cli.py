@@ -372,7 +372,7 @@ def _startup_row(figure: str, window: list[float], floor: list[float], is_quit: 
     floor's quit (<= 0.5 s). Median of the pairs, interquartile range as the spread."""
     if is_quit:
         q1, med, q3 = quartiles([w - f for w, f in zip(window, floor, strict=True)])
-        target, spread = f"<= floor + {QUIT_TARGET_S} s", f"+{q1:.2f} to +{q3:.2f} s"
+        target, spread = f"<= floor + {QUIT_TARGET_S} s", f"{q1:+.2f} to {q3:+.2f} s"
         check = verdict(lambda x: x <= QUIT_TARGET_S, med, q1, q3)
     else:
         q1, med, q3 = quartiles([w / f for w, f in zip(window, floor, strict=True)])

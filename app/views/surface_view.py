@@ -51,6 +51,7 @@ log = logging.getLogger("gdsim.surfaces")
 
 TICK_MS = 16
 STATUS_INTERVAL_S = 0.25
+MAX_PLOT_PAGES = 8  # the loss plot and the tools' pages beside it
 REPLAY_SLICE_S = 0.03  # a loaded session's steps are replayed this long per event-loop turn
 
 
@@ -109,6 +110,7 @@ class SurfaceView(QWidget):
         self.pages = PlotPages(
             self.deck, self._loss_box, "Loss per step", "Plots", "surfacePlotTabs"
         )
+        self._plot_tab: int | None = None  # a saved page, until the tool adding it is in
 
         controls = QWidget()
         controls.setObjectName("surfaceControls")
@@ -168,6 +170,13 @@ class SurfaceView(QWidget):
     def add_plot_page(self, widget: QWidget, title: str) -> None:
         """Show ``widget`` as a page beside the loss plot (tabs appear on first use)."""
         self.pages.add(widget, title)
+        self._show_saved_plot_tab()
+
+    def _show_saved_plot_tab(self) -> None:
+        tabs = self.pages.tabs
+        if tabs is not None and self._plot_tab is not None and self._plot_tab < tabs.count():
+            tabs.setCurrentIndex(self._plot_tab)
+            self._plot_tab = None
 
     def add_shortcut_target(self, action: str, fn: Callable[[], None]) -> None:
         """Offer a tool's command to the window's run keys (e.g. "narrate")."""
@@ -394,7 +403,8 @@ class SurfaceView(QWidget):
         surface_settings.save(self.model, s)
         s.setValue("lossLogY", bool(self.log_check.isChecked()))
         s.setValue("splitter", self.splitter.saveState())
-        s.setValue("plotTab", self.pages.tabs.currentIndex() if self.pages.tabs else 0)
+        tabs = self.pages.tabs
+        s.setValue("plotTab", tabs.currentIndex() if tabs is not None else self._plot_tab or 0)
         rids = list(self.model.entries)
         current = self.model.selected
         s.setValue("selected", rids.index(current) if current in rids else 0)
@@ -408,10 +418,8 @@ class SurfaceView(QWidget):
         splitter = read_bytes(s, "splitter")
         if splitter is not None and not self.splitter.restoreState(splitter):
             log.warning("ignoring setting splitter: not a saved splitter state")
-        if self.pages.tabs is not None:
-            self.pages.tabs.setCurrentIndex(
-                read_int(s, "plotTab", 0, 0, self.pages.tabs.count() - 1)
-            )
+        self._plot_tab = read_int(s, "plotTab", 0, 0, MAX_PLOT_PAGES - 1)
+        self._show_saved_plot_tab()
         if self.model.entries:
             rids = list(self.model.entries)
             self.model.select(rids[read_int(s, "selected", 0, 0, MAX_RUNNERS - 1) % len(rids)])

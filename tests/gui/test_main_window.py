@@ -215,6 +215,48 @@ def test_help_dialogs_do_not_block(qtbot, window):
     about.close()
 
 
+def test_the_app_plugs_the_surface_tools_in_after_its_first_frame(qtbot, tmp_path):
+    """As ``gdsim`` starts (tools_after_paint): the first frame comes without the Surfaces
+    tools and the preset menu; they follow, built from what the window holds by then (a
+    session applied before it showed, the plot page saved last time)."""
+    from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox
+
+    from core.files.session import load_preset
+
+    ini = str(tmp_path / "s.ini")
+    first = MainWindow(settings_file=ini)
+    qtbot.addWidget(first)
+    first.show()
+    first.surface_view.pages.tabs.setCurrentIndex(1)  # the tools' "Learning rate" page
+    first.close()
+
+    win = MainWindow(settings_file=ini, tools_after_paint=True)
+    qtbot.addWidget(win)
+    win.apply_session(load_preset("schedules-and-noise"))  # noise 3.0; runner 3: StepLR
+    assert win._tools == {} and not win.sessions.preset_actions
+    assert win.findChild(QCheckBox, "noiseCheck") is None
+    win.show()
+    qtbot.waitUntil(lambda: win._pending is None)
+    assert set(win._tools["surfaces"]) == {"surface_anatomy", "surface_schedule", "surface_basins"}
+    assert "schedules-and-noise" in win.sessions.preset_actions
+    assert win.surface_view.pages.tabs.currentIndex() == 1
+    assert win.findChild(QCheckBox, "noiseCheck").isChecked()
+    assert win.findChild(QDoubleSpinBox, "noiseSpin").value() == 3.0
+    view = win.surface_view
+    view.model.select(list(view.model.entries)[2])
+    assert win.findChild(QComboBox, "surfaceSchedulerCombo").currentText() == "StepLR"
+
+
+def test_a_run_key_before_the_tools_are_in_finds_them(qtbot):
+    """N (narrate) is a tool's: pressed before the tools are plugged in, it plugs them in
+    first instead of saying the view has no such action."""
+    win = MainWindow(restore=False, tools_after_paint=True)
+    qtbot.addWidget(win)
+    assert win._tools == {}
+    assert win.dispatch("narrate")
+    assert "surface_anatomy" in win._tools["surfaces"]
+
+
 def test_settings_persist_across_two_windows(qtbot):
     first = MainWindow()
     qtbot.addWidget(first)
