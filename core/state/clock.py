@@ -38,7 +38,7 @@ class StepClock:
         self._owed = 0.0
         self._last_tick: float | None = None
         self._step_cost = 0.0  # running estimate of one race step's duration, s
-        self.behind = False  # the last tick dropped steps: the speed asks for more than fits
+        self.behind = False  # the speed asks for more than fits (see tick)
         self._rates: deque[tuple[float, int]] = deque()
 
     def clear(self) -> None:
@@ -57,8 +57,7 @@ class StepClock:
         self._last_tick = now
         self._owed += speed * min(dt, MAX_CATCH_UP_S)
         n = int(self._owed)
-        if n <= 0:
-            self.behind = False
+        if n <= 0:  # too soon to owe a step: says nothing about keeping up (``behind`` stays)
             return 0
         deadline = time.perf_counter() + budget_s
         taken = 0
@@ -76,7 +75,9 @@ class StepClock:
             taken = 1
             cost = 0.8 * cost + 0.2 * (time.perf_counter() - t)
         self._step_cost = cost
-        self.behind = taken < n and race.active
+        # out of reach: this tick dropped steps, or a step costs more than the time the speed
+        # gives it (then a tick whose steps all fitted only owed few, coming soon after the last)
+        self.behind = (taken < n or cost * speed >= 1.0) and race.active
         self._owed = self._owed - taken if taken == n else 0.0  # dropped, not owed
         self._rates.append((time.perf_counter(), race.t))
         return taken

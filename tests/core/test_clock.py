@@ -1,8 +1,8 @@
 """The step clock and the redraw pacer, on a fake clock (no timing: every time is given)."""
 
 import math
+import time
 
-from core.engine.race import Race
 from core.state.clock import MIN_REDRAW_HZ, REDRAW_HZ, RedrawPacer, StepClock
 
 
@@ -38,11 +38,46 @@ def test_dear_drawing_slows_the_pacer_but_never_below_its_floor():
     assert math.isclose(pacer.period, 1 / REDRAW_HZ)
 
 
+class _SleepyRace:
+    """A race whose every step takes at least ``step_s`` on any machine (a sleep)."""
+
+    def __init__(self, step_s: float) -> None:
+        self.step_s, self.t, self.active = step_s, 0, True
+
+    def step(self, n: int = 1) -> int:
+        for _ in range(n):
+            time.sleep(self.step_s)
+        self.t += n
+        return n
+
+
 def test_a_clock_that_drops_steps_is_behind_until_it_keeps_up():
-    race = Race("rosenbrock")
-    race.add("SGD(lr=0.0001)")
+    race = _SleepyRace(0.002)
     clock = StepClock()
     assert clock.tick(race, 2000.0, 1.0, budget_s=0.0) == 1  # one step always, ~32 owed
     assert clock.behind
-    assert clock.tick(race, 2000.0, 1.010, budget_s=math.inf) == 20
+    assert clock.tick(race, 50.0, 1.1, budget_s=math.inf) == 5  # 2 ms a step, 20 ms given
+    assert not clock.behind
+
+
+def test_a_step_dearer_than_the_speed_allows_is_behind_even_when_a_tick_fits():
+    """A tick soon after the last owes few steps, and they may fit its budget; the speed is
+    still out of reach when one step takes longer than the time it gives a step (1 / speed)."""
+    race = _SleepyRace(0.002)
+    clock = StepClock()
+    assert clock.tick(race, 2000.0, 1.0, budget_s=math.inf) == 32  # 16 ms: 32 owed, all taken
+    assert clock.behind
+
+
+def test_a_tick_too_soon_to_owe_a_step_leaves_a_clock_behind():
+    """Behind, the window ticks again at once (a zero-interval timer); that tick comes a
+    fraction of a step later and owes nothing. It must not read as keeping up: the window
+    would then wait a whole 16 ms tick with the speed out of reach (~8 % of its race rate)."""
+    race = _SleepyRace(0.002)
+    clock = StepClock()
+    clock.tick(race, 2000.0, 1.0, budget_s=0.0)
+    assert clock.behind
+    assert clock.tick(race, 2000.0, 1.0002, budget_s=math.inf) == 0  # 0.4 steps owed
+    assert clock.behind
+    assert clock.tick(race, 100.0, 1.1002, budget_s=math.inf) == 10  # all of them fit
     assert not clock.behind
