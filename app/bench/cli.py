@@ -384,13 +384,14 @@ def _startup_row(figure: str, window: list[float], floor: list[float], is_quit: 
 
 
 def memory_rows(p: dict) -> tuple[list[Row], Any]:
-    from app.bench.memory import TARGET_BYTES_PER_EPOCH, memory_per_epoch
+    from app.bench.memory import PARTS, TARGET_BYTES_PER_EPOCH, memory_per_epoch
 
     r = memory_per_epoch(p["memory_epochs"], warmup_epochs=p["memory_epochs"] // 5)
     value = r["bytes_per_epoch"]
     row = Row(f"training in the window, RSS over {r['epochs']:,} epochs", value, "B/epoch", None,
               None, f"< {TARGET_BYTES_PER_EPOCH:.0f} B/epoch", value < TARGET_BYTES_PER_EPOCH,
-              f"{r['rss_before_mib']:.1f} -> {r['rss_after_mib']:.1f} MiB")  # fmt: skip
+              f"median of {PARTS} parts; {r['rss_before_mib']:.1f} -> {r['rss_after_mib']:.1f} MiB, "
+              f"{r['end_to_end_bytes_per_epoch']:.1f} B/epoch end to end")  # fmt: skip
     return [row], r
 
 
