@@ -1034,8 +1034,6 @@ class Swarm:
             self._data = self._param.detach()
             self._opt = self.spec.build([self._param])
             self._singles: list[_Single] = []
-            # d(sum f_i)/dP via backward(ones): the gradient sum() would give, one op cheaper
-            self._ones = torch.ones(n, dtype=torch.float64)
             self._forward_backward()
             self.losses = self._losses_t.numpy().copy()
         else:
@@ -1101,7 +1099,7 @@ class Swarm:
         later)."""
         self._opt.zero_grad()
         losses = self._fn(self._param)
-        losses.backward(self._ones)
+        losses.sum().backward()  # its gradient of ones is a broadcast scalar: read no tensor
         self._losses_t = losses.detach()
 
     def _step(self, anatomy: bool = False) -> bool:
