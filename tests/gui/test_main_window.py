@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from app.main_window import MainWindow, is_text_input
 from app.settings import open_settings
 from app.theme import get_theme
+from tests.gui.helpers import shown
 
 
 def _recorder(win: MainWindow, view):
@@ -218,28 +219,38 @@ def test_help_dialogs_do_not_block(qtbot, window):
 def test_the_app_plugs_the_surface_tools_in_after_its_first_frame(qtbot, tmp_path):
     """As ``gdsim`` starts (tools_after_paint): the first frame comes without the Surfaces
     tools and the preset menu; they follow, built from what the window holds by then (a
-    session applied before it showed, the plot page saved last time)."""
+    session applied before it showed, the plot page and splitter saved last time)."""
     from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox
 
     from core.files.session import load_preset
 
     ini = str(tmp_path / "s.ini")
-    first = MainWindow(settings_file=ini)
-    qtbot.addWidget(first)
-    first.show()
+    first = shown(qtbot, MainWindow(settings_file=ini))
     first.surface_view.pages.tabs.setCurrentIndex(1)  # the tools' "Learning rate" page
+    sizes = first.surface_view.splitter.sizes()
+    first.surface_view.splitter.setSizes([sizes[0] - 40, sizes[1] + 40])  # a dragged splitter
     first.close()
+    preset = load_preset("schedules-and-noise")  # noise 3.0; runner 3: StepLR
+    again = MainWindow(settings_file=ini)  # the same settings, the tools there at once
+    qtbot.addWidget(again)
+    again.apply_session(preset)
+    again.show()
+    qtbot.waitExposed(again)
+    sizes = again.surface_view.splitter.sizes()
+    again.close()
 
     win = MainWindow(settings_file=ini, tools_after_paint=True)
     qtbot.addWidget(win)
-    win.apply_session(load_preset("schedules-and-noise"))  # noise 3.0; runner 3: StepLR
+    win.apply_session(preset)
     assert win._tools == {} and not win.sessions.preset_actions
     assert win.findChild(QCheckBox, "noiseCheck") is None
     win.show()
+    qtbot.waitExposed(win)
     qtbot.waitUntil(lambda: win._pending is None)
     assert set(win._tools["surfaces"]) == {"surface_anatomy", "surface_schedule", "surface_basins"}
     assert "schedules-and-noise" in win.sessions.preset_actions
     assert win.surface_view.pages.tabs.currentIndex() == 1
+    assert win.surface_view.splitter.sizes() == sizes
     assert win.findChild(QCheckBox, "noiseCheck").isChecked()
     assert win.findChild(QDoubleSpinBox, "noiseSpin").value() == 3.0
     view = win.surface_view
