@@ -50,6 +50,24 @@ def test_tabs_views_and_names(window, qtbot):
     assert window.statusBar().findChild(type(window.status_label), "statusLine").text()
 
 
+def test_the_training_view_built_in_slices_is_painted_once_laid_out(qtbot, window):
+    """The last slices adopt the view unpainted (its decks choose split or tabs first) and
+    paint it on the next turn: that turn must come, and a view asked for at once is whole."""
+    window.show_tab("training")
+    qtbot.waitUntil(lambda: window.training_page.view is not None)
+    view = window.training_page.view
+    qtbot.waitUntil(view.updatesEnabled)
+    assert window.view("training") is view and view.isVisible()
+
+
+def test_a_view_asked_for_at_once_is_built_whole(qtbot):
+    win = MainWindow(restore=False)
+    qtbot.addWidget(win)
+    view = win.view("training")  # no event loop turn: every slice at once
+    assert view.updatesEnabled() and win.training_page.view is view
+    assert set(win.tools["training"]) == {"training_lrfinder", "training_landscape"}
+
+
 def test_closing_while_the_training_view_is_half_built_is_clean(qtbot, capsys):
     """A tab click starts the Training view's build in slices; a window closed halfway (the
     view made, its tools not yet) deletes the unfinished view with the page, with no error
