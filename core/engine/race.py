@@ -1094,9 +1094,8 @@ class Swarm:
             self._ring_n += 1
 
     def _forward_backward(self) -> None:
-        """The losses at the points and, right away, their gradient for the next step (a
-        forward's saved tensors are still in cache: ~25 % cheaper than a backward a check
-        later)."""
+        """The losses at the points and, right away, their gradient for the next step: the
+        backward reads the forward's saved tensors while they are still in cache."""
         self._opt.zero_grad()
         losses = self._fn(self._param)
         losses.sum().backward()  # its gradient of ones is a broadcast scalar: read no tensor
