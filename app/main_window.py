@@ -252,12 +252,14 @@ class MainWindow(QMainWindow):
             pass
         self._pending = None
 
+    def _next_slice(self, work: Iterator[None]) -> bool:
+        """One slice of ``work``, unless the window has closed; True if slices are left."""
+        return not self._closed and next(work, False) is None
+
     @Slot()
     def _pending_slice(self) -> None:
-        if self._closed or self._pending is None:
-            return
-        if next(self._pending, False) is None:  # one piece done: the next on the next turn
-            QTimer.singleShot(0, self, self._pending_slice)
+        if self._pending is not None and self._next_slice(self._pending):
+            QTimer.singleShot(0, self, self._pending_slice)  # the next piece on the next turn
         else:
             self._pending = None
 
@@ -287,9 +289,7 @@ class MainWindow(QMainWindow):
     def _build_slice(self) -> None:
         """Build the Training view one slice per event-loop turn (~0.4 s in all, each slice
         under ~0.1 s), so that the first switch to its tab does not freeze the window."""
-        if self._closed:
-            return
-        if next(self._training_build(), False) is None:  # a slice was built: the next one
+        if self._next_slice(self._training_build()):
             self._build_timer.start()
 
     def _build_training_view(self) -> Iterator[None]:

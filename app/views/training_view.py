@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, QTimer, Signal, Slot
-from PySide6.QtGui import QPaintEvent, QShowEvent
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from app.theme import get_theme
@@ -30,6 +30,7 @@ from app.views.training_plots import TrainingPlots
 from app.views.training_status import MessageLine, ProgressLine
 from app.views.training_transport import TransportBar
 from app.widgets.collapsible_panel import CollapsiblePanel
+from app.widgets.first_paint import after_first_paint
 from app.worker import TrainingController
 from core.engine.training import TrainConfig
 from core.files.session import Session
@@ -77,7 +78,6 @@ class TrainingView(QWidget):
         self._status_t = -1e9
         self._status_state = ""
         self._shown_once = False
-        self._launch_after_paint = False
         self.ticks = 0  # display-timer ticks handled
         self.tick_times: deque[float] = deque(maxlen=4000)  # seconds per tick (benchmarks)
         self.tick_log: list[tuple[float, float]] | None = None  # (start, seconds), benchmarks
@@ -178,15 +178,9 @@ class TrainingView(QWidget):
             self._shown_once = True
             if not self.area.splitters_restored:
                 QTimer.singleShot(0, self, self.area.fit_splitters)
-            self._launch_after_paint = True
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        super().paintEvent(event)
-        if self._launch_after_paint:
-            # the engine now, in its thread, so the first Start is instant and the untrained
-            # network's boundary is on screen; after the first frame, not in the same turn
-            self._launch_after_paint = False
-            QTimer.singleShot(0, self, self._ensure_engine)
+            # the engine, in its thread, once the first frame is up: the first Start is then
+            # instant and the untrained network's boundary is on screen
+            after_first_paint(self, self._ensure_engine)
 
     def message_text(self) -> str:
         return self.message.shown_text()
