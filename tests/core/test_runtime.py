@@ -1,6 +1,9 @@
+import platform
+
+import pytest
 import torch
 
-from core.engine.runtime import configure_torch, torch_threads
+from core.engine.runtime import configure_torch, keep_heap, torch_threads
 
 
 def test_configure_torch_defaults_to_one_thread_and_env_overrides(monkeypatch):
@@ -29,3 +32,12 @@ def test_torch_threads_sets_the_count_inside_and_restores_it_after():
             assert torch.get_num_threads() == before
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
+def test_keep_heap_sets_glibc_malloc_unless_the_user_set_it(monkeypatch):
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    assert keep_heap()  # glibc took both values
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    assert not keep_heap()
