@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import core.engine.race as race_module
 from core.engine.optimizers import get_optimizer, optimizer_names, parse_spec
 from core.engine.race import DEFAULT_HISTORY, LOSS_LIMIT, X_LIMIT, Race, Runner, Trail, plain_state
 from core.engine.surfaces import SURFACES, get_surface
@@ -467,6 +468,64 @@ def test_swarm_stops_when_every_point_diverged():
     race.step(200)
     assert swarm.status == "diverged" and swarm.diverged.all()
     assert not race.active
+
+
+def _swarm_history(surface, spec, starts, steps, lr_at=None):
+    """(points, losses, diverged_at) after each step, and the swarm."""
+    race = Race(surface)
+    swarm = race.add_swarm(spec, starts)
+    seen = []
+    for k in range(steps):
+        if k == lr_at:
+            race.set_hparams(swarm, lr=3 * swarm.spec.hparams()["lr"])
+        race.step(1)
+        seen.append((swarm.points.copy(), swarm.losses.copy(), swarm.diverged_at.copy()))
+    return seen, swarm
+
+
+def test_swarm_without_copies_freezes_the_same_points_as_copying_every_step(monkeypatch):
+    """A batched swarm's points are its parameter (SNAPSHOT_EVERY): points that diverge at
+    scattered steps, some after an lr change, are frozen at the same values, bit for bit, as
+    when the swarm copies its points every step. On every surface, several optimizers."""
+    replays = 0
+    for name, surface in SURFACES.items():
+        (x0, x1), (y0, y1) = surface.domain
+        # from far outside the domain too, where big steps blow up at different steps
+        gx, gy = np.meshgrid(
+            np.linspace(x0 - 3 * (x1 - x0), x1 + 3 * (x1 - x0), 13), np.linspace(y0, y1, 7)
+        )
+        starts = np.column_stack([gx.ravel(), gy.ravel()])
+        for spec, lr_at in (("SGD(lr=0.5)", None), ("Adam(lr=0.5)", 17), ("RMSprop(lr=0.3)", 23)):
+            monkeypatch.setattr(race_module, "SNAPSHOT_EVERY", 10)
+            lazy, swarm = _swarm_history(surface, spec, starts, 40, lr_at)
+            replays += swarm.points is not swarm._view
+            monkeypatch.setattr(race_module, "SNAPSHOT_EVERY", 0)
+            eager, _ = _swarm_history(surface, spec, starts, 40, lr_at)
+            for k, (mine, theirs) in enumerate(zip(lazy, eager, strict=True)):
+                for a, b in zip(mine, theirs, strict=True):
+                    assert np.array_equal(a, b), (name, spec, k)
+    assert replays >= 10  # the case this test is about: most of these runs lose points
+
+
+@pytest.mark.parametrize("every", [0, 10])
+def test_swarm_where_torch_raises_mid_run_keeps_its_last_accepted_points(every, monkeypatch):
+    monkeypatch.setattr(race_module, "SNAPSHOT_EVERY", every)
+    race = Race("himmelblau")
+    swarm = race.add_swarm("Adam(lr=0.1)", _starts(50, SURFACES["himmelblau"]))
+    race.step(12)
+    points, losses = swarm.points.copy(), swarm.losses.copy()
+    step, raised = swarm._opt.step, []
+
+    def raises_once(*args, **kwargs):
+        step(*args, **kwargs)  # the parameter has moved when torch raises, as NAdam's can
+        if not raised:
+            raised.append(True)
+            raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(swarm._opt, "step", raises_once)
+    race.step(1)
+    assert swarm.status == "diverged" and (swarm.diverged_at == 13).all()
+    assert np.array_equal(swarm.points, points) and np.array_equal(swarm.losses, losses)
 
 
 def test_large_batched_swarm_is_one_parameter():
