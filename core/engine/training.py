@@ -438,14 +438,16 @@ class Update:
     dropped_events: int = 0
 
 
-def flat_weights(model: nn.Module) -> np.ndarray:
-    """Every parameter of ``model`` in ``model.parameters()`` order, as one float32 numpy vector
-    on the CPU (a copy). ``torch.nn.utils.vector_to_parameters`` puts it back into a model built
-    the same way (``build_mlp`` with the run's config)."""
-    # Runs at every epoch end. CPU float32 (the usual case): one torch.cat straight into a
-    # numpy array of its own (no torch object kept alive), 2x cheaper than converting each
-    # parameter and concatenating in numpy, which stays for other devices and dtypes.
-    params = [p.detach() for p in model.parameters()]
+def flat_weights(model: nn.Module | Sequence[torch.Tensor]) -> np.ndarray:
+    """Every parameter of ``model`` in ``model.parameters()`` order (or the parameters given),
+    as one float32 numpy vector on the CPU (a copy). ``torch.nn.utils.vector_to_parameters``
+    puts it back into a model built the same way (``build_mlp`` with the run's config)."""
+    # Runs at every epoch end, given the lane's parameters (walking the modules costs as much
+    # as the copy). CPU float32 (the usual case): one torch.cat straight into a numpy array of
+    # its own (no torch object kept alive), 2x cheaper than converting each parameter and
+    # concatenating in numpy, which stays for other devices and dtypes.
+    found = model.parameters() if isinstance(model, nn.Module) else model
+    params = [p.detach() for p in found]
     if all(p.is_cpu and p.dtype == torch.float32 for p in params):
         out = np.empty(sum(p.numel() for p in params), dtype=np.float32)
         torch.cat([p.reshape(-1) for p in params], out=torch.from_numpy(out))
@@ -606,7 +608,9 @@ class _Lane:
         self.early_signalled = False
         self.history: EvenlySpaced[EpochEnd] = EvenlySpaced(MAX_HISTORY)  # for metrics()
         self.loop: Iterator[Any] | None = None
-        start = flat_weights(model)
+        # Module.to moves parameters in place (see move_optimizer_state): this tuple stays valid
+        self.params = tuple(model.parameters())
+        start = flat_weights(self.params)
         self.trajectory = WeightTrajectory(start.size)
         self.trajectory.add(0, 0, start)
 
@@ -846,7 +850,7 @@ class TrainingEngine:
         lane.epoch_losses = []
         lane.last_val = (val_loss, val_accuracy)
         lane.history.add(record)
-        lane.trajectory.add(lane.steps, lane.epoch, flat_weights(lane.model))
+        lane.trajectory.add(lane.steps, lane.epoch, flat_weights(lane.params))
         events: list[Event] = [record]
         patience = self.config.patience
         if patience is not None and lane.since_best >= patience and not lane.early_signalled:
