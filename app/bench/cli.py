@@ -232,6 +232,7 @@ def basins_rows(p: dict) -> tuple[list[Row], Any]:
 
     raw = bench_basins(n=p["basins_n"], pairs=p["pairs"])
     wall = raw["limit"]["by_clock"]["wall"]  # beside the CPU-time verdict, when that is read
+    faults = "" if raw["page_faults"] is None else f"; {raw['page_faults']:.0f} page faults"
     row = Row(
         f"basins {raw['n']}x{raw['n']}, {raw['spec']}",
         raw["gdsim_ms"],
@@ -240,7 +241,7 @@ def basins_rows(p: dict) -> tuple[list[Row], Any]:
         None,
         f"(reported; {raw['steps']} steps)"
         if raw["clock"] == "wall"
-        else f"({raw['steps']} steps; wall {wall['ratio']:.2f})",
+        else f"({raw['steps']} steps; wall {wall['ratio']:.2f}{faults})",
         None,
         limit=_limit("bare batched torch.optim", raw["limit"], TARGET_BASINS),
     )

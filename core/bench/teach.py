@@ -19,6 +19,7 @@ speed ratio (the other's time / gdsim's), with its interquartile range.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from collections.abc import Sequence
 
@@ -27,6 +28,11 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from core.bench.stats import paired, seconds
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
 
 TARGET_LANDSCAPE = 0.8
 TARGET_BASINS = 0.85
@@ -143,6 +149,14 @@ def bench_landscape(hidden: tuple[int, ...] = (64,), n: int = 41, pairs: int = 9
 # ------------------------------------------------------------------------------------ basins
 
 
+def _minor_faults() -> int:
+    """Minor page faults of this thread so far (0 where the platform does not count them)."""
+    if resource is None:
+        return 0
+    who = getattr(resource, "RUSAGE_THREAD", resource.RUSAGE_SELF)
+    return resource.getrusage(who).ru_minflt
+
+
 def _bare_swarm(spec, fn, starts: torch.Tensor, steps: int) -> None:
     p = torch.nn.Parameter(starts.clone())
     opt = spec.build([p])
@@ -160,8 +174,13 @@ def bench_basins(
     from core.engine.surfaces import get_surface
     from core.teach.basins import BasinsRun
 
+    faults: list[int] = []
+
     def gdsim():
-        return BasinsRun(surface, spec, n=n).run()
+        before = _minor_faults()
+        result = BasinsRun(surface, spec, n=n).run()
+        faults.append(_minor_faults() - before)
+        return result
 
     first = gdsim()  # warm-up, and how many steps the map takes
     surf, sp = get_surface(surface), parse_spec(spec)
@@ -182,6 +201,8 @@ def bench_basins(
         "spec": spec,
         "n": n,
         "steps": first.steps,
+        # minor page faults of one map (median; runtime.keep_heap keeps this to a few hundred)
+        "page_faults": statistics.median(faults[1:]) if resource else None,
         "target": TARGET_BASINS,
     }
 

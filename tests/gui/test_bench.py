@@ -3,6 +3,7 @@ the test's: the machine is shared and noisy, so nothing here looks at a number's
 
 import json
 import math
+import sys
 
 import app.bench.cli as bench
 from app.main import main
@@ -64,6 +65,8 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
         assert limit["met"] in (True, False) and limit["target"].startswith("ratio >= 0.8")
         assert f"limit: {limit['name']}" in printed
     assert "missed their target" in printed and "unsure" in printed
+    faults = doc["details"]["basins"]["page_faults"]  # the malloc regression this would show
+    assert faults is None if sys.platform == "win32" else faults >= 0
 
 
 def test_a_spread_that_straddles_the_target_is_unsure():
