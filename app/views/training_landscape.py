@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QProgressBar,
     QPushButton,
@@ -239,18 +238,17 @@ class LandscapePage(QWidget):
         range_label.setBuddy(self.span)
         range_label.setToolTip(self.span.toolTip())
 
-        controls = QGridLayout()
+        controls = QVBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
-        controls.setHorizontalSpacing(6)
-        controls.setVerticalSpacing(3)
-        controls.addWidget(labels[0], 0, 0)
-        controls.addWidget(self.directions, 0, 1, 1, 3)
-        controls.addWidget(labels[1], 1, 0)
-        controls.addWidget(self.grid, 1, 1)
-        controls.addWidget(range_label, 1, 2, Qt.AlignmentFlag.AlignRight)
-        controls.addWidget(self.span, 1, 3)
-        controls.setColumnStretch(1, 1)
-        controls.setColumnStretch(3, 1)
+        controls.setSpacing(3)
+        # two rows of their own: a column shared by "Directions" and "Grid" made this page (and
+        # the plot column beside the loss curves) ~70 px wider than either row at 200 % zoom
+        for row in ((labels[0], self.directions), (labels[1], self.grid, range_label, self.span)):
+            line = QHBoxLayout()
+            line.setSpacing(6)
+            for widget in row:
+                line.addWidget(widget, 0 if isinstance(widget, PlainLabel) else 1)
+            controls.addLayout(line)
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.compute_button)
