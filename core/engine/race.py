@@ -4,7 +4,8 @@ The engine behind the Surfaces view, ``gdsim trace`` and notebooks. Every move i
 ``optimizer.step()`` of a torch optimizer on a float64 parameter, never a hand-written update, so
 what students see is what PyTorch does. Out come plain floats, numpy arrays and frozen dataclasses;
 live buffers (``Swarm.points``, ...) change in place at each step (``Swarm.losses`` is replaced,
-and ``Swarm.points`` once, when a point first diverges), so copy what you keep. Drive a race from one thread::
+and ``Swarm.points`` once, when a point first diverges), so copy what you keep. Drive a race
+from one thread::
 
     race = Race("rosenbrock")
     adam = race.add("Adam(lr=0.05)", start=(-1.5, 2.5), scheduler="StepLR(step_size=100)")

@@ -14,7 +14,8 @@ at the top of its heap back to the kernel once more than ~2x the largest recent 
 so a loop whose temporaries are a few hundred KB (a 40,000-point swarm) can get fresh pages, and a
 page fault for each 4 KB of them, every step: measured here, 15,000-45,000 faults and 60-120 ms of
 kernel time in a 220-step basins map of ~300 ms. With the heap kept (up to :data:`HEAP_KEEP`) the
-same map faults a few hundred times. Left alone off glibc, or when the user set ``MALLOC_*``.
+same map faults a few hundred times at most. Left alone off glibc, or when the user set
+``MALLOC_*``.
 """
 
 from __future__ import annotations
