@@ -1032,6 +1032,11 @@ class Swarm:
     def size(self) -> int:
         return len(self.starts)
 
+    @property
+    def _no_copy(self) -> bool:
+        """``points`` is the parameter's own data (see SNAPSHOT_EVERY)."""
+        return self.batched and self.points is self._view
+
     def reset(self) -> None:
         n = len(self.starts)
         self.steps = 0
@@ -1155,8 +1160,9 @@ class Swarm:
     def _step(self, anatomy: bool = False) -> bool:
         k = self.steps + 1
         if self.batched:
-            lazy = self.points is self._view
-            if lazy and (self._snap is None or self.steps - self._snap[0] >= SNAPSHOT_EVERY):
+            if self._no_copy and (
+                self._snap is None or self.steps - self._snap[0] >= SNAPSHOT_EVERY
+            ):
                 state = _clone_state(self._opt.state[self._param])
                 self._snap = (self.steps, self._data.clone(), state)
             self._advance()
@@ -1182,7 +1188,7 @@ class Swarm:
     def _fail(self, k: int) -> None:
         """torch raised inside the swarm's step: every point still going diverges here, at its
         last accepted point (which a swarm without copies gets back by a replay)."""
-        if self.batched and self.points is self._view:
+        if self._no_copy:
             self._replay()
         live = ~self.diverged
         self.diverged[live] = True
