@@ -1052,6 +1052,7 @@ class Swarm:
             self._param = torch.nn.Parameter(torch.tensor(self.starts, dtype=torch.float64))
             self._data = self._param.detach()
             self._view = self._data.numpy()
+            self._ones = torch.ones((), dtype=self._data.dtype).expand(n)
             self._opt = self.spec.build([self._param])
             self._singles: list[_Single] = []
             self._forward_backward()
@@ -1128,7 +1129,9 @@ class Swarm:
         backward reads the forward's saved tensors while they are still in cache."""
         self._opt.zero_grad()
         losses = self._fn(self._param)
-        losses.sum().backward()  # its gradient of ones is a broadcast scalar: read no tensor
+        # the gradient losses.sum().backward() passes down (a 1 broadcast over the points),
+        # without the sum: one reduction over the losses less per step (the check reads them)
+        losses.backward(self._ones)
         self._losses_t = losses.detach()
 
     def _advance(self) -> None:
