@@ -220,6 +220,7 @@ class BasinsRun:
         self._small = np.empty(count, dtype=bool)
         self._anchor_step = 0
         self._calm = np.zeros(count, dtype=np.int32)  # consecutive calm checks
+        self._calm_any = False  # some count above 0
         self._near_t = torch.zeros(count, dtype=torch.int32)  # consecutive checks near a minimum
         self._near = self._near_t.numpy()
         self._minima = [np.array([[m.x], [m.y]]) for m in self.surface.minima]
@@ -301,14 +302,18 @@ class BasinsRun:
         dx2 = np.square(np.subtract(pts[0], self._prev[0], out=work[0]), out=work[0])
         if np.less(dx2, move2, out=small).any():
             np.less(_sq_dist(pts, self._prev, work, d2), move2, out=small)
-        if small.any():  # often no one is calm: then the window test can only say no again
+        calm_now = small.any()  # often no one: then the window test can only say no again
+        if calm_now:
             window = self.move_tol * (swarm.steps - self._anchor_step)
             small &= _sq_dist(pts, self._anchor, work, d2) < window * window
+            calm_now = small.any()
         self._pts, self._anchor = self._anchor, pts
         self._anchor_step = swarm.steps
         calm = self._calm
-        calm += 1
-        calm *= small  # consecutive calm checks: +1, or back to 0
+        if calm_now or self._calm_any:  # else every count is 0 and stays 0
+            calm += 1
+            calm *= small  # consecutive calm checks: +1, or back to 0
+            self._calm_any = calm_now
         going = calm < SETTLE_CHECKS  # not settled...
         # ...and live; those that keep circling a known minimum (Adam's late spikes) count as
         # arrived once seen near it repeatedly. Settled points restart their count at 0; the

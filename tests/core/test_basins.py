@@ -239,6 +239,7 @@ class NumpyRuleRun(BasinsRun):
         ("rastrigin", "SGD(lr=0.002)", 300),  # settled in local minima the surface does not list
         ("(x**2 - 1)**2 + y**2", "SGD(lr=0.01)", 2000),  # no known minima: calm points only
         ("rosenbrock", "SGD(lr=0.0001)", 60),  # still moving at the end
+        ("six-hump-camel", "RMSprop(lr=0.01)", 1000),  # calm, then moving again: counts reset
     ],
 )
 def test_the_torch_check_labels_and_stops_as_the_numpy_rule(surface, spec, steps):
