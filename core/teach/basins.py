@@ -212,17 +212,22 @@ class BasinsRun:
         # the check's state: the points as two contiguous rows of x and y, buffers made once
         self._prev_t = torch.empty((2, count), dtype=torch.float64)  # one step before a check
         self._prev = self._prev_t.numpy()
-        self._anchor = np.ascontiguousarray(starts.T)  # points at the previous check
-        self._pts = np.empty_like(self._anchor)  # points at this check (swapped with _anchor)
-        self._work = np.empty_like(self._anchor)  # scratch for _sq_dist
+        # the last CAPTURE_CHECKS checks (check c in slot c % CAPTURE_CHECKS; "check 0" = the
+        # starts): the points, who was going, and (computed when asked) who was near a minimum
+        self._checks = 0
+        self._ring = np.empty((CAPTURE_CHECKS, 2, count))
+        self._ring[0] = starts.T
+        self._ring_going = np.zeros((CAPTURE_CHECKS, count), dtype=bool)
+        self._ring_near = np.empty((CAPTURE_CHECKS, count), dtype=bool)
+        self._near_of = [-1] * CAPTURE_CHECKS  # the check whose near mask is in each slot
+        self._witness: tuple[int, int] | None = None  # see _arriving
+        self._work = np.empty((2, count))  # scratch for _sq_dist
         self._d2 = np.empty(count)
         self._d2m = np.empty(count)
         self._small = np.empty(count, dtype=bool)
         self._anchor_step = 0
         self._calm = np.zeros(count, dtype=np.int32)  # consecutive calm checks
         self._calm_any = False  # some count above 0
-        self._near_t = torch.zeros(count, dtype=torch.int32)  # consecutive checks near a minimum
-        self._near = self._near_t.numpy()
         self._minima = [np.array([[m.x], [m.y]]) for m in self.surface.minima]
         self._settled = False  # every live point calm, or circling a known minimum
         self._step_cost = 0.0  # running estimate of one step, s (for budgeted slices)
@@ -293,7 +298,9 @@ class BasinsRun:
         numbers.
         """
         swarm = self.swarm
-        pts = self._pts
+        self._checks = c = self._checks + 1
+        pts = self._ring[c % CAPTURE_CHECKS]
+        anchor = self._ring[(c - 1) % CAPTURE_CHECKS]
         np.copyto(pts, swarm.points.T)
         work, d2, small = self._work, self._d2, self._small
         move2 = self.move_tol * self.move_tol
@@ -305,30 +312,83 @@ class BasinsRun:
         calm_now = small.any()  # often no one: then the window test can only say no again
         if calm_now:
             window = self.move_tol * (swarm.steps - self._anchor_step)
-            small &= _sq_dist(pts, self._anchor, work, d2) < window * window
+            small &= _sq_dist(pts, anchor, work, d2) < window * window
             calm_now = small.any()
-        self._pts, self._anchor = self._anchor, pts
         self._anchor_step = swarm.steps
         calm = self._calm
         if calm_now or self._calm_any:  # else every count is 0 and stays 0
             calm += 1
             calm *= small  # consecutive calm checks: +1, or back to 0
             self._calm_any = calm_now
-        going = calm < SETTLE_CHECKS  # not settled...
-        # ...and live; those that keep circling a known minimum (Adam's late spikes) count as
-        # arrived once seen near it repeatedly. Settled points restart their count at 0; the
-        # count of a diverged point is never read.
-        going &= ~swarm.diverged
-        if self._minima:
+        going = self._ring_going[c % CAPTURE_CHECKS]
+        np.less(calm, SETTLE_CHECKS, out=going)  # not settled...
+        going &= ~swarm.diverged  # ...and live
+        # those that keep circling a known minimum (Adam's late spikes) count as arrived once
+        # seen near it at CAPTURE_CHECKS checks in a row
+        self._settled = not (going.any() and self._arriving(c, going))
+
+    def _arriving(self, c: int, going: np.ndarray) -> bool:
+        """Is a going point not yet near a known minimum at each of the last CAPTURE_CHECKS
+        checks (going at each)? Asked at every check, answered mostly from one "witness":
+        a point seen going and far from every minimum at check j proves "yes" until check
+        j + CAPTURE_CHECKS - 1 while it is going, and again at O(1) cost while it stays far;
+        the whole grid is looked at only when the witness has arrived."""
+        if not self._minima or c < CAPTURE_CHECKS:  # no one can have arrived that way yet
+            return True
+        if self._witness is not None:
+            i, j = self._witness
+            if going[i]:
+                if self._far(i, c):
+                    self._witness = (i, c)
+                    return True
+                if j > c - CAPTURE_CHECKS:
+                    return True
+        self._witness = None
+        near = self._near_mask(c)
+        far = going & ~near
+        if far.any():  # the farthest of them (_d2 is check c's) should stay far longest
+            self._witness = (int(np.where(far, self._d2, -1.0).argmax()), c)
+            return True
+        arrived = near.copy()
+        for k in range(c - 1, c - CAPTURE_CHECKS, -1):
+            arrived &= self._ring_going[k % CAPTURE_CHECKS]
+            arrived &= self._near_mask(k)
+        late = going & ~arrived
+        if not late.any():
+            return False
+        i = int(late.argmax())
+
+        def held(k: int) -> bool:  # point i going and near a minimum at check k
+            slot = k % CAPTURE_CHECKS
+            return bool(self._ring_going[slot, i] and self._ring_near[slot, i])
+
+        self._witness = (i, next(k for k in range(c - 1, c - CAPTURE_CHECKS, -1) if not held(k)))
+        return True
+
+    def _near_mask(self, k: int) -> np.ndarray:
+        """Who was within ``tol`` of a known minimum at check ``k`` (one of the last
+        CAPTURE_CHECKS), worked out once per check; ``_d2`` keeps the squared distances."""
+        slot = k % CAPTURE_CHECKS
+        out = self._ring_near[slot]
+        if self._near_of[slot] != k:
+            pts, work, d2 = self._ring[slot], self._work, self._d2
             _sq_dist(pts, self._minima[0], work, d2)
             for m in self._minima[1:]:
                 np.minimum(d2, _sq_dist(pts, m, work, self._d2m), out=d2)
-            near = self._near
-            near += 1
-            near *= d2 <= self.tol * self.tol
-            near *= going
-            going &= near < CAPTURE_CHECKS
-        self._settled = not going.any()
+            np.less_equal(d2, self.tol * self.tol, out=out)
+            self._near_of[slot] = k
+        return out
+
+    def _far(self, i: int, k: int) -> bool:
+        """Point ``i`` farther than ``tol`` from every known minimum at check ``k`` (the same
+        float operations as :meth:`_near_mask`, for one point)."""
+        x, y = self._ring[k % CAPTURE_CHECKS, :, i]
+        tol2 = self.tol * self.tol
+        for m in self._minima:
+            dx, dy = x - m[0, 0], y - m[1, 0]
+            if dx * dx + dy * dy <= tol2:
+                return False
+        return True
 
     def run(self) -> BasinsResult:
         """Advance to the end and return the result (for scripts and tests)."""

@@ -46,7 +46,6 @@ def test_chunked_steps_give_the_step_by_step_map_exactly(surface, spec, steps):
     single.run()
     assert chunked.steps == single.steps and chunked.done and single.done
     np.testing.assert_array_equal(chunked._calm, single._calm)
-    np.testing.assert_array_equal(chunked._near, single._near)
     np.testing.assert_array_equal(chunked.swarm.diverged_at, single.swarm.diverged_at)
     a, b = chunked.result(), single.result()
     assert a.finished == b.finished and a.legend == b.legend
