@@ -349,8 +349,9 @@ class BasinsRun:
         if far.any():  # the farthest of them (_d2 is check c's) should stay far longest
             self._witness = (int(np.where(far, self._d2, -1.0).argmax()), c)
             return True
+        older = range(c - 1, c - CAPTURE_CHECKS, -1)
         arrived = near.copy()
-        for k in range(c - 1, c - CAPTURE_CHECKS, -1):
+        for k in older:
             arrived &= self._ring_going[k % CAPTURE_CHECKS]
             arrived &= self._near_mask(k)
         late = going & ~arrived
@@ -362,7 +363,7 @@ class BasinsRun:
             slot = k % CAPTURE_CHECKS
             return bool(self._ring_going[slot, i] and self._ring_near[slot, i])
 
-        self._witness = (i, next(k for k in range(c - 1, c - CAPTURE_CHECKS, -1) if not held(k)))
+        self._witness = (i, next(k for k in older if not held(k)))  # the latest such check
         return True
 
     def _near_mask(self, k: int) -> np.ndarray:
