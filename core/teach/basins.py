@@ -15,7 +15,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from core.engine.optimizers import OptimizerSpec, as_spec, get_optimizer, optimizer_names
 from core.engine.race import Race, Swarm
@@ -210,8 +209,7 @@ class BasinsRun:
         self._undefined = self.swarm.diverged.copy()  # bad at the start itself
         count = len(starts)
         # the check's state: the points as two contiguous rows of x and y, buffers made once
-        self._prev_t = torch.empty((2, count), dtype=torch.float64)  # one step before a check
-        self._prev = self._prev_t.numpy()
+        self._prev = np.empty((2, count))  # the points one step before a check
         # the last CAPTURE_CHECKS checks (check c in slot c % CAPTURE_CHECKS; "check 0" = the
         # starts): the points, who was going, and (computed when asked) who was near a minimum
         self._checks = 0

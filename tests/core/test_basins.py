@@ -250,7 +250,7 @@ class NumpyRuleRun(BasinsRun):
     def _check(self) -> None:
         swarm = self.swarm
         pts = swarm.points
-        d = pts - self._prev_t.numpy().T
+        d = pts - self._prev.T
         d *= d
         small = d[:, 0] + d[:, 1] < self.move_tol * self.move_tol
         d = pts - self._anchor
